@@ -1,0 +1,113 @@
+package directory
+
+import (
+	"context"
+	"time"
+)
+
+// DefaultAccessRoleID is the app role id Entra gives an assignment made without
+// choosing a role ("Default Access").
+const DefaultAccessRoleID = "00000000-0000-0000-0000-000000000000"
+
+// Source reads the complete picture of who is assigned to the enterprise app.
+//
+// Read returns either a complete Snapshot or an error, never a partial snapshot:
+// a failed page, a truncated body or a throttled call that ran out of retries
+// fails the whole read, because a partial list would look like unassignments.
+type Source interface {
+	Read(ctx context.Context) (*Snapshot, error)
+}
+
+// Snapshot is one complete read of the app's assignments.
+type Snapshot struct {
+	// App is the enterprise application (service principal) that was read.
+	App App
+	// Users holds every user principal reached through an assignment, once each,
+	// sorted by ID. Users whose account is disabled are included with
+	// AccountEnabled false so that the mapping can say why they are out of scope.
+	Users []User
+	// Groups holds the assigned groups, sorted by ID.
+	Groups []Group
+	// ReadAt is when the read started.
+	ReadAt time.Time
+	// Calls is the number of HTTP requests the read made, retries included.
+	Calls int
+}
+
+// App is the service principal whose assignments are read.
+type App struct {
+	ID          string // object id of the service principal
+	AppID       string // application (client) id
+	DisplayName string
+	Roles       []AppRole
+}
+
+// AppRole is one role defined by the application.
+type AppRole struct {
+	ID          string
+	Value       string // the role's value, as referenced from configuration; may be empty
+	DisplayName string
+	Enabled     bool
+}
+
+// RoleValue returns the value of the role with the given id, or "" if the app
+// defines no such role.
+func (a App) RoleValue(id string) string {
+	for _, r := range a.Roles {
+		if r.ID == id {
+			return r.Value
+		}
+	}
+	return ""
+}
+
+// Group is an assigned group.
+type Group struct {
+	ID          string
+	DisplayName string
+	// Members is the number of user members read (direct, or transitive when
+	// nested groups are expanded).
+	Members int
+}
+
+// User is a user principal with the attributes the mappings asked for.
+type User struct {
+	// ID is the immutable Entra object id: the key of everything g2msync keeps.
+	ID                string
+	UserPrincipalName string
+	AccountEnabled    bool
+	// Attributes holds the selected attributes by their Graph name
+	// (mail, givenName, department, ...). Absent and null are both "".
+	Attributes map[string]string
+	// Assignments says how the user reaches the app: directly, through groups,
+	// or both, each with its app role. Sorted by (GroupID, AppRoleID).
+	Assignments []Assignment
+}
+
+// Attr returns the named attribute. userPrincipalName, id and accountEnabled
+// are served from their fields, so mappings can name them like any other.
+func (u *User) Attr(name string) string {
+	switch name {
+	case "id":
+		return u.ID
+	case "userPrincipalName":
+		return u.UserPrincipalName
+	case "accountEnabled":
+		if u.AccountEnabled {
+			return "true"
+		}
+		return "false"
+	}
+	return u.Attributes[name]
+}
+
+// Assignment is one path by which a user is assigned to the app.
+type Assignment struct {
+	AppRoleID string
+	// GroupID is the assigned group the user is a member of, or "" for a
+	// direct assignment of the user.
+	GroupID string
+}
+
+// Direct reports whether the assignment is of the user itself.
+func (a Assignment) Direct() bool { return a.GroupID == "" }

@@ -1,0 +1,431 @@
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Input is everything a plan is computed from.
+type Input struct {
+	// Accounts are the people the directory returned, mapped. Entra ids are unique.
+	Accounts []Account
+	// Records are the accounts g2msync owns.
+	Records []Record
+	// Remotes are existing GoTo accounts that may be adopted: all of them on a
+	// full sync, or those found by email for the people without a record.
+	// Accounts already owned may appear too; they are never adopted twice.
+	Remotes []Remote
+	Policy  Policy
+	// AllowDisables releases disables that the threshold gate would stage.
+	AllowDisables bool
+}
+
+// Compute returns the plan that makes GoTo match the directory. It is a pure
+// function: the same input, in any order, gives the same plan.
+func Compute(in Input) *Plan {
+	c := newComputer(in)
+	c.join()
+	p := &Plan{InScope: c.inScope, Owned: len(c.records)}
+	for _, r := range c.records {
+		if r.State != StateDisabled {
+			p.OwnedActive++
+		}
+	}
+	changes := concat(c.byKind)
+	skips := c.skips
+	changes, skips = applyMode(in.Policy.Mode, changes, skips)
+	changes, skips = protect(in.Policy, changes, skips)
+	slices.SortStableFunc(skips, func(a, b Change) int { return strings.Compare(a.EntraID, b.EntraID) })
+	p.Changes, p.Skips = changes, skips
+	gate(p, in.Policy, in.AllowDisables)
+	return p
+}
+
+type computer struct {
+	in       Input
+	accounts []*Account
+	records  []*Record
+	inScope  int
+	// emails counts the in-scope people mapping to each folded target email,
+	// so that two people sharing one address are both skipped; dups names them.
+	emails map[string]int32
+	dups   map[string][]string
+	// lists shares one ListChange among creates that give the same lists
+	// (the mapper hands out one slice per role set).
+	lists map[listKey]*[2]ListChange
+	// remotes and ownedKeys are built only when someone needs matching.
+	remotes     map[string]*Remote
+	ownedKeys   map[string]*Record
+	ownedEmails map[string]*Record
+	byKind      [numApply][]Change
+	skips       []Change
+	createOnly  [numFields]bool
+}
+
+func newComputer(in Input) *computer {
+	c := &computer{in: in}
+	c.accounts = make([]*Account, len(in.Accounts))
+	for i := range in.Accounts {
+		c.accounts[i] = &in.Accounts[i]
+	}
+	slices.SortFunc(c.accounts, func(a, b *Account) int { return strings.Compare(a.EntraID, b.EntraID) })
+	c.records = make([]*Record, len(in.Records))
+	for i := range in.Records {
+		c.records[i] = &in.Records[i]
+	}
+	slices.SortFunc(c.records, func(a, b *Record) int { return strings.Compare(a.EntraID, b.EntraID) })
+	for _, f := range in.Policy.CreateOnly {
+		if f < numFields {
+			c.createOnly[f] = true
+		}
+	}
+	c.emails = make(map[string]int32, len(c.accounts))
+	for _, a := range c.accounts {
+		if a.OutOfScope != "" {
+			continue
+		}
+		c.inScope++
+		if a.Skip != "" {
+			continue
+		}
+		e := fold(a.Profile.Email)
+		c.emails[e]++
+		if c.emails[e] > 1 {
+			if c.dups == nil {
+				c.dups = map[string][]string{}
+			}
+			c.dups[e] = nil
+		}
+	}
+	if c.dups != nil {
+		for _, a := range c.accounts {
+			if e := fold(a.Profile.Email); a.OutOfScope == "" && a.Skip == "" && c.emails[e] > 1 {
+				c.dups[e] = append(c.dups[e], a.EntraID)
+			}
+		}
+	}
+	c.presize()
+	return c
+}
+
+// presize gives the create and disable lists their final capacity, counted by
+// a cheap walk over the ids: at a million people, growing them by appending
+// would allocate twice what they hold.
+func (c *computer) presize() {
+	unowned, gone := 0, 0
+	i, j := 0, 0
+	for i < len(c.accounts) || j < len(c.records) {
+		switch {
+		case j == len(c.records) || (i < len(c.accounts) && c.accounts[i].EntraID < c.records[j].EntraID):
+			unowned++
+			i++
+		case i == len(c.accounts) || c.records[j].EntraID < c.accounts[i].EntraID:
+			gone++
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	c.byKind[KindCreate.rank()] = make([]Change, 0, unowned)
+	c.byKind[KindDisable.rank()] = make([]Change, 0, gone)
+}
+
+// listKey identifies a pair of list slices by their backing arrays.
+type listKey struct {
+	lic, roles *string
+	nl, nr     int
+}
+
+func first(s []string) *string {
+	if len(s) == 0 {
+		return nil
+	}
+	return &s[0]
+}
+
+// createLists returns the licence and role changes of a create, shared with
+// every other create that starts from the same slices. Changes are read-only.
+func (c *computer) createLists(a *Account) (*ListChange, *ListChange) {
+	k := listKey{first(a.Licenses), first(a.AdminRoles), len(a.Licenses), len(a.AdminRoles)}
+	if c.lists == nil {
+		c.lists = map[listKey]*[2]ListChange{}
+	}
+	pair, ok := c.lists[k]
+	if !ok {
+		pair = &[2]ListChange{{New: normalize(a.Licenses)}, {New: normalize(a.AdminRoles)}}
+		c.lists[k] = pair
+	}
+	return &pair[0], &pair[1]
+}
+
+// join walks accounts and records, both sorted by Entra id, side by side.
+func (c *computer) join() {
+	i, j := 0, 0
+	for i < len(c.accounts) || j < len(c.records) {
+		switch {
+		case j == len(c.records) || (i < len(c.accounts) && c.accounts[i].EntraID < c.records[j].EntraID):
+			c.decide(c.accounts[i], nil)
+			i++
+		case i == len(c.accounts) || c.records[j].EntraID < c.accounts[i].EntraID:
+			c.decide(nil, c.records[j])
+			j++
+		default:
+			c.decide(c.accounts[i], c.records[j])
+			i++
+			j++
+		}
+	}
+}
+
+func (c *computer) add(ch Change) {
+	if ch.Kind == KindSkip {
+		c.skips = append(c.skips, ch)
+		return
+	}
+	r := ch.Kind.rank()
+	c.byKind[r] = append(c.byKind[r], ch)
+}
+
+func (c *computer) decide(a *Account, r *Record) {
+	switch {
+	case a == nil || a.OutOfScope != "":
+		if r == nil {
+			return
+		}
+		reason := "no longer assigned to the app"
+		if a != nil {
+			reason = a.OutOfScope
+		}
+		c.deprovision(r, reason)
+	case a.Skip != "":
+		c.add(skip(a, r, a.Skip))
+	case c.emails[fold(a.Profile.Email)] > 1:
+		others := slices.DeleteFunc(slices.Clone(c.dups[fold(a.Profile.Email)]), func(id string) bool { return id == a.EntraID })
+		c.add(skip(a, r, fmt.Sprintf("email %s is also mapped from entra id %s; fix the directory so each person has their own address",
+			a.Profile.Email, strings.Join(others, ", "))))
+	case r == nil:
+		c.provision(a)
+	case r.State == StateDisabled:
+		c.add(c.enable(a, r))
+	default:
+		if ch, ok := c.update(a, r); ok {
+			c.add(ch)
+		}
+	}
+}
+
+func skip(a *Account, r *Record, reason string) Change {
+	ch := Change{Kind: KindSkip, EntraID: a.EntraID, UPN: a.UPN, Profile: a.Profile, Reason: reason, Prior: r}
+	if r != nil {
+		ch.GoToKey = r.GoToKey
+	}
+	return ch
+}
+
+func (c *computer) deprovision(r *Record, reason string) {
+	kind := KindDisable
+	if c.in.Policy.Deprovision == DeprovisionDelete {
+		kind = KindDelete
+	} else if r.State == StateDisabled {
+		return
+	}
+	ch := Change{Kind: kind, EntraID: r.EntraID, UPN: r.UPN, GoToKey: r.GoToKey, Reason: reason, Prior: r}
+	if kind == KindDisable {
+		ch.Licenses = &ListChange{Old: r.Licenses, New: []string{}}
+		ch.AdminRoles = &ListChange{Old: r.AdminRoles, New: []string{}}
+	}
+	c.add(ch)
+}
+
+// update returns the changes that bring an active owned account to a.
+func (c *computer) update(a *Account, r *Record) (Change, bool) {
+	ch := Change{Kind: KindUpdate, EntraID: a.EntraID, UPN: a.UPN, GoToKey: r.GoToKey, Profile: a.Profile, Prior: r,
+		Reason: "directory attributes changed"}
+	ch.Fields = c.diff(&r.Profile, &a.Profile)
+	ch.Licenses = listChange(r.Licenses, merge(r.Licenses, c.in.Policy.ManagedLicenses, a.Licenses))
+	ch.AdminRoles = listChange(r.AdminRoles, merge(r.AdminRoles, c.in.Policy.ManagedAdminRoles, a.AdminRoles))
+	if ch.Fields == nil && ch.Licenses == nil && ch.AdminRoles == nil {
+		return Change{}, false
+	}
+	if ch.Fields == nil {
+		ch.Reason = "app role changed"
+	}
+	return ch, true
+}
+
+// enable gives a disabled account its licences and roles back, and brings
+// its profile up to date in the same call.
+func (c *computer) enable(a *Account, r *Record) Change {
+	ch := Change{Kind: KindEnable, EntraID: a.EntraID, UPN: a.UPN, GoToKey: r.GoToKey, Profile: a.Profile, Prior: r,
+		Reason: "assigned to the app again"}
+	ch.Fields = c.diff(&r.Profile, &a.Profile)
+	ch.Licenses = &ListChange{Old: r.Licenses, New: merge(r.RemovedLicenses, c.in.Policy.ManagedLicenses, a.Licenses)}
+	ch.AdminRoles = &ListChange{Old: r.AdminRoles, New: merge(r.RemovedAdminRoles, c.in.Policy.ManagedAdminRoles, a.AdminRoles)}
+	return ch
+}
+
+// provision creates or adopts an account for a person g2msync does not own yet.
+func (c *computer) provision(a *Account) {
+	c.buildMatchIndex()
+	for _, m := range a.MatchEmails {
+		rm := c.remotes[fold(m)]
+		if rm == nil {
+			continue
+		}
+		if owner := c.ownedKeys[rm.Key]; owner != nil && c.keeps(owner, rm.Profile.Email) {
+			c.add(skip(a, nil, fmt.Sprintf("GoTo account %s (%s) is already linked to entra id %s", rm.Key, rm.Profile.Email, owner.EntraID)))
+			return
+		}
+		if c.ownedKeys[rm.Key] != nil {
+			continue // its owner is renaming away from this address; the create below reuses it
+		}
+		ch := Change{Kind: KindAdopt, EntraID: a.EntraID, UPN: a.UPN, GoToKey: rm.Key, Profile: a.Profile, Remote: rm,
+			Reason: fmt.Sprintf("existing GoTo account matched by %s", m)}
+		ch.Fields = c.diff(&rm.Profile, &a.Profile)
+		ch.Licenses = listChange(rm.Licenses, merge(rm.Licenses, c.in.Policy.ManagedLicenses, a.Licenses))
+		ch.AdminRoles = listChange(rm.AdminRoles, merge(rm.AdminRoles, c.in.Policy.ManagedAdminRoles, a.AdminRoles))
+		c.add(ch)
+		return
+	}
+	target := fold(a.Profile.Email)
+	if rm := c.remotes[target]; rm != nil && c.ownedKeys[rm.Key] == nil {
+		c.add(skip(a, nil, fmt.Sprintf("GoTo account %s already uses %s but the matching attributes did not select it; "+
+			"add the attribute to matching or rename that account", rm.Key, rm.Profile.Email)))
+		return
+	}
+	if owner := c.ownedEmails[target]; owner != nil && owner.EntraID != a.EntraID && c.keeps(owner, a.Profile.Email) {
+		c.add(skip(a, nil, fmt.Sprintf("email %s belongs to GoTo account %s, linked to entra id %s", a.Profile.Email, owner.GoToKey, owner.EntraID)))
+		return
+	}
+	lic, roles := c.createLists(a)
+	c.add(Change{Kind: KindCreate, EntraID: a.EntraID, UPN: a.UPN, Profile: a.Profile, Reason: "assigned to the app",
+		Licenses: lic, AdminRoles: roles})
+}
+
+// keeps reports whether owner will still use email after this plan: it stays
+// wanted and its desired address is the same.
+func (c *computer) keeps(owner *Record, email string) bool {
+	var want *Account
+	if i, ok := slices.BinarySearchFunc(c.accounts, owner.EntraID, func(a *Account, id string) int { return strings.Compare(a.EntraID, id) }); ok {
+		want = c.accounts[i]
+	}
+	if want == nil || want.OutOfScope != "" || want.Skip != "" || want.Profile.Email == "" {
+		return true // its account is left as it is, address included
+	}
+	return fold(want.Profile.Email) == fold(email)
+}
+
+func (c *computer) buildMatchIndex() {
+	if c.ownedKeys != nil {
+		return
+	}
+	c.ownedKeys = make(map[string]*Record, len(c.records))
+	c.ownedEmails = make(map[string]*Record, len(c.records))
+	for _, r := range c.records {
+		c.ownedKeys[r.GoToKey] = r
+		c.ownedEmails[fold(r.Profile.Email)] = r
+	}
+	c.remotes = make(map[string]*Remote, len(c.in.Remotes))
+	for i := range c.in.Remotes {
+		rm := &c.in.Remotes[i]
+		e := fold(rm.Profile.Email)
+		// Two GoTo accounts never share an email; if a reply ever did, prefer the
+		// lower key so the choice does not depend on order.
+		if prev := c.remotes[e]; prev == nil || rm.Key < prev.Key {
+			c.remotes[e] = rm
+		}
+	}
+}
+
+// diff returns the mapped fields whose value differs, skipping unmapped (empty)
+// and create-only fields. Emails compare without case: GoTo may store them
+// lowercased, and a case-only change is not worth a call.
+func (c *computer) diff(old, want *Profile) []FieldChange {
+	var out []FieldChange
+	for f := Field(0); f < numFields; f++ {
+		n := want.Get(f)
+		if n == "" || c.createOnly[f] {
+			continue
+		}
+		o := old.Get(f)
+		if o == n || (f == FieldEmail && fold(o) == fold(n)) {
+			continue
+		}
+		out = append(out, FieldChange{Field: f, Old: o, New: n})
+	}
+	return out
+}
+
+// merge returns the list an account should hold: what it has that the
+// configuration does not manage, plus what its roles want.
+func merge(have, managed, want []string) []string {
+	if isNormal(want) && subset(have, managed) {
+		return want // the common case, without allocating
+	}
+	out := make([]string, 0, len(have)+len(want))
+	for _, h := range have {
+		if !slices.Contains(managed, h) {
+			out = append(out, h)
+		}
+	}
+	out = append(out, want...)
+	return normalize(out)
+}
+
+// listChange returns the change from old to want, or nil when they hold the
+// same items.
+func listChange(old, want []string) *ListChange {
+	if !isNormal(old) {
+		old = normalize(old)
+	}
+	if slices.Equal(old, want) {
+		return nil
+	}
+	if want == nil {
+		want = []string{}
+	}
+	return &ListChange{Old: old, New: want}
+}
+
+func concat(byKind [numApply][]Change) []Change {
+	n, nonEmpty := 0, -1
+	for k, cs := range byKind {
+		n += len(cs)
+		if len(cs) > 0 {
+			nonEmpty = k
+		}
+	}
+	if nonEmpty >= 0 && len(byKind[nonEmpty]) == n {
+		return byKind[nonEmpty] // one kind only: no copy
+	}
+	out := make([]Change, 0, n)
+	for _, cs := range byKind {
+		out = append(out, cs...)
+	}
+	return out
+}
+
+func subset(s, of []string) bool {
+	for _, v := range s {
+		if !slices.Contains(of, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// isNormal reports whether s is sorted, without duplicates or empty strings,
+// and nil when empty: the form normalize returns.
+func isNormal(s []string) bool {
+	if s != nil && len(s) == 0 {
+		return false
+	}
+	for i, v := range s {
+		if v == "" || (i > 0 && s[i-1] >= v) {
+			return false
+		}
+	}
+	return true
+}

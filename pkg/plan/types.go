@@ -1,0 +1,359 @@
+package plan
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Field names one attribute of a GoTo account's profile.
+type Field uint8
+
+// The profile fields g2msync maps, in the order they are shown.
+const (
+	FieldEmail Field = iota
+	FieldFirstName
+	FieldLastName
+	FieldLocale
+	FieldTimeZone
+	numFields
+)
+
+// fieldNames is read-only: the names of the fields, indexed by Field.
+var fieldNames = [numFields]string{"email", "firstName", "lastName", "locale", "timeZone"}
+
+// String returns the field's name as GoTo and the configuration spell it.
+func (f Field) String() string {
+	if f < numFields {
+		return fieldNames[f]
+	}
+	return "field(" + strconv.Itoa(int(f)) + ")"
+}
+
+// ParseField returns the field with the given name.
+func ParseField(name string) (Field, bool) {
+	for i, n := range fieldNames {
+		if n == name {
+			return Field(i), true
+		}
+	}
+	return 0, false
+}
+
+// AllFields returns every profile field in display order.
+func AllFields() []Field {
+	fs := make([]Field, numFields)
+	for i := range fs {
+		fs[i] = Field(i)
+	}
+	return fs
+}
+
+// Profile is the mapped shape of a GoTo account. An empty field is not
+// managed: the planner neither sets nor clears it.
+type Profile struct {
+	Email     string
+	FirstName string
+	LastName  string
+	Locale    string
+	TimeZone  string
+}
+
+// Get returns the value of field f.
+func (p *Profile) Get(f Field) string {
+	switch f {
+	case FieldEmail:
+		return p.Email
+	case FieldFirstName:
+		return p.FirstName
+	case FieldLastName:
+		return p.LastName
+	case FieldLocale:
+		return p.Locale
+	case FieldTimeZone:
+		return p.TimeZone
+	}
+	return ""
+}
+
+// Set sets field f to v.
+func (p *Profile) Set(f Field, v string) {
+	switch f {
+	case FieldEmail:
+		p.Email = v
+	case FieldFirstName:
+		p.FirstName = v
+	case FieldLastName:
+		p.LastName = v
+	case FieldLocale:
+		p.Locale = v
+	case FieldTimeZone:
+		p.TimeZone = v
+	}
+}
+
+// Account is what the directory says one in-scope person's GoTo account should
+// look like, or why it cannot be provisioned.
+type Account struct {
+	// EntraID is the person's immutable Entra object id, the key of everything.
+	EntraID string
+	// UPN is the userPrincipalName, for messages and reports.
+	UPN string
+	// Profile is the mapped target profile.
+	Profile Profile
+	// Licenses and AdminRoles are the union over the person's app roles.
+	Licenses   []string
+	AdminRoles []string
+	// MatchEmails are the values of the configured matching attributes, in
+	// precedence order, used to find an existing GoTo account to adopt.
+	MatchEmails []string
+	// Skip, when set, says why this in-scope person cannot be provisioned
+	// (no mapped role, no email, ...). The planner then touches nothing of theirs.
+	Skip string
+	// OutOfScope, when set, says why a person the directory returned is not in
+	// scope (account disabled in Entra, excluded by a scoping filter). They are
+	// treated as absent; the reason explains the disable.
+	OutOfScope string
+}
+
+// State is whether an owned account is in use or was disabled by g2msync.
+type State string
+
+// Owned account states.
+const (
+	StateActive   State = "active"
+	StateDisabled State = "disabled"
+)
+
+// Origin says how g2msync came to own an account.
+type Origin string
+
+// Origins of owned accounts.
+const (
+	OriginCreated Origin = "created"
+	OriginAdopted Origin = "adopted"
+)
+
+// Record is one account g2msync owns: what it last applied or observed.
+type Record struct {
+	EntraID    string
+	UPN        string
+	GoToKey    string
+	Profile    Profile
+	Licenses   []string
+	AdminRoles []string
+	State      State
+	Origin     Origin
+	// RemovedLicenses and RemovedAdminRoles are what the disable took away;
+	// a re-enable gives back those the configuration does not manage.
+	RemovedLicenses   []string
+	RemovedAdminRoles []string
+}
+
+// Remote is an existing GoTo account that g2msync may adopt.
+type Remote struct {
+	Key        string
+	Profile    Profile
+	Licenses   []string
+	AdminRoles []string
+}
+
+// Kind is the kind of a change.
+type Kind string
+
+// Change kinds, in the order they are applied: disables first free seats for
+// the creates, renames go before creates that may reuse an old address.
+const (
+	KindDisable Kind = "disable"
+	KindDelete  Kind = "delete"
+	KindUpdate  Kind = "update"
+	KindEnable  Kind = "enable"
+	KindAdopt   Kind = "adopt"
+	KindCreate  Kind = "create"
+	KindSkip    Kind = "skip"
+
+	numApply = 6 // kinds before KindSkip
+)
+
+// Kinds lists the change kinds in apply order.
+func Kinds() []Kind {
+	return []Kind{KindDisable, KindDelete, KindUpdate, KindEnable, KindAdopt, KindCreate, KindSkip}
+}
+
+func (k Kind) rank() int {
+	switch k {
+	case KindDisable:
+		return 0
+	case KindDelete:
+		return 1
+	case KindUpdate:
+		return 2
+	case KindEnable:
+		return 3
+	case KindAdopt:
+		return 4
+	case KindCreate:
+		return 5
+	}
+	return 6
+}
+
+// FieldChange is one profile field that changes.
+type FieldChange struct {
+	Field Field
+	Old   string
+	New   string
+}
+
+// ListChange is a licence or admin-role list that changes, as whole lists.
+type ListChange struct {
+	Old []string
+	New []string
+}
+
+// Change is everything the engine needs to apply, gate, print and audit one
+// decision about one person.
+type Change struct {
+	Kind    Kind
+	EntraID string
+	UPN     string
+	// GoToKey is the account acted on; empty for creates.
+	GoToKey string
+	// Profile is the desired profile (creates send all of it).
+	Profile Profile
+	// Fields are the profile fields that change (updates, adoptions, enables).
+	Fields []FieldChange
+	// Licenses and AdminRoles are set when the lists change (for a create: the
+	// lists to give).
+	Licenses   *ListChange
+	AdminRoles *ListChange
+	// Reason says why, in words for an administrator.
+	Reason string
+	// Prior is the owned record the change starts from (nil for creates and
+	// adoptions); Remote the adopted account (adoptions only).
+	Prior  *Record
+	Remote *Remote
+}
+
+// Email returns the target email of the change.
+func (c *Change) Email() string {
+	if c.Profile.Email != "" {
+		return c.Profile.Email
+	}
+	if c.Prior != nil {
+		return c.Prior.Profile.Email
+	}
+	return ""
+}
+
+// Writes reports whether applying the change calls the GoTo API.
+func (c *Change) Writes() bool {
+	switch c.Kind {
+	case KindCreate, KindDisable, KindDelete, KindEnable:
+		return true
+	case KindUpdate, KindAdopt:
+		return len(c.Fields) > 0 || c.Licenses != nil || c.AdminRoles != nil
+	}
+	return false
+}
+
+// Result returns the owned record after the change succeeded; key is the GoTo
+// key the API returned for a create. Delete returns a zero Record.
+func (c *Change) Result(key string) Record {
+	var r Record
+	switch {
+	case c.Prior != nil:
+		r = *c.Prior
+	case c.Remote != nil:
+		r = Record{GoToKey: c.Remote.Key, Profile: c.Remote.Profile,
+			Licenses: c.Remote.Licenses, AdminRoles: c.Remote.AdminRoles, Origin: OriginAdopted}
+	default:
+		r = Record{GoToKey: key, Origin: OriginCreated}
+	}
+	r.EntraID, r.UPN = c.EntraID, c.UPN
+	if c.Kind == KindCreate {
+		r.GoToKey = key
+		r.Profile = c.Profile
+	}
+	for _, fc := range c.Fields {
+		r.Profile.Set(fc.Field, fc.New)
+	}
+	if c.Licenses != nil {
+		r.Licenses = c.Licenses.New
+	}
+	if c.AdminRoles != nil {
+		r.AdminRoles = c.AdminRoles.New
+	}
+	switch c.Kind {
+	case KindDisable:
+		r.State = StateDisabled
+		r.RemovedLicenses, r.RemovedAdminRoles = c.Licenses.Old, c.AdminRoles.Old
+	case KindDelete:
+		return Record{}
+	default:
+		r.State = StateActive
+		r.RemovedLicenses, r.RemovedAdminRoles = nil, nil
+	}
+	return r
+}
+
+// Plan is the outcome of Compute.
+type Plan struct {
+	// Changes are to be applied, in apply order (kind, then Entra id).
+	Changes []Change
+	// Staged are disables the threshold gate held back for a person to release.
+	Staged []Change
+	// Skips are people in scope, or owned, whom the plan leaves alone, each with a reason.
+	Skips []Change
+	// Abort, when set, says why nothing may be applied this cycle.
+	Abort string
+	// InScope is the number of in-scope people; Owned and OwnedActive count the
+	// owned records and those not disabled.
+	InScope     int
+	Owned       int
+	OwnedActive int
+}
+
+// Count returns the number of changes of kind k (skips and staged included
+// under their own kinds: KindSkip, and KindDisable for Staged is not counted).
+func (p *Plan) Count(k Kind) int {
+	if k == KindSkip {
+		return len(p.Skips)
+	}
+	n := 0
+	for i := range p.Changes {
+		if p.Changes[i].Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+// Empty reports whether the plan applies nothing and stages nothing.
+func (p *Plan) Empty() bool { return len(p.Changes) == 0 && len(p.Staged) == 0 }
+
+// normalize returns s sorted and without duplicates or empty strings: s itself
+// when it already is, else a new slice. Lists in plans are never modified.
+func normalize(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	if isNormal(s) {
+		return s
+	}
+	out := make([]string, 0, len(s))
+	for _, v := range s {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// fold is the case-insensitive form of an email used for matching.
+func fold(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
