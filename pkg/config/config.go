@@ -1,0 +1,143 @@
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration. Field comments name the YAML key.
+type Config struct {
+	// Schedule is a cron expression (5 fields) or a descriptor such as "@every 20m".
+	Schedule string `yaml:"schedule"`
+	// StatePath is the bbolt state file.
+	StatePath string `yaml:"state_path"`
+	// Listen is the address of /healthz, /readyz, /metrics and /status; "" disables it.
+	Listen string `yaml:"listen"`
+	Log    Log    `yaml:"log"`
+	Entra  Entra  `yaml:"entra"`
+	GoTo   GoTo   `yaml:"goto"`
+	// Roles maps an app role (its value or id) to what a GoTo account gets.
+	Roles map[string]Role `yaml:"roles"`
+	// Mapping maps a GoTo field to an expression over directory attributes.
+	Mapping map[string]FieldMapping `yaml:"mapping"`
+	// Matching lists directory attributes tried in order to find a GoTo account to adopt.
+	Matching []string `yaml:"matching"`
+	Scope    Scope    `yaml:"scope"`
+	// Policy is sync, create-update or create-only.
+	Policy string `yaml:"policy"`
+	// Deprovision is disable or delete.
+	Deprovision string `yaml:"deprovision"`
+	Safety      Safety `yaml:"safety"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // auto (text on a terminal, else JSON), text, json
+}
+
+// Entra configures the Microsoft Graph source.
+type Entra struct {
+	TenantID string `yaml:"tenant_id"`
+	ClientID string `yaml:"client_id"`
+	// Auth is client_secret, certificate, managed_identity or workload_identity;
+	// empty picks the one whose settings are present.
+	Auth                    string `yaml:"auth"`
+	ClientSecret            Secret `yaml:"client_secret"`
+	ClientSecretFile        string `yaml:"client_secret_file"`
+	CertificateFile         string `yaml:"certificate_file"`
+	CertificatePassword     Secret `yaml:"certificate_password"`
+	CertificatePasswordFile string `yaml:"certificate_password_file"`
+	ManagedIdentityClientID string `yaml:"managed_identity_client_id"`
+	FederatedTokenFile      string `yaml:"federated_token_file"`
+	ServicePrincipalID      string `yaml:"service_principal_id"`
+	AppID                   string `yaml:"app_id"`
+	// Cloud is public, usgov, usgov-dod, china or custom.
+	Cloud         string   `yaml:"cloud"`
+	AuthorityHost string   `yaml:"authority_host"`
+	GraphBaseURL  string   `yaml:"graph_base_url"`
+	NestedGroups  bool     `yaml:"nested_groups"`
+	Timeout       Duration `yaml:"timeout"`
+}
+
+// GoTo configures the GoTo Admin API target.
+type GoTo struct {
+	AccountKey              string   `yaml:"account_key"`
+	ClientID                string   `yaml:"client_id"`
+	ClientSecret            Secret   `yaml:"client_secret"`
+	ClientSecretFile        string   `yaml:"client_secret_file"`
+	RefreshToken            Secret   `yaml:"refresh_token"`
+	RefreshTokenFile        string   `yaml:"refresh_token_file"`
+	PersonalAccessToken     Secret   `yaml:"personal_access_token"`
+	PersonalAccessTokenFile string   `yaml:"personal_access_token_file"`
+	Username                string   `yaml:"username"`
+	Password                Secret   `yaml:"password"`
+	PasswordFile            string   `yaml:"password_file"`
+	AuthURL                 string   `yaml:"auth_url"`
+	APIBaseURL              string   `yaml:"api_base_url"`
+	RateLimitPerSecond      float64  `yaml:"rate_limit_per_second"`
+	CreateBatchSize         int      `yaml:"create_batch_size"`
+	SuppressWelcomeEmail    bool     `yaml:"suppress_welcome_email"`
+	Timeout                 Duration `yaml:"timeout"`
+	MaxRetries              int      `yaml:"max_retries"`
+}
+
+// Role is what one app role gives.
+type Role struct {
+	Licenses   []string `yaml:"licenses"`
+	AdminRoles []string `yaml:"admin_roles"`
+}
+
+// Scope holds the scoping filters.
+type Scope struct {
+	// Filters: a user is in scope if every clause of at least one filter
+	// matches. No filters: everyone assigned is in scope.
+	Filters []Filter `yaml:"filters"`
+}
+
+// Filter is a named group of clauses.
+type Filter struct {
+	Name    string   `yaml:"name"`
+	Clauses []Clause `yaml:"clauses"`
+}
+
+// Clause tests one directory attribute.
+type Clause struct {
+	Attribute string `yaml:"attribute"`
+	Op        string `yaml:"op"`
+	Value     string `yaml:"value"`
+}
+
+// Safety holds the safety gates.
+type Safety struct {
+	MaxDisables        int     `yaml:"max_disables"`
+	MaxDisablesPercent float64 `yaml:"max_disables_percent"`
+	DisableSuperUsers  bool    `yaml:"disable_super_users"`
+}
+
+// Default returns the configuration before any file is read.
+func Default() *Config {
+	return &Config{
+		Schedule:  "@every 20m",
+		StatePath: "/var/lib/g2msync/state.db",
+		Listen:    "127.0.0.1:9464",
+		Log:       Log{Level: "info", Format: "auto"},
+		Entra:     Entra{Cloud: "public", Timeout: Duration(60 * time.Second)},
+		GoTo: GoTo{
+			AuthURL:            "https://authentication.logmeininc.com",
+			APIBaseURL:         "https://api.getgo.com/admin/rest/v1",
+			RateLimitPerSecond: 10,
+			CreateBatchSize:    100,
+			Timeout:            Duration(30 * time.Second),
+			MaxRetries:         4,
+		},
+		Mapping: map[string]FieldMapping{
+			"email":     {Expr: "mail ?? userPrincipalName"},
+			"firstName": {Expr: "givenName"},
+			"lastName":  {Expr: "surname"},
+		},
+		Matching:    []string{"mail", "userPrincipalName"},
+		Policy:      "sync",
+		Deprovision: "disable",
+		Safety:      Safety{MaxDisables: 50, MaxDisablesPercent: 20},
+	}
+}

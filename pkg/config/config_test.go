@@ -1,0 +1,282 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
+)
+
+const validYAML = `
+entra:
+  tenant_id: 8f0e6b1a-1c1d-4d1e-9f00-000000000001
+  client_id: 8f0e6b1a-1c1d-4d1e-9f00-000000000002
+  service_principal_id: 8f0e6b1a-1c1d-4d1e-9f00-000000000003
+goto:
+  account_key: "4200000000000000001"
+  client_id: goto-client
+roles:
+  User: { licenses: ["123456789012345678901"] }
+`
+
+// secretsEnv provides the two required secrets from the environment.
+var secretsEnv = []string{"G2MSYNC_ENTRA_CLIENT_SECRET=entra-s3cret", "G2MSYNC_GOTO_CLIENT_SECRET=goto-s3cret"}
+
+func TestValidMinimalConfigGetsDefaults(t *testing.T) {
+	cfg, err := Parse([]byte(validYAML), secretsEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Schedule != "@every 20m" || cfg.Safety.MaxDisables != 50 || cfg.Safety.MaxDisablesPercent != 20 ||
+		cfg.GoTo.RateLimitPerSecond != 10 || cfg.Policy != "sync" || cfg.Mapping["email"].Expr != "mail ?? userPrincipalName" {
+		t.Errorf("defaults not applied: %+v", cfg)
+	}
+	if cfg.Entra.AuthMethod() != "client_secret" || cfg.Entra.ClientSecret.Value() != "entra-s3cret" {
+		t.Errorf("auth %q, secret from %q", cfg.Entra.AuthMethod(), cfg.Entra.ClientSecret.Source())
+	}
+	if a, g := cfg.Entra.Endpoints(); a != "https://login.microsoftonline.com/" || g != "https://graph.microsoft.com" {
+		t.Errorf("endpoints %s %s", a, g)
+	}
+}
+
+func TestExampleConfigIsValid(t *testing.T) {
+	env := append([]string{"G2MSYNC_ENTRA_CLIENT_SECRET_FILE=", "G2MSYNC_GOTO_CLIENT_SECRET_FILE="}, secretsEnv...)
+	cfg, err := Load(filepath.Join("..", "..", "config", "g2msync.example.yaml"), env)
+	if err != nil {
+		t.Fatalf("the example config must load: %v", err)
+	}
+	if len(cfg.Roles) != 2 || cfg.Roles["Admin"].AdminRoles[0] != "MANAGE_USERS" {
+		t.Errorf("roles = %+v", cfg.Roles)
+	}
+}
+
+// TestExampleConfigDocumentsEveryOption keeps the example true to the code:
+// every key of Config appears in it.
+func TestExampleConfigDocumentsEveryOption(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "config", "g2msync.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := yaml.Marshal(Default())
+	var all map[string]any
+	yaml.Unmarshal(raw, &all)
+	var missing []string
+	var walk func(want, have map[string]any, path string)
+	walk = func(want, have map[string]any, path string) {
+		for k, v := range want {
+			if path == "" && (k == "roles" || k == "mapping") {
+				continue
+			}
+			hv, ok := have[k]
+			if !ok {
+				// Secrets are documented through their _file keys.
+				if _, isFile := have[k+"_file"]; !isFile {
+					missing = append(missing, join(path, k))
+				}
+				continue
+			}
+			if wm, ok := v.(map[string]any); ok {
+				hm, _ := hv.(map[string]any)
+				walk(wm, hm, join(path, k))
+			}
+		}
+	}
+	walk(all, doc, "")
+	if len(missing) > 0 {
+		t.Errorf("config/g2msync.example.yaml does not document: %v", missing)
+	}
+}
+
+func TestEveryProblemNamesItsKey(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string // appended to validYAML, or replacing it when it starts with "!"
+		env  []string
+		key  string
+		msg  string
+	}{
+		{"typo in a safety key", "safety: { max_disable: 5 }", nil, "safety.max_disable", "did you mean max_disables?"},
+		{"unknown top-level key", "schedul: '@hourly'", nil, "schedul", "did you mean schedule?"},
+		{"bad cron", "schedule: '*/20 * *'", nil, "schedule", "invalid schedule"},
+		{"number as text", "safety: { max_disables: fifty }", nil, "safety.max_disables", `want a whole number, got "fifty"`},
+		{"negative threshold", "safety: { max_disables: -1 }", nil, "safety.max_disables", "must be 0 or more"},
+		{"percent out of range", "safety: { max_disables_percent: 150 }", nil, "safety.max_disables_percent", "between 0 and 100"},
+		{"role without licences", "roles: { Sales: { admin_roles: [MANAGE_USERS] } }", nil, "roles.Sales.licenses", "empty"},
+		{"licence by name", `roles: { Sales: { licenses: ["G2M Business"] } }`, nil, "roles.Sales.licenses[0]", "numeric GoTo licence key"},
+		{"admin role lower case", `roles: { Sales: { licenses: ["1"], admin_roles: [manage_users] } }`, nil, "roles.Sales.admin_roles[0]", "GoTo admin role"},
+		{"unknown mapping target", "mapping: { phone: mobilePhone }", nil, "mapping.phone", "unknown GoTo field"},
+		{"mapping attribute typo", "mapping: { firstName: givenname }", nil, "mapping.firstName", `unknown directory attribute "givenname"`},
+		{"mapping apply typo", "mapping: { locale: { expr: '\"en_US\"', apply: once } }", nil, "mapping.locale", "want always or on_create"},
+		{"matching attribute", "matching: [mail, upn]", nil, "matching[1]", `unknown directory attribute "upn"`},
+		{"scope operator", "scope: { filters: [ { clauses: [ { attribute: department, op: equal, value: x } ] } ] }", nil, "scope.filters[0].clauses[0]", `unknown operator "equal"`},
+		{"scope regex", "scope: { filters: [ { clauses: [ { attribute: department, op: regex, value: '(' } ] } ] }", nil, "scope.filters[0].clauses[0]", "invalid regular expression"},
+		{"policy", "policy: mirror", nil, "policy", `unknown policy "mirror"`},
+		{"deprovision", "deprovision: archive", nil, "deprovision", "want one of disable, delete"},
+		{"tenant", "entra: { tenant_id: contoso }", nil, "entra.tenant_id", "GUID or a domain"},
+		{"client id", "entra: { client_id: my-app }", nil, "entra.client_id", "want a GUID"},
+		{"cloud", "entra: { cloud: mars }", nil, "entra.cloud", `got "mars"`},
+		{"custom cloud without urls", "entra: { cloud: custom }", nil, "entra.authority_host", "missing"},
+		{"authority on public cloud", "entra: { authority_host: 'https://login.example.com/' }", nil, "entra.authority_host", "only with cloud: custom"},
+		{"plain http api", "goto: { api_base_url: 'http://api.getgo.com/admin/rest/v1' }", nil, "goto.api_base_url", "want https"},
+		{"rate above GoTo's limit", "goto: { rate_limit_per_second: 50 }", nil, "goto.rate_limit_per_second", "at most 10"},
+		{"batch size", "goto: { create_batch_size: 0 }", nil, "goto.create_batch_size", "between 1 and 500"},
+		{"account key", "goto: { account_key: acme }", nil, "goto.account_key", "numeric account key"},
+		{"duration", "goto: { timeout: soon }", nil, "goto.timeout", "want a duration"},
+		{"secret inline", "goto: { client_secret: hunter2 }", nil, "goto.client_secret", "secrets are not read from the config file"},
+		{"secret file missing", "entra: { client_secret_file: /nonexistent/secret }", nil, "entra.client_secret_file", "no such file"},
+		{"list where a mapping belongs", "entra: [a, b]", nil, "entra", "want a mapping of keys"},
+		{"listen", "listen: 9464", nil, "listen", "want host:port"},
+		{"log level", "log: { level: verbose }", nil, "log.level", "want one of debug, info, warn, error"},
+		{"env override typo", "", []string{"G2MSYNC_SAFETY_MAX_DISABLE=3"}, "$G2MSYNC_SAFETY_MAX_DISABLE", "unknown setting"},
+		{"env override type", "", []string{"G2MSYNC_SAFETY_MAX_DISABLES=lots"}, "safety.max_disables (from $G2MSYNC_SAFETY_MAX_DISABLES)", "want a whole number"},
+		{"no roles", "!" + strings.Replace(validYAML, `  User: { licenses: ["123456789012345678901"] }`, "", 1), nil, "roles", "no app role is mapped"},
+		{"no credential", "", []string{"G2MSYNC_ENTRA_CLIENT_SECRET="}, "entra.auth", "no single credential"},
+		{"password without user", "", []string{"G2MSYNC_GOTO_PASSWORD=x"}, "goto.username", "no username"},
+		{"broken yaml", "!roles: [", nil, "(file)", "not valid YAML"},
+	}
+	seen := map[string]bool{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := validYAML + "\n" + tt.yaml
+			if strings.HasPrefix(tt.yaml, "!") {
+				src = tt.yaml[1:]
+			}
+			env := append(append([]string{}, secretsEnv...), tt.env...)
+			_, err := Parse([]byte(src), env)
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("err = %v, want *config.Error", err)
+			}
+			for _, p := range cerr.Problems {
+				if p.Key == tt.key && strings.Contains(p.Msg, tt.msg) {
+					return
+				}
+			}
+			t.Errorf("want %s: …%s…; got:\n%v", tt.key, tt.msg, err)
+		})
+		if seen[tt.key+tt.msg] {
+			t.Errorf("case %q repeats another case's message", tt.name)
+		}
+		seen[tt.key+tt.msg] = true
+	}
+}
+
+func TestAllProblemsReportedAtOnce(t *testing.T) {
+	_, err := Parse([]byte(`
+schedule: nope
+safety: { max_disable: 1, max_disables_percent: 200 }
+roles: { User: {} }
+policy: bogus
+`), nil)
+	var cerr *Error
+	if !errors.As(err, &cerr) {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, p := range cerr.Problems {
+		keys = append(keys, p.Key)
+	}
+	for _, want := range []string{"schedule", "safety.max_disable", "safety.max_disables_percent", "roles.User.licenses", "policy",
+		"entra.tenant_id", "goto.account_key", "goto.client_secret"} {
+		if !contains(keys, want) {
+			t.Errorf("problem %s not reported; got %v", want, keys)
+		}
+	}
+	if !strings.Contains(err.Error(), fmt.Sprintf("%d problems:", len(cerr.Problems))) {
+		t.Errorf("message does not count the problems: %v", err)
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	env := append([]string{
+		"G2MSYNC_SAFETY_MAX_DISABLES=7",
+		"G2MSYNC_SAFETY_DISABLE_SUPER_USERS=true",
+		"G2MSYNC_MATCHING=userPrincipalName, mail",
+		"G2MSYNC_ROLES={Admin: {licenses: ['42'], admin_roles: [MANAGE_USERS]}}",
+		"G2MSYNC_GOTO_TIMEOUT=5s",
+		"G2MSYNC_CONFIG=/etc/elsewhere.yaml",
+	}, secretsEnv...)
+	cfg, err := Parse([]byte(validYAML), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Safety.MaxDisables != 7 || !cfg.Safety.DisableSuperUsers || cfg.GoTo.Timeout.D().Seconds() != 5 {
+		t.Errorf("safety %+v timeout %v", cfg.Safety, cfg.GoTo.Timeout.D())
+	}
+	if d := cmp.Diff([]string{"userPrincipalName", "mail"}, cfg.Matching); d != "" {
+		t.Errorf("matching (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(map[string]Role{"Admin": {Licenses: []string{"42"}, AdminRoles: []string{"MANAGE_USERS"}}}, cfg.Roles); d != "" {
+		t.Errorf("roles from the environment replace the file's (-want +got):\n%s", d)
+	}
+}
+
+func TestEnvironmentOnlyConfiguration(t *testing.T) {
+	env := append([]string{
+		"G2MSYNC_ENTRA_TENANT_ID=contoso.onmicrosoft.com",
+		"G2MSYNC_ENTRA_CLIENT_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000002",
+		"G2MSYNC_ENTRA_APP_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000009",
+		"G2MSYNC_GOTO_ACCOUNT_KEY=123",
+		"G2MSYNC_GOTO_CLIENT_ID=c",
+		"G2MSYNC_ROLES={User: {licenses: ['1']}}",
+	}, secretsEnv...)
+	if _, err := Parse(nil, env); err != nil {
+		t.Fatalf("a container configured only by environment: %v", err)
+	}
+}
+
+func TestSecretsFromFileAndCredentials(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "entra")
+	os.WriteFile(file, []byte("from-file\n"), 0o600)
+	creds := t.TempDir()
+	os.WriteFile(filepath.Join(creds, "goto-client-secret"), []byte("from-credential"), 0o600)
+	os.WriteFile(filepath.Join(creds, "goto-refresh-token"), []byte("rt-from-credential"), 0o600)
+	cfg, err := Parse([]byte(validYAML+"\nentra: { client_secret_file: "+file+" }\n"),
+		[]string{"CREDENTIALS_DIRECTORY=" + creds, "G2MSYNC_ENTRA_CLIENT_SECRET=loses-to-the-file"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Entra.ClientSecret.Value() != "from-file" || cfg.GoTo.ClientSecret.Value() != "from-credential" ||
+		cfg.GoTo.RefreshToken.Value() != "rt-from-credential" {
+		t.Errorf("secrets: %q %q %q", cfg.Entra.ClientSecret.Value(), cfg.GoTo.ClientSecret.Value(), cfg.GoTo.RefreshToken.Value())
+	}
+}
+
+func TestSecretsAreNeverPrinted(t *testing.T) {
+	cfg, err := Parse([]byte(validYAML), secretsEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := cfg.Dump(&b); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&b, "%v %+v %#v %s", cfg, cfg, cfg.Entra, cfg.GoTo.ClientSecret)
+	for _, s := range []string{"entra-s3cret", "goto-s3cret"} {
+		if strings.Contains(b.String(), s) {
+			t.Fatalf("secret %q printed:\n%s", s, b.String())
+		}
+	}
+	if !strings.Contains(b.String(), "[redacted, from $G2MSYNC_GOTO_CLIENT_SECRET]") {
+		t.Errorf("dump does not say where the secret came from:\n%s", b.String())
+	}
+}

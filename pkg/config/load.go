@@ -1,0 +1,236 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// EnvPrefix starts every environment override.
+const EnvPrefix = "G2MSYNC_"
+
+// Problem is one thing wrong with the configuration.
+type Problem struct {
+	Key string // key path, e.g. roles.User.licenses
+	Msg string
+}
+
+// Problems collects every problem found, so they are reported at once.
+type Problems []Problem
+
+// Add records a problem at key.
+func (p *Problems) Add(key, format string, args ...any) {
+	*p = append(*p, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Error is returned when a configuration is invalid. It lists every problem.
+type Error struct {
+	Path     string
+	Problems Problems
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	src := "configuration"
+	if e.Path != "" {
+		src = "config " + e.Path
+	}
+	if len(e.Problems) == 1 {
+		fmt.Fprintf(&b, "%s: %s: %s", src, e.Problems[0].Key, e.Problems[0].Msg)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%s: %d problems:", src, len(e.Problems))
+	for _, p := range e.Problems {
+		fmt.Fprintf(&b, "\n  %s: %s", p.Key, p.Msg)
+	}
+	return b.String()
+}
+
+// Load reads the file at path (if path is not empty), applies the
+// environment's G2MSYNC_ overrides and secrets, and validates the result.
+// environ is os.Environ() in production; tests pass their own.
+func Load(path string, environ []string) (*Config, error) {
+	var data []byte
+	if path != "" {
+		var err error
+		data, err = os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+	}
+	cfg, err := Parse(data, environ)
+	var cerr *Error
+	if errors.As(err, &cerr) {
+		cerr.Path = path
+	}
+	return cfg, err
+}
+
+// Parse is Load for configuration already in memory.
+func Parse(data []byte, environ []string) (*Config, error) {
+	env := envMap(environ)
+	cfg := Default()
+	var probs Problems
+	d := &decoder{probs: &probs}
+	if len(bytes.TrimSpace(data)) > 0 {
+		var root yaml.Node
+		if err := yaml.Unmarshal(data, &root); err != nil {
+			probs.Add("(file)", "not valid YAML: %s", cleanYAMLError(err))
+			return nil, &Error{Problems: probs}
+		}
+		d.decode(&root, reflect.ValueOf(cfg).Elem(), "")
+	}
+	applyEnv(d, reflect.ValueOf(cfg).Elem(), "", env)
+	for name := range env {
+		if name != EnvPrefix+"CONFIG" && strings.HasPrefix(name, EnvPrefix) && !knownEnv(reflect.TypeFor[Config](), "", name) {
+			probs.Add("$"+name, "unknown setting; environment overrides are G2MSYNC_ and the key path in capitals, e.g. G2MSYNC_SAFETY_MAX_DISABLES")
+		}
+	}
+	loadSecrets(cfg, env, &probs)
+	validate(cfg, &probs)
+	if len(probs) > 0 {
+		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Key < probs[j].Key })
+		return nil, &Error{Problems: probs}
+	}
+	return cfg, nil
+}
+
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// envName is the environment variable that overrides the key at path.
+func envName(path string) string {
+	return EnvPrefix + strings.ToUpper(strings.NewReplacer(".", "_").Replace(path))
+}
+
+// credentialName is the systemd credential (LoadCredential=) that holds the secret at path.
+func credentialName(path string) string {
+	return strings.NewReplacer(".", "-", "_", "-").Replace(path)
+}
+
+// applyEnv overrides each setting whose G2MSYNC_ variable is set. Lists of
+// strings are comma-separated; maps and lists of structures are YAML.
+func applyEnv(d *decoder, v reflect.Value, path string, env map[string]string) {
+	t := v.Type()
+	for i := range t.NumField() {
+		name := tagName(t.Field(i))
+		if name == "" || name == "-" {
+			continue
+		}
+		f, p := v.Field(i), join(path, name)
+		if f.Type() == secretType {
+			continue // loadSecrets reads these
+		}
+		if f.Kind() == reflect.Struct && !reflect.PointerTo(f.Type()).Implements(unmarshalType) {
+			applyEnv(d, f, p, env)
+			continue
+		}
+		val, ok := env[envName(p)]
+		if !ok {
+			continue
+		}
+		label := p + " (from $" + envName(p) + ")"
+		switch {
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+			var items []string
+			for _, s := range strings.Split(val, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					items = append(items, s)
+				}
+			}
+			f.Set(reflect.ValueOf(items))
+		case f.Kind() == reflect.Map || f.Kind() == reflect.Slice:
+			var n yaml.Node
+			if err := yaml.Unmarshal([]byte(val), &n); err != nil {
+				d.probs.Add(label, "not valid YAML: %s", cleanYAMLError(err))
+				continue
+			}
+			f.Set(reflect.Zero(f.Type()))
+			d.decode(&n, f, label)
+		default:
+			d.decode(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: val}, f, label)
+		}
+	}
+}
+
+// knownEnv reports whether name is the override of some key under t.
+func knownEnv(t reflect.Type, path, name string) bool {
+	for i := range t.NumField() {
+		tag := tagName(t.Field(i))
+		if tag == "" || tag == "-" {
+			continue
+		}
+		p := join(path, tag)
+		ft := t.Field(i).Type
+		if envName(p) == name {
+			return true
+		}
+		if ft.Kind() == reflect.Struct && ft != secretType && !reflect.PointerTo(ft).Implements(unmarshalType) && knownEnv(ft, p, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// loadSecrets fills each Secret from, in order: the file its _file key names,
+// its G2MSYNC_ variable, or the systemd credential of the same name.
+func loadSecrets(cfg *Config, env map[string]string, probs *Problems) {
+	secrets := []struct {
+		path string
+		dst  *Secret
+		file string
+	}{
+		{"entra.client_secret", &cfg.Entra.ClientSecret, cfg.Entra.ClientSecretFile},
+		{"entra.certificate_password", &cfg.Entra.CertificatePassword, cfg.Entra.CertificatePasswordFile},
+		{"goto.client_secret", &cfg.GoTo.ClientSecret, cfg.GoTo.ClientSecretFile},
+		{"goto.refresh_token", &cfg.GoTo.RefreshToken, cfg.GoTo.RefreshTokenFile},
+		{"goto.personal_access_token", &cfg.GoTo.PersonalAccessToken, cfg.GoTo.PersonalAccessTokenFile},
+		{"goto.password", &cfg.GoTo.Password, cfg.GoTo.PasswordFile},
+	}
+	credDir := env["CREDENTIALS_DIRECTORY"]
+	for _, s := range secrets {
+		switch {
+		case s.file != "":
+			b, err := os.ReadFile(s.file)
+			if err != nil {
+				probs.Add(s.path+"_file", "cannot read the secret: %v", unwrapPath(err))
+				continue
+			}
+			if v := strings.TrimSpace(string(b)); v != "" {
+				*s.dst = NewSecret(v, s.file)
+			} else {
+				probs.Add(s.path+"_file", "%s is empty", s.file)
+			}
+		case env[envName(s.path)] != "":
+			*s.dst = NewSecret(strings.TrimSpace(env[envName(s.path)]), "$"+envName(s.path))
+		case credDir != "":
+			p := filepath.Join(credDir, credentialName(s.path))
+			if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) != "" {
+				*s.dst = NewSecret(strings.TrimSpace(string(b)), "credential "+credentialName(s.path))
+			}
+		}
+	}
+}
+
+// unwrapPath drops the "open PATH:" prefix when the path is said elsewhere.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}

@@ -1,0 +1,271 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/g2msync/g2msync/pkg/mapping"
+	"github.com/g2msync/g2msync/pkg/plan"
+)
+
+var (
+	guidRE       = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	domainRE     = regexp.MustCompile(`^([a-zA-Z0-9-]+\.)+[a-zA-Z]{2,}$`)
+	digitsRE     = regexp.MustCompile(`^[0-9]{1,40}$`)
+	adminRoleRE  = regexp.MustCompile(`^[A-Z][A-Z_]*$`)
+	logLevels    = []string{"debug", "info", "warn", "error"}
+	logFormats   = []string{"auto", "text", "json"}
+	authMethods  = []string{"client_secret", "certificate", "managed_identity", "workload_identity"}
+	targetFields = []string{"email", "firstName", "lastName", "locale", "timeZone"}
+)
+
+// Clouds are the national clouds' authority hosts and Graph base URLs.
+var clouds = map[string][2]string{
+	"public":    {"https://login.microsoftonline.com/", "https://graph.microsoft.com"},
+	"usgov":     {"https://login.microsoftonline.us/", "https://graph.microsoft.us"},
+	"usgov-dod": {"https://login.microsoftonline.us/", "https://dod-graph.microsoft.us"},
+	"china":     {"https://login.chinacloudapi.cn/", "https://microsoftgraph.chinacloudapi.cn"},
+}
+
+// Endpoints returns the authority host and Graph base URL (without /v1.0) of
+// the configured cloud.
+func (e *Entra) Endpoints() (authority, graph string) {
+	if c, ok := clouds[e.Cloud]; ok {
+		return c[0], c[1]
+	}
+	return e.AuthorityHost, strings.TrimSuffix(strings.TrimSuffix(e.GraphBaseURL, "/"), "/v1.0")
+}
+
+// AuthMethod returns the Entra credential in use: entra.auth, or the one whose
+// settings are present.
+func (e *Entra) AuthMethod() string {
+	if e.Auth != "" {
+		return e.Auth
+	}
+	var found []string
+	if e.ClientSecret.IsSet() {
+		found = append(found, "client_secret")
+	}
+	if e.CertificateFile != "" {
+		found = append(found, "certificate")
+	}
+	if e.FederatedTokenFile != "" {
+		found = append(found, "workload_identity")
+	}
+	if e.ManagedIdentityClientID != "" {
+		found = append(found, "managed_identity")
+	}
+	if len(found) == 1 {
+		return found[0]
+	}
+	return ""
+}
+
+func validate(c *Config, p *Problems) {
+	if _, err := cron.ParseStandard(c.Schedule); err != nil {
+		p.Add("schedule", "invalid schedule %q: %v; use 5-field cron (\"*/20 * * * *\") or \"@every 20m\"", c.Schedule, err)
+	}
+	if c.StatePath == "" {
+		p.Add("state_path", "empty; g2msync needs a state file, e.g. /var/lib/g2msync/state.db")
+	}
+	if c.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+			p.Add("listen", "want host:port such as 127.0.0.1:9464, got %q", c.Listen)
+		}
+	}
+	oneOf(p, "log.level", c.Log.Level, logLevels)
+	oneOf(p, "log.format", c.Log.Format, logFormats)
+	validateEntra(&c.Entra, p)
+	validateGoTo(&c.GoTo, p)
+	validateRoles(c.Roles, p)
+	validateMapping(c, p)
+	if _, err := plan.ParseMode(c.Policy); err != nil {
+		p.Add("policy", "%v", err)
+	}
+	oneOf(p, "deprovision", c.Deprovision, []string{string(plan.DeprovisionDisable), string(plan.DeprovisionDelete)})
+	if c.Safety.MaxDisables < 0 {
+		p.Add("safety.max_disables", "must be 0 or more, got %d", c.Safety.MaxDisables)
+	}
+	if c.Safety.MaxDisablesPercent < 0 || c.Safety.MaxDisablesPercent > 100 {
+		p.Add("safety.max_disables_percent", "must be between 0 and 100, got %g", c.Safety.MaxDisablesPercent)
+	}
+}
+
+func validateEntra(e *Entra, p *Problems) {
+	switch {
+	case e.TenantID == "":
+		p.Add("entra.tenant_id", "missing; the directory (tenant) id from the app registration's overview page")
+	case !guidRE.MatchString(e.TenantID) && !domainRE.MatchString(e.TenantID):
+		p.Add("entra.tenant_id", "want a GUID or a domain such as contoso.onmicrosoft.com, got %q", e.TenantID)
+	}
+	method := e.AuthMethod()
+	switch {
+	case e.Auth != "" && !slices.Contains(authMethods, e.Auth):
+		p.Add("entra.auth", "want one of %s, got %q", strings.Join(authMethods, ", "), e.Auth)
+	case method == "":
+		p.Add("entra.auth", "no single credential configured: set one of client_secret_file (or $G2MSYNC_ENTRA_CLIENT_SECRET, "+
+			"or the systemd credential entra-client-secret), certificate_file, federated_token_file, managed_identity_client_id, "+
+			"or choose with auth: client_secret | certificate | managed_identity | workload_identity")
+	case method == "client_secret" && !e.ClientSecret.IsSet():
+		p.Add("entra.client_secret", "missing: set client_secret_file, $G2MSYNC_ENTRA_CLIENT_SECRET or the systemd credential entra-client-secret")
+	case method == "certificate" && e.CertificateFile == "":
+		p.Add("entra.certificate_file", "missing: the PEM or PKCS#12 file holding the app's certificate and private key")
+	}
+	if method != "managed_identity" {
+		switch {
+		case e.ClientID == "":
+			p.Add("entra.client_id", "missing; the application (client) id of the app registration g2msync signs in as")
+		case !guidRE.MatchString(e.ClientID):
+			p.Add("entra.client_id", "want a GUID, got %q", e.ClientID)
+		}
+	}
+	switch {
+	case e.ServicePrincipalID == "" && e.AppID == "":
+		p.Add("entra.service_principal_id", "missing; the object id of the GoToMeeting enterprise application (or set app_id)")
+	case e.ServicePrincipalID != "" && e.AppID != "":
+		p.Add("entra.app_id", "set service_principal_id or app_id, not both")
+	case e.ServicePrincipalID != "" && !guidRE.MatchString(e.ServicePrincipalID):
+		p.Add("entra.service_principal_id", "want a GUID, got %q", e.ServicePrincipalID)
+	case e.AppID != "" && !guidRE.MatchString(e.AppID):
+		p.Add("entra.app_id", "want a GUID, got %q", e.AppID)
+	}
+	if _, ok := clouds[e.Cloud]; !ok && e.Cloud != "custom" {
+		p.Add("entra.cloud", "want public, usgov, usgov-dod, china or custom, got %q", e.Cloud)
+	}
+	if e.Cloud == "custom" {
+		httpsURL(p, "entra.authority_host", e.AuthorityHost, true)
+		httpsURL(p, "entra.graph_base_url", e.GraphBaseURL, true)
+	} else {
+		for key, v := range map[string]string{"entra.authority_host": e.AuthorityHost, "entra.graph_base_url": e.GraphBaseURL} {
+			if v != "" {
+				p.Add(key, "set only with cloud: custom (cloud is %q)", e.Cloud)
+			}
+		}
+	}
+	if e.Timeout <= 0 {
+		p.Add("entra.timeout", "must be positive")
+	}
+}
+
+func validateGoTo(g *GoTo, p *Problems) {
+	switch {
+	case g.AccountKey == "":
+		p.Add("goto.account_key", "missing; the GoTo account key (g2msync check lists the keys the admin can manage)")
+	case !digitsRE.MatchString(g.AccountKey):
+		p.Add("goto.account_key", "want GoTo's numeric account key, got %q", g.AccountKey)
+	}
+	if g.ClientID == "" {
+		p.Add("goto.client_id", "missing; the OAuth client id from developer.goto.com")
+	}
+	if !g.ClientSecret.IsSet() {
+		p.Add("goto.client_secret", "missing: set client_secret_file, $G2MSYNC_GOTO_CLIENT_SECRET or the systemd credential goto-client-secret")
+	}
+	if g.Username != "" && !g.Password.IsSet() {
+		p.Add("goto.password", "username is set but no password: set password_file, $G2MSYNC_GOTO_PASSWORD or the systemd credential goto-password")
+	}
+	if g.Password.IsSet() && g.Username == "" {
+		p.Add("goto.username", "a password is set but no username")
+	}
+	httpsURL(p, "goto.auth_url", g.AuthURL, true)
+	httpsURL(p, "goto.api_base_url", g.APIBaseURL, true)
+	if g.RateLimitPerSecond <= 0 || g.RateLimitPerSecond > 10 {
+		p.Add("goto.rate_limit_per_second", "must be above 0 and at most 10 (GoTo answers 429 beyond 10 requests per second), got %g", g.RateLimitPerSecond)
+	}
+	if g.CreateBatchSize < 1 || g.CreateBatchSize > 500 {
+		p.Add("goto.create_batch_size", "must be between 1 and 500, got %d", g.CreateBatchSize)
+	}
+	if g.Timeout <= 0 {
+		p.Add("goto.timeout", "must be positive")
+	}
+	if g.MaxRetries < 0 || g.MaxRetries > 10 {
+		p.Add("goto.max_retries", "must be between 0 and 10, got %d", g.MaxRetries)
+	}
+}
+
+func validateRoles(roles map[string]Role, p *Problems) {
+	if len(roles) == 0 {
+		p.Add("roles", "no app role is mapped; map at least one, e.g. roles: {User: {licenses: [\"<licence key>\"]}}")
+	}
+	for name, r := range roles {
+		key := "roles." + name
+		if strings.TrimSpace(name) == "" {
+			p.Add("roles", "an app role name is empty")
+		}
+		if len(r.Licenses) == 0 {
+			p.Add(key+".licenses", "empty; each role needs at least one GoTo licence key (an account without one is suspended)")
+		}
+		for i, l := range r.Licenses {
+			if !digitsRE.MatchString(l) {
+				p.Add(fmt.Sprintf("%s.licenses[%d]", key, i), "want a numeric GoTo licence key, got %q; g2msync check lists the account's licences", l)
+			}
+		}
+		for i, a := range r.AdminRoles {
+			if !adminRoleRE.MatchString(a) {
+				p.Add(fmt.Sprintf("%s.admin_roles[%d]", key, i), "want a GoTo admin role such as MANAGE_USERS, got %q", a)
+			}
+		}
+	}
+}
+
+func validateMapping(c *Config, p *Problems) {
+	if _, ok := c.Mapping["email"]; !ok {
+		p.Add("mapping.email", "missing; GoTo accounts are keyed by email, e.g. email: mail ?? userPrincipalName")
+	}
+	for field, m := range c.Mapping {
+		if !slices.Contains(targetFields, field) {
+			p.Add("mapping."+field, "unknown GoTo field; want one of %s", strings.Join(targetFields, ", "))
+			continue
+		}
+		if _, err := mapping.Parse(m.Expr); err != nil {
+			p.Add("mapping."+field, "%v", err)
+		}
+	}
+	if len(c.Matching) == 0 {
+		p.Add("matching", "empty; list the attributes whose values may equal an existing GoTo account's email, e.g. [mail, userPrincipalName]")
+	}
+	for i, a := range c.Matching {
+		if !mapping.KnownAttribute(a) {
+			p.Add(fmt.Sprintf("matching[%d]", i), "unknown directory attribute %q", a)
+		}
+	}
+	for i, f := range c.Scope.Filters {
+		key := fmt.Sprintf("scope.filters[%d]", i)
+		if len(f.Clauses) == 0 {
+			p.Add(key+".clauses", "empty; a filter needs at least one clause")
+		}
+		for j, cl := range f.Clauses {
+			if _, err := mapping.NewClause(cl.Attribute, mapping.Op(cl.Op), cl.Value); err != nil {
+				p.Add(fmt.Sprintf("%s.clauses[%d]", key, j), "%v", err)
+			}
+		}
+	}
+}
+
+func oneOf(p *Problems, key, v string, allowed []string) {
+	if !slices.Contains(allowed, v) {
+		p.Add(key, "want one of %s, got %q", strings.Join(allowed, ", "), v)
+	}
+}
+
+func httpsURL(p *Problems, key, v string, required bool) {
+	if v == "" {
+		if required {
+			p.Add(key, "missing")
+		}
+		return
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" {
+		p.Add(key, "want an absolute URL, got %q", v)
+		return
+	}
+	if u.Scheme != "https" {
+		p.Add(key, "want https (tokens must not travel in clear), got %q", v)
+	}
+}

@@ -1,0 +1,463 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/g2msync/g2msync/pkg/plan"
+)
+
+// Intent is written before a create call, so that a crash between the call
+// and its commit is recovered by finding the account rather than creating it twice.
+type Intent struct {
+	EntraID string    `json:"entra_id"`
+	UPN     string    `json:"upn"`
+	Email   string    `json:"email"`
+	Kind    plan.Kind `json:"kind"`
+	CycleID string    `json:"cycle_id"`
+	At      time.Time `json:"at"`
+	// Change is the planned create, so recovery can record what was asked for.
+	Licenses   []string     `json:"licenses,omitempty"`
+	AdminRoles []string     `json:"admin_roles,omitempty"`
+	Profile    plan.Profile `json:"profile"`
+}
+
+// Failure is an account whose last change failed.
+type Failure struct {
+	EntraID     string    `json:"entra_id"`
+	UPN         string    `json:"upn"`
+	Email       string    `json:"email,omitempty"`
+	GoToKey     string    `json:"goto_key,omitempty"`
+	Kind        plan.Kind `json:"kind"`
+	Count       int       `json:"count"`
+	FirstAt     time.Time `json:"first_at"`
+	LastAt      time.Time `json:"last_at"`
+	NextAttempt time.Time `json:"next_attempt"`
+	LastError   string    `json:"last_error"`
+	Quarantined bool      `json:"quarantined,omitempty"`
+}
+
+// Staged is a disable held back by the threshold gate.
+type Staged struct {
+	EntraID string    `json:"entra_id"`
+	UPN     string    `json:"upn"`
+	GoToKey string    `json:"goto_key"`
+	Email   string    `json:"email"`
+	Reason  string    `json:"reason"`
+	Since   time.Time `json:"since"`
+}
+
+// PropertyChange is one modified property in an audit entry.
+type PropertyChange struct {
+	Name string `json:"name"`
+	Old  string `json:"old"`
+	New  string `json:"new"`
+}
+
+// Audit results.
+const (
+	ResultSuccess = "success"
+	ResultFailure = "failure"
+	ResultSkipped = "skipped"
+	ResultStaged  = "staged"
+)
+
+// AuditEntry is one line of the provisioning log.
+type AuditEntry struct {
+	Seq     uint64           `json:"seq"`
+	Time    time.Time        `json:"time"`
+	CycleID string           `json:"cycle_id"`
+	EntraID string           `json:"entra_id"`
+	UPN     string           `json:"upn"`
+	GoToKey string           `json:"goto_key,omitempty"`
+	Email   string           `json:"email,omitempty"`
+	Action  string           `json:"action"`
+	Result  string           `json:"result"`
+	Reason  string           `json:"reason,omitempty"`
+	Changes []PropertyChange `json:"changes,omitempty"`
+	Error   string           `json:"error,omitempty"`
+}
+
+// Cycle is the summary of one provisioning cycle.
+type Cycle struct {
+	ID      string    `json:"id"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	Mode    string    `json:"mode"`
+	Outcome string    `json:"outcome"`
+	Error   string    `json:"error,omitempty"`
+	InScope int       `json:"in_scope"`
+	Owned   int       `json:"owned"`
+	// Planned counts changes by kind; Applied and Failed by kind.
+	Planned map[string]int   `json:"planned,omitempty"`
+	Applied map[string]int   `json:"applied,omitempty"`
+	Failed  map[string]int   `json:"failed,omitempty"`
+	Skipped int              `json:"skipped"`
+	Staged  int              `json:"staged"`
+	Calls   map[string]int64 `json:"calls,omitempty"` // API requests by API (graph, goto)
+}
+
+// Outcome is everything one finished change writes, committed at once.
+type Outcome struct {
+	EntraID string
+	// Record, when set, replaces the owned record; DeleteRecord removes it.
+	Record       *plan.Record
+	DeleteRecord bool
+	// ClearIntent removes the write-ahead intent.
+	ClearIntent bool
+	// Failure, when set, replaces the failure record; ClearFailure removes it.
+	Failure      *Failure
+	ClearFailure bool
+	// Audit, when its Action is set, is appended to the provisioning log.
+	Audit AuditEntry
+}
+
+// Records returns every owned record, sorted by Entra id.
+func (s *Store) Records() ([]plan.Record, error) {
+	var out []plan.Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return each(tx, bucketAccounts, func(_ []byte, r *plan.Record) error {
+			out = append(out, *r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read owned accounts: %w", err)
+	}
+	return out, nil
+}
+
+// Commit writes outcomes in one transaction.
+func (s *Store) Commit(outcomes ...Outcome) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for i := range outcomes {
+			if err := s.commit(tx, &outcomes[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("commit to state file %s: %w", s.path, err)
+	}
+	return nil
+}
+
+func (s *Store) commit(tx *bolt.Tx, o *Outcome) error {
+	id := []byte(o.EntraID)
+	switch {
+	case o.DeleteRecord:
+		if err := tx.Bucket(bucketAccounts).Delete(id); err != nil {
+			return err
+		}
+	case o.Record != nil:
+		if err := putJSON(tx.Bucket(bucketAccounts), id, o.Record); err != nil {
+			return err
+		}
+	}
+	if o.ClearIntent {
+		if err := tx.Bucket(bucketIntents).Delete(id); err != nil {
+			return err
+		}
+	}
+	switch {
+	case o.Failure != nil:
+		if err := putJSON(tx.Bucket(bucketFailures), id, o.Failure); err != nil {
+			return err
+		}
+	case o.ClearFailure:
+		if err := tx.Bucket(bucketFailures).Delete(id); err != nil {
+			return err
+		}
+	}
+	if o.Audit.Action != "" {
+		b := tx.Bucket(bucketAudit)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		e := o.Audit
+		e.Seq = seq
+		if e.Time.IsZero() {
+			e.Time = s.now()
+		}
+		if err := putJSON(b, u64(seq), e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteIntents records intents before their calls are made.
+func (s *Store) WriteIntents(intents []Intent) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketIntents)
+		for i := range intents {
+			if err := putJSON(b, []byte(intents[i].EntraID), intents[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write intents to %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Intents returns the intents left by calls whose outcome was never committed.
+func (s *Store) Intents() ([]Intent, error) {
+	var out []Intent
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return each(tx, bucketIntents, func(_ []byte, v *Intent) error {
+			out = append(out, *v)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Failures returns the accounts whose last change failed, sorted by Entra id.
+func (s *Store) Failures() ([]Failure, error) {
+	var out []Failure
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return each(tx, bucketFailures, func(_ []byte, v *Failure) error {
+			out = append(out, *v)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Skips returns the last skip reason of each person skipped, by Entra id.
+func (s *Store) Skips() (map[string]string, error) {
+	out := map[string]string{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSkips).ForEach(func(k, v []byte) error {
+			out[string(k)] = string(v)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// SetSkips replaces the remembered skip reasons.
+func (s *Store) SetSkips(skips map[string]string) error {
+	return s.replace(bucketSkips, func(b *bolt.Bucket) error {
+		for id, reason := range skips {
+			if err := b.Put([]byte(id), []byte(reason)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// SetStaged replaces the staged disables.
+func (s *Store) SetStaged(staged []Staged) error {
+	return s.replace(bucketStaged, func(b *bolt.Bucket) error {
+		for i := range staged {
+			if err := putJSON(b, []byte(staged[i].EntraID), staged[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Staged returns the disables waiting for approval.
+func (s *Store) Staged() ([]Staged, error) {
+	var out []Staged
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return each(tx, bucketStaged, func(_ []byte, v *Staged) error {
+			out = append(out, *v)
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (s *Store) replace(bucket []byte, fill func(*bolt.Bucket) error) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucket); err != nil {
+			return err
+		}
+		b, err := tx.CreateBucket(bucket)
+		if err != nil {
+			return err
+		}
+		return fill(b)
+	})
+	if err != nil {
+		return fmt.Errorf("write %s to %s: %w", bucket, s.path, err)
+	}
+	return nil
+}
+
+// SaveCycle records a cycle's summary.
+func (s *Store) SaveCycle(c Cycle) error {
+	key := append(u64(uint64(c.Start.UnixNano())), c.ID...)
+	err := s.db.Update(func(tx *bolt.Tx) error { return putJSON(tx.Bucket(bucketCycles), key, c) })
+	if err != nil {
+		return fmt.Errorf("record cycle in %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Cycles returns up to limit cycles, newest first (limit <= 0: all).
+func (s *Store) Cycles(limit int) ([]Cycle, error) {
+	var out []Cycle
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketCycles).Cursor()
+		for k, v := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
+			var cy Cycle
+			if err := json.Unmarshal(v, &cy); err != nil {
+				return fmt.Errorf("decode cycle: %w", err)
+			}
+			out = append(out, cy)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AuditFilter selects provisioning log entries; zero fields match everything.
+type AuditFilter struct {
+	CycleID string
+	// User matches an Entra id, UPN, email or GoTo key, ignoring case.
+	User   string
+	Action string
+	Result string
+	Since  time.Time
+	// Limit keeps the newest Limit entries (0: all).
+	Limit int
+}
+
+func (f *AuditFilter) match(e *AuditEntry) bool {
+	if f.CycleID != "" && e.CycleID != f.CycleID {
+		return false
+	}
+	if f.Action != "" && e.Action != f.Action {
+		return false
+	}
+	if f.Result != "" && e.Result != f.Result {
+		return false
+	}
+	if !f.Since.IsZero() && e.Time.Before(f.Since) {
+		return false
+	}
+	if f.User != "" {
+		u := strings.ToLower(f.User)
+		if u != strings.ToLower(e.EntraID) && u != strings.ToLower(e.UPN) && u != strings.ToLower(e.Email) && u != e.GoToKey {
+			return false
+		}
+	}
+	return true
+}
+
+// Audit returns the matching provisioning log entries, oldest first.
+func (s *Store) Audit(f AuditFilter) ([]AuditEntry, error) {
+	var out []AuditEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		for k, v := c.Last(); k != nil && (f.Limit <= 0 || len(out) < f.Limit); k, v = c.Prev() {
+			var e AuditEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode audit entry %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if f.match(&e) {
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, err
+}
+
+// PruneAudit deletes provisioning log entries and cycles older than before.
+func (s *Store) PruneAudit(before time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var e AuditEntry
+			if err := json.Unmarshal(v, &e); err != nil || !e.Time.Before(before) {
+				break // entries are in time order
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			n++
+		}
+		cc := tx.Bucket(bucketCycles).Cursor()
+		limit := u64(uint64(before.UnixNano()))
+		for k, _ := cc.First(); k != nil && bytes.Compare(k[:8], limit) < 0; k, _ = cc.Next() {
+			if err := cc.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Get returns a small value by name, or nil.
+func (s *Store) Get(name string) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketKV).Get([]byte(name)); v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Put stores a small value by name.
+func (s *Store) Put(name string, value []byte) error {
+	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketKV).Put([]byte(name), value) })
+	if err != nil {
+		return fmt.Errorf("write %s to %s: %w", name, s.path, err)
+	}
+	return nil
+}
+
+const keyGoToRefreshToken = "goto.refresh_token"
+
+// RefreshToken returns the stored GoTo refresh token, or "" if none.
+func (s *Store) RefreshToken(context.Context) (string, error) {
+	v, err := s.Get(keyGoToRefreshToken)
+	return string(v), err
+}
+
+// SaveRefreshToken stores a rotated GoTo refresh token. It is committed
+// (fsynced) before it returns, so the new token is never lost once used.
+func (s *Store) SaveRefreshToken(_ context.Context, token string) error {
+	return s.Put(keyGoToRefreshToken, []byte(token))
+}
+
+// Dump returns every key and value of every bucket, for tests that compare
+// whole files.
+func (s *Store) Dump() (map[string]map[string]string, error) {
+	out := map[string]map[string]string{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			m := map[string]string{}
+			out[string(name)] = m
+			return b.ForEach(func(k, v []byte) error {
+				m[string(k)] = string(v)
+				return nil
+			})
+		})
+	})
+	return out, err
+}

@@ -1,0 +1,229 @@
+package state
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the layout this code reads and writes.
+const SchemaVersion = 1
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketAccounts = []byte("accounts") // Entra id → record
+	bucketIntents  = []byte("intents")  // Entra id → intent
+	bucketFailures = []byte("failures") // Entra id → failure
+	bucketSkips    = []byte("skips")    // Entra id → last skip reason
+	bucketStaged   = []byte("staged")   // Entra id → staged disable
+	bucketCycles   = []byte("cycles")   // start time + id → cycle
+	bucketAudit    = []byte("audit")    // sequence → audit entry
+	bucketKV       = []byte("kv")       // name → value
+
+	keySchema  = []byte("schema")
+	keyBinding = []byte("binding")
+
+	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketIntents, bucketFailures, bucketSkips, bucketStaged, bucketCycles, bucketAudit, bucketKV}
+)
+
+// Errors that callers branch on.
+var (
+	ErrInUse   = errors.New("in use by another g2msync process")
+	ErrCorrupt = errors.New("not a readable g2msync state file")
+)
+
+// BindingError says the state file belongs to another tenant, app or GoTo account.
+type BindingError struct {
+	Path      string
+	Stored    Binding
+	Requested Binding
+}
+
+func (e *BindingError) Error() string {
+	var diffs []string
+	add := func(name, stored, requested string) {
+		if stored != requested {
+			diffs = append(diffs, fmt.Sprintf("%s %q (this configuration: %q)", name, stored, requested))
+		}
+	}
+	add("tenant", e.Stored.TenantID, e.Requested.TenantID)
+	add("app", e.Stored.App, e.Requested.App)
+	add("GoTo account", e.Stored.GoToAccount, e.Requested.GoToAccount)
+	return fmt.Sprintf("state file %s belongs to %s; refusing to mix two setups in one file: set state_path to another file",
+		e.Path, strings.Join(diffs, ", "))
+}
+
+// Binding names the setup a state file belongs to.
+type Binding struct {
+	TenantID    string `json:"tenant_id"`
+	App         string `json:"app"` // service principal object id, or "appId:" + application id
+	GoToAccount string `json:"goto_account"`
+}
+
+// Options configure Open.
+type Options struct {
+	// ReadOnly opens with a shared lock and never writes.
+	ReadOnly bool
+	// Timeout is how long to wait for another process's lock; zero means 2 s.
+	Timeout time.Duration
+	// Binding, when set, is checked against the file's, and recorded in a new file.
+	Binding *Binding
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is an open state file.
+type Store struct {
+	db   *bolt.DB
+	path string
+	now  func() time.Time
+}
+
+// Open opens or creates the state file at path with mode 0600.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("state file %s: %w (no cycle has run yet?)", path, err)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, fmt.Errorf("state file %s is %w; wait for its cycle to end or stop the other process", path, ErrInUse)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch),
+		err != nil && strings.Contains(err.Error(), "file size too small"):
+		return nil, fmt.Errorf("state file %s is %w (%v); move it aside and run `g2msync state rebuild` to re-adopt the accounts GoTo holds", path, ErrCorrupt, err)
+	case err != nil:
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, now: opts.Now}
+	if !opts.ReadOnly {
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			_ = os.Chmod(path, 0o600) // it holds a refresh token: owner only
+		}
+		if err := s.init(opts.Binding); err != nil {
+			db.Close()
+			return nil, err
+		}
+	} else if err := s.check(opts.Binding); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init(b *Binding) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keySchema); v == nil {
+			if err := meta.Put(keySchema, u64(SchemaVersion)); err != nil {
+				return err
+			}
+		}
+		if err := s.checkTx(tx, b); err != nil {
+			return err
+		}
+		if b != nil && meta.Get(keyBinding) == nil {
+			return putJSON(meta, keyBinding, b)
+		}
+		return nil
+	})
+}
+
+func (s *Store) check(b *Binding) error {
+	return s.db.View(func(tx *bolt.Tx) error { return s.checkTx(tx, b) })
+}
+
+func (s *Store) checkTx(tx *bolt.Tx, b *Binding) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return fmt.Errorf("state file %s is %w: it has no g2msync metadata", s.path, ErrCorrupt)
+	}
+	if v := meta.Get(keySchema); len(v) == 8 && binary.BigEndian.Uint64(v) > SchemaVersion {
+		return fmt.Errorf("state file %s has schema %d, written by a newer g2msync; this one reads %d: upgrade g2msync",
+			s.path, binary.BigEndian.Uint64(v), SchemaVersion)
+	}
+	if b == nil {
+		return nil
+	}
+	if raw := meta.Get(keyBinding); raw != nil {
+		var stored Binding
+		if err := json.Unmarshal(raw, &stored); err != nil {
+			return fmt.Errorf("state file %s: read binding: %w", s.path, err)
+		}
+		if stored != *b {
+			return &BindingError{Path: s.path, Stored: stored, Requested: *b}
+		}
+	}
+	return nil
+}
+
+// Binding returns the binding recorded in the file, if any.
+func (s *Store) Binding() (Binding, bool, error) {
+	var b Binding
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketMeta).Get(keyBinding)
+		if raw == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(raw, &b)
+	})
+	return b, ok, err
+}
+
+// Path returns the file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the file and releases its lock.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Now returns the store's clock reading.
+func (s *Store) Now() time.Time { return s.now() }
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	return b.Put(key, raw)
+}
+
+// each decodes every value of bucket into a fresh T and calls fn.
+func each[T any](tx *bolt.Tx, bucket []byte, fn func(k []byte, v *T) error) error {
+	return tx.Bucket(bucket).ForEach(func(k, raw []byte) error {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("decode %s/%s: %w", bucket, k, err)
+		}
+		return fn(k, &v)
+	})
+}
