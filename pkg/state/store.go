@@ -129,6 +129,26 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 func (s *Store) init(b *Binding) error {
+	// Write only when something is missing: opening must not change the file,
+	// so a cycle that fails before applying anything leaves it byte-for-byte.
+	ready := false
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				return nil
+			}
+		}
+		if err := s.checkTx(tx, b); err != nil {
+			return err
+		}
+		ready = b == nil || tx.Bucket(bucketMeta).Get(keyBinding) != nil
+		return nil
+	}); err != nil {
+		return err
+	}
+	if ready {
+		return nil
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {

@@ -1,0 +1,385 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/g2msync/g2msync/pkg/directory"
+	"github.com/g2msync/g2msync/pkg/gotomeeting"
+	"github.com/g2msync/g2msync/pkg/mapping"
+	"github.com/g2msync/g2msync/pkg/plan"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+type harness struct {
+	t      *testing.T
+	src    *fakeSource
+	target *fakeTarget
+	path   string
+	policy plan.Policy
+}
+
+func newHarness(t *testing.T, people int) *harness {
+	t.Helper()
+	h := &harness{t: t, src: &fakeSource{}, target: newFakeTarget(), path: filepath.Join(t.TempDir(), "state.db")}
+	h.src.snap.App = directory.App{ID: "sp", Roles: []directory.AppRole{{ID: roleUser, Value: "User"}}}
+	for i := range people {
+		h.src.add(fmt.Sprintf("u%04d", i), fmt.Sprintf("user%04d@contoso.com", i))
+	}
+	h.policy = plan.DefaultPolicy()
+	h.policy.ManagedLicenses = []string{"1001"}
+	return h
+}
+
+func (h *harness) engine(st *state.Store, dry bool) *Engine {
+	m, err := mapping.New(mapping.Config{Fields: mapping.DefaultFields(), Roles: map[string]mapping.Role{"User": {Licenses: []string{"1001"}}}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	e := &Engine{Source: h.src, Mapper: m, Reader: h.target, Store: st, Policy: h.policy, BatchSize: 100}
+	if !dry {
+		e.Writer = h.target
+	}
+	return e
+}
+
+// run opens the real bbolt file, runs one cycle and closes it, as the daemon does.
+func (h *harness) run(opts Options) (*Result, error) {
+	h.t.Helper()
+	st, err := state.Open(h.path, state.Options{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer st.Close()
+	return h.engine(st, opts.DryRun).Run(context.Background(), opts)
+}
+
+func (h *harness) mustRun(opts Options) *Result {
+	h.t.Helper()
+	res, err := h.run(opts)
+	if err != nil {
+		h.t.Fatalf("cycle: %v", err)
+	}
+	return res
+}
+
+func (h *harness) records() []plan.Record {
+	h.t.Helper()
+	st, err := state.Open(h.path, state.Options{ReadOnly: true})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer st.Close()
+	recs, err := st.Records()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return recs
+}
+
+func (h *harness) audit(f state.AuditFilter) []state.AuditEntry {
+	h.t.Helper()
+	st, err := state.Open(h.path, state.Options{ReadOnly: true})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer st.Close()
+	es, err := st.Audit(f)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return es
+}
+
+func TestInitialCycleCreatesEveryoneInBatches(t *testing.T) {
+	h := newHarness(t, 250)
+	res := h.mustRun(Options{InitialSync: true})
+	if got := h.target.calls["create"]; got != 3 {
+		t.Errorf("create calls = %d, want ceil(250/100) = 3", got)
+	}
+	if res.Outcome() != OutcomeSuccess || res.Cycle.Applied["create"] != 250 {
+		t.Errorf("outcome %s, applied %v", res.Outcome(), res.Cycle.Applied)
+	}
+	if n := len(h.records()); n != 250 {
+		t.Errorf("records = %d, want 250", n)
+	}
+	if es := h.audit(state.AuditFilter{Action: "create", Result: state.ResultSuccess}); len(es) != 250 {
+		t.Errorf("audit entries = %d, want 250", len(es))
+	} else if e := es[0]; e.CycleID != res.CycleID || e.GoToKey == "" || len(e.Changes) == 0 {
+		t.Errorf("audit entry lacks cycle, key or properties: %+v", e)
+	}
+}
+
+func TestSteadyCycleMakesNoCalls(t *testing.T) {
+	h := newHarness(t, 50)
+	h.mustRun(Options{InitialSync: true})
+	h.target.reset()
+	res := h.mustRun(Options{})
+	if n := h.target.total(); n != 0 {
+		t.Errorf("second cycle made %d target calls (%v), want 0", n, h.target.calls)
+	}
+	if !res.Plan.Empty() || res.Outcome() != OutcomeSuccess {
+		t.Errorf("plan %+v outcome %s", res.Plan.Changes, res.Outcome())
+	}
+}
+
+func TestOneAttributeChangeSendsOnlyThatField(t *testing.T) {
+	h := newHarness(t, 5)
+	h.mustRun(Options{})
+	h.target.reset()
+	h.src.edit("u0002", func(u *directory.User) { u.Attributes["surname"] = "Smith" })
+	h.mustRun(Options{})
+	key := h.target.byEmail("user0002@contoso.com").Key
+	want := "Smith"
+	if d := cmp.Diff([]gotomeeting.Update{{LastName: &want}}, h.target.updates[key]); d != "" {
+		t.Errorf("updates (-want +got):\n%s", d)
+	}
+	if h.target.writes() != 1 {
+		t.Errorf("writes = %v, want exactly one update", h.target.calls)
+	}
+	es := h.audit(state.AuditFilter{Action: "update"})
+	if len(es) != 1 || !cmp.Equal(es[0].Changes, []state.PropertyChange{{Name: "lastName", Old: "S", New: "Smith"}}) {
+		t.Errorf("audit = %+v, want lastName S → Smith", es)
+	}
+}
+
+func TestUnassignDisablesAndReassignReenables(t *testing.T) {
+	h := newHarness(t, 10)
+	h.mustRun(Options{})
+	saved := h.src.snap.Users[3]
+	h.src.remove(saved.ID)
+	h.target.reset()
+	res := h.mustRun(Options{})
+	u := h.target.byEmail("user0003@contoso.com")
+	if res.Cycle.Applied["disable"] != 1 || len(u.Licenses) != 0 || len(u.AdminRoles) != 0 {
+		t.Fatalf("disable: applied %v, GoTo user %+v", res.Cycle.Applied, u)
+	}
+	if d := cmp.Diff([]gotomeeting.Update{{LicenseKeys: []string{}, AdminRoles: []string{}}}, h.target.updates[u.Key]); d != "" {
+		t.Errorf("disable call (-want +got):\n%s", d)
+	}
+	h.src.snap.Users = append(h.src.snap.Users, saved)
+	h.target.reset()
+	res = h.mustRun(Options{})
+	if res.Cycle.Applied["enable"] != 1 || !cmp.Equal(u.Licenses, []string{"1001"}) || h.target.writes() != 1 {
+		t.Errorf("re-enable: applied %v, licences %v, calls %v", res.Cycle.Applied, u.Licenses, h.target.calls)
+	}
+}
+
+func TestEmptySourceAbortsWithNothingDisabled(t *testing.T) {
+	h := newHarness(t, 10)
+	h.mustRun(Options{})
+	h.src.snap.Users = nil
+	h.target.reset()
+	res, err := h.run(Options{AllowDisables: true})
+	if !errors.Is(err, ErrAborted) || res.Outcome() != OutcomeAborted {
+		t.Fatalf("err %v outcome %s, want aborted", err, res.Outcome())
+	}
+	if h.target.writes() != 0 {
+		t.Errorf("writes %v, want none", h.target.calls)
+	}
+	for _, r := range h.records() {
+		if r.State != plan.StateActive {
+			t.Errorf("record %s is %s", r.EntraID, r.State)
+		}
+	}
+}
+
+func TestMassUnassignIsStagedUntilAllowed(t *testing.T) {
+	h := newHarness(t, 100)
+	h.mustRun(Options{})
+	h.src.snap.Users = h.src.snap.Users[30:] // 30% unassigned
+	h.src.add("new1", "new1@contoso.com")
+	h.target.reset()
+	res := h.mustRun(Options{})
+	if res.Outcome() != OutcomeStaged || len(res.Plan.Staged) != 30 || res.Cycle.Applied["create"] != 1 {
+		t.Fatalf("outcome %s staged %d applied %v; want 30 staged and the new hire created", res.Outcome(), len(res.Plan.Staged), res.Cycle.Applied)
+	}
+	if h.target.calls["update"] != 0 {
+		t.Errorf("staged cycle disabled %d accounts", h.target.calls["update"])
+	}
+	st, _ := state.Open(h.path, state.Options{ReadOnly: true})
+	staged, _ := st.Staged()
+	st.Close()
+	if len(staged) != 30 {
+		t.Errorf("state holds %d staged disables, want 30", len(staged))
+	}
+	h.target.reset()
+	res = h.mustRun(Options{AllowDisables: true})
+	if res.Outcome() != OutcomeSuccess || res.Cycle.Applied["disable"] != 30 || h.target.calls["update"] != 30 {
+		t.Errorf("release: outcome %s applied %v calls %v", res.Outcome(), res.Cycle.Applied, h.target.calls)
+	}
+}
+
+func TestSourceErrorLeavesStateUnchanged(t *testing.T) {
+	h := newHarness(t, 20)
+	h.mustRun(Options{})
+	before, err := os.ReadFile(h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.src.err = errors.New("list members of group \"Sales\": 503 after 4 attempts")
+	h.target.reset()
+	res, err := h.run(Options{})
+	if err == nil || !strings.Contains(err.Error(), "read directory: list members") || res.Outcome() != OutcomeFailed {
+		t.Fatalf("err %v outcome %s", err, res.Outcome())
+	}
+	after, _ := os.ReadFile(h.path)
+	if !bytes.Equal(before, after) {
+		t.Error("the state file changed after a failed read")
+	}
+	if h.target.total() != 0 {
+		t.Errorf("target calls after a failed read: %v", h.target.calls)
+	}
+}
+
+func TestFailingAccountIsRecordedAndRetried(t *testing.T) {
+	h := newHarness(t, 5)
+	h.mustRun(Options{})
+	for _, id := range []string{"u0001", "u0003"} {
+		h.src.edit(id, func(u *directory.User) { u.Attributes["givenName"] = "Changed" })
+	}
+	h.target.fail["user0001@contoso.com"] = fmt.Errorf("goto: 409 user.email.exists: %w", gotomeeting.ErrConflict)
+	res := h.mustRun(Options{})
+	if res.Outcome() != OutcomePartial || res.Cycle.Applied["update"] != 1 || res.Cycle.Failed["update"] != 1 {
+		t.Fatalf("outcome %s applied %v failed %v", res.Outcome(), res.Cycle.Applied, res.Cycle.Failed)
+	}
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), "update goto user") ||
+		!strings.Contains(res.Errors[0].Error(), "entra u0001") || !strings.Contains(res.Errors[0].Error(), "another GoTo account already uses this email") {
+		t.Errorf("errors = %v", res.Errors)
+	}
+	st, _ := state.Open(h.path, state.Options{ReadOnly: true})
+	fs, _ := st.Failures()
+	st.Close()
+	if len(fs) != 1 || fs[0].EntraID != "u0001" || fs[0].Count != 1 {
+		t.Fatalf("failures = %+v", fs)
+	}
+	delete(h.target.fail, "user0001@contoso.com")
+	h.target.reset()
+	res = h.mustRun(Options{})
+	if res.Outcome() != OutcomeSuccess || res.Cycle.Applied["update"] != 1 {
+		t.Errorf("retry: outcome %s applied %v", res.Outcome(), res.Cycle.Applied)
+	}
+	st, _ = state.Open(h.path, state.Options{ReadOnly: true})
+	fs, _ = st.Failures()
+	st.Close()
+	if len(fs) != 0 {
+		t.Errorf("failure not cleared after success: %+v", fs)
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	h := newHarness(t, 10)
+	res := h.mustRun(Options{DryRun: true})
+	if res.Outcome() != OutcomeDryRun || res.Plan.Count(plan.KindCreate) != 10 {
+		t.Errorf("outcome %s, creates %d", res.Outcome(), res.Plan.Count(plan.KindCreate))
+	}
+	if h.target.writes() != 0 || len(h.records()) != 0 {
+		t.Errorf("dry run wrote: calls %v", h.target.calls)
+	}
+	if cs := h.cycles(); len(cs) != 0 {
+		t.Errorf("dry run recorded cycles: %v", cs)
+	}
+}
+
+func (h *harness) cycles() []state.Cycle {
+	st, _ := state.Open(h.path, state.Options{ReadOnly: true})
+	defer st.Close()
+	cs, _ := st.Cycles(0)
+	return cs
+}
+
+func TestSeatsExhaustedFailsOnlyThoseBeyond(t *testing.T) {
+	h := newHarness(t, 10)
+	h.target.seats["1001"] = 7
+	res := h.mustRun(Options{})
+	if res.Cycle.Applied["create"] != 7 || res.Cycle.Failed["create"] != 3 {
+		t.Fatalf("applied %v failed %v", res.Cycle.Applied, res.Cycle.Failed)
+	}
+	for _, e := range res.Errors {
+		if !errors.Is(e, gotomeeting.ErrSeatsExhausted) || !strings.Contains(e.Error(), "licence 1001 has no free seat (7 of 7 used)") {
+			t.Errorf("error %v", e)
+		}
+	}
+	if h.target.calls["create"] != 1 {
+		t.Errorf("create calls %d: people beyond the seats must not be sent", h.target.calls["create"])
+	}
+}
+
+func TestAdoptsExistingAccountsCaseInsensitively(t *testing.T) {
+	h := newHarness(t, 3)
+	h.target.users["777"] = &gotomeeting.User{Key: "777", Email: "USER0001@Contoso.com", FirstName: "Gu0001", LastName: "S", Licenses: []string{"1001"}}
+	res := h.mustRun(Options{InitialSync: true})
+	if res.Cycle.Applied["adopt"] != 1 || res.Cycle.Applied["create"] != 2 {
+		t.Fatalf("applied %v", res.Cycle.Applied)
+	}
+	if len(h.target.users) != 3 {
+		t.Errorf("GoTo holds %d users, want 3 (no duplicate)", len(h.target.users))
+	}
+	if h.target.calls["update"] != 0 {
+		t.Errorf("adopting an identical account made %d updates", h.target.calls["update"])
+	}
+	for _, r := range h.records() {
+		if r.EntraID == "u0001" && (r.GoToKey != "777" || r.Origin != plan.OriginAdopted) {
+			t.Errorf("record %+v", r)
+		}
+	}
+}
+
+func TestInterruptedCreateIsRecoveredNotRepeated(t *testing.T) {
+	h := newHarness(t, 2)
+	// A previous process wrote its intent and GoTo created the account, then it died.
+	st, _ := state.Open(h.path, state.Options{})
+	st.WriteIntents([]state.Intent{{EntraID: "u0000", Email: "user0000@contoso.com", Kind: plan.KindCreate, CycleID: "old"}})
+	st.Close()
+	h.target.CreateUsers(context.Background(), gotomeeting.CreateRequest{Users: []gotomeeting.NewUser{{Email: "user0000@contoso.com", FirstName: "Gu0000", LastName: "S"}}, LicenseKeys: []string{"1001"}})
+	h.target.reset()
+	res := h.mustRun(Options{})
+	if res.Cycle.Applied["create"] != 1 || len(h.target.users) != 2 {
+		t.Errorf("applied %v, GoTo users %d", res.Cycle.Applied, len(h.target.users))
+	}
+	es := h.audit(state.AuditFilter{User: "u0000"})
+	if len(es) != 1 || !strings.Contains(es[0].Reason, "recovered") {
+		t.Errorf("audit = %+v", es)
+	}
+}
+
+func TestRefusedCredentialsStopTheCycle(t *testing.T) {
+	h := newHarness(t, 10)
+	h.mustRun(Options{})
+	for i := range 10 {
+		h.src.edit(fmt.Sprintf("u%04d", i), func(u *directory.User) { u.Attributes["surname"] = "New" })
+		h.target.fail[fmt.Sprintf("user%04d@contoso.com", i)] = gotomeeting.ErrRefreshTokenRejected
+	}
+	h.target.reset()
+	res, err := h.run(Options{})
+	if err == nil || !strings.Contains(err.Error(), "GoTo refused the credentials") || !strings.Contains(err.Error(), "run `g2msync login goto`") {
+		t.Fatalf("err = %v", err)
+	}
+	if h.target.calls["update"] != 1 || res.Outcome() != OutcomeFailed {
+		t.Errorf("calls %v outcome %s: want one call, then stop", h.target.calls, res.Outcome())
+	}
+}
+
+func TestAccountDeletedInGoToIsMatchedAgain(t *testing.T) {
+	h := newHarness(t, 3)
+	h.mustRun(Options{})
+	u := h.target.byEmail("user0001@contoso.com")
+	delete(h.target.users, u.Key)
+	h.src.edit("u0001", func(u *directory.User) { u.Attributes["surname"] = "X" })
+	res := h.mustRun(Options{})
+	if res.Cycle.Failed["update"] != 1 {
+		t.Fatalf("failed %v", res.Cycle.Failed)
+	}
+	res = h.mustRun(Options{})
+	if res.Cycle.Applied["create"] != 1 || h.target.byEmail("user0001@contoso.com") == nil {
+		t.Errorf("applied %v: the person must be created again", res.Cycle.Applied)
+	}
+}
