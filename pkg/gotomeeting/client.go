@@ -1,0 +1,449 @@
+package gotomeeting
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/time/rate"
+)
+
+// Production endpoints, used when Config leaves them empty.
+const (
+	DefaultAPIBaseURL = "https://api.getgo.com/admin/rest/v1"
+	DefaultTokenURL   = "https://authentication.logmeininc.com/oauth/token"
+	DefaultAuthURL    = "https://authentication.logmeininc.com/oauth/authorize"
+)
+
+// Config configures a Client. Secrets are plain strings: the caller loads
+// and redacts them (LogValue redacts them too).
+type Config struct {
+	APIBaseURL string // empty: DefaultAPIBaseURL
+	TokenURL   string // empty: DefaultTokenURL
+	// AuthURL is the authorization endpoint for the login flow; empty means
+	// the sibling "authorize" of TokenURL.
+	AuthURL string
+	// AccountKey is the GoTo account to manage; empty means the one /me names.
+	AccountKey   string
+	ClientID     string
+	ClientSecret string
+
+	// One grant. RefreshToken is only the first token: once GoTo rotates it,
+	// the current one lives in TokenStore, which wins over this field. PAT is
+	// a personal access token; Username and Password are the legacy password
+	// grant. When a refresh token is refused and PAT or Username is set, the
+	// client falls back to that grant instead of failing.
+	RefreshToken string
+	PAT          string
+	Username     string
+	Password     string
+
+	// TokenStore persists rotated refresh tokens; nil keeps them in memory
+	// only, so a restart after a rotation needs a new login.
+	TokenStore TokenStore
+
+	RateLimit float64 // Admin API requests per second; 0 means 10, negative means unlimited
+	Burst     int     // limiter burst; 0 means 1
+	// MaxRetries bounds retries of one call after 429, 5xx, timeouts and
+	// broken replies; 0 means 4, negative means none.
+	MaxRetries int
+	// RetryBackoff is the first back-off delay, doubled per retry with
+	// jitter up to MaxBackoff; zero means 500 ms and 30 s.
+	RetryBackoff time.Duration
+	MaxBackoff   time.Duration
+	// RequestTimeout bounds each HTTP attempt; zero means 30 s. An attempt
+	// that times out is retried like a 5xx.
+	RequestTimeout time.Duration
+	PageSize       int // users per list page; 0 means 100
+
+	HTTPClient *http.Client // nil means a client with Go's default transport
+	Logger     *slog.Logger // nil discards; Debug gets one line per HTTP call
+}
+
+// LogValue keeps secrets out of logs even if a Config is logged whole.
+func (c Config) LogValue() slog.Value {
+	redact := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "REDACTED"
+	}
+	return slog.GroupValue(
+		slog.String("api_base_url", c.APIBaseURL),
+		slog.String("token_url", c.TokenURL),
+		slog.String("account_key", c.AccountKey),
+		slog.String("client_id", c.ClientID),
+		slog.String("client_secret", redact(c.ClientSecret)),
+		slog.String("refresh_token", redact(c.RefreshToken)),
+		slog.String("pat", redact(c.PAT)),
+		slog.String("username", c.Username),
+		slog.String("password", redact(c.Password)),
+	)
+}
+
+// Client talks to GoTo's OAuth service and Admin API. It is safe for
+// concurrent use; all Admin API calls share one rate limiter.
+type Client struct {
+	cfg     Config
+	base    string // APIBaseURL without a trailing slash
+	http    *http.Client
+	log     *slog.Logger
+	oauth   *oauth2.Config
+	limiter *rate.Limiter
+	maxRate rate.Limit
+	tokens  *tokenSource
+
+	acctMu  sync.Mutex
+	account string
+
+	lastSlow  atomic.Int64 // unix nanoseconds of the last rate decrease
+	calls     atomic.Int64
+	throttled atomic.Int64
+	retries   atomic.Int64
+	refreshes atomic.Int64
+}
+
+var (
+	_ Reader = (*Client)(nil)
+	_ Writer = (*Client)(nil)
+)
+
+// New checks cfg and returns a client. It makes no call: credentials are
+// first used, and missing ones reported, by the first API call.
+func New(cfg Config) (*Client, error) {
+	if cfg.ClientID == "" || cfg.ClientSecret == "" {
+		return nil, errors.New("goto: client id and client secret are required")
+	}
+	if cfg.APIBaseURL == "" {
+		cfg.APIBaseURL = DefaultAPIBaseURL
+	}
+	if cfg.TokenURL == "" {
+		cfg.TokenURL = DefaultTokenURL
+	}
+	if cfg.AuthURL == "" {
+		if cfg.TokenURL == DefaultTokenURL {
+			cfg.AuthURL = DefaultAuthURL
+		} else {
+			cfg.AuthURL = strings.TrimSuffix(strings.TrimSuffix(cfg.TokenURL, "/"), "token") + "authorize"
+		}
+	}
+	for name, raw := range map[string]string{"api base url": cfg.APIBaseURL, "token url": cfg.TokenURL, "auth url": cfg.AuthURL} {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("goto: %s %q is not an http(s) URL", name, raw)
+		}
+	}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = 10
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = 1
+	}
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = 4
+	} else if cfg.MaxRetries < 0 {
+		cfg.MaxRetries = 0
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = 500 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 100
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.TokenStore == nil {
+		cfg.TokenStore = &MemoryTokenStore{}
+	}
+	lim := rate.Limit(cfg.RateLimit)
+	if cfg.RateLimit < 0 {
+		lim = rate.Inf
+	}
+	c := &Client{
+		cfg:     cfg,
+		base:    strings.TrimSuffix(cfg.APIBaseURL, "/"),
+		http:    cfg.HTTPClient,
+		log:     cfg.Logger,
+		limiter: rate.NewLimiter(lim, cfg.Burst),
+		maxRate: lim,
+		account: cfg.AccountKey,
+		oauth: &oauth2.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			Endpoint: oauth2.Endpoint{
+				AuthURL:   cfg.AuthURL,
+				TokenURL:  cfg.TokenURL,
+				AuthStyle: oauth2.AuthStyleInHeader,
+			},
+		},
+	}
+	c.tokens = &tokenSource{c: c, refresh: cfg.RefreshToken}
+	return c, nil
+}
+
+// Stats are the client's counters since New.
+type Stats struct {
+	Calls          int64 // Admin API requests sent, retries included
+	Throttled      int64 // 429 replies received
+	Retries        int64 // requests repeated after a 429, 5xx, timeout or broken reply
+	TokenRefreshes int64 // access tokens obtained from the token endpoint
+}
+
+// Stats returns the counters.
+func (c *Client) Stats() Stats {
+	return Stats{
+		Calls:          c.calls.Load(),
+		Throttled:      c.throttled.Load(),
+		Retries:        c.retries.Load(),
+		TokenRefreshes: c.refreshes.Load(),
+	}
+}
+
+// request is one Admin API call.
+type request struct {
+	op      string     // for errors and logs, e.g. "update user"
+	method  string     // HTTP method
+	path    string     // below APIBaseURL, e.g. "accounts/1/users/2"
+	display string     // for messages, e.g. "users/2"
+	query   url.Values // may be nil
+	body    any        // JSON-encoded when non-nil
+	// decode parses a 2xx body; an error counts as a broken reply and is
+	// retried. nil ignores the body.
+	decode func([]byte) error
+	// goneOK treats a 404 on a retry as success: the earlier attempt
+	// probably applied (a DELETE whose reply was lost).
+	goneOK bool
+}
+
+// do runs a call through the rate limiter, the token source and the retry
+// policy: 401 refreshes the token once; 429, 408, 5xx, timeouts and broken
+// replies are retried up to MaxRetries with jittered exponential back-off
+// (or Retry-After). Every method GoTo offers is safe to repeat: GET, PUT and
+// DELETE by nature, and bulk create because it is idempotent by email.
+func (c *Client) do(ctx context.Context, r request) error {
+	var payload []byte
+	if r.body != nil {
+		var err error
+		if payload, err = json.Marshal(r.body); err != nil {
+			return fmt.Errorf("goto: %s %s: encode request: %w", r.method, r.display, err)
+		}
+	}
+	target := c.base + "/" + r.path
+	if len(r.query) > 0 {
+		// %20 rather than +: unambiguous for every server's query parser.
+		target += "?" + strings.ReplaceAll(r.query.Encode(), "+", "%20")
+	}
+	fail := func(status int, attempts int, body []byte, cause error) error {
+		code, msg, incident := parseErrorBody(body)
+		sentinel := classify(status, code)
+		if status == 0 {
+			sentinel = ErrUnavailable // no reply at all: transport failure or timeout
+		}
+		return &APIError{
+			Op: r.op, Method: r.method, Path: r.display, Status: status,
+			Code: code, Message: msg, IncidentID: incident, Attempts: attempts,
+			Err: sentinel, Cause: cause,
+		}
+	}
+
+	refreshed := false
+	retries := 0
+	for attempt := 1; ; attempt++ {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return fmt.Errorf("goto: %s %s: wait for rate limit: %w", r.method, r.display, err)
+		}
+		tok, err := c.tokens.token(ctx)
+		if err != nil {
+			return err
+		}
+		status, header, body, err := c.send(ctx, r, target, payload, tok, attempt)
+		if err != nil && ctx.Err() != nil {
+			return fmt.Errorf("goto: %s %s: %w", r.method, r.display, ctx.Err())
+		}
+
+		var retryAfter time.Duration
+		switch {
+		case err != nil: // transport error or attempt timeout
+			var certErr *tls.CertificateVerificationError
+			if retries >= c.cfg.MaxRetries || errors.As(err, &certErr) { // a wrong CA does not heal
+				return fail(0, attempt, nil, err)
+			}
+		case status >= 200 && status < 300:
+			if r.decode == nil {
+				c.speedUp()
+				return nil
+			}
+			derr := r.decode(body)
+			if derr == nil {
+				c.speedUp()
+				return nil
+			}
+			if retries >= c.cfg.MaxRetries {
+				return &APIError{
+					Op: r.op, Method: r.method, Path: r.display, Status: status, Attempts: attempt,
+					Message: "malformed reply: " + derr.Error(), Err: ErrUnavailable, Cause: derr,
+				}
+			}
+		case status == http.StatusUnauthorized && !refreshed:
+			// The access token expired or was revoked: refresh once, and do
+			// not count it as a retry.
+			refreshed = true
+			c.tokens.invalidate(tok)
+			continue
+		case status == http.StatusTooManyRequests:
+			c.throttled.Add(1)
+			c.slowDown()
+			if retries >= c.cfg.MaxRetries {
+				return fail(status, attempt, body, nil)
+			}
+			retryAfter = parseRetryAfter(header.Get("Retry-After"))
+		case status == http.StatusRequestTimeout || status >= 500:
+			if retries >= c.cfg.MaxRetries {
+				return fail(status, attempt, body, nil)
+			}
+			retryAfter = parseRetryAfter(header.Get("Retry-After"))
+		case status == http.StatusNotFound && r.goneOK && retries > 0:
+			return nil
+		default:
+			return fail(status, attempt, body, nil)
+		}
+
+		retries++
+		c.retries.Add(1)
+		wait := c.backoff(retries)
+		if retryAfter > 0 {
+			wait = retryAfter
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return fmt.Errorf("goto: %s %s: %w", r.method, r.display, err)
+		}
+	}
+}
+
+// send makes one HTTP attempt under RequestTimeout and reads the whole reply.
+func (c *Client) send(ctx context.Context, r request, target string, payload []byte, tok string, attempt int) (int, http.Header, []byte, error) {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(actx, r.method, target, rd)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	start := time.Now()
+	c.calls.Add(1)
+	resp, err := c.http.Do(req)
+	var body []byte
+	status := 0
+	var header http.Header
+	if err == nil {
+		status, header = resp.StatusCode, resp.Header
+		body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		resp.Body.Close()
+	}
+	attrs := []slog.Attr{
+		slog.String("api", "goto"), slog.String("op", r.op), slog.String("method", r.method),
+		slog.String("path", r.display), slog.Int("status", status), slog.Int("attempt", attempt),
+		slog.Int64("duration_ms", time.Since(start).Milliseconds()),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "goto api call", attrs...)
+	return status, header, body, err
+}
+
+// backoff returns the delay before retry n (1-based): RetryBackoff doubled
+// per retry, capped at MaxBackoff, with the upper half randomised so that
+// concurrent callers do not retry in step.
+func (c *Client) backoff(n int) time.Duration {
+	d := c.cfg.RetryBackoff
+	for i := 1; i < n && d < c.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, c.cfg.MaxBackoff)
+	half := d / 2
+	return half + time.Duration(rand.Int64N(int64(half)+1))
+}
+
+// slowDown halves the request rate after a 429, at most once a second, so
+// that a server limiting below the configured rate is met at its own pace.
+func (c *Client) slowDown() {
+	if c.maxRate == rate.Inf {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := c.lastSlow.Load()
+	if now-last < int64(time.Second) || !c.lastSlow.CompareAndSwap(last, now) {
+		return
+	}
+	c.limiter.SetLimit(max(c.limiter.Limit()/2, c.maxRate/10))
+}
+
+// speedUp climbs back towards the configured rate by a twentieth of it per
+// successful call.
+func (c *Client) speedUp() {
+	if cur := c.limiter.Limit(); cur < c.maxRate {
+		c.limiter.SetLimit(min(c.maxRate, cur+c.maxRate/20))
+	}
+}
+
+// parseRetryAfter reads seconds or an HTTP date; GoTo does not document the
+// header, but a gateway may send it. Absurd values are capped at 10 minutes.
+func parseRetryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = time.Until(t)
+	}
+	return min(max(d, 0), 10*time.Minute)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,139 @@
+package gotomeeting
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// CallbackPath is the path of the loopback redirect URI LoginLoopback serves.
+const CallbackPath = "/callback"
+
+// AuthCodeURL returns the URL a person opens to let g2msync act for them.
+// GoTo redirects to redirectURI with a one-use code and state.
+func (c *Client) AuthCodeURL(redirectURI, state string) string {
+	conf := *c.oauth
+	conf.RedirectURL = redirectURI
+	return conf.AuthCodeURL(state)
+}
+
+// Exchange trades an authorization code for tokens, saves the refresh token
+// through the TokenStore, keeps the access token for later calls, and
+// returns the refresh token. redirectURI must be the one given to AuthCodeURL.
+func (c *Client) Exchange(ctx context.Context, code, redirectURI string) (string, error) {
+	conf := *c.oauth
+	conf.RedirectURL = redirectURI
+	tk, err := c.grant(ctx, "authorization_code", func(ctx context.Context) (*oauth2.Token, error) {
+		return conf.Exchange(ctx, code)
+	})
+	if err != nil {
+		return "", oauthFailure("exchange authorization code", err)
+	}
+	return c.login(ctx, tk, "authorization code")
+}
+
+// ExchangePAT trades a personal access token for tokens like Exchange does.
+// If GoTo issues no refresh token for it, configure the PAT itself instead.
+func (c *Client) ExchangePAT(ctx context.Context, pat string) (string, error) {
+	tk, err := c.patGrant(ctx, pat)
+	if err != nil {
+		return "", oauthFailure("exchange personal access token", err)
+	}
+	return c.login(ctx, tk, "personal access token")
+}
+
+func (c *Client) login(ctx context.Context, tk *oauth2.Token, what string) (string, error) {
+	if tk.RefreshToken == "" {
+		return "", fmt.Errorf("goto: GoTo issued no refresh token for the %s", what)
+	}
+	ts := c.tokens
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.loaded = true // a fresh login replaces whatever was stored
+	ts.refresh = ""  // so that adoptLocked saves it
+	if err := ts.adoptLocked(ctx, tk); err != nil {
+		return "", err
+	}
+	return tk.RefreshToken, nil
+}
+
+// LoginLoopback runs the authorization-code login of `g2msync login goto`:
+// it listens on listenAddr (empty: 127.0.0.1 on a free port), calls show
+// with the URL the person must open, waits for GoTo's redirect to
+// http://<listenAddr>/callback, exchanges the code, saves the refresh token
+// through cfg.TokenStore and returns it. The redirect URI must be registered
+// on the OAuth client, so use a fixed port in production.
+func LoginLoopback(ctx context.Context, cfg Config, listenAddr string, show func(url string)) (string, error) {
+	c, err := New(cfg)
+	if err != nil {
+		return "", err
+	}
+	if listenAddr == "" {
+		listenAddr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", listenAddr)
+	if err != nil {
+		return "", fmt.Errorf("goto: login: listen for the redirect on %s: %w", listenAddr, err)
+	}
+	host, _, err := net.SplitHostPort(listenAddr)
+	if err != nil || host == "" {
+		host = "127.0.0.1"
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	redirect := "http://" + net.JoinHostPort(host, port) + CallbackPath
+	state := rand.Text()
+
+	type result struct {
+		code string
+		err  error
+	}
+	got := make(chan result, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+CallbackPath, func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		var res result
+		switch {
+		case q.Get("state") != state:
+			res.err = errors.New("goto: login: the redirect carried another state: start the login again")
+		case q.Get("error") != "":
+			res.err = fmt.Errorf("goto: login: GoTo refused the authorization: %s %s", q.Get("error"), q.Get("error_description"))
+		case q.Get("code") == "":
+			res.err = errors.New("goto: login: the redirect carried no code")
+		default:
+			res.code = q.Get("code")
+		}
+		if res.err != nil {
+			http.Error(w, "g2msync login failed; see the terminal. You may close this window.", http.StatusBadRequest)
+		} else {
+			fmt.Fprintln(w, "g2msync is logged in to GoTo. You may close this window.")
+		}
+		select {
+		case got <- res:
+		default:
+		}
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+
+	show(c.AuthCodeURL(redirect, state))
+	select {
+	case res := <-got:
+		if res.err != nil {
+			return "", res.err
+		}
+		return c.Exchange(ctx, res.code, redirect)
+	case <-ctx.Done():
+		return "", fmt.Errorf("goto: login: wait for the redirect: %w", ctx.Err())
+	}
+}

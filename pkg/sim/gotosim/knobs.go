@@ -1,0 +1,215 @@
+package gotosim
+
+import (
+	"maps"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Fault makes matching requests misbehave. A request matches when Method
+// (empty: any) and Route (empty: any; a route name such as RouteUpdateUser, or
+// else a substring of the URL path) both match. The first After matching
+// calls pass untouched; the next Times calls (zero means 1, negative means
+// all) get the fault.
+type Fault struct {
+	Method string
+	Route  string
+	After  int
+	Times  int
+	// Status replies with this status instead of handling the request. The
+	// body is Body if set; a 401 gets the current AuthErrorShape; 429 and
+	// 5xx get an empty body; any other status gets the errors shape.
+	Status int
+	Body   string
+	// RetryAfter, if set, is sent as the Retry-After header with Status.
+	RetryAfter string
+	// Truncate handles the request normally (its effects apply) and then
+	// sends only the first half of the reply body.
+	Truncate bool
+	// Hang waits this long before anything else; a client that gives up in
+	// the meantime leaves no effect behind.
+	Hang time.Duration
+}
+
+type faultState struct {
+	Fault
+	seen  int
+	fired int
+}
+
+// InjectFault adds a fault. Faults are checked in the order they were added
+// and the first one that fires wins.
+func (s *Server) InjectFault(f Fault) {
+	if f.Times == 0 {
+		f.Times = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &faultState{Fault: f})
+}
+
+// ClearFaults removes every fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
+// matchFault returns the fault that fires for this request, if any. The
+// caller holds s.mu.
+func (s *Server) matchFault(method, name, path string) *Fault {
+	var hit *Fault
+	for _, f := range s.faults {
+		if f.Method != "" && !strings.EqualFold(f.Method, method) {
+			continue
+		}
+		if f.Route != "" && f.Route != name && !strings.Contains(path, f.Route) {
+			continue
+		}
+		f.seen++
+		if hit != nil || f.seen <= f.After || (f.Times >= 0 && f.fired >= f.Times) {
+			continue
+		}
+		f.fired++
+		c := f.Fault
+		hit = &c
+	}
+	return hit
+}
+
+func (s *Server) writeFault(w http.ResponseWriter, f *Fault) {
+	if f.RetryAfter != "" {
+		w.Header().Set("Retry-After", f.RetryAfter)
+	}
+	switch {
+	case f.Body != "":
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(f.Status)
+		_, _ = w.Write([]byte(f.Body))
+	case f.Status == http.StatusUnauthorized:
+		s.writeUnauthorized(w)
+	case f.Status == http.StatusTooManyRequests || f.Status >= 500:
+		w.WriteHeader(f.Status)
+	default:
+		s.writeErrors(w, f.Status, "injected.fault", http.StatusText(f.Status))
+	}
+}
+
+// SetLatency changes the delay added to every request.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// SetRateLimit changes the requests per second per API (negative: unlimited)
+// and refills both buckets.
+func (s *Server) SetRateLimit(perSecond float64) {
+	if perSecond == 0 {
+		perSecond = 10
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rateLimit = perSecond
+	s.buckets = newBuckets(perSecond)
+}
+
+// SetAuthErrorShape changes the body of 401 replies.
+func (s *Server) SetAuthErrorShape(shape AuthErrorShape) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.authShape = shape
+}
+
+// SetKeysAsStrings switches user and licence keys between JSON strings and
+// the documented big JSON numbers.
+func (s *Server) SetKeysAsStrings(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keysAsStrings = on
+}
+
+// SetToIndexInclusive makes list replies' toIndex inclusive (or exclusive).
+func (s *Server) SetToIndexInclusive(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.toIndexIncl = on
+}
+
+// SetOmitExistingKeys makes bulk create leave out the key of users that
+// already existed, as the legacy documentation describes.
+func (s *Server) SetOmitExistingKeys(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.omitExisting = on
+}
+
+// Calls returns how many requests each route received, 429s and faults
+// included, keyed by route name ("POST /users", "POST /oauth/token", …).
+func (s *Server) Calls() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.calls)
+}
+
+// Writes returns the number of create, update and delete requests received,
+// so a dry run can assert it stays at zero.
+func (s *Server) Writes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[RouteCreateUsers] + s.calls[RouteUpdateUser] + s.calls[RouteDeleteUser]
+}
+
+// Throttled returns the number of 429 replies sent by the rate limiter.
+func (s *Server) Throttled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.throttled
+}
+
+// LastBody returns the body of the last request to a route that had one.
+func (s *Server) LastBody(route string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.lastBody[route]...)
+}
+
+// ResetCounters zeroes the call and 429 counters and forgets request bodies.
+func (s *Server) ResetCounters() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = map[string]int{}
+	s.lastBody = map[string][]byte{}
+	s.throttled = 0
+}
+
+// bucket is a token bucket: rate tokens a second, holding at most burst.
+// A client that paces itself at rate never empties it.
+type bucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func newBuckets(rate float64) map[string]*bucket {
+	mk := func() *bucket {
+		burst := max(rate, 1)
+		return &bucket{rate: rate, burst: burst, tokens: burst, last: time.Now()}
+	}
+	return map[string]*bucket{apiOAuth: mk(), apiAdmin: mk()}
+}
+
+func (b *bucket) allow(now time.Time) bool {
+	if b.rate < 0 {
+		return true
+	}
+	if el := now.Sub(b.last).Seconds(); el > 0 {
+		b.tokens = min(b.burst, b.tokens+el*b.rate)
+	}
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true
+	}
+	return false
+}
