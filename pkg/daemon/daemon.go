@@ -1,0 +1,418 @@
+// Package daemon runs provisioning cycles on a cron schedule and serves
+// /healthz, /readyz, /metrics and /status. It is deliberately thin: it owns
+// the schedule, refuses overlapping cycles, hands each cycle a context and a
+// stop signal, and reports what cycles did. What a cycle does is the engine's.
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/g2msync/g2msync/pkg/engine"
+	"github.com/g2msync/g2msync/pkg/logkey"
+	"github.com/g2msync/g2msync/pkg/metrics"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+// Report is what one cycle tells the daemon.
+type Report struct {
+	// Result is the engine's result; nil if the cycle failed before it ran.
+	Result *engine.Result
+	// After the cycle, from the state file:
+	Staged        []state.Staged
+	Failures      []state.Failure
+	OwnedActive   int
+	OwnedDisabled int
+}
+
+// Cycle runs one cycle. The daemon supplies the options (Stop included).
+type Cycle func(ctx context.Context, opts engine.Options) (*Report, error)
+
+// Reload re-reads the configuration for SIGHUP: the new schedule and cycle,
+// or an error, in which case the running configuration is kept.
+type Reload func() (schedule string, cycle Cycle, err error)
+
+// Options configure a Daemon.
+type Options struct {
+	Schedule string
+	Cycle    Cycle
+	Reload   Reload
+	// Listen is the HTTP address; "" serves nothing.
+	Listen  string
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	// Notify sends a systemd notification (READY=1, STOPPING=1, WATCHDOG=1); nil: none.
+	Notify func(state string)
+	// Watchdog is systemd's watchdog interval (0: none); pings go at half of it.
+	Watchdog time.Duration
+	// Grace is how long a stop waits for the change in flight; 0 means 30 s.
+	Grace time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Backoff is the job quarantine: after failed cycles in a row, the next
+	// scheduled cycles are skipped until these delays pass (1st, 2nd, 3rd+
+	// failure). Nil means no back-off.
+	Backoff []time.Duration
+}
+
+// ParseSchedule parses a 5-field cron expression or a descriptor such as "@every 20m".
+func ParseSchedule(s string) (cron.Schedule, error) {
+	sched, err := cron.ParseStandard(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid schedule %q: %w", s, err)
+	}
+	return sched, nil
+}
+
+// Daemon runs cycles on a schedule.
+type Daemon struct {
+	opts Options
+
+	mu        sync.Mutex
+	sched     cron.Schedule
+	schedule  string
+	cycle     Cycle
+	running   bool
+	skipped   int
+	recent    []state.Cycle
+	last      *Report
+	lastErr   string
+	lastEnd   time.Time
+	lastOK    bool
+	next      time.Time
+	failedRow int
+	holdUntil time.Time
+	started   time.Time
+	wake      chan struct{}
+}
+
+// New validates the schedule and returns a daemon ready to Run.
+func New(opts Options) (*Daemon, error) {
+	sched, err := ParseSchedule(opts.Schedule)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Grace == 0 {
+		opts.Grace = 30 * time.Second
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New("")
+	}
+	return &Daemon{opts: opts, sched: sched, schedule: opts.Schedule, cycle: opts.Cycle, wake: make(chan struct{}, 1)}, nil
+}
+
+// Run serves until ctx is cancelled or a SIGTERM/SIGINT arrives on signals,
+// then lets the change in flight finish (within Grace) and returns nil.
+// SIGHUP reloads. The first cycle starts at once.
+func (d *Daemon) Run(ctx context.Context, signals <-chan os.Signal) error {
+	d.started = d.opts.Now()
+	var srv *http.Server
+	if d.opts.Listen != "" {
+		ln, err := net.Listen("tcp", d.opts.Listen)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", d.opts.Listen, err)
+		}
+		srv = &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.opts.Logger.Error("http server stopped", logkey.Error, err.Error())
+			}
+		}()
+		d.opts.Logger.Info("serving /healthz /readyz /metrics /status", "listen", ln.Addr().String())
+	}
+	d.notify("READY=1")
+	stopWatchdog := d.watchdog()
+	defer stopWatchdog()
+
+	stop := make(chan struct{}) // closed to end the cycle after its change in flight
+	hardCtx, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer hardCancel()
+	done := make(chan struct{}, 1) // a cycle finished
+
+	start := func(reason string) {
+		d.mu.Lock()
+		if d.running {
+			d.skipped++
+			d.mu.Unlock()
+			d.opts.Metrics.SkippedTicks.Inc()
+			d.opts.Logger.Warn("skipping a scheduled cycle: the previous one is still running", logkey.Reason, reason)
+			return
+		}
+		if now := d.opts.Now(); now.Before(d.holdUntil) {
+			until := d.holdUntil
+			d.mu.Unlock()
+			d.opts.Logger.Warn("job quarantined after failed cycles; skipping this one", "until", until.Format(time.RFC3339))
+			return
+		}
+		d.running = true
+		cycle := d.cycle
+		d.mu.Unlock()
+		go func() {
+			d.runCycle(hardCtx, cycle, stop)
+			done <- struct{}{}
+		}()
+	}
+
+	start("start")
+	for {
+		d.mu.Lock()
+		next := d.sched.Next(d.opts.Now())
+		d.next = next
+		d.mu.Unlock()
+		timer := time.NewTimer(time.Until(next))
+		select {
+		case <-timer.C:
+			start("schedule")
+		case <-done:
+			timer.Stop()
+		case <-d.wake:
+			timer.Stop()
+		case sig := <-signals:
+			timer.Stop()
+			if sig == syscall.SIGHUP {
+				d.reload()
+				continue
+			}
+			d.opts.Logger.Info("stopping", "signal", sig.String())
+			return d.shutdown(srv, stop, done, hardCancel)
+		case <-ctx.Done():
+			timer.Stop()
+			d.opts.Logger.Info("stopping", logkey.Reason, context.Cause(ctx).Error())
+			return d.shutdown(srv, stop, done, hardCancel)
+		}
+	}
+}
+
+// shutdown ends the running cycle after its change in flight, or cancels it
+// after the grace period, then stops serving.
+func (d *Daemon) shutdown(srv *http.Server, stop chan struct{}, done chan struct{}, hardCancel context.CancelFunc) error {
+	d.notify("STOPPING=1")
+	close(stop)
+	d.mu.Lock()
+	running := d.running
+	d.mu.Unlock()
+	if running {
+		select {
+		case <-done:
+		case <-time.After(d.opts.Grace):
+			d.opts.Logger.Warn("the change in flight did not finish in time; cancelling it", "grace", d.opts.Grace.String())
+			hardCancel()
+			<-done
+		}
+	}
+	if srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+	return nil
+}
+
+func (d *Daemon) runCycle(ctx context.Context, cycle Cycle, stop chan struct{}) {
+	rep, err := cycle(ctx, engine.Options{Stop: stop})
+	end := d.opts.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.running = false
+	d.lastEnd = end
+	d.last = rep
+	outcome := engine.OutcomeFailed
+	if rep != nil && rep.Result != nil {
+		outcome = rep.Result.Outcome()
+		d.recent = append([]state.Cycle{rep.Result.Cycle}, d.recent...)
+		if len(d.recent) > 20 {
+			d.recent = d.recent[:20]
+		}
+	}
+	d.lastOK = err == nil && outcome != engine.OutcomeFailed && outcome != engine.OutcomeAborted
+	d.lastErr = ""
+	if err != nil {
+		d.lastErr = err.Error()
+	}
+	if d.lastOK {
+		if !d.holdUntil.IsZero() || d.failedRow > 0 {
+			d.opts.Logger.Info("cycle succeeded; the job is out of quarantine", "failed_in_a_row", d.failedRow)
+		}
+		d.failedRow, d.holdUntil = 0, time.Time{}
+		d.opts.Metrics.JobQuarantined.Set(0)
+	} else {
+		d.failedRow++
+		if n := len(d.opts.Backoff); n > 0 {
+			if delay := d.opts.Backoff[min(d.failedRow, n)-1]; delay > 0 {
+				d.holdUntil = end.Add(delay)
+				d.opts.Metrics.JobQuarantined.Set(1)
+				d.opts.Logger.Error("cycles keep failing; quarantining the job", "failed_in_a_row", d.failedRow,
+					"until", d.holdUntil.Format(time.RFC3339))
+			}
+		}
+	}
+	cr := metrics.CycleResult{Outcome: outcome, End: end}
+	if rep != nil {
+		if rep.Result != nil {
+			cr.Duration = rep.Result.Cycle.End.Sub(rep.Result.Cycle.Start)
+			cr.Applied, cr.Failed = rep.Result.Cycle.Applied, rep.Result.Cycle.Failed
+		}
+		cr.OwnedActive, cr.OwnedDisabled = rep.OwnedActive, rep.OwnedDisabled
+		cr.Staged, cr.Failing = len(rep.Staged), len(rep.Failures)
+		for _, f := range rep.Failures {
+			if f.Quarantined {
+				cr.Quarantined++
+			}
+		}
+	}
+	d.opts.Metrics.ObserveCycle(cr)
+}
+
+func (d *Daemon) reload() {
+	if d.opts.Reload == nil {
+		d.opts.Logger.Warn("SIGHUP ignored: no configuration to reload")
+		return
+	}
+	schedule, cycle, err := d.opts.Reload()
+	if err != nil {
+		d.opts.Logger.Error("configuration not reloaded; keeping the running one", logkey.Error, err.Error())
+		return
+	}
+	sched, err := ParseSchedule(schedule)
+	if err != nil {
+		d.opts.Logger.Error("configuration not reloaded; keeping the running one", logkey.Error, err.Error())
+		return
+	}
+	d.mu.Lock()
+	d.sched, d.schedule, d.cycle = sched, schedule, cycle
+	d.mu.Unlock()
+	d.opts.Logger.Info("configuration reloaded", "schedule", schedule)
+}
+
+func (d *Daemon) notify(state string) {
+	if d.opts.Notify != nil {
+		d.opts.Notify(state)
+	}
+}
+
+func (d *Daemon) watchdog() func() {
+	if d.opts.Watchdog <= 0 || d.opts.Notify == nil {
+		return func() {}
+	}
+	t := time.NewTicker(d.opts.Watchdog / 2)
+	quit := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-t.C:
+				d.notify("WATCHDOG=1")
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() { t.Stop(); close(quit) }
+}
+
+// interval is the time between two scheduled cycles, for /readyz.
+func (d *Daemon) interval(now time.Time) time.Duration {
+	a := d.sched.Next(now)
+	return d.sched.Next(a).Sub(a)
+}
+
+// Handler serves /healthz, /readyz, /metrics and /status.
+func (d *Daemon) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ready, why := d.ready()
+		if !ready {
+			http.Error(w, why, http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", d.opts.Metrics.Handler())
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(d.Status())
+	})
+	return mux
+}
+
+// ready says whether the last cycle succeeded and is younger than twice the
+// schedule's interval.
+func (d *Daemon) ready() (bool, string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.opts.Now()
+	switch {
+	case d.lastEnd.IsZero():
+		return false, "no cycle has finished yet"
+	case !d.lastOK:
+		return false, "the last cycle failed: " + d.lastErr
+	case now.Sub(d.lastEnd) > 2*d.interval(now):
+		return false, fmt.Sprintf("the last cycle ended %s ago, more than twice the schedule's interval", now.Sub(d.lastEnd).Round(time.Second))
+	}
+	return true, ""
+}
+
+// StatusDoc is the JSON served on /status.
+type StatusDoc struct {
+	Started      time.Time       `json:"started"`
+	Schedule     string          `json:"schedule"`
+	NextCycle    time.Time       `json:"next_cycle"`
+	CycleRunning bool            `json:"cycle_running"`
+	SkippedTicks int             `json:"skipped_ticks"`
+	Ready        bool            `json:"ready"`
+	NotReady     string          `json:"not_ready_reason,omitempty"`
+	Quarantined  bool            `json:"job_quarantined"`
+	HeldUntil    *time.Time      `json:"cycles_held_until,omitempty"`
+	FailedInARow int             `json:"failed_cycles_in_a_row"`
+	LastError    string          `json:"last_error,omitempty"`
+	Cycles       []state.Cycle   `json:"cycles"`
+	Staged       []state.Staged  `json:"staged_disables"`
+	Failures     []state.Failure `json:"failing_accounts"`
+	Owned        map[string]int  `json:"owned_accounts"`
+}
+
+// Status returns what /status serves.
+func (d *Daemon) Status() StatusDoc {
+	ready, why := d.ready()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := StatusDoc{Started: d.started, Schedule: d.schedule, NextCycle: d.next, CycleRunning: d.running,
+		SkippedTicks: d.skipped, Ready: ready, NotReady: why, FailedInARow: d.failedRow, LastError: d.lastErr,
+		Cycles: append([]state.Cycle{}, d.recent...), Staged: []state.Staged{}, Failures: []state.Failure{}, Owned: map[string]int{}}
+	if d.opts.Now().Before(d.holdUntil) {
+		s.Quarantined = true
+		h := d.holdUntil
+		s.HeldUntil = &h
+	}
+	if d.last != nil {
+		if d.last.Staged != nil {
+			s.Staged = d.last.Staged
+		}
+		if d.last.Failures != nil {
+			s.Failures = d.last.Failures
+		}
+		s.Owned["active"], s.Owned["disabled"] = d.last.OwnedActive, d.last.OwnedDisabled
+	}
+	return s
+}

@@ -1,0 +1,220 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/g2msync/g2msync/pkg/engine"
+	"github.com/g2msync/g2msync/pkg/metrics"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+func okReport(id string) *Report {
+	now := time.Now()
+	return &Report{Result: &engine.Result{CycleID: id, Cycle: state.Cycle{ID: id, Start: now, End: now, Outcome: engine.OutcomeSuccess}},
+		OwnedActive: 3, Staged: []state.Staged{{EntraID: "s"}}}
+}
+
+func get(t *testing.T, d *Daemon, path string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Code, rec.Body.String()
+}
+
+// start runs a daemon; done is closed when Run returns, with its error in *runErr.
+func start(t *testing.T, opts Options) (*Daemon, chan os.Signal, chan struct{}) {
+	t.Helper()
+	d, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	go func() {
+		if err := d.Run(context.Background(), sig); err != nil {
+			t.Errorf("Run = %v, want nil", err)
+		}
+		close(done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case sig <- syscall.SIGTERM:
+		default:
+		}
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+	})
+	return d, sig, done
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestInvalidScheduleIsRejectedWithTheReason(t *testing.T) {
+	_, err := New(Options{Schedule: "every twenty minutes"})
+	if err == nil || !strings.Contains(err.Error(), `invalid schedule "every twenty minutes"`) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, ok := range []string{"@every 20m", "*/20 * * * *", "@hourly"} {
+		if _, err := New(Options{Schedule: ok}); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
+
+func TestCyclesRunAtStartAndOnSchedule(t *testing.T) {
+	var n atomic.Int32
+	d, _, _ := start(t, Options{Schedule: "@every 1s", Cycle: func(context.Context, engine.Options) (*Report, error) {
+		n.Add(1)
+		return okReport("c"), nil
+	}})
+	waitFor(t, "the first cycle", func() bool { return n.Load() >= 1 })
+	if code, _ := get(t, d, "/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz after a successful cycle: %d", code)
+	}
+	waitFor(t, "a scheduled cycle", func() bool { return n.Load() >= 2 })
+	var s StatusDoc
+	_, body := get(t, d, "/status")
+	if err := json.Unmarshal([]byte(body), &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Cycles) < 2 || s.Owned["active"] != 3 || len(s.Staged) != 1 || !s.Ready {
+		t.Errorf("status = %+v", s)
+	}
+}
+
+func TestTickDuringCycleIsSkippedAndCounted(t *testing.T) {
+	release := make(chan struct{})
+	var n atomic.Int32
+	d, _, _ := start(t, Options{Schedule: "@every 1s", Cycle: func(ctx context.Context, o engine.Options) (*Report, error) {
+		n.Add(1)
+		select {
+		case <-release:
+		case <-o.Stop:
+		}
+		return okReport("slow"), nil
+	}})
+	waitFor(t, "a skipped tick", func() bool { return d.Status().SkippedTicks >= 1 })
+	if n.Load() != 1 {
+		t.Errorf("%d cycles ran at once", n.Load())
+	}
+	if !d.Status().CycleRunning {
+		t.Error("status does not show the running cycle")
+	}
+	close(release)
+}
+
+func TestStopLetsTheChangeInFlightFinish(t *testing.T) {
+	started := make(chan struct{})
+	finished := make(chan struct{})
+	_, sig, done := start(t, Options{Schedule: "@hourly", Cycle: func(ctx context.Context, o engine.Options) (*Report, error) {
+		close(started)
+		<-o.Stop
+		time.Sleep(50 * time.Millisecond) // the change in flight
+		if ctx.Err() != nil {
+			t.Error("the in-flight call's context was cancelled before it finished")
+		}
+		close(finished)
+		return okReport("c"), nil
+	}})
+	<-started
+	sig <- syscall.SIGTERM
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("daemon did not stop")
+	}
+	select {
+	case <-finished:
+	default:
+		t.Error("daemon returned before the change in flight finished")
+	}
+}
+
+func TestStopCancelsACallThatOutlastsTheGrace(t *testing.T) {
+	started := make(chan struct{})
+	_, sig, done := start(t, Options{Schedule: "@hourly", Grace: 100 * time.Millisecond,
+		Cycle: func(ctx context.Context, o engine.Options) (*Report, error) {
+			close(started)
+			<-ctx.Done() // a hung call, ignoring the stop signal
+			return nil, ctx.Err()
+		}})
+	<-started
+	sig <- syscall.SIGTERM
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("daemon did not stop after the grace period")
+	}
+}
+
+func TestReloadKeepsTheRunningConfigWhenTheNewOneIsInvalid(t *testing.T) {
+	var calls atomic.Int32
+	var reloads atomic.Int32
+	d, sig, _ := start(t, Options{Schedule: "@hourly",
+		Cycle: func(context.Context, engine.Options) (*Report, error) { calls.Add(1); return okReport("c"), nil },
+		Reload: func() (string, Cycle, error) {
+			if reloads.Add(1) == 1 {
+				return "", nil, errors.New("config /etc/g2msync.yaml: safety.max_disable: unknown key")
+			}
+			return "@every 1s", func(context.Context, engine.Options) (*Report, error) { calls.Add(100); return okReport("new"), nil }, nil
+		}})
+	waitFor(t, "the first cycle", func() bool { return calls.Load() == 1 })
+	sig <- syscall.SIGHUP
+	waitFor(t, "the first reload", func() bool { return reloads.Load() == 1 })
+	sig <- syscall.SIGHUP
+	waitFor(t, "a cycle of the reloaded configuration", func() bool { return calls.Load() >= 101 })
+	if d.Status().Schedule == "" {
+		t.Error("no schedule in status")
+	}
+}
+
+func TestFailedCyclesBackOffAndResume(t *testing.T) {
+	var n atomic.Int32
+	var fail atomic.Bool
+	fail.Store(true)
+	met := metrics.New("test")
+	d, _, _ := start(t, Options{Schedule: "@every 1s", Backoff: []time.Duration{0, time.Hour}, Metrics: met,
+		Cycle: func(context.Context, engine.Options) (*Report, error) {
+			n.Add(1)
+			if fail.Load() {
+				return nil, errors.New("read directory: 503")
+			}
+			return okReport("ok"), nil
+		}})
+	waitFor(t, "two failed cycles", func() bool { return n.Load() >= 2 })
+	s := d.Status()
+	if !s.Quarantined || s.FailedInARow != 2 || s.HeldUntil == nil {
+		t.Fatalf("status after 2 failures = %+v", s)
+	}
+	if code, body := get(t, d, "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "503") {
+		t.Errorf("/readyz = %d %q", code, body)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if n.Load() != 2 {
+		t.Errorf("%d cycles ran while quarantined, want 2", n.Load())
+	}
+	if _, body := get(t, d, "/metrics"); !strings.Contains(body, "g2msync_job_quarantined 1") || !strings.Contains(body, `g2msync_cycles_total{outcome="failed"} 2`) {
+		t.Errorf("metrics do not show the quarantine:\n%s", body)
+	}
+}
