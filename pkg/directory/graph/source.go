@@ -1,0 +1,480 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	abs "github.com/microsoft/kiota-abstractions-go"
+	authentication "github.com/microsoft/kiota-authentication-azure-go"
+	khttp "github.com/microsoft/kiota-http-go"
+	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/directoryobjects"
+	"github.com/microsoftgraph/msgraph-sdk-go/groups"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
+	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipalswithappid"
+
+	"github.com/g2msync/g2msync/pkg/directory"
+)
+
+// Page sizes: Graph's maximum for directory collections, and getByIds' limit.
+const (
+	pageSize     = 999
+	getByIDsSize = 1000
+)
+
+// Graph application permissions named in 403 messages.
+const (
+	permApplication = "Application.Read.All"
+	permGroupMember = "GroupMember.Read.All"
+	permUser        = "User.Read.All"
+)
+
+// Source reads the app's assignments from Microsoft Graph. It is safe for
+// concurrent use; each Read is independent, and the credential's token cache
+// is shared between them.
+type Source struct {
+	cfg      Config
+	log      *slog.Logger
+	client   *msgraphsdk.GraphServiceClient
+	adapter  *msgraphsdk.GraphRequestAdapter
+	base     string // Graph base URL without a trailing slash
+	scope    string
+	credName string
+	selects  []string // $select of user reads
+	attrs    []string // attributes copied into User.Attributes
+}
+
+var _ directory.Source = (*Source)(nil)
+
+// New builds a Source: the credential, the auth provider limited to the
+// Graph host, and the request adapter over the caller's transport. It makes
+// no network call.
+func New(cfg Config) (*Source, error) {
+	if cfg.Cloud == (Cloud{}) {
+		cfg.Cloud = Cloud{AuthorityPublic, GraphPublic}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("graph source config: %w", err)
+	}
+	credName, _ := cfg.credentialName()
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	base := strings.TrimSuffix(cfg.Cloud.GraphBaseURL, "/")
+	graphURL, _ := url.Parse(base)
+	authURL, _ := url.Parse(cfg.Cloud.AuthorityHost)
+	scope := cfg.Scope
+	if scope == "" {
+		scope = "https://" + graphURL.Host + "/.default"
+	}
+	s := &Source{cfg: cfg, log: log, base: base, scope: scope, credName: credName}
+	s.selects, s.attrs = selection(cfg.Attributes)
+
+	m := &meter{next: cfg.baseTransport(), graphHost: graphURL.Host, log: log}
+	cred, err := cfg.credential(credName, azcore.ClientOptions{
+		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.Cloud.AuthorityHost},
+		Transport: &http.Client{Transport: m, Timeout: cfg.timeout()},
+	}, !microsoftAuthority(authURL.Hostname()))
+	if err != nil {
+		return nil, fmt.Errorf("graph source: %s: %w", credName, err)
+	}
+	// The provider sends no token to a host outside this list, silently.
+	auth, err := authentication.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{scope}, []string{graphURL.Hostname()})
+	if err != nil {
+		return nil, fmt.Errorf("graph source: auth provider: %w", err)
+	}
+	hc := &http.Client{
+		Transport:     khttp.NewCustomTransportWithParentTransport(m, middleware(cfg.MaxRetries, log)...),
+		Timeout:       cfg.timeout(),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)
+	if err != nil {
+		return nil, fmt.Errorf("graph source: request adapter: %w", err)
+	}
+	// The base URL must be set before the client is built: the client copies
+	// it into its path parameters.
+	adapter.SetBaseUrl(base)
+	s.adapter = adapter
+	s.client = msgraphsdk.NewGraphServiceClient(adapter)
+	return s, nil
+}
+
+// selection returns the $select list (always id, userPrincipalName and
+// accountEnabled, then each attribute's top-level property once) and the
+// attribute names to copy.
+func selection(attributes []string) (selects, attrs []string) {
+	selects = []string{"id", "userPrincipalName", "accountEnabled"}
+	for _, a := range attributes {
+		top, _, _ := strings.Cut(a, ".")
+		if !slices.ContainsFunc(selects, func(s string) bool { return strings.EqualFold(s, top) }) {
+			selects = append(selects, top)
+		}
+		switch strings.ToLower(a) {
+		case "id", "userprincipalname", "accountenabled":
+		default:
+			if !slices.Contains(attrs, a) {
+				attrs = append(attrs, a)
+			}
+		}
+	}
+	return selects, attrs
+}
+
+func (c *Config) credential(name string, opts azcore.ClientOptions, disableDiscovery bool) (azcore.TokenCredential, error) {
+	switch name {
+	case "client secret":
+		return azidentity.NewClientSecretCredential(c.TenantID, c.ClientID, c.ClientSecret,
+			&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: disableDiscovery})
+	case "client certificate":
+		data := c.CertificatePEM
+		if c.CertificatePath != "" {
+			b, err := os.ReadFile(c.CertificatePath)
+			if err != nil {
+				return nil, fmt.Errorf("read certificate: %w", err)
+			}
+			data = b
+		}
+		key := c.PrivateKeyPEM
+		if c.PrivateKeyPath != "" {
+			b, err := os.ReadFile(c.PrivateKeyPath)
+			if err != nil {
+				return nil, fmt.Errorf("read private key: %w", err)
+			}
+			key = b
+		}
+		if len(key) > 0 {
+			data = append(append(append([]byte{}, data...), '\n'), key...)
+		}
+		var pw []byte
+		if c.CertificatePassword != "" {
+			pw = []byte(c.CertificatePassword)
+		}
+		certs, pk, err := azidentity.ParseCertificates(data, pw)
+		if err != nil {
+			return nil, fmt.Errorf("parse certificate: %w", err)
+		}
+		return azidentity.NewClientCertificateCredential(c.TenantID, c.ClientID, certs, pk,
+			&azidentity.ClientCertificateCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: disableDiscovery})
+	case "managed identity":
+		o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: opts}
+		if c.ManagedIdentityClientID != "" {
+			o.ID = azidentity.ClientID(c.ManagedIdentityClientID)
+		}
+		return azidentity.NewManagedIdentityCredential(o)
+	case "workload identity":
+		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{
+			ClientOptions: opts, ClientID: c.ClientID, TenantID: c.TenantID,
+			TokenFilePath: c.WorkloadIdentityTokenFile, DisableInstanceDiscovery: disableDiscovery,
+		})
+	}
+	return nil, errors.New("no credential selected")
+}
+
+// errorMappings makes kiota parse every 4xx/5xx body as Graph's ODataError.
+func errorMappings() abs.ErrorMappings {
+	return abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
+}
+
+// Read lists the assignments, expands the assigned groups' user members
+// and fetches the remaining directly assigned users, then assembles the
+// snapshot. Any failed page fails the read.
+func (s *Source) Read(ctx context.Context) (*directory.Snapshot, error) {
+	readAt := time.Now()
+	ctx, m := withReadMeter(ctx)
+	app, err := s.readApp(ctx)
+	if err != nil {
+		return nil, err
+	}
+	assignments, err := s.readAssignments(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	users := map[string]directory.User{}
+	members := map[string][]string{}
+	var direct []string
+	for _, a := range assignments {
+		switch a.PrincipalType {
+		case directory.PrincipalGroup:
+			if _, done := members[a.PrincipalID]; done {
+				continue
+			}
+			ids, err := s.readMembers(ctx, a.PrincipalID, a.PrincipalDisplayName, users)
+			if err != nil {
+				return nil, err
+			}
+			members[a.PrincipalID] = ids
+		case directory.PrincipalUser:
+			direct = append(direct, a.PrincipalID)
+		}
+	}
+	var missing []string
+	for _, id := range direct {
+		if _, ok := users[id]; !ok && !slices.Contains(missing, id) {
+			missing = append(missing, id)
+		}
+	}
+	if err := s.readUsers(ctx, missing, users); err != nil {
+		return nil, err
+	}
+	snap, err := directory.Assemble(directory.Reading{
+		App: app, Assignments: assignments, Members: members, Users: users,
+		ReadAt: readAt, Calls: int(m.calls.Load()),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read assignments of %q: %w", app.DisplayName, err)
+	}
+	s.log.DebugContext(ctx, "directory read", slog.Int("users", len(snap.Users)), slog.Int("groups", len(snap.Groups)),
+		slog.Int("assignments", len(assignments)), slog.Int("calls", snap.Calls), slog.Int64(logDuration, time.Since(readAt).Milliseconds()))
+	return snap, nil
+}
+
+func (s *Source) readApp(ctx context.Context) (directory.App, error) {
+	sel := []string{"id", "appId", "displayName", "appRoles"}
+	var sp models.ServicePrincipalable
+	var err error
+	ctx, tries := withAttempts(ctx)
+	c := call{permission: permApplication}
+	if s.cfg.ServicePrincipalID != "" {
+		c.op = "read service principal " + s.cfg.ServicePrincipalID
+		c.notFound = "no enterprise application has this object id in tenant " + s.cfg.TenantID + "; set the service principal's object id (Enterprise applications > Properties > Object ID), not the app registration's"
+		sp, err = s.client.ServicePrincipals().ByServicePrincipalId(s.cfg.ServicePrincipalID).Get(ctx,
+			&serviceprincipals.ServicePrincipalItemRequestBuilderGetRequestConfiguration{
+				QueryParameters: &serviceprincipals.ServicePrincipalItemRequestBuilderGetQueryParameters{Select: sel},
+			})
+	} else {
+		c.op = "find the service principal of app " + s.cfg.AppID
+		c.notFound = "no enterprise application for this app id in tenant " + s.cfg.TenantID + "; check the app id, or that the app has a service principal in this tenant"
+		appID := s.cfg.AppID
+		sp, err = s.client.ServicePrincipalsWithAppId(&appID).Get(ctx,
+			&serviceprincipalswithappid.ServicePrincipalsWithAppIdRequestBuilderGetRequestConfiguration{
+				QueryParameters: &serviceprincipalswithappid.ServicePrincipalsWithAppIdRequestBuilderGetQueryParameters{Select: sel},
+			})
+	}
+	if err != nil {
+		return directory.App{}, s.classify(c, tries.n.Load(), err)
+	}
+	if sp == nil || sp.GetId() == nil {
+		return directory.App{}, fmt.Errorf("%s: the reply holds no service principal", c.op)
+	}
+	app := directory.App{ID: deref(sp.GetId()), AppID: deref(sp.GetAppId()), DisplayName: deref(sp.GetDisplayName())}
+	for _, r := range sp.GetAppRoles() {
+		role := directory.AppRole{Value: deref(r.GetValue()), DisplayName: deref(r.GetDisplayName())}
+		if id := r.GetId(); id != nil {
+			role.ID = id.String()
+		}
+		if e := r.GetIsEnabled(); e != nil {
+			role.Enabled = *e
+		}
+		app.Roles = append(app.Roles, role)
+	}
+	return app, nil
+}
+
+func (s *Source) readAssignments(ctx context.Context, app directory.App) ([]directory.AppAssignment, error) {
+	top := int32(pageSize)
+	b := s.client.ServicePrincipals().ByServicePrincipalId(app.ID).AppRoleAssignedTo()
+	cfg := &serviceprincipals.ItemAppRoleAssignedToRequestBuilderGetRequestConfiguration{
+		QueryParameters: &serviceprincipals.ItemAppRoleAssignedToRequestBuilderGetQueryParameters{
+			Top:    &top,
+			Select: []string{"id", "appRoleId", "principalId", "principalType", "principalDisplayName"},
+		},
+	}
+	var out []directory.AppAssignment
+	next := ""
+	for page := 1; ; page++ {
+		c := call{
+			op:         fmt.Sprintf("list assignments of app %q (service principal %s), page %d", app.DisplayName, app.ID, page),
+			permission: permApplication,
+			notFound:   "the enterprise application was deleted during the read",
+		}
+		pctx, tries := withAttempts(ctx)
+		var res models.AppRoleAssignmentCollectionResponseable
+		var err error
+		if page == 1 {
+			res, err = b.Get(pctx, cfg)
+		} else {
+			res, err = b.WithUrl(next).Get(pctx, nil)
+		}
+		if err != nil {
+			return nil, s.classify(c, tries.n.Load(), err)
+		}
+		for _, a := range res.GetValue() {
+			row := directory.AppAssignment{
+				PrincipalType:        deref(a.GetPrincipalType()),
+				PrincipalDisplayName: deref(a.GetPrincipalDisplayName()),
+			}
+			if id := a.GetPrincipalId(); id != nil {
+				row.PrincipalID = id.String()
+			}
+			if id := a.GetAppRoleId(); id != nil {
+				row.AppRoleID = id.String()
+			}
+			out = append(out, row)
+		}
+		next = deref(res.GetOdataNextLink())
+		if next == "" {
+			return out, nil
+		}
+	}
+}
+
+// readMembers reads the user members of an assigned group (transitive when
+// NestedGroups), adds those not yet read to users, and returns their ids.
+func (s *Source) readMembers(ctx context.Context, gid, name string, users map[string]directory.User) ([]string, error) {
+	top := int32(pageSize)
+	var first *abs.RequestInformation
+	var err error
+	g := s.client.Groups().ByGroupId(gid)
+	kind := "members"
+	if s.cfg.NestedGroups {
+		kind = "transitive members"
+		first, err = g.TransitiveMembers().GraphUser().ToGetRequestInformation(ctx,
+			&groups.ItemTransitiveMembersGraphUserRequestBuilderGetRequestConfiguration{
+				QueryParameters: &groups.ItemTransitiveMembersGraphUserRequestBuilderGetQueryParameters{Top: &top, Select: s.selects},
+			})
+	} else {
+		first, err = g.Members().GraphUser().ToGetRequestInformation(ctx,
+			&groups.ItemMembersGraphUserRequestBuilderGetRequestConfiguration{
+				QueryParameters: &groups.ItemMembersGraphUserRequestBuilderGetQueryParameters{Top: &top, Select: s.selects},
+			})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s of group %q (id %s): build request: %w", kind, name, gid, err)
+	}
+	ids := []string{}
+	req := first
+	for page := 1; ; page++ {
+		c := call{
+			op:         fmt.Sprintf("list %s of group %q (id %s), page %d", kind, name, gid, page),
+			permission: permGroupMember,
+			notFound:   "the group was deleted during the read; the next cycle will not see its assignment",
+		}
+		items, next, err := s.sendPage(ctx, c, req)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			u, err := s.user(it)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", c.op, err)
+			}
+			ids = append(ids, u.ID)
+			if _, seen := users[u.ID]; !seen {
+				users[u.ID] = u
+			}
+		}
+		if next == "" {
+			return ids, nil
+		}
+		nu, err := url.Parse(next)
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad @odata.nextLink %q: %w", c.op, next, err)
+		}
+		req = abs.NewRequestInformation()
+		req.Method = abs.GET
+		req.SetUri(*nu)
+	}
+}
+
+// readUsers fetches users by id with getByIds, 1000 at a time. $select goes
+// in the query string: getByIds has no query parameters in the SDK's URL
+// template, yet v1.0 only returns the default property subset without it
+// (accountEnabled is not in it). Users not returned were deleted since the
+// assignments were listed and are left out.
+func (s *Source) readUsers(ctx context.Context, ids []string, users map[string]directory.User) error {
+	raw := s.base + "/directoryObjects/getByIds?$select=" + url.QueryEscape(strings.Join(s.selects, ","))
+	for start := 0; start < len(ids); start += getByIDsSize {
+		chunk := ids[start:min(start+getByIDsSize, len(ids))]
+		c := call{
+			op:         fmt.Sprintf("read %d directly assigned users (getByIds, batch %d)", len(chunk), start/getByIDsSize+1),
+			permission: permUser,
+			notFound:   "Graph did not find the getByIds endpoint; check the Graph base URL",
+		}
+		body := directoryobjects.NewGetByIdsPostRequestBody()
+		body.SetIds(chunk)
+		body.SetTypes([]string{"user"})
+		req, err := s.client.DirectoryObjects().GetByIds().WithUrl(raw).ToPostRequestInformation(ctx, body, nil)
+		if err != nil {
+			return fmt.Errorf("%s: build request: %w", c.op, err)
+		}
+		items, _, err := s.sendPage(ctx, c, req)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if t, _ := scalar(it["@odata.type"]); t != "" && t != "#microsoft.graph.user" {
+				continue
+			}
+			u, err := s.user(it)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.op, err)
+			}
+			users[u.ID] = u
+		}
+	}
+	return nil
+}
+
+// sendPage sends one request whose reply is a collection and returns its
+// items and nextLink.
+func (s *Source) sendPage(ctx context.Context, c call, req *abs.RequestInformation) ([]map[string]any, string, error) {
+	ctx, tries := withAttempts(ctx)
+	res, err := s.adapter.Send(ctx, req, newRawObject, errorMappings())
+	if err != nil {
+		return nil, "", s.classify(c, tries.n.Load(), err)
+	}
+	obj, ok := res.(*rawObject)
+	if !ok || obj == nil {
+		return nil, "", fmt.Errorf("%s: empty reply", c.op)
+	}
+	items, next, err := obj.page()
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", c.op, err)
+	}
+	return items, next, nil
+}
+
+// user converts one user object. Users without userPrincipalName come from
+// an app that may not read users: Graph then returns only id and type.
+func (s *Source) user(it map[string]any) (directory.User, error) {
+	id, _ := scalar(it["id"])
+	if id == "" {
+		return directory.User{}, errors.New("a user in the reply has no id")
+	}
+	upn, ok := scalar(it["userPrincipalName"])
+	if !ok || upn == "" {
+		return directory.User{}, fmt.Errorf("user %s came without userPrincipalName, as Graph sends users to an app that may not read them: grant the Microsoft Graph application permission %s to app %s and grant admin consent",
+			id, permUser, s.cfg.ClientID)
+	}
+	enabledRaw, present := it["accountEnabled"]
+	if !present {
+		// An absent accountEnabled would read as disabled and disable the
+		// account: refuse the read instead.
+		return directory.User{}, fmt.Errorf("user %s (%s) came without accountEnabled although it was selected", id, upn)
+	}
+	enabled, _ := scalar(enabledRaw)
+	u := directory.User{ID: id, UserPrincipalName: upn, AccountEnabled: enabled == "true", Attributes: make(map[string]string, len(s.attrs))}
+	for _, a := range s.attrs {
+		if v, ok := lookup(it, a); ok {
+			if str, ok := scalar(v); ok {
+				u.Attributes[a] = str
+			}
+		}
+	}
+	return u, nil
+}

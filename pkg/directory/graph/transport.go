@@ -1,0 +1,127 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	khttp "github.com/microsoft/kiota-http-go"
+	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
+	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
+)
+
+// Log attribute keys, in the project's vocabulary.
+const (
+	logAPI      = "api"
+	logStatus   = "status"
+	logAttempt  = "attempt"
+	logDuration = "duration_ms"
+	logMethod   = "method"
+	logPath     = "path"
+	logError    = "error"
+	logRetry    = "retry_after"
+)
+
+type readMeterKey struct{}
+type attemptsKey struct{}
+
+// readMeter counts the HTTP requests of one Read, token requests included.
+type readMeter struct{ calls atomic.Int64 }
+
+// attempts counts the Graph requests of one logical call, retries included.
+type attempts struct{ n atomic.Int64 }
+
+func withReadMeter(ctx context.Context) (context.Context, *readMeter) {
+	m := &readMeter{}
+	return context.WithValue(ctx, readMeterKey{}, m), m
+}
+
+func withAttempts(ctx context.Context) (context.Context, *attempts) {
+	a := &attempts{}
+	return context.WithValue(ctx, attemptsKey{}, a), a
+}
+
+// meter is the innermost transport under kiota's middleware and azidentity:
+// it sees every attempt, so it counts them, logs them at debug level, and
+// buffers error bodies. Buffering matters because kiota-http-go v1.5.4's
+// RetryHandler drops the responses it retries without closing them
+// (retry_handler.go retryRequest), which would otherwise pin a connection
+// per retry.
+type meter struct {
+	next      http.RoundTripper
+	graphHost string
+	log       *slog.Logger
+}
+
+func (m *meter) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	if rm, ok := ctx.Value(readMeterKey{}).(*readMeter); ok {
+		rm.calls.Add(1)
+	}
+	api := "entra"
+	if req.URL.Host == m.graphHost {
+		api = "graph"
+		if a, ok := ctx.Value(attemptsKey{}).(*attempts); ok {
+			a.n.Add(1)
+		}
+	}
+	start := time.Now()
+	res, err := m.next.RoundTrip(req)
+	attrs := []any{slog.String(logAPI, api), slog.String(logMethod, req.Method), slog.String(logPath, req.URL.Path),
+		slog.Int64(logDuration, time.Since(start).Milliseconds())}
+	if err != nil {
+		m.log.DebugContext(ctx, "http call failed", append(attrs, slog.String(logError, err.Error()))...)
+		return nil, err
+	}
+	m.log.DebugContext(ctx, "http call", append(attrs, slog.Int(logStatus, res.StatusCode))...)
+	if res.StatusCode >= 400 {
+		body, rerr := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+		res.Body.Close()
+		if rerr != nil {
+			return nil, rerr
+		}
+		res.Body = io.NopCloser(bytes.NewReader(body))
+		res.ContentLength = int64(len(body))
+	}
+	return res, nil
+}
+
+// middleware returns kiota's and Graph's handlers in a fixed order, with
+// the retry handler configured. kiota's GetDefaultMiddlewares builds its list
+// from a map, so its order changes from run to run. Compression must come
+// before (wrap) the retry handler, as the Graph SDK design requires
+// (msgraph-sdk-design middleware/CompressionHandler.md) and kiota-http-go
+// issue #183 / PR #184 confirm: otherwise a retried POST goes out with
+// "Content-Encoding: gzip" and a plain body. The retried-getByIds test
+// against graphsim caught exactly that (400, body not gzip).
+func middleware(maxRetries int, log *slog.Logger) []khttp.Middleware {
+	opts := msgraphsdk.GetDefaultClientOptions()
+	retry := khttp.RetryHandlerOptions{
+		MaxRetries: maxRetries,
+		ShouldRetry: func(delay time.Duration, executionCount int, req *http.Request, res *http.Response) bool {
+			if maxRetries < 0 {
+				return false
+			}
+			log.WarnContext(req.Context(), "graph call throttled or unavailable, retrying",
+				slog.String(logAPI, "graph"), slog.String(logPath, req.URL.Path), slog.Int(logStatus, res.StatusCode),
+				slog.Int(logAttempt, executionCount+1), slog.String(logRetry, res.Header.Get("Retry-After")))
+			return true
+		},
+	}
+	if maxRetries < 0 {
+		retry.MaxRetries = 1
+	}
+	return []khttp.Middleware{
+		msgraphcore.NewGraphTelemetryHandler(&opts),
+		khttp.NewCompressionHandler(),
+		khttp.NewRetryHandlerWithOptions(retry),
+		khttp.NewRedirectHandler(),
+		khttp.NewParametersNameDecodingHandler(),
+		khttp.NewUserAgentHandler(),
+		khttp.NewHeadersInspectionHandler(),
+	}
+}
