@@ -173,7 +173,7 @@ func (m *Mapper) roles(u *directory.User, app *directory.App, sets map[string][2
 		if len(unmapped) == 0 {
 			return nil, nil, "no app role assignment was read"
 		}
-		return nil, nil, fmt.Sprintf("assigned only with app roles that roles does not map: %s; map them in roles or assign a mapped role",
+		return nil, nil, fmt.Sprintf("assigned only with app roles the configuration does not map: %s; add them under roles, or assign a mapped role",
 			strings.Join(unmapped, ", "))
 	}
 	slices.Sort(names)

@@ -15,9 +15,13 @@ import (
 // Unlock by calling the returned function.
 func Lock(path string) (func(), error) {
 	lp := path + ".lock"
+	_, statErr := os.Stat(lp)
 	f, err := os.OpenFile(lp, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		giveToDirOwner(lp)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		pid, _ := os.ReadFile(lp)

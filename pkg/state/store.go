@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -102,6 +103,8 @@ func Open(path string, opts Options) (*Store, error) {
 	} else if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
+	_, statErr := os.Stat(path)
+	created := errors.Is(statErr, os.ErrNotExist)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
@@ -113,6 +116,9 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path, now: opts.Now}
+	if created {
+		giveToDirOwner(path)
+	}
 	if !opts.ReadOnly {
 		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 			_ = os.Chmod(path, 0o600) // it holds a refresh token: owner only
@@ -246,4 +252,20 @@ func each[T any](tx *bolt.Tx, bucket []byte, fn func(k []byte, v *T) error) erro
 		}
 		return fn(k, &v)
 	})
+}
+
+// giveToDirOwner hands a state file that root just created (`g2msync login
+// goto` or an initial sync run by an administrator) to the owner of its
+// directory, the service's user, which could not open it otherwise.
+func giveToDirOwner(path string) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	fi, err := os.Stat(filepath.Dir(path))
+	if err != nil {
+		return
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
+		_ = os.Chown(path, int(st.Uid), int(st.Gid))
+	}
 }

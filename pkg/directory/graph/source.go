@@ -53,6 +53,7 @@ type Source struct {
 	base     string // Graph base URL without a trailing slash
 	scope    string
 	credName string
+	cred     azcore.TokenCredential
 	selects  []string // $select of user reads
 	attrs    []string // attributes copied into User.Attributes
 }
@@ -92,6 +93,7 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graph source: %s: %w", credName, err)
 	}
+	s.cred = cred
 	// The provider sends no token to a host outside this list, silently.
 	auth, err := authentication.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{scope}, []string{graphURL.Hostname()})
 	if err != nil {

@@ -72,6 +72,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -487,6 +488,12 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, name string, p
 		s.writeErrors(w, http.StatusForbidden, "account.access.denied", p.account)
 		return
 	}
+	if (name == RouteCreateUsers || name == RouteUpdateUser || name == RouteDeleteUser) && !s.mayManageUsers(principal) {
+		// Per the legacy update-user page, only SUPER_USER or MANAGE_USERS
+		// admins may change users.
+		s.writeErrors(w, http.StatusForbidden, "user.management.not.allowed", principal)
+		return
+	}
 	switch name {
 	case RouteListUsers:
 		s.handleListUsers(w, r)
@@ -545,4 +552,17 @@ func (r *recorder) flush(w http.ResponseWriter) {
 // randomToken returns an opaque token with a readable prefix.
 func randomToken(prefix string) string {
 	return prefix + rand.Text()
+}
+
+// mayManageUsers reports whether the token's principal may change users: an
+// account user needs SUPER_USER or MANAGE_USERS; a principal that is not an
+// account user (the simulator's built-in admin) may.
+func (s *Server) mayManageUsers(principal string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userByEmailLocked(principal)
+	if u == nil {
+		return true
+	}
+	return slices.Contains(u.roles, "SUPER_USER") || slices.Contains(u.roles, "MANAGE_USERS")
 }

@@ -49,6 +49,14 @@ func (s *Server) IssueRefreshToken() string {
 	return s.newRefreshLocked(s.defaultUser)
 }
 
+// IssueRefreshTokenFor returns a fresh refresh token of the given admin, as
+// if they had run `g2msync login goto`; /me then names their account user.
+func (s *Server) IssueRefreshTokenFor(email string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.newRefreshLocked(email)
+}
+
 // IssuePAT returns a new personal access token of the default admin.
 func (s *Server) IssuePAT() string {
 	s.mu.Lock()

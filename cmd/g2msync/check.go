@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"slices"
+	"strings"
+
+	"github.com/g2msync/g2msync/pkg/config"
+	"github.com/g2msync/g2msync/pkg/directory/graph"
+	"github.com/g2msync/g2msync/pkg/gotomeeting"
+	"github.com/g2msync/g2msync/pkg/metrics"
+)
+
+// CheckCommand tests both connections, like the portal's Test Connection.
+type CheckCommand struct{ m *Main }
+
+const checkUsage = `usage: g2msync check [flags]
+
+Validates the configuration, then tests both connections the way the Entra
+portal's Test Connection does, one line per step with OK or FAIL and what to
+do: Entra sign-in, each Graph permission g2msync needs, the enterprise app,
+its assignments, reading a group's members; GoTo sign-in, the account, the
+admin's role, and each mapped licence with its free seats. Changes nothing
+(except keeping a refresh token GoTo rotates). Exits 1 if any step fails.`
+
+// Run implements command.
+func (c *CheckCommand) Run(ctx context.Context, args []string) error {
+	fs := c.m.newFlagSet("check", checkUsage)
+	cfgPath := c.m.configFlag(fs)
+	printConfig := fs.Bool("print-config", false, "also print the effective configuration (secrets redacted)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.m.loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	out := c.m.Stdout
+	fmt.Fprintf(out, "OK    %-38s %s\n", "Configuration", "valid")
+	if *printConfig {
+		fmt.Fprintln(out, "\nEffective configuration:")
+		if err := cfg.Dump(out); err != nil {
+			return err
+		}
+		fmt.Fprintln(out)
+	}
+	return c.m.check(ctx, cfg, appOptions{})
+}
+
+func (m *Main) check(ctx context.Context, cfg *config.Config, o appOptions) error {
+	a, err := m.newApp(cfg, m.newLogger(cfg, m.Stderr), metrics.New(version), o)
+	if err != nil {
+		return err
+	}
+	out := m.Stdout
+	failed := 0
+	report := func(c graph.Check) {
+		status := "OK"
+		if !c.OK {
+			status = "FAIL"
+			failed++
+		}
+		fmt.Fprintf(out, "%-5s %-38s %s\n", status, c.Name, c.Detail)
+	}
+	for _, c := range a.source.Check(ctx) {
+		report(c)
+	}
+	st, err := a.openState(false)
+	if err != nil {
+		report(graph.Check{Name: "State file", Detail: err.Error()})
+	} else {
+		defer st.Close()
+		a.tokens.set(st)
+		defer a.tokens.set(nil)
+		report(graph.Check{Name: "State file", OK: true, Detail: st.Path()})
+	}
+	for _, c := range checkGoTo(ctx, a) {
+		report(c)
+	}
+	if failed > 0 {
+		return exitError{ExitFailure, fmt.Sprintf("%d checks failed", failed)}
+	}
+	fmt.Fprintln(out, "\nAll checks passed. Next: `g2msync plan` shows what the first cycle would do.")
+	return nil
+}
+
+// checkGoTo tests the GoTo side: sign-in, account, the admin's role, licences.
+func checkGoTo(ctx context.Context, a *app) []graph.Check {
+	var out []graph.Check
+	me, err := a.gotoc.Me(ctx)
+	if err != nil {
+		hint := ""
+		switch {
+		case errors.Is(err, gotomeeting.ErrRefreshTokenRejected), errors.Is(err, gotomeeting.ErrNotLoggedIn):
+		case errors.Is(err, gotomeeting.ErrUnauthorized):
+			hint = "; check goto.client_id and the client secret, or run `g2msync login goto`"
+		}
+		return append(out, graph.Check{Name: "GoTo sign-in", Detail: err.Error() + hint})
+	}
+	out = append(out, graph.Check{Name: "GoTo sign-in", OK: true, Detail: fmt.Sprintf("signed in as %s (user key %s)", me.Email, me.Key)})
+	var keys []string
+	found := me.AccountKey == a.cfg.GoTo.AccountKey
+	for _, acct := range me.Accounts {
+		keys = append(keys, fmt.Sprintf("%s (%s)", acct.Key, acct.Name))
+		if acct.Key == a.cfg.GoTo.AccountKey {
+			found = true
+		}
+	}
+	if !found {
+		return append(out, graph.Check{Name: "GoTo account", Detail: fmt.Sprintf(
+			"%s does not administer account %s; set goto.account_key to one of: %s", me.Email, a.cfg.GoTo.AccountKey, strings.Join(keys, ", "))})
+	}
+	out = append(out, graph.Check{Name: "GoTo account", OK: true, Detail: "account " + a.cfg.GoTo.AccountKey})
+	if u, err := a.gotoc.GetUser(ctx, me.Key); err != nil {
+		out = append(out, graph.Check{Name: "GoTo admin role", Detail: "cannot read the admin's own account: " + err.Error()})
+	} else if slices.Contains(u.AdminRoles, "SUPER_USER") || slices.Contains(u.AdminRoles, "MANAGE_USERS") {
+		out = append(out, graph.Check{Name: "GoTo admin role", OK: true, Detail: strings.Join(u.AdminRoles, ", ") + ": may manage users"})
+	} else {
+		out = append(out, graph.Check{Name: "GoTo admin role", Detail: fmt.Sprintf(
+			"%s has roles [%s]; give it SUPER_USER or MANAGE_USERS in GoTo Admin, or sign in as another admin", me.Email, strings.Join(u.AdminRoles, ", "))})
+	}
+	lics, err := a.gotoc.Licenses(ctx)
+	if err != nil {
+		return append(out, graph.Check{Name: "GoTo licences", Detail: err.Error()})
+	}
+	var all []string
+	for _, l := range lics {
+		all = append(all, fmt.Sprintf("%s (%s)", l.Key, l.Description))
+	}
+	for _, key := range a.mapper.ManagedLicenses() {
+		name := "Licence " + key
+		i := slices.IndexFunc(lics, func(l gotomeeting.License) bool { return l.Key == key })
+		switch {
+		case i < 0:
+			out = append(out, graph.Check{Name: name, Detail: "not in the GoTo account; fix roles in the configuration. The account's licences: " + strings.Join(all, ", ")})
+		case !lics[i].Enabled:
+			out = append(out, graph.Check{Name: name, Detail: fmt.Sprintf("%q is disabled in GoTo", lics[i].Description)})
+		case lics[i].Free() <= 0:
+			out = append(out, graph.Check{Name: name, Detail: fmt.Sprintf("%q has no free seat (%d of %d used): creates will fail until seats are added",
+				lics[i].Description, lics[i].UserCount, lics[i].Seats)})
+		default:
+			out = append(out, graph.Check{Name: name, OK: true, Detail: fmt.Sprintf("%q: %d of %d seats used, %d free",
+				lics[i].Description, lics[i].UserCount, lics[i].Seats, lics[i].Free())})
+		}
+	}
+	return out
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"os"
+
+	"github.com/g2msync/g2msync/pkg/config"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+// defaultConfigPath is where packages and the systemd unit put the file.
+const defaultConfigPath = "/etc/g2msync/g2msync.yaml"
+
+// configFlag registers --config on fs; its default is $G2MSYNC_CONFIG or
+// /etc/g2msync/g2msync.yaml.
+func (m *Main) configFlag(fs *flag.FlagSet) *string {
+	def := m.getenv("G2MSYNC_CONFIG")
+	if def == "" {
+		def = defaultConfigPath
+	}
+	return fs.String("config", def, "configuration file (env G2MSYNC_CONFIG); \"\" reads the environment only")
+}
+
+// loadConfig loads and validates the configuration; problems are usage errors.
+func (m *Main) loadConfig(path string) (*config.Config, error) {
+	if path == defaultConfigPath {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && m.getenv("G2MSYNC_ENTRA_TENANT_ID") != "" {
+			path = "" // configured by environment only, as in a container
+		}
+	}
+	cfg, err := config.Load(path, m.Environ)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return cfg, nil
+}
+
+// binding is the setup a state file belongs to.
+func binding(cfg *config.Config) *state.Binding {
+	app := cfg.Entra.ServicePrincipalID
+	if app == "" {
+		app = "appId:" + cfg.Entra.AppID
+	}
+	return &state.Binding{TenantID: cfg.Entra.TenantID, App: app, GoToAccount: cfg.GoTo.AccountKey}
+}
+
+// statePathFlags registers --config and --state for commands that only read
+// the state file, so an administrator can read it without the secrets.
+func (m *Main) statePathFlags(fs *flag.FlagSet) (cfgPath, statePath *string) {
+	cfgPath = m.configFlag(fs)
+	statePath = fs.String("state", "", "state file to read; when set, the configuration is not loaded")
+	return cfgPath, statePath
+}
+
+// openStateReadOnly opens the state file named by --state, or by the configuration.
+func (m *Main) openStateReadOnly(cfgPath, statePath string) (*state.Store, error) {
+	path := statePath
+	if path == "" {
+		cfg, err := m.loadConfig(cfgPath)
+		if err != nil {
+			return nil, err
+		}
+		path = cfg.StatePath
+	}
+	return state.Open(path, state.Options{ReadOnly: true})
+}

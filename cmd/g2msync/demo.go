@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/g2msync/g2msync/pkg/config"
+	"github.com/g2msync/g2msync/pkg/engine"
+	"github.com/g2msync/g2msync/pkg/metrics"
+	"github.com/g2msync/g2msync/pkg/sim/scenario"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+// DemoCommand runs real provisioning cycles against a simulated tenant and
+// GoTo account, so a newcomer sees g2msync work before owning either.
+type DemoCommand struct{ m *Main }
+
+const demoUsage = `usage: g2msync demo [flags]
+
+Starts a simulated Microsoft Entra tenant (Graph and its token endpoint) and
+a simulated GoTo account on loopback, both over HTTPS with a throwaway CA,
+and runs g2msync's real code against them: the Graph SDK, the GoTo client,
+the planner, the safety gates and a real state file.
+
+  1. plans and runs the initial sync of a few hundred people (adopting the
+     GoTo accounts that already exist, skipping whom it must);
+  2. changes the tenant: a new hire, a rename, an unassignment and an account
+     disabled in Entra;
+  3. plans and runs an incremental cycle that makes exactly those changes.
+
+With --serve it then keeps the daemon running on the simulated tenant, with
+/status and /metrics on --listen, until Ctrl-C.`
+
+// Run implements command.
+func (c *DemoCommand) Run(ctx context.Context, args []string) error {
+	fs := c.m.newFlagSet("demo", demoUsage)
+	serve := fs.Bool("serve", false, "keep the daemon running on the demo tenant after the two cycles")
+	listen := fs.String("listen", "127.0.0.1:9464", "with --serve: address of /healthz, /readyz, /metrics and /status")
+	dir := fs.String("state-dir", "", "directory of the demo's state file (default: a temporary directory, removed at exit)")
+	latency := fs.Duration("latency", 0, "latency to add to every simulated call, e.g. 20ms")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	out := c.m.Stdout
+	stateDir := *dir
+	if stateDir == "" {
+		tmp, err := os.MkdirTemp("", "g2msync-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		stateDir = tmp
+	}
+	fmt.Fprintln(out, "Starting a simulated Entra tenant and GoTo account on loopback (HTTPS, throwaway CA) ...")
+	w, err := scenario.Start(scenario.Options{GraphLatency: *latency, GoToLatency: *latency})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	fmt.Fprintf(out, "  Entra: tenant %s at %s, app %q with roles User and Admin\n", w.TenantID, w.Graph.URL(), "GoToMeeting")
+	fmt.Fprintf(out, "         groups Sales, Engineering and Support assigned as User; 12 people assigned directly as Admin;\n")
+	fmt.Fprintf(out, "         3 assigned with Default Access only; 4 group members disabled in Entra (%d people in all)\n", len(w.People))
+	fmt.Fprintf(out, "  GoTo:  account %s at %s, licence %s, a SUPER_USER admin (%s)\n", w.AccountKey, w.GoTo.URL(), w.LicenseKey, w.AdminEmail)
+	fmt.Fprintf(out, "         and 15 accounts that already exist for people in scope, their emails in other case\n\n")
+
+	listenAddr := ""
+	if *serve {
+		listenAddr = *listen
+	}
+	cfg, err := config.Parse([]byte(w.ConfigYAML(filepath.Join(stateDir, "state.db"), listenAddr)), w.Environ())
+	if err != nil {
+		return fmt.Errorf("demo configuration: %w", err)
+	}
+	log := c.m.newLogger(cfg, c.m.Stderr)
+	a, err := c.m.newApp(cfg, log, metrics.New(version), appOptions{roots: w.CA.Pool()})
+	if err != nil {
+		return err
+	}
+	pol := cfg.PlanPolicy(a.mapper)
+
+	fmt.Fprintln(out, "== Initial sync: the plan (g2msync plan --initial-sync)")
+	rep, err := a.cycle(ctx, engine.Options{DryRun: true, InitialSync: true})
+	if err != nil {
+		return err
+	}
+	writePlanText(out, rep.Result.Plan, pol, 4)
+	fmt.Fprintln(out, "\n== Initial sync: applying it (g2msync run --once --initial-sync)")
+	a.progress = c.progressBar()
+	rep, err = a.cycle(ctx, engine.Options{InitialSync: true})
+	a.progress = nil
+	if err != nil {
+		return err
+	}
+	writeCycleSummary(out, rep.Result)
+	fmt.Fprintf(out, "  GoTo now holds %d accounts: g2msync owns %d, the admin's is left alone.\n\n", len(w.GoTo.Users()), rep.OwnedActive)
+
+	fmt.Fprintln(out, "== Changing the tenant")
+	hire, err := w.NewHire("Sales")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  new hire:        %s joins Sales\n", hire.Mail)
+	ren := w.InScope(false)[5]
+	oldMail := ren.Mail
+	if err := w.Rename(ren.ID, "Okafor"); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  rename:          %s is now %s\n", oldMail, w.Person(ren.ID).Mail)
+	leaver := w.InScope(false)[40]
+	if err := w.RemoveFromGroup(leaver.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  unassignment:    %s leaves %s\n", leaver.Mail, leaver.Group)
+	gone := w.InScope(false)[80]
+	if err := w.Disable(gone.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  disabled:        %s's Entra account is disabled\n\n", gone.Mail)
+
+	fmt.Fprintln(out, "== Incremental cycle: the plan (g2msync plan)")
+	rep, err = a.cycle(ctx, engine.Options{DryRun: true})
+	if err != nil {
+		return err
+	}
+	writePlanText(out, rep.Result.Plan, pol, 0)
+	fmt.Fprintln(out, "\n== Incremental cycle: applying it (g2msync run --once)")
+	rep, err = a.cycle(ctx, engine.Options{})
+	if err != nil {
+		return err
+	}
+	writeCycleSummary(out, rep.Result)
+	fmt.Fprintf(out, "\n== The provisioning log of that cycle (g2msync report --cycle %s)\n", rep.Result.CycleID)
+	st, err := state.Open(cfg.StatePath, state.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	entries, err := st.Audit(state.AuditFilter{CycleID: rep.Result.CycleID})
+	st.Close()
+	if err != nil {
+		return err
+	}
+	if err := writeReport(out, entries, "text"); err != nil {
+		return err
+	}
+	if !*serve {
+		fmt.Fprintf(out, "\nDone. Run `g2msync demo --serve` to keep the daemon running on this tenant, with /status and /metrics.\n")
+		return nil
+	}
+	fmt.Fprintf(out, "\n== Serving: the daemon runs a cycle every 30 s.\n  curl http://%s/status\n  curl http://%s/metrics\n  (Ctrl-C to stop)\n", listenAddr, listenAddr)
+	return c.m.runDaemon(ctx, a, "")
+}
+
+// progressBar draws the apply progress on a terminal; elsewhere it stays quiet.
+func (c *DemoCommand) progressBar() func(done, total int) {
+	f, ok := c.m.Stdout.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	last := time.Time{}
+	return func(done, total int) {
+		if total == 0 || (done < total && time.Since(last) < 50*time.Millisecond) {
+			return
+		}
+		last = time.Now()
+		const width = 40
+		n := done * width / total
+		fmt.Fprintf(f, "\r  [%s%s] %d/%d", strings.Repeat("#", n), strings.Repeat("-", width-n), done, total)
+		if done == total {
+			fmt.Fprintln(f)
+		}
+	}
+}

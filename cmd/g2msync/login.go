@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/g2msync/g2msync/pkg/gotomeeting"
+	"github.com/g2msync/g2msync/pkg/metrics"
+)
+
+// LoginCommand obtains the first GoTo refresh token and stores it in the state file.
+type LoginCommand struct{ m *Main }
+
+const loginUsage = `usage: g2msync login goto [flags]
+
+Signs g2msync in to GoTo and stores the refresh token in the state file,
+where every rotated token is kept from then on. By default it prints a URL:
+open it, sign in as a GoTo admin with the MANAGE_USERS or SUPER_USER role,
+and GoTo redirects to this machine's loopback address, which must be
+registered as the OAuth client's redirect URI (http://127.0.0.1:8765/callback
+by default). With --pat-file it exchanges a personal access token instead.
+
+Run it again whenever g2msync says "GoTo rejected the refresh token".`
+
+// Run implements command.
+func (c *LoginCommand) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "goto" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintln(c.m.Stderr, loginUsage)
+			return nil
+		}
+		fmt.Fprintln(c.m.Stderr, loginUsage)
+		return usageError{errors.New("login: say which service: g2msync login goto")}
+	}
+	fs := c.m.newFlagSet("login goto", loginUsage)
+	cfgPath := c.m.configFlag(fs)
+	listen := fs.String("listen", "127.0.0.1:8765", "loopback address for GoTo's redirect")
+	patFile := fs.String("pat-file", "", "exchange the personal access token in this file instead of opening a browser")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := c.m.loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	a, err := c.m.newApp(cfg, c.m.newLogger(cfg, c.m.Stderr), metrics.New(version), appOptions{})
+	if err != nil {
+		return err
+	}
+	st, err := a.openState(false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	a.tokens.set(st)
+	defer a.tokens.set(nil)
+	if *patFile != "" {
+		raw, err := os.ReadFile(*patFile)
+		if err != nil {
+			return fmt.Errorf("read personal access token: %w", err)
+		}
+		if _, err := a.gotoc.ExchangePAT(ctx, strings.TrimSpace(string(raw))); err != nil {
+			return err
+		}
+	} else {
+		gcfg := a.gotoConfig()
+		gcfg.TokenStore = a.tokens
+		_, err := gotomeeting.LoginLoopback(ctx, gcfg, *listen, func(url string) {
+			fmt.Fprintf(c.m.Stdout, "Open this URL in a browser and sign in as a GoTo admin:\n\n  %s\n\nWaiting for GoTo's redirect to http://%s%s ...\n",
+				url, *listen, gotomeeting.CallbackPath)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(c.m.Stdout, "Logged in to GoTo. The refresh token is stored in %s; g2msync keeps it current from now on.\n", cfg.StatePath)
+	return nil
+}

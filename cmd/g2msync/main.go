@@ -1,0 +1,204 @@
+// Command g2msync keeps GoToMeeting accounts in step with the users and groups
+// assigned to the GoToMeeting enterprise application in Microsoft Entra ID.
+//
+// main builds Main with the process's streams and environment, runs it, and
+// maps the error to an exit code in one place; every subcommand lives in its
+// own file with its own flag set and usage text.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// Exit codes, documented in the README and in `g2msync help`.
+const (
+	ExitOK      = 0 // success
+	ExitFailure = 1 // the cycle or command failed
+	ExitUsage   = 2 // bad flags or configuration
+	ExitStaged  = 3 // disables are staged and need approval (run --once --allow-disables)
+	ExitPartial = 4 // the cycle ran but some changes failed; they are retried next cycle
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	m := NewMain()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := m.Run(ctx, os.Args[1:])
+	os.Exit(m.exit(err))
+}
+
+// Main holds what every command shares: the process's streams, its
+// environment and the clock, injected so that tests run commands in-process.
+type Main struct {
+	Stdin   io.Reader
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Environ []string
+	Now     func() time.Time
+	// Signals delivers SIGHUP and SIGTERM to `run`; nil means the process's.
+	Signals func(chan<- os.Signal)
+}
+
+// NewMain returns a Main wired to the process.
+func NewMain() *Main {
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Environ: os.Environ(), Now: time.Now}
+}
+
+// command is one subcommand.
+type command interface {
+	Run(ctx context.Context, args []string) error
+}
+
+func (m *Main) commands() map[string]command {
+	return map[string]command{
+		"run":         &RunCommand{m: m},
+		"plan":        &PlanCommand{m: m},
+		"report":      &ReportCommand{m: m},
+		"status":      &StatusCommand{m: m},
+		"check":       &CheckCommand{m: m},
+		"login":       &LoginCommand{m: m},
+		"demo":        &DemoCommand{m: m},
+		"healthcheck": &HealthcheckCommand{m: m},
+		"version":     &VersionCommand{m: m},
+	}
+}
+
+// Run runs the subcommand named by args[0].
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) > 1 {
+			if c, ok := m.commands()[args[1]]; ok {
+				return c.Run(ctx, []string{"-h"})
+			}
+		}
+		fmt.Fprint(m.Stdout, usage)
+		if len(args) == 0 {
+			return usageError{errors.New("no command given")}
+		}
+		return nil
+	}
+	c, ok := m.commands()[args[0]]
+	if !ok {
+		fmt.Fprint(m.Stderr, usage)
+		return usageError{fmt.Errorf("unknown command %q", args[0])}
+	}
+	return c.Run(ctx, args[1:])
+}
+
+const usage = `g2msync keeps GoToMeeting accounts in step with Microsoft Entra ID.
+
+Usage:
+  g2msync <command> [flags]
+
+Commands:
+  demo         run real provisioning cycles against a simulated tenant and GoTo account
+  run          run the daemon on its schedule (or one cycle with --once)
+  plan         show what the next cycle would do, changing nothing
+  check        test the Entra and GoTo connections, like the portal's Test Connection
+  login        obtain the first GoTo refresh token (g2msync login goto)
+  report       show the provisioning log
+  status       show the last cycles, staged disables and failing accounts
+  healthcheck  exit 0 if the daemon's /healthz answers (for container health checks)
+  version      print the version
+
+Run 'g2msync <command> -h' for a command's flags.
+
+Exit codes:
+  0  success
+  1  the cycle or command failed
+  2  bad flags or configuration
+  3  disables are staged and need approval: review with 'g2msync plan', release with
+     'g2msync run --once --allow-disables'
+  4  the cycle ran but some changes failed; they are retried on the next cycle
+`
+
+// usageError marks bad flags or configuration.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// exitError carries an exit code other than success or failure.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+
+// exit maps an error to the process's exit code, printing it once.
+func (m *Main) exit(err error) int {
+	var ee exitError
+	var ue usageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, flag.ErrHelp):
+		return ExitOK
+	case errors.As(err, &ee):
+		if ee.msg != "" {
+			fmt.Fprintln(m.Stderr, "g2msync:", ee.msg)
+		}
+		return ee.code
+	case errors.As(err, &ue):
+		fmt.Fprintln(m.Stderr, "g2msync:", err)
+		return ExitUsage
+	default:
+		fmt.Fprintln(m.Stderr, "g2msync:", err)
+		return ExitFailure
+	}
+}
+
+// newFlagSet returns a flag set that prints its usage to Stderr and reports
+// errors instead of exiting.
+func (m *Main) newFlagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(m.Stderr, "%s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, turning flag errors into usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+func (m *Main) getenv(key string) string {
+	for i := len(m.Environ) - 1; i >= 0; i-- {
+		if k, v, ok := cut(m.Environ[i]); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+func cut(kv string) (string, string, bool) {
+	for i := 0; i < len(kv); i++ {
+		if kv[i] == '=' {
+			return kv[:i], kv[i+1:], true
+		}
+	}
+	return "", "", false
+}

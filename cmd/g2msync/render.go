@@ -1,0 +1,203 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/g2msync/g2msync/pkg/plan"
+)
+
+// writePlanText prints a plan as a table an administrator can read top to
+// bottom: what will change, what is held back, and what is left alone and why.
+// limit > 0 shows at most limit rows of each kind and one person per skip
+// reason, for plans too long to read whole; the summary counts everything.
+func writePlanText(w io.Writer, p *plan.Plan, pol plan.Policy, limit int) error {
+	fmt.Fprintf(w, "%d people in scope; g2msync owns %d GoTo accounts (%d active).\n", p.InScope, p.Owned, p.OwnedActive)
+	if p.Abort != "" {
+		fmt.Fprintf(w, "\nABORTED: %s\n", p.Abort)
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(p.Changes) == 0 && len(p.Staged) == 0 {
+		fmt.Fprintln(w, "\nNothing to change.")
+	} else {
+		fmt.Fprintln(w)
+		fmt.Fprintln(tw, "ACTION\tUSER\tGOTO KEY\tDETAILS")
+		shown, total := map[plan.Kind]int{}, map[string]int{}
+		for _, c := range p.Changes {
+			total[string(c.Kind)]++
+		}
+		for _, c := range p.Staged {
+			total["staged "+string(c.Kind)]++
+		}
+		for _, cs := range []struct {
+			prefix  string
+			changes []plan.Change
+		}{{"", p.Changes}, {"staged ", p.Staged}} {
+			for i := range cs.changes {
+				c := &cs.changes[i]
+				shown[c.Kind]++
+				if limit > 0 && shown[c.Kind] > limit {
+					if shown[c.Kind] == limit+1 {
+						fmt.Fprintf(tw, "%s%s\t… %d more\t\t\n", cs.prefix, c.Kind, total[cs.prefix+string(c.Kind)]-limit)
+					}
+					continue
+				}
+				writeChangeRow(tw, plan.Kind(cs.prefix)+c.Kind, c)
+			}
+		}
+		tw.Flush()
+	}
+	if len(p.Skips) > 0 {
+		fmt.Fprintln(w, "\nLeft alone:")
+		fmt.Fprintln(tw, "USER\tGOTO KEY\tREASON")
+		reasons := map[string]int{}
+		for _, s := range p.Skips {
+			reasons[s.Reason]++
+			if limit > 0 && reasons[s.Reason] > 1 {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", user(&s), dash(s.GoToKey), s.Reason)
+		}
+		tw.Flush()
+		if limit > 0 {
+			for r, n := range reasons {
+				if n > 1 {
+					fmt.Fprintf(w, "  … and %d more for the same reason: %.60s…\n", n-1, r)
+				}
+			}
+		}
+	}
+	fmt.Fprintf(w, "\n%s\n", planSummary(p))
+	if r := p.StageReason(pol); r != "" {
+		fmt.Fprintf(w, "Staged: %s\n", r)
+	}
+	return nil
+}
+
+func writeChangeRow(tw io.Writer, kind plan.Kind, c *plan.Change) {
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", kind, user(c), dash(c.GoToKey), details(c))
+}
+
+func user(c *plan.Change) string {
+	if e := c.Email(); e != "" {
+		return e
+	}
+	if c.UPN != "" {
+		return c.UPN
+	}
+	return c.EntraID
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// details says what a change does in one line.
+func details(c *plan.Change) string {
+	var parts []string
+	switch c.Kind {
+	case plan.KindCreate:
+		parts = append(parts, fmt.Sprintf("%s %s", c.Profile.FirstName, c.Profile.LastName))
+		if c.Licenses != nil {
+			parts = append(parts, "licences "+strings.Join(c.Licenses.New, ","))
+		}
+		if c.AdminRoles != nil && len(c.AdminRoles.New) > 0 {
+			parts = append(parts, "admin roles "+strings.Join(c.AdminRoles.New, ","))
+		}
+		return strings.Join(parts, "; ")
+	case plan.KindDisable:
+		return c.Reason + "; removes licences and admin roles"
+	case plan.KindDelete:
+		return c.Reason + "; deletes the account"
+	}
+	if c.Kind == plan.KindAdopt || c.Kind == plan.KindEnable {
+		parts = append(parts, c.Reason)
+	}
+	for _, f := range c.Fields {
+		parts = append(parts, fmt.Sprintf("%s: %s → %s", f.Field, dash(f.Old), f.New))
+	}
+	if c.Licenses != nil {
+		parts = append(parts, fmt.Sprintf("licences: %s → %s", dash(strings.Join(c.Licenses.Old, ",")), dash(strings.Join(c.Licenses.New, ","))))
+	}
+	if c.AdminRoles != nil {
+		parts = append(parts, fmt.Sprintf("admin roles: %s → %s", dash(strings.Join(c.AdminRoles.Old, ",")), dash(strings.Join(c.AdminRoles.New, ","))))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func planSummary(p *plan.Plan) string {
+	var parts []string
+	for _, k := range plan.Kinds() {
+		if k == plan.KindSkip {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%d %s", p.Count(k), k))
+	}
+	return fmt.Sprintf("Plan: %s; %d left alone; %d staged.", strings.Join(parts, ", "), len(p.Skips), len(p.Staged))
+}
+
+// jsonChange is the stable JSON shape of a change.
+type jsonChange struct {
+	Action     string            `json:"action"`
+	EntraID    string            `json:"entra_id"`
+	UPN        string            `json:"upn,omitempty"`
+	Email      string            `json:"email,omitempty"`
+	GoToKey    string            `json:"goto_key,omitempty"`
+	Reason     string            `json:"reason,omitempty"`
+	Fields     []jsonField       `json:"fields,omitempty"`
+	Licenses   *plan.ListChange  `json:"licenses,omitempty"`
+	AdminRoles *plan.ListChange  `json:"admin_roles,omitempty"`
+	Profile    map[string]string `json:"profile,omitempty"`
+}
+
+type jsonField struct {
+	Name string `json:"name"`
+	Old  string `json:"old"`
+	New  string `json:"new"`
+}
+
+type jsonPlan struct {
+	InScope     int          `json:"in_scope"`
+	Owned       int          `json:"owned"`
+	OwnedActive int          `json:"owned_active"`
+	Abort       string       `json:"abort,omitempty"`
+	Changes     []jsonChange `json:"changes"`
+	Staged      []jsonChange `json:"staged"`
+	Skips       []jsonChange `json:"skips"`
+}
+
+func toJSONChanges(cs []plan.Change) []jsonChange {
+	out := make([]jsonChange, 0, len(cs))
+	for i := range cs {
+		c := &cs[i]
+		j := jsonChange{Action: string(c.Kind), EntraID: c.EntraID, UPN: c.UPN, Email: c.Email(), GoToKey: c.GoToKey,
+			Reason: c.Reason, Licenses: c.Licenses, AdminRoles: c.AdminRoles}
+		for _, f := range c.Fields {
+			j.Fields = append(j.Fields, jsonField{Name: f.Field.String(), Old: f.Old, New: f.New})
+		}
+		if c.Kind == plan.KindCreate {
+			j.Profile = map[string]string{}
+			for _, f := range plan.AllFields() {
+				if v := c.Profile.Get(f); v != "" {
+					j.Profile[f.String()] = v
+				}
+			}
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+func writePlanJSON(w io.Writer, p *plan.Plan) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(jsonPlan{InScope: p.InScope, Owned: p.Owned, OwnedActive: p.OwnedActive, Abort: p.Abort,
+		Changes: toJSONChanges(p.Changes), Staged: toJSONChanges(p.Staged), Skips: toJSONChanges(p.Skips)})
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/g2msync/g2msync/pkg/daemon"
+	"github.com/g2msync/g2msync/pkg/engine"
+	"github.com/g2msync/g2msync/pkg/metrics"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+// RunCommand runs the daemon, or one cycle.
+type RunCommand struct{ m *Main }
+
+const runUsage = `usage: g2msync run [flags]
+
+Without --once, runs as a daemon: a cycle at start, then on the configured
+schedule, never two at once; /healthz, /readyz, /metrics and /status on
+the listen address; SIGHUP re-reads the configuration (an invalid one is
+refused and the running one kept); SIGTERM lets the change in flight finish
+and exits 0.
+
+With --once, runs one cycle and exits:
+  0 success, 1 failure, 2 bad configuration,
+  3 disables staged for approval, 4 some changes failed (retried next cycle).
+
+First run after install, or after restoring the state file:
+  g2msync run --once --initial-sync`
+
+// Run implements command.
+func (c *RunCommand) Run(ctx context.Context, args []string) error {
+	fs := c.m.newFlagSet("run", runUsage)
+	cfgPath := c.m.configFlag(fs)
+	once := fs.Bool("once", false, "run one cycle and exit")
+	dry := fs.Bool("dry-run", false, "with --once: plan and print, change nothing (same as `g2msync plan`)")
+	initial := fs.Bool("initial-sync", false, "with --once: full sync: list every GoTo account, refresh what g2msync owns, re-match everyone")
+	allow := fs.Bool("allow-disables", false, "with --once: apply disables the safety thresholds would stage")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !*once && (*dry || *initial || *allow) {
+		return usageError{errors.New("--dry-run, --initial-sync and --allow-disables go with --once")}
+	}
+	cfg, err := c.m.loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log := c.m.newLogger(cfg, c.m.Stderr)
+	met := metrics.New(version)
+	a, err := c.m.newApp(cfg, log, met, appOptions{})
+	if err != nil {
+		return err
+	}
+	if !*dry {
+		unlock, err := state.Lock(cfg.StatePath)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	if *once {
+		return c.m.runOnce(ctx, a, engine.Options{DryRun: *dry, InitialSync: *initial, AllowDisables: *allow})
+	}
+	return c.m.runDaemon(ctx, a, *cfgPath)
+}
+
+// runOnce runs one cycle. A signal ends it after the change in flight; the
+// call itself is cancelled only if it outlasts the grace period.
+func (m *Main) runOnce(ctx context.Context, a *app, opts engine.Options) error {
+	stop := make(chan struct{})
+	opts.Stop = stop
+	cycleCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() {
+		select {
+		case <-ctx.Done():
+			close(stop)
+			time.AfterFunc(30*time.Second, cancel)
+		case <-cycleCtx.Done():
+		}
+	}()
+	rep, err := a.cycle(cycleCtx, opts)
+	if rep == nil || rep.Result == nil {
+		return err
+	}
+	res := rep.Result
+	if opts.DryRun {
+		if res.Plan != nil {
+			writePlanText(m.Stdout, res.Plan, a.cfg.PlanPolicy(a.mapper), 0)
+		}
+		return err
+	}
+	writeCycleSummary(m.Stdout, res)
+	return exitFor(res, err)
+}
+
+// exitFor maps a cycle's outcome to the documented exit codes.
+func exitFor(res *engine.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	switch res.Outcome() {
+	case engine.OutcomeStaged:
+		return exitError{ExitStaged, fmt.Sprintf("%d disables are staged for approval: review them with `g2msync plan`, release them with `g2msync run --once --allow-disables`", res.Cycle.Staged)}
+	case engine.OutcomePartial:
+		return exitError{ExitPartial, fmt.Sprintf("%d changes failed; they are retried on the next cycle (see `g2msync status`)", len(res.Errors))}
+	}
+	return nil
+}
+
+func writeCycleSummary(w io.Writer, res *engine.Result) {
+	c := res.Cycle
+	fmt.Fprintf(w, "Cycle %s: %s in %s.\n", c.ID, c.Outcome, c.End.Sub(c.Start).Round(time.Millisecond))
+	fmt.Fprintf(w, "  in scope %d, owned %d; applied %s; failed %s; left alone %d; staged %d; API calls %s\n",
+		c.InScope, c.Owned, countsOrNone(c.Applied), countsOrNone(c.Failed), c.Skipped, c.Staged, callsOrNone(c.Calls))
+	for _, e := range res.Errors {
+		fmt.Fprintf(w, "  failed: %v\n", e)
+	}
+}
+
+func countsOrNone(m map[string]int) string {
+	if s := counts(m); s != "-" {
+		return s
+	}
+	return "none"
+}
+
+func callsOrNone(m map[string]int64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// backoff is the job quarantine: after failed cycles in a row, scheduled
+// cycles wait this long (the first two failures are retried on schedule).
+var backoff = []time.Duration{0, 0, time.Hour, 6 * time.Hour, 24 * time.Hour}
+
+func (m *Main) runDaemon(ctx context.Context, a *app, cfgPath string) error {
+	signals := make(chan os.Signal, 4)
+	if m.Signals != nil {
+		m.Signals(signals)
+	} else {
+		signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+		defer signal.Stop(signals)
+	}
+	watchdog, _ := sddaemon.SdWatchdogEnabled(false)
+	d, err := daemon.New(daemon.Options{
+		Schedule: a.cfg.Schedule, Cycle: a.cycle, Listen: a.cfg.Listen, Logger: a.log, Metrics: a.metrics,
+		Notify:   func(s string) { _, _ = sddaemon.SdNotify(false, s) },
+		Watchdog: watchdog, Backoff: backoff,
+		Reload: func() (string, daemon.Cycle, error) {
+			cfg, err := m.loadConfig(cfgPath)
+			if err != nil {
+				return "", nil, err
+			}
+			if cfg.StatePath != a.cfg.StatePath {
+				return "", nil, fmt.Errorf("state_path changed from %s to %s; restart g2msync to use another state file", a.cfg.StatePath, cfg.StatePath)
+			}
+			na, err := m.newApp(cfg, m.newLogger(cfg, m.Stderr), a.metrics, appOptions{})
+			if err != nil {
+				return "", nil, err
+			}
+			return cfg.Schedule, na.cycle, nil
+		},
+	})
+	if err != nil {
+		return usageError{err}
+	}
+	a.log.Info("g2msync started", "version", version, "schedule", a.cfg.Schedule, "state", a.cfg.StatePath)
+	return d.Run(ctx, signals)
+}

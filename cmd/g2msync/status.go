@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+// StatusCommand prints the last cycles, staged disables and failing accounts.
+type StatusCommand struct{ m *Main }
+
+const statusUsage = `usage: g2msync status [flags]
+
+Prints the last cycles (outcome, counts, API calls), the disables waiting for
+approval, and the accounts whose last change failed. Reads the state file
+only. A running daemon serves the same, live, at http://<listen>/status.`
+
+// Status is what `status` prints and the daemon serves on /status.
+type Status struct {
+	Cycles   []state.Cycle   `json:"cycles"`
+	Staged   []state.Staged  `json:"staged_disables"`
+	Failures []state.Failure `json:"failing_accounts"`
+}
+
+// Run implements command.
+func (c *StatusCommand) Run(_ context.Context, args []string) error {
+	fs := c.m.newFlagSet("status", statusUsage)
+	cfgPath, statePath := c.m.statePathFlags(fs)
+	n := fs.Int("cycles", 10, "how many recent cycles to show")
+	output := fs.String("output", "text", "text or json")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	st, err := c.m.openStateReadOnly(*cfgPath, *statePath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := readStatus(st, *n)
+	if err != nil {
+		return err
+	}
+	if *output == "json" {
+		enc := json.NewEncoder(c.m.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	return writeStatusText(c.m.Stdout, s)
+}
+
+func readStatus(st *state.Store, n int) (*Status, error) {
+	var s Status
+	var err error
+	if s.Cycles, err = st.Cycles(n); err != nil {
+		return nil, fmt.Errorf("read cycles: %w", err)
+	}
+	if s.Staged, err = st.Staged(); err != nil {
+		return nil, fmt.Errorf("read staged disables: %w", err)
+	}
+	if s.Failures, err = st.Failures(); err != nil {
+		return nil, fmt.Errorf("read failures: %w", err)
+	}
+	if s.Cycles == nil {
+		s.Cycles = []state.Cycle{}
+	}
+	if s.Staged == nil {
+		s.Staged = []state.Staged{}
+	}
+	if s.Failures == nil {
+		s.Failures = []state.Failure{}
+	}
+	return &s, nil
+}
+
+func writeStatusText(w io.Writer, s *Status) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(s.Cycles) == 0 {
+		fmt.Fprintln(w, "No cycle has run yet.")
+	} else {
+		fmt.Fprintln(w, "Recent cycles:")
+		fmt.Fprintln(tw, "STARTED\tDURATION\tMODE\tOUTCOME\tIN SCOPE\tAPPLIED\tFAILED\tSKIPPED\tSTAGED\tCALLS")
+		for _, c := range s.Cycles {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", c.Start.UTC().Format("2006-01-02 15:04:05"),
+				c.End.Sub(c.Start).Round(time.Millisecond), c.Mode, c.Outcome, c.InScope, counts(c.Applied), counts(c.Failed),
+				c.Skipped, c.Staged, calls(c.Calls))
+		}
+		tw.Flush()
+		if last := s.Cycles[0]; last.Error != "" {
+			fmt.Fprintf(w, "Last cycle error: %s\n", last.Error)
+		}
+	}
+	fmt.Fprintf(w, "\nDisables waiting for approval: %d\n", len(s.Staged))
+	if len(s.Staged) > 0 {
+		fmt.Fprintln(tw, "USER\tGOTO KEY\tSINCE\tREASON")
+		for _, st := range s.Staged {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", firstNonEmpty(st.Email, st.UPN, st.EntraID), st.GoToKey, st.Since.UTC().Format("2006-01-02 15:04"), st.Reason)
+		}
+		tw.Flush()
+		fmt.Fprintln(w, "Release them with: g2msync run --once --allow-disables")
+	}
+	fmt.Fprintf(w, "\nAccounts whose last change failed: %d\n", len(s.Failures))
+	if len(s.Failures) > 0 {
+		fmt.Fprintln(tw, "USER\tACTION\tATTEMPTS\tSINCE\tLAST ERROR")
+		for _, f := range s.Failures {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", firstNonEmpty(f.Email, f.UPN, f.EntraID), f.Kind, f.Count, f.FirstAt.UTC().Format("2006-01-02 15:04"), f.LastError)
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+func counts(m map[string]int) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	out := ""
+	for _, k := range []string{"create", "adopt", "update", "enable", "disable", "delete"} {
+		if m[k] > 0 {
+			if out != "" {
+				out += " "
+			}
+			out += fmt.Sprintf("%s:%d", k, m[k])
+		}
+	}
+	return out
+}
+
+func calls(m map[string]int64) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	out := ""
+	for _, k := range []string{"graph", "goto"} {
+		if m[k] > 0 {
+			if out != "" {
+				out += " "
+			}
+			out += fmt.Sprintf("%s:%d", k, m[k])
+		}
+	}
+	return out
+}

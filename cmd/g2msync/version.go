@@ -1,0 +1,20 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+)
+
+// VersionCommand prints the version.
+type VersionCommand struct{ m *Main }
+
+// Run implements command.
+func (c *VersionCommand) Run(_ context.Context, args []string) error {
+	fs := c.m.newFlagSet("version", "usage: g2msync version\n\nPrints the version of g2msync and of Go it was built with.")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.m.Stdout, "g2msync %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/g2msync/g2msync/pkg/config"
+	"github.com/g2msync/g2msync/pkg/daemon"
+	"github.com/g2msync/g2msync/pkg/directory/graph"
+	"github.com/g2msync/g2msync/pkg/engine"
+	"github.com/g2msync/g2msync/pkg/gotomeeting"
+	"github.com/g2msync/g2msync/pkg/mapping"
+	"github.com/g2msync/g2msync/pkg/metrics"
+	"github.com/g2msync/g2msync/pkg/plan"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+// app is everything built from one configuration: the clients live as long
+// as it does (so access tokens are reused across cycles); the state file is
+// opened per cycle, so `report` and `status` can read it in between.
+type app struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	mapper  *mapping.Mapper
+	source  *graph.Source
+	gotoc   *gotomeeting.Client
+	gotoCfg gotomeeting.Config
+	tokens  *tokenStore
+	// progress, if set, is told of each cycle's progress.
+	progress func(done, total int)
+}
+
+// appOptions let the demo and tests point the clients at simulators.
+type appOptions struct {
+	// roots, when set, are the only CAs trusted for Graph, Entra and GoTo.
+	roots *x509.CertPool
+}
+
+func (m *Main) newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	text := cfg.Log.Format == "text"
+	if cfg.Log.Format == "auto" {
+		f, ok := w.(*os.File)
+		text = ok && term.IsTerminal(int(f.Fd()))
+	}
+	if text {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func (m *Main) newApp(cfg *config.Config, log *slog.Logger, met *metrics.Metrics, o appOptions) (*app, error) {
+	mapper, err := mapping.New(cfg.MappingConfig())
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, metrics: met, mapper: mapper, tokens: &tokenStore{}}
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	if o.roots != nil {
+		base.TLSClientConfig = &tls.Config{RootCAs: o.roots, MinVersion: tls.VersionTLS12}
+	}
+	authority, graphBase := cfg.Entra.Endpoints()
+	gcfg := graph.Config{
+		TenantID: cfg.Entra.TenantID, ClientID: cfg.Entra.ClientID,
+		Cloud:              graph.Cloud{AuthorityHost: authority, GraphBaseURL: strings.TrimSuffix(graphBase, "/") + "/v1.0"},
+		ServicePrincipalID: cfg.Entra.ServicePrincipalID, AppID: cfg.Entra.AppID,
+		NestedGroups: cfg.Entra.NestedGroups, Attributes: mapper.Attributes(),
+		HTTPClient: &http.Client{Transport: met.Transport("graph", base), Timeout: cfg.Entra.Timeout.D()},
+		Logger:     log.With("api", "graph"),
+	}
+	switch cfg.Entra.AuthMethod() {
+	case "client_secret":
+		gcfg.ClientSecret = cfg.Entra.ClientSecret.Value()
+	case "certificate":
+		gcfg.CertificatePath, gcfg.CertificatePassword = cfg.Entra.CertificateFile, cfg.Entra.CertificatePassword.Value()
+	case "managed_identity":
+		gcfg.ManagedIdentity, gcfg.ManagedIdentityClientID = true, cfg.Entra.ManagedIdentityClientID
+	case "workload_identity":
+		gcfg.WorkloadIdentity, gcfg.WorkloadIdentityTokenFile = true, cfg.Entra.FederatedTokenFile
+	}
+	if a.source, err = graph.New(gcfg); err != nil {
+		return nil, fmt.Errorf("entra: %w", err)
+	}
+	authURL := strings.TrimSuffix(cfg.GoTo.AuthURL, "/")
+	a.gotoCfg = gotomeeting.Config{
+		APIBaseURL: cfg.GoTo.APIBaseURL, TokenURL: authURL + "/oauth/token", AuthURL: authURL + "/oauth/authorize",
+		AccountKey: cfg.GoTo.AccountKey, ClientID: cfg.GoTo.ClientID, ClientSecret: cfg.GoTo.ClientSecret.Value(),
+		RefreshToken: cfg.GoTo.RefreshToken.Value(), PAT: cfg.GoTo.PersonalAccessToken.Value(),
+		Username: cfg.GoTo.Username, Password: cfg.GoTo.Password.Value(),
+		TokenStore: a.tokens, RateLimit: cfg.GoTo.RateLimitPerSecond, MaxRetries: cfg.GoTo.MaxRetries,
+		RequestTimeout: cfg.GoTo.Timeout.D(),
+		HTTPClient:     &http.Client{Transport: met.Transport("goto", base)},
+		Logger:         log.With("api", "goto"),
+	}
+	a.gotoc, err = gotomeeting.New(a.gotoCfg)
+	if err != nil {
+		return nil, fmt.Errorf("goto: %w", err)
+	}
+	return a, nil
+}
+
+// openState opens the state file for a cycle, bound to this configuration.
+func (a *app) openState(readOnly bool) (*state.Store, error) {
+	return state.Open(a.cfg.StatePath, state.Options{ReadOnly: readOnly, Binding: binding(a.cfg), Timeout: 10 * time.Second})
+}
+
+func (a *app) engine(st engine.Store, dryRun bool) *engine.Engine {
+	e := &engine.Engine{Source: a.source, Mapper: a.mapper, Reader: a.gotoc, Store: st, Policy: a.cfg.PlanPolicy(a.mapper),
+		BatchSize: a.cfg.GoTo.CreateBatchSize, SuppressEmail: a.cfg.GoTo.SuppressWelcomeEmail, Logger: a.log,
+		Calls: a.metrics.Calls, Progress: a.progress}
+	if !dryRun {
+		e.Writer = a.gotoc // dry runs never get the write side
+	}
+	return e
+}
+
+// cycle runs one cycle with the state file open for its duration.
+func (a *app) cycle(ctx context.Context, opts engine.Options) (*daemon.Report, error) {
+	if opts.DryRun {
+		return a.dryRun(ctx, opts)
+	}
+	st, err := a.openState(false)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	a.tokens.set(st)
+	defer a.tokens.set(nil)
+	res, err := a.engine(st, false).Run(ctx, opts)
+	rep := &daemon.Report{Result: res}
+	a.fillReport(st, rep)
+	return rep, err
+}
+
+// dryRun plans without changing GoTo. The state file is opened for writing
+// all the same, for one reason: GoTo may rotate the refresh token during the
+// plan's reads, and the rotated token must be kept or the next cycle is
+// locked out. The engine itself writes nothing in a dry run.
+func (a *app) dryRun(ctx context.Context, opts engine.Options) (*daemon.Report, error) {
+	st, err := a.openState(false)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	a.tokens.set(st)
+	defer a.tokens.set(nil)
+	res, err := a.engine(readOnlyStore{st}, true).Run(ctx, opts)
+	return &daemon.Report{Result: res}, err
+}
+
+func (a *app) fillReport(st *state.Store, rep *daemon.Report) {
+	recs, err := st.Records()
+	if err == nil {
+		for _, r := range recs {
+			if r.State == plan.StateDisabled {
+				rep.OwnedDisabled++
+			} else {
+				rep.OwnedActive++
+			}
+		}
+	}
+	rep.Staged, _ = st.Staged()
+	rep.Failures, _ = st.Failures()
+}
+
+// tokenStore hands the GoTo client the state file of the running cycle, so
+// rotated refresh tokens are committed there before they are used.
+type tokenStore struct {
+	mu sync.Mutex
+	st *state.Store
+}
+
+var errNoState = errors.New("the state file is not open; GoTo tokens are only refreshed during a cycle")
+
+func (t *tokenStore) set(st *state.Store) {
+	t.mu.Lock()
+	t.st = st
+	t.mu.Unlock()
+}
+
+// RefreshToken implements gotomeeting.TokenStore.
+func (t *tokenStore) RefreshToken(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.st == nil {
+		return "", nil
+	}
+	return t.st.RefreshToken(ctx)
+}
+
+// SaveRefreshToken implements gotomeeting.TokenStore.
+func (t *tokenStore) SaveRefreshToken(ctx context.Context, token string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.st == nil {
+		return errNoState
+	}
+	return t.st.SaveRefreshToken(ctx, token)
+}
+
+// readOnlyStore lets a dry run read the state file and refuses every write,
+// so a mistake in the engine cannot turn a plan into a change.
+type readOnlyStore struct{ st *state.Store }
+
+var errReadOnly = errors.New("dry run: the state file is read-only")
+
+func (r readOnlyStore) Records() ([]plan.Record, error)    { return r.st.Records() }
+func (r readOnlyStore) Intents() ([]state.Intent, error)   { return r.st.Intents() }
+func (r readOnlyStore) Failures() ([]state.Failure, error) { return r.st.Failures() }
+func (r readOnlyStore) Skips() (map[string]string, error)  { return r.st.Skips() }
+func (r readOnlyStore) Staged() ([]state.Staged, error)    { return r.st.Staged() }
+func (readOnlyStore) WriteIntents([]state.Intent) error    { return errReadOnly }
+func (readOnlyStore) Commit(...state.Outcome) error        { return errReadOnly }
+func (readOnlyStore) SetSkips(map[string]string) error     { return errReadOnly }
+func (readOnlyStore) SetStaged([]state.Staged) error       { return errReadOnly }
+func (readOnlyStore) SaveCycle(state.Cycle) error          { return errReadOnly }
+
+// gotoConfig returns the GoTo client's configuration, for the login flow.
+func (a *app) gotoConfig() gotomeeting.Config { return a.gotoCfg }
