@@ -23,7 +23,8 @@ import (
 // Domain is the mail domain of the simulated tenant.
 const Domain = "contoso.example"
 
-// Options shape the world. Zero values take the defaults shown.
+// Options shape the world. Zero values take the defaults shown; a negative
+// count means none.
 type Options struct {
 	// Groups are the assigned groups (role User) and their sizes;
 	// default Sales 120, Engineering 100, Support 60.
@@ -96,12 +97,13 @@ var (
 // Start starts both simulators on loopback and loads the scenario.
 func Start(opts Options) (*World, error) {
 	if opts.Groups == nil {
-		opts.Groups = []GroupSpec{{"Sales", 120}, {"Engineering", 100}, {"Support", 60}}
+		opts.Groups = []GroupSpec{{Name: "Sales", Size: 120}, {Name: "Engineering", Size: 100}, {Name: "Support", Size: 60}}
 	}
-	def := func(v *int, d int) {
+	def := func(v *int, d int) { // 0 takes the default, a negative value means none
 		if *v == 0 {
 			*v = d
 		}
+		*v = max(*v, 0)
 	}
 	def(&opts.DirectAdmins, 12)
 	def(&opts.DefaultAccess, 3)
