@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/g2msync/g2msync/pkg/daemon"
+	"github.com/g2msync/g2msync/pkg/plan"
+	"github.com/g2msync/g2msync/pkg/sim/scenario"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds g2msync once per test run. It uses the same build settings
+// as `go test` so that the Graph SDK comes from the build cache: -trimpath or
+// CGO_ENABLED=0 would compile it again (minutes and gigabytes).
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "g2msync-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "g2msync")
+		cmd := exec.Command("go", "build", "-ldflags=-X main.version=test", "-o", binPath, ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// procWorld is a scenario and a configuration on disk for a g2msync process.
+type procWorld struct {
+	t      *testing.T
+	w      *scenario.World
+	dir    string
+	cfg    string
+	listen string
+	env    []string
+}
+
+func newProcWorld(t *testing.T, opts scenario.Options, schedule string) *procWorld {
+	t.Helper()
+	w, err := scenario.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	pw := &procWorld{t: t, w: w, dir: t.TempDir(), listen: freeAddr(t)}
+	ca := filepath.Join(pw.dir, "ca.pem")
+	if err := w.CA.WritePEM(ca); err != nil {
+		t.Fatal(err)
+	}
+	yaml := strings.Replace(w.ConfigYAML(filepath.Join(pw.dir, "state.db"), pw.listen), `schedule: "@every 30s"`, `schedule: "`+schedule+`"`, 1)
+	pw.cfg = filepath.Join(pw.dir, "g2msync.yaml")
+	if err := os.WriteFile(pw.cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pw.env = append([]string{"SSL_CERT_FILE=" + ca, "PATH=" + os.Getenv("PATH")}, w.Environ()...)
+	return pw
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// command returns a g2msync command with the world's configuration.
+func (pw *procWorld) command(args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	cmd := exec.Command(binary(pw.t), append([]string{args[0], "--config", pw.cfg}, args[1:]...)...)
+	cmd.Env = pw.env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	return cmd, &stdout, &stderr
+}
+
+// exitCode runs a command and returns its exit code and output.
+func (pw *procWorld) exitCode(args ...string) (int, string) {
+	pw.t.Helper()
+	cmd, stdout, stderr := pw.command(args...)
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, stdout.String() + stderr.String()
+	case errors.As(err, &ee):
+		return ee.ExitCode(), stdout.String() + stderr.String()
+	}
+	pw.t.Fatal(err)
+	return -1, ""
+}
+
+func (pw *procWorld) status() (daemon.StatusDoc, error) {
+	var s daemon.StatusDoc
+	resp, err := http.Get("http://" + pw.listen + "/status")
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	return s, json.NewDecoder(resp.Body).Decode(&s)
+}
+
+// TestDaemonProcess runs `g2msync run` as a process on a one-second
+// schedule, watches two cycles through /status, stops it with SIGTERM and
+// checks it exits 0 leaving a consistent state file.
+func TestDaemonProcess(t *testing.T) {
+	pw := newProcWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 40}}, DirectAdmins: 5}, "@every 1s")
+	cmd, _, stderr := pw.command("run")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+
+	deadline := time.Now().Add(60 * time.Second)
+	var s daemon.StatusDoc
+	for {
+		var err error
+		s, err = pw.status()
+		if err == nil && len(s.Cycles) >= 2 {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("daemon exited early: %v\n%s", err, stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than two cycles after 60 s (status %+v, err %v)\n%s", s, err, stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s.Cycles[len(s.Cycles)-1].Outcome != "success" || !s.Ready {
+		t.Errorf("status: %+v", s)
+	}
+	if resp, err := http.Get("http://" + pw.listen + "/metrics"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("/metrics: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit within 30 s of SIGTERM")
+	}
+	st, err := state.Open(filepath.Join(pw.dir, "state.db"), state.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	recs, _ := st.Records()
+	intents, _ := st.Intents()
+	if len(recs) != len(pw.w.InScope(false)) || len(intents) != 0 {
+		t.Errorf("state: %d records (want %d), %d intents left", len(recs), len(pw.w.InScope(false)), len(intents))
+	}
+	for _, r := range recs {
+		if _, ok := pw.w.GoTo.User(r.GoToKey); !ok || r.State != plan.StateActive {
+			t.Errorf("record %s points at GoTo account %s: exists=%v state=%s", r.EntraID, r.GoToKey, ok, r.State)
+		}
+	}
+}
+
+func TestOnceExitCodes(t *testing.T) {
+	pw := newProcWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 20}}, DirectAdmins: -1}, "@every 20m")
+	if code, out := pw.exitCode("run", "--once", "--initial-sync"); code != ExitOK {
+		t.Fatalf("initial sync: exit %d\n%s", code, out)
+	}
+	// A third of Sales leaves: more than 20% of owned accounts, so staged.
+	for _, p := range pw.w.InScope(false)[:7] {
+		if err := pw.w.RemoveFromGroup(p.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, out := pw.exitCode("run", "--once"); code != ExitStaged || !strings.Contains(out, "--allow-disables") {
+		t.Errorf("staged: exit %d, want %d\n%s", code, ExitStaged, out)
+	}
+	if code, out := pw.exitCode("run", "--once", "--allow-disables"); code != ExitOK {
+		t.Errorf("released: exit %d\n%s", code, out)
+	}
+	if err := pw.w.Graph.RevokePermission(pw.w.ClientID, "GroupMember.Read.All"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.w.Graph.RevokeTokens(pw.w.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	code, out := pw.exitCode("run", "--once")
+	if code != ExitFailure || !strings.Contains(out, "GroupMember.Read.All") {
+		t.Errorf("failure: exit %d, want %d naming the missing permission\n%s", code, ExitFailure, out)
+	}
+	if code, out := pw.exitCode("run", "--once", "--bogus"); code != ExitUsage {
+		t.Errorf("bad flag: exit %d\n%s", code, out)
+	}
+	if code, out := pw.exitCode("run", "--dry-run"); code != ExitUsage || !strings.Contains(out, "go with --once") {
+		t.Errorf("--dry-run without --once: exit %d\n%s", code, out)
+	}
+}
