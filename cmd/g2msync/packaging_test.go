@@ -1,0 +1,82 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestSystemdUnitsVerify runs systemd-analyze verify on the units, with
+// ExecStart pointed at a real binary; any complaint fails the test.
+func TestSystemdUnitsVerify(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed")
+	}
+	bin := binary(t)
+	dir := t.TempDir()
+	var units []string
+	for _, name := range []string{"g2msync.service", "g2msync-initial-sync.service"} {
+		raw, err := os.ReadFile(filepath.Join("..", "..", "scripts", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(strings.ReplaceAll(string(raw), "/usr/local/bin/g2msync", bin)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		units = append(units, p)
+	}
+	out, err := exec.Command(analyze, append([]string{"verify", "--man=no"}, units...)...).CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	unit, _ := os.ReadFile(units[0])
+	for _, want := range []string{"Type=notify", "WatchdogSec=", "StateDirectory=g2msync", "LoadCredential=entra-client-secret:",
+		"NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "RestrictAddressFamilies=",
+		"CapabilityBoundingSet=\n", "SystemCallFilter=@system-service", "ExecReload=/bin/kill -HUP $MAINPID"} {
+		if !strings.Contains(string(unit), want) {
+			t.Errorf("g2msync.service lacks %q", want)
+		}
+	}
+}
+
+// TestDockerfileConventions checks what can be checked without a Docker
+// engine: the stages and settings the image promises, and that the build
+// it runs (CGO_ENABLED=0) is possible for every package of the binary.
+func TestDockerfileConventions(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(raw)
+	for _, re := range []string{
+		`(?m)^FROM golang:1\.26\S* AS build$`,
+		`CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main\.version=\$\{VERSION\}"`,
+		`(?m)^FROM gcr\.io/distroless/static\S*:nonroot$`,
+		`(?m)^USER 65532:65532$`,
+		`(?m)^VOLUME \["/var/lib/g2msync"\]$`,
+		`(?m)^EXPOSE 9464$`,
+		`(?s)HEALTHCHECK .*CMD \["/usr/local/bin/g2msync", "healthcheck"\]`,
+		`(?m)^ENTRYPOINT \["/usr/local/bin/g2msync"\]$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(df) {
+			t.Errorf("Dockerfile does not match %s", re)
+		}
+	}
+	if strings.Count(df, "\nFROM ") != 2 {
+		t.Errorf("want a two-stage build")
+	}
+	cmd := exec.Command("go", "list", "-deps", "-e", "-f", "{{with .Error}}{{.}}{{end}}", ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "" {
+		t.Errorf("CGO_ENABLED=0 build of cmd/g2msync is not possible: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join("..", "..", ".dockerignore")); err != nil {
+		t.Error("no .dockerignore: the build context would carry .git and state files")
+	}
+}
