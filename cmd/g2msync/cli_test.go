@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/g2msync/g2msync/pkg/plan"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func runMain(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	m := &Main{Stdout: &stdout, Stderr: &stderr, Environ: env, Now: func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) }}
+	err := m.Run(context.Background(), args)
+	return m.exit(err), stdout.String(), stderr.String()
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, name := range []string{"run", "plan", "check", "report", "status", "demo", "healthcheck", "version"} {
+		code, out, errOut := runMain(t, nil, name, "-h")
+		if code != ExitOK || !strings.Contains(out+errOut, "usage: g2msync "+name) {
+			t.Errorf("%s -h: exit %d\n%s%s", name, code, out, errOut)
+		}
+	}
+	code, out, errOut := runMain(t, nil, "login", "--help")
+	if code != ExitOK || !strings.Contains(out+errOut, "usage: g2msync login goto") {
+		t.Errorf("login --help: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = runMain(t, nil, "help")
+	if code != ExitOK || !strings.Contains(out, "Exit codes:") || !strings.Contains(out, "3  disables are staged") {
+		t.Errorf("help: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := runMain(t, nil, "sync"); code != ExitUsage || !strings.Contains(errOut, `unknown command "sync"`) {
+		t.Errorf("unknown command: exit %d %s", code, errOut)
+	}
+}
+
+func TestInvalidConfigurationListsEveryProblem(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g2msync.yaml")
+	os.WriteFile(path, []byte("schedule: often\nsafety: { max_disable: 3 }\nroles: { User: {} }\n"), 0o600)
+	code, _, errOut := runMain(t, nil, "run", "--once", "--config", path)
+	if code != ExitUsage {
+		t.Fatalf("exit %d, want %d\n%s", code, ExitUsage, errOut)
+	}
+	for _, want := range []string{"config " + path + ":", "problems:", "schedule: invalid schedule", "safety.max_disable: unknown key",
+		"roles.User.licenses: empty", "entra.tenant_id: missing", "goto.client_secret: missing"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+// goldenState writes a state file with a known history.
+func goldenState(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "state.db")
+	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	st, err := state.Open(path, state.Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rec := plan.Record{EntraID: "4b1e0000-0000-4000-8000-000000000001", UPN: "jane@contoso.com", GoToKey: "7731",
+		Profile: plan.Profile{Email: "jane@contoso.com", FirstName: "Jane", LastName: "Doe"}, Licenses: []string{"1001"}, State: plan.StateActive}
+	outs := []state.Outcome{
+		{EntraID: rec.EntraID, Record: &rec, Audit: state.AuditEntry{Time: t0, CycleID: "c1", EntraID: rec.EntraID, UPN: rec.UPN, GoToKey: "7731",
+			Email: "jane@contoso.com", Action: "create", Result: state.ResultSuccess, Reason: "assigned to the app",
+			Changes: []state.PropertyChange{{Name: "email", New: "jane@contoso.com"}, {Name: "licenseKeys", New: "1001"}}}},
+		{EntraID: "b2", Failure: &state.Failure{EntraID: "b2", UPN: "bob@contoso.com", Email: "bob@contoso.com", Kind: plan.KindCreate, Count: 2,
+			FirstAt: t0, LastAt: t0.Add(time.Hour), LastError: "create goto user (bob@contoso.com, entra b2): licence 1001 has no free seat (10 of 10 used): no free seats; free a seat or buy more; retried next cycle"},
+			Audit: state.AuditEntry{Time: t0.Add(time.Hour), CycleID: "c2", EntraID: "b2", UPN: "bob@contoso.com", Email: "bob@contoso.com",
+				Action: "create", Result: state.ResultFailure, Error: "licence 1001 has no free seat (10 of 10 used)"}},
+		{EntraID: rec.EntraID, Audit: state.AuditEntry{Time: t0.Add(time.Hour), CycleID: "c2", EntraID: rec.EntraID, UPN: rec.UPN, GoToKey: "7731",
+			Email: "jane.lee@contoso.com", Action: "update", Result: state.ResultSuccess, Reason: "directory attributes changed",
+			Changes: []state.PropertyChange{{Name: "email", Old: "jane@contoso.com", New: "jane.lee@contoso.com"}, {Name: "lastName", Old: "Doe", New: "Lee"}}}},
+		{EntraID: "d3", Audit: state.AuditEntry{Time: t0.Add(time.Hour), CycleID: "c2", EntraID: "d3", UPN: "dee@contoso.com", Action: "skip",
+			Result: state.ResultSkipped, Reason: "assigned only with app roles the configuration does not map: Default Access"}},
+	}
+	for _, o := range outs {
+		if err := st.Commit(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.SetStaged([]state.Staged{{EntraID: "e4", UPN: "eve@contoso.com", GoToKey: "7740", Email: "eve@contoso.com", Reason: "no longer assigned to the app", Since: t0.Add(time.Hour)}})
+	st.SaveCycle(state.Cycle{ID: "c1", Start: t0, End: t0.Add(1500 * time.Millisecond), Mode: "initial-sync", Outcome: "success", InScope: 3, Owned: 0,
+		Planned: map[string]int{"create": 2}, Applied: map[string]int{"create": 1}, Skipped: 1, Calls: map[string]int64{"graph": 6, "goto": 4}})
+	st.SaveCycle(state.Cycle{ID: "c2", Start: t0.Add(time.Hour), End: t0.Add(time.Hour + 800*time.Millisecond), Mode: "incremental", Outcome: "partial",
+		InScope: 3, Owned: 2, Applied: map[string]int{"update": 1}, Failed: map[string]int{"create": 1}, Skipped: 1, Staged: 1,
+		Calls: map[string]int64{"graph": 6, "goto": 3}})
+	return path
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (go test -update rewrites it)\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
+	}
+}
+
+func TestReportAndStatusOutput(t *testing.T) {
+	path := goldenState(t)
+	for _, tt := range []struct {
+		file string
+		args []string
+	}{
+		{"report.txt", []string{"report"}},
+		{"report-failures.csv", []string{"report", "--result", "failure", "--output", "csv"}},
+		{"report-jane.json", []string{"report", "--user", "JANE@contoso.com", "--output", "json"}},
+		{"report-cycle.txt", []string{"report", "--cycle", "c2", "--action", "skip"}},
+		{"status.txt", []string{"status"}},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			code, out, errOut := runMain(t, nil, append(tt.args, "--state", path)...)
+			if code != ExitOK {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			golden(t, tt.file, out)
+		})
+	}
+	if code, _, errOut := runMain(t, nil, "report", "--state", path, "--since", "yesterday"); code != ExitUsage || !strings.Contains(errOut, "--since") {
+		t.Errorf("bad --since: exit %d %s", code, errOut)
+	}
+}
