@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"time"
 
 	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/state"
@@ -64,4 +65,10 @@ func (m *Main) openStateReadOnly(cfgPath, statePath string) (*state.Store, error
 		path = cfg.StatePath
 	}
 	return state.Open(path, state.Options{ReadOnly: true})
+}
+
+// openStateForWrite opens the state file of cfg for a command that changes it
+// between cycles (retry, login); it waits for a running cycle to end.
+func openStateForWrite(cfg *config.Config) (*state.Store, error) {
+	return state.Open(cfg.StatePath, state.Options{Binding: binding(cfg), Timeout: 30 * time.Second})
 }

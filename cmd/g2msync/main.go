@@ -71,6 +71,8 @@ func (m *Main) commands() map[string]command {
 		"demo":        &DemoCommand{m: m},
 		"healthcheck": &HealthcheckCommand{m: m},
 		"version":     &VersionCommand{m: m},
+		"retry":       &RetryCommand{m: m},
+		"state":       &StateCommand{m: m},
 	}
 }
 
@@ -109,6 +111,8 @@ Commands:
   login        obtain the first GoTo refresh token (g2msync login goto)
   report       show the provisioning log
   status       show the last cycles, staged disables and failing accounts
+  retry        try a failing or quarantined account again on the next cycle
+  state        rebuild a lost or corrupt state file (g2msync state rebuild)
   healthcheck  exit 0 if the daemon's /healthz answers (for container health checks)
   version      print the version
 
@@ -122,6 +126,8 @@ Exit codes:
      'g2msync run --once --allow-disables'
   4  the cycle ran but some changes failed; they are retried on the next cycle
 `
+
+var errHelp = flag.ErrHelp
 
 // usageError marks bad flags or configuration.
 type usageError struct{ error }

@@ -94,7 +94,12 @@ func freeAddr(t *testing.T) string {
 
 // command returns a g2msync command with the world's configuration.
 func (pw *procWorld) command(args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-	cmd := exec.Command(binary(pw.t), append([]string{args[0], "--config", pw.cfg}, args[1:]...)...)
+	verb := 1 // "run", or "login goto" and "state rebuild"
+	if (args[0] == "login" || args[0] == "state") && len(args) > 1 {
+		verb = 2
+	}
+	full := append(append(append([]string{}, args[:verb]...), "--config", pw.cfg), args[verb:]...)
+	cmd := exec.Command(binary(pw.t), full...)
 	cmd.Env = pw.env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -122,7 +122,7 @@ func (a *app) openState(readOnly bool) (*state.Store, error) {
 func (a *app) engine(st engine.Store, dryRun bool) *engine.Engine {
 	e := &engine.Engine{Source: a.source, Mapper: a.mapper, Reader: a.gotoc, Store: st, Policy: a.cfg.PlanPolicy(a.mapper),
 		BatchSize: a.cfg.GoTo.CreateBatchSize, SuppressEmail: a.cfg.GoTo.SuppressWelcomeEmail, Logger: a.log,
-		Calls: a.metrics.Calls, Progress: a.progress}
+		Calls: a.metrics.Calls, Progress: a.progress, Retry: a.cfg.RetryPolicy()}
 	if !dryRun {
 		e.Writer = a.gotoc // dry runs never get the write side
 	}
@@ -144,6 +144,11 @@ func (a *app) cycle(ctx context.Context, opts engine.Options) (*daemon.Report, e
 	res, err := a.engine(st, false).Run(ctx, opts)
 	rep := &daemon.Report{Result: res}
 	a.fillReport(st, rep)
+	if n, perr := st.PruneAudit(time.Now().Add(-a.cfg.AuditRetention.D())); perr != nil {
+		a.log.Warn("prune the provisioning log", "error", perr.Error())
+	} else if n > 0 {
+		a.log.Info("pruned old provisioning log entries", "count", n)
+	}
 	return rep, err
 }
 

@@ -27,6 +27,9 @@ type Config struct {
 	// Deprovision is disable or delete.
 	Deprovision string `yaml:"deprovision"`
 	Safety      Safety `yaml:"safety"`
+	// AuditRetention is how long provisioning log entries and cycle
+	// summaries are kept.
+	AuditRetention Duration `yaml:"audit_retention"`
 }
 
 // Log configures logging.
@@ -112,6 +115,12 @@ type Safety struct {
 	MaxDisables        int     `yaml:"max_disables"`
 	MaxDisablesPercent float64 `yaml:"max_disables_percent"`
 	DisableSuperUsers  bool    `yaml:"disable_super_users"`
+	// RetryBackoff is the wait after a person's first failed change; it
+	// doubles with each failure of the same change, up to a day.
+	RetryBackoff Duration `yaml:"retry_backoff"`
+	// QuarantineAfter failures of the same change quarantine the person until
+	// the change differs or someone runs `g2msync retry`; 0 never quarantines.
+	QuarantineAfter int `yaml:"quarantine_after"`
 }
 
 // Default returns the configuration before any file is read.
@@ -138,6 +147,7 @@ func Default() *Config {
 		Matching:    []string{"mail", "userPrincipalName"},
 		Policy:      "sync",
 		Deprovision: "disable",
-		Safety:      Safety{MaxDisables: 50, MaxDisablesPercent: 20},
+		Safety:         Safety{MaxDisables: 50, MaxDisablesPercent: 20, RetryBackoff: Duration(10 * time.Minute), QuarantineAfter: 5},
+		AuditRetention: Duration(90 * 24 * time.Hour),
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/mapping"
 	"github.com/g2msync/g2msync/pkg/plan"
 )
@@ -50,4 +51,13 @@ func (c *Config) PlanPolicy(m *mapping.Mapper) plan.Policy {
 		}
 	}
 	return pol
+}
+
+// RetryPolicy returns the engine's back-off and quarantine of failed changes.
+func (c *Config) RetryPolicy() engine.RetryPolicy {
+	q := c.Safety.QuarantineAfter
+	if q == 0 {
+		q = -1 // 0 in the configuration means never
+	}
+	return engine.RetryPolicy{Base: c.Safety.RetryBackoff.D(), QuarantineAfter: q}
 }

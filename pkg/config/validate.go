@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 
@@ -94,6 +95,15 @@ func validate(c *Config, p *Problems) {
 	}
 	if c.Safety.MaxDisablesPercent < 0 || c.Safety.MaxDisablesPercent > 100 {
 		p.Add("safety.max_disables_percent", "must be between 0 and 100, got %g", c.Safety.MaxDisablesPercent)
+	}
+	if c.Safety.RetryBackoff <= 0 {
+		p.Add("safety.retry_backoff", "must be positive, e.g. 10m")
+	}
+	if c.Safety.QuarantineAfter < 0 {
+		p.Add("safety.quarantine_after", "must be 0 (never quarantine) or more, got %d", c.Safety.QuarantineAfter)
+	}
+	if c.AuditRetention < Duration(24*time.Hour) {
+		p.Add("audit_retention", "must be at least 24h, got %s", time.Duration(c.AuditRetention))
 	}
 }
 

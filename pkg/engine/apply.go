@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/g2msync/g2msync/pkg/gotomeeting"
 	"github.com/g2msync/g2msync/pkg/logkey"
@@ -29,11 +30,16 @@ func (c *cycle) apply(ctx context.Context, p *plan.Plan) error {
 		}
 	}
 	c.progress(0, total)
+	deferred := c.deferred(p)
 	seats := c.loadSeats(ctx, p)
 	var creates []*plan.Change
 	done, outages := 0, 0
 	for i := range p.Changes {
 		ch := &p.Changes[i]
+		if deferred[ch.EntraID] {
+			done++
+			continue
+		}
 		if ch.Kind == plan.KindCreate {
 			creates = append(creates, ch)
 			continue
@@ -101,6 +107,7 @@ func (c *cycle) stopAfter(err error, outages *int, left int) error {
 // applyOne makes the one call of a non-create change and commits its outcome.
 // The returned error is the call's, for stopAfter; it is already recorded.
 func (c *cycle) applyOne(ctx context.Context, ch *plan.Change, seats *seatLedger) error {
+	c.tried++
 	if err := seats.reserve(listOld(ch.Licenses), listNew(ch.Licenses)); err != nil {
 		return c.fail(ch, err, false)
 	}
@@ -214,20 +221,74 @@ func (c *cycle) fail(ch *plan.Change, err error, keepIntent bool) error {
 	c.res.Errors = append(c.res.Errors, ce)
 	c.res.Cycle.Failed[string(ch.Kind)]++
 	f := c.failure(ch, ce)
-	c.commit(state.Outcome{EntraID: ch.EntraID, ClearIntent: !keepIntent, Failure: f,
-		Audit: c.audit(ch, state.ResultFailure, ce.Error())})
-	c.log.Warn("change failed", append(c.attrs(ch), logkey.Error, ce.Error(), logkey.Count, f.Count)...)
+	audit := c.audit(ch, state.ResultFailure, ce.Error())
+	if f.Quarantined {
+		audit.Reason = fmt.Sprintf("quarantined after %d failed attempts: not retried until the change differs or someone runs `g2msync retry %s`",
+			f.Count, firstNonEmpty(ch.Email(), ch.UPN, ch.EntraID))
+		c.log.Error("account quarantined", append(c.attrs(ch), logkey.Error, ce.Error(), logkey.Count, f.Count)...)
+	} else {
+		c.log.Warn("change failed", append(c.attrs(ch), logkey.Error, ce.Error(), logkey.Count, f.Count)...)
+	}
+	c.commit(state.Outcome{EntraID: ch.EntraID, ClearIntent: !keepIntent, Failure: f, Audit: audit})
 	return err
 }
 
 func (c *cycle) failure(ch *plan.Change, ce *ChangeError) *state.Failure {
 	now := c.e.now()
 	f := &state.Failure{EntraID: ch.EntraID, UPN: ch.UPN, Email: ch.Email(), GoToKey: ch.GoToKey, Kind: ch.Kind,
-		Count: 1, FirstAt: now, LastAt: now, NextAttempt: now, LastError: ce.Error()}
-	if prev, ok := c.prevFailures()[ch.EntraID]; ok {
+		Count: 1, FirstAt: now, LastAt: now, LastError: ce.Error(), Fingerprint: fingerprint(ch)}
+	if prev, ok := c.prevFailures()[ch.EntraID]; ok && prev.Fingerprint == f.Fingerprint {
 		f.Count, f.FirstAt = prev.Count+1, prev.FirstAt
 	}
+	f.NextAttempt = now.Add(c.e.Retry.delay(f.Count))
+	if q := c.e.Retry.quarantineAfter(); q > 0 && f.Count >= q && ce.Retryable {
+		f.Quarantined = true
+	}
 	return f
+}
+
+// deferred returns the people whose change is not tried this cycle: the same
+// change failed before and its back-off has not passed, or it is quarantined.
+// A different change (the directory moved on) is tried at once.
+func (c *cycle) deferred(p *plan.Plan) map[string]bool {
+	out := map[string]bool{}
+	fs := c.prevFailures()
+	if len(fs) == 0 {
+		return out
+	}
+	now := c.e.now()
+	for i := range p.Changes {
+		ch := &p.Changes[i]
+		f, ok := fs[ch.EntraID]
+		if !ok || f.Fingerprint != fingerprint(ch) {
+			continue
+		}
+		if f.Quarantined || now.Before(f.NextAttempt) {
+			out[ch.EntraID] = true
+			c.res.Cycle.Deferred++
+			why := fmt.Sprintf("waiting until %s after %d failed attempts", f.NextAttempt.UTC().Format(time.RFC3339), f.Count)
+			if f.Quarantined {
+				why = fmt.Sprintf("quarantined after %d failed attempts; run `g2msync retry %s` once the cause is fixed", f.Count, firstNonEmpty(f.Email, f.UPN, f.EntraID))
+			}
+			c.log.Debug("deferred", append(c.attrs(ch), logkey.Reason, why)...)
+		}
+	}
+	return out
+}
+
+// fingerprint identifies what a change asks GoTo to do.
+func fingerprint(ch *plan.Change) string {
+	var b strings.Builder
+	b.WriteString(string(ch.Kind))
+	b.WriteString("|" + ch.GoToKey)
+	for _, f := range ch.Fields {
+		fmt.Fprintf(&b, "|%s=%s", f.Field, f.New)
+	}
+	if ch.Kind == plan.KindCreate {
+		b.WriteString("|" + ch.Profile.Email)
+	}
+	fmt.Fprintf(&b, "|l=%s|r=%s", strings.Join(listNew(ch.Licenses), ","), strings.Join(listNew(ch.AdminRoles), ","))
+	return b.String()
 }
 
 func (c *cycle) prevFailures() map[string]state.Failure {

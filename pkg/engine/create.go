@@ -55,6 +55,7 @@ func (c *cycle) applyCreates(ctx context.Context, creates []*plan.Change, seats 
 }
 
 func (c *cycle) createBatch(ctx context.Context, batch []*plan.Change, seats *seatLedger) error {
+	c.tried += len(batch)
 	lic, roles := listNew(batch[0].Licenses), listNew(batch[0].AdminRoles)
 	// People beyond the free seats fail here, without a call.
 	var send []*plan.Change

@@ -55,6 +55,41 @@ type Engine struct {
 	// Calls, if set, returns cumulative API request counts by API name, so a
 	// cycle can report how many it made.
 	Calls func() map[string]int64
+	// Retry is the back-off and quarantine of people whose change failed.
+	Retry RetryPolicy
+}
+
+// RetryPolicy says when a failed change is tried again. After the nth
+// failure in a row of the same change, the next try waits Base·2^(n-1),
+// at most Max; after QuarantineAfter failures the person is quarantined
+// until the change differs (the directory moved on) or someone runs
+// `g2msync retry`.
+type RetryPolicy struct {
+	Base            time.Duration // 0: 10 minutes
+	Max             time.Duration // 0: 24 hours
+	QuarantineAfter int           // 0: 5; negative: never
+}
+
+func (r RetryPolicy) delay(n int) time.Duration {
+	base, maxd := r.Base, r.Max
+	if base <= 0 {
+		base = 10 * time.Minute
+	}
+	if maxd <= 0 {
+		maxd = 24 * time.Hour
+	}
+	d := base
+	for i := 1; i < n && d < maxd; i++ {
+		d *= 2
+	}
+	return min(d, maxd)
+}
+
+func (r RetryPolicy) quarantineAfter() int {
+	if r.QuarantineAfter == 0 {
+		return 5
+	}
+	return r.QuarantineAfter
 }
 
 // Options select what kind of cycle to run.
@@ -68,6 +103,9 @@ type Options struct {
 	AllowDisables bool
 	// Stop, when closed, ends the cycle after the change in flight.
 	Stop <-chan struct{}
+	// AdoptOnly records ownership of the GoTo accounts that match in-scope
+	// people and changes nothing else: `g2msync state rebuild`.
+	AdoptOnly bool
 }
 
 // Cycle outcomes.
@@ -172,6 +210,9 @@ func mode(o Options) string {
 	if o.AllowDisables {
 		m = append(m, "allow-disables")
 	}
+	if o.AdoptOnly {
+		m = append(m, "adopt-only")
+	}
 	if len(m) == 0 {
 		return "incremental"
 	}
@@ -202,6 +243,7 @@ type cycle struct {
 	owned      map[string]*plan.Record // by GoTo key
 	failures   map[string]state.Failure
 	commitErr  error
+	tried      int // changes whose call was made or refused by the seat ledger
 }
 
 func (c *cycle) calls() map[string]int64 {
@@ -238,7 +280,11 @@ func (c *cycle) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p := plan.Compute(plan.Input{Accounts: accounts, Records: records, Remotes: remotes, Policy: c.e.Policy,
+	pol := c.e.Policy
+	if c.opts.AdoptOnly {
+		pol.Mode = plan.ModeAdoptOnly
+	}
+	p := plan.Compute(plan.Input{Accounts: accounts, Records: records, Remotes: remotes, Policy: pol,
 		AllowDisables: c.opts.AllowDisables})
 	c.res.Plan = p
 	c.summarisePlan(p)
@@ -261,6 +307,9 @@ func (c *cycle) run(ctx context.Context) error {
 	}
 	if err := c.apply(ctx, p); err != nil {
 		return err
+	}
+	if tried, failed := c.tried, sum(c.res.Cycle.Failed); tried >= 10 && failed*2 > tried {
+		return fmt.Errorf("%d of %d GoTo changes failed; treating the cycle as failed (last: %v)", failed, tried, c.res.Errors[len(c.res.Errors)-1])
 	}
 	switch {
 	case len(c.res.Errors) > 0:
@@ -375,4 +424,12 @@ func refresh(records []plan.Record, byKey map[string]*plan.Remote, log *slog.Log
 		out = append(out, r)
 	}
 	return out
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

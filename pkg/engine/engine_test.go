@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -25,11 +26,15 @@ type harness struct {
 	target *fakeTarget
 	path   string
 	policy plan.Policy
+	now    time.Time
+	// engineRetry is the engine's retry policy (zero: the defaults).
+	engineRetry RetryPolicy
 }
 
 func newHarness(t *testing.T, people int) *harness {
 	t.Helper()
-	h := &harness{t: t, src: &fakeSource{}, target: newFakeTarget(), path: filepath.Join(t.TempDir(), "state.db")}
+	h := &harness{t: t, src: &fakeSource{}, target: newFakeTarget(), path: filepath.Join(t.TempDir(), "state.db"),
+		now: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
 	h.src.snap.App = directory.App{ID: "sp", Roles: []directory.AppRole{{ID: roleUser, Value: "User"}}}
 	for i := range people {
 		h.src.add(fmt.Sprintf("u%04d", i), fmt.Sprintf("user%04d@contoso.com", i))
@@ -44,7 +49,8 @@ func (h *harness) engine(st *state.Store, dry bool) *Engine {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	e := &Engine{Source: h.src, Mapper: m, Reader: h.target, Store: st, Policy: h.policy, BatchSize: 100}
+	e := &Engine{Source: h.src, Mapper: m, Reader: h.target, Store: st, Policy: h.policy, BatchSize: 100,
+		Now: func() time.Time { return h.now }, Retry: h.engineRetry}
 	if !dry {
 		e.Writer = h.target
 	}
@@ -59,7 +65,9 @@ func (h *harness) run(opts Options) (*Result, error) {
 		h.t.Fatal(err)
 	}
 	defer st.Close()
-	return h.engine(st, opts.DryRun).Run(context.Background(), opts)
+	res, err := h.engine(st, opts.DryRun).Run(context.Background(), opts)
+	h.now = h.now.Add(20 * time.Minute) // the next cycle comes on schedule
+	return res, err
 }
 
 func (h *harness) mustRun(opts Options) *Result {
@@ -381,5 +389,96 @@ func TestAccountDeletedInGoToIsMatchedAgain(t *testing.T) {
 	res = h.mustRun(Options{})
 	if res.Cycle.Applied["create"] != 1 || h.target.byEmail("user0001@contoso.com") == nil {
 		t.Errorf("applied %v: the person must be created again", res.Cycle.Applied)
+	}
+}
+
+func (h *harness) failures() []state.Failure {
+	h.t.Helper()
+	st, err := state.Open(h.path, state.Options{ReadOnly: true})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer st.Close()
+	fs, _ := st.Failures()
+	return fs
+}
+
+func TestFailedChangeBacksOffThenQuarantines(t *testing.T) {
+	h := newHarness(t, 3)
+	h.mustRun(Options{})
+	h.src.edit("u0001", func(u *directory.User) { u.Attributes["surname"] = "Changed" })
+	h.target.fail["user0001@contoso.com"] = fmt.Errorf("goto: 500: %w", gotomeeting.ErrUnavailable)
+	// Attempts at t0, then the back-off doubles from 10 min: cycles come
+	// every 20 min, so attempts are made at cycles 1, 2, 3, 5 and 9; the
+	// fifth failure quarantines the account.
+	var attempts []int
+	for i := 1; i <= 12; i++ {
+		h.target.reset()
+		res := h.mustRun(Options{})
+		if h.target.calls["update"] > 0 {
+			attempts = append(attempts, i)
+		} else if res.Cycle.Deferred != 1 {
+			t.Errorf("cycle %d: deferred %d, want 1", i, res.Cycle.Deferred)
+		}
+	}
+	if want := []int{1, 2, 3, 5, 9}; !cmp.Equal(attempts, want) {
+		t.Errorf("attempts in cycles %v, want %v", attempts, want)
+	}
+	fs := h.failures()
+	if len(fs) != 1 || !fs[0].Quarantined || fs[0].Count != 5 {
+		t.Fatalf("failures = %+v, want one quarantined after 5", fs)
+	}
+	es := h.audit(state.AuditFilter{User: "u0001", Result: state.ResultFailure})
+	if last := es[len(es)-1]; !strings.Contains(last.Reason, "quarantined after 5 failed attempts") {
+		t.Errorf("last audit entry %+v", last)
+	}
+	// The directory moves on: a different change is tried at once.
+	delete(h.target.fail, "user0001@contoso.com")
+	h.src.edit("u0001", func(u *directory.User) { u.Attributes["surname"] = "Changed again" })
+	h.target.reset()
+	if res := h.mustRun(Options{}); res.Cycle.Applied["update"] != 1 || len(h.failures()) != 0 {
+		t.Errorf("a new change for a quarantined person: applied %v, failures %+v", res.Cycle.Applied, h.failures())
+	}
+}
+
+func TestRetryClearsQuarantine(t *testing.T) {
+	h := newHarness(t, 3)
+	h.mustRun(Options{})
+	h.src.edit("u0002", func(u *directory.User) { u.Attributes["surname"] = "X" })
+	h.target.fail["user0002@contoso.com"] = fmt.Errorf("goto: 409: %w", gotomeeting.ErrConflict)
+	h.engineRetry = RetryPolicy{QuarantineAfter: 1}
+	h.mustRun(Options{})
+	if fs := h.failures(); len(fs) != 1 || !fs[0].Quarantined {
+		t.Fatalf("failures %+v", fs)
+	}
+	delete(h.target.fail, "user0002@contoso.com")
+	h.target.reset()
+	h.now = h.now.Add(48 * time.Hour)
+	if res := h.mustRun(Options{}); res.Cycle.Applied["update"] != 0 || res.Cycle.Deferred != 1 {
+		t.Fatalf("quarantined account was tried: %v", res.Cycle.Applied)
+	}
+	st, _ := state.Open(h.path, state.Options{})
+	cleared, err := st.ClearFailures("USER0002@contoso.com")
+	st.Close()
+	if err != nil || len(cleared) != 1 {
+		t.Fatalf("clear: %v %v", cleared, err)
+	}
+	if res := h.mustRun(Options{}); res.Cycle.Applied["update"] != 1 {
+		t.Errorf("after retry: applied %v", res.Cycle.Applied)
+	}
+}
+
+func TestMostCallsFailingFailsTheCycle(t *testing.T) {
+	h := newHarness(t, 20)
+	h.mustRun(Options{})
+	for i := range 20 {
+		h.src.edit(fmt.Sprintf("u%04d", i), func(u *directory.User) { u.Attributes["surname"] = "New" })
+		if i < 12 {
+			h.target.fail[fmt.Sprintf("user%04d@contoso.com", i)] = fmt.Errorf("goto: 409: %w", gotomeeting.ErrConflict)
+		}
+	}
+	res, err := h.run(Options{})
+	if err == nil || !strings.Contains(err.Error(), "12 of 20 GoTo changes failed") || res.Outcome() != OutcomeFailed {
+		t.Errorf("err %v outcome %s", err, res.Outcome())
 	}
 }

@@ -477,3 +477,17 @@ func TestDisableThresholds(t *testing.T) {
 		})
 	}
 }
+
+func TestAdoptOnlyRecordsOwnershipAndChangesNothing(t *testing.T) {
+	a, b, c := person("a", "a@x.com"), person("b", "b@x.com"), person("c", "c@x.com")
+	remoteA := Remote{Key: "1", Profile: Profile{Email: "A@x.com", FirstName: "old"}}
+	pol := testPolicy()
+	pol.Mode = ModeAdoptOnly
+	p := Compute(Input{Accounts: []Account{a, b}, Records: []Record{owned(c, "3")}, Remotes: []Remote{remoteA}, Policy: pol, AllowDisables: true})
+	if got, want := kinds(p), []string{"adopt:a", "skip:b", "skip:c"}; !cmp.Equal(got, want) {
+		t.Fatalf("kinds = %v, want %v", got, want)
+	}
+	if p.Changes[0].Writes() {
+		t.Errorf("adopt-only adoption writes: %+v", p.Changes[0])
+	}
+}

@@ -15,6 +15,9 @@ const (
 	// ModeCreateOnly only creates accounts and records adoptions; it never
 	// changes an existing account.
 	ModeCreateOnly Mode = "create-only"
+	// ModeAdoptOnly only records adoptions, changing nothing in GoTo: it
+	// rebuilds a lost state file. Not a configuration value.
+	ModeAdoptOnly Mode = "adopt-only"
 )
 
 // ParseMode returns the mode with the given name.
@@ -73,6 +76,12 @@ func applyMode(mode Mode, changes []Change, skips []Change) ([]Change, []Change)
 	kept := changes[:0]
 	for _, c := range changes {
 		switch {
+		case mode == ModeAdoptOnly:
+			if c.Kind != KindAdopt {
+				skips = append(skips, policySkip(c, mode))
+				continue
+			}
+			c.Fields, c.Licenses, c.AdminRoles = nil, nil, nil
 		case c.Kind == KindCreate:
 		case c.Kind == KindAdopt && mode == ModeCreateOnly:
 			// Adoption records ownership; under create-only it changes nothing.

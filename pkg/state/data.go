@@ -43,6 +43,9 @@ type Failure struct {
 	NextAttempt time.Time `json:"next_attempt"`
 	LastError   string    `json:"last_error"`
 	Quarantined bool      `json:"quarantined,omitempty"`
+	// Fingerprint identifies the change that failed; a different change for
+	// the same person (the directory moved on) starts the count afresh.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // Staged is a disable held back by the threshold gate.
@@ -97,12 +100,15 @@ type Cycle struct {
 	InScope int       `json:"in_scope"`
 	Owned   int       `json:"owned"`
 	// Planned counts changes by kind; Applied and Failed by kind.
-	Planned map[string]int   `json:"planned,omitempty"`
-	Applied map[string]int   `json:"applied,omitempty"`
-	Failed  map[string]int   `json:"failed,omitempty"`
-	Skipped int              `json:"skipped"`
-	Staged  int              `json:"staged"`
-	Calls   map[string]int64 `json:"calls,omitempty"` // API requests by API (graph, goto)
+	Planned map[string]int `json:"planned,omitempty"`
+	Applied map[string]int `json:"applied,omitempty"`
+	Failed  map[string]int `json:"failed,omitempty"`
+	Skipped int            `json:"skipped"`
+	Staged  int            `json:"staged"`
+	// Deferred counts changes not tried this cycle: waiting for their
+	// back-off after a failure, or quarantined.
+	Deferred int              `json:"deferred,omitempty"`
+	Calls    map[string]int64 `json:"calls,omitempty"` // API requests by API (graph, goto)
 }
 
 // Outcome is everything one finished change writes, committed at once.
@@ -235,6 +241,41 @@ func (s *Store) Failures() ([]Failure, error) {
 		})
 	})
 	return out, err
+}
+
+// ClearFailures removes the failure records of the people matched by who
+// (an Entra id, UPN, email or GoTo key, ignoring case), or of every
+// quarantined account when who is "", so the next cycle tries them again.
+// It returns what it cleared.
+func (s *Store) ClearFailures(who string) ([]Failure, error) {
+	var cleared []Failure
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketFailures)
+		var keys [][]byte
+		err := each(tx, bucketFailures, func(k []byte, f *Failure) error {
+			w := strings.ToLower(who)
+			match := (who == "" && f.Quarantined) || (who != "" && (w == strings.ToLower(f.EntraID) || w == strings.ToLower(f.UPN) ||
+				w == strings.ToLower(f.Email) || who == f.GoToKey))
+			if match {
+				keys = append(keys, append([]byte(nil), k...))
+				cleared = append(cleared, *f)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clear failures in %s: %w", s.path, err)
+	}
+	return cleared, nil
 }
 
 // Skips returns the last skip reason of each person skipped, by Entra id.

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/g2msync/g2msync/pkg/sim/scenario"
+)
+
+// login runs `g2msync login goto` as a process and plays the person: it
+// opens the printed URL (the simulator approves at once and redirects to
+// the loopback listener), then waits for the process to finish.
+func (pw *procWorld) login(t *testing.T) string {
+	t.Helper()
+	cmd, _, stderr := pw.command("login", "goto", "--listen", freeAddr(t))
+	cmd.Stdout = nil
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	r := bufio.NewReader(out)
+	var url string
+	for url == "" {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("login printed no URL: %v\n%s", err, stderr)
+		}
+		if l := strings.TrimSpace(line); strings.HasPrefix(l, "https://") {
+			url = l
+		}
+	}
+	browser := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pw.w.CA.Pool()}}}
+	resp, err := browser.Get(url)
+	if err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	rest, _ := io.ReadAll(r)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("login: %v\npage: %s\n%s%s", err, page, rest, stderr)
+	}
+	return string(page) + string(rest)
+}
+
+func TestLoginStoresTheRefreshToken(t *testing.T) {
+	pw := newProcWorld(t, smallWorld(), "@every 20m")
+	pw.env = withoutEnv(pw.env, "G2MSYNC_GOTO_REFRESH_TOKEN")
+	if code, out := pw.exitCode("run", "--once"); code != ExitFailure || !strings.Contains(out, "g2msync login goto") {
+		t.Fatalf("without a token: exit %d\n%s", code, out)
+	}
+	if out := pw.login(t); !strings.Contains(out, "Logged in to GoTo") || !strings.Contains(out, "You may close this window") {
+		t.Errorf("login output:\n%s", out)
+	}
+	if code, out := pw.exitCode("run", "--once", "--initial-sync"); code != ExitOK {
+		t.Errorf("after login: exit %d\n%s", code, out)
+	}
+}
+
+func withoutEnv(env []string, key string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// TestCorruptStateIsRebuilt: a truncated state file gives a clear error
+// naming the recovery; `state rebuild` (after a login, since the rotated
+// refresh token was lost with the file) re-adopts every account, and the
+// next cycle creates nothing twice.
+func TestCorruptStateIsRebuilt(t *testing.T) {
+	pw := newProcWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 30}}, DirectAdmins: 3, DefaultAccess: -1, PreExisting: -1}, "@every 20m")
+	if code, out := pw.exitCode("run", "--once", "--initial-sync"); code != ExitOK {
+		t.Fatalf("initial sync: exit %d\n%s", code, out)
+	}
+	accounts := len(pw.w.GoTo.Users())
+	pw.w.GoTo.ResetCounters()
+	path := filepath.Join(pw.dir, "state.db")
+	if err := os.Truncate(path, 100); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"status"}, {"run", "--once"}} {
+		if code, out := pw.exitCode(args...); code != ExitFailure || !strings.Contains(out, "g2msync state rebuild") {
+			t.Errorf("%v on a corrupt file: exit %d\n%s", args, code, out)
+		}
+	}
+	code, out := pw.exitCode("state", "rebuild")
+	if code != ExitFailure || !strings.Contains(out, "run `g2msync login goto`") || !strings.Contains(out, "moved the old file to") {
+		t.Fatalf("rebuild without a valid refresh token: exit %d\n%s", code, out)
+	}
+	pw.login(t)
+	code, out = pw.exitCode("state", "rebuild")
+	if want := fmt.Sprintf("re-adopted %d GoTo accounts", len(pw.w.InScope(false))); code != ExitOK || !strings.Contains(out, want) {
+		t.Fatalf("rebuild: exit %d\n%s", code, out)
+	}
+	if code, out := pw.exitCode("state", "rebuild"); code != ExitUsage || !strings.Contains(out, "is readable") {
+		t.Errorf("second rebuild: exit %d\n%s", code, out)
+	}
+	if pw.w.GoTo.Writes() != 0 {
+		t.Errorf("rebuild wrote to GoTo %d times", pw.w.GoTo.Writes())
+	}
+	if code, out := pw.exitCode("run", "--once"); code != ExitOK || !strings.Contains(out, "applied none") {
+		t.Errorf("cycle after rebuild: exit %d\n%s", code, out)
+	}
+	if n := len(pw.w.GoTo.Users()); n != accounts {
+		t.Errorf("GoTo holds %d accounts after rebuild, want %d", n, accounts)
+	}
+}
+
+func TestRetryReleasesAQuarantinedAccount(t *testing.T) {
+	pw := newProcWorld(t, smallWorld(), "@every 20m")
+	if code, out := pw.exitCode("retry", "nobody@contoso.example"); code != ExitFailure || !strings.Contains(out, "no failing account matches") {
+		t.Errorf("retry of nobody: exit %d\n%s", code, out)
+	}
+	if code, out := pw.exitCode("retry"); code != ExitUsage {
+		t.Errorf("retry without a user: exit %d\n%s", code, out)
+	}
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// RetryCommand clears a person's failure record so the next cycle tries again.
+type RetryCommand struct{ m *Main }
+
+const retryUsage = `usage: g2msync retry [flags] <user> | --quarantined
+
+A change that keeps failing is retried with a growing back-off and, after
+safety.quarantine_after failures, quarantined: not tried again until the
+directory changes it or someone runs this command. Name the person by Entra
+object id, UPN, email or GoTo key; --quarantined releases every quarantined
+account. The next cycle tries them at once.`
+
+// Run implements command.
+func (c *RetryCommand) Run(_ context.Context, args []string) error {
+	fs := c.m.newFlagSet("retry", retryUsage)
+	cfgPath := c.m.configFlag(fs)
+	all := fs.Bool("quarantined", false, "release every quarantined account")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, errHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	who := fs.Arg(0)
+	if (who == "") == !*all || fs.NArg() > 1 {
+		return usageError{errors.New("name one person, or give --quarantined")}
+	}
+	cfg, err := c.m.loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := openStateForWrite(cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cleared, err := st.ClearFailures(who)
+	if err != nil {
+		return err
+	}
+	if len(cleared) == 0 {
+		return fmt.Errorf("no failing account matches %q (see `g2msync status`)", who)
+	}
+	for _, f := range cleared {
+		state := "failing"
+		if f.Quarantined {
+			state = "quarantined"
+		}
+		fmt.Fprintf(c.m.Stdout, "released %s (%s after %d attempts of %s): the next cycle tries again\n",
+			firstNonEmpty(f.Email, f.UPN, f.EntraID), state, f.Count, f.Kind)
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/g2msync/g2msync/pkg/config"
+	"github.com/g2msync/g2msync/pkg/engine"
+	"github.com/g2msync/g2msync/pkg/metrics"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+// StateCommand manages the state file itself.
+type StateCommand struct{ m *Main }
+
+const stateUsage = `usage: g2msync state rebuild [flags]
+
+Rebuilds a lost, truncated or corrupt state file: the old file is moved
+aside (kept as <state_path>.corrupt-<time>), a new one is created, and one
+full read re-adopts the GoTo accounts that match in-scope people by email.
+Nothing is created, updated or disabled in GoTo; the next cycle does that.
+Stop the daemon first. If the GoTo refresh token was lost with the old
+file, run 'g2msync login goto' first (rebuild says so).
+
+A readable state file is not replaced unless --force is given.`
+
+// Run implements command.
+func (c *StateCommand) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "rebuild" {
+		fmt.Fprintln(c.m.Stderr, stateUsage)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return nil
+		}
+		return usageError{errors.New("state: say what to do: g2msync state rebuild")}
+	}
+	fs := c.m.newFlagSet("state rebuild", stateUsage)
+	cfgPath := c.m.configFlag(fs)
+	force := fs.Bool("force", false, "rebuild even if the state file is readable (the old one is kept)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := c.m.loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	unlock, err := state.Lock(cfg.StatePath)
+	if err != nil {
+		return fmt.Errorf("%w; stop the daemon before rebuilding its state file", err)
+	}
+	defer unlock()
+	aside := ""
+	if _, err := os.Stat(cfg.StatePath); err == nil {
+		st, err := state.Open(cfg.StatePath, state.Options{Binding: binding(cfg), ReadOnly: true})
+		switch {
+		case err == nil:
+			recs, _ := st.Records()
+			st.Close()
+			if len(recs) == 0 {
+				// A file that owns nothing yet (say, a rebuild that stopped
+				// for a login): rebuilding into it loses nothing.
+				return c.m.rebuildWith(ctx, cfg, "")
+			}
+			if !*force {
+				return usageError{fmt.Errorf("state file %s is readable: nothing to rebuild (--force rebuilds it anyway, keeping the old one)", cfg.StatePath)}
+			}
+		case errors.Is(err, state.ErrCorrupt), *force:
+			fmt.Fprintf(c.m.Stdout, "state file %s: %v\n", cfg.StatePath, err)
+		default:
+			return err // in use, or another tenant's file: not ours to move
+		}
+		aside = fmt.Sprintf("%s.corrupt-%s", cfg.StatePath, c.m.now().UTC().Format("20060102T150405Z"))
+		if err := os.Rename(cfg.StatePath, aside); err != nil {
+			return fmt.Errorf("move the old state file aside: %w", err)
+		}
+		fmt.Fprintf(c.m.Stdout, "moved the old file to %s\n", aside)
+	}
+	return c.m.rebuildWith(ctx, cfg, aside)
+}
+
+func (m *Main) rebuildWith(ctx context.Context, cfg *config.Config, aside string) error {
+	a, err := m.newApp(cfg, m.newLogger(cfg, m.Stderr), metrics.New(version), appOptions{})
+	if err != nil {
+		return err
+	}
+	return m.rebuild(ctx, a, aside)
+}
+
+func (m *Main) rebuild(ctx context.Context, a *app, aside string) error {
+	rep, err := a.cycle(ctx, engine.Options{InitialSync: true, AdoptOnly: true})
+	if err != nil {
+		if rep == nil || rep.Result == nil {
+			return fmt.Errorf("rebuild: %w", err)
+		}
+		return fmt.Errorf("rebuild: %w (if the GoTo refresh token was lost with the old file, run `g2msync login goto`, then rebuild again)", err)
+	}
+	res := rep.Result
+	missing := 0
+	for _, s := range res.Plan.Skips {
+		if s.Prior == nil && s.GoToKey == "" {
+			missing++
+		}
+	}
+	fmt.Fprintf(m.Stdout, "Rebuilt %s: re-adopted %d GoTo accounts of in-scope people.\n", a.cfg.StatePath, res.Cycle.Applied["adopt"])
+	fmt.Fprintf(m.Stdout, "%d in-scope people have no GoTo account, or cannot be provisioned: `g2msync plan` shows what the next cycle will do.\n", missing)
+	if aside != "" {
+		fmt.Fprintf(m.Stdout, "The old file is kept as %s; delete it once you are satisfied.\n", aside)
+	}
+	return nil
+}
+
+func (m *Main) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
