@@ -91,7 +91,7 @@ func TestEndToEnd(t *testing.T) {
 	if u, ok := g.UserByEmail(leaver.Mail); !ok || u.Status != "SUSPENDED" || len(u.LicenseKeys) != 0 {
 		t.Errorf("unassigned account: %+v, want SUSPENDED without licences", u)
 	}
-	step("reassign", gotosim.RouteUpdateUser, func() error { return w.Graph.AddMember(w.GroupIDs[leaver.Group], leaver.ID) }, plan.KindEnable)
+	step("reassign", gotosim.RouteUpdateUser, func() error { return w.ReturnToGroup(leaver.ID) }, plan.KindEnable)
 	if u, ok := g.UserByEmail(leaver.Mail); !ok || u.Status == "SUSPENDED" || len(u.LicenseKeys) != 1 {
 		t.Errorf("re-enabled account: %+v", u)
 	}

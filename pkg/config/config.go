@@ -144,9 +144,9 @@ func Default() *Config {
 			"firstName": {Expr: "givenName"},
 			"lastName":  {Expr: "surname"},
 		},
-		Matching:    []string{"mail", "userPrincipalName"},
-		Policy:      "sync",
-		Deprovision: "disable",
+		Matching:       []string{"mail", "userPrincipalName"},
+		Policy:         "sync",
+		Deprovision:    "disable",
 		Safety:         Safety{MaxDisables: 50, MaxDisablesPercent: 20, RetryBackoff: Duration(10 * time.Minute), QuarantineAfter: 5},
 		AuditRetention: Duration(90 * 24 * time.Hour),
 	}

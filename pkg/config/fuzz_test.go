@@ -3,11 +3,13 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -39,6 +41,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(validYAML+"safety: { max_disables: 0, max_disables_percent: 12.5% }\npolicy: create-only\ndeprovision: delete\n"), "", uint8(entraAndGoTo))
 	f.Add([]byte(validYAML+"goto: { client_secret: hunter2, timeout: soon, rate_limit_per_second: 50 }\n"), "G2MSYNC_GOTO_USERNAME=admin", uint8(0x3f))
 	f.Add([]byte("entra: [a, b]\nschedul: '@hourly'\nroles: { User: {} }\n"), "G2MSYNC_SAFETY_MAX_DISABLES=lots", uint8(0))
+	f.Add([]byte(validYAML+"safety: { max_disables: 3, max_disables_percent: 12.5, retry_backoff: 5m, quarantine_after: 2, disable_super_users: true }\n"+
+		"audit_retention: 48h\ngoto: { rate_limit_per_second: 2.5, max_retries: 0, create_batch_size: 500, suppress_welcome_email: yes }\n"), "", uint8(entraAndGoTo))
+	f.Add([]byte(validYAML+"'roles': { \"Sales \\u00e9\": { licenses: [\"1\", '2'] }, &r Ops: { licenses: [\"3\"] } }\nmatching: [mail]\n"), "G2MSYNC_GOTO_USERNAME=u", uint8(0x25))
 	f.Add([]byte("roles: ["), "", uint8(entraAndGoTo))
 	f.Add([]byte("x: &a {b: *a}\nlisten: *a\n"), "", uint8(0))
 	f.Add([]byte(nil), "G2MSYNC_ENTRA_TENANT_ID=contoso.onmicrosoft.com\nG2MSYNC_ENTRA_CLIENT_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000002\n"+
@@ -66,18 +71,18 @@ func FuzzParse(f *testing.F) {
 
 		if err != nil {
 			if cfg != nil {
-				t.Fatalf("Parse returned both a configuration and %v", err)
+				fail(t, "Parse returned both a configuration and %v", err)
 			}
 			var cerr *Error
 			if !errors.As(err, &cerr) {
-				t.Fatalf("Parse error %T is not a *config.Error: %v", err, err)
+				fail(t, "Parse error %T is not a *config.Error: %v", err, err)
 			}
 			if len(cerr.Problems) == 0 {
-				t.Fatalf("*config.Error with no problems: %q", err)
+				fail(t, "*config.Error with no problems: %q", err)
 			}
 			for _, p := range cerr.Problems {
 				if p.Key == "" || p.Msg == "" {
-					t.Errorf("problem without key or message: %+v\nin: %v", p, err)
+					fail(t, "problem without key or message: %+v\nin: %v", p, err)
 				}
 			}
 			checkNoSecret(t, "error text", err.Error(), data, envText, scalars, environ)
@@ -90,7 +95,7 @@ func FuzzParse(f *testing.F) {
 
 		var dump bytes.Buffer
 		if err := cfg.Dump(&dump); err != nil {
-			t.Fatalf("Dump: %v", err)
+			fail(t, "Dump: %v", err)
 		}
 		checkNoSecret(t, "dump", dump.String(), data, envText, scalars, environ)
 
@@ -98,7 +103,7 @@ func FuzzParse(f *testing.F) {
 		// the same environment supply them again.
 		var doc yaml.Node
 		if err := yaml.Unmarshal(dump.Bytes(), &doc); err != nil {
-			t.Fatalf("Dump wrote YAML that does not parse: %v\n%s", err, dump.String())
+			fail(t, "Dump wrote YAML that does not parse: %v\n%s", err, dump.String())
 		}
 		dropSecretKeys(&doc, reflect.TypeFor[Config]())
 		again, err := yaml.Marshal(&doc)
@@ -107,11 +112,11 @@ func FuzzParse(f *testing.F) {
 		}
 		cfg2, err := Parse(again, environ)
 		if err != nil {
-			t.Fatalf("the dumped configuration does not parse again: %v\ndump:\n%s", err, again)
+			fail(t, "the dumped configuration does not parse again: %v\ndump:\n%s", err, again)
 		}
 		opts := cmp.Options{cmpopts.EquateEmpty(), cmp.Comparer(func(a, b Secret) bool { return a == b })}
 		if d := cmp.Diff(cfg, cfg2, opts); d != "" {
-			t.Errorf("configuration changed through Dump and Parse (-first +second):\n%s\ndump:\n%s", d, again)
+			fail(t, "configuration changed through Dump and Parse (-first +second):\n%s\ndump:\n%s", d, again)
 		}
 	})
 }
@@ -123,21 +128,23 @@ func checkRanges(t *testing.T, c *Config) {
 	g, s := c.GoTo, c.Safety
 	switch {
 	case !(g.RateLimitPerSecond > 0 && g.RateLimitPerSecond <= 10):
-		t.Errorf("accepted goto.rate_limit_per_second %v", g.RateLimitPerSecond)
+		fail(t, "accepted goto.rate_limit_per_second %v", g.RateLimitPerSecond)
 	case !(s.MaxDisablesPercent >= 0 && s.MaxDisablesPercent <= 100):
-		t.Errorf("accepted safety.max_disables_percent %v", s.MaxDisablesPercent)
+		fail(t, "accepted safety.max_disables_percent %v", s.MaxDisablesPercent)
 	case s.MaxDisables < 0:
-		t.Errorf("accepted safety.max_disables %d", s.MaxDisables)
+		fail(t, "accepted safety.max_disables %d", s.MaxDisables)
 	case g.CreateBatchSize < 1 || g.CreateBatchSize > 500:
-		t.Errorf("accepted goto.create_batch_size %d", g.CreateBatchSize)
+		fail(t, "accepted goto.create_batch_size %d", g.CreateBatchSize)
 	case g.MaxRetries < 0 || g.MaxRetries > 10:
-		t.Errorf("accepted goto.max_retries %d", g.MaxRetries)
+		fail(t, "accepted goto.max_retries %d", g.MaxRetries)
 	case g.Timeout <= 0 || c.Entra.Timeout <= 0:
-		t.Errorf("accepted timeouts %v %v", g.Timeout.D(), c.Entra.Timeout.D())
+		fail(t, "accepted timeouts %v %v", g.Timeout.D(), c.Entra.Timeout.D())
+	case s.RetryBackoff <= 0 || s.QuarantineAfter < 0 || c.AuditRetention.D() < 24*time.Hour:
+		fail(t, "accepted retry_backoff %v, quarantine_after %d, audit_retention %v", s.RetryBackoff.D(), s.QuarantineAfter, c.AuditRetention.D())
 	case len(c.Roles) == 0 || len(c.Matching) == 0 || c.Mapping["email"].Expr == "":
-		t.Errorf("accepted no roles, matching or email mapping: %+v", c)
+		fail(t, "accepted no roles, matching or email mapping: %+v", c)
 	case !c.GoTo.ClientSecret.IsSet():
-		t.Error("accepted no GoTo client secret")
+		fail(t, "accepted no GoTo client secret")
 	}
 }
 
@@ -152,7 +159,7 @@ func checkNoSecret(t *testing.T, what, out string, data []byte, envText string, 
 	env := envMap(environ)
 	for _, s := range fuzzSecrets {
 		if env[s.name] == s.value && strings.Contains(out, s.value) {
-			t.Fatalf("secret $%s appears in the %s:\n%s", s.name, what, out)
+			fail(t, "secret $%s appears in the %s:\n%s", s.name, what, out)
 		}
 	}
 }
@@ -268,4 +275,15 @@ func fieldTypeByTag(t reflect.Type, key string) (reflect.Type, bool) {
 		}
 	}
 	return nil, false
+}
+
+func fail(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if path := os.Getenv("CONFIG_FUZZ_SURVEY"); path != "" { // SURVEY
+		f, _ := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		fmt.Fprintf(f, "%q\t%q\n", format, fmt.Sprintf(format, args...))
+		f.Close()
+		t.SkipNow()
+	}
+	t.Fatalf(format, args...)
 }

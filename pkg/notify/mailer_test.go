@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -266,6 +267,25 @@ func TestNewMailerKeepsCallerTLSConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if tc.ServerName != "" || tc.MinVersion != 0 {
-		t.Errorf("caller's tls.Config changed: ServerName %q, MinVersion %s", tc.ServerName, strconv.Itoa(int(tc.MinVersion)))
+		t.Errorf("caller's tls.Config changed: ServerName %q, MinVersion %d", tc.ServerName, tc.MinVersion)
+	}
+}
+
+// The daemon may mail from more than one goroutine; each Send dials its own
+// connection, so concurrent sends all arrive.
+func TestMailerConcurrentSends(t *testing.T) {
+	ts := startServer(t, serverOpts{user: testUser, pass: testPass})
+	m := newTestMailer(t, ts, Config{Username: testUser, Password: testPass})
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			if err := m.Send(context.Background(), "mail "+strconv.Itoa(i), "body\n"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(ts.messages()); n != 4 {
+		t.Errorf("server got %d messages, want 4", n)
 	}
 }

@@ -81,7 +81,7 @@ func (k kind) opened(o Observation, failedCycles int, seen map[string]bool, grow
 
 	case kindFailing:
 		subject = fmt.Sprintf("%d provisioning %s failed in a row", o.FailedInARow, plural(o.FailedInARow, "cycle", "cycles"))
-		b.para("The last %d provisioning cycles failed (you are told from %d on); the latest was %s (%s).", o.FailedInARow, failedCycles, o.CycleID, when(o.Time))
+		b.para("The last %d provisioning %s failed (this mail goes out from %d on); the latest was %s (%s).", o.FailedInARow, plural(o.FailedInARow, "cycle", "cycles"), failedCycles, o.CycleID, when(o.Time))
 		b.para("Last error:")
 		b.indent(orNone(o.Error))
 		b.para("What it means: changes in Entra ID (new hires, leavers, renames) are not reaching GoTo. g2msync keeps trying on its schedule.")
@@ -108,7 +108,8 @@ func (k kind) opened(o Observation, failedCycles int, seen map[string]bool, grow
 					added = append(added, u)
 				}
 			}
-			b.para("More disables were staged since the last mail: %d in all now, %d of them new. New:", n, len(added))
+			b.para("More disables were staged since the last mail: %d in all now, %d of them new.", n, len(added))
+			b.para("New:")
 			b.list(added)
 			b.para("All staged:")
 		} else {

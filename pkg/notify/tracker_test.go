@@ -92,10 +92,13 @@ func wantSubjects(t *testing.T, step string, got []fakeMail, want ...string) {
 	}
 }
 
+// wantBody checks that each part appears in the body, either verbatim (for
+// lists and layout) or with line wrapping ignored (for prose).
 func wantBody(t *testing.T, m fakeMail, parts ...string) {
 	t.Helper()
+	flat := strings.Join(strings.Fields(m.body), " ")
 	for _, p := range parts {
-		if !strings.Contains(m.body, p) {
+		if !strings.Contains(m.body, p) && !strings.Contains(flat, strings.Join(strings.Fields(p), " ")) {
 			t.Errorf("mail %q: body lacks %q:\n%s", m.subject, p, m.body)
 		}
 	}

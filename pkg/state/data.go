@@ -425,7 +425,22 @@ func (s *Store) Audit(f AuditFilter) ([]AuditEntry, error) {
 }
 
 // PruneAudit deletes provisioning log entries and cycles older than before.
+// It writes only when there is something to delete.
 func (s *Store) PruneAudit(before time.Time) (int, error) {
+	old := false
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		if k, v := tx.Bucket(bucketAudit).Cursor().First(); k != nil {
+			var e AuditEntry
+			old = json.Unmarshal(v, &e) == nil && e.Time.Before(before)
+		}
+		if k, _ := tx.Bucket(bucketCycles).Cursor().First(); k != nil && bytes.Compare(k[:8], u64(uint64(before.UnixNano()))) < 0 {
+			old = true
+		}
+		return nil
+	})
+	if !old {
+		return 0, nil
+	}
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()

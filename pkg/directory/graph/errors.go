@@ -164,6 +164,11 @@ func (s *Source) entraFailure(e *Error, afe *azidentity.AuthenticationFailedErro
 		desc = strings.TrimSpace(fmt.Sprintf("%d %s", e.Status, reply.Error))
 	}
 	switch {
+	case e.Status >= 500 || e.Status == http.StatusTooManyRequests:
+		// Entra itself is down or throttling: nothing is wrong with the
+		// credentials, and saying so would send the administrator the wrong way.
+		e.kind = ErrUnavailable
+		e.detail = fmt.Sprintf("Entra's token endpoint for tenant %s is unavailable (%s); the next cycle will try again", s.cfg.TenantID, desc)
 	case len(reply.Codes) > 0 && reply.Codes[0] == 90002:
 		e.detail = fmt.Sprintf("Entra does not know tenant %s: %s; check the tenant id and the cloud", s.cfg.TenantID, desc)
 	case len(reply.Codes) > 0 && reply.Codes[0] == 700016:

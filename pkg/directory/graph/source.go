@@ -85,7 +85,7 @@ func New(cfg Config) (*Source, error) {
 	s := &Source{cfg: cfg, log: log, base: base, scope: scope, credName: credName}
 	s.selects, s.attrs = selection(cfg.Attributes)
 
-	m := &meter{next: cfg.baseTransport(), graphHost: graphURL.Host, log: log}
+	m := &meter{next: cfg.baseTransport(), graphHost: graphURL.Host, log: log, timeout: cfg.timeout()}
 	cred, err := cfg.credential(credName, azcore.ClientOptions{
 		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.Cloud.AuthorityHost},
 		Transport: &http.Client{Transport: m, Timeout: cfg.timeout()},
@@ -100,8 +100,9 @@ func New(cfg Config) (*Source, error) {
 		return nil, fmt.Errorf("graph source: auth provider: %w", err)
 	}
 	hc := &http.Client{
+		// No client Timeout: meter bounds each attempt, so Retry-After waits
+		// between attempts do not count against it.
 		Transport:     khttp.NewCustomTransportWithParentTransport(m, middleware(cfg.MaxRetries, log)...),
-		Timeout:       cfg.timeout(),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)

@@ -51,10 +51,16 @@ func withAttempts(ctx context.Context) (context.Context, *attempts) {
 // RetryHandler drops the responses it retries without closing them
 // (retry_handler.go retryRequest), which would otherwise pin a connection
 // per retry.
+//
+// It also bounds each attempt by timeout. The bound must be per attempt, not
+// the http.Client's Timeout: the retry handler runs inside the client, so a
+// client-wide timeout would also count the Retry-After waits between
+// attempts and fail a read that Graph merely throttled.
 type meter struct {
 	next      http.RoundTripper
 	graphHost string
 	log       *slog.Logger
+	timeout   time.Duration // per attempt; 0: none
 }
 
 func (m *meter) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -70,7 +76,18 @@ func (m *meter) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	start := time.Now()
+	cancel := context.CancelFunc(func() {})
+	if m.timeout > 0 {
+		var actx context.Context
+		actx, cancel = context.WithTimeout(ctx, m.timeout)
+		req = req.WithContext(actx)
+	}
 	res, err := m.next.RoundTrip(req)
+	if err != nil {
+		cancel()
+	} else {
+		res.Body = &cancelOnClose{ReadCloser: res.Body, cancel: cancel}
+	}
 	attrs := []any{slog.String(logAPI, api), slog.String(logMethod, req.Method), slog.String(logPath, req.URL.Path),
 		slog.Int64(logDuration, time.Since(start).Milliseconds())}
 	if err != nil {
@@ -124,4 +141,16 @@ func middleware(maxRetries int, log *slog.Logger) []khttp.Middleware {
 		khttp.NewUserAgentHandler(),
 		khttp.NewHeadersInspectionHandler(),
 	}
+}
+
+// cancelOnClose ends an attempt's timeout context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }

@@ -81,6 +81,19 @@ func (s *Server) AddLicense(l License) (string, error) {
 	return lic.key, nil
 }
 
+// SetSeats changes a licence's seat count, as buying or releasing seats
+// would. Users above the new count keep their licence; new assignments fail.
+func (s *Server) SetSeats(key string, seats int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.licByKey[key]
+	if !ok {
+		return fmt.Errorf("gotosim: set seats: no licence %s", key)
+	}
+	l.seats = seats
+	return nil
+}
+
 // AddUser adds a pre-existing user and returns its key. An empty Key gets a
 // generated 26-digit one. The email must be unused (ignoring case) and the
 // licences must exist and have a free seat.

@@ -111,7 +111,14 @@ func (s *Server) faultResponse(f *Fault) *resp {
 	case http.StatusTooManyRequests:
 		code = "TooManyRequests"
 	}
-	out := graphErrorAt(s.now(), f.Status, code, http.StatusText(f.Status))
+	msg := http.StatusText(f.Status)
+	switch f.Status {
+	case http.StatusForbidden: // as when a permission is revoked mid-read
+		code, msg = "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+	case http.StatusUnauthorized:
+		code, msg = "InvalidAuthenticationToken", "Access token validation failure."
+	}
+	out := graphErrorAt(s.now(), f.Status, code, msg)
 	if f.RetryAfter > 0 {
 		out.header.Set("Retry-After", strconv.Itoa(f.RetryAfter))
 	}

@@ -67,6 +67,8 @@ type Person struct {
 	Role                              string // "User", "Admin" or "Default Access"
 	Disabled                          bool
 	PreExisting                       bool
+	// Unassigned is set when RemoveFromGroup took the person out of their group.
+	Unassigned bool
 }
 
 // World is a running pair of simulators with the scenario loaded.
@@ -322,7 +324,18 @@ func (w *World) RemoveFromGroup(id string) error {
 	if p == nil || p.Group == "" {
 		return fmt.Errorf("scenario: %s is not a group member", id)
 	}
+	p.Unassigned = true
 	return w.Graph.RemoveMember(w.GroupIDs[p.Group], id)
+}
+
+// ReturnToGroup puts a person back in the group RemoveFromGroup took them out of.
+func (w *World) ReturnToGroup(id string) error {
+	p := w.Person(id)
+	if p == nil || p.Group == "" {
+		return fmt.Errorf("scenario: %s is not a group member", id)
+	}
+	p.Unassigned = false
+	return w.Graph.AddMember(w.GroupIDs[p.Group], id)
 }
 
 // Disable sets accountEnabled false in Entra, as when someone leaves.
@@ -338,7 +351,7 @@ func (w *World) Disable(id string) error {
 func (w *World) InScope(nested bool) []Person {
 	var out []Person
 	for _, p := range w.People {
-		if p.Disabled || p.Role == "Default Access" || (!nested && strings.HasSuffix(p.Group, " Interns")) {
+		if p.Disabled || p.Unassigned || p.Role == "Default Access" || (!nested && strings.HasSuffix(p.Group, " Interns")) {
 			continue
 		}
 		out = append(out, p)
