@@ -165,7 +165,16 @@ func (m *Main) runDaemon(ctx context.Context, a *app, cfgPath string) error {
 		defer signal.Stop(signals)
 	}
 	watchdog, _ := sddaemon.SdWatchdogEnabled(false)
+	tracker, err := a.tracker()
+	if err != nil {
+		return usageError{err}
+	}
+	statusURL := ""
+	if a.cfg.Listen != "" {
+		statusURL = "http://" + a.cfg.Listen + "/status"
+	}
 	d, err := daemon.New(daemon.Options{
+		Tracker: tracker, StatusURL: statusURL,
 		Schedule: a.cfg.Schedule, Cycle: a.cycle, Listen: a.cfg.Listen, Logger: a.log, Metrics: a.metrics,
 		Notify:   func(s string) { _, _ = sddaemon.SdNotify(false, s) },
 		Watchdog: watchdog, Backoff: backoff,

@@ -23,6 +23,7 @@ import (
 	"github.com/g2msync/g2msync/pkg/gotomeeting"
 	"github.com/g2msync/g2msync/pkg/mapping"
 	"github.com/g2msync/g2msync/pkg/metrics"
+	"github.com/g2msync/g2msync/pkg/notify"
 	"github.com/g2msync/g2msync/pkg/plan"
 	"github.com/g2msync/g2msync/pkg/state"
 )
@@ -41,11 +42,14 @@ type app struct {
 	tokens  *tokenStore
 	// progress, if set, is told of each cycle's progress.
 	progress func(done, total int)
+	// mailTLS, when set, is the TLS configuration for the mail server (tests).
+	mailTLS *tls.Config
 }
 
 // appOptions let the demo and tests point the clients at simulators.
 type appOptions struct {
-	// roots, when set, are the only CAs trusted for Graph, Entra and GoTo.
+	// roots, when set, are the only CAs trusted for Graph, Entra, GoTo and
+	// the mail server.
 	roots *x509.CertPool
 }
 
@@ -73,6 +77,7 @@ func (m *Main) newApp(cfg *config.Config, log *slog.Logger, met *metrics.Metrics
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	if o.roots != nil {
 		base.TLSClientConfig = &tls.Config{RootCAs: o.roots, MinVersion: tls.VersionTLS12}
+		a.mailTLS = &tls.Config{RootCAs: o.roots, MinVersion: tls.VersionTLS12}
 	}
 	authority, graphBase := cfg.Entra.Endpoints()
 	gcfg := graph.Config{
@@ -142,7 +147,10 @@ func (a *app) cycle(ctx context.Context, opts engine.Options) (*daemon.Report, e
 	a.tokens.set(st)
 	defer a.tokens.set(nil)
 	res, err := a.engine(st, false).Run(ctx, opts)
-	rep := &daemon.Report{Result: res}
+	rep := &daemon.Report{Result: res, AuthFailure: authFailure(err)}
+	if res != nil && res.Plan != nil {
+		rep.StageReason = res.Plan.StageReason(a.cfg.PlanPolicy(a.mapper))
+	}
 	a.fillReport(st, rep)
 	if n, perr := st.PruneAudit(time.Now().Add(-a.cfg.AuditRetention.D())); perr != nil {
 		a.log.Warn("prune the provisioning log", "error", perr.Error())
@@ -237,3 +245,35 @@ func (readOnlyStore) SaveCycle(state.Cycle) error          { return errReadOnly 
 
 // gotoConfig returns the GoTo client's configuration, for the login flow.
 func (a *app) gotoConfig() gotomeeting.Config { return a.gotoCfg }
+
+// authFailure says what to do when a cycle failed because Entra or GoTo
+// refused g2msync's credentials, or "" for any other failure.
+func authFailure(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, graph.ErrCredentials):
+		return "Entra refused g2msync's credentials: " + err.Error()
+	case errors.Is(err, gotomeeting.ErrRefreshTokenRejected), errors.Is(err, gotomeeting.ErrNotLoggedIn):
+		return "GoTo refused g2msync's refresh token; an administrator must run `g2msync login goto`. " + err.Error()
+	case errors.Is(err, gotomeeting.ErrUnauthorized), errors.Is(err, gotomeeting.ErrForbidden):
+		return "GoTo refused g2msync's credentials or the admin's role: " + err.Error() +
+			"; check goto.client_id and its secret, the admin's SUPER_USER or MANAGE_USERS role, then `g2msync check`"
+	}
+	return ""
+}
+
+// tracker returns the notification tracker of the configuration, or nil
+// when no mail server is configured.
+func (a *app) tracker() (*notify.Tracker, error) {
+	n := a.cfg.Notify
+	if n.SMTP.Host == "" {
+		return nil, nil
+	}
+	m, err := notify.NewMailer(notify.Config{Host: n.SMTP.Host, Port: n.SMTP.Port, Username: n.SMTP.Username,
+		Password: n.SMTP.Password.Value(), TLS: n.SMTP.TLS, From: n.From, To: n.To, Timeout: n.SMTP.Timeout.D(), TLSConfig: a.mailTLS})
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	return notify.NewTracker(m.Send, n.FailedCycles, a.log), nil
+}

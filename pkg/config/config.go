@@ -30,6 +30,27 @@ type Config struct {
 	// AuditRetention is how long provisioning log entries and cycle
 	// summaries are kept.
 	AuditRetention Duration `yaml:"audit_retention"`
+	Notify         Notify   `yaml:"notify"`
+}
+
+// Notify configures the mail sent when g2msync needs a person.
+type Notify struct {
+	SMTP SMTP     `yaml:"smtp"`
+	From string   `yaml:"from"`
+	To   []string `yaml:"to"`
+	// FailedCycles in a row make an incident.
+	FailedCycles int `yaml:"failed_cycles"`
+}
+
+// SMTP is the mail server; an empty Host sends no mail.
+type SMTP struct {
+	Host         string   `yaml:"host"`
+	Port         int      `yaml:"port"`
+	Username     string   `yaml:"username"`
+	Password     Secret   `yaml:"password"`
+	PasswordFile string   `yaml:"password_file"`
+	TLS          string   `yaml:"tls"` // starttls, tls or none
+	Timeout      Duration `yaml:"timeout"`
 }
 
 // Log configures logging.
@@ -149,5 +170,6 @@ func Default() *Config {
 		Deprovision:    "disable",
 		Safety:         Safety{MaxDisables: 50, MaxDisablesPercent: 20, RetryBackoff: Duration(10 * time.Minute), QuarantineAfter: 5},
 		AuditRetention: Duration(90 * 24 * time.Hour),
+		Notify:         Notify{SMTP: SMTP{TLS: "starttls", Timeout: Duration(30 * time.Second)}, FailedCycles: 3},
 	}
 }

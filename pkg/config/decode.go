@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -48,14 +49,18 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	switch v.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			d.probs.Add(path, "want a mapping of keys, got %s (line %d)", describe(n), n.Line)
+			d.probs.Add(keyOrFile(path), "want a mapping of keys, got %s (line %d)", describe(n), n.Line)
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
 			f, ok := fieldByTag(v, k.Value)
 			if !ok {
-				d.probs.Add(join(path, k.Value), "unknown key (line %d)%s", k.Line, suggest(v.Type(), k.Value))
+				name := k.Value
+				if name == "" {
+					name = `""`
+				}
+				d.probs.Add(join(path, name), "unknown key (line %d)%s", k.Line, suggest(v.Type(), k.Value))
 				continue
 			}
 			d.decode(val, f, join(path, k.Value))
@@ -119,6 +124,9 @@ func setScalar(v reflect.Value, s string) error {
 		f, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
 		if err != nil {
 			return err
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("not a finite number")
 		}
 		v.SetFloat(f)
 	default:
@@ -204,6 +212,14 @@ func distance(a, b string) int {
 		prev = cur
 	}
 	return prev[len(b)]
+}
+
+// keyOrFile names the whole file when a problem is at the top level.
+func keyOrFile(path string) string {
+	if path == "" {
+		return "(file)"
+	}
+	return path
 }
 
 func join(path, key string) string {

@@ -200,6 +200,7 @@ func loadSecrets(cfg *Config, env map[string]string, probs *Problems) {
 		{"goto.refresh_token", &cfg.GoTo.RefreshToken, cfg.GoTo.RefreshTokenFile},
 		{"goto.personal_access_token", &cfg.GoTo.PersonalAccessToken, cfg.GoTo.PersonalAccessTokenFile},
 		{"goto.password", &cfg.GoTo.Password, cfg.GoTo.PasswordFile},
+		{"notify.smtp.password", &cfg.Notify.SMTP.Password, cfg.Notify.SMTP.PasswordFile},
 	}
 	credDir := env["CREDENTIALS_DIRECTORY"]
 	for _, s := range secrets {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"regexp"
 	"slices"
@@ -102,6 +103,7 @@ func validate(c *Config, p *Problems) {
 	if c.Safety.QuarantineAfter < 0 {
 		p.Add("safety.quarantine_after", "must be 0 (never quarantine) or more, got %d", c.Safety.QuarantineAfter)
 	}
+	validateNotify(&c.Notify, p)
 	if c.AuditRetention < Duration(24*time.Hour) {
 		p.Add("audit_retention", "must be at least 24h, got %s", time.Duration(c.AuditRetention))
 	}
@@ -277,5 +279,41 @@ func httpsURL(p *Problems, key, v string, required bool) {
 	}
 	if u.Scheme != "https" {
 		p.Add(key, "want https (tokens must not travel in clear), got %q", v)
+	}
+}
+
+func validateNotify(n *Notify, p *Problems) {
+	s := &n.SMTP
+	if s.Host == "" {
+		return // no mail
+	}
+	if n.From == "" {
+		p.Add("notify.from", "missing: the sender address of notification mail")
+	} else if _, err := mail.ParseAddress(n.From); err != nil {
+		p.Add("notify.from", "want an email address, got %q", n.From)
+	}
+	if len(n.To) == 0 {
+		p.Add("notify.to", "empty: list who gets notification mail, e.g. [identity-team@contoso.com]")
+	}
+	for i, to := range n.To {
+		if _, err := mail.ParseAddress(to); err != nil {
+			p.Add(fmt.Sprintf("notify.to[%d]", i), "want an email address, got %q", to)
+		}
+	}
+	oneOf(p, "notify.smtp.tls", s.TLS, []string{"starttls", "tls", "none"})
+	if s.Port < 0 || s.Port > 65535 {
+		p.Add("notify.smtp.port", "want a port number, got %d", s.Port)
+	}
+	if s.Username != "" && !s.Password.IsSet() {
+		p.Add("notify.smtp.password", "username is set but no password: set password_file, $G2MSYNC_NOTIFY_SMTP_PASSWORD or the systemd credential notify-smtp-password")
+	}
+	if s.Username != "" && s.TLS == "none" {
+		p.Add("notify.smtp.tls", "none would send the SMTP password in clear; use starttls or tls")
+	}
+	if n.FailedCycles < 1 {
+		p.Add("notify.failed_cycles", "must be 1 or more, got %d", n.FailedCycles)
+	}
+	if s.Timeout <= 0 {
+		p.Add("notify.smtp.timeout", "must be positive")
 	}
 }

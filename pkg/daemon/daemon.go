@@ -22,6 +22,7 @@ import (
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/logkey"
 	"github.com/g2msync/g2msync/pkg/metrics"
+	"github.com/g2msync/g2msync/pkg/notify"
 	"github.com/g2msync/g2msync/pkg/state"
 )
 
@@ -34,6 +35,10 @@ type Report struct {
 	Failures      []state.Failure
 	OwnedActive   int
 	OwnedDisabled int
+	// AuthFailure, when the cycle failed because Entra or GoTo refused the
+	// credentials, says what to do; StageReason says why disables were staged.
+	AuthFailure string
+	StageReason string
 }
 
 // Cycle runs one cycle. The daemon supplies the options (Stop included).
@@ -64,6 +69,11 @@ type Options struct {
 	// scheduled cycles are skipped until these delays pass (1st, 2nd, 3rd+
 	// failure). Nil means no back-off.
 	Backoff []time.Duration
+	// Tracker, if set, is told about every cycle and mails a person when
+	// an incident opens or clears.
+	Tracker *notify.Tracker
+	// StatusURL is put in notification mail.
+	StatusURL string
 }
 
 // ParseSchedule parses a 5-field cron expression or a descriptor such as "@every 20m".
@@ -95,6 +105,7 @@ type Daemon struct {
 	holdUntil time.Time
 	started   time.Time
 	wake      chan struct{}
+	observe   chan notify.Observation
 }
 
 // New validates the schedule and returns a daemon ready to Run.
@@ -115,7 +126,8 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.New("")
 	}
-	return &Daemon{opts: opts, sched: sched, schedule: opts.Schedule, cycle: opts.Cycle, wake: make(chan struct{}, 1)}, nil
+	return &Daemon{opts: opts, sched: sched, schedule: opts.Schedule, cycle: opts.Cycle, wake: make(chan struct{}, 1),
+		observe: make(chan notify.Observation, 16)}, nil
 }
 
 // Run serves until ctx is cancelled or a SIGTERM/SIGINT arrives on signals,
@@ -140,6 +152,8 @@ func (d *Daemon) Run(ctx context.Context, signals <-chan os.Signal) error {
 	d.notify("READY=1")
 	stopWatchdog := d.watchdog()
 	defer stopWatchdog()
+	stopMail := d.mailer(ctx)
+	defer stopMail()
 
 	stop := make(chan struct{}) // closed to end the cycle after its change in flight
 	hardCtx, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -278,6 +292,76 @@ func (d *Daemon) runCycle(ctx context.Context, cycle Cycle, stop chan struct{}) 
 		}
 	}
 	d.opts.Metrics.ObserveCycle(cr)
+	d.queueObservation(rep, err, outcome, end)
+}
+
+// queueObservation hands the cycle to the notification worker; mail never
+// delays the next cycle. The caller holds d.mu.
+func (d *Daemon) queueObservation(rep *Report, err error, outcome string, end time.Time) {
+	if d.opts.Tracker == nil {
+		return
+	}
+	o := notify.Observation{Time: end, Outcome: outcome, FailedInARow: d.failedRow, StatusURL: d.opts.StatusURL}
+	if err != nil {
+		o.Error = err.Error()
+	}
+	if end.Before(d.holdUntil) {
+		o.JobQuarantined, o.HeldUntil = true, d.holdUntil
+	}
+	if rep != nil {
+		if rep.Result != nil {
+			o.CycleID = rep.Result.CycleID
+		}
+		o.AuthFailure, o.StageReason = rep.AuthFailure, rep.StageReason
+		for _, s := range rep.Staged {
+			o.Staged = append(o.Staged, firstNonEmpty(s.Email, s.UPN, s.EntraID))
+		}
+		for _, f := range rep.Failures {
+			if f.Quarantined {
+				o.Quarantined = append(o.Quarantined, firstNonEmpty(f.Email, f.UPN, f.EntraID))
+			}
+		}
+	}
+	select {
+	case d.observe <- o:
+	default:
+		d.opts.Logger.Warn("notification queue full; dropping a cycle's observation")
+	}
+}
+
+// mailer runs the notification worker until stop is called; at stop it
+// delivers what is queued within the grace period.
+func (d *Daemon) mailer(ctx context.Context) (stop func()) {
+	if d.opts.Tracker == nil {
+		return func() {}
+	}
+	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for o := range d.observe {
+			d.opts.Tracker.Observe(mctx, o)
+		}
+	}()
+	return func() {
+		close(d.observe)
+		select {
+		case <-done:
+		case <-time.After(d.opts.Grace):
+			cancel()
+			<-done
+		}
+		cancel()
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func (d *Daemon) reload() {

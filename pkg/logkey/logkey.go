@@ -22,4 +22,5 @@ const (
 	Error      = "error"
 	Outcome    = "outcome"
 	Count      = "count"
+	Incident   = "incident" // a notification's incident: auth, failing, quarantine, staged, accounts
 )

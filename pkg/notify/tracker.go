@@ -29,9 +29,8 @@ type Observation struct {
 // incident: one failure is often a blip (a Graph 5xx), three is a pattern.
 const defaultFailedCycles = 3
 
-// keyIncident is the log attribute naming the incident; pkg/logkey has no
-// such key yet, and only notify logs it.
-const keyIncident = "incident"
+// keyIncident is the log attribute naming the incident.
+const keyIncident = logkey.Incident
 
 // Tracker turns observations into mails: one when an incident opens, one when it clears.
 //

@@ -147,7 +147,6 @@ func decodeInput(data []byte) (Input, *fuzzBytes) {
 func FuzzCompute(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\x00\x00\x00\x04\x00\x01\x00\x00\x05\x02\x01\x00\x00\x03\x01\x07\x00\x06\x01\x00\x02\x03\x00\x03"))
-	f.Add([]byte("sync and delete, with super users, owned and unowned accounts colliding on email"))
 	f.Add([]byte{0, 1, 1, 4, 5, 1, 0, 0xff, 0xff, 5, 0, 2, 1, 1, 7, 0, 9, 0, 0, 0, 1, 0, 0, 6, 2, 0, 1, 0, 4, 0, 3, 1, 9, 1, 2, 3, 2, 1, 3, 3, 3, 3})
 	f.Add([]byte{2, 0, 0, 1, 0, 0, 0, 0, 1, 3, 1, 1, 1, 2, 0, 1, 5, 0, 0, 0, 1, 1, 1, 1, 1, 1})
 	f.Add([]byte{3, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 1, 1, 3, 0, 0, 9, 0, 1, 3, 3, 1, 1, 0, 0})
