@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,15 +17,32 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// fuzzSecrets are the secret variables FuzzParse may set, each with a value
-// that no fuzz input contains (inputs mentioning "s3cret" are not checked).
-var fuzzSecrets = []struct{ name, value string }{
-	{"G2MSYNC_ENTRA_CLIENT_SECRET", "fz-S3cret-entra-client-91"},
-	{"G2MSYNC_ENTRA_CERTIFICATE_PASSWORD", "fz-S3cret-entra-cert-92"},
-	{"G2MSYNC_GOTO_CLIENT_SECRET", "fz-S3cret-goto-client-93"},
-	{"G2MSYNC_GOTO_REFRESH_TOKEN", "fz-S3cret-goto-refresh-94"},
-	{"G2MSYNC_GOTO_PERSONAL_ACCESS_TOKEN", "fz-S3cret-goto-pat-95"},
-	{"G2MSYNC_GOTO_PASSWORD", "fz-S3cret-goto-password-96"},
+// fuzzSecrets are the secret variables FuzzParse may set, one per Secret
+// field of Config, each with a value that no fuzz input contains (inputs
+// mentioning "s3cret" are not checked).
+var fuzzSecrets = func() (out []struct{ path, name, value string }) {
+	for _, p := range secretPaths(reflect.TypeFor[Config](), "") {
+		out = append(out, struct{ path, name, value string }{p, envName(p), "fz-S3cret-" + credentialName(p) + "-91"})
+	}
+	return out
+}()
+
+// secretPaths lists the key paths of the Secret fields under t.
+func secretPaths(t reflect.Type, path string) []string {
+	var out []string
+	for i := range t.NumField() {
+		name := tagName(t.Field(i))
+		if name == "" || name == "-" {
+			continue
+		}
+		switch ft := t.Field(i).Type; {
+		case ft == secretType:
+			out = append(out, join(path, name))
+		case ft.Kind() == reflect.Struct:
+			out = append(out, secretPaths(ft, join(path, name))...)
+		}
+	}
+	return out
 }
 
 // FuzzParse runs Parse over arbitrary YAML, a few arbitrary environment
@@ -36,14 +54,15 @@ func FuzzParse(f *testing.F) {
 	const entraAndGoTo = 1<<0 | 1<<2
 	f.Add([]byte(validYAML), "", uint8(entraAndGoTo))
 	f.Add([]byte(validYAML), "G2MSYNC_SAFETY_MAX_DISABLES=7\nG2MSYNC_MATCHING=userPrincipalName, mail\nG2MSYNC_GOTO_TIMEOUT=5s", uint8(entraAndGoTo))
-	f.Add([]byte(validYAML), "G2MSYNC_ROLES={Admin: {licenses: ['42'], admin_roles: [MANAGE_USERS]}}\nG2MSYNC_SAFETY_MAX_DISABLE=3", uint8(0x3f))
+	f.Add([]byte(validYAML), "G2MSYNC_ROLES={Admin: {licenses: ['42'], admin_roles: [MANAGE_USERS]}}\nG2MSYNC_SAFETY_MAX_DISABLE=3", uint8(0x7f))
 	f.Add([]byte(validYAML+"mapping: { locale: { expr: '\"en_US\"', apply: on_create } }\nscope: { filters: [ { name: f, clauses: [ { attribute: department, op: eq, value: Sales } ] } ] }\n"), "", uint8(entraAndGoTo))
 	f.Add([]byte(validYAML+"safety: { max_disables: 0, max_disables_percent: 12.5% }\npolicy: create-only\ndeprovision: delete\n"), "", uint8(entraAndGoTo))
-	f.Add([]byte(validYAML+"goto: { client_secret: hunter2, timeout: soon, rate_limit_per_second: 50 }\n"), "G2MSYNC_GOTO_USERNAME=admin", uint8(0x3f))
+	f.Add([]byte(validYAML+"goto: { client_secret: hunter2, timeout: soon, rate_limit_per_second: 50 }\n"), "G2MSYNC_GOTO_USERNAME=admin", uint8(0x7f))
 	f.Add([]byte("entra: [a, b]\nschedul: '@hourly'\nroles: { User: {} }\n"), "G2MSYNC_SAFETY_MAX_DISABLES=lots", uint8(0))
 	f.Add([]byte(validYAML+"safety: { max_disables: 3, max_disables_percent: 12.5, retry_backoff: 5m, quarantine_after: 2, disable_super_users: true }\n"+
 		"audit_retention: 48h\ngoto: { rate_limit_per_second: 2.5, max_retries: 0, create_batch_size: 500, suppress_welcome_email: yes }\n"), "", uint8(entraAndGoTo))
 	f.Add([]byte(validYAML+"'roles': { \"Sales \\u00e9\": { licenses: [\"1\", '2'] }, &r Ops: { licenses: [\"3\"] } }\nmatching: [mail]\n"), "G2MSYNC_GOTO_USERNAME=u", uint8(0x25))
+	f.Add([]byte(validYAML+"notify: { smtp: { host: mail.example.com, port: 587, username: u }, from: g2msync@example.com, to: [ops@example.com] }\n"), "", uint8(entraAndGoTo|1<<6))
 	f.Add([]byte("roles: ["), "", uint8(entraAndGoTo))
 	f.Add([]byte("x: &a {b: *a}\nlisten: *a\n"), "", uint8(0))
 	f.Add([]byte(nil), "G2MSYNC_ENTRA_TENANT_ID=contoso.onmicrosoft.com\nG2MSYNC_ENTRA_CLIENT_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000002\n"+
@@ -71,18 +90,18 @@ func FuzzParse(f *testing.F) {
 
 		if err != nil {
 			if cfg != nil {
-				fail(t, "Parse returned both a configuration and %v", err)
+				t.Fatalf("Parse returned both a configuration and %v", err)
 			}
 			var cerr *Error
 			if !errors.As(err, &cerr) {
-				fail(t, "Parse error %T is not a *config.Error: %v", err, err)
+				t.Fatalf("Parse error %T is not a *config.Error: %v", err, err)
 			}
 			if len(cerr.Problems) == 0 {
-				fail(t, "*config.Error with no problems: %q", err)
+				t.Fatalf("*config.Error with no problems: %q", err)
 			}
 			for _, p := range cerr.Problems {
 				if p.Key == "" || p.Msg == "" {
-					fail(t, "problem without key or message: %+v\nin: %v", p, err)
+					t.Fatalf("problem without key or message: %+v\nin: %v", p, err)
 				}
 			}
 			checkNoSecret(t, "error text", err.Error(), data, envText, scalars, environ)
@@ -95,7 +114,7 @@ func FuzzParse(f *testing.F) {
 
 		var dump bytes.Buffer
 		if err := cfg.Dump(&dump); err != nil {
-			fail(t, "Dump: %v", err)
+			t.Fatalf("Dump: %v", err)
 		}
 		checkNoSecret(t, "dump", dump.String(), data, envText, scalars, environ)
 
@@ -103,7 +122,7 @@ func FuzzParse(f *testing.F) {
 		// the same environment supply them again.
 		var doc yaml.Node
 		if err := yaml.Unmarshal(dump.Bytes(), &doc); err != nil {
-			fail(t, "Dump wrote YAML that does not parse: %v\n%s", err, dump.String())
+			t.Fatalf("Dump wrote YAML that does not parse: %v\n%s", err, dump.String())
 		}
 		dropSecretKeys(&doc, reflect.TypeFor[Config]())
 		again, err := yaml.Marshal(&doc)
@@ -112,11 +131,11 @@ func FuzzParse(f *testing.F) {
 		}
 		cfg2, err := Parse(again, environ)
 		if err != nil {
-			fail(t, "the dumped configuration does not parse again: %v\ndump:\n%s", err, again)
+			t.Fatalf("the dumped configuration does not parse again: %v\ndump:\n%s", err, again)
 		}
 		opts := cmp.Options{cmpopts.EquateEmpty(), cmp.Comparer(func(a, b Secret) bool { return a == b })}
 		if d := cmp.Diff(cfg, cfg2, opts); d != "" {
-			fail(t, "configuration changed through Dump and Parse (-first +second):\n%s\ndump:\n%s", d, again)
+			t.Fatalf("configuration changed through Dump and Parse (-first +second):\n%s\ndump:\n%s", d, again)
 		}
 	})
 }
@@ -128,23 +147,49 @@ func checkRanges(t *testing.T, c *Config) {
 	g, s := c.GoTo, c.Safety
 	switch {
 	case !(g.RateLimitPerSecond > 0 && g.RateLimitPerSecond <= 10):
-		fail(t, "accepted goto.rate_limit_per_second %v", g.RateLimitPerSecond)
+		t.Fatalf("accepted goto.rate_limit_per_second %v", g.RateLimitPerSecond)
 	case !(s.MaxDisablesPercent >= 0 && s.MaxDisablesPercent <= 100):
-		fail(t, "accepted safety.max_disables_percent %v", s.MaxDisablesPercent)
+		t.Fatalf("accepted safety.max_disables_percent %v", s.MaxDisablesPercent)
 	case s.MaxDisables < 0:
-		fail(t, "accepted safety.max_disables %d", s.MaxDisables)
+		t.Fatalf("accepted safety.max_disables %d", s.MaxDisables)
 	case g.CreateBatchSize < 1 || g.CreateBatchSize > 500:
-		fail(t, "accepted goto.create_batch_size %d", g.CreateBatchSize)
+		t.Fatalf("accepted goto.create_batch_size %d", g.CreateBatchSize)
 	case g.MaxRetries < 0 || g.MaxRetries > 10:
-		fail(t, "accepted goto.max_retries %d", g.MaxRetries)
+		t.Fatalf("accepted goto.max_retries %d", g.MaxRetries)
 	case g.Timeout <= 0 || c.Entra.Timeout <= 0:
-		fail(t, "accepted timeouts %v %v", g.Timeout.D(), c.Entra.Timeout.D())
+		t.Fatalf("accepted timeouts %v %v", g.Timeout.D(), c.Entra.Timeout.D())
 	case s.RetryBackoff <= 0 || s.QuarantineAfter < 0 || c.AuditRetention.D() < 24*time.Hour:
-		fail(t, "accepted retry_backoff %v, quarantine_after %d, audit_retention %v", s.RetryBackoff.D(), s.QuarantineAfter, c.AuditRetention.D())
+		t.Fatalf("accepted retry_backoff %v, quarantine_after %d, audit_retention %v", s.RetryBackoff.D(), s.QuarantineAfter, c.AuditRetention.D())
 	case len(c.Roles) == 0 || len(c.Matching) == 0 || c.Mapping["email"].Expr == "":
-		fail(t, "accepted no roles, matching or email mapping: %+v", c)
+		t.Fatalf("accepted no roles, matching or email mapping: %+v", c)
 	case !c.GoTo.ClientSecret.IsSet():
-		fail(t, "accepted no GoTo client secret")
+		t.Fatalf("accepted no GoTo client secret")
+	}
+	checkFinite(t, reflect.ValueOf(c).Elem(), "")
+}
+
+// checkFinite fails on any NaN or infinite number in a valid configuration.
+func checkFinite(t *testing.T, v reflect.Value, path string) {
+	t.Helper()
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				checkFinite(t, v.Field(i), join(path, tagName(v.Type().Field(i))))
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			checkFinite(t, it.Value(), join(path, it.Key().String()))
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			checkFinite(t, v.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}
+	case reflect.Float64:
+		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+			t.Fatalf("accepted %s: %v", path, f)
+		}
 	}
 }
 
@@ -159,7 +204,7 @@ func checkNoSecret(t *testing.T, what, out string, data []byte, envText string, 
 	env := envMap(environ)
 	for _, s := range fuzzSecrets {
 		if env[s.name] == s.value && strings.Contains(out, s.value) {
-			fail(t, "secret $%s appears in the %s:\n%s", s.name, what, out)
+			t.Fatalf("secret $%s appears in the %s:\n%s", s.name, what, out)
 		}
 	}
 }
@@ -202,9 +247,8 @@ func riskyInput(scalars, environ []string) bool {
 		candidates = append(candidates, v)
 	}
 	if dir := envMap(environ)["CREDENTIALS_DIRECTORY"]; dir != "" {
-		for _, p := range []string{"entra.client_secret", "entra.certificate_password", "goto.client_secret",
-			"goto.refresh_token", "goto.personal_access_token", "goto.password"} {
-			candidates = append(candidates, filepath.Join(dir, credentialName(p)))
+		for _, s := range fuzzSecrets {
+			candidates = append(candidates, filepath.Join(dir, credentialName(s.path)))
 		}
 	}
 	for _, c := range candidates {
@@ -275,15 +319,4 @@ func fieldTypeByTag(t reflect.Type, key string) (reflect.Type, bool) {
 		}
 	}
 	return nil, false
-}
-
-func fail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if path := os.Getenv("CONFIG_FUZZ_SURVEY"); path != "" { // SURVEY
-		f, _ := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		fmt.Fprintf(f, "%q\t%q\n", format, fmt.Sprintf(format, args...))
-		f.Close()
-		t.SkipNow()
-	}
-	t.Fatalf(format, args...)
 }

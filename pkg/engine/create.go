@@ -136,9 +136,25 @@ func (c *cycle) recoverIntents(ctx context.Context) error {
 	for _, r := range records {
 		owned[r.GoToKey] = true
 	}
-	for _, in := range intents {
-		users, err := c.e.Reader.FindUsersByEmail(ctx, in.Email)
+	// A whole batch of intents is cheaper to settle from one list of every
+	// account (which an initial sync needs anyway) than by one lookup each.
+	var byEmail map[string][]gotomeeting.User
+	if c.opts.InitialSync || len(intents) > lookupLimit {
+		all, err := c.listUsers(ctx)
 		if err != nil {
+			return fmt.Errorf("recover %d interrupted creates: %w", len(intents), err)
+		}
+		byEmail = make(map[string][]gotomeeting.User, len(all))
+		for _, u := range all {
+			k := strings.ToLower(u.Email)
+			byEmail[k] = append(byEmail[k], u)
+		}
+	}
+	for _, in := range intents {
+		var users []gotomeeting.User
+		if byEmail != nil {
+			users = byEmail[strings.ToLower(in.Email)]
+		} else if users, err = c.e.Reader.FindUsersByEmail(ctx, in.Email); err != nil {
 			return fmt.Errorf("recover the interrupted create of %s: %w", in.Email, err)
 		}
 		o := state.Outcome{EntraID: in.EntraID, ClearIntent: true}

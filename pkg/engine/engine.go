@@ -243,7 +243,8 @@ type cycle struct {
 	owned      map[string]*plan.Record // by GoTo key
 	failures   map[string]state.Failure
 	commitErr  error
-	tried      int // changes whose call was made or refused by the seat ledger
+	tried      int                // changes whose call was made or refused by the seat ledger
+	listed     []gotomeeting.User // every GoTo account, once listed this cycle
 }
 
 func (c *cycle) calls() map[string]int64 {
@@ -338,9 +339,9 @@ func (c *cycle) summarisePlan(p *plan.Plan) {
 // those found by the emails of people without a record.
 func (c *cycle) remotes(ctx context.Context, accounts []plan.Account, records []plan.Record) ([]plan.Remote, []plan.Record, error) {
 	if c.opts.InitialSync {
-		users, err := c.e.Reader.ListUsers(ctx)
+		users, err := c.listUsers(ctx)
 		if err != nil {
-			return nil, nil, fmt.Errorf("list GoTo users: %w", err)
+			return nil, nil, err
 		}
 		remotes := make([]plan.Remote, len(users))
 		byKey := make(map[string]*plan.Remote, len(users))
@@ -371,9 +372,9 @@ func (c *cycle) remotes(ctx context.Context, accounts []plan.Account, records []
 		return nil, records, nil
 	}
 	if len(emails) > lookupLimit {
-		users, err := c.e.Reader.ListUsers(ctx)
+		users, err := c.listUsers(ctx)
 		if err != nil {
-			return nil, nil, fmt.Errorf("list GoTo users to match %d new people: %w", len(emails)/2, err)
+			return nil, nil, err
 		}
 		return toRemotes(users), records, nil
 	}
@@ -391,6 +392,23 @@ func (c *cycle) remotes(ctx context.Context, accounts []plan.Account, records []
 // lookupLimit is the number of email lookups above which listing every GoTo
 // account is cheaper: a page holds 100 accounts.
 const lookupLimit = 40
+
+// listUsers lists every GoTo account, once per cycle: intent recovery and
+// matching share the list.
+func (c *cycle) listUsers(ctx context.Context) ([]gotomeeting.User, error) {
+	if c.listed != nil {
+		return c.listed, nil
+	}
+	users, err := c.e.Reader.ListUsers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list GoTo users: %w", err)
+	}
+	if users == nil {
+		users = []gotomeeting.User{}
+	}
+	c.listed = users
+	return users, nil
+}
 
 func toRemote(u gotomeeting.User) plan.Remote {
 	return plan.Remote{Key: u.Key, Profile: plan.Profile{Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,

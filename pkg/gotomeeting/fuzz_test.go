@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,11 +55,11 @@ func FuzzDecodeReplies(f *testing.F) {
 		err := json.Unmarshal(body, &k)
 		switch {
 		case !valid && err == nil:
-			fail(t, "flexKey accepted invalid JSON %q as %q", body, k)
+			t.Fatalf("flexKey accepted invalid JSON %q as %q", body, k)
 		case valid:
 			want, ok := wantKey(generic)
 			if ok != (err == nil) || (ok && string(k) != want) {
-				fail(t, "flexKey(%s) = %q, %v; want %q (ok=%v)", body, k, err, want, ok)
+				t.Fatalf("flexKey(%s) = %q, %v; want %q (ok=%v)", body, k, err, want, ok)
 			}
 		}
 
@@ -68,11 +67,11 @@ func FuzzDecodeReplies(f *testing.F) {
 		if err := json.Unmarshal(body, &o); err == nil && valid {
 			if n, ok := generic.(json.Number); ok {
 				if want, aerr := strconv.Atoi(n.String()); aerr == nil && (!o.ok || o.v != want) {
-					fail(t, "optInt(%s) = %+v, want %d", body, o, want)
+					t.Fatalf("optInt(%s) = %+v, want %d", body, o, want)
 				}
 			}
 			if generic == nil && o.ok {
-				fail(t, "optInt(null) = %+v, want absent", o)
+				t.Fatalf("optInt(null) = %+v, want absent", o)
 			}
 		}
 
@@ -87,7 +86,7 @@ func FuzzDecodeReplies(f *testing.F) {
 			if canonical(m, "results", "fromIndex", "toIndex", "total") {
 				rs, _ := m["results"].([]any)
 				if len(rs) != len(page.Results) {
-					fail(t, "page has %d results, JSON has %d", len(page.Results), len(rs))
+					t.Fatalf("page has %d results, JSON has %d", len(page.Results), len(rs))
 				}
 				for i, r := range page.Results {
 					checkUser(t, r.user(), rs[i])
@@ -103,7 +102,7 @@ func FuzzDecodeReplies(f *testing.F) {
 				checkKey(t, "me accountKey", string(me.AccountKey), m["accountKey"])
 				as, _ := m["accounts"].([]any)
 				if len(as) != len(me.Accounts) {
-					fail(t, "me has %d accounts, JSON has %d", len(me.Accounts), len(as))
+					t.Fatalf("me has %d accounts, JSON has %d", len(me.Accounts), len(as))
 				}
 				for i, a := range me.Accounts {
 					if am, _ := as[i].(map[string]any); canonical(am, "key") {
@@ -116,7 +115,7 @@ func FuzzDecodeReplies(f *testing.F) {
 		if ls, err := decodeList[wireLicense](body, "results", "licenses"); err == nil {
 			items := listItems(generic, "results", "licenses")
 			if len(items) != len(ls) {
-				fail(t, "decoded %d licences, JSON has %d", len(ls), len(items))
+				t.Fatalf("decoded %d licences, JSON has %d", len(ls), len(items))
 			}
 			for i, l := range ls {
 				lic := l.license()
@@ -126,7 +125,7 @@ func FuzzDecodeReplies(f *testing.F) {
 				}
 				checkKey(t, "licence key", lic.Key, m["key"])
 				if en, isBool := m["enabled"].(bool); lic.Enabled != (!isBool || en) {
-					fail(t, "licence enabled = %v from %v", lic.Enabled, m["enabled"])
+					t.Fatalf("licence enabled = %v from %v", lic.Enabled, m["enabled"])
 				}
 			}
 		}
@@ -134,7 +133,7 @@ func FuzzDecodeReplies(f *testing.F) {
 		if cs, err := decodeList[wireCreated](body, "results", "users"); err == nil {
 			items := listItems(generic, "results", "users")
 			if len(items) != len(cs) {
-				fail(t, "decoded %d created users, JSON has %d", len(cs), len(items))
+				t.Fatalf("decoded %d created users, JSON has %d", len(cs), len(items))
 			}
 			for i, c := range cs {
 				if m, _ := items[i].(map[string]any); canonical(m, "key", "userKey") {
@@ -175,15 +174,15 @@ func FuzzParseErrorBody(f *testing.F) {
 		switch {
 		case len(trimmed) == 0:
 			if code != "" || msg != "" || incident != "" {
-				fail(t, "empty body gave %q %q %q", code, msg, incident)
+				t.Fatalf("empty body gave %q %q %q", code, msg, incident)
 			}
 		case json.Unmarshal(trimmed, &eb) != nil:
 			if code != "" || incident != "" || !utf8.ValidString(msg) || len(msg) > 3*200+len("…") {
-				fail(t, "non-JSON body gave code %q incident %q message %q", code, incident, msg)
+				t.Fatalf("non-JSON body gave code %q incident %q message %q", code, incident, msg)
 			}
 			for _, r := range msg {
 				if !unicode.IsPrint(r) {
-					fail(t, "message of a non-JSON body keeps unprintable %U: %q", r, msg)
+					t.Fatalf("message of a non-JSON body keeps unprintable %U: %q", r, msg)
 					break
 				}
 			}
@@ -206,7 +205,7 @@ func FuzzParseErrorBody(f *testing.F) {
 				}
 				inc, _ := m["incidentId"].(string)
 				if code != want || incident != inc {
-					fail(t, "parseErrorBody(%s) = code %q incident %q, want %q %q", body, code, incident, want, inc)
+					t.Fatalf("parseErrorBody(%s) = code %q incident %q, want %q %q", body, code, incident, want, inc)
 				}
 			}
 		}
@@ -214,7 +213,7 @@ func FuzzParseErrorBody(f *testing.F) {
 		st := int(status)
 		got := classify(st, code)
 		if !slices.Contains(sentinels, got) {
-			fail(t, "classify(%d, %q) = %v, not a sentinel", st, code, got)
+			t.Fatalf("classify(%d, %q) = %v, not a sentinel", st, code, got)
 		}
 		var want error
 		switch {
@@ -234,14 +233,14 @@ func FuzzParseErrorBody(f *testing.F) {
 			want = ErrUnavailable
 		}
 		if got != want {
-			fail(t, "classify(%d, %q) = %v, want %v", st, code, got, want)
+			t.Fatalf("classify(%d, %q) = %v, want %v", st, code, got, want)
 		}
 		e := &APIError{Op: "get user", Method: "GET", Path: "users/1", Status: st, Code: code, Message: msg, IncidentID: incident, Attempts: 2, Err: got}
 		if s := e.Error(); !strings.HasPrefix(s, "goto: GET users/1: ") {
-			fail(t, "APIError text %q", s)
+			t.Fatalf("APIError text %q", s)
 		}
 		if got != nil && !errors.Is(e, got) {
-			fail(t, "APIError does not wrap %v", got)
+			t.Fatalf("APIError does not wrap %v", got)
 		}
 	})
 }
@@ -328,7 +327,7 @@ func FuzzClientReply(f *testing.F) {
 				seen := map[string]bool{}
 				for _, u := range us {
 					if u.Key != "" && seen[u.Key] {
-						fail(t, "ListUsers returned key %s twice", u.Key)
+						t.Fatalf("ListUsers returned key %s twice", u.Key)
 					}
 					seen[u.Key] = true
 				}
@@ -351,24 +350,24 @@ func FuzzClientReply(f *testing.F) {
 		select {
 		case res = <-done:
 		case <-time.After(15 * time.Second):
-			fail(t, "client call %d hangs on status %d body %q", call%4, rp.status, body)
+			t.Fatalf("client call %d hangs on status %d body %q", call%4, rp.status, body)
 		}
 		if n := rp.calls.Load(); n > maxFuzzCalls {
-			fail(t, "%s made more than %d requests against a server repeating status %d body %q: %v", res.what, maxFuzzCalls, rp.status, body, res.err)
+			t.Fatalf("%s made more than %d requests against a server repeating status %d body %q: %v", res.what, maxFuzzCalls, rp.status, body, res.err)
 		}
 		if res.err != nil && res.err.Error() == "" {
-			fail(t, "%s: error with empty text", res.what)
+			t.Fatalf("%s: error with empty text", res.what)
 		}
 		if rp.status >= 300 {
 			var ae *APIError
 			if !errors.As(res.err, &ae) {
-				fail(t, "%s: status %d gave %v, want an *APIError", res.what, rp.status, res.err)
+				t.Fatalf("%s: status %d gave %v, want an *APIError", res.what, rp.status, res.err)
 			}
 			if ae.Status != rp.status {
-				fail(t, "%s: APIError status %d, server sent %d", res.what, ae.Status, rp.status)
+				t.Fatalf("%s: APIError status %d, server sent %d", res.what, ae.Status, rp.status)
 			}
 			if s := classify(ae.Status, ae.Code); s != nil && !errors.Is(res.err, s) {
-				fail(t, "%s: error %v does not wrap %v", res.what, res.err, s)
+				t.Fatalf("%s: error %v does not wrap %v", res.what, res.err, s)
 			}
 		}
 	})
@@ -416,11 +415,11 @@ func checkKey(t *testing.T, what, got string, v any) {
 	t.Helper()
 	want, ok := wantKey(v)
 	if !ok {
-		fail(t, "%s: accepted %#v as %q", what, v, got)
+		t.Fatalf("%s: accepted %#v as %q", what, v, got)
 		return
 	}
 	if got != want {
-		fail(t, "%s = %q, want %q (from %#v)", what, got, want, v)
+		t.Fatalf("%s = %q, want %q (from %#v)", what, got, want, v)
 	}
 }
 
@@ -436,21 +435,21 @@ func checkUser(t *testing.T, u User, v any) {
 		want, ok = wantKey(m["userKey"])
 	}
 	if !ok || u.Key != want {
-		fail(t, "user key = %q, want %q (ok=%v) from key %#v userKey %#v", u.Key, want, ok, m["key"], m["userKey"])
+		t.Fatalf("user key = %q, want %q (ok=%v) from key %#v userKey %#v", u.Key, want, ok, m["key"], m["userKey"])
 	}
 	ls, _ := m["licenseKeys"].([]any)
 	var wantLic []string
 	for _, l := range ls {
 		k, ok := wantKey(l)
 		if !ok {
-			fail(t, "licence key %#v accepted", l)
+			t.Fatalf("licence key %#v accepted", l)
 		}
 		if k != "" {
 			wantLic = append(wantLic, k)
 		}
 	}
 	if !slices.Equal(u.Licenses, wantLic) {
-		fail(t, "licences = %q, want %q", u.Licenses, wantLic)
+		t.Fatalf("licences = %q, want %q", u.Licenses, wantLic)
 	}
 }
 
@@ -486,15 +485,4 @@ func listItems(v any, names ...string) []any {
 		}
 	}
 	return nil
-}
-
-func fail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if path := os.Getenv("GOTO_FUZZ_SURVEY"); path != "" { // SURVEY
-		f, _ := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		fmt.Fprintf(f, "%q\t%q\n", format, fmt.Sprintf(format, args...))
-		f.Close()
-		t.SkipNow()
-	}
-	t.Fatalf(format, args...)
 }

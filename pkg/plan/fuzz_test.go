@@ -2,7 +2,6 @@ package plan
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"testing"
 
@@ -151,7 +150,6 @@ func FuzzCompute(f *testing.F) {
 	f.Add([]byte{2, 0, 0, 1, 0, 0, 0, 0, 1, 3, 1, 1, 1, 2, 0, 1, 5, 0, 0, 0, 1, 1, 1, 1, 1, 1})
 	f.Add([]byte{3, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 1, 1, 3, 0, 0, 9, 0, 1, 3, 3, 1, 1, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		surveyInput = data // SURVEY
 		in, rest := decodeInput(data)
 		p := Compute(in)
 		checkPlan(t, in, p)
@@ -166,7 +164,7 @@ func FuzzCompute(f *testing.F) {
 			sh.Accounts[i].AdminRoles = shuffle(rest, sh.Accounts[i].AdminRoles)
 		}
 		if d := cmp.Diff(p, Compute(sh)); d != "" {
-			fail(t, "plan depends on input order (-given +shuffled):\n%s", d)
+			t.Fatalf("plan depends on input order (-given +shuffled):\n%s", d)
 		}
 
 		// With the gates off, applying the plan leaves nothing to do.
@@ -180,7 +178,7 @@ func FuzzCompute(f *testing.F) {
 		second := Compute(again)
 		checkUnique(t, w.apply(second), "the plan after it", second)
 		if !second.Empty() {
-			fail(t, "planning again after applying is not empty: %v\nfirst: %v", kinds(second), kinds(first))
+			t.Fatalf("planning again after applying is not empty: %v\nfirst: %v", kinds(second), kinds(first))
 		}
 	})
 }
@@ -192,7 +190,7 @@ func checkUnique(t *testing.T, w world, which string, p *Plan) {
 	seen := map[string]string{}
 	for _, rm := range w.remotes {
 		if k, dup := seen[fold(rm.Profile.Email)]; dup {
-			fail(t, "after applying %s, GoTo accounts %s and %s share %s, which GoTo refuses\nplan: %v", which, k, rm.Key, rm.Profile.Email, kinds(p))
+			t.Fatalf("after applying %s, GoTo accounts %s and %s share %s, which GoTo refuses\nplan: %v", which, k, rm.Key, rm.Profile.Email, kinds(p))
 		}
 		seen[fold(rm.Profile.Email)] = rm.Key
 	}
@@ -217,14 +215,14 @@ func checkPlan(t *testing.T, in Input, p *Plan) {
 	for _, set := range [][]Change{p.Changes, p.Staged, p.Skips} {
 		for _, c := range set {
 			if k, dup := decided[c.EntraID]; dup {
-				fail(t, "%s decided twice: %s and %s; plan %v", c.EntraID, k, c.Kind, kinds(p))
+				t.Fatalf("%s decided twice: %s and %s; plan %v", c.EntraID, k, c.Kind, kinds(p))
 			}
 			decided[c.EntraID] = c.Kind
 		}
 	}
 	for _, c := range p.Skips {
 		if c.Kind != KindSkip {
-			fail(t, "skip list holds %s of %s", c.Kind, c.EntraID)
+			t.Fatalf("skip list holds %s of %s", c.Kind, c.EntraID)
 		}
 	}
 
@@ -232,38 +230,38 @@ func checkPlan(t *testing.T, in Input, p *Plan) {
 		for _, c := range set {
 			switch c.Kind {
 			case KindSkip:
-				fail(t, "skip of %s among the changes", c.EntraID)
+				t.Fatalf("skip of %s among the changes", c.EntraID)
 			case KindCreate:
 				if c.GoToKey != "" || records[c.EntraID] != nil {
-					fail(t, "create of %s carries key %q or has a record", c.EntraID, c.GoToKey)
+					t.Fatalf("create of %s carries key %q or has a record", c.EntraID, c.GoToKey)
 				}
 			case KindAdopt:
 				if o, ok := owner[c.GoToKey]; ok {
-					fail(t, "%s adopts %s, owned by %s", c.EntraID, c.GoToKey, o)
+					t.Fatalf("%s adopts %s, owned by %s", c.EntraID, c.GoToKey, o)
 				}
 				if !remotes[c.GoToKey] || records[c.EntraID] != nil {
-					fail(t, "%s adopts %s, which GoTo did not list, or already has a record", c.EntraID, c.GoToKey)
+					t.Fatalf("%s adopts %s, which GoTo did not list, or already has a record", c.EntraID, c.GoToKey)
 				}
 			default:
 				if owner[c.GoToKey] != c.EntraID || c.Prior == nil || c.Prior.GoToKey != c.GoToKey {
-					fail(t, "%s of %s targets %s, owned by %q", c.Kind, c.EntraID, c.GoToKey, owner[c.GoToKey])
+					t.Fatalf("%s of %s targets %s, owned by %q", c.Kind, c.EntraID, c.GoToKey, owner[c.GoToKey])
 				}
 				if (c.Kind == KindDisable || c.Kind == KindDelete) && !pol.DisableSuperUsers && slices.Contains(c.Prior.AdminRoles, superUserRole) {
-					fail(t, "%s of super user %s", c.Kind, c.EntraID)
+					t.Fatalf("%s of super user %s", c.Kind, c.EntraID)
 				}
 			}
 			switch pol.Mode {
 			case ModeCreateOnly:
 				if c.Kind != KindCreate && (c.Kind != KindAdopt || c.Writes()) {
-					fail(t, "create-only plan has %s of %s (writes=%v)", c.Kind, c.EntraID, c.Writes())
+					t.Fatalf("create-only plan has %s of %s (writes=%v)", c.Kind, c.EntraID, c.Writes())
 				}
 			case ModeAdoptOnly:
 				if c.Kind != KindAdopt || c.Writes() {
-					fail(t, "adopt-only plan has %s of %s (writes=%v)", c.Kind, c.EntraID, c.Writes())
+					t.Fatalf("adopt-only plan has %s of %s (writes=%v)", c.Kind, c.EntraID, c.Writes())
 				}
 			case ModeCreateUpdate:
 				if c.Kind == KindDisable || c.Kind == KindDelete {
-					fail(t, "create-update plan has %s of %s", c.Kind, c.EntraID)
+					t.Fatalf("create-update plan has %s of %s", c.Kind, c.EntraID)
 				}
 			}
 		}
@@ -273,26 +271,26 @@ func checkPlan(t *testing.T, in Input, p *Plan) {
 	for i := 1; i < len(p.Changes); i++ {
 		a, b := p.Changes[i-1], p.Changes[i]
 		if a.Kind.rank() > b.Kind.rank() || (a.Kind == b.Kind && a.EntraID >= b.EntraID) {
-			fail(t, "changes out of order: %s:%s before %s:%s", a.Kind, a.EntraID, b.Kind, b.EntraID)
+			t.Fatalf("changes out of order: %s:%s before %s:%s", a.Kind, a.EntraID, b.Kind, b.EntraID)
 		}
 	}
 
 	// The gates.
 	if p.Abort != "" && len(p.Changes) > 0 {
-		fail(t, "aborted plan (%s) still has %d changes", p.Abort, len(p.Changes))
+		t.Fatalf("aborted plan (%s) still has %d changes", p.Abort, len(p.Changes))
 	}
 	if len(p.Staged) > 0 && in.AllowDisables {
-		fail(t, "%d disables staged although allowed", len(p.Staged))
+		t.Fatalf("%d disables staged although allowed", len(p.Staged))
 	}
 	n := p.Count(KindDisable) + p.Count(KindDelete)
 	if !in.AllowDisables && n > 0 {
 		if pol.MaxDisables >= 0 && n > pol.MaxDisables {
-			fail(t, "%d disables passed max_disables=%d", n, pol.MaxDisables)
+			t.Fatalf("%d disables passed max_disables=%d", n, pol.MaxDisables)
 		}
 		// A percentage of no active accounts is no limit: the gate skips it,
 		// and deletes of disabled accounts are bounded by the count alone.
 		if pol.MaxDisablesPercent < 100 && p.OwnedActive > 0 && float64(n)*100 > pol.MaxDisablesPercent*float64(p.OwnedActive) {
-			fail(t, "%d disables of %d owned active passed max_disables_percent=%g", n, p.OwnedActive, pol.MaxDisablesPercent)
+			t.Fatalf("%d disables of %d owned active passed max_disables_percent=%g", n, p.OwnedActive, pol.MaxDisablesPercent)
 		}
 	}
 }
@@ -310,16 +308,3 @@ func shuffle[T any](r *fuzzBytes, s []T) []T {
 	}
 	return out
 }
-
-func fail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if path := os.Getenv("PLAN_FUZZ_SURVEY"); path != "" { // SURVEY
-		f, _ := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		fmt.Fprintf(f, "%q\t%q\n", format, surveyInput)
-		f.Close()
-		t.SkipNow()
-	}
-	t.Fatalf(format, args...)
-}
-
-var surveyInput []byte // SURVEY

@@ -50,6 +50,9 @@ type Options struct {
 	GraphLatency, GoToLatency time.Duration
 	// GoToRateLimit is the GoTo simulator's requests per second (default 10; <0 unlimited).
 	GoToRateLimit float64
+	// GoToRotateRefreshEvery is passed to the GoTo simulator: 0 rotates the
+	// refresh token on every refresh, negative never.
+	GoToRotateRefreshEvery int
 	// GoToAddr, GraphAddr pin the listen addresses (default: free loopback ports).
 	GoToAddr string
 }
@@ -123,7 +126,7 @@ func Start(opts Options) (*World, error) {
 		return nil, fmt.Errorf("start graph simulator: %w", err)
 	}
 	if w.GoTo, err = gotosim.New(gotosim.Options{CA: ca, Addr: opts.GoToAddr, Latency: opts.GoToLatency, RateLimit: opts.GoToRateLimit,
-		AccountName: "Contoso"}); err != nil {
+		AccountName: "Contoso", RotateRefreshEvery: opts.GoToRotateRefreshEvery}); err != nil {
 		w.Graph.Close()
 		return nil, fmt.Errorf("start GoTo simulator: %w", err)
 	}
