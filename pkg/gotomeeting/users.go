@@ -118,7 +118,12 @@ func (c *Client) listUsers(ctx context.Context, op, filter string) ([]User, erro
 		fresh := 0
 		for _, w := range page.Results {
 			u := w.user()
-			if u.Key != "" && seen[u.Key] {
+			if u.Key == "" {
+				// Without a key the account cannot be owned or changed, and
+				// paging cannot be checked for progress: refuse the reply.
+				return nil, fmt.Errorf("goto: %s: page at offset %d lists a user without a key (%s)", op, offset, u.Email)
+			}
+			if seen[u.Key] {
 				continue
 			}
 			seen[u.Key] = true

@@ -36,6 +36,7 @@ func Compute(in Input) *Plan {
 	skips := c.skips
 	changes, skips = applyMode(in.Policy.Mode, changes, skips)
 	changes, skips = protect(in.Policy, changes, skips)
+	changes, skips = c.resolveAddresses(changes, skips)
 	slices.SortStableFunc(skips, func(a, b Change) int { return strings.Compare(a.EntraID, b.EntraID) })
 	p.Changes, p.Skips = changes, skips
 	gate(p, in.Policy, in.AllowDisables)
@@ -55,12 +56,11 @@ type computer struct {
 	// (the mapper hands out one slice per role set).
 	lists map[listKey]*[2]ListChange
 	// remotes and ownedKeys are built only when someone needs matching.
-	remotes     map[string]*Remote
-	ownedKeys   map[string]*Record
-	ownedEmails map[string]*Record
-	byKind      [numApply][]Change
-	skips       []Change
-	createOnly  [numFields]bool
+	remotes    map[string]*Remote
+	ownedKeys  map[string]*Record
+	byKind     [numApply][]Change
+	skips      []Change
+	createOnly [numFields]bool
 }
 
 func newComputer(in Input) *computer {
@@ -266,20 +266,15 @@ func (c *computer) enable(a *Account, r *Record) Change {
 	return ch
 }
 
-// provision creates or adopts an account for a person g2msync does not own yet.
+// provision creates or adopts an account for a person g2msync does not own
+// yet. Whether the address is free once the plan is applied is settled for
+// every change at once, by resolveAddresses.
 func (c *computer) provision(a *Account) {
 	c.buildMatchIndex()
 	for _, m := range a.MatchEmails {
 		rm := c.remotes[fold(m)]
-		if rm == nil {
-			continue
-		}
-		if owner := c.ownedKeys[rm.Key]; owner != nil && c.keeps(owner, rm.Profile.Email) {
-			c.add(skip(a, nil, fmt.Sprintf("GoTo account %s (%s) is already linked to entra id %s", rm.Key, rm.Profile.Email, owner.EntraID)))
-			return
-		}
-		if c.ownedKeys[rm.Key] != nil {
-			continue // its owner is renaming away from this address; the create below reuses it
+		if rm == nil || c.ownedKeys[rm.Key] != nil {
+			continue // an account someone else owns is never adopted twice
 		}
 		ch := Change{Kind: KindAdopt, EntraID: a.EntraID, UPN: a.UPN, GoToKey: rm.Key, Profile: a.Profile, Remote: rm,
 			Reason: fmt.Sprintf("existing GoTo account matched by %s", m)}
@@ -289,32 +284,132 @@ func (c *computer) provision(a *Account) {
 		c.add(ch)
 		return
 	}
-	target := fold(a.Profile.Email)
-	if rm := c.remotes[target]; rm != nil && c.ownedKeys[rm.Key] == nil {
-		c.add(skip(a, nil, fmt.Sprintf("GoTo account %s already uses %s but the matching attributes did not select it; "+
-			"add the attribute to matching or rename that account", rm.Key, rm.Profile.Email)))
-		return
-	}
-	if owner := c.ownedEmails[target]; owner != nil && owner.EntraID != a.EntraID && c.keeps(owner, a.Profile.Email) {
-		c.add(skip(a, nil, fmt.Sprintf("email %s belongs to GoTo account %s, linked to entra id %s", a.Profile.Email, owner.GoToKey, owner.EntraID)))
-		return
-	}
 	lic, roles := c.createLists(a)
 	c.add(Change{Kind: KindCreate, EntraID: a.EntraID, UPN: a.UPN, Profile: a.Profile, Reason: "assigned to the app",
 		Licenses: lic, AdminRoles: roles})
 }
 
-// keeps reports whether owner will still use email after this plan: it stays
-// wanted and its desired address is the same.
-func (c *computer) keeps(owner *Record, email string) bool {
-	var want *Account
-	if i, ok := slices.BinarySearchFunc(c.accounts, owner.EntraID, func(a *Account, id string) int { return strings.Compare(a.EntraID, id) }); ok {
-		want = c.accounts[i]
+// setsEmail returns the address a change gives its GoTo account, if it
+// gives one: a create, or a change of the email field.
+func setsEmail(ch *Change) (string, bool) {
+	if ch.Kind == KindCreate {
+		return ch.Profile.Email, true
 	}
-	if want == nil || want.OutOfScope != "" || want.Skip != "" || want.Profile.Email == "" {
-		return true // its account is left as it is, address included
+	for _, f := range ch.Fields {
+		if f.Field == FieldEmail {
+			return f.New, true
+		}
 	}
-	return fold(want.Profile.Email) == fold(email)
+	return "", false
+}
+
+// holder is a GoTo account as it will be once the plan is applied.
+type holder struct {
+	key   string // GoTo key, or "" for an account the plan creates
+	owner string // Entra id of the owner, or "" for an account g2msync does not manage
+	ch    int    // index of the change that gives it the address, or -1
+}
+
+// resolveAddresses turns into skips the changes that would leave two GoTo
+// accounts with one address once applied, which GoTo refuses: a create, an
+// adoption or a rename onto an address another account keeps. Whether an
+// account keeps its address is read from the changes that will really be
+// applied (after policy and protection), so a rename that policy dropped, a
+// create-only email or a skipped owner all count as keeping. Removing a
+// change can give an address back to its old holder, so it repeats until
+// nothing moves.
+func (c *computer) resolveAddresses(changes, skips []Change) ([]Change, []Change) {
+	sets := false
+	for i := range changes {
+		if _, ok := setsEmail(&changes[i]); ok {
+			sets = true
+			break
+		}
+	}
+	if !sets {
+		return changes, skips
+	}
+	c.buildMatchIndex()
+	for {
+		// Every account's final address, each holder once; first holds the
+		// first holder of each address and clashes pairs it with later ones.
+		hs := make([]holder, 0, len(changes)+len(c.records))
+		first := make(map[string]int32, len(changes)+len(c.records))
+		var clashes [][2]int32
+		hold := func(email string, h holder) {
+			i := int32(len(hs))
+			hs = append(hs, h)
+			e := fold(email)
+			if j, ok := first[e]; ok {
+				clashes = append(clashes, [2]int32{j, i})
+			} else {
+				first[e] = i
+			}
+		}
+		moved := map[string]bool{} // GoTo keys whose address or existence a change decides
+		for i := range changes {
+			ch := &changes[i]
+			if ch.Kind == KindDelete {
+				moved[ch.GoToKey] = true
+			} else if e, ok := setsEmail(ch); ok && ch.GoToKey != "" {
+				moved[ch.GoToKey] = true
+				hold(e, holder{key: ch.GoToKey, owner: ch.EntraID, ch: i})
+			} else if ok {
+				hold(e, holder{owner: ch.EntraID, ch: i})
+			}
+		}
+		for _, r := range c.records {
+			if !moved[r.GoToKey] {
+				hold(r.Profile.Email, holder{key: r.GoToKey, owner: r.EntraID, ch: -1})
+			}
+		}
+		for i := range c.in.Remotes {
+			rm := &c.in.Remotes[i]
+			if c.ownedKeys[rm.Key] == nil && !moved[rm.Key] && c.remotes[fold(rm.Profile.Email)] == rm {
+				hold(rm.Profile.Email, holder{key: rm.Key, ch: -1})
+			}
+		}
+		drop := map[int]string{}
+		for _, pair := range clashes {
+			for k, h := range []holder{hs[pair[0]], hs[pair[1]]} {
+				if h.ch < 0 {
+					continue
+				}
+				other := hs[pair[1-k]]
+				ch := &changes[h.ch]
+				e, _ := setsEmail(ch)
+				drop[h.ch] = fmt.Sprintf("email %s is used by %s; GoTo refuses two accounts with one address, so the %s waits", e, describe(other), ch.Kind)
+				if ch.Kind == KindCreate && other.owner == "" && other.key != "" {
+					drop[h.ch] = fmt.Sprintf("GoTo account %s already uses %s but the matching attributes did not select it; "+
+						"add the attribute to matching or rename that account", other.key, e)
+				}
+			}
+		}
+		if len(drop) == 0 {
+			return changes, skips
+		}
+		kept := changes[:0:0]
+		for i, ch := range changes {
+			reason, ok := drop[i]
+			if !ok {
+				kept = append(kept, ch)
+				continue
+			}
+			skips = append(skips, Change{Kind: KindSkip, EntraID: ch.EntraID, UPN: ch.UPN, GoToKey: ch.GoToKey, Profile: ch.Profile,
+				Prior: ch.Prior, Reason: reason})
+		}
+		changes = kept
+	}
+}
+
+func describe(h holder) string {
+	switch {
+	case h.key == "":
+		return "the account being created for entra id " + h.owner
+	case h.owner == "":
+		return "GoTo account " + h.key + ", which g2msync does not manage"
+	}
+	return "GoTo account " + h.key + ", already linked to entra id " + h.owner
 }
 
 func (c *computer) buildMatchIndex() {
@@ -322,10 +417,8 @@ func (c *computer) buildMatchIndex() {
 		return
 	}
 	c.ownedKeys = make(map[string]*Record, len(c.records))
-	c.ownedEmails = make(map[string]*Record, len(c.records))
 	for _, r := range c.records {
 		c.ownedKeys[r.GoToKey] = r
-		c.ownedEmails[fold(r.Profile.Email)] = r
 	}
 	c.remotes = make(map[string]*Remote, len(c.in.Remotes))
 	for i := range c.in.Remotes {

@@ -220,8 +220,17 @@ func TestOwnedAccountIsNotAdoptedTwice(t *testing.T) {
 	b.MatchEmails = []string{"ann@x.com", "bob@x.com"}
 	remote := Remote{Key: "1", Profile: a.Profile}
 	p := Compute(Input{Accounts: []Account{a, b}, Records: []Record{owned(a, "1")}, Remotes: []Remote{remote}, Policy: testPolicy()})
+	if c := find(t, p, "b"); c.Kind != KindCreate || c.Profile.Email != "bob@x.com" {
+		t.Errorf("got %s %+v, want a create of bob's own address: a's account is never adopted twice", c.Kind, c)
+	}
+	// Had a left, with the account disabled but keeping its address, and b
+	// wanted that address, the create would wait, naming the owner.
+	b.Profile.Email = "ann@x.com"
+	left := owned(a, "1")
+	left.State = StateDisabled
+	p = Compute(Input{Accounts: []Account{b}, Records: []Record{left}, Remotes: []Remote{remote}, Policy: testPolicy()})
 	if c := find(t, p, "b"); c.Kind != KindSkip || !strings.Contains(c.Reason, "already linked to entra id a") {
-		t.Errorf("got %s %q, want skip: already linked", c.Kind, c.Reason)
+		t.Errorf("got %s %q, want skip naming the owner", c.Kind, c.Reason)
 	}
 }
 
