@@ -141,3 +141,22 @@ func TestReportAndStatusOutput(t *testing.T) {
 		t.Errorf("bad --since: exit %d %s", code, errOut)
 	}
 }
+
+// TestDemo runs the README's first command in-process: both simulators, an
+// initial sync and an incremental cycle that makes exactly the four changes.
+func TestDemo(t *testing.T) {
+	code, out, errOut := runMain(t, nil, "demo")
+	if code != ExitOK {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"Plan: 0 disable, 0 delete, 0 update, 0 enable, 15 adopt, 273 create; 3 left alone",
+		"success", "applied create:273 adopt:15",
+		"Plan: 2 disable, 0 delete, 1 update, 0 enable, 0 adopt, 1 create; 3 left alone",
+		"applied create:1 update:1 disable:2", "Done.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
