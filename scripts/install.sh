@@ -48,12 +48,14 @@ if [ ! -f "$confdir/g2msync.yaml" ]; then
   chmod 0644 "$confdir/g2msync.yaml"
   echo "wrote $confdir/g2msync.yaml: edit it (tenant, app, GoTo account, roles)"
 fi
-for c in entra-client-secret goto-client-secret; do
+# The units load each of these as a systemd credential; empty ones are ignored.
+for c in entra-client-secret entra-certificate-password goto-client-secret goto-refresh-token \
+         goto-personal-access-token goto-password notify-smtp-password; do
   if [ ! -f "$confdir/credentials/$c" ]; then
     install -m 0600 /dev/null "$confdir/credentials/$c"
-    echo "created empty $confdir/credentials/$c: put the secret in it"
   fi
 done
+echo "put the Entra and GoTo client secrets in $confdir/credentials/entra-client-secret and goto-client-secret"
 
 install -m 0644 "$here/g2msync.service" /etc/systemd/system/g2msync.service
 install -m 0644 "$here/g2msync-initial-sync.service" /etc/systemd/system/g2msync-initial-sync.service

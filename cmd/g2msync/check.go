@@ -68,7 +68,7 @@ func (m *Main) check(ctx context.Context, cfg *config.Config, o appOptions) erro
 	for _, c := range a.source.Check(ctx) {
 		report(c)
 	}
-	st, err := a.openState(false)
+	st, err := a.openState(false, false)
 	if err != nil {
 		report(graph.Check{Name: "State file", Detail: err.Error()})
 	} else {

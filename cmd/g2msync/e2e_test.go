@@ -185,7 +185,7 @@ func TestRotatedRefreshTokenSurvivesARestart(t *testing.T) {
 func TestRevokedRefreshTokenFailsTheCycleAndChangesNothing(t *testing.T) {
 	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 5}}, DirectAdmins: -1, DefaultAccess: -1, Disabled: -1, PreExisting: -1}, "")
 	a := tw.app()
-	tw.mustCycle(a, engine.Options{})
+	tw.mustCycle(a, engine.Options{InitialSync: true})
 	before := tw.records()
 	tw.w.GoTo.RevokeAllGrants()
 	if _, err := tw.w.NewHire("Sales"); err != nil {
@@ -208,7 +208,7 @@ func TestRevokedRefreshTokenFailsTheCycleAndChangesNothing(t *testing.T) {
 func TestExpiredAccessTokenIsRefreshedMidCycle(t *testing.T) {
 	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 5}}, DirectAdmins: -1, DefaultAccess: -1, Disabled: -1, PreExisting: -1}, "")
 	a := tw.app()
-	tw.mustCycle(a, engine.Options{})
+	tw.mustCycle(a, engine.Options{InitialSync: true})
 	for i, p := range tw.w.InScope(false) {
 		if err := tw.w.Graph.UpdateUser(p.ID, map[string]any{"surname": fmt.Sprint("New", i)}); err != nil {
 			t.Fatal(err)
@@ -218,5 +218,27 @@ func TestExpiredAccessTokenIsRefreshedMidCycle(t *testing.T) {
 	res := tw.mustCycle(a, engine.Options{})
 	if res.Outcome() != engine.OutcomeSuccess || res.Cycle.Applied["update"] != 5 {
 		t.Fatalf("outcome %s applied %v errors %v", res.Outcome(), res.Cycle.Applied, res.Errors)
+	}
+}
+
+// TestAnotherProcessRotatingTheTokenDoesNotLockTheDaemonOut: `g2msync plan`
+// run beside the daemon refreshes and GoTo rotates the refresh token; the
+// daemon, whose access token then expires, must use the rotated token from
+// the state file, not its dead copy.
+func TestAnotherProcessRotatingTheTokenDoesNotLockTheDaemonOut(t *testing.T) {
+	tw := newTestWorld(t, smallWorld(), "")
+	daemonApp := tw.app()
+	tw.mustCycle(daemonApp, engine.Options{InitialSync: true})
+	tw.w.GoTo.ExpireAccessTokens()
+	if _, err := tw.cycle(tw.app(), engine.Options{DryRun: true}); err != nil { // `g2msync plan`
+		t.Fatal(err)
+	}
+	tw.w.GoTo.ExpireAccessTokens()
+	if _, err := tw.w.NewHire("Sales"); err != nil {
+		t.Fatal(err)
+	}
+	res := tw.mustCycle(daemonApp, engine.Options{})
+	if res.Outcome() != engine.OutcomeSuccess || res.Cycle.Applied["create"] != 1 {
+		t.Fatalf("daemon after another process rotated the token: %s %v %v", res.Outcome(), res.Cycle.Applied, res.Errors)
 	}
 }

@@ -50,7 +50,7 @@ func (c *LoginCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := a.openState(false)
+	st, err := a.openState(false, false)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/g2msync/g2msync/pkg/daemon"
+	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/metrics"
 	"github.com/g2msync/g2msync/pkg/sim/graphsim"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
@@ -65,6 +66,9 @@ func TestNotificationsAndSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.mailTLS = smtpSrv.ClientTLS()
+	if _, err := a.cycle(context.Background(), engine.Options{InitialSync: true}); err != nil {
+		t.Fatal(err)
+	}
 	tracker, err := a.tracker()
 	if err != nil {
 		t.Fatal(err)

@@ -15,8 +15,9 @@ const planUsage = `usage: g2msync plan [flags]
 
 Reads the directory and GoTo and prints what the next cycle would create,
 adopt, update, disable and re-enable, what it would stage for approval, and
-whom it leaves alone and why. Nothing is written: the GoTo client it uses
-has no write side, and the state file is opened read-only.`
+whom it leaves alone and why. Nothing changes in GoTo: the GoTo client it
+uses has no write side. The state file is not changed either, except to
+keep a refresh token GoTo rotates while the plan reads.`
 
 // Run implements command.
 func (c *PlanCommand) Run(ctx context.Context, args []string) error {

@@ -110,7 +110,14 @@ func (pw *procWorld) command(args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.B
 func (pw *procWorld) exitCode(args ...string) (int, string) {
 	pw.t.Helper()
 	cmd, stdout, stderr := pw.command(args...)
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		pw.t.Fatal(err)
+	}
+	timer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() }) // a hung command fails the test, not the run
+	err := cmd.Wait()
+	if !timer.Stop() {
+		pw.t.Fatalf("g2msync %v did not exit within 2 minutes\n%s%s", args, stdout, stderr)
+	}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -137,6 +144,12 @@ func (pw *procWorld) status() (daemon.StatusDoc, error) {
 // checks it exits 0 leaving a consistent state file.
 func TestDaemonProcess(t *testing.T) {
 	pw := newProcWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 40}}, DirectAdmins: 5}, "@every 1s")
+	if code, out := pw.exitCode("run"); code != ExitFailure || !strings.Contains(out, "--initial-sync") {
+		t.Fatalf("daemon without a state file: exit %d, want %d naming the first run\n%s", code, ExitFailure, out)
+	}
+	if code, out := pw.exitCode("run", "--once", "--initial-sync"); code != ExitOK {
+		t.Fatalf("initial sync: exit %d\n%s", code, out)
+	}
 	cmd, _, stderr := pw.command("run")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -171,6 +184,26 @@ func TestDaemonProcess(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
+	// A third leave: staged. Approving while the daemon runs lets it apply them.
+	for _, p := range pw.w.InScope(false)[:15] {
+		pw.w.RemoveFromGroup(p.ID)
+	}
+	waitStatus := func(what string, cond func(daemon.StatusDoc) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if s, err := pw.status(); err == nil && cond(s) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s\n%s", what, stderr)
+			}
+		}
+	}
+	waitStatus("staged disables", func(s daemon.StatusDoc) bool { return len(s.Staged) == 15 })
+	if code, out := pw.exitCode("run", "--once", "--allow-disables"); code != ExitOK || !strings.Contains(out, "will apply the 15 staged disables") {
+		t.Fatalf("approve while the daemon runs: exit %d\n%s", code, out)
+	}
+	waitStatus("the approved disables", func(s daemon.StatusDoc) bool { return len(s.Staged) == 0 && s.Owned["disabled"] == 15 })
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -189,12 +222,13 @@ func TestDaemonProcess(t *testing.T) {
 	defer st.Close()
 	recs, _ := st.Records()
 	intents, _ := st.Intents()
-	if len(recs) != len(pw.w.InScope(false)) || len(intents) != 0 {
-		t.Errorf("state: %d records (want %d), %d intents left", len(recs), len(pw.w.InScope(false)), len(intents))
+	if len(recs) != len(pw.w.InScope(false))+15 || len(intents) != 0 {
+		t.Errorf("state: %d records (want %d), %d intents left", len(recs), len(pw.w.InScope(false))+15, len(intents))
 	}
 	for _, r := range recs {
-		if _, ok := pw.w.GoTo.User(r.GoToKey); !ok || r.State != plan.StateActive {
-			t.Errorf("record %s points at GoTo account %s: exists=%v state=%s", r.EntraID, r.GoToKey, ok, r.State)
+		u, ok := pw.w.GoTo.User(r.GoToKey)
+		if !ok || (r.State == plan.StateDisabled) != (u.Status == "SUSPENDED") {
+			t.Errorf("record %s (%s) points at GoTo account %s: exists=%v status=%s", r.EntraID, r.State, r.GoToKey, ok, u.Status)
 		}
 	}
 }

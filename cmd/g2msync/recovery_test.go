@@ -58,7 +58,7 @@ func (pw *procWorld) login(t *testing.T) string {
 func TestLoginStoresTheRefreshToken(t *testing.T) {
 	pw := newProcWorld(t, smallWorld(), "@every 20m")
 	pw.env = withoutEnv(pw.env, "G2MSYNC_GOTO_REFRESH_TOKEN")
-	if code, out := pw.exitCode("run", "--once"); code != ExitFailure || !strings.Contains(out, "g2msync login goto") {
+	if code, out := pw.exitCode("run", "--once", "--initial-sync"); code != ExitFailure || !strings.Contains(out, "g2msync login goto") {
 		t.Fatalf("without a token: exit %d\n%s", code, out)
 	}
 	if out := pw.login(t); !strings.Contains(out, "Logged in to GoTo") || !strings.Contains(out, "You may close this window") {
@@ -119,6 +119,18 @@ func TestCorruptStateIsRebuilt(t *testing.T) {
 	}
 	if n := len(pw.w.GoTo.Users()); n != accounts {
 		t.Errorf("GoTo holds %d accounts after rebuild, want %d", n, accounts)
+	}
+	// --force rebuilds a readable file and keeps its refresh token: no login.
+	if code, out := pw.exitCode("state", "rebuild", "--force"); code != ExitOK || !strings.Contains(out, "moved the old file to") {
+		t.Fatalf("rebuild --force: exit %d\n%s", code, out)
+	}
+	if code, out := pw.exitCode("run", "--once"); code != ExitOK {
+		t.Errorf("cycle after a forced rebuild: exit %d\n%s", code, out)
+	}
+	// Another GoTo account's file is never moved, --force or not.
+	pw.env = append(pw.env, "G2MSYNC_GOTO_ACCOUNT_KEY=999")
+	if code, out := pw.exitCode("state", "rebuild", "--force"); code != ExitFailure || !strings.Contains(out, "belongs to") {
+		t.Errorf("rebuild of a foreign file: exit %d\n%s", code, out)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/metrics"
@@ -34,6 +35,10 @@ and exits 0.
 With --once, runs one cycle and exits:
   0 success, 1 failure, 2 bad configuration,
   3 disables staged for approval, 4 some changes failed (retried next cycle).
+
+--once --allow-disables while the daemon runs does not run a cycle: it
+approves the disables staged now, and the daemon applies them on its next
+cycle.
 
 First run after install, or after restoring the state file:
   g2msync run --once --initial-sync`
@@ -64,6 +69,9 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	}
 	if !*dry {
 		unlock, err := state.Lock(cfg.StatePath)
+		if errors.Is(err, state.ErrInUse) && *once && *allow && !*initial {
+			return c.m.approve(cfg) // the daemon runs: let it apply them
+		}
 		if err != nil {
 			return err
 		}
@@ -72,6 +80,13 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	if *once {
 		return c.m.runOnce(ctx, a, engine.Options{DryRun: *dry, InitialSync: *initial, AllowDisables: *allow})
 	}
+	// A daemon without its state file would fail every cycle until someone
+	// acts: refuse to start, saying what to do.
+	st, err := state.Open(cfg.StatePath, state.Options{MustExist: true, Binding: binding(cfg), Timeout: 10 * time.Second})
+	if err != nil {
+		return err
+	}
+	st.Close()
 	return c.m.runDaemon(ctx, a, *cfgPath)
 }
 
@@ -105,6 +120,30 @@ func (m *Main) runOnce(ctx context.Context, a *app, opts engine.Options) error {
 	return exitFor(res, err)
 }
 
+// approve records the approval of the disables staged now, for the running
+// daemon to apply on its next cycle.
+func (m *Main) approve(cfg *config.Config) error {
+	st, err := openStateForWrite(cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	staged, err := st.ApproveStaged()
+	if err != nil {
+		return err
+	}
+	if len(staged) == 0 {
+		fmt.Fprintln(m.Stdout, "No disables are staged: nothing to approve.")
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "The daemon is running, so it will apply the %d staged disables on its next cycle:\n", len(staged))
+	for _, s := range staged {
+		fmt.Fprintf(m.Stdout, "  %s (%s)\n", firstNonEmpty(s.Email, s.UPN, s.EntraID), s.Reason)
+	}
+	fmt.Fprintln(m.Stdout, "Disables staged after this approval are not included; they wait for another one.")
+	return nil
+}
+
 // exitFor maps a cycle's outcome to the documented exit codes.
 func exitFor(res *engine.Result, err error) error {
 	if err != nil {
@@ -112,7 +151,11 @@ func exitFor(res *engine.Result, err error) error {
 	}
 	switch res.Outcome() {
 	case engine.OutcomeStaged:
-		return exitError{ExitStaged, fmt.Sprintf("%d disables are staged for approval: review them with `g2msync plan`, release them with `g2msync run --once --allow-disables`", res.Cycle.Staged)}
+		msg := fmt.Sprintf("%d disables are staged for approval: review them with `g2msync plan`, release them with `g2msync run --once --allow-disables`", res.Cycle.Staged)
+		if n := len(res.Errors); n > 0 {
+			msg += fmt.Sprintf("; %d other changes failed and are retried on the next cycle", n)
+		}
+		return exitError{ExitStaged, msg}
 	case engine.OutcomePartial:
 		return exitError{ExitPartial, fmt.Sprintf("%d changes failed; they are retried on the next cycle (see `g2msync status`)", len(res.Errors))}
 	}
@@ -152,9 +195,11 @@ func callsOrNone(m map[string]int64) string {
 	return strings.Join(parts, ", ")
 }
 
-// backoff is the job quarantine: after failed cycles in a row, scheduled
+// jobBackoff is the job quarantine: after failed cycles in a row, scheduled
 // cycles wait this long (the first two failures are retried on schedule).
-var backoff = []time.Duration{0, 0, time.Hour, 6 * time.Hour, 24 * time.Hour}
+func jobBackoff() []time.Duration {
+	return []time.Duration{0, 0, time.Hour, 6 * time.Hour, 24 * time.Hour}
+}
 
 func (m *Main) runDaemon(ctx context.Context, a *app, cfgPath string) error {
 	signals := make(chan os.Signal, 4)
@@ -177,7 +222,7 @@ func (m *Main) runDaemon(ctx context.Context, a *app, cfgPath string) error {
 		Tracker: tracker, StatusURL: statusURL,
 		Schedule: a.cfg.Schedule, Cycle: a.cycle, Listen: a.cfg.Listen, Logger: a.log, Metrics: a.metrics,
 		Notify:   func(s string) { _, _ = sddaemon.SdNotify(false, s) },
-		Watchdog: watchdog, Backoff: backoff,
+		Watchdog: watchdog, Backoff: jobBackoff(),
 		Reload: func() (string, daemon.Cycle, error) {
 			cfg, err := m.loadConfig(cfgPath)
 			if err != nil {

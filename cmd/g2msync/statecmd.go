@@ -51,25 +51,28 @@ func (c *StateCommand) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w; stop the daemon before rebuilding its state file", err)
 	}
 	defer unlock()
-	aside := ""
+	aside, token := "", ""
 	if _, err := os.Stat(cfg.StatePath); err == nil {
 		st, err := state.Open(cfg.StatePath, state.Options{Binding: binding(cfg), ReadOnly: true})
 		switch {
 		case err == nil:
 			recs, _ := st.Records()
+			token, _ = st.RefreshToken(ctx)
 			st.Close()
 			if len(recs) == 0 {
 				// A file that owns nothing yet (say, a rebuild that stopped
 				// for a login): rebuilding into it loses nothing.
-				return c.m.rebuildWith(ctx, cfg, "")
+				return c.m.rebuildWith(ctx, cfg, "", "")
 			}
 			if !*force {
 				return usageError{fmt.Errorf("state file %s is readable: nothing to rebuild (--force rebuilds it anyway, keeping the old one)", cfg.StatePath)}
 			}
-		case errors.Is(err, state.ErrCorrupt), *force:
+		case errors.Is(err, state.ErrCorrupt):
 			fmt.Fprintf(c.m.Stdout, "state file %s: %v\n", cfg.StatePath, err)
 		default:
-			return err // in use, or another tenant's file: not ours to move
+			// In use, or another tenant's, app's or GoTo account's file:
+			// not ours to move, --force or not.
+			return err
 		}
 		aside = fmt.Sprintf("%s.corrupt-%s", cfg.StatePath, c.m.now().UTC().Format("20060102T150405Z"))
 		if err := os.Rename(cfg.StatePath, aside); err != nil {
@@ -77,10 +80,23 @@ func (c *StateCommand) Run(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(c.m.Stdout, "moved the old file to %s\n", aside)
 	}
-	return c.m.rebuildWith(ctx, cfg, aside)
+	return c.m.rebuildWith(ctx, cfg, aside, token)
 }
 
-func (m *Main) rebuildWith(ctx context.Context, cfg *config.Config, aside string) error {
+// rebuildWith rebuilds into a new file, first carrying over the refresh
+// token of a readable old file (GoTo has rotated the configured one since).
+func (m *Main) rebuildWith(ctx context.Context, cfg *config.Config, aside, token string) error {
+	if token != "" {
+		st, err := openStateForWrite(cfg)
+		if err != nil {
+			return err
+		}
+		err = st.SaveRefreshToken(ctx, token)
+		st.Close()
+		if err != nil {
+			return err
+		}
+	}
 	a, err := m.newApp(cfg, m.newLogger(cfg, m.Stderr), metrics.New(version), appOptions{})
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/g2msync/g2msync/pkg/directory/graph"
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/gotomeeting"
+	"github.com/g2msync/g2msync/pkg/logkey"
 	"github.com/g2msync/g2msync/pkg/mapping"
 	"github.com/g2msync/g2msync/pkg/metrics"
 	"github.com/g2msync/g2msync/pkg/notify"
@@ -86,7 +87,7 @@ func (m *Main) newApp(cfg *config.Config, log *slog.Logger, met *metrics.Metrics
 		ServicePrincipalID: cfg.Entra.ServicePrincipalID, AppID: cfg.Entra.AppID,
 		NestedGroups: cfg.Entra.NestedGroups, Attributes: mapper.Attributes(),
 		HTTPClient: &http.Client{Transport: met.Transport("graph", base), Timeout: cfg.Entra.Timeout.D()},
-		Logger:     log.With("api", "graph"),
+		Logger:     log.With(logkey.API, "graph"),
 	}
 	switch cfg.Entra.AuthMethod() {
 	case "client_secret":
@@ -110,7 +111,7 @@ func (m *Main) newApp(cfg *config.Config, log *slog.Logger, met *metrics.Metrics
 		TokenStore: a.tokens, RateLimit: cfg.GoTo.RateLimitPerSecond, MaxRetries: cfg.GoTo.MaxRetries,
 		RequestTimeout: cfg.GoTo.Timeout.D(),
 		HTTPClient:     &http.Client{Transport: met.Transport("goto", base)},
-		Logger:         log.With("api", "goto"),
+		Logger:         log.With(logkey.API, "goto"),
 	}
 	a.gotoc, err = gotomeeting.New(a.gotoCfg)
 	if err != nil {
@@ -120,8 +121,9 @@ func (m *Main) newApp(cfg *config.Config, log *slog.Logger, met *metrics.Metrics
 }
 
 // openState opens the state file for a cycle, bound to this configuration.
-func (a *app) openState(readOnly bool) (*state.Store, error) {
-	return state.Open(a.cfg.StatePath, state.Options{ReadOnly: readOnly, Binding: binding(a.cfg), Timeout: 10 * time.Second})
+// mustExist refuses to create it (see state.Options.MustExist).
+func (a *app) openState(readOnly, mustExist bool) (*state.Store, error) {
+	return state.Open(a.cfg.StatePath, state.Options{ReadOnly: readOnly, MustExist: mustExist, Binding: binding(a.cfg), Timeout: 10 * time.Second})
 }
 
 func (a *app) engine(st engine.Store, dryRun bool) *engine.Engine {
@@ -139,7 +141,9 @@ func (a *app) cycle(ctx context.Context, opts engine.Options) (*daemon.Report, e
 	if opts.DryRun {
 		return a.dryRun(ctx, opts)
 	}
-	st, err := a.openState(false)
+	// Only a first or full sync may start a state file; a regular cycle that
+	// finds none has lost it.
+	st, err := a.openState(false, !opts.InitialSync && !opts.AdoptOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -153,9 +157,9 @@ func (a *app) cycle(ctx context.Context, opts engine.Options) (*daemon.Report, e
 	}
 	a.fillReport(st, rep)
 	if n, perr := st.PruneAudit(time.Now().Add(-a.cfg.AuditRetention.D())); perr != nil {
-		a.log.Warn("prune the provisioning log", "error", perr.Error())
+		a.log.Warn("prune the provisioning log", logkey.Error, perr.Error())
 	} else if n > 0 {
-		a.log.Info("pruned old provisioning log entries", "count", n)
+		a.log.Info("pruned old provisioning log entries", logkey.Count, n)
 	}
 	return rep, err
 }
@@ -165,7 +169,7 @@ func (a *app) cycle(ctx context.Context, opts engine.Options) (*daemon.Report, e
 // plan's reads, and the rotated token must be kept or the next cycle is
 // locked out. The engine itself writes nothing in a dry run.
 func (a *app) dryRun(ctx context.Context, opts engine.Options) (*daemon.Report, error) {
-	st, err := a.openState(false)
+	st, err := a.openState(false, false)
 	if err != nil {
 		return nil, err
 	}
@@ -277,3 +281,9 @@ func (a *app) tracker() (*notify.Tracker, error) {
 	}
 	return notify.NewTracker(m.Send, n.FailedCycles, a.log), nil
 }
+
+// Approved implements engine.Store.
+func (r readOnlyStore) Approved() (map[string]bool, error) { return r.st.Approved() }
+
+// ClearApproved implements engine.Store; a dry run uses no approval.
+func (readOnlyStore) ClearApproved() error { return errReadOnly }

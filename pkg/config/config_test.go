@@ -280,3 +280,13 @@ func TestSecretsAreNeverPrinted(t *testing.T) {
 		t.Errorf("dump does not say where the secret came from:\n%s", b.String())
 	}
 }
+
+func TestMappingFromTheFileReplacesTheDefault(t *testing.T) {
+	cfg, err := Parse([]byte(validYAML+"\nmapping: { email: userPrincipalName }\n"), secretsEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(map[string]FieldMapping{"email": {Expr: "userPrincipalName"}}, cfg.Mapping); d != "" {
+		t.Errorf("mapping (-want +got):\n%s", d)
+	}
+}

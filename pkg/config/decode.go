@@ -70,15 +70,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			d.probs.Add(path, "want a mapping, got %s (line %d)", describe(n), n.Line)
 			return
 		}
-		if v.IsNil() {
-			v.Set(reflect.MakeMap(v.Type()))
-		}
+		// A map from the file replaces the default, as one from the
+		// environment does: `mapping: {email: mail}` maps email only.
+		v.Set(reflect.MakeMap(v.Type()))
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
 			elem := reflect.New(v.Type().Elem()).Elem()
-			if old := v.MapIndex(reflect.ValueOf(k.Value)); old.IsValid() {
-				elem.Set(old)
-			}
 			d.decode(val, elem, join(path, k.Value))
 			v.SetMapIndex(reflect.ValueOf(k.Value), elem)
 		}

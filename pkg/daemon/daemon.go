@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -240,7 +241,7 @@ func (d *Daemon) shutdown(srv *http.Server, stop chan struct{}, done chan struct
 }
 
 func (d *Daemon) runCycle(ctx context.Context, cycle Cycle, stop chan struct{}) {
-	rep, err := cycle(ctx, engine.Options{Stop: stop})
+	rep, err := d.safely(ctx, cycle, stop)
 	end := d.opts.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -262,7 +263,7 @@ func (d *Daemon) runCycle(ctx context.Context, cycle Cycle, stop chan struct{}) 
 	}
 	if d.lastOK {
 		if !d.holdUntil.IsZero() || d.failedRow > 0 {
-			d.opts.Logger.Info("cycle succeeded; the job is out of quarantine", "failed_in_a_row", d.failedRow)
+			d.opts.Logger.Info("cycle succeeded; the job is out of quarantine", logkey.Count, d.failedRow)
 		}
 		d.failedRow, d.holdUntil = 0, time.Time{}
 		d.opts.Metrics.JobQuarantined.Set(0)
@@ -362,6 +363,19 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// safely runs a cycle, turning a panic into a failed cycle: a bug met by
+// one cycle must not stop the daemon, and the cycle's deferred clean-up
+// (closing the state file) still runs.
+func (d *Daemon) safely(ctx context.Context, cycle Cycle, stop chan struct{}) (rep *Report, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cycle stopped by an internal error (please report it): %v", r)
+			d.opts.Logger.Error("cycle panicked", logkey.Error, err.Error(), "stack", string(debug.Stack()))
+		}
+	}()
+	return cycle(ctx, engine.Options{Stop: stop})
 }
 
 func (d *Daemon) reload() {

@@ -218,3 +218,18 @@ func TestFailedCyclesBackOffAndResume(t *testing.T) {
 		t.Errorf("metrics do not show the quarantine:\n%s", body)
 	}
 }
+
+func TestAPanickingCycleFailsOnlyThatCycle(t *testing.T) {
+	var n atomic.Int32
+	d, _, _ := start(t, Options{Schedule: "@every 1s", Cycle: func(context.Context, engine.Options) (*Report, error) {
+		if n.Add(1) == 1 {
+			var m map[string]int
+			m["boom"]++ // a bug
+		}
+		return okReport("c"), nil
+	}})
+	waitFor(t, "a cycle after the panic", func() bool { return n.Load() >= 2 && d.Status().Ready })
+	if s := d.Status(); s.FailedInARow != 0 {
+		t.Errorf("status %+v", s)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,6 +82,16 @@ func (c *cycle) stopRequested(ctx context.Context) error {
 	return nil
 }
 
+// systemic reports whether a failure says more about GoTo or g2msync's
+// credentials than about the one person: an outage, throttling that outlasted
+// the retries, or a refused token. Only these count towards failing the
+// whole cycle; a 409 or a full licence fails one person.
+func systemic(err error) bool {
+	return errors.Is(err, gotomeeting.ErrUnavailable) || errors.Is(err, gotomeeting.ErrThrottled) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, gotomeeting.ErrUnauthorized) ||
+		errors.Is(err, gotomeeting.ErrRefreshTokenRejected) || errors.Is(err, gotomeeting.ErrForbidden)
+}
+
 // stopAfter decides, after each call, whether carrying on makes sense:
 // refused credentials fail every later call too, and an outage is not helped
 // by hammering the API.
@@ -89,11 +100,13 @@ func (c *cycle) stopAfter(err error, outages *int, left int) error {
 		*outages = 0
 		return nil
 	}
-	if errors.Is(err, gotomeeting.ErrRefreshTokenRejected) || errors.Is(err, gotomeeting.ErrUnauthorized) ||
-		errors.Is(err, gotomeeting.ErrForbidden) {
+	if errors.Is(err, gotomeeting.ErrRefreshTokenRejected) || errors.Is(err, gotomeeting.ErrUnauthorized) {
 		return errStopped{fmt.Sprintf("stopping: GoTo refused the credentials (%v); %d changes wait for the next cycle", err, left)}
 	}
-	if errors.Is(err, gotomeeting.ErrUnavailable) || errors.Is(err, gotomeeting.ErrThrottled) || errors.Is(err, context.DeadlineExceeded) {
+	// A 403 may concern one account (an identity GoTo marks read-only) or
+	// the admin's role as a whole: a streak of them tells which.
+	if errors.Is(err, gotomeeting.ErrUnavailable) || errors.Is(err, gotomeeting.ErrThrottled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, gotomeeting.ErrForbidden) {
 		*outages++
 		if *outages >= outageLimit {
 			return errStopped{fmt.Sprintf("stopping: %d GoTo calls in a row failed (last: %v); %d changes wait for the next cycle", *outages, err, left)}
@@ -108,6 +121,11 @@ func (c *cycle) stopAfter(err error, outages *int, left int) error {
 // The returned error is the call's, for stopAfter; it is already recorded.
 func (c *cycle) applyOne(ctx context.Context, ch *plan.Change, seats *seatLedger) error {
 	c.tried++
+	if ch.Kind == plan.KindDisable || ch.Kind == plan.KindDelete {
+		if done, err := c.checkLive(ctx, ch); done {
+			return err
+		}
+	}
 	if err := seats.reserve(listOld(ch.Licenses), listNew(ch.Licenses)); err != nil {
 		return c.fail(ch, err, false)
 	}
@@ -131,6 +149,35 @@ func (c *cycle) applyOne(ctx context.Context, ch *plan.Change, seats *seatLedger
 	}
 	c.succeed(ch, ch.Result(ch.GoToKey))
 	return nil
+}
+
+// checkLive reads a GoTo account before it is deprovisioned. What g2msync
+// last applied is not enough: someone may have made the account a super
+// user in GoTo since, which the plan cannot know. The disable then takes
+// away what the account really holds, so a re-enable gives it back. done
+// reports that the change was settled here (protected, gone or failed).
+func (c *cycle) checkLive(ctx context.Context, ch *plan.Change) (done bool, err error) {
+	u, err := c.e.Reader.GetUser(ctx, ch.GoToKey)
+	switch {
+	case errors.Is(err, gotomeeting.ErrNotFound):
+		return true, c.gone(ch)
+	case err != nil:
+		return true, c.fail(ch, err, false)
+	case slices.Contains(u.AdminRoles, gotomeeting.RoleSuperUser) && !c.e.Policy.DisableSuperUsers:
+		rec := *ch.Prior
+		rec.AdminRoles, rec.Licenses = u.AdminRoles, u.Licenses // so later plans protect it without a call
+		a := c.audit(ch, state.ResultSkipped, "")
+		a.Reason = "holds SUPER_USER in GoTo (granted outside g2msync), so it is not deprovisioned; " +
+			"set safety.disable_super_users to allow; would have: " + ch.Reason
+		c.commit(state.Outcome{EntraID: ch.EntraID, Record: &rec, Audit: a})
+		c.log.Warn("not deprovisioning a super user", append(c.attrs(ch), logkey.Reason, a.Reason)...)
+		return true, nil
+	}
+	if ch.Kind == plan.KindDisable {
+		ch.Licenses = &plan.ListChange{Old: u.Licenses, New: []string{}}
+		ch.AdminRoles = &plan.ListChange{Old: u.AdminRoles, New: []string{}}
+	}
+	return false, nil
 }
 
 func toUpdate(ch *plan.Change) gotomeeting.Update {
@@ -217,6 +264,9 @@ func (c *cycle) gone(ch *plan.Change) error {
 // back-off, and the error in the result. keepIntent leaves a create's intent
 // in place when the call may have gone through.
 func (c *cycle) fail(ch *plan.Change, err error, keepIntent bool) error {
+	if systemic(err) {
+		c.systemic++
+	}
 	ce := newChangeError(ch, err)
 	c.res.Errors = append(c.res.Errors, ce)
 	c.res.Cycle.Failed[string(ch.Kind)]++

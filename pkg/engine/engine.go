@@ -29,6 +29,8 @@ type Store interface {
 	SetSkips(map[string]string) error
 	Staged() ([]state.Staged, error)
 	SetStaged([]state.Staged) error
+	Approved() (map[string]bool, error)
+	ClearApproved() error
 	SaveCycle(state.Cycle) error
 }
 
@@ -151,16 +153,6 @@ func NewCycleID(t time.Time) string {
 	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }
 
-// Plan reads, maps and plans without writing anything anywhere.
-func (e *Engine) Plan(ctx context.Context, opts Options) (*plan.Plan, error) {
-	opts.DryRun = true
-	res, err := e.Run(ctx, opts)
-	if res == nil {
-		return nil, err
-	}
-	return res.Plan, err
-}
-
 // Run runs one cycle. The error is non-nil when the cycle failed or was
 // aborted; a cycle whose changes partly failed returns a nil error and a
 // Result whose outcome says so.
@@ -244,6 +236,7 @@ type cycle struct {
 	failures   map[string]state.Failure
 	commitErr  error
 	tried      int                // changes whose call was made or refused by the seat ledger
+	systemic   int                // failures of the kind that concern GoTo, not one person
 	listed     []gotomeeting.User // every GoTo account, once listed this cycle
 }
 
@@ -285,8 +278,18 @@ func (c *cycle) run(ctx context.Context) error {
 	if c.opts.AdoptOnly {
 		pol.Mode = plan.ModeAdoptOnly
 	}
-	p := plan.Compute(plan.Input{Accounts: accounts, Records: records, Remotes: remotes, Policy: pol,
-		AllowDisables: c.opts.AllowDisables})
+	in := plan.Input{Accounts: accounts, Records: records, Remotes: remotes, Policy: pol, AllowDisables: c.opts.AllowDisables}
+	p := plan.Compute(in)
+	approved := false
+	if len(p.Staged) > 0 && !c.opts.DryRun {
+		if ok, err := c.approved(p); err != nil {
+			return err
+		} else if ok {
+			in.AllowDisables, approved = true, true
+			p = plan.Compute(in)
+			c.log.Info("applying disables a person approved", logkey.Count, p.Count(plan.KindDisable)+p.Count(plan.KindDelete))
+		}
+	}
 	c.res.Plan = p
 	c.summarisePlan(p)
 	if p.Abort != "" {
@@ -309,15 +312,23 @@ func (c *cycle) run(ctx context.Context) error {
 	if err := c.apply(ctx, p); err != nil {
 		return err
 	}
-	if tried, failed := c.tried, sum(c.res.Cycle.Failed); tried >= 10 && failed*2 > tried {
-		return fmt.Errorf("%d of %d GoTo changes failed; treating the cycle as failed (last: %v)", failed, tried, c.res.Errors[len(c.res.Errors)-1])
+	if approved {
+		if err := c.e.Store.ClearApproved(); err != nil {
+			return err
+		}
 	}
+	if tried := c.tried; tried >= 10 && c.systemic*2 > tried {
+		return fmt.Errorf("%d of %d GoTo changes failed for reasons beyond the people concerned (outage, throttling, refused credentials); "+
+			"treating the cycle as failed", c.systemic, tried)
+	}
+	// Staged wins over partial: disables waiting for a person are the more
+	// urgent news, and failed changes are retried without one.
 	switch {
-	case len(c.res.Errors) > 0:
-		c.res.Cycle.Outcome = OutcomePartial
 	case len(p.Staged) > 0:
 		c.res.Cycle.Outcome = OutcomeStaged
 		c.log.Warn("disables staged for approval", logkey.Count, len(p.Staged), logkey.Reason, p.StageReason(c.e.Policy))
+	case len(c.res.Errors) > 0 || sum(c.res.Cycle.Failed) > 0:
+		c.res.Cycle.Outcome = OutcomePartial
 	default:
 		c.res.Cycle.Outcome = OutcomeSuccess
 	}
@@ -332,6 +343,22 @@ func (c *cycle) summarisePlan(p *plan.Plan) {
 	}
 	cy.Skipped = len(p.Skips)
 	cy.Staged = len(p.Staged)
+}
+
+// approved reports whether a person approved every disable this plan stages
+// (`g2msync run --once --allow-disables` while the daemon runs). A disable
+// staged since the approval was not seen by that person, so it waits.
+func (c *cycle) approved(p *plan.Plan) (bool, error) {
+	ok, err := c.e.Store.Approved()
+	if err != nil || len(ok) == 0 {
+		return false, err
+	}
+	for _, ch := range p.Staged {
+		if !ok[ch.EntraID] {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // remotes returns the GoTo accounts the planner may adopt: every account on

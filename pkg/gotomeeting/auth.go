@@ -55,7 +55,6 @@ type tokenSource struct {
 	c *Client
 
 	mu      sync.Mutex
-	loaded  bool          // TokenStore has been read
 	refresh string        // the current refresh token
 	access  *oauth2.Token // the access token in use
 	// pending holds a token whose rotated refresh token could not be saved
@@ -101,10 +100,11 @@ func (ts *tokenSource) invalidate(used string) {
 	}
 }
 
+// loadLocked reads the stored refresh token before every refresh, not only
+// the first: another process on the same state file (`g2msync plan`,
+// `check`, `login goto`) may have rotated it since, and the copy in memory
+// would then be dead. The stored token wins whenever it differs.
 func (ts *tokenSource) loadLocked(ctx context.Context) error {
-	if ts.loaded {
-		return nil
-	}
 	rt, err := ts.c.cfg.TokenStore.RefreshToken(ctx)
 	if err != nil {
 		return fmt.Errorf("goto: load refresh token: %w", err)
@@ -112,7 +112,6 @@ func (ts *tokenSource) loadLocked(ctx context.Context) error {
 	if rt != "" {
 		ts.refresh = rt
 	}
-	ts.loaded = true
 	return nil
 }
 

@@ -55,8 +55,7 @@ func (c *Client) login(ctx context.Context, tk *oauth2.Token, what string) (stri
 	ts := c.tokens
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	ts.loaded = true // a fresh login replaces whatever was stored
-	ts.refresh = ""  // so that adoptLocked saves it
+	ts.refresh = "" // so that adoptLocked saves it
 	if err := ts.adoptLocked(ctx, tk); err != nil {
 		return "", err
 	}

@@ -314,6 +314,54 @@ func (s *Store) SetStaged(staged []Staged) error {
 	})
 }
 
+const keyApproved = "approved_disables"
+
+// ApproveStaged records that a person approved the disables staged now, so
+// that the running daemon applies them on its next cycle (the daemon holds
+// the process lock, so `run --once --allow-disables` cannot run beside it).
+// It returns what was approved.
+func (s *Store) ApproveStaged() ([]Staged, error) {
+	staged, err := s.Staged()
+	if err != nil || len(staged) == 0 {
+		return staged, err
+	}
+	ids := make([]string, len(staged))
+	for i, st := range staged {
+		ids[i] = st.EntraID
+	}
+	raw, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	return staged, s.Put(keyApproved, raw)
+}
+
+// Approved returns the Entra ids whose staged disables a person approved.
+func (s *Store) Approved() (map[string]bool, error) {
+	raw, err := s.Get(keyApproved)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	var ids []string
+	if err := json.Unmarshal(raw, &ids); err != nil {
+		return nil, fmt.Errorf("read approved disables: %w", err)
+	}
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
+}
+
+// ClearApproved forgets an approval once it has been used.
+func (s *Store) ClearApproved() error {
+	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketKV).Delete([]byte(keyApproved)) })
+	if err != nil {
+		return fmt.Errorf("clear approval in %s: %w", s.path, err)
+	}
+	return nil
+}
+
 // Staged returns the disables waiting for approval.
 func (s *Store) Staged() ([]Staged, error) {
 	var out []Staged

@@ -39,6 +39,7 @@ var (
 var (
 	ErrInUse   = errors.New("in use by another g2msync process")
 	ErrCorrupt = errors.New("not a readable g2msync state file")
+	ErrNoState = errors.New("no state file")
 )
 
 // BindingError says the state file belongs to another tenant, app or GoTo account.
@@ -79,6 +80,10 @@ type Options struct {
 	Binding *Binding
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// MustExist refuses to create the file. A regular cycle sets it: a
+	// missing file there means a lost one (an unmounted volume, a wrong
+	// path), and starting afresh would silently re-adopt everyone.
+	MustExist bool
 }
 
 // Store is an open state file.
@@ -96,12 +101,18 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.ReadOnly {
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("state file %s: %w (no cycle has run yet?)", path, err)
+	if opts.ReadOnly || opts.MustExist {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("state file %s does not exist: %w; for the first run use `g2msync run --once --initial-sync`; "+
+				"if the file was lost, `g2msync state rebuild` re-adopts the accounts GoTo holds", path, ErrNoState)
+		} else if err != nil {
+			return nil, fmt.Errorf("state file %s: %w", path, err)
 		}
-	} else if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	if !opts.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create state directory: %w", err)
+		}
 	}
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)

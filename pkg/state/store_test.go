@@ -193,3 +193,16 @@ func TestStagedAndSkipsAreReplaced(t *testing.T) {
 		t.Errorf("skips = %v", got)
 	}
 }
+
+func TestMissingFileIsRefusedWhenItMustExist(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	_, err := Open(path, Options{MustExist: true})
+	if !errors.Is(err, ErrNoState) || !strings.Contains(err.Error(), "g2msync state rebuild") || !strings.Contains(err.Error(), "--initial-sync") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Error("the refused open created the file")
+	}
+	open(t, path, Options{}).Close()
+	open(t, path, Options{MustExist: true})
+}
