@@ -230,8 +230,13 @@ func TestAnotherProcessRotatingTheTokenDoesNotLockTheDaemonOut(t *testing.T) {
 	daemonApp := tw.app()
 	tw.mustCycle(daemonApp, engine.Options{InitialSync: true})
 	tw.w.GoTo.ExpireAccessTokens()
-	if _, err := tw.cycle(tw.app(), engine.Options{DryRun: true}); err != nil { // `g2msync plan`
+	// `g2msync plan --initial-sync`: it lists GoTo, so it must refresh.
+	rotated := tw.w.GoTo.Calls()[gotosim.RouteToken]
+	if _, err := tw.cycle(tw.app(), engine.Options{DryRun: true, InitialSync: true}); err != nil {
 		t.Fatal(err)
+	}
+	if tw.w.GoTo.Calls()[gotosim.RouteToken] == rotated {
+		t.Fatal("the plan did not refresh the token, so it tests nothing")
 	}
 	tw.w.GoTo.ExpireAccessTokens()
 	if _, err := tw.w.NewHire("Sales"); err != nil {

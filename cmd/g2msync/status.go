@@ -105,11 +105,20 @@ func writeStatusText(w io.Writer, s *Status) error {
 	}
 	fmt.Fprintf(w, "\nAccounts whose last change failed: %d\n", len(s.Failures))
 	if len(s.Failures) > 0 {
-		fmt.Fprintln(tw, "USER\tACTION\tATTEMPTS\tSINCE\tLAST ERROR")
+		fmt.Fprintln(tw, "USER\tACTION\tATTEMPTS\tSINCE\tNEXT TRY\tLAST ERROR")
+		quarantined := 0
 		for _, f := range s.Failures {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", firstNonEmpty(f.Email, f.UPN, f.EntraID), f.Kind, f.Count, f.FirstAt.UTC().Format("2006-01-02 15:04"), f.LastError)
+			next := f.NextAttempt.UTC().Format("2006-01-02 15:04")
+			if f.Quarantined {
+				next, quarantined = "quarantined", quarantined+1
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", firstNonEmpty(f.Email, f.UPN, f.EntraID), f.Kind, f.Count,
+				f.FirstAt.UTC().Format("2006-01-02 15:04"), next, f.LastError)
 		}
 		tw.Flush()
+		if quarantined > 0 {
+			fmt.Fprintln(w, "Quarantined accounts are not tried again until the directory changes them; once the cause is fixed: g2msync retry <user> (or --quarantined)")
+		}
 	}
 	return nil
 }

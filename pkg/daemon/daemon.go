@@ -105,7 +105,6 @@ type Daemon struct {
 	failedRow int
 	holdUntil time.Time
 	started   time.Time
-	wake      chan struct{}
 	observe   chan notify.Observation
 }
 
@@ -127,7 +126,7 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.New("")
 	}
-	return &Daemon{opts: opts, sched: sched, schedule: opts.Schedule, cycle: opts.Cycle, wake: make(chan struct{}, 1),
+	return &Daemon{opts: opts, sched: sched, schedule: opts.Schedule, cycle: opts.Cycle,
 		observe: make(chan notify.Observation, 16)}, nil
 }
 
@@ -196,8 +195,6 @@ func (d *Daemon) Run(ctx context.Context, signals <-chan os.Signal) error {
 		case <-timer.C:
 			start("schedule")
 		case <-done:
-			timer.Stop()
-		case <-d.wake:
 			timer.Stop()
 		case sig := <-signals:
 			timer.Stop()

@@ -548,20 +548,3 @@ func (s *Store) RefreshToken(context.Context) (string, error) {
 func (s *Store) SaveRefreshToken(_ context.Context, token string) error {
 	return s.Put(keyGoToRefreshToken, []byte(token))
 }
-
-// Dump returns every key and value of every bucket, for tests that compare
-// whole files.
-func (s *Store) Dump() (map[string]map[string]string, error) {
-	out := map[string]map[string]string{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-			m := map[string]string{}
-			out[string(name)] = m
-			return b.ForEach(func(k, v []byte) error {
-				m[string(k)] = string(v)
-				return nil
-			})
-		})
-	})
-	return out, err
-}

@@ -216,29 +216,11 @@ func (s *Store) checkTx(tx *bolt.Tx, b *Binding) error {
 	return nil
 }
 
-// Binding returns the binding recorded in the file, if any.
-func (s *Store) Binding() (Binding, bool, error) {
-	var b Binding
-	var ok bool
-	err := s.db.View(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bucketMeta).Get(keyBinding)
-		if raw == nil {
-			return nil
-		}
-		ok = true
-		return json.Unmarshal(raw, &b)
-	})
-	return b, ok, err
-}
-
 // Path returns the file's path.
 func (s *Store) Path() string { return s.path }
 
 // Close closes the file and releases its lock.
 func (s *Store) Close() error { return s.db.Close() }
-
-// Now returns the store's clock reading.
-func (s *Store) Now() time.Time { return s.now() }
 
 func u64(v uint64) []byte {
 	b := make([]byte, 8)
