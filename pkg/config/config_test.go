@@ -142,6 +142,8 @@ func TestEveryProblemNamesItsKey(t *testing.T) {
 		{"no credential", "", []string{"G2MSYNC_ENTRA_CLIENT_SECRET="}, "entra.auth", "no single credential"},
 		{"password without user", "", []string{"G2MSYNC_GOTO_PASSWORD=x"}, "goto.username", "no username"},
 		{"broken yaml", "!roles: [", nil, "(file)", "not valid YAML"},
+		{"key given twice", "safety: { max_disables: 5 }\nsafety: { max_disables_percent: 10 }", nil, "safety", "given twice, on lines"},
+		{"nested key given twice", "policy: sync\nnotify:\n  to: [a@x.com]\n  to: [b@x.com]", nil, "notify.to", "given twice, on lines"},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -250,7 +252,7 @@ func TestSecretsFromFileAndCredentials(t *testing.T) {
 	creds := t.TempDir()
 	os.WriteFile(filepath.Join(creds, "goto-client-secret"), []byte("from-credential"), 0o600)
 	os.WriteFile(filepath.Join(creds, "goto-refresh-token"), []byte("rt-from-credential"), 0o600)
-	cfg, err := Parse([]byte(validYAML+"\nentra: { client_secret_file: "+file+" }\n"),
+	cfg, err := Parse([]byte(strings.Replace(validYAML, "entra:\n", "entra:\n  client_secret_file: "+file+"\n", 1)),
 		[]string{"CREDENTIALS_DIRECTORY=" + creds, "G2MSYNC_ENTRA_CLIENT_SECRET=loses-to-the-file"})
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,21 @@ type decoder struct {
 	probs *Problems
 }
 
+// duplicates reports every key a mapping gives twice: YAML parsers differ
+// on which value wins (ours merged two safety: blocks without a word), so
+// neither may.
+func (d *decoder) duplicates(n *yaml.Node, path string) {
+	first := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if line, ok := first[k.Value]; ok {
+			d.probs.Add(join(path, k.Value), "given twice, on lines %d and %d; keep one", line, k.Line)
+			continue
+		}
+		first[k.Value] = k.Line
+	}
+}
+
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
@@ -45,6 +60,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			d.probs.Add(path, "%s (line %d)", cleanYAMLError(err), n.Line)
 		}
 		return
+	}
+	if n.Kind == yaml.MappingNode {
+		d.duplicates(n, path)
 	}
 	switch v.Kind() {
 	case reflect.Struct:
