@@ -25,10 +25,18 @@ func runMain(t *testing.T, env []string, args ...string) (int, string, string) {
 }
 
 func TestEveryCommandHasHelp(t *testing.T) {
-	for _, name := range []string{"run", "plan", "check", "report", "status", "demo", "healthcheck", "version"} {
+	// Every command in the real table: a new one without help fails here.
+	commands := (&Main{}).commands()
+	if len(commands) < 11 {
+		t.Fatalf("only %d commands", len(commands))
+	}
+	for name := range commands {
 		code, out, errOut := runMain(t, nil, name, "-h")
 		if code != ExitOK || !strings.Contains(out+errOut, "usage: g2msync "+name) {
 			t.Errorf("%s -h: exit %d\n%s%s", name, code, out, errOut)
+		}
+		if !strings.Contains(usage, "\n  "+name+" ") {
+			t.Errorf("g2msync help does not list %s", name)
 		}
 	}
 	code, out, errOut := runMain(t, nil, "login", "--help")
@@ -76,9 +84,10 @@ func goldenState(t *testing.T) string {
 			Email: "jane@contoso.com", Action: "create", Result: state.ResultSuccess, Reason: "assigned to the app",
 			Changes: []state.PropertyChange{{Name: "email", New: "jane@contoso.com"}, {Name: "licenseKeys", New: "1001"}}}},
 		{EntraID: "b2", Failure: &state.Failure{EntraID: "b2", UPN: "bob@contoso.com", Email: "bob@contoso.com", Kind: plan.KindCreate, Count: 2,
-			FirstAt: t0, LastAt: t0.Add(time.Hour), NextAttempt: t0.Add(80 * time.Minute), LastError: "create goto user (bob@contoso.com, entra b2): licence 1001 has no free seat (10 of 10 used): no free seats; free a seat or buy more; retried next cycle"},
+			FirstAt: t0, LastAt: t0.Add(time.Hour), NextAttempt: t0.Add(80 * time.Minute), Cause: "conflict",
+			LastError: "create goto user (bob@contoso.com, entra b2): goto: POST users: 409 user.email.exists: bob@contoso.com; another GoTo account already uses this email; rename or remove it, and the change is tried again"},
 			Audit: state.AuditEntry{Time: t0.Add(time.Hour), CycleID: "c2", EntraID: "b2", UPN: "bob@contoso.com", Email: "bob@contoso.com",
-				Action: "create", Result: state.ResultFailure, Error: "licence 1001 has no free seat (10 of 10 used)"}},
+				Action: "create", Result: state.ResultFailure, Error: "goto: POST users: 409 user.email.exists: bob@contoso.com"}},
 		{EntraID: "q5", Failure: &state.Failure{EntraID: "q5", UPN: "quinn@contoso.com", Kind: plan.KindUpdate, Count: 5, Quarantined: true,
 			FirstAt: t0, LastAt: t0.Add(time.Hour), LastError: "update goto user 7750 (quinn@contoso.com, entra q5): goto: 409 user.email.exists"}},
 		{EntraID: rec.EntraID, Audit: state.AuditEntry{Time: t0.Add(time.Hour), CycleID: "c2", EntraID: rec.EntraID, UPN: rec.UPN, GoToKey: "7731",
@@ -93,11 +102,21 @@ func goldenState(t *testing.T) string {
 		}
 	}
 	st.SetStaged([]state.Staged{{EntraID: "e4", UPN: "eve@contoso.com", GoToKey: "7740", Email: "eve@contoso.com", Reason: "no longer assigned to the app", Since: t0.Add(time.Hour)}})
+	seats := "licence 1001 has no free seat (10 of 10 used); add seats in GoTo Admin or free some"
+	st.SetDeferred([]state.Deferred{
+		{EntraID: "f6", UPN: "fay@contoso.com", Email: "fay@contoso.com", Kind: plan.KindCreate, Cause: "seats", Reason: seats, Since: t0.Add(time.Hour)},
+		{EntraID: "g7", UPN: "gus@contoso.com", Email: "gus@contoso.com", GoToKey: "7770", Kind: plan.KindUpdate, Cause: "backoff",
+			Reason: "failed before; waiting for its next try", Until: t0.Add(90 * time.Minute), Attempts: 1, LastError: "goto: 503", Since: t0.Add(time.Hour)},
+	})
 	st.SaveCycle(state.Cycle{ID: "c1", Start: t0, End: t0.Add(1500 * time.Millisecond), Mode: "initial-sync", Outcome: "success", InScope: 3, Owned: 0,
 		Planned: map[string]int{"create": 2}, Applied: map[string]int{"create": 1}, Skipped: 1, Calls: map[string]int64{"graph": 6, "goto": 4}})
 	st.SaveCycle(state.Cycle{ID: "c2", Start: t0.Add(time.Hour), End: t0.Add(time.Hour + 800*time.Millisecond), Mode: "incremental", Outcome: "partial",
 		InScope: 3, Owned: 2, Applied: map[string]int{"update": 1}, Failed: map[string]int{"create": 1}, Skipped: 1, Staged: 1,
-		Calls: map[string]int64{"graph": 6, "goto": 3}})
+		Deferred: 2, DeferredBy: map[string]int{"seats": 1, "backoff": 1}, Calls: map[string]int64{"graph": 6, "goto": 3},
+		Problems: []state.Problem{{Result: state.ResultDeferred, Action: "create", Cause: "seats", Reason: seats, Count: 1, People: []string{"fay@contoso.com"}},
+			{Result: state.ResultDeferred, Action: "update", Cause: "backoff", Reason: "failed before; waiting for its next try", Count: 1, People: []string{"gus@contoso.com"}},
+			{Result: state.ResultFailure, Action: "create", Cause: "conflict", Reason: "another GoTo account already uses this email; rename or remove it, and the change is tried again",
+				Count: 1, People: []string{"bob@contoso.com"}}}})
 	return path
 }
 

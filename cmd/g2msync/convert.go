@@ -1,13 +1,16 @@
-package config
+package main
+
+// This file turns the validated configuration into the inputs of the
+// mapper and the planner: wiring, so pkg/config imports neither.
 
 import (
-	"github.com/g2msync/g2msync/pkg/engine"
+	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/mapping"
 	"github.com/g2msync/g2msync/pkg/plan"
 )
 
-// MappingConfig returns the validated mapping configuration.
-func (c *Config) MappingConfig() mapping.Config {
+// mappingConfig returns the validated mapping configuration.
+func mappingConfig(c *config.Config) mapping.Config {
 	mc := mapping.Config{Fields: map[plan.Field]mapping.Expr{}, Matching: c.Matching, Roles: map[string]mapping.Role{}}
 	for name, m := range c.Mapping {
 		f, ok := plan.ParseField(name)
@@ -33,9 +36,9 @@ func (c *Config) MappingConfig() mapping.Config {
 	return mc
 }
 
-// PlanPolicy returns the planner's policy. The managed licence and role lists
+// planPolicy returns the planner's policy. The managed licence and role lists
 // come from the mapper, which knows every role.
-func (c *Config) PlanPolicy(m *mapping.Mapper) plan.Policy {
+func planPolicy(c *config.Config, m *mapping.Mapper) plan.Policy {
 	pol := plan.Policy{
 		Mode:               plan.Mode(c.Policy),
 		Deprovision:        plan.Deprovision(c.Deprovision),
@@ -44,6 +47,7 @@ func (c *Config) PlanPolicy(m *mapping.Mapper) plan.Policy {
 		MaxDisablesPercent: c.Safety.MaxDisablesPercent,
 		ManagedLicenses:    m.ManagedLicenses(),
 		ManagedAdminRoles:  m.ManagedAdminRoles(),
+		Retry:              retryPolicy(c),
 	}
 	for name, fm := range c.Mapping {
 		if f, ok := plan.ParseField(name); ok && fm.CreateOnly {
@@ -53,11 +57,11 @@ func (c *Config) PlanPolicy(m *mapping.Mapper) plan.Policy {
 	return pol
 }
 
-// RetryPolicy returns the engine's back-off and quarantine of failed changes.
-func (c *Config) RetryPolicy() engine.RetryPolicy {
+// retryPolicy returns the planner's back-off and quarantine of failed changes.
+func retryPolicy(c *config.Config) plan.RetryPolicy {
 	q := c.Safety.QuarantineAfter
 	if q == 0 {
 		q = -1 // 0 in the configuration means never
 	}
-	return engine.RetryPolicy{Base: c.Safety.RetryBackoff.D(), QuarantineAfter: q}
+	return plan.RetryPolicy{Base: c.Safety.RetryBackoff.D(), QuarantineAfter: q}
 }

@@ -82,7 +82,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	pol := cfg.PlanPolicy(a.mapper)
+	pol := planPolicy(cfg, a.mapper)
 
 	fmt.Fprintln(out, "== Initial sync: the plan (g2msync plan --initial-sync)")
 	rep, err := a.cycle(ctx, engine.Options{DryRun: true, InitialSync: true})

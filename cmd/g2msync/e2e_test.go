@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/g2msync/g2msync/pkg/engine"
-	"github.com/g2msync/g2msync/pkg/gotomeeting"
 	"github.com/g2msync/g2msync/pkg/plan"
 	"github.com/g2msync/g2msync/pkg/sim/gotosim"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
@@ -112,28 +116,86 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-func TestSeatsExhaustedFailsOnlyThosePeople(t *testing.T) {
-	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 30}}, DirectAdmins: -1, DefaultAccess: -1,
-		Disabled: -1, PreExisting: -1, Seats: 26}, "")
+// TestSeatStory is issue 9's story as a new user meets it: a licence with
+// too few seats. The people beyond the free seats are deferred, not failed:
+// `plan` and the summary say so once with the licence and its seats, the run
+// exits 4 and spends no call on them; once seats are added, the very next
+// cycle creates them, without waiting for any back-off. And the run makes
+// exactly the calls the plan read, plus the plan's own writes.
+func TestSeatStory(t *testing.T) {
+	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 33}}, DirectAdmins: -1, DefaultAccess: -1,
+		Disabled: -1, PreExisting: -1, Seats: 6}, "")
+	lic := tw.w.GoTo.Licenses()[0]
+	// The SUPER_USER admin holds one seat: 5 free for 33 people.
 	a := tw.app()
 	res := tw.mustCycle(a, engine.Options{InitialSync: true})
-	// The SUPER_USER admin holds one seat: 25 free for 30 people.
-	if res.Outcome() != engine.OutcomePartial || res.Cycle.Applied["create"] != 25 || res.Cycle.Failed["create"] != 5 {
-		t.Fatalf("outcome %s applied %v failed %v", res.Outcome(), res.Cycle.Applied, res.Cycle.Failed)
-	}
-	for _, e := range res.Errors {
-		if !errors.Is(e, gotomeeting.ErrSeatsExhausted) || !strings.Contains(e.Error(), "has no free seat (26 of 26 used)") {
-			t.Errorf("error %v", e)
-		}
+	if res.Outcome() != engine.OutcomePartial || res.Cycle.Applied["create"] != 5 || res.Cycle.Deferred != 28 || len(res.Errors) != 0 {
+		t.Fatalf("outcome %s applied %v deferred %d errors %v", res.Outcome(), res.Cycle.Applied, res.Cycle.Deferred, res.Errors)
 	}
 	if err := exitFor(res, nil); err == nil || tw.m.exit(err) != ExitPartial {
-		t.Errorf("exit for a partial cycle: %v", err)
+		t.Errorf("exit for a cycle with deferred changes: %v, want %d", err, ExitPartial)
 	}
-	var fs []state.Failure
-	tw.read(func(st *state.Store) { fs, _ = st.Failures() })
-	if len(fs) != 5 {
-		t.Errorf("%d failing accounts recorded, want 5", len(fs))
+	reason := fmt.Sprintf("licence %s has no free seat (6 of 6 used); add seats in GoTo Admin or free some", lic.Key)
+	var sum bytes.Buffer
+	writeCycleSummary(&sum, res)
+	if !strings.Contains(sum.String(), "28 creates deferred: "+reason+"\n") || strings.Count(sum.String(), "no free seat") != 1 {
+		t.Errorf("summary does not state the cause once for the 28:\n%s", sum.String())
 	}
+
+	// `plan` now: the same 28, deferred, with the same words.
+	tw.stdout.Reset()
+	before := tw.w.GoTo.Calls()
+	if err := tw.m.runOnce(context.Background(), tw.app(), engine.Options{DryRun: true}); err != nil {
+		t.Fatal(err)
+	}
+	planReads := diffCalls(before, tw.w.GoTo.Calls())
+	out := tw.stdout.String()
+	for _, want := range []string{"Deferred (not tried this cycle; no call is made for them):", "28 creates: " + reason, "… and 18 more", "28 deferred."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	if tw.w.GoTo.Writes() != 1 { // the initial sync's one POST
+		t.Errorf("plan wrote to GoTo")
+	}
+
+	// A run without seats: what the plan read, and no write.
+	before = tw.w.GoTo.Calls()
+	res = tw.mustCycle(tw.app(), engine.Options{})
+	if got := diffCalls(before, tw.w.GoTo.Calls()); !cmp.Equal(got, planReads) || res.Cycle.Deferred != 28 {
+		t.Errorf("run calls %v, plan read %v; deferred %d", got, planReads, res.Cycle.Deferred)
+	}
+	var st []state.Deferred
+	tw.read(func(s *state.Store) { st, _ = s.Deferred() })
+	if len(st) != 28 || st[0].Reason != reason || !st[0].Until.IsZero() {
+		t.Errorf("status holds %d deferred, first %+v", len(st), st)
+	}
+
+	// Seats are added in GoTo Admin: the next cycle creates the 28 at once.
+	if err := tw.w.GoTo.SetSeats(lic.Key, 40); err != nil {
+		t.Fatal(err)
+	}
+	before = tw.w.GoTo.Calls()
+	res = tw.mustCycle(tw.app(), engine.Options{})
+	if res.Outcome() != engine.OutcomeSuccess || res.Cycle.Applied["create"] != 28 || res.Cycle.Deferred != 0 {
+		t.Fatalf("after seats were added: outcome %s applied %v deferred %d", res.Outcome(), res.Cycle.Applied, res.Cycle.Deferred)
+	}
+	want := maps.Clone(planReads)
+	want[gotosim.RouteCreateUsers] = 1 // the plan's one change: 28 people, one bulk call
+	if got := diffCalls(before, tw.w.GoTo.Calls()); !cmp.Equal(got, want) {
+		t.Errorf("calls by route %v, want the plan's reads and one POST %v", got, want)
+	}
+}
+
+// diffCalls returns the requests per route made between two counts.
+func diffCalls(before, after map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, v := range after {
+		if d := v - before[k]; d > 0 && k != gotosim.RouteToken {
+			out[k] = d
+		}
+	}
+	return out
 }
 
 func TestDryRunAgainstSimulatorsPrintsThePlanAndWritesNothing(t *testing.T) {
@@ -245,5 +307,62 @@ func TestAnotherProcessRotatingTheTokenDoesNotLockTheDaemonOut(t *testing.T) {
 	res := tw.mustCycle(daemonApp, engine.Options{})
 	if res.Outcome() != engine.OutcomeSuccess || res.Cycle.Applied["create"] != 1 {
 		t.Fatalf("daemon after another process rotated the token: %s %v %v", res.Outcome(), res.Cycle.Applied, res.Errors)
+	}
+}
+
+// TestMaxRetriesZeroMeansNoRetry: goto.max_retries: 0 makes one attempt
+// per call, not the client's default of four retries.
+func TestMaxRetriesZeroMeansNoRetry(t *testing.T) {
+	for _, tc := range []struct {
+		retries  string
+		attempts int
+	}{{"0", 1}, {"2", 3}} {
+		tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 2}}, DirectAdmins: -1, DefaultAccess: -1,
+			Disabled: -1, PreExisting: -1}, "", "G2MSYNC_GOTO_MAX_RETRIES="+tc.retries)
+		tw.w.GoTo.InjectFault(gotosim.Fault{Route: gotosim.RouteListUsers, Status: 503, Times: -1})
+		if _, err := tw.cycle(tw.app(), engine.Options{InitialSync: true}); err == nil {
+			t.Fatal("the cycle succeeded through a permanent 503")
+		}
+		if got := tw.w.GoTo.Calls()[gotosim.RouteListUsers]; got != tc.attempts {
+			t.Errorf("max_retries %s: %d attempts, want %d", tc.retries, got, tc.attempts)
+		}
+	}
+}
+
+// TestReloadAppliesEverySettingOrRefuses: SIGHUP applies notification
+// changes (a new mail tracker) and refuses, naming it, a setting that needs a
+// restart; it never silently ignores one.
+func TestReloadAppliesEverySettingOrRefuses(t *testing.T) {
+	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 1}}, DirectAdmins: -1, DefaultAccess: -1,
+		Disabled: -1, PreExisting: -1}, "")
+	statePath := filepath.Join(tw.dir, "state.db")
+	cfgPath := filepath.Join(tw.dir, "g2msync.yaml")
+	write := func(listen, notify string) {
+		t.Helper()
+		if err := os.WriteFile(cfgPath, []byte(tw.w.ConfigYAML(statePath, listen)+notify), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("127.0.0.1:9464", "")
+	cfg, err := tw.m.loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw.cfg = cfg
+	reload := tw.m.reloader(tw.app(), cfgPath)
+
+	if r, err := reload(); err != nil || r.NotifyChanged {
+		t.Errorf("unchanged file: %+v, %v", r, err)
+	}
+	write("127.0.0.1:9464", "notify: { smtp: { host: mail.example.com, port: 587 }, from: g2msync@example.com, to: [ops@example.com] }\n")
+	if r, err := reload(); err != nil || !r.NotifyChanged || r.Tracker == nil {
+		t.Errorf("notify added: %+v, %v; want a new tracker", r, err)
+	}
+	if r, err := reload(); err != nil || r.NotifyChanged {
+		t.Errorf("notify unchanged since the last reload: %+v, %v", r, err)
+	}
+	write("0.0.0.0:9999", "")
+	if _, err := reload(); err == nil || !strings.Contains(err.Error(), `listen changed from "127.0.0.1:9464" to "0.0.0.0:9999"; restart g2msync`) {
+		t.Errorf("listen changed: err %v, want a refusal naming listen", err)
 	}
 }

@@ -110,7 +110,7 @@ Commands:
   check        test the Entra and GoTo connections, like the portal's Test Connection
   login        obtain the first GoTo refresh token (g2msync login goto)
   report       show the provisioning log
-  status       show the last cycles, staged disables and failing accounts
+  status       show the last cycles, staged disables, deferred changes and failing accounts
   retry        try a failing or quarantined account again on the next cycle
   state        rebuild a lost or corrupt state file (g2msync state rebuild)
   healthcheck  exit 0 if the daemon's /healthz answers (for container health checks)
@@ -124,7 +124,8 @@ Exit codes:
   2  bad flags or configuration
   3  disables are staged and need approval: review with 'g2msync plan', release with
      'g2msync run --once --allow-disables'
-  4  the cycle ran but some changes failed; they are retried on the next cycle
+  4  the cycle ran but some changes failed or were deferred (no free seat,
+     back-off, quarantine); they are tried again on later cycles
 `
 
 var errHelp = flag.ErrHelp

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/g2msync/g2msync/pkg/plan"
 )
@@ -71,11 +72,64 @@ func writePlanText(w io.Writer, p *plan.Plan, pol plan.Policy, limit int) error 
 			}
 		}
 	}
+	writeDeferred(w, p.Deferred)
 	fmt.Fprintf(w, "\n%s\n", planSummary(p))
 	if r := p.StageReason(pol); r != "" {
 		fmt.Fprintf(w, "Staged: %s\n", r)
 	}
 	return nil
+}
+
+// writeDeferred prints the changes that wait, grouped by what they wait
+// for: the cause once, then the people.
+func writeDeferred(w io.Writer, ds []plan.Change) {
+	if len(ds) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nDeferred (not tried this cycle; no call is made for them):")
+	type group struct {
+		kind   plan.Kind
+		reason string
+		people []*plan.Change
+	}
+	var groups []*group
+	index := map[string]*group{}
+	for i := range ds {
+		d := &ds[i]
+		k := string(d.Kind) + "|" + d.Deferral.Reason
+		g := index[k]
+		if g == nil {
+			g = &group{kind: d.Kind, reason: d.Deferral.Reason}
+			index[k] = g
+			groups = append(groups, g)
+		}
+		g.people = append(g.people, d)
+	}
+	for _, g := range groups {
+		fmt.Fprintf(w, "  %s: %s\n", plural(len(g.people), string(g.kind)), g.reason)
+		for i, d := range g.people {
+			if i == 10 {
+				fmt.Fprintf(w, "    … and %d more\n", len(g.people)-10)
+				break
+			}
+			line := "    " + user(d)
+			if dd := d.Deferral; !dd.Until.IsZero() {
+				line += "  next try after " + dd.Until.UTC().Format("2006-01-02 15:04 UTC")
+			}
+			if dd := d.Deferral; dd.Attempts > 0 {
+				line += fmt.Sprintf("  (%d failed attempts; last: %s)", dd.Attempts, dd.LastError)
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+}
+
+// plural returns "1 create", "3 creates".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func writeChangeRow(tw io.Writer, kind plan.Kind, c *plan.Change) {
@@ -116,6 +170,8 @@ func details(c *plan.Change) string {
 		return c.Reason + "; removes licences and admin roles"
 	case plan.KindDelete:
 		return c.Reason + "; deletes the account"
+	case plan.KindForget:
+		return c.Reason
 	}
 	if c.Kind == plan.KindAdopt || c.Kind == plan.KindEnable {
 		parts = append(parts, c.Reason)
@@ -135,12 +191,12 @@ func details(c *plan.Change) string {
 func planSummary(p *plan.Plan) string {
 	var parts []string
 	for _, k := range plan.Kinds() {
-		if k == plan.KindSkip {
+		if k == plan.KindSkip || (k == plan.KindForget && p.Count(k) == 0) {
 			continue
 		}
 		parts = append(parts, fmt.Sprintf("%d %s", p.Count(k), k))
 	}
-	return fmt.Sprintf("Plan: %s; %d left alone; %d staged.", strings.Join(parts, ", "), len(p.Skips), len(p.Staged))
+	return fmt.Sprintf("Plan: %s; %d left alone; %d staged; %d deferred.", strings.Join(parts, ", "), len(p.Skips), len(p.Staged), len(p.Deferred))
 }
 
 // jsonChange is the stable JSON shape of a change.
@@ -155,6 +211,18 @@ type jsonChange struct {
 	Licenses   *plan.ListChange  `json:"licenses,omitempty"`
 	AdminRoles *plan.ListChange  `json:"admin_roles,omitempty"`
 	Profile    map[string]string `json:"profile,omitempty"`
+	// Approved marks a disable or delete released by a person's approval.
+	Approved bool `json:"approved,omitempty"`
+	// Deferred says why a deferred change waits (deferred list only).
+	Deferred *jsonDeferral `json:"deferral,omitempty"`
+}
+
+type jsonDeferral struct {
+	Cause     string    `json:"cause"`
+	Reason    string    `json:"reason"`
+	Until     time.Time `json:"until,omitzero"`
+	Attempts  int       `json:"attempts,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
 }
 
 type jsonField struct {
@@ -170,6 +238,7 @@ type jsonPlan struct {
 	Abort       string       `json:"abort,omitempty"`
 	Changes     []jsonChange `json:"changes"`
 	Staged      []jsonChange `json:"staged"`
+	Deferred    []jsonChange `json:"deferred"`
 	Skips       []jsonChange `json:"skips"`
 }
 
@@ -178,7 +247,10 @@ func toJSONChanges(cs []plan.Change) []jsonChange {
 	for i := range cs {
 		c := &cs[i]
 		j := jsonChange{Action: string(c.Kind), EntraID: c.EntraID, UPN: c.UPN, Email: c.Email(), GoToKey: c.GoToKey,
-			Reason: c.Reason, Licenses: c.Licenses, AdminRoles: c.AdminRoles}
+			Reason: c.Reason, Licenses: c.Licenses, AdminRoles: c.AdminRoles, Approved: c.Approved}
+		if d := c.Deferral; d != nil {
+			j.Deferred = &jsonDeferral{Cause: string(d.Cause), Reason: d.Reason, Until: d.Until, Attempts: d.Attempts, LastError: d.LastError}
+		}
 		for _, f := range c.Fields {
 			j.Fields = append(j.Fields, jsonField{Name: f.Field.String(), Old: f.Old, New: f.New})
 		}
@@ -199,5 +271,5 @@ func writePlanJSON(w io.Writer, p *plan.Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(jsonPlan{InScope: p.InScope, Owned: p.Owned, OwnedActive: p.OwnedActive, Abort: p.Abort,
-		Changes: toJSONChanges(p.Changes), Staged: toJSONChanges(p.Staged), Skips: toJSONChanges(p.Skips)})
+		Changes: toJSONChanges(p.Changes), Staged: toJSONChanges(p.Staged), Deferred: toJSONChanges(p.Deferred), Skips: toJSONChanges(p.Skips)})
 }

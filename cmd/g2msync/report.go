@@ -34,8 +34,8 @@ func (c *ReportCommand) Run(_ context.Context, args []string) error {
 	var f state.AuditFilter
 	fs.StringVar(&f.CycleID, "cycle", "", "only this cycle id")
 	fs.StringVar(&f.User, "user", "", "only this person: Entra object id, UPN, email or GoTo key")
-	fs.StringVar(&f.Action, "action", "", "only this action: create, adopt, update, disable, enable, delete, skip")
-	fs.StringVar(&f.Result, "result", "", "only this result: success, failure, staged, skipped")
+	fs.StringVar(&f.Action, "action", "", "only this action: create, adopt, update, disable, enable, delete, forget, skip")
+	fs.StringVar(&f.Result, "result", "", "only this result: success, failure, staged, skipped, deferred")
 	since := fs.String("since", "", "only entries newer than a duration (24h) or a date (2026-11-01)")
 	fs.IntVar(&f.Limit, "limit", 0, "only the newest N matching entries (0: all)")
 	output := fs.String("output", "text", "text, json or csv")

@@ -7,7 +7,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	osuser "os/user"
+	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,13 +31,15 @@ const runUsage = `usage: g2msync run [flags]
 
 Without --once, runs as a daemon: a cycle at start, then on the configured
 schedule, never two at once; /healthz, /readyz, /metrics and /status on
-the listen address; SIGHUP re-reads the configuration (an invalid one is
-refused and the running one kept); SIGTERM lets the change in flight finish
-and exits 0.
+the listen address; SIGHUP re-reads and applies the configuration (an
+invalid one, or one that changes listen or state_path, is refused and the
+running one kept); SIGTERM lets the change in flight finish, records the
+cycle as stopped, and exits 0.
 
 With --once, runs one cycle and exits:
   0 success, 1 failure, 2 bad configuration,
-  3 disables staged for approval, 4 some changes failed (retried next cycle).
+  3 disables staged for approval, 4 some changes failed or were deferred
+  (no free seat, back-off, quarantine); they are tried again later.
 
 --once --allow-disables while the daemon runs does not run a cycle: it
 approves the disables staged now, and the daemon applies them on its next
@@ -112,7 +117,7 @@ func (m *Main) runOnce(ctx context.Context, a *app, opts engine.Options) error {
 	res := rep.Result
 	if opts.DryRun {
 		if res.Plan != nil {
-			writePlanText(m.Stdout, res.Plan, a.cfg.PlanPolicy(a.mapper), 0)
+			writePlanText(m.Stdout, res.Plan, planPolicy(a.cfg, a.mapper), 0)
 		}
 		return err
 	}
@@ -128,7 +133,7 @@ func (m *Main) approve(cfg *config.Config) error {
 		return err
 	}
 	defer st.Close()
-	staged, err := st.ApproveStaged()
+	staged, err := st.ApproveStaged(operator())
 	if err != nil {
 		return err
 	}
@@ -140,8 +145,21 @@ func (m *Main) approve(cfg *config.Config) error {
 	for _, s := range staged {
 		fmt.Fprintf(m.Stdout, "  %s (%s)\n", firstNonEmpty(s.Email, s.UPN, s.EntraID), s.Reason)
 	}
-	fmt.Fprintln(m.Stdout, "Disables staged after this approval are not included; they wait for another one.")
+	fmt.Fprintln(m.Stdout, "Each approval is bound to the exact change shown: if it changes before the daemon's next cycle")
+	fmt.Fprintln(m.Stdout, "(another kind, account or list), or a new disable is staged, that one waits for another approval.")
 	return nil
+}
+
+// operator names the person running the command, for the provisioning log:
+// the login behind sudo when there is one.
+func operator() string {
+	if u := os.Getenv("SUDO_USER"); u != "" {
+		return u
+	}
+	if u, err := osuser.Current(); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(os.Getuid())
 }
 
 // exitFor maps a cycle's outcome to the documented exit codes.
@@ -157,7 +175,8 @@ func exitFor(res *engine.Result, err error) error {
 		}
 		return exitError{ExitStaged, msg}
 	case engine.OutcomePartial:
-		return exitError{ExitPartial, fmt.Sprintf("%d changes failed; they are retried on the next cycle (see `g2msync status`)", len(res.Errors))}
+		return exitError{ExitPartial, fmt.Sprintf("%d changes failed and %d were deferred; they are tried again on later cycles (see `g2msync status`)",
+			len(res.Errors), res.Cycle.Deferred)}
 	}
 	return nil
 }
@@ -165,10 +184,39 @@ func exitFor(res *engine.Result, err error) error {
 func writeCycleSummary(w io.Writer, res *engine.Result) {
 	c := res.Cycle
 	fmt.Fprintf(w, "Cycle %s: %s in %s.\n", c.ID, c.Outcome, c.End.Sub(c.Start).Round(time.Millisecond))
-	fmt.Fprintf(w, "  in scope %d, owned %d; applied %s; failed %s; left alone %d; staged %d; API calls %s\n",
-		c.InScope, c.Owned, countsOrNone(c.Applied), countsOrNone(c.Failed), c.Skipped, c.Staged, callsOrNone(c.Calls))
-	for _, e := range res.Errors {
-		fmt.Fprintf(w, "  failed: %v\n", e)
+	fmt.Fprintf(w, "  in scope %d, owned %d; applied %s; failed %s; deferred %d; left alone %d; staged %d; API calls %s\n",
+		c.InScope, c.Owned, countsOrNone(c.Applied), countsOrNone(c.Failed), c.Deferred, c.Skipped, c.Staged, callsOrNone(c.Calls))
+	if c.Error != "" {
+		fmt.Fprintf(w, "  %s\n", c.Error)
+	}
+	writeProblems(w, c.Problems, res.Errors)
+}
+
+// writeProblems prints the failed and deferred changes grouped by cause:
+// the cause and what to do once, then the people (with each failure's own
+// error).
+func writeProblems(w io.Writer, ps []state.Problem, errs []*engine.ChangeError) {
+	for _, p := range ps {
+		verb := "deferred"
+		if p.Result == state.ResultFailure {
+			verb = "failed"
+		}
+		fmt.Fprintf(w, "  %s %s: %s\n", plural(p.Count, p.Action), verb, p.Reason)
+		if p.Result == state.ResultFailure && errs != nil {
+			shown := 0
+			for _, e := range errs {
+				if string(e.Op) != p.Action || e.Class.Cause != p.Cause || shown == len(p.People) {
+					continue
+				}
+				fmt.Fprintf(w, "    %s: %v\n", e.Person(), e.Err)
+				shown++
+			}
+		} else {
+			fmt.Fprintf(w, "    %s\n", strings.Join(p.People, ", "))
+		}
+		if more := p.Count - len(p.People); more > 0 {
+			fmt.Fprintf(w, "    … and %d more (g2msync status lists everyone)\n", more)
+		}
 	}
 }
 
@@ -193,6 +241,39 @@ func callsOrNone(m map[string]int64) string {
 		parts[i] = fmt.Sprintf("%s %d", k, m[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// reloader returns the daemon's SIGHUP handler: it re-reads the
+// configuration and applies every setting it can; a setting that needs a
+// restart (the state file, the listen address) refuses the whole reload,
+// naming it, so the daemon never runs half of a new configuration.
+func (m *Main) reloader(a *app, cfgPath string) daemon.Reload {
+	last := a.cfg // the configuration running now; a's own is left alone, its cycle may be running
+	return func() (daemon.Reloaded, error) {
+		cfg, err := m.loadConfig(cfgPath)
+		if err != nil {
+			return daemon.Reloaded{}, err
+		}
+		if cfg.StatePath != last.StatePath {
+			return daemon.Reloaded{}, fmt.Errorf("state_path changed from %s to %s; restart g2msync to use another state file", last.StatePath, cfg.StatePath)
+		}
+		if cfg.Listen != last.Listen {
+			return daemon.Reloaded{}, fmt.Errorf("listen changed from %q to %q; restart g2msync to serve on another address", last.Listen, cfg.Listen)
+		}
+		na, err := m.newApp(cfg, m.newLogger(cfg, m.Stderr), a.metrics, appOptions{roots: a.roots})
+		if err != nil {
+			return daemon.Reloaded{}, err
+		}
+		r := daemon.Reloaded{Schedule: cfg.Schedule, Cycle: na.cycle}
+		if !reflect.DeepEqual(cfg.Notify, last.Notify) {
+			if r.Tracker, err = na.tracker(); err != nil {
+				return daemon.Reloaded{}, err
+			}
+			r.NotifyChanged = true
+		}
+		last = cfg // the next reload compares with this one
+		return r, nil
+	}
 }
 
 // jobBackoff is the job quarantine: after failed cycles in a row, scheduled
@@ -223,20 +304,7 @@ func (m *Main) runDaemon(ctx context.Context, a *app, cfgPath string) error {
 		Schedule: a.cfg.Schedule, Cycle: a.cycle, Listen: a.cfg.Listen, Logger: a.log, Metrics: a.metrics,
 		Notify:   func(s string) { _, _ = sddaemon.SdNotify(false, s) },
 		Watchdog: watchdog, Backoff: jobBackoff(),
-		Reload: func() (string, daemon.Cycle, error) {
-			cfg, err := m.loadConfig(cfgPath)
-			if err != nil {
-				return "", nil, err
-			}
-			if cfg.StatePath != a.cfg.StatePath {
-				return "", nil, fmt.Errorf("state_path changed from %s to %s; restart g2msync to use another state file", a.cfg.StatePath, cfg.StatePath)
-			}
-			na, err := m.newApp(cfg, m.newLogger(cfg, m.Stderr), a.metrics, appOptions{})
-			if err != nil {
-				return "", nil, err
-			}
-			return cfg.Schedule, na.cycle, nil
-		},
+		Reload: m.reloader(a, cfgPath),
 	})
 	if err != nil {
 		return usageError{err}

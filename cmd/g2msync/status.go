@@ -16,15 +16,17 @@ type StatusCommand struct{ m *Main }
 
 const statusUsage = `usage: g2msync status [flags]
 
-Prints the last cycles (outcome, counts, API calls), the disables waiting for
-approval, and the accounts whose last change failed. Reads the state file
+Prints the last cycles (outcome, counts, API calls, problems by cause), the
+disables waiting for approval, the changes deferred (no free seat, back-off,
+quarantine) with what they wait for, and the accounts whose last change failed. Reads the state file
 only. A running daemon serves the same, live, at http://<listen>/status.`
 
 // Status is what `status` prints and the daemon serves on /status.
 type Status struct {
-	Cycles   []state.Cycle   `json:"cycles"`
-	Staged   []state.Staged  `json:"staged_disables"`
-	Failures []state.Failure `json:"failing_accounts"`
+	Cycles   []state.Cycle    `json:"cycles"`
+	Staged   []state.Staged   `json:"staged_disables"`
+	Deferred []state.Deferred `json:"deferred_changes"`
+	Failures []state.Failure  `json:"failing_accounts"`
 }
 
 // Run implements command.
@@ -65,6 +67,12 @@ func readStatus(st *state.Store, n int) (*Status, error) {
 	if s.Failures, err = st.Failures(); err != nil {
 		return nil, fmt.Errorf("read failures: %w", err)
 	}
+	if s.Deferred, err = st.Deferred(); err != nil {
+		return nil, fmt.Errorf("read deferred changes: %w", err)
+	}
+	if s.Deferred == nil {
+		s.Deferred = []state.Deferred{}
+	}
 	if s.Cycles == nil {
 		s.Cycles = []state.Cycle{}
 	}
@@ -83,15 +91,20 @@ func writeStatusText(w io.Writer, s *Status) error {
 		fmt.Fprintln(w, "No cycle has run yet.")
 	} else {
 		fmt.Fprintln(w, "Recent cycles:")
-		fmt.Fprintln(tw, "STARTED\tDURATION\tMODE\tOUTCOME\tIN SCOPE\tAPPLIED\tFAILED\tSKIPPED\tSTAGED\tCALLS")
+		fmt.Fprintln(tw, "STARTED\tDURATION\tMODE\tOUTCOME\tIN SCOPE\tAPPLIED\tFAILED\tDEFERRED\tSKIPPED\tSTAGED\tCALLS")
 		for _, c := range s.Cycles {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", c.Start.UTC().Format("2006-01-02 15:04:05"),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\n", c.Start.UTC().Format("2006-01-02 15:04:05"),
 				c.End.Sub(c.Start).Round(time.Millisecond), c.Mode, c.Outcome, c.InScope, counts(c.Applied), counts(c.Failed),
-				c.Skipped, c.Staged, calls(c.Calls))
+				c.Deferred, c.Skipped, c.Staged, calls(c.Calls))
 		}
 		tw.Flush()
-		if last := s.Cycles[0]; last.Error != "" {
+		last := s.Cycles[0]
+		if last.Error != "" {
 			fmt.Fprintf(w, "Last cycle error: %s\n", last.Error)
+		}
+		if len(last.Problems) > 0 {
+			fmt.Fprintln(w, "Last cycle's problems, by cause:")
+			writeProblems(w, last.Problems, nil)
 		}
 	}
 	fmt.Fprintf(w, "\nDisables waiting for approval: %d\n", len(s.Staged))
@@ -102,6 +115,21 @@ func writeStatusText(w io.Writer, s *Status) error {
 		}
 		tw.Flush()
 		fmt.Fprintln(w, "Release them with: g2msync run --once --allow-disables")
+	}
+	fmt.Fprintf(w, "\nChanges deferred: %d\n", len(s.Deferred))
+	if len(s.Deferred) > 0 {
+		fmt.Fprintln(tw, "USER\tACTION\tSINCE\tNEXT TRY\tWAITING FOR")
+		for _, d := range s.Deferred {
+			next := "when the cause is gone"
+			switch {
+			case d.Cause == "quarantine":
+				next = "g2msync retry " + firstNonEmpty(d.Email, d.UPN, d.EntraID)
+			case !d.Until.IsZero():
+				next = d.Until.UTC().Format("2006-01-02 15:04")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", firstNonEmpty(d.Email, d.UPN, d.EntraID), d.Kind, d.Since.UTC().Format("2006-01-02 15:04"), next, d.Reason)
+		}
+		tw.Flush()
 	}
 	fmt.Fprintf(w, "\nAccounts whose last change failed: %d\n", len(s.Failures))
 	if len(s.Failures) > 0 {

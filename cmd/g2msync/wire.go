@@ -45,6 +45,9 @@ type app struct {
 	progress func(done, total int)
 	// mailTLS, when set, is the TLS configuration for the mail server (tests).
 	mailTLS *tls.Config
+	// roots are the CAs the app was built to trust (nil: the system's), so
+	// a reload builds its successor the same way.
+	roots *x509.CertPool
 }
 
 // appOptions let the demo and tests point the clients at simulators.
@@ -70,11 +73,11 @@ func (m *Main) newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 }
 
 func (m *Main) newApp(cfg *config.Config, log *slog.Logger, met *metrics.Metrics, o appOptions) (*app, error) {
-	mapper, err := mapping.New(cfg.MappingConfig())
+	mapper, err := mapping.New(mappingConfig(cfg))
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, metrics: met, mapper: mapper, tokens: &tokenStore{}}
+	a := &app{cfg: cfg, log: log, metrics: met, mapper: mapper, tokens: &tokenStore{}, roots: o.roots}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	if o.roots != nil {
 		base.TLSClientConfig = &tls.Config{RootCAs: o.roots, MinVersion: tls.VersionTLS12}
@@ -108,7 +111,7 @@ func (m *Main) newApp(cfg *config.Config, log *slog.Logger, met *metrics.Metrics
 		AccountKey: cfg.GoTo.AccountKey, ClientID: cfg.GoTo.ClientID, ClientSecret: cfg.GoTo.ClientSecret.Value(),
 		RefreshToken: cfg.GoTo.RefreshToken.Value(), PAT: cfg.GoTo.PersonalAccessToken.Value(),
 		Username: cfg.GoTo.Username, Password: cfg.GoTo.Password.Value(),
-		TokenStore: a.tokens, RateLimit: cfg.GoTo.RateLimitPerSecond, MaxRetries: cfg.GoTo.MaxRetries,
+		TokenStore: a.tokens, RateLimit: cfg.GoTo.RateLimitPerSecond, MaxRetries: clientRetries(cfg.GoTo.MaxRetries),
 		RequestTimeout: cfg.GoTo.Timeout.D(),
 		HTTPClient:     &http.Client{Transport: met.Transport("goto", base)},
 		Logger:         log.With(logkey.API, "goto"),
@@ -120,6 +123,16 @@ func (m *Main) newApp(cfg *config.Config, log *slog.Logger, met *metrics.Metrics
 	return a, nil
 }
 
+// clientRetries turns goto.max_retries, where 0 means no retry (its
+// default, 4, is the configuration's), into the client's setting, where a
+// zero is the client's own default and no retry is negative.
+func clientRetries(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 // openState opens the state file for a cycle, bound to this configuration.
 // mustExist refuses to create it (see state.Options.MustExist).
 func (a *app) openState(readOnly, mustExist bool) (*state.Store, error) {
@@ -127,9 +140,9 @@ func (a *app) openState(readOnly, mustExist bool) (*state.Store, error) {
 }
 
 func (a *app) engine(st engine.Store, dryRun bool) *engine.Engine {
-	e := &engine.Engine{Source: a.source, Mapper: a.mapper, Reader: a.gotoc, Store: st, Policy: a.cfg.PlanPolicy(a.mapper),
+	e := &engine.Engine{Source: a.source, Mapper: a.mapper, Reader: a.gotoc, Store: st, Policy: planPolicy(a.cfg, a.mapper),
 		BatchSize: a.cfg.GoTo.CreateBatchSize, SuppressEmail: a.cfg.GoTo.SuppressWelcomeEmail, Logger: a.log,
-		Calls: a.metrics.Calls, Progress: a.progress, Retry: a.cfg.RetryPolicy()}
+		Calls: a.metrics.Calls, Progress: a.progress}
 	if !dryRun {
 		e.Writer = a.gotoc // dry runs never get the write side
 	}
@@ -153,7 +166,7 @@ func (a *app) cycle(ctx context.Context, opts engine.Options) (*daemon.Report, e
 	res, err := a.engine(st, false).Run(ctx, opts)
 	rep := &daemon.Report{Result: res, AuthFailure: authFailure(err)}
 	if res != nil && res.Plan != nil {
-		rep.StageReason = res.Plan.StageReason(a.cfg.PlanPolicy(a.mapper))
+		rep.StageReason = res.Plan.StageReason(planPolicy(a.cfg, a.mapper))
 	}
 	a.fillReport(st, rep)
 	if n, perr := st.PruneAudit(time.Now().Add(-a.cfg.AuditRetention.D())); perr != nil {
@@ -192,6 +205,7 @@ func (a *app) fillReport(st *state.Store, rep *daemon.Report) {
 		}
 	}
 	rep.Staged, _ = st.Staged()
+	rep.Deferred, _ = st.Deferred()
 	rep.Failures, _ = st.Failures()
 }
 
@@ -282,8 +296,14 @@ func (a *app) tracker() (*notify.Tracker, error) {
 	return notify.NewTracker(m.Send, n.FailedCycles, a.log), nil
 }
 
-// Approved implements engine.Store.
-func (r readOnlyStore) Approved() (map[string]bool, error) { return r.st.Approved() }
+// Approvals implements engine.Store.
+func (r readOnlyStore) Approvals() (map[string]string, error) { return r.st.Approvals() }
 
-// ClearApproved implements engine.Store; a dry run uses no approval.
-func (readOnlyStore) ClearApproved() error { return errReadOnly }
+// Deferred implements engine.Store.
+func (r readOnlyStore) Deferred() ([]state.Deferred, error) { return r.st.Deferred() }
+
+// ForgetApprovals implements engine.Store; a dry run keeps every approval.
+func (readOnlyStore) ForgetApprovals([]string) error { return errReadOnly }
+
+// SetDeferred implements engine.Store.
+func (readOnlyStore) SetDeferred([]state.Deferred) error { return errReadOnly }

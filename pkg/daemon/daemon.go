@@ -33,6 +33,7 @@ type Report struct {
 	Result *engine.Result
 	// After the cycle, from the state file:
 	Staged        []state.Staged
+	Deferred      []state.Deferred
 	Failures      []state.Failure
 	OwnedActive   int
 	OwnedDisabled int
@@ -45,9 +46,21 @@ type Report struct {
 // Cycle runs one cycle. The daemon supplies the options (Stop included).
 type Cycle func(ctx context.Context, opts engine.Options) (*Report, error)
 
-// Reload re-reads the configuration for SIGHUP: the new schedule and cycle,
-// or an error, in which case the running configuration is kept.
-type Reload func() (schedule string, cycle Cycle, err error)
+// Reload re-reads the configuration for SIGHUP: what to run from now on, or
+// an error (a setting that needs a restart, an invalid file), in which case
+// the running configuration is kept whole.
+type Reload func() (Reloaded, error)
+
+// Reloaded is a configuration re-read on SIGHUP.
+type Reloaded struct {
+	Schedule string
+	Cycle    Cycle
+	// NotifyChanged says the notification settings changed: Tracker then
+	// replaces the running one (nil: no mail from now on), and incident
+	// tracking starts afresh.
+	NotifyChanged bool
+	Tracker       *notify.Tracker
+}
 
 // Options configure a Daemon.
 type Options struct {
@@ -106,6 +119,7 @@ type Daemon struct {
 	holdUntil time.Time
 	started   time.Time
 	observe   chan notify.Observation
+	tracker   *notify.Tracker
 }
 
 // New validates the schedule and returns a daemon ready to Run.
@@ -127,7 +141,7 @@ func New(opts Options) (*Daemon, error) {
 		opts.Metrics = metrics.New("")
 	}
 	return &Daemon{opts: opts, sched: sched, schedule: opts.Schedule, cycle: opts.Cycle,
-		observe: make(chan notify.Observation, 16)}, nil
+		observe: make(chan notify.Observation, 16), tracker: opts.Tracker}, nil
 }
 
 // Run serves until ctx is cancelled or a SIGTERM/SIGINT arrives on signals,
@@ -280,6 +294,7 @@ func (d *Daemon) runCycle(ctx context.Context, cycle Cycle, stop chan struct{}) 
 		if rep.Result != nil {
 			cr.Duration = rep.Result.Cycle.End.Sub(rep.Result.Cycle.Start)
 			cr.Applied, cr.Failed = rep.Result.Cycle.Applied, rep.Result.Cycle.Failed
+			cr.Deferred = rep.Result.Cycle.DeferredBy
 		}
 		cr.OwnedActive, cr.OwnedDisabled = rep.OwnedActive, rep.OwnedDisabled
 		cr.Staged, cr.Failing = len(rep.Staged), len(rep.Failures)
@@ -296,7 +311,7 @@ func (d *Daemon) runCycle(ctx context.Context, cycle Cycle, stop chan struct{}) 
 // queueObservation hands the cycle to the notification worker; mail never
 // delays the next cycle. The caller holds d.mu.
 func (d *Daemon) queueObservation(rep *Report, err error, outcome string, end time.Time) {
-	if d.opts.Tracker == nil {
+	if d.tracker == nil {
 		return
 	}
 	o := notify.Observation{Time: end, Outcome: outcome, FailedInARow: d.failedRow, StatusURL: d.opts.StatusURL}
@@ -330,15 +345,17 @@ func (d *Daemon) queueObservation(rep *Report, err error, outcome string, end ti
 // mailer runs the notification worker until stop is called; at stop it
 // delivers what is queued within the grace period.
 func (d *Daemon) mailer(ctx context.Context) (stop func()) {
-	if d.opts.Tracker == nil {
-		return func() {}
-	}
 	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for o := range d.observe {
-			d.opts.Tracker.Observe(mctx, o)
+			d.mu.Lock()
+			tr := d.tracker // a reload may have replaced it
+			d.mu.Unlock()
+			if tr != nil {
+				tr.Observe(mctx, o)
+			}
 		}
 	}()
 	return func() {
@@ -380,20 +397,23 @@ func (d *Daemon) reload() {
 		d.opts.Logger.Warn("SIGHUP ignored: no configuration to reload")
 		return
 	}
-	schedule, cycle, err := d.opts.Reload()
+	r, err := d.opts.Reload()
 	if err != nil {
 		d.opts.Logger.Error("configuration not reloaded; keeping the running one", logkey.Error, err.Error())
 		return
 	}
-	sched, err := ParseSchedule(schedule)
+	sched, err := ParseSchedule(r.Schedule)
 	if err != nil {
 		d.opts.Logger.Error("configuration not reloaded; keeping the running one", logkey.Error, err.Error())
 		return
 	}
 	d.mu.Lock()
-	d.sched, d.schedule, d.cycle = sched, schedule, cycle
+	d.sched, d.schedule, d.cycle = sched, r.Schedule, r.Cycle
+	if r.NotifyChanged {
+		d.tracker = r.Tracker
+	}
 	d.mu.Unlock()
-	d.opts.Logger.Info("configuration reloaded", "schedule", schedule)
+	d.opts.Logger.Info("configuration reloaded", "schedule", r.Schedule, "notify_changed", r.NotifyChanged, "mail", r.Tracker != nil)
 }
 
 func (d *Daemon) notify(state string) {
@@ -470,21 +490,22 @@ func (d *Daemon) ready() (bool, string) {
 
 // StatusDoc is the JSON served on /status.
 type StatusDoc struct {
-	Started      time.Time       `json:"started"`
-	Schedule     string          `json:"schedule"`
-	NextCycle    time.Time       `json:"next_cycle"`
-	CycleRunning bool            `json:"cycle_running"`
-	SkippedTicks int             `json:"skipped_ticks"`
-	Ready        bool            `json:"ready"`
-	NotReady     string          `json:"not_ready_reason,omitempty"`
-	Quarantined  bool            `json:"job_quarantined"`
-	HeldUntil    *time.Time      `json:"cycles_held_until,omitempty"`
-	FailedInARow int             `json:"failed_cycles_in_a_row"`
-	LastError    string          `json:"last_error,omitempty"`
-	Cycles       []state.Cycle   `json:"cycles"`
-	Staged       []state.Staged  `json:"staged_disables"`
-	Failures     []state.Failure `json:"failing_accounts"`
-	Owned        map[string]int  `json:"owned_accounts"`
+	Started      time.Time        `json:"started"`
+	Schedule     string           `json:"schedule"`
+	NextCycle    time.Time        `json:"next_cycle"`
+	CycleRunning bool             `json:"cycle_running"`
+	SkippedTicks int              `json:"skipped_ticks"`
+	Ready        bool             `json:"ready"`
+	NotReady     string           `json:"not_ready_reason,omitempty"`
+	Quarantined  bool             `json:"job_quarantined"`
+	HeldUntil    *time.Time       `json:"cycles_held_until,omitempty"`
+	FailedInARow int              `json:"failed_cycles_in_a_row"`
+	LastError    string           `json:"last_error,omitempty"`
+	Cycles       []state.Cycle    `json:"cycles"`
+	Staged       []state.Staged   `json:"staged_disables"`
+	Deferred     []state.Deferred `json:"deferred_changes"`
+	Failures     []state.Failure  `json:"failing_accounts"`
+	Owned        map[string]int   `json:"owned_accounts"`
 }
 
 // Status returns what /status serves.
@@ -494,7 +515,7 @@ func (d *Daemon) Status() StatusDoc {
 	defer d.mu.Unlock()
 	s := StatusDoc{Started: d.started, Schedule: d.schedule, NextCycle: d.next, CycleRunning: d.running,
 		SkippedTicks: d.skipped, Ready: ready, NotReady: why, FailedInARow: d.failedRow, LastError: d.lastErr,
-		Cycles: append([]state.Cycle{}, d.recent...), Staged: []state.Staged{}, Failures: []state.Failure{}, Owned: map[string]int{}}
+		Cycles: append([]state.Cycle{}, d.recent...), Staged: []state.Staged{}, Deferred: []state.Deferred{}, Failures: []state.Failure{}, Owned: map[string]int{}}
 	if d.opts.Now().Before(d.holdUntil) {
 		s.Quarantined = true
 		h := d.holdUntil
@@ -506,6 +527,9 @@ func (d *Daemon) Status() StatusDoc {
 		}
 		if d.last.Failures != nil {
 			s.Failures = d.last.Failures
+		}
+		if d.last.Deferred != nil {
+			s.Deferred = d.last.Deferred
 		}
 		s.Owned["active"], s.Owned["disabled"] = d.last.OwnedActive, d.last.OwnedDisabled
 	}

@@ -173,19 +173,22 @@ func TestReloadKeepsTheRunningConfigWhenTheNewOneIsInvalid(t *testing.T) {
 	var reloads atomic.Int32
 	d, sig, _ := start(t, Options{Schedule: "@hourly",
 		Cycle: func(context.Context, engine.Options) (*Report, error) { calls.Add(1); return okReport("c"), nil },
-		Reload: func() (string, Cycle, error) {
+		Reload: func() (Reloaded, error) {
 			if reloads.Add(1) == 1 {
-				return "", nil, errors.New("config /etc/g2msync.yaml: safety.max_disable: unknown key")
+				return Reloaded{}, errors.New("config /etc/g2msync.yaml: safety.max_disable: unknown key")
 			}
-			return "@every 1s", func(context.Context, engine.Options) (*Report, error) { calls.Add(100); return okReport("new"), nil }, nil
+			return Reloaded{Schedule: "@every 1s", Cycle: func(context.Context, engine.Options) (*Report, error) { calls.Add(100); return okReport("new"), nil }}, nil
 		}})
 	waitFor(t, "the first cycle", func() bool { return calls.Load() == 1 })
 	sig <- syscall.SIGHUP
 	waitFor(t, "the first reload", func() bool { return reloads.Load() == 1 })
+	if s := d.Status().Schedule; s != "@hourly" {
+		t.Errorf("schedule after a refused reload = %q, want the running @hourly", s)
+	}
 	sig <- syscall.SIGHUP
 	waitFor(t, "a cycle of the reloaded configuration", func() bool { return calls.Load() >= 101 })
-	if d.Status().Schedule == "" {
-		t.Error("no schedule in status")
+	if s := d.Status().Schedule; s != "@every 1s" {
+		t.Errorf("schedule after a good reload = %q, want @every 1s", s)
 	}
 }
 
@@ -194,7 +197,7 @@ func TestFailedCyclesBackOffAndResume(t *testing.T) {
 	var fail atomic.Bool
 	fail.Store(true)
 	met := metrics.New("test")
-	d, _, _ := start(t, Options{Schedule: "@every 1s", Backoff: []time.Duration{0, time.Hour}, Metrics: met,
+	d, _, _ := start(t, Options{Schedule: "@every 1s", Backoff: []time.Duration{0, 3 * time.Second}, Metrics: met,
 		Cycle: func(context.Context, engine.Options) (*Report, error) {
 			n.Add(1)
 			if fail.Load() {
@@ -210,12 +213,22 @@ func TestFailedCyclesBackOffAndResume(t *testing.T) {
 	if code, body := get(t, d, "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "503") {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
-	time.Sleep(2500 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
 	if n.Load() != 2 {
 		t.Errorf("%d cycles ran while quarantined, want 2", n.Load())
 	}
 	if _, body := get(t, d, "/metrics"); !strings.Contains(body, "g2msync_job_quarantined 1") || !strings.Contains(body, `g2msync_cycles_total{outcome="failed"} 2`) {
 		t.Errorf("metrics do not show the quarantine:\n%s", body)
+	}
+	// The cause is fixed: once the hold ends, the next scheduled cycle runs
+	// and succeeds, and the job leaves quarantine.
+	fail.Store(false)
+	waitFor(t, "a successful cycle after the hold", func() bool { return d.Status().Ready })
+	if s := d.Status(); s.Quarantined || s.FailedInARow != 0 || s.HeldUntil != nil || n.Load() < 3 {
+		t.Errorf("status after resuming = %+v, cycles %d", s, n.Load())
+	}
+	if _, body := get(t, d, "/metrics"); !strings.Contains(body, "g2msync_job_quarantined 0") {
+		t.Errorf("metrics still show the quarantine")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,8 +28,6 @@ type harness struct {
 	path   string
 	policy plan.Policy
 	now    time.Time
-	// engineRetry is the engine's retry policy (zero: the defaults).
-	engineRetry RetryPolicy
 }
 
 func newHarness(t *testing.T, people int) *harness {
@@ -50,7 +49,7 @@ func (h *harness) engine(st *state.Store, dry bool) *Engine {
 		h.t.Fatal(err)
 	}
 	e := &Engine{Source: h.src, Mapper: m, Reader: h.target, Store: st, Policy: h.policy, BatchSize: 100,
-		Now: func() time.Time { return h.now }, Retry: h.engineRetry}
+		Now: func() time.Time { return h.now }}
 	if !dry {
 		e.Writer = h.target
 	}
@@ -304,20 +303,30 @@ func (h *harness) cycles() []state.Cycle {
 	return cs
 }
 
-func TestSeatsExhaustedFailsOnlyThoseBeyond(t *testing.T) {
+func TestSeatsBeyondTheFreeOnesAreDeferredWithoutACall(t *testing.T) {
 	h := newHarness(t, 10)
 	h.target.seats["1001"] = 7
 	res := h.mustRun(Options{})
-	if res.Cycle.Applied["create"] != 7 || res.Cycle.Failed["create"] != 3 {
-		t.Fatalf("applied %v failed %v", res.Cycle.Applied, res.Cycle.Failed)
+	if res.Cycle.Applied["create"] != 7 || len(res.Errors) != 0 || res.Cycle.Deferred != 3 || res.Outcome() != OutcomePartial {
+		t.Fatalf("applied %v errors %v deferred %d outcome %s; want 7 created, 3 deferred, partial",
+			res.Cycle.Applied, res.Errors, res.Cycle.Deferred, res.Outcome())
 	}
-	for _, e := range res.Errors {
-		if !errors.Is(e, gotomeeting.ErrSeatsExhausted) || !strings.Contains(e.Error(), "licence 1001 has no free seat (7 of 7 used)") {
-			t.Errorf("error %v", e)
-		}
+	want := "licence 1001 has no free seat (7 of 7 used); add seats in GoTo Admin or free some"
+	if ps := res.Cycle.Problems; len(ps) != 1 || ps[0].Count != 3 || ps[0].Reason != want || ps[0].Result != state.ResultDeferred {
+		t.Errorf("problems = %+v, want one group of 3: %q", ps, want)
 	}
 	if h.target.calls["create"] != 1 {
 		t.Errorf("create calls %d: people beyond the seats must not be sent", h.target.calls["create"])
+	}
+	if fs := h.failures(); len(fs) != 0 {
+		t.Errorf("a deferral is not a failure: %+v", fs)
+	}
+	// Seats are added: the very next cycle creates them, with no back-off.
+	h.target.seats["1001"] = 10
+	h.target.reset()
+	res = h.mustRun(Options{})
+	if res.Cycle.Applied["create"] != 3 || res.Cycle.Deferred != 0 || res.Outcome() != OutcomeSuccess {
+		t.Errorf("after seats were added: applied %v deferred %d outcome %s", res.Cycle.Applied, res.Cycle.Deferred, res.Outcome())
 	}
 }
 
@@ -446,7 +455,7 @@ func TestRetryClearsQuarantine(t *testing.T) {
 	h.mustRun(Options{})
 	h.src.edit("u0002", func(u *directory.User) { u.Attributes["surname"] = "X" })
 	h.target.fail["user0002@contoso.com"] = fmt.Errorf("goto: 409: %w", gotomeeting.ErrConflict)
-	h.engineRetry = RetryPolicy{QuarantineAfter: 1}
+	h.policy.Retry = plan.RetryPolicy{QuarantineAfter: 1}
 	h.mustRun(Options{})
 	if fs := h.failures(); len(fs) != 1 || !fs[0].Quarantined {
 		t.Fatalf("failures %+v", fs)
@@ -512,11 +521,15 @@ func TestSuperUserGrantedInGoToIsNotDisabled(t *testing.T) {
 	if es := h.audit(state.AuditFilter{User: "u0001", Result: state.ResultSkipped}); len(es) != 1 || !strings.Contains(es[0].Reason, "SUPER_USER") {
 		t.Errorf("audit %+v", es)
 	}
-	// The record now knows: the next plan protects it without a call.
+	// The next cycle reads it again (one call: accounts a disable may touch
+	// are read every cycle) and protects it again, saying nothing new.
 	h.target.reset()
 	res = h.mustRun(Options{AllowDisables: true})
-	if h.target.calls["get"] != 0 || len(res.Plan.Skips) != 1 {
+	if h.target.calls["get"] != 1 || h.target.writes() != 0 || len(res.Plan.Skips) != 1 {
 		t.Errorf("next cycle: calls %v, skips %d", h.target.calls, len(res.Plan.Skips))
+	}
+	if es := h.audit(state.AuditFilter{User: "u0001", Result: state.ResultSkipped}); len(es) != 1 {
+		t.Errorf("the skip was logged %d times, want once", len(es))
 	}
 }
 
@@ -547,7 +560,7 @@ func TestApprovalReleasesExactlyTheStagedDisables(t *testing.T) {
 		t.Fatalf("staged %d", len(res.Plan.Staged))
 	}
 	st, _ := state.Open(h.path, state.Options{})
-	approved, err := st.ApproveStaged()
+	approved, err := st.ApproveStaged("ops")
 	st.Close()
 	if err != nil || len(approved) != 3 {
 		t.Fatalf("approve: %v %v", approved, err)
@@ -561,5 +574,84 @@ func TestApprovalReleasesExactlyTheStagedDisables(t *testing.T) {
 	h.src.snap.Users = h.src.snap.Users[3:]
 	if res := h.mustRun(Options{}); len(res.Plan.Staged) != 3 || res.Cycle.Applied["disable"] != 0 {
 		t.Errorf("second wave: staged %d applied %v", len(res.Plan.Staged), res.Cycle.Applied)
+	}
+}
+
+func TestStoppedCycleIsRecordedAsStopped(t *testing.T) {
+	h := newHarness(t, 5)
+	h.mustRun(Options{})
+	for i := range 5 {
+		h.src.edit(fmt.Sprintf("u%04d", i), func(u *directory.User) { u.Attributes["surname"] = "New" })
+	}
+	stop := make(chan struct{})
+	close(stop) // SIGTERM arrived: the change in flight finishes, no other starts
+	res, err := h.run(Options{Stop: stop})
+	if !errors.Is(err, ErrStopped) || res.Outcome() != OutcomeStopped || h.target.calls["update"] != 0 {
+		t.Fatalf("err %v outcome %s updates %d, want stopped before any", err, res.Outcome(), h.target.calls["update"])
+	}
+	if cs := h.cycles(); cs[0].Outcome != OutcomeStopped {
+		t.Errorf("recorded outcome %q, want stopped", cs[0].Outcome)
+	}
+}
+
+func TestAFailedGoToReadStillReportsWhatWasRead(t *testing.T) {
+	h := newHarness(t, 4)
+	h.mustRun(Options{})
+	h.src.add("new1", "new1@contoso.com")
+	h.target.readErr = fmt.Errorf("goto: 401: %w", gotomeeting.ErrRefreshTokenRejected)
+	res, err := h.run(Options{})
+	if err == nil || res.Outcome() != OutcomeFailed {
+		t.Fatalf("err %v outcome %s", err, res.Outcome())
+	}
+	if res.Cycle.InScope != 5 || res.Cycle.Owned != 4 {
+		t.Errorf("in scope %d, owned %d; want 5 and 4 from the reads that succeeded", res.Cycle.InScope, res.Cycle.Owned)
+	}
+}
+
+func TestEachLogLineNamesTheGoToKeyOnce(t *testing.T) {
+	h := newHarness(t, 3)
+	var buf bytes.Buffer
+	st, err := state.Open(h.path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := h.engine(st, false)
+	e.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	if _, err := e.Run(context.Background(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	applied := 0
+	for _, l := range lines {
+		if n := strings.Count(l, `"goto_key"`); n > 1 {
+			t.Errorf("goto_key %d times: %s", n, l)
+		}
+		if strings.Contains(l, `"msg":"applied"`) {
+			applied++
+			if strings.Contains(l, `"goto_key":""`) {
+				t.Errorf("a create's line lacks the key GoTo returned: %s", l)
+			}
+		}
+	}
+	if applied != 3 {
+		t.Errorf("%d applied lines, want 3:\n%s", applied, buf.String())
+	}
+}
+
+func TestMassUnassignReadsOneListNotAnAccountEach(t *testing.T) {
+	h := newHarness(t, 100)
+	h.mustRun(Options{})
+	h.src.snap.Users = h.src.snap.Users[60:]
+	h.target.reset()
+	res := h.mustRun(Options{})
+	if len(res.Plan.Staged) != 60 || h.target.calls["get"] != 0 || h.target.calls["list"] != 1 {
+		t.Errorf("staged %d, calls %v: 60 accounts a disable may touch cost one list of 100 accounts, not 60 reads",
+			len(res.Plan.Staged), h.target.calls)
+	}
+	h.src.snap.Users = h.src.snap.Users[:39] // one more: 61
+	h.target.reset()
+	if res := h.mustRun(Options{}); len(res.Plan.Staged) != 61 || h.target.calls["list"] != 1 {
+		t.Errorf("staged %d calls %v", len(res.Plan.Staged), h.target.calls)
 	}
 }

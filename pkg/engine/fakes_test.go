@@ -62,8 +62,12 @@ type fakeTarget struct {
 	next    int
 	calls   map[string]int
 	updates map[string][]gotomeeting.Update // by key
-	// failEmail makes every write for these emails (or keys) fail with the error.
+	// fail makes every write for these emails (or keys) fail with the error.
 	fail map[string]error
+	// log lists every call in order, as "op:detail".
+	log []string
+	// readErr, when set, fails every read.
+	readErr error
 }
 
 func newFakeTarget() *fakeTarget {
@@ -74,9 +78,10 @@ func newFakeTarget() *fakeTarget {
 var _ gotomeeting.Reader = (*fakeTarget)(nil)
 var _ gotomeeting.Writer = (*fakeTarget)(nil)
 
-func (t *fakeTarget) count(name string) {
+func (t *fakeTarget) count(name string, detail ...string) {
 	t.mu.Lock()
 	t.calls[name]++
+	t.log = append(t.log, name+":"+strings.Join(detail, ","))
 	t.mu.Unlock()
 }
 
@@ -100,6 +105,7 @@ func (t *fakeTarget) reset() {
 	t.mu.Lock()
 	t.calls = map[string]int{}
 	t.updates = map[string][]gotomeeting.Update{}
+	t.log = nil
 	t.mu.Unlock()
 }
 
@@ -115,9 +121,12 @@ func (t *fakeTarget) ListUsers(context.Context) ([]gotomeeting.User, error) {
 }
 
 func (t *fakeTarget) FindUsersByEmail(_ context.Context, email string) ([]gotomeeting.User, error) {
-	t.count("find")
+	t.count("find", email)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.readErr != nil {
+		return nil, t.readErr
+	}
 	var out []gotomeeting.User
 	for _, u := range t.users {
 		if strings.EqualFold(u.Email, email) {
@@ -128,7 +137,7 @@ func (t *fakeTarget) FindUsersByEmail(_ context.Context, email string) ([]gotome
 }
 
 func (t *fakeTarget) GetUser(_ context.Context, key string) (gotomeeting.User, error) {
-	t.count("get")
+	t.count("get", key)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if u, ok := t.users[key]; ok {
@@ -157,7 +166,11 @@ func (t *fakeTarget) Licenses(context.Context) ([]gotomeeting.License, error) {
 }
 
 func (t *fakeTarget) CreateUsers(_ context.Context, req gotomeeting.CreateRequest) ([]gotomeeting.Created, error) {
-	t.count("create")
+	emails := make([]string, len(req.Users))
+	for i, u := range req.Users {
+		emails[i] = u.Email
+	}
+	t.count("create", emails...)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, nu := range req.Users {
@@ -185,7 +198,7 @@ func (t *fakeTarget) CreateUsers(_ context.Context, req gotomeeting.CreateReques
 }
 
 func (t *fakeTarget) UpdateUser(_ context.Context, key string, up gotomeeting.Update) error {
-	t.count("update")
+	t.count("update", key)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	u, ok := t.users[key]
@@ -193,6 +206,9 @@ func (t *fakeTarget) UpdateUser(_ context.Context, key string, up gotomeeting.Up
 		return fmt.Errorf("goto: 404 user.not.found: %w", gotomeeting.ErrNotFound)
 	}
 	if err := t.fail[strings.ToLower(u.Email)]; err != nil {
+		return err
+	}
+	if err := t.fail[key]; err != nil {
 		return err
 	}
 	t.updates[key] = append(t.updates[key], up)
@@ -215,9 +231,15 @@ func (t *fakeTarget) UpdateUser(_ context.Context, key string, up gotomeeting.Up
 }
 
 func (t *fakeTarget) DeleteUser(_ context.Context, key string) error {
-	t.count("delete")
+	t.count("delete", key)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if _, ok := t.users[key]; !ok {
+		return fmt.Errorf("goto: 404 user.not.found: %w", gotomeeting.ErrNotFound)
+	}
+	if err := t.fail[key]; err != nil {
+		return err
+	}
 	delete(t.users, key)
 	return nil
 }

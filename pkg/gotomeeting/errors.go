@@ -2,6 +2,7 @@ package gotomeeting
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -199,4 +200,57 @@ func excerpt(b []byte) string {
 		}
 		return ' '
 	}, s)
+}
+
+// Class is what an Admin API error means for the change that met it and for
+// the cycle: the one reading of GoTo errors that every caller uses.
+type Class struct {
+	// Cause is a short stable name: "credentials", "forbidden", "outage",
+	// "throttled", "conflict", "seats", "not-found" or "refused" (any other
+	// failure of this one request).
+	Cause string
+	// Systemic says the failure concerns GoTo or g2msync's credentials, not
+	// the one person: outages, throttling that outlasted the retries, refused
+	// tokens and roles. Most calls of a cycle failing this way fail the cycle.
+	Systemic bool
+	// Stop says every later call will fail the same way (refused
+	// credentials): the cycle stops at once.
+	Stop bool
+	// Ambiguous says the call may have gone through (a timeout, an outage
+	// reply), so a create's write-ahead intent must be kept.
+	Ambiguous bool
+	// Retryable says a later cycle may succeed without a person acting.
+	Retryable bool
+	// Hint says what a person can do, or "" when nothing specific helps.
+	Hint string
+}
+
+// Classify reads an error from the Client. A nil error has the zero Class.
+func Classify(err error) Class {
+	switch {
+	case err == nil:
+		return Class{}
+	case errors.Is(err, ErrRefreshTokenRejected), errors.Is(err, ErrNotLoggedIn):
+		return Class{Cause: "credentials", Systemic: true, Stop: true, Hint: "run `g2msync login goto`"}
+	case errors.Is(err, ErrUnauthorized):
+		return Class{Cause: "credentials", Systemic: true, Stop: true,
+			Hint: "GoTo refused g2msync's token: check goto.client_id and its secret, then run `g2msync login goto`"}
+	case errors.Is(err, ErrForbidden):
+		// A 403 may concern one account (an identity GoTo marks read-only)
+		// or the admin's role as a whole: a streak of them tells which.
+		return Class{Cause: "forbidden", Systemic: true,
+			Hint: "the GoTo admin g2msync signs in as cannot manage this user; give it the MANAGE_USERS or SUPER_USER role"}
+	case errors.Is(err, ErrSeatsExhausted):
+		return Class{Cause: "seats", Retryable: true, Hint: "add seats in GoTo Admin or free some; tried again once a seat is free"}
+	case errors.Is(err, ErrConflict):
+		return Class{Cause: "conflict", Retryable: true,
+			Hint: "another GoTo account already uses this email; rename or remove it, and the change is tried again"}
+	case errors.Is(err, ErrNotFound):
+		return Class{Cause: "not-found"}
+	case errors.Is(err, ErrThrottled):
+		return Class{Cause: "throttled", Systemic: true, Retryable: true, Hint: "GoTo kept throttling; tried again next cycle"}
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return Class{Cause: "outage", Systemic: true, Ambiguous: true, Retryable: true, Hint: "GoTo did not answer; tried again next cycle"}
+	}
+	return Class{Cause: "refused", Retryable: true, Hint: "tried again next cycle"}
 }

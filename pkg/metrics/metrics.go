@@ -27,6 +27,7 @@ type Metrics struct {
 	StagedDisables  prometheus.Gauge
 	FailingAccounts prometheus.Gauge
 	Quarantined     prometheus.Gauge
+	Deferred        *prometheus.GaugeVec // reason: seats, backoff, quarantine
 	SkippedTicks    prometheus.Counter
 	APIRequests     *prometheus.CounterVec // api, code
 	APIThrottled    *prometheus.CounterVec // api
@@ -41,7 +42,7 @@ func New(version string) *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
 		Cycles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "g2msync_cycles_total",
-			Help: "Provisioning cycles by outcome (success, partial, staged, aborted, failed)."}, []string{"outcome"}),
+			Help: "Provisioning cycles by outcome (success, partial, staged, aborted, failed, stopped)."}, []string{"outcome"}),
 		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "g2msync_changes_total",
 			Help: "Changes applied to GoTo by kind (create, adopt, update, disable, enable, delete) and result (success, failure)."},
 			[]string{"kind", "result"}),
@@ -57,6 +58,9 @@ func New(version string) *Metrics {
 			Help: "Accounts whose last change failed and will be retried."}),
 		Quarantined: prometheus.NewGauge(prometheus.GaugeOpts{Name: "g2msync_quarantined_accounts",
 			Help: "Accounts no longer retried after repeated failures, until they change or a person retries them."}),
+		Deferred: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "g2msync_changes_deferred",
+			Help: "Changes the last cycle planned but did not try, by reason (seats: no free seat; backoff: waiting after a failure; quarantine)."},
+			[]string{"reason"}),
 		SkippedTicks: prometheus.NewCounter(prometheus.CounterOpts{Name: "g2msync_skipped_ticks_total",
 			Help: "Scheduled cycles skipped because the previous one was still running."}),
 		APIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "g2msync_api_requests_total",
@@ -71,7 +75,7 @@ func New(version string) *Metrics {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "g2msync_build_info", Help: "Version of the running g2msync."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
 	m.Registry.MustRegister(m.Cycles, m.Changes, m.CycleDuration, m.LastSuccess, m.OwnedAccounts, m.StagedDisables,
-		m.FailingAccounts, m.Quarantined, m.SkippedTicks, m.APIRequests, m.APIThrottled, m.JobQuarantined, build,
+		m.FailingAccounts, m.Quarantined, m.Deferred, m.SkippedTicks, m.APIRequests, m.APIThrottled, m.JobQuarantined, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -133,7 +137,13 @@ type CycleResult struct {
 	// Owned counts by status, staged and failing accounts after the cycle.
 	OwnedActive, OwnedDisabled   int
 	Staged, Failing, Quarantined int
+	// Deferred counts the deferred changes by cause (plan.Cause).
+	Deferred map[string]int
 }
+
+// deferredReasons are the causes the deferred gauge always shows, so a
+// cause that clears drops to 0 instead of keeping its last value.
+var deferredReasons = [...]string{"seats", "backoff", "quarantine"}
 
 // ObserveCycle records a finished cycle.
 func (m *Metrics) ObserveCycle(r CycleResult) {
@@ -157,4 +167,7 @@ func (m *Metrics) ObserveCycle(r CycleResult) {
 	m.StagedDisables.Set(float64(r.Staged))
 	m.FailingAccounts.Set(float64(r.Failing))
 	m.Quarantined.Set(float64(r.Quarantined))
+	for _, reason := range deferredReasons {
+		m.Deferred.WithLabelValues(reason).Set(float64(r.Deferred[reason]))
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Input is everything a plan is computed from.
@@ -19,14 +20,41 @@ type Input struct {
 	Policy  Policy
 	// AllowDisables releases disables that the threshold gate would stage.
 	AllowDisables bool
+
+	// Observed is what GoTo holds now for owned accounts, by GoTo key: every
+	// account a disable or delete may touch (Needs.Live), or every owned
+	// account on a full sync. An owned record whose key is here is planned
+	// from what GoTo holds, not from what g2msync last applied; a key mapped
+	// to nil is an account that no longer exists.
+	Observed map[string]*Remote
+	// Licenses are the GoTo account's licences with their seats, read when
+	// Needs.Licenses says so; nil means not read, and seats are not checked.
+	Licenses []License
+	// Failures are the changes that failed before, by person; with Now they
+	// decide back-off and quarantine.
+	Failures []Failure
+	// Approvals are the disables and deletes a person approved: Entra id →
+	// the change's Fingerprint.
+	Approvals map[string]string
+	// Now is the time of the plan, for back-off.
+	Now time.Time
 }
 
 // Compute returns the plan that makes GoTo match the directory. It is a pure
-// function: the same input, in any order, gives the same plan.
+// function: the same input, in any order, gives the same plan. The rules run
+// in this order, each on what the previous ones left:
+//
+//	join        each person against their record (refreshed from Observed)
+//	policy      the mode drops what it forbids
+//	protect     no SUPER_USER is deprovisioned unless allowed
+//	back-off    a change that failed waits for its next try, or is quarantined
+//	gate        no one in scope aborts; too many disables are staged unless approved
+//	seats       a licence with no free seat defers the changes that add it
+//	addresses   no change may leave two GoTo accounts with one address
 func Compute(in Input) *Plan {
 	c := newComputer(in)
 	c.join()
-	p := &Plan{InScope: c.inScope, Owned: len(c.records)}
+	p := &Plan{InScope: c.inScope, Owned: len(c.records) + len(c.gone)}
 	for _, r := range c.records {
 		if r.State != StateDisabled {
 			p.OwnedActive++
@@ -36,11 +64,38 @@ func Compute(in Input) *Plan {
 	skips := c.skips
 	changes, skips = applyMode(in.Policy.Mode, changes, skips)
 	changes, skips = protect(in.Policy, changes, skips)
-	changes, skips = c.resolveAddresses(changes, skips)
-	slices.SortStableFunc(skips, func(a, b Change) int { return strings.Compare(a.EntraID, b.EntraID) })
-	p.Changes, p.Skips = changes, skips
-	gate(p, in.Policy, in.AllowDisables)
+	p.StaleApprovals = staleApprovals(in.Approvals, changes)
+	var deferred []Change
+	changes, deferred = c.backOff(changes)
+	p.Changes, p.Deferred = changes, deferred
+	gate(p, in.Policy, in.AllowDisables, in.Approvals)
+	if p.Abort == "" {
+		c.seats(p)
+	}
+	if p.Abort != "" {
+		p.Skips = sortedSkips(skips)
+		return p
+	}
+	p.Changes, skips = c.resolveAddresses(p.Changes, skips)
+	p.Skips = sortedSkips(skips)
+	sortCreates(p.Changes)
 	return p
+}
+
+func sortedSkips(skips []Change) []Change {
+	slices.SortStableFunc(skips, func(a, b Change) int { return strings.Compare(a.EntraID, b.EntraID) })
+	return skips
+}
+
+// InScope counts the people in scope, as a plan of accounts would.
+func InScope(accounts []Account) int {
+	n := 0
+	for i := range accounts {
+		if accounts[i].OutOfScope == "" {
+			n++
+		}
+	}
+	return n
 }
 
 type computer struct {
@@ -61,6 +116,13 @@ type computer struct {
 	byKind     [numApply][]Change
 	skips      []Change
 	createOnly [numFields]bool
+	// gone are owned records whose account no longer exists in GoTo, and
+	// renamed those whose GoTo address is no longer the one recorded (by
+	// Entra id): both observed before planning.
+	gone    []*Record
+	renamed map[string]string
+	// failures are the earlier failures by Entra id.
+	failures map[string]*Failure
 }
 
 func newComputer(in Input) *computer {
@@ -70,11 +132,15 @@ func newComputer(in Input) *computer {
 		c.accounts[i] = &in.Accounts[i]
 	}
 	slices.SortFunc(c.accounts, func(a, b *Account) int { return strings.Compare(a.EntraID, b.EntraID) })
-	c.records = make([]*Record, len(in.Records))
-	for i := range in.Records {
-		c.records[i] = &in.Records[i]
-	}
+	c.records = c.refresh(in.Records, in.Observed)
 	slices.SortFunc(c.records, func(a, b *Record) int { return strings.Compare(a.EntraID, b.EntraID) })
+	slices.SortFunc(c.gone, func(a, b *Record) int { return strings.Compare(a.EntraID, b.EntraID) })
+	if len(in.Failures) > 0 {
+		c.failures = make(map[string]*Failure, len(in.Failures))
+		for i := range in.Failures {
+			c.failures[in.Failures[i].EntraID] = &in.Failures[i]
+		}
+	}
 	for _, f := range in.Policy.CreateOnly {
 		if f < numFields {
 			c.createOnly[f] = true
@@ -160,8 +226,61 @@ func (c *computer) createLists(a *Account) (*ListChange, *ListChange) {
 	return &pair[0], &pair[1]
 }
 
+// refresh returns the records to plan from: each one whose account was
+// observed in GoTo replaced by what GoTo holds (so a disable takes away what
+// the account really has, and SUPER_USER granted in GoTo protects it), and
+// a disabled one that holds licences or roles again counted active (someone
+// re-enabled it in GoTo). Records of accounts that no longer exist go to
+// c.gone; those whose GoTo address differs from the recorded one are noted
+// in c.renamed.
+func (c *computer) refresh(records []Record, observed map[string]*Remote) []*Record {
+	out := make([]*Record, 0, len(records))
+	for i := range records {
+		r := &records[i]
+		o, seen := observed[r.GoToKey]
+		switch {
+		case !seen:
+			out = append(out, r)
+		case o == nil:
+			c.gone = append(c.gone, r)
+		default:
+			nr := *r
+			if fold(o.Profile.Email) != fold(r.Profile.Email) {
+				if c.renamed == nil {
+					c.renamed = map[string]string{}
+				}
+				c.renamed[r.EntraID] = o.Profile.Email
+			}
+			nr.Profile, nr.Licenses, nr.AdminRoles = o.Profile, normalize(o.Licenses), normalize(o.AdminRoles)
+			if nr.State == StateDisabled && (len(nr.Licenses) > 0 || len(nr.AdminRoles) > 0) {
+				nr.State = StateActive
+			}
+			out = append(out, &nr)
+		}
+	}
+	return out
+}
+
+// forgetGone plans, for each owned account that no longer exists in GoTo,
+// dropping its record, unless its person is provisioned afresh (join saw
+// them without a record, so they get a create or adoption whose record
+// replaces the old one).
+func (c *computer) forgetGone() {
+	for _, r := range c.gone {
+		i, found := slices.BinarySearchFunc(c.accounts, r.EntraID, func(a *Account, id string) int { return strings.Compare(a.EntraID, id) })
+		if found {
+			if a := c.accounts[i]; a.OutOfScope == "" && a.Skip == "" && c.emails[fold(a.Profile.Email)] <= 1 {
+				continue
+			}
+		}
+		c.add(Change{Kind: KindForget, EntraID: r.EntraID, UPN: r.UPN, GoToKey: r.GoToKey, Prior: r,
+			Reason: "GoTo account " + r.GoToKey + " no longer exists (deleted outside g2msync); its record is dropped"})
+	}
+}
+
 // join walks accounts and records, both sorted by Entra id, side by side.
 func (c *computer) join() {
+	defer c.forgetGone()
 	i, j := 0, 0
 	for i < len(c.accounts) || j < len(c.records) {
 		switch {
@@ -225,6 +344,14 @@ func skip(a *Account, r *Record, reason string) Change {
 }
 
 func (c *computer) deprovision(r *Record, reason string) {
+	if now, ok := c.renamed[r.EntraID]; ok {
+		// The key may point at someone else's account (a damaged state file)
+		// or the account was renamed by hand: never take it away on a guess.
+		c.add(Change{Kind: KindSkip, EntraID: r.EntraID, UPN: r.UPN, GoToKey: r.GoToKey, Prior: r,
+			Reason: fmt.Sprintf("GoTo account %s now has the address %s, not %s as g2msync recorded (renamed in GoTo, or a damaged state file), "+
+				"so it is not deprovisioned; check the account in GoTo Admin; would have: %s", r.GoToKey, now, r.Profile.Email, reason)})
+		return
+	}
 	kind := KindDisable
 	if c.in.Policy.Deprovision == DeprovisionDelete {
 		kind = KindDelete

@@ -7,14 +7,16 @@ import (
 
 // protect turns disables and deletes of accounts holding SUPER_USER into
 // skips, unless the policy allows them: an administrator losing their own
-// super user to a mistaken unassignment is the outage nobody can undo.
+// super user to a mistaken unassignment is the outage nobody can undo. The
+// roles are what GoTo holds when the account was observed (Input.Observed),
+// so a SUPER_USER granted in the GoTo portal is protected too.
 func protect(p Policy, changes, skips []Change) ([]Change, []Change) {
 	if p.DisableSuperUsers {
 		return changes, skips
 	}
 	kept := changes[:0]
 	for _, c := range changes {
-		if (c.Kind == KindDisable || c.Kind == KindDelete) && c.Prior != nil && slices.Contains(c.Prior.AdminRoles, "SUPER_USER") {
+		if c.Kind.Deprovisions() && c.Prior != nil && slices.Contains(c.Prior.AdminRoles, "SUPER_USER") {
 			c.Kind, c.Licenses, c.AdminRoles = KindSkip, nil, nil
 			c.Reason = fmt.Sprintf("holds SUPER_USER, so it is not deprovisioned (set safety.disable_super_users to allow); would have: %s", c.Reason)
 			skips = append(skips, c)
@@ -26,8 +28,10 @@ func protect(p Policy, changes, skips []Change) ([]Change, []Change) {
 }
 
 // gate applies the safety gates of DESIGN §4 to a plan that policy and
-// protection have already filtered.
-func gate(p *Plan, pol Policy, allowDisables bool) {
+// protection have already filtered. A disable or delete a person approved
+// (its fingerprint is in approvals) passes; the others are counted against
+// the thresholds on their own, and all of them staged when they exceed them.
+func gate(p *Plan, pol Policy, allowDisables bool, approvals map[string]string) {
 	if p.InScope == 0 && p.OwnedActive > 0 {
 		p.Abort = fmt.Sprintf("the directory returned no in-scope users while g2msync manages %d active accounts; "+
 			"refusing to deprovision them all: check the app's assignments and g2msync's Graph permissions", p.OwnedActive)
@@ -36,9 +40,15 @@ func gate(p *Plan, pol Policy, allowDisables bool) {
 	}
 	n := 0
 	for i := range p.Changes {
-		if k := p.Changes[i].Kind; k == KindDisable || k == KindDelete {
-			n++
+		c := &p.Changes[i]
+		if !c.Kind.Deprovisions() {
+			continue
 		}
+		if fp, ok := approvals[c.EntraID]; ok && fp == c.Fingerprint() {
+			c.Approved = true
+			continue
+		}
+		n++
 	}
 	if n == 0 || allowDisables {
 		return
@@ -51,7 +61,7 @@ func gate(p *Plan, pol Policy, allowDisables bool) {
 	}
 	kept := p.Changes[:0]
 	for _, c := range p.Changes {
-		if c.Kind == KindDisable || c.Kind == KindDelete {
+		if c.Kind.Deprovisions() && !c.Approved {
 			p.Staged = append(p.Staged, c)
 			continue
 		}

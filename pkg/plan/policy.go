@@ -60,6 +60,8 @@ type Policy struct {
 	// MaxDisablesPercent is the same limit as a percentage of owned active
 	// accounts; 100 or more means no limit.
 	MaxDisablesPercent float64
+	// Retry is the back-off and quarantine of changes that failed.
+	Retry RetryPolicy
 }
 
 // DefaultPolicy returns the policy with DESIGN §4's defaults.
@@ -76,6 +78,8 @@ func applyMode(mode Mode, changes []Change, skips []Change) ([]Change, []Change)
 	kept := changes[:0]
 	for _, c := range changes {
 		switch {
+		case c.Kind == KindForget:
+			// Dropping the record of a deleted account changes nothing in GoTo.
 		case mode == ModeAdoptOnly:
 			if c.Kind != KindAdopt {
 				skips = append(skips, policySkip(c, mode))

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Field names one attribute of a GoTo account's profile.
@@ -161,9 +162,14 @@ type Remote struct {
 // Kind is the kind of a change.
 type Kind string
 
-// Change kinds, in the order they are applied: disables first free seats for
-// the creates, renames go before creates that may reuse an old address.
+// Change kinds, in the order they are applied: forgetting costs no call,
+// disables first free seats for the creates, renames go before creates that
+// may reuse an old address.
 const (
+	// KindForget drops the record of an owned account that no longer exists
+	// in GoTo (deleted outside g2msync) and whose person is out of scope. It
+	// makes no call.
+	KindForget  Kind = "forget"
 	KindDisable Kind = "disable"
 	KindDelete  Kind = "delete"
 	KindUpdate  Kind = "update"
@@ -172,31 +178,36 @@ const (
 	KindCreate  Kind = "create"
 	KindSkip    Kind = "skip"
 
-	numApply = 6 // kinds before KindSkip
+	numApply = 7 // kinds before KindSkip
 )
 
 // Kinds lists the change kinds in apply order.
 func Kinds() []Kind {
-	return []Kind{KindDisable, KindDelete, KindUpdate, KindEnable, KindAdopt, KindCreate, KindSkip}
+	return []Kind{KindForget, KindDisable, KindDelete, KindUpdate, KindEnable, KindAdopt, KindCreate, KindSkip}
 }
 
 func (k Kind) rank() int {
 	switch k {
-	case KindDisable:
+	case KindForget:
 		return 0
-	case KindDelete:
+	case KindDisable:
 		return 1
-	case KindUpdate:
+	case KindDelete:
 		return 2
-	case KindEnable:
+	case KindUpdate:
 		return 3
-	case KindAdopt:
+	case KindEnable:
 		return 4
-	case KindCreate:
+	case KindAdopt:
 		return 5
+	case KindCreate:
+		return 6
 	}
-	return 6
+	return 7
 }
+
+// Deprovisions reports whether the kind takes an account away from its person.
+func (k Kind) Deprovisions() bool { return k == KindDisable || k == KindDelete }
 
 // FieldChange is one profile field that changes.
 type FieldChange struct {
@@ -233,6 +244,98 @@ type Change struct {
 	// adoptions); Remote the adopted account (adoptions only).
 	Prior  *Record
 	Remote *Remote
+	// Deferral, on the plan's Deferred changes, says why the change waits
+	// and until when.
+	Deferral *Deferral
+	// Approved marks a disable or delete that passes the threshold gate
+	// because a person approved exactly this change.
+	Approved bool
+}
+
+// Fingerprint identifies what a change asks GoTo to do: its kind, the
+// account, the values it sets and the lists it gives. Back-off and
+// approvals are bound to it, so that a different change for the same
+// person (the directory moved on, the policy now deletes) is neither held
+// back by an old failure nor released by an old approval.
+func (c *Change) Fingerprint() string {
+	var b strings.Builder
+	b.WriteString(string(c.Kind))
+	b.WriteString("|" + c.GoToKey)
+	for _, f := range c.Fields {
+		b.WriteString("|" + f.Field.String() + "=" + f.New)
+	}
+	if c.Kind == KindCreate {
+		b.WriteString("|" + c.Profile.Email)
+	}
+	b.WriteString("|l=")
+	if c.Licenses != nil {
+		b.WriteString(strings.Join(c.Licenses.New, ","))
+	}
+	b.WriteString("|r=")
+	if c.AdminRoles != nil {
+		b.WriteString(strings.Join(c.AdminRoles.New, ","))
+	}
+	return b.String()
+}
+
+// Cause names why a change is deferred, or what kind of failure an earlier
+// attempt met. Its values are stable: they label metrics and JSON.
+type Cause string
+
+// Causes.
+const (
+	// CauseSeats: a licence the change adds has no free seat. Tried again in
+	// the first cycle whose licence read shows one.
+	CauseSeats Cause = "seats"
+	// CauseLicenceMissing: a licence the change gives back no longer exists.
+	CauseLicenceMissing Cause = "licence-missing"
+	// CauseBackoff: the same change failed before; it waits for its next try.
+	CauseBackoff Cause = "backoff"
+	// CauseQuarantine: the same change failed too often; it waits for the
+	// directory to change it or for `g2msync retry`.
+	CauseQuarantine Cause = "quarantine"
+	// CauseConflict (failures only): GoTo said another account holds the
+	// address. Not retried on a timer: the next cycle looks the address up
+	// and tries again as soon as no other account holds it.
+	CauseConflict Cause = "conflict"
+	// CauseOther (failures only): a failure g2msync cannot observe the end
+	// of, retried with back-off.
+	CauseOther Cause = "other"
+)
+
+// Deferral says why a planned change is not tried this cycle.
+type Deferral struct {
+	Cause Cause
+	// Reason says what the change waits for, in words shared by everyone
+	// who waits for the same thing, so summaries can group them.
+	Reason string
+	// Until is when the change is tried again; zero means in the first
+	// cycle in which its cause is gone.
+	Until time.Time
+	// Attempts and LastError describe the earlier failures (back-off and
+	// quarantine only).
+	Attempts  int
+	LastError string
+}
+
+// Failure is what the state file remembers of a change that failed: the
+// input of the back-off and quarantine rules.
+type Failure struct {
+	EntraID     string
+	Fingerprint string
+	Cause       Cause
+	Count       int
+	FirstAt     time.Time
+	NextAttempt time.Time
+	Quarantined bool
+	LastError   string
+}
+
+// License is a GoTo licence and how many of its seats are used.
+type License struct {
+	Key   string
+	Seats int
+	Used  int
 }
 
 // Email returns the target email of the change.
@@ -254,7 +357,7 @@ func (c *Change) Writes() bool {
 	case KindUpdate, KindAdopt:
 		return len(c.Fields) > 0 || c.Licenses != nil || c.AdminRoles != nil
 	}
-	return false
+	return false // forget and skip
 }
 
 // Result returns the owned record after the change succeeded; key is the GoTo
@@ -285,6 +388,8 @@ func (c *Change) Result(key string) Record {
 		r.AdminRoles = c.AdminRoles.New
 	}
 	switch c.Kind {
+	case KindForget:
+		return Record{}
 	case KindDisable:
 		r.State = StateDisabled
 		r.RemovedLicenses, r.RemovedAdminRoles = c.Licenses.Old, c.AdminRoles.Old
@@ -305,6 +410,12 @@ type Plan struct {
 	Staged []Change
 	// Skips are people in scope, or owned, whom the plan leaves alone, each with a reason.
 	Skips []Change
+	// Deferred are changes not tried this cycle, each with its Deferral:
+	// no free seat, waiting for a back-off, or quarantined. They cost no call.
+	Deferred []Change
+	// StaleApprovals are the Entra ids whose stored approval no longer
+	// matches the change planned for them; the approval must be forgotten.
+	StaleApprovals []string
 	// Abort, when set, says why nothing may be applied this cycle.
 	Abort string
 	// InScope is the number of in-scope people; Owned and OwnedActive count the

@@ -46,6 +46,28 @@ type Failure struct {
 	// Fingerprint identifies the change that failed; a different change for
 	// the same person (the directory moved on) starts the count afresh.
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// Cause is what kind of failure it was (plan.Cause): seats and address
+	// conflicts are retried when the next cycle sees the cause gone, others
+	// after their back-off.
+	Cause string `json:"cause,omitempty"`
+}
+
+// Deferred is a change the last cycle planned but did not try: no free
+// seat, waiting for its back-off, or quarantined.
+type Deferred struct {
+	EntraID string    `json:"entra_id"`
+	UPN     string    `json:"upn"`
+	GoToKey string    `json:"goto_key,omitempty"`
+	Email   string    `json:"email,omitempty"`
+	Kind    plan.Kind `json:"kind"`
+	Cause   string    `json:"cause"`
+	Reason  string    `json:"reason"`
+	// Until is when it is tried again; zero: in the first cycle whose reads
+	// show the cause gone.
+	Until     time.Time `json:"until,omitzero"`
+	Attempts  int       `json:"attempts,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
+	Since     time.Time `json:"since"`
 }
 
 // Staged is a disable held back by the threshold gate.
@@ -54,8 +76,21 @@ type Staged struct {
 	UPN     string    `json:"upn"`
 	GoToKey string    `json:"goto_key"`
 	Email   string    `json:"email"`
+	Kind    plan.Kind `json:"kind,omitempty"`
 	Reason  string    `json:"reason"`
 	Since   time.Time `json:"since"`
+	// Fingerprint is the staged change's plan fingerprint: an approval is
+	// bound to it, so it never releases another change.
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// Approval is a person's release of one staged disable or delete.
+type Approval struct {
+	EntraID     string    `json:"entra_id"`
+	Fingerprint string    `json:"fingerprint"`
+	At          time.Time `json:"at"`
+	// By is who approved (the OS user), for the provisioning log.
+	By string `json:"by,omitempty"`
 }
 
 // PropertyChange is one modified property in an audit entry.
@@ -67,10 +102,11 @@ type PropertyChange struct {
 
 // Audit results.
 const (
-	ResultSuccess = "success"
-	ResultFailure = "failure"
-	ResultSkipped = "skipped"
-	ResultStaged  = "staged"
+	ResultSuccess  = "success"
+	ResultFailure  = "failure"
+	ResultSkipped  = "skipped"
+	ResultStaged   = "staged"
+	ResultDeferred = "deferred"
 )
 
 // AuditEntry is one line of the provisioning log.
@@ -105,10 +141,27 @@ type Cycle struct {
 	Failed  map[string]int `json:"failed,omitempty"`
 	Skipped int            `json:"skipped"`
 	Staged  int            `json:"staged"`
-	// Deferred counts changes not tried this cycle: waiting for their
-	// back-off after a failure, or quarantined.
-	Deferred int              `json:"deferred,omitempty"`
-	Calls    map[string]int64 `json:"calls,omitempty"` // API requests by API (graph, goto)
+	// Deferred counts changes not tried this cycle (no free seat, waiting
+	// for their back-off, quarantined); DeferredBy counts them by cause.
+	Deferred   int              `json:"deferred,omitempty"`
+	DeferredBy map[string]int   `json:"deferred_by_cause,omitempty"`
+	Calls      map[string]int64 `json:"calls,omitempty"` // API requests by API (graph, goto)
+	// Problems group the failed and deferred changes by cause, each cause
+	// said once.
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// Problem is a group of changes of one kind that failed, or were deferred,
+// for one cause.
+type Problem struct {
+	Result string `json:"result"` // ResultFailure or ResultDeferred
+	Action string `json:"action"`
+	Cause  string `json:"cause"`
+	// Reason says the cause and what to do, once for the whole group.
+	Reason string `json:"reason"`
+	Count  int    `json:"count"`
+	// People are the first few people concerned (email, UPN or Entra id).
+	People []string `json:"people"`
 }
 
 // Outcome is everything one finished change writes, committed at once.
@@ -122,6 +175,8 @@ type Outcome struct {
 	// Failure, when set, replaces the failure record; ClearFailure removes it.
 	Failure      *Failure
 	ClearFailure bool
+	// ClearApproval removes the person's approval once it has been used.
+	ClearApproval bool
 	// Audit, when its Action is set, is appended to the provisioning log.
 	Audit AuditEntry
 }
@@ -181,6 +236,11 @@ func (s *Store) commit(tx *bolt.Tx, o *Outcome) error {
 		}
 	case o.ClearFailure:
 		if err := tx.Bucket(bucketFailures).Delete(id); err != nil {
+			return err
+		}
+	}
+	if o.ClearApproval {
+		if err := tx.Bucket(bucketApprovals).Delete(id); err != nil {
 			return err
 		}
 	}
@@ -314,52 +374,87 @@ func (s *Store) SetStaged(staged []Staged) error {
 	})
 }
 
-const keyApproved = "approved_disables"
-
-// ApproveStaged records that a person approved the disables staged now, so
-// that the running daemon applies them on its next cycle (the daemon holds
-// the process lock, so `run --once --allow-disables` cannot run beside it).
-// It returns what was approved.
-func (s *Store) ApproveStaged() ([]Staged, error) {
+// ApproveStaged records that by approved the disables and deletes staged
+// now, each bound to its exact change, so that the running daemon applies
+// them on its next cycle (the daemon holds the process lock, so `run --once
+// --allow-disables` cannot run beside it). It returns what was approved.
+func (s *Store) ApproveStaged(by string) ([]Staged, error) {
 	staged, err := s.Staged()
 	if err != nil || len(staged) == 0 {
 		return staged, err
 	}
-	ids := make([]string, len(staged))
-	for i, st := range staged {
-		ids[i] = st.EntraID
-	}
-	raw, err := json.Marshal(ids)
+	now := s.now()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketApprovals)
+		for _, st := range staged {
+			if err := putJSON(b, []byte(st.EntraID), Approval{EntraID: st.EntraID, Fingerprint: st.Fingerprint, At: now, By: by}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("record approval in %s: %w", s.path, err)
 	}
-	return staged, s.Put(keyApproved, raw)
+	return staged, nil
 }
 
-// Approved returns the Entra ids whose staged disables a person approved.
-func (s *Store) Approved() (map[string]bool, error) {
-	raw, err := s.Get(keyApproved)
-	if err != nil || raw == nil {
-		return nil, err
-	}
-	var ids []string
-	if err := json.Unmarshal(raw, &ids); err != nil {
-		return nil, fmt.Errorf("read approved disables: %w", err)
-	}
-	out := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		out[id] = true
+// Approvals returns the approved changes: Entra id → plan fingerprint.
+func (s *Store) Approvals() (map[string]string, error) {
+	out := map[string]string{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return each(tx, bucketApprovals, func(_ []byte, a *Approval) error {
+			out[a.EntraID] = a.Fingerprint
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read approvals: %w", err)
 	}
 	return out, nil
 }
 
-// ClearApproved forgets an approval once it has been used.
-func (s *Store) ClearApproved() error {
-	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketKV).Delete([]byte(keyApproved)) })
+// ForgetApprovals removes the approvals of these people.
+func (s *Store) ForgetApprovals(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, id := range ids {
+			if err := tx.Bucket(bucketApprovals).Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("clear approval in %s: %w", s.path, err)
+		return fmt.Errorf("forget approvals in %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// SetDeferred replaces the deferred changes.
+func (s *Store) SetDeferred(ds []Deferred) error {
+	return s.replace(bucketDeferred, func(b *bolt.Bucket) error {
+		for i := range ds {
+			if err := putJSON(b, []byte(ds[i].EntraID), ds[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Deferred returns the changes the last cycle deferred, sorted by Entra id.
+func (s *Store) Deferred() ([]Deferred, error) {
+	var out []Deferred
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return each(tx, bucketDeferred, func(_ []byte, v *Deferred) error {
+			out = append(out, *v)
+			return nil
+		})
+	})
+	return out, err
 }
 
 // Staged returns the disables waiting for approval.

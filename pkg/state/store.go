@@ -19,20 +19,22 @@ import (
 const SchemaVersion = 1
 
 var (
-	bucketMeta     = []byte("meta")
-	bucketAccounts = []byte("accounts") // Entra id → record
-	bucketIntents  = []byte("intents")  // Entra id → intent
-	bucketFailures = []byte("failures") // Entra id → failure
-	bucketSkips    = []byte("skips")    // Entra id → last skip reason
-	bucketStaged   = []byte("staged")   // Entra id → staged disable
-	bucketCycles   = []byte("cycles")   // start time + id → cycle
-	bucketAudit    = []byte("audit")    // sequence → audit entry
-	bucketKV       = []byte("kv")       // name → value
+	bucketMeta      = []byte("meta")
+	bucketAccounts  = []byte("accounts")  // Entra id → record
+	bucketIntents   = []byte("intents")   // Entra id → intent
+	bucketFailures  = []byte("failures")  // Entra id → failure
+	bucketSkips     = []byte("skips")     // Entra id → last skip reason
+	bucketStaged    = []byte("staged")    // Entra id → staged disable
+	bucketCycles    = []byte("cycles")    // start time + id → cycle
+	bucketAudit     = []byte("audit")     // sequence → audit entry
+	bucketKV        = []byte("kv")        // name → value
+	bucketApprovals = []byte("approvals") // Entra id → approval
+	bucketDeferred  = []byte("deferred")  // Entra id → deferred change
 
 	keySchema  = []byte("schema")
 	keyBinding = []byte("binding")
 
-	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketIntents, bucketFailures, bucketSkips, bucketStaged, bucketCycles, bucketAudit, bucketKV}
+	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketIntents, bucketFailures, bucketSkips, bucketStaged, bucketCycles, bucketAudit, bucketKV, bucketApprovals, bucketDeferred}
 )
 
 // Errors that callers branch on.
@@ -236,9 +238,14 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	return b.Put(key, raw)
 }
 
-// each decodes every value of bucket into a fresh T and calls fn.
+// each decodes every value of bucket into a fresh T and calls fn. A bucket
+// that a file written by an older g2msync lacks is empty.
 func each[T any](tx *bolt.Tx, bucket []byte, fn func(k []byte, v *T) error) error {
-	return tx.Bucket(bucket).ForEach(func(k, raw []byte) error {
+	b := tx.Bucket(bucket)
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, raw []byte) error {
 		var v T
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return fmt.Errorf("decode %s/%s: %w", bucket, k, err)

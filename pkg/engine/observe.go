@@ -1,0 +1,228 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/g2msync/g2msync/pkg/gotomeeting"
+	"github.com/g2msync/g2msync/pkg/logkey"
+	"github.com/g2msync/g2msync/pkg/plan"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+// observe gathers every input of the plan, and reads nothing the plan does
+// not use: the directory, the state file, the creates a crash interrupted,
+// then from GoTo what plan.Need asks for. Any read error ends the cycle
+// here, before anything is decided or written.
+func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
+	snap, err := c.e.Source.Read(ctx)
+	if err != nil {
+		// Nothing has been written: a partial read is never a full picture.
+		return plan.Input{}, fmt.Errorf("read directory: %w", err)
+	}
+	accounts := c.e.Mapper.Map(snap)
+	c.recordable = true
+	c.res.Cycle.InScope = plan.InScope(accounts)
+	records, err := c.e.Store.Records()
+	if err != nil {
+		return plan.Input{}, err
+	}
+	c.res.Cycle.Owned = len(records)
+	fs, err := c.e.Store.Failures()
+	if err != nil {
+		return plan.Input{}, fmt.Errorf("read failed changes: %w", err)
+	}
+	c.failures = make(map[string]state.Failure, len(fs))
+	failures := make([]plan.Failure, len(fs))
+	for i, f := range fs {
+		c.failures[f.EntraID] = f
+		failures[i] = toPlanFailure(f)
+	}
+	approvals, err := c.e.Store.Approvals()
+	if err != nil {
+		return plan.Input{}, err
+	}
+	if records, err = c.recoverIntents(ctx, records); err != nil {
+		return plan.Input{}, err
+	}
+	c.ownedKeys = make(map[string]string, len(records))
+	for _, r := range records {
+		c.ownedKeys[r.GoToKey] = r.EntraID
+	}
+	pol := c.e.Policy
+	if c.opts.AdoptOnly {
+		pol.Mode = plan.ModeAdoptOnly
+	}
+	in := plan.Input{Accounts: accounts, Records: records, Policy: pol, AllowDisables: c.opts.AllowDisables,
+		Failures: failures, Approvals: approvals, Now: c.e.now()}
+	if err := c.readGoTo(ctx, &in, plan.Need(in)); err != nil {
+		return plan.Input{}, err
+	}
+	return in, nil
+}
+
+func toPlanFailure(f state.Failure) plan.Failure {
+	return plan.Failure{EntraID: f.EntraID, Fingerprint: f.Fingerprint, Cause: plan.Cause(f.Cause), Count: f.Count,
+		FirstAt: f.FirstAt, NextAttempt: f.NextAttempt, Quarantined: f.Quarantined, LastError: f.LastError}
+}
+
+// readGoTo reads what the plan needs from GoTo. A full sync lists every
+// account, refreshes every owned record from the list and reads seats. Any
+// other cycle lists every account too when that costs fewer calls than
+// looking up each address and reading each account a disable may touch
+// (a mass unassignment), and otherwise makes those calls.
+func (c *cycle) readGoTo(ctx context.Context, in *plan.Input, need plan.Needs) error {
+	full := c.opts.InitialSync
+	if full || listIsCheaper(len(need.Lookups)+len(need.Live), len(in.Records)+len(need.Lookups)) {
+		users, err := c.listUsers(ctx)
+		if err != nil {
+			return err
+		}
+		in.Remotes = toRemotes(users)
+		byKey := make(map[string]*plan.Remote, len(in.Remotes))
+		for i := range in.Remotes {
+			byKey[in.Remotes[i].Key] = &in.Remotes[i]
+		}
+		keys := need.Live
+		if full {
+			keys = keys[:0:0]
+			for _, r := range in.Records {
+				keys = append(keys, r.GoToKey)
+			}
+		}
+		in.Observed = make(map[string]*plan.Remote, len(keys))
+		for _, k := range keys {
+			in.Observed[k] = byKey[k] // nil: the complete list lacks it, so it is gone
+		}
+	} else {
+		for _, m := range need.Lookups {
+			users, err := c.e.Reader.FindUsersByEmail(ctx, m)
+			if err != nil {
+				return fmt.Errorf("look up GoTo user %s: %w", m, err)
+			}
+			in.Remotes = append(in.Remotes, toRemotes(users)...)
+		}
+		if len(need.Live) > 0 {
+			in.Observed = make(map[string]*plan.Remote, len(need.Live))
+		}
+		for _, k := range need.Live {
+			u, err := c.e.Reader.GetUser(ctx, k)
+			switch {
+			case errors.Is(err, gotomeeting.ErrNotFound):
+				in.Observed[k] = nil
+			case err != nil:
+				return fmt.Errorf("read GoTo user %s, which a disable may touch: %w", k, err)
+			default:
+				rm := toRemote(u)
+				in.Observed[k] = &rm
+			}
+		}
+	}
+	if !need.Licenses && !full {
+		return nil
+	}
+	lics, err := c.e.Reader.Licenses(ctx)
+	switch {
+	case errors.Is(err, gotomeeting.ErrForbidden):
+		// Some admin roles may manage users without seeing licences: then
+		// GoTo decides about seats, call by call.
+		c.log.Warn("GoTo refused to list licences; seats are not checked before calls", logkey.Error, err.Error())
+	case err != nil:
+		return fmt.Errorf("read GoTo licences: %w", err)
+	default:
+		in.Licenses = make([]plan.License, len(lics))
+		for i, l := range lics {
+			in.Licenses[i] = plan.License{Key: l.Key, Seats: l.Seats, Used: l.UserCount}
+		}
+	}
+	return nil
+}
+
+// listUsers lists every GoTo account, once per cycle: intent recovery and
+// matching share the list.
+func (c *cycle) listUsers(ctx context.Context) ([]gotomeeting.User, error) {
+	if c.listed != nil {
+		return c.listed, nil
+	}
+	users, err := c.e.Reader.ListUsers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list GoTo users: %w", err)
+	}
+	if users == nil {
+		users = []gotomeeting.User{}
+	}
+	c.listed = users
+	return users, nil
+}
+
+func toRemote(u gotomeeting.User) plan.Remote {
+	return plan.Remote{Key: u.Key, Profile: plan.Profile{Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
+		Locale: u.Locale, TimeZone: u.TimeZone}, Licenses: u.Licenses, AdminRoles: u.AdminRoles}
+}
+
+func toRemotes(us []gotomeeting.User) []plan.Remote {
+	out := make([]plan.Remote, len(us))
+	for i, u := range us {
+		out[i] = toRemote(u)
+	}
+	return out
+}
+
+// recoverIntents settles creates whose call was made but whose outcome was
+// never committed (a crash, a kill, a timeout): an account GoTo holds with
+// the intended email is recorded as created; otherwise the intent is dropped
+// and the plan creates the person again. It returns the records the plan
+// starts from; the outcomes are committed when execution starts, so a dry
+// run plans exactly what the next run does and writes nothing.
+func (c *cycle) recoverIntents(ctx context.Context, records []plan.Record) ([]plan.Record, error) {
+	intents, err := c.e.Store.Intents()
+	if err != nil || len(intents) == 0 {
+		return records, err
+	}
+	owned := map[string]bool{}
+	have := map[string]bool{}
+	for _, r := range records {
+		owned[r.GoToKey] = true
+		have[r.EntraID] = true
+	}
+	// A whole batch of intents is cheaper to settle from one list of every
+	// account (which an initial sync needs anyway) than by one lookup each.
+	var byEmail map[string][]gotomeeting.User
+	if c.opts.InitialSync || len(intents) > lookupLimit {
+		all, err := c.listUsers(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("recover %d interrupted creates: %w", len(intents), err)
+		}
+		byEmail = make(map[string][]gotomeeting.User, len(all))
+		for _, u := range all {
+			k := strings.ToLower(u.Email)
+			byEmail[k] = append(byEmail[k], u)
+		}
+	}
+	for _, in := range intents {
+		var users []gotomeeting.User
+		if byEmail != nil {
+			users = byEmail[strings.ToLower(in.Email)]
+		} else if users, err = c.e.Reader.FindUsersByEmail(ctx, in.Email); err != nil {
+			return nil, fmt.Errorf("recover the interrupted create of %s: %w", in.Email, err)
+		}
+		o := state.Outcome{EntraID: in.EntraID, ClearIntent: true}
+		if len(users) == 1 && !owned[users[0].Key] && !have[in.EntraID] {
+			u := users[0]
+			rec := plan.Record{EntraID: in.EntraID, UPN: in.UPN, GoToKey: u.Key, State: plan.StateActive, Origin: plan.OriginCreated,
+				Profile:  plan.Profile{Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Locale: u.Locale, TimeZone: u.TimeZone},
+				Licenses: u.Licenses, AdminRoles: u.AdminRoles}
+			o.Record, o.ClearFailure = &rec, true
+			o.Audit = state.AuditEntry{Time: c.e.now(), CycleID: c.id, EntraID: in.EntraID, UPN: in.UPN, GoToKey: u.Key, Email: u.Email,
+				Action: string(plan.KindCreate), Result: state.ResultSuccess,
+				Reason: "recovered: the create call of cycle " + in.CycleID + " went through before g2msync stopped"}
+			owned[u.Key], have[in.EntraID] = true, true
+			records = append(records, rec)
+			c.log.Info("recovered interrupted create", logkey.EntraID, in.EntraID, logkey.GoToKey, u.Key, logkey.Email, u.Email)
+		}
+		c.recovered = append(c.recovered, o)
+	}
+	return records, nil
+}

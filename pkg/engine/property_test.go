@@ -1,0 +1,216 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"pgregory.net/rapid"
+
+	"github.com/g2msync/g2msync/pkg/directory"
+	"github.com/g2msync/g2msync/pkg/gotomeeting"
+	"github.com/g2msync/g2msync/pkg/plan"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+// faults are the errors a random fault schedule draws from: some concern
+// one person, some GoTo as a whole, one stops the cycle.
+var faults = []error{
+	fmt.Errorf("goto: 409 user.email.exists: %w", gotomeeting.ErrConflict),
+	fmt.Errorf("goto: 503: %w", gotomeeting.ErrUnavailable),
+	fmt.Errorf("goto: 400 seats.exceeded: %w", gotomeeting.ErrSeatsExhausted),
+	fmt.Errorf("goto: 403: %w", gotomeeting.ErrForbidden),
+	fmt.Errorf("goto: 400 invalid.request"),
+	fmt.Errorf("goto: 401: %w", gotomeeting.ErrUnauthorized),
+}
+
+// drawFaults makes a random share of the GoTo accounts and directory
+// addresses fail their writes.
+func drawFaults(t *rapid.T, h *harness, label string) {
+	clear(h.target.fail)
+	var targets []string
+	for k, u := range h.target.users {
+		targets = append(targets, k, strings.ToLower(u.Email))
+	}
+	for _, u := range h.src.snap.Users {
+		targets = append(targets, strings.ToLower(u.Attributes["mail"]))
+	}
+	slices.Sort(targets) // maps iterate at random; draws must not
+	for _, k := range targets {
+		if rapid.IntRange(0, 9).Draw(t, label) < 2 {
+			h.target.fail[k] = rapid.SampledFrom(faults).Draw(t, label+"-err")
+		}
+	}
+}
+
+// sortedUsers returns the GoTo accounts in key order, for drawing.
+func sortedUsers(h *harness) []*gotomeeting.User {
+	var us []*gotomeeting.User
+	for _, u := range h.target.users {
+		us = append(us, u)
+	}
+	slices.SortFunc(us, func(a, b *gotomeeting.User) int { return strings.Compare(a.Key, b.Key) })
+	return us
+}
+
+// drawWorld builds a provisioned world with history: a first cycle under a
+// random fault schedule (failures, back-off, quarantine, interrupted
+// creates), perhaps an approval, then directory and GoTo changes made
+// since, some of them behind g2msync's back.
+func drawWorld(t *rapid.T, h *harness) {
+	n := rapid.IntRange(1, 12).Draw(t, "people")
+	for i := range n {
+		h.src.add(fmt.Sprintf("u%04d", i), fmt.Sprintf("user%04d@contoso.com", i))
+	}
+	h.policy.Mode = rapid.SampledFrom([]plan.Mode{plan.ModeSync, plan.ModeSync, plan.ModeCreateUpdate, plan.ModeCreateOnly}).Draw(t, "mode")
+	if rapid.IntRange(0, 4).Draw(t, "delete") == 0 {
+		h.policy.Deprovision = plan.DeprovisionDelete
+	}
+	h.policy.MaxDisables = rapid.IntRange(-1, 3).Draw(t, "maxDisables")
+	h.policy.MaxDisablesPercent = 100
+	h.policy.Retry = plan.RetryPolicy{QuarantineAfter: rapid.IntRange(1, 3).Draw(t, "quarantineAfter")}
+	h.target.seats["1001"] = rapid.IntRange(0, n+2).Draw(t, "seats")
+	for i := range n { // accounts that exist before g2msync: adopted
+		if rapid.IntRange(0, 3).Draw(t, "preexisting") == 0 {
+			key := fmt.Sprintf("9%03d", i)
+			h.target.users[key] = &gotomeeting.User{Key: key, Email: fmt.Sprintf("USER%04d@contoso.com", i), FirstName: "Old", LastName: "Name"}
+		}
+	}
+	drawFaults(t, h, "firstFaults")
+	_, _ = h.run(Options{InitialSync: true})
+	if rapid.Bool().Draw(t, "approve") {
+		st, err := state.Open(h.path, state.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = st.ApproveStaged("ops")
+		st.Close()
+	}
+	// Since then: leavers, renames, edits, new hires...
+	for i := range n {
+		id := fmt.Sprintf("u%04d", i)
+		switch rapid.IntRange(0, 5).Draw(t, "change") {
+		case 0:
+			h.src.remove(id)
+		case 1:
+			h.src.edit(id, func(u *directory.User) { u.Attributes["mail"] = fmt.Sprintf("renamed%04d@contoso.com", i) })
+		case 2:
+			h.src.edit(id, func(u *directory.User) { u.Attributes["surname"] = "Edited" })
+		case 3:
+			h.src.edit(id, func(u *directory.User) { u.AccountEnabled = false })
+		}
+	}
+	for i := range rapid.IntRange(0, 3).Draw(t, "hires") {
+		h.src.add(fmt.Sprintf("h%04d", i), fmt.Sprintf("hire%04d@contoso.com", i))
+	}
+	// ... and GoTo edited by hand: super users granted, accounts deleted,
+	// licences added, an unmanaged account holding a new hire's address.
+	for _, u := range sortedUsers(h) {
+		switch rapid.IntRange(0, 7).Draw(t, "gotoEdit") {
+		case 0:
+			u.AdminRoles = append(u.AdminRoles, gotomeeting.RoleSuperUser)
+		case 1:
+			delete(h.target.users, u.Key)
+		case 2:
+			u.Licenses = append(slices.Clone(u.Licenses), "2002")
+		}
+	}
+	if rapid.Bool().Draw(t, "squatter") {
+		h.target.users["8000"] = &gotomeeting.User{Key: "8000", Email: "renamed0000@contoso.com"}
+	}
+	h.target.seats["1001"] = rapid.IntRange(0, n+3).Draw(t, "seatsNow")
+	h.target.seats["2002"] = 5
+	h.now = h.now.Add(time.Duration(rapid.IntRange(0, 120).Draw(t, "minutes")) * time.Minute)
+}
+
+// expectedCalls are the writes a plan asks for, in its order: the creates
+// that stand side by side with the same lists share one bulk call.
+func expectedCalls(p *plan.Plan, batch int) []string {
+	var out []string
+	cs := p.Changes
+	for i := 0; i < len(cs); {
+		ch := &cs[i]
+		switch {
+		case ch.Kind == plan.KindCreate:
+			var emails []string
+			j := i
+			for j < len(cs) && j-i < batch && cs[j].Kind == plan.KindCreate && plan.SameLists(ch, &cs[j]) {
+				emails = append(emails, cs[j].Profile.Email)
+				j++
+			}
+			out = append(out, "create:"+strings.Join(emails, ","))
+			i = j
+			continue
+		case !ch.Writes():
+		case ch.Kind == plan.KindDelete:
+			out = append(out, "delete:"+ch.GoToKey)
+		default:
+			out = append(out, "update:"+ch.GoToKey)
+		}
+		i++
+	}
+	return out
+}
+
+func isWrite(call string) bool {
+	op, _, _ := strings.Cut(call, ":")
+	return op == "create" || op == "update" || op == "delete"
+}
+
+// TestPropertyPlanIsWhatTheRunAttempts checks the promise of `g2msync plan`:
+// the changes it prints are exactly the calls the next `run --once` makes,
+// in the same order, whatever GoTo then answers; and the run reads exactly
+// what the plan read, all of it before its first write.
+func TestPropertyPlanIsWhatTheRunAttempts(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		h := newHarness(t, 0)
+		drawWorld(rt, h)
+		opts := Options{InitialSync: rapid.Bool().Draw(rt, "initialSync"), AllowDisables: rapid.Bool().Draw(rt, "allowDisables")}
+		now := h.now
+
+		h.target.reset()
+		dry := opts
+		dry.DryRun = true
+		planned, err := h.run(dry)
+		h.now = now // the run comes at the same moment
+		if err != nil && planned.Plan == nil {
+			return // the world aborts before planning (no one in scope): nothing to compare
+		}
+		want := expectedCalls(planned.Plan, 100)
+		planReads := slices.Clone(h.target.log)
+		if slices.ContainsFunc(planReads, isWrite) {
+			rt.Fatalf("the dry run wrote: %v", planReads)
+		}
+
+		drawFaults(rt, h, "faults")
+		h.target.reset()
+		res, runErr := h.run(opts)
+		if d := cmp.Diff(planned.Plan, res.Plan); d != "" {
+			rt.Fatalf("the run computed another plan than `plan` printed (-plan +run):\n%s", d)
+		}
+		log := h.target.log
+		first := slices.IndexFunc(log, isWrite)
+		if first < 0 {
+			first = len(log)
+		}
+		if d := cmp.Diff(planReads, log[:first], cmpopts.EquateEmpty()); d != "" {
+			rt.Fatalf("the run read other things than the plan did (-plan +run):\n%s", d)
+		}
+		got := log[first:]
+		if slices.ContainsFunc(got, func(c string) bool { return !isWrite(c) }) {
+			rt.Fatalf("a GoTo read after the plan was computed: %v", got)
+		}
+		var stop errOutage
+		if runErr != nil && errors.As(runErr, &stop) {
+			want = want[:min(len(want), len(got))] // stopped early: a prefix
+		}
+		if d := cmp.Diff(want, got, cmpopts.EquateEmpty()); d != "" {
+			rt.Fatalf("the run's calls differ from the plan's changes (-plan +run), run error %v:\n%s", runErr, d)
+		}
+	})
+}

@@ -1,0 +1,167 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/g2msync/g2msync/pkg/logkey"
+	"github.com/g2msync/g2msync/pkg/plan"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+// problemPeople is how many people a grouped problem names.
+const problemPeople = 10
+
+// record writes what the plan left undone (skips, staged and deferred
+// changes, approvals that no longer match) and settles the cycle's outcome.
+// It runs after execution however that ended, so status tells the truth
+// even of a cycle that stopped early.
+func (c *cycle) record(p *plan.Plan, execErr error) error {
+	rerr := c.recordPlan(p)
+	c.res.Cycle.Problems = c.problems(p)
+	switch {
+	case execErr != nil:
+		return execErr
+	case rerr != nil:
+		return rerr
+	}
+	if err := c.mostCallsFailed(); err != nil {
+		return err
+	}
+	// Staged wins over partial: disables waiting for a person are the more
+	// urgent news, and failed or deferred changes are tried without one.
+	switch {
+	case len(p.Staged) > 0:
+		c.res.Cycle.Outcome = OutcomeStaged
+		c.log.Warn("disables staged for approval", logkey.Count, len(p.Staged), logkey.Reason, p.StageReason(c.e.Policy))
+	case len(c.res.Errors) > 0 || sum(c.res.Cycle.Failed) > 0 || len(p.Deferred) > 0:
+		c.res.Cycle.Outcome = OutcomePartial
+	default:
+		c.res.Cycle.Outcome = OutcomeSuccess
+	}
+	return nil
+}
+
+// recordPlan writes audit entries for skips, staged and deferred changes
+// that are new or whose reason changed, so the provisioning log says each
+// once, not every cycle; and replaces the lists status shows.
+func (c *cycle) recordPlan(p *plan.Plan) error {
+	prev, err := c.e.Store.Skips()
+	if err != nil {
+		return err
+	}
+	now := c.e.now()
+	cur := make(map[string]string, len(p.Skips))
+	var outs []state.Outcome
+	for i := range p.Skips {
+		ch := &p.Skips[i]
+		cur[ch.EntraID] = ch.Reason
+		if prev[ch.EntraID] != ch.Reason {
+			outs = append(outs, state.Outcome{EntraID: ch.EntraID, Audit: c.audit(ch, state.ResultSkipped, "")})
+			c.log.Info("skipped", append(c.attrs(ch, ch.GoToKey), logkey.Reason, ch.Reason)...)
+		}
+	}
+	prevStaged, err := c.e.Store.Staged()
+	if err != nil {
+		return err
+	}
+	since := map[string]state.Staged{}
+	for _, s := range prevStaged {
+		since[s.EntraID] = s
+	}
+	staged := make([]state.Staged, 0, len(p.Staged))
+	for i := range p.Staged {
+		ch := &p.Staged[i]
+		fp := ch.Fingerprint()
+		s, ok := since[ch.EntraID]
+		if !ok || s.Fingerprint != fp {
+			s = state.Staged{EntraID: ch.EntraID, UPN: ch.UPN, GoToKey: ch.GoToKey, Email: ch.Email(), Kind: ch.Kind, Reason: ch.Reason,
+				Since: now, Fingerprint: fp}
+			outs = append(outs, state.Outcome{EntraID: ch.EntraID, Audit: c.audit(ch, state.ResultStaged, "")})
+		}
+		staged = append(staged, s)
+	}
+	prevDeferred, err := c.e.Store.Deferred()
+	if err != nil {
+		return err
+	}
+	before := map[string]state.Deferred{}
+	for _, d := range prevDeferred {
+		before[d.EntraID] = d
+	}
+	deferred := make([]state.Deferred, 0, len(p.Deferred))
+	for i := range p.Deferred {
+		ch := &p.Deferred[i]
+		d := ch.Deferral
+		s := state.Deferred{EntraID: ch.EntraID, UPN: ch.UPN, GoToKey: ch.GoToKey, Email: ch.Email(), Kind: ch.Kind, Cause: string(d.Cause),
+			Reason: d.Reason, Until: d.Until, Attempts: d.Attempts, LastError: d.LastError, Since: now}
+		if b, ok := before[ch.EntraID]; ok && b.Reason == s.Reason && b.Kind == s.Kind {
+			s.Since = b.Since
+		} else {
+			a := c.audit(ch, state.ResultDeferred, "")
+			a.Reason = deferralText(d)
+			outs = append(outs, state.Outcome{EntraID: ch.EntraID, Audit: a})
+		}
+		c.log.Debug("deferred", append(c.attrs(ch, ch.GoToKey), logkey.Reason, deferralText(d))...)
+		deferred = append(deferred, s)
+	}
+	if len(outs) > 0 {
+		if err := c.e.Store.Commit(outs...); err != nil {
+			return err
+		}
+	}
+	if err := c.e.Store.SetSkips(cur); err != nil {
+		return err
+	}
+	if err := c.e.Store.SetStaged(staged); err != nil {
+		return err
+	}
+	if err := c.e.Store.SetDeferred(deferred); err != nil {
+		return err
+	}
+	return c.e.Store.ForgetApprovals(p.StaleApprovals)
+}
+
+// deferralText says why one change waits and until when.
+func deferralText(d *plan.Deferral) string {
+	s := d.Reason
+	if !d.Until.IsZero() {
+		s += "; next try after " + d.Until.UTC().Format(time.RFC3339)
+	}
+	if d.Attempts > 0 {
+		s += fmt.Sprintf("; %d failed attempts, last: %s", d.Attempts, d.LastError)
+	}
+	return s
+}
+
+// problems groups the deferred and failed changes by kind and cause, so a
+// summary states each cause once and then names the people.
+func (c *cycle) problems(p *plan.Plan) []state.Problem {
+	type key struct{ result, action, cause, reason string }
+	var out []state.Problem
+	index := map[key]int{}
+	add := func(k key, person string) {
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, state.Problem{Result: k.result, Action: k.action, Cause: k.cause, Reason: k.reason, People: []string{}})
+		}
+		out[i].Count++
+		if len(out[i].People) < problemPeople {
+			out[i].People = append(out[i].People, person)
+		}
+	}
+	for i := range p.Deferred {
+		ch := &p.Deferred[i]
+		add(key{state.ResultDeferred, string(ch.Kind), string(ch.Deferral.Cause), ch.Deferral.Reason}, firstNonEmpty(ch.Email(), ch.UPN, ch.EntraID))
+	}
+	for _, e := range c.res.Errors {
+		reason := e.Class.Hint
+		if reason == "" {
+			reason = "GoTo refused the change (" + e.Class.Cause + ")"
+		}
+		add(key{state.ResultFailure, string(e.Op), e.Class.Cause, reason}, firstNonEmpty(e.Email, e.UPN, e.EntraID))
+	}
+	return out
+}

@@ -1,0 +1,156 @@
+package plan
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+// drawHistory turns a world into a full planner input: what GoTo holds now
+// for some owned accounts (SUPER_USER granted out of band, deleted, renamed),
+// licence seats, earlier failures of the changes a first plan would make,
+// and approvals, some of them of changes that have since changed.
+func drawHistory(t *rapid.T, w world) Input {
+	in := w.input()
+	in.Now = t0
+	in.Policy.MaxDisables = rapid.IntRange(-1, 3).Draw(t, "maxDisables")
+	in.Observed = map[string]*Remote{}
+	for _, r := range w.records {
+		switch rapid.IntRange(0, 4).Draw(t, "observed") {
+		case 0:
+			in.Observed[r.GoToKey] = nil
+		case 1:
+			in.Observed[r.GoToKey] = &Remote{Key: r.GoToKey, Profile: r.Profile, Licenses: r.Licenses, AdminRoles: []string{"SUPER_USER"}}
+		case 2:
+			in.Observed[r.GoToKey] = &Remote{Key: r.GoToKey, Profile: Profile{Email: "other@x.com"}, Licenses: r.Licenses}
+		}
+	}
+	if rapid.Bool().Draw(t, "licences") {
+		for _, k := range licencePool {
+			n := rapid.IntRange(0, 4).Draw(t, "seats")
+			in.Licenses = append(in.Licenses, License{Key: k, Seats: n, Used: rapid.IntRange(0, n).Draw(t, "used")})
+		}
+	}
+	first := Compute(in)
+	in.Approvals = map[string]string{}
+	for _, c := range slices.Concat(first.Changes, first.Staged, first.Deferred) {
+		switch rapid.IntRange(0, 5).Draw(t, "history") {
+		case 0:
+			in.Failures = append(in.Failures, Failure{EntraID: c.EntraID, Fingerprint: c.Fingerprint(), Count: 1,
+				NextAttempt: t0.Add(time.Duration(rapid.IntRange(-30, 30).Draw(t, "next")) * time.Minute),
+				Cause:       rapid.SampledFrom([]Cause{CauseOther, CauseSeats, CauseConflict}).Draw(t, "cause")})
+		case 1:
+			in.Failures = append(in.Failures, Failure{EntraID: c.EntraID, Fingerprint: c.Fingerprint(), Count: 5, Quarantined: true})
+		case 2:
+			in.Approvals[c.EntraID] = c.Fingerprint()
+		case 3:
+			in.Approvals[c.EntraID] = "disable|some-other-account|l=|r="
+		}
+	}
+	return in
+}
+
+func TestPropertyRulesHoldOnAnyHistory(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		in := drawHistory(t, drawWorld(t))
+		p := Compute(in)
+		if p.Abort != "" {
+			return
+		}
+		// One decision per person.
+		seen := map[string]string{}
+		for list, cs := range map[string][]Change{"change": p.Changes, "staged": p.Staged, "deferred": p.Deferred} {
+			for _, c := range cs {
+				if prev, ok := seen[c.EntraID]; ok {
+					t.Fatalf("%s is both %s and %s", c.EntraID, prev, list)
+				}
+				seen[c.EntraID] = list
+			}
+		}
+		failures := map[string]Failure{}
+		for _, f := range in.Failures {
+			failures[f.EntraID] = f
+		}
+		for _, c := range p.Changes {
+			// An approval releases only the very change approved.
+			if c.Approved && in.Approvals[c.EntraID] != c.Fingerprint() {
+				t.Fatalf("%s of %s released by an approval of another change", c.Kind, c.EntraID)
+			}
+			// Nothing waiting for its back-off is tried.
+			if f, ok := failures[c.EntraID]; ok && f.Fingerprint == c.Fingerprint() &&
+				(f.Quarantined || (f.Cause == CauseOther && in.Now.Before(f.NextAttempt))) {
+				t.Fatalf("%s of %s tried before its next attempt (%+v)", c.Kind, c.EntraID, f)
+			}
+			// No super user GoTo reports is deprovisioned.
+			if o := in.Observed[c.GoToKey]; c.Kind.Deprovisions() && o != nil && slices.Contains(o.AdminRoles, "SUPER_USER") && !in.Policy.DisableSuperUsers {
+				t.Fatalf("%s of %s, which holds SUPER_USER in GoTo", c.Kind, c.EntraID)
+			}
+			// An account whose GoTo address is not the one recorded is not deprovisioned.
+			if o := in.Observed[c.GoToKey]; c.Kind.Deprovisions() && o != nil && o.Profile.Email == "other@x.com" {
+				t.Fatalf("%s of %s, whose GoTo address changed", c.Kind, c.EntraID)
+			}
+		}
+		// Applied in order, the plan never takes a seat a licence does not have.
+		if in.Licenses != nil {
+			used, seats := map[string]int{}, map[string]int{}
+			for _, l := range in.Licenses {
+				used[l.Key], seats[l.Key] = l.Used, l.Seats
+			}
+			for _, c := range p.Changes {
+				if c.Licenses == nil {
+					continue
+				}
+				for _, k := range added(c.Licenses.Old, c.Licenses.New) {
+					if used[k]++; used[k] > seats[k] {
+						t.Fatalf("%s of %s takes seat %d of licence %s, which has %d", c.Kind, c.EntraID, used[k], k, seats[k])
+					}
+				}
+				for _, k := range added(c.Licenses.New, c.Licenses.Old) {
+					if _, ok := used[k]; ok {
+						used[k]--
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestPropertyNeedCoversThePlan: whatever Need did not ask for, the plan
+// does not depend on. Reading exactly what it asks for gives a plan whose
+// disables were all observed and whose licence additions were seat-checked.
+func TestPropertyNeedCoversThePlan(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		w := drawWorld(t)
+		in := w.input()
+		in.Policy.Mode = rapid.SampledFrom([]Mode{ModeSync, ModeCreateUpdate, ModeCreateOnly}).Draw(t, "mode")
+		need := Need(in)
+		in.Observed = map[string]*Remote{}
+		for _, k := range need.Live {
+			for i := range w.remotes {
+				if w.remotes[i].Key == k {
+					in.Observed[k] = &w.remotes[i]
+				}
+			}
+		}
+		looked := map[string]bool{}
+		for _, e := range need.Lookups {
+			looked[fold(e)] = true
+		}
+		p := Compute(in)
+		for _, c := range slices.Concat(p.Changes, p.Staged) {
+			if c.Kind.Deprovisions() {
+				if _, ok := in.Observed[c.GoToKey]; !ok {
+					t.Fatalf("%s of %s without reading account %s first", c.Kind, c.EntraID, c.GoToKey)
+				}
+			}
+			if c.Licenses != nil && len(added(c.Licenses.Old, c.Licenses.New)) > 0 && !need.Licenses {
+				t.Fatalf("%s of %s adds a licence, but Need did not ask for seats", c.Kind, c.EntraID)
+			}
+			if c.Kind == KindAdopt && !looked[fold(c.Remote.Profile.Email)] {
+				t.Fatalf("adoption of %s by an address Need did not look up", c.GoToKey)
+			}
+		}
+	})
+}
