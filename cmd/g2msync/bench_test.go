@@ -92,8 +92,14 @@ type cycleFigures struct {
 }
 
 // measure runs one cycle with the simulators' counters zeroed and the heap
-// sampled. The caller owns the benchmark timer.
+// sampled, and wants it to succeed. The caller owns the benchmark timer.
 func (e *benchApp) measure(b *testing.B, opts engine.Options) cycleFigures {
+	b.Helper()
+	return e.measureOutcome(b, opts, engine.OutcomeSuccess)
+}
+
+// measureOutcome is measure for a cycle that ends with outcome want.
+func (e *benchApp) measureOutcome(b *testing.B, opts engine.Options, want string) cycleFigures {
 	b.Helper()
 	e.w.GoTo.ResetCounters()
 	e.w.Graph.ResetCounters()
@@ -107,8 +113,8 @@ func (e *benchApp) measure(b *testing.B, opts engine.Options) cycleFigures {
 	}
 	f.res = rep.Result
 	f.calls = rep.Result.Cycle.Calls
-	if out := f.res.Outcome(); out != engine.OutcomeSuccess {
-		b.Fatalf("cycle outcome %q, want %q (errors: %v)", out, engine.OutcomeSuccess, f.res.Errors)
+	if out := f.res.Outcome(); out != want {
+		b.Fatalf("cycle outcome %q, want %q (errors: %v)", out, want, f.res.Errors)
 	}
 	return f
 }
@@ -263,3 +269,55 @@ func BenchmarkUpdate1k(b *testing.B) {
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// BenchmarkUnassign times one incremental cycle after people left the app's
+// groups, at 10,000 people: 40 leavers (below the gates: each costs the read
+// of its live roles before planning and the disable's PUT), and 1,000
+// leavers (staged by the gate: the live roles are read with one list of
+// every account, no write). The initial sync that comes first is not timed.
+//
+//	go test -run '^$' -bench Unassign -benchtime 1x ./cmd/g2msync/
+func BenchmarkUnassign(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		leavers int
+		outcome string
+	}{{"40-applied", 40, engine.OutcomeSuccess}, {"1000-staged", 1000, engine.OutcomeStaged}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var figs []cycleFigures
+			var e *benchApp
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				if e != nil {
+					e.close()
+				}
+				e = newBenchApp(b, benchTenant())
+				if _, err := e.a.cycle(context.Background(), engine.Options{InitialSync: true}); err != nil {
+					b.Fatalf("initial sync: %v", err)
+				}
+				people := e.w.InScope(false)
+				left := 0
+				for _, p := range people {
+					if left == tc.leavers {
+						break
+					}
+					if e.w.RemoveFromGroup(p.ID) == nil {
+						left++
+					}
+				}
+				b.StartTimer()
+				f := e.measureOutcome(b, engine.Options{}, tc.outcome)
+				b.StopTimer()
+				if tc.outcome == engine.OutcomeSuccess && f.res.Cycle.Applied[string(plan.KindDisable)] != tc.leavers {
+					b.Fatalf("applied %v, want %d disables", f.res.Cycle.Applied, tc.leavers)
+				}
+				if tc.outcome == engine.OutcomeStaged && (f.res.Cycle.Staged != tc.leavers || f.writes != 0) {
+					b.Fatalf("staged %d writes %d, want %d staged and no write", f.res.Cycle.Staged, f.writes, tc.leavers)
+				}
+				figs = append(figs, f)
+			}
+			e.report(b, figs)
+			e.close()
+		})
+	}
+}
