@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/g2msync/g2msync/pkg/address"
 	"github.com/g2msync/g2msync/pkg/gotomeeting"
 	"github.com/g2msync/g2msync/pkg/logkey"
 	"github.com/g2msync/g2msync/pkg/plan"
@@ -185,12 +186,12 @@ func (c *cycle) createBatch(ctx context.Context, batch []plan.Change) error {
 	}
 	keys := make(map[string]string, len(created))
 	for _, cr := range created {
-		keys[strings.ToLower(cr.Email)] = cr.Key
+		keys[address.Fold(cr.Email)] = cr.Key
 	}
 	var outs []state.Outcome
 	for i := range batch {
 		ch := &batch[i]
-		key := keys[strings.ToLower(ch.Profile.Email)]
+		key := keys[address.Fold(ch.Profile.Email)]
 		switch owner := c.ownedKeys[key]; {
 		case key == "":
 			c.fail(ch, fmt.Errorf("GoTo did not return an account for %s", ch.Profile.Email), false)

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
+	"github.com/g2msync/g2msync/pkg/address"
 	"github.com/g2msync/g2msync/pkg/gotomeeting"
 	"github.com/g2msync/g2msync/pkg/logkey"
 	"github.com/g2msync/g2msync/pkg/plan"
@@ -197,14 +197,14 @@ func (c *cycle) recoverIntents(ctx context.Context, records []plan.Record) ([]pl
 		}
 		byEmail = make(map[string][]gotomeeting.User, len(all))
 		for _, u := range all {
-			k := strings.ToLower(u.Email)
+			k := address.Fold(u.Email)
 			byEmail[k] = append(byEmail[k], u)
 		}
 	}
 	for _, in := range intents {
 		var users []gotomeeting.User
 		if byEmail != nil {
-			users = byEmail[strings.ToLower(in.Email)]
+			users = byEmail[address.Fold(in.Email)]
 		} else if users, err = c.e.Reader.FindUsersByEmail(ctx, in.Email); err != nil {
 			return nil, fmt.Errorf("recover the interrupted create of %s: %w", in.Email, err)
 		}

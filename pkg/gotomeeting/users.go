@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/g2msync/g2msync/pkg/address"
 )
 
 // Me returns the identity behind the access token.
@@ -82,7 +84,7 @@ func (c *Client) FindUsersByEmail(ctx context.Context, email string) ([]User, er
 	}
 	var out []User
 	for _, u := range users {
-		if strings.EqualFold(strings.TrimSpace(u.Email), strings.TrimSpace(email)) {
+		if address.Equal(u.Email, email) {
 			out = append(out, u)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/g2msync/g2msync/pkg/address"
 )
 
 // Input is everything a plan is computed from.
@@ -123,6 +125,24 @@ type computer struct {
 	renamed map[string]string
 	// failures are the earlier failures by Entra id.
 	failures map[string]*Failure
+	// ambiguous says, by Entra id, why a person's address cannot be told
+	// apart from another's (see ambiguousAddress).
+	ambiguous map[string]string
+}
+
+// ambiguousAddress returns why a's target or matching address is refused,
+// or "": a character that Unicode case folding changes or maps onto an
+// ASCII letter (the Kelvin sign folds to k) could let one person's address
+// pass for another's in GoTo, so g2msync neither matches, creates nor
+// renames by it, and leaves the person's account alone.
+func ambiguousAddress(a *Account) string {
+	for _, e := range append([]string{a.Profile.Email}, a.MatchEmails...) {
+		if r, ok := address.Ambiguous(e); ok {
+			return fmt.Sprintf("address %q has the character %U (%q), which case folding may confuse with another letter; "+
+				"g2msync does not match or provision by such an address: set mail and userPrincipalName in Entra to plain letters", e, r, r)
+		}
+	}
+	return ""
 }
 
 func newComputer(in Input) *computer {
@@ -155,6 +175,13 @@ func newComputer(in Input) *computer {
 		if a.Skip != "" {
 			continue
 		}
+		if reason := ambiguousAddress(a); reason != "" {
+			if c.ambiguous == nil {
+				c.ambiguous = map[string]string{}
+			}
+			c.ambiguous[a.EntraID] = reason
+			continue
+		}
 		e := fold(a.Profile.Email)
 		c.emails[e]++
 		if c.emails[e] > 1 {
@@ -166,7 +193,7 @@ func newComputer(in Input) *computer {
 	}
 	if c.dups != nil {
 		for _, a := range c.accounts {
-			if e := fold(a.Profile.Email); a.OutOfScope == "" && a.Skip == "" && c.emails[e] > 1 {
+			if e := fold(a.Profile.Email); a.OutOfScope == "" && a.Skip == "" && c.ambiguous[a.EntraID] == "" && c.emails[e] > 1 {
 				c.dups[e] = append(c.dups[e], a.EntraID)
 			}
 		}
@@ -269,7 +296,7 @@ func (c *computer) forgetGone() {
 	for _, r := range c.gone {
 		i, found := slices.BinarySearchFunc(c.accounts, r.EntraID, func(a *Account, id string) int { return strings.Compare(a.EntraID, id) })
 		if found {
-			if a := c.accounts[i]; a.OutOfScope == "" && a.Skip == "" && c.emails[fold(a.Profile.Email)] <= 1 {
+			if a := c.accounts[i]; a.OutOfScope == "" && a.Skip == "" && c.ambiguous[a.EntraID] == "" && c.emails[fold(a.Profile.Email)] <= 1 {
 				continue
 			}
 		}
@@ -320,6 +347,8 @@ func (c *computer) decide(a *Account, r *Record) {
 		c.deprovision(r, reason)
 	case a.Skip != "":
 		c.add(skip(a, r, a.Skip))
+	case c.ambiguous[a.EntraID] != "":
+		c.add(skip(a, r, c.ambiguous[a.EntraID]))
 	case c.emails[fold(a.Profile.Email)] > 1:
 		others := slices.DeleteFunc(slices.Clone(c.dups[fold(a.Profile.Email)]), func(id string) bool { return id == a.EntraID })
 		c.add(skip(a, r, fmt.Sprintf("email %s is also mapped from entra id %s; fix the directory so each person has their own address",

@@ -19,6 +19,7 @@
 //	mappable               disabled by us         —                        enable (licences back)
 //	mappable               any                    deleted in GoTo          create (record replaced)
 //	not mappable / clash   any                    —                        skip (reason), nothing touched
+//	look-alike address     any                    —                        skip (reason), nothing touched
 //	out of scope / absent  active                 as recorded              disable (or delete), gated
 //	out of scope / absent  active                 SUPER_USER (live)        skip unless allowed
 //	out of scope / absent  active                 renamed in GoTo          skip: never on a guess
@@ -36,5 +37,6 @@
 // account lacks aborts); and addresses (no change may leave two GoTo
 // accounts with one address).
 //
-// It imports nothing of g2msync.
+// It imports nothing of g2msync but package address, the one way addresses
+// are compared.
 package plan

@@ -279,3 +279,28 @@ func TestRenameRefusedForAConflictLooksTheAddressUp(t *testing.T) {
 		t.Errorf("lookups = %v", n.Lookups)
 	}
 }
+
+// TestLookAlikeAddressTakesNoAccount is the security review's attack: an
+// Entra user who sets mail to "\u212Aate.victim@…" (KELVIN SIGN) must not
+// adopt, rename or later suspend kate.victim's unmanaged GoTo account.
+func TestLookAlikeAddressTakesNoAccount(t *testing.T) {
+	victim := Remote{Key: "V1", Profile: Profile{Email: "kate.victim@contoso.example", FirstName: "Kate"}, Licenses: []string{"L-user"}}
+	attacker := person("m", "\u212Aate.victim@contoso.example")
+	p := Compute(Input{Accounts: []Account{attacker}, Remotes: []Remote{victim}, Policy: testPolicy()})
+	if got := kinds(p); !cmp.Equal(got, []string{"skip:m"}) || !strings.Contains(p.Skips[0].Reason, "U+212A") {
+		t.Fatalf("kinds = %v (%v): the look-alike must be skipped, naming the character", got, p.Skips)
+	}
+	// Nor may an owner rename their account onto a look-alike address.
+	owner := person("o", "olga@contoso.example")
+	rec := owned(owner, "K9")
+	owner.Profile.Email, owner.MatchEmails = "\u212Aate.victim@contoso.example", []string{"\u212Aate.victim@contoso.example"}
+	p = Compute(Input{Accounts: []Account{owner}, Records: []Record{rec}, Remotes: []Remote{victim}, Policy: testPolicy()})
+	if got := kinds(p); !cmp.Equal(got, []string{"skip:o"}) {
+		t.Fatalf("kinds = %v: no rename onto a look-alike address", got)
+	}
+	// Plain case differences still match, as GoTo stores addresses lowercased.
+	p = Compute(Input{Accounts: []Account{person("k", "Kate.Victim@Contoso.example")}, Remotes: []Remote{victim}, Policy: testPolicy()})
+	if got := kinds(p); !cmp.Equal(got, []string{"adopt:k"}) {
+		t.Errorf("kinds = %v, want the ASCII case variant adopted", got)
+	}
+}

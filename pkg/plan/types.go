@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/g2msync/g2msync/pkg/address"
 )
 
 // Field names one attribute of a GoTo account's profile.
@@ -466,5 +468,6 @@ func normalize(s []string) []string {
 	return out
 }
 
-// fold is the case-insensitive form of an email used for matching.
-func fold(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+// fold is the form of an email that matching compares: ASCII case folded
+// only, so two different addresses never match (see package address).
+func fold(email string) string { return address.Fold(email) }

@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/g2msync/g2msync/pkg/address"
 	"github.com/g2msync/g2msync/pkg/plan"
 )
 
@@ -313,9 +313,9 @@ func (s *Store) ClearFailures(who string) ([]Failure, error) {
 		b := tx.Bucket(bucketFailures)
 		var keys [][]byte
 		err := each(tx, bucketFailures, func(k []byte, f *Failure) error {
-			w := strings.ToLower(who)
-			match := (who == "" && f.Quarantined) || (who != "" && (w == strings.ToLower(f.EntraID) || w == strings.ToLower(f.UPN) ||
-				w == strings.ToLower(f.Email) || who == f.GoToKey))
+			w := address.Fold(who)
+			match := (who == "" && f.Quarantined) || (who != "" && (w == address.Fold(f.EntraID) || w == address.Fold(f.UPN) ||
+				w == address.Fold(f.Email) || who == f.GoToKey))
 			if match {
 				keys = append(keys, append([]byte(nil), k...))
 				cleared = append(cleared, *f)
@@ -539,8 +539,8 @@ func (f *AuditFilter) match(e *AuditEntry) bool {
 		return false
 	}
 	if f.User != "" {
-		u := strings.ToLower(f.User)
-		if u != strings.ToLower(e.EntraID) && u != strings.ToLower(e.UPN) && u != strings.ToLower(e.Email) && u != e.GoToKey {
+		u := address.Fold(f.User)
+		if u != address.Fold(e.EntraID) && u != address.Fold(e.UPN) && u != address.Fold(e.Email) && u != e.GoToKey {
 			return false
 		}
 	}
