@@ -114,6 +114,38 @@ type Config struct {
 	// Logger receives a debug line per HTTP call and a warning per retry;
 	// nil discards them.
 	Logger *slog.Logger
+
+	// MaxPages bounds the pages of one collection (a group's members, the
+	// assignments): 0 means 10,000, ten million objects at 999 a page, far
+	// beyond any tenant, so that a server whose nextLinks never end cannot
+	// keep the read going.
+	MaxPages int
+	// MaxReplyBytes bounds one reply's decoded body: 0 means 64 MiB, some
+	// thirty times a page of 999 users with every attribute.
+	MaxReplyBytes int64
+	// ReadTimeout bounds a whole Read: 0 means 30 minutes.
+	ReadTimeout time.Duration
+}
+
+func (c *Config) maxPages() int {
+	if c.MaxPages > 0 {
+		return c.MaxPages
+	}
+	return 10000
+}
+
+func (c *Config) maxReplyBytes() int64 {
+	if c.MaxReplyBytes > 0 {
+		return c.MaxReplyBytes
+	}
+	return 64 << 20
+}
+
+func (c *Config) readTimeout() time.Duration {
+	if c.ReadTimeout > 0 {
+		return c.ReadTimeout
+	}
+	return 30 * time.Minute
 }
 
 // credentialName says which credential the config selects, or why none or

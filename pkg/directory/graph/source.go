@@ -85,10 +85,12 @@ func New(cfg Config) (*Source, error) {
 	s := &Source{cfg: cfg, log: log, base: base, scope: scope, credName: credName}
 	s.selects, s.attrs = selection(cfg.Attributes)
 
-	m := &meter{next: cfg.baseTransport(), graphHost: graphURL.Host, log: log, timeout: cfg.timeout()}
+	m := &meter{next: cfg.baseTransport(), graphHost: graphURL.Host, log: log, timeout: cfg.timeout(), maxBody: cfg.maxReplyBytes()}
 	cred, err := cfg.credential(credName, azcore.ClientOptions{
-		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.Cloud.AuthorityHost},
-		Transport: &http.Client{Transport: m, Timeout: cfg.timeout()},
+		Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.Cloud.AuthorityHost},
+		// A token request carries the client secret or assertion: it follows
+		// no redirect, which would resend it to wherever the reply points.
+		Transport: &http.Client{Transport: m, Timeout: cfg.timeout(), CheckRedirect: refuseRedirect("Entra's token endpoint")},
 	}, !microsoftAuthority(authURL.Hostname()))
 	if err != nil {
 		return nil, fmt.Errorf("graph source: %s: %w", credName, err)
@@ -102,8 +104,10 @@ func New(cfg Config) (*Source, error) {
 	hc := &http.Client{
 		// No client Timeout: meter bounds each attempt, so Retry-After waits
 		// between attempts do not count against it.
-		Transport:     khttp.NewCustomTransportWithParentTransport(m, middleware(cfg.MaxRetries, log)...),
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: khttp.NewCustomTransportWithParentTransport(m, middleware(cfg.MaxRetries, log)...),
+		// Graph does not redirect the calls g2msync makes; one that does is
+		// refused rather than followed with the bearer token.
+		CheckRedirect: refuseRedirect("Graph"),
 	}
 	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)
 	if err != nil {
@@ -198,6 +202,9 @@ func errorMappings() abs.ErrorMappings {
 // snapshot. Any failed page fails the read.
 func (s *Source) Read(ctx context.Context) (*directory.Snapshot, error) {
 	readAt := time.Now()
+	ctx, cancel := context.WithTimeoutCause(ctx, s.cfg.readTimeout(),
+		fmt.Errorf("the directory read took longer than %s", s.cfg.readTimeout()))
+	defer cancel()
 	ctx, m := withReadMeter(ctx)
 	app, err := s.readApp(ctx)
 	if err != nil {
@@ -299,6 +306,7 @@ func (s *Source) readAssignments(ctx context.Context, app directory.App) ([]dire
 	}
 	var out []directory.AppAssignment
 	next := ""
+	pg := s.pager()
 	for page := 1; ; page++ {
 		c := call{
 			op:         fmt.Sprintf("list assignments of app %q (service principal %s), page %d", app.DisplayName, app.ID, page),
@@ -333,6 +341,9 @@ func (s *Source) readAssignments(ctx context.Context, app directory.App) ([]dire
 		if next == "" {
 			return out, nil
 		}
+		if _, err := pg.follow(next); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.op, err)
+		}
 	}
 }
 
@@ -361,6 +372,7 @@ func (s *Source) readMembers(ctx context.Context, gid, name string, users map[st
 	}
 	ids := []string{}
 	req := first
+	pg := s.pager()
 	for page := 1; ; page++ {
 		c := call{
 			op:         fmt.Sprintf("list %s of group %q (id %s), page %d", kind, name, gid, page),
@@ -384,9 +396,9 @@ func (s *Source) readMembers(ctx context.Context, gid, name string, users map[st
 		if next == "" {
 			return ids, nil
 		}
-		nu, err := url.Parse(next)
+		nu, err := pg.follow(next)
 		if err != nil {
-			return nil, fmt.Errorf("%s: bad @odata.nextLink %q: %w", c.op, next, err)
+			return nil, fmt.Errorf("%s: %w", c.op, err)
 		}
 		req = abs.NewRequestInformation()
 		req.Method = abs.GET
@@ -464,14 +476,14 @@ func (s *Source) user(it map[string]any) (directory.User, error) {
 		return directory.User{}, fmt.Errorf("user %s came without userPrincipalName, as Graph sends users to an app that may not read them: grant the Microsoft Graph application permission %s to app %s and grant admin consent",
 			id, permUser, s.cfg.ClientID)
 	}
-	enabledRaw, present := it["accountEnabled"]
-	if !present {
-		// An absent accountEnabled would read as disabled and disable the
-		// account: refuse the read instead.
-		return directory.User{}, fmt.Errorf("user %s (%s) came without accountEnabled although it was selected", id, upn)
+	// An absent, null or non-boolean accountEnabled is unknown, not false:
+	// read as disabled it would plan a disable. Refuse the read instead.
+	enabled, known := boolean(it["accountEnabled"])
+	if !known {
+		return directory.User{}, fmt.Errorf("user %s (%s) came with accountEnabled %s, not true or false, although it was selected; "+
+			"refusing the read rather than taking the account as disabled", id, upn, describeValue(it, "accountEnabled"))
 	}
-	enabled, _ := scalar(enabledRaw)
-	u := directory.User{ID: id, UserPrincipalName: upn, AccountEnabled: enabled == "true", Attributes: make(map[string]string, len(s.attrs))}
+	u := directory.User{ID: id, UserPrincipalName: upn, AccountEnabled: enabled, Attributes: make(map[string]string, len(s.attrs))}
 	for _, a := range s.attrs {
 		if v, ok := lookup(it, a); ok {
 			if str, ok := scalar(v); ok {
@@ -481,3 +493,81 @@ func (s *Source) user(it map[string]any) (directory.User, error) {
 	}
 	return u, nil
 }
+
+// boolean returns a JSON boolean's value, and false when v is not one.
+func boolean(v any) (value, ok bool) {
+	switch x := v.(type) {
+	case bool:
+		return x, true
+	case *bool:
+		if x != nil {
+			return *x, true
+		}
+	}
+	return false, false
+}
+
+// describeValue says what a property held, for an error: absent, null or
+// its value.
+func describeValue(it map[string]any, key string) string {
+	v, ok := it[key]
+	if !ok {
+		return "absent"
+	}
+	if s, ok := scalar(v); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	return "null"
+}
+
+// pager checks each @odata.nextLink before it is followed. Graph's links
+// point back at the Graph base URL it was called on; one that points
+// elsewhere would send the bearer token there and let another server say
+// where a collection ends, so it is refused. So is a link to a page already
+// read (a loop), and a collection longer than MaxPages.
+type pager struct {
+	origin string
+	max    int
+	seen   map[string]bool
+}
+
+func (s *Source) pager() *pager {
+	u, _ := url.Parse(s.base)
+	return &pager{origin: u.Scheme + "://" + u.Host, max: s.cfg.maxPages(), seen: map[string]bool{}}
+}
+
+func (p *pager) follow(next string) (*url.URL, error) {
+	u, err := url.Parse(next)
+	if err != nil {
+		return nil, fmt.Errorf("bad @odata.nextLink %q: %w", next, err)
+	}
+	if got := u.Scheme + "://" + u.Host; !strings.EqualFold(got, p.origin) {
+		return nil, fmt.Errorf("refusing @odata.nextLink to another origin (%s, not %s): a partial read is never taken for the whole", got, p.origin)
+	}
+	if p.seen[next] {
+		return nil, fmt.Errorf("@odata.nextLink repeats an earlier page (%s); refusing to loop", next)
+	}
+	p.seen[next] = true
+	if len(p.seen) >= p.max {
+		return nil, fmt.Errorf("the collection has more than %d pages; refusing to read on (a server whose pages never end)", p.max)
+	}
+	return u, nil
+}
+
+// refuseRedirect makes an http.Client refuse every redirect, saying which
+// server sent it and where.
+func refuseRedirect(who string) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, _ []*http.Request) error {
+		return &redirectError{fmt.Sprintf("%s answered with a redirect to %s://%s%s; g2msync follows no redirect with credentials: check the configured URLs",
+			who, req.URL.Scheme, req.URL.Host, req.URL.Path)}
+	}
+}
+
+// redirectError is a refused redirect. Retrying would meet it again, so it
+// tells azcore's retry policy to give up at once.
+type redirectError struct{ msg string }
+
+func (e *redirectError) Error() string { return e.msg }
+
+// NonRetriable marks the error for azcore (errorinfo.NonRetriable).
+func (*redirectError) NonRetriable() {}

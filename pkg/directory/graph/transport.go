@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -61,6 +62,7 @@ type meter struct {
 	graphHost string
 	log       *slog.Logger
 	timeout   time.Duration // per attempt; 0: none
+	maxBody   int64         // decoded bytes a reply may hold; 0: no limit
 }
 
 func (m *meter) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -86,7 +88,9 @@ func (m *meter) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		cancel()
 	} else {
-		res.Body = &cancelOnClose{ReadCloser: res.Body, cancel: cancel}
+		// The transport has decoded any gzip by now: the bound is on what a
+		// reply expands to, so a small compressed bomb is cut as well.
+		res.Body = &cancelOnClose{ReadCloser: capBody(res.Body, m.maxBody), cancel: cancel}
 	}
 	attrs := []any{slog.String(logAPI, api), slog.String(logMethod, req.Method), slog.String(logPath, req.URL.Path),
 		slog.Int64(logDuration, time.Since(start).Milliseconds())}
@@ -136,7 +140,8 @@ func middleware(maxRetries int, log *slog.Logger) []khttp.Middleware {
 		msgraphcore.NewGraphTelemetryHandler(&opts),
 		khttp.NewCompressionHandler(),
 		khttp.NewRetryHandlerWithOptions(retry),
-		khttp.NewRedirectHandler(),
+		// No RedirectHandler: Graph does not redirect g2msync's calls, and a
+		// redirect is refused (Source's CheckRedirect) rather than followed.
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandler(),
 		khttp.NewHeadersInspectionHandler(),
@@ -153,4 +158,41 @@ func (c *cancelOnClose) Close() error {
 	err := c.ReadCloser.Close()
 	c.cancel()
 	return err
+}
+
+// errTooLarge ends the read of a reply that exceeds the bound.
+type errTooLarge struct{ max int64 }
+
+func (e errTooLarge) Error() string {
+	return fmt.Sprintf("the reply is larger than %d MiB; refusing to read more of it", e.max>>20)
+}
+
+// cappedBody fails a read that goes past max bytes instead of holding them.
+type cappedBody struct {
+	io.ReadCloser
+	left, max int64
+}
+
+func capBody(b io.ReadCloser, max int64) io.ReadCloser {
+	if max <= 0 {
+		return b
+	}
+	return &cappedBody{ReadCloser: b, left: max, max: max}
+}
+
+func (c *cappedBody) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// One more byte tells a reply of exactly max bytes from a longer one.
+		var one [1]byte
+		if n, _ := c.ReadCloser.Read(one[:]); n > 0 {
+			return 0, errTooLarge{c.max}
+		}
+		return c.ReadCloser.Read(p)
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.ReadCloser.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
