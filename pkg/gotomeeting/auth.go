@@ -155,7 +155,8 @@ func (ts *tokenSource) obtainLocked(ctx context.Context) (*oauth2.Token, error) 
 		case !grantRefused(err):
 			return nil, oauthFailure("refresh access token", err)
 		}
-		rejected = &rejectedError{cause: err}
+		var lost *afterLostReply
+		rejected = &rejectedError{cause: err, lostReply: errors.As(err, &lost)}
 	}
 	if cfg.PAT != "" {
 		tk, err := ts.c.patGrant(ctx, cfg.PAT)
@@ -195,6 +196,7 @@ func (c *Client) patGrant(ctx context.Context, pat string) (*oauth2.Token, error
 // lose the only valid refresh token.
 func (c *Client) grant(ctx context.Context, kind string, fetch func(context.Context) (*oauth2.Token, error)) (*oauth2.Token, error) {
 	base := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, c.http)
+	lost := false // an earlier attempt's reply never arrived
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(base, c.cfg.RequestTimeout)
 		start := time.Now()
@@ -221,8 +223,13 @@ func (c *Client) grant(ctx context.Context, kind string, fetch func(context.Cont
 			return tk, nil
 		}
 		if attempt > c.cfg.MaxRetries || !transientGrantError(err) {
+			if lost && grantRefused(err) {
+				return nil, &afterLostReply{err}
+			}
 			return nil, err
 		}
+		var re2 *oauth2.RetrieveError
+		lost = lost || !errors.As(err, &re2)
 		if status == http.StatusTooManyRequests {
 			c.throttled.Add(1)
 		}
@@ -251,8 +258,8 @@ func grantRefused(err error) bool {
 
 func transientGrantError(err error) bool {
 	var certErr *tls.CertificateVerificationError
-	if errors.As(err, &certErr) {
-		return false // a wrong CA does not heal
+	if errors.As(err, &certErr) || errors.Is(err, errRedirect) {
+		return false // a wrong CA or a redirect does not heal
 	}
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
@@ -284,3 +291,14 @@ func oauthFailure(what string, err error) error {
 	}
 	return fmt.Errorf("goto: %s (%w): %w", what, ErrUnavailable, err)
 }
+
+// afterLostReply is a refusal of the refresh token that came right after a
+// refresh whose reply never arrived. GoTo documents that it issues a new
+// refresh token only once the old one has expired, and the client keeps the
+// old one until a new one is stored, so a lost reply is normally harmless:
+// the next attempt uses the old token again. If GoTo then refuses it, it had
+// rotated the token in the reply that was lost, and no retry can get it back.
+type afterLostReply struct{ err error }
+
+func (e *afterLostReply) Error() string { return e.err.Error() }
+func (e *afterLostReply) Unwrap() error { return e.err }

@@ -69,6 +69,13 @@ type Config struct {
 	// that times out is retried like a 5xx.
 	RequestTimeout time.Duration
 	PageSize       int // users per list page; 0 means 100
+	// MaxListPages bounds the pages of one user listing: 0 means 5,000
+	// (half a million users at 100 a page), so a server whose pages never
+	// end cannot keep a cycle reading.
+	MaxListPages int
+	// MaxReplyBytes bounds one reply's body: 0 means 8 MiB, some hundred
+	// times a page of 100 users.
+	MaxReplyBytes int64
 
 	HTTPClient *http.Client // nil means a client with Go's default transport
 	Logger     *slog.Logger // nil discards; Debug gets one line per HTTP call
@@ -170,9 +177,25 @@ func New(cfg Config) (*Client, error) {
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 100
 	}
+	if cfg.MaxListPages <= 0 {
+		cfg.MaxListPages = 5000
+	}
+	if cfg.MaxReplyBytes <= 0 {
+		cfg.MaxReplyBytes = 8 << 20
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
 	}
+	// Every request carries a credential (the bearer token; for the token
+	// endpoint the client secret and the refresh token): a redirect is
+	// refused, never followed. Go would resend the Authorization header to
+	// another port of the same host, and over plain http.
+	hc := *cfg.HTTPClient
+	hc.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		return fmt.Errorf("%w to %s://%s%s; g2msync follows no redirect with credentials: check goto.api_base_url and goto.auth_url",
+			errRedirect, req.URL.Scheme, req.URL.Host, req.URL.Path)
+	}
+	cfg.HTTPClient = &hc
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -289,7 +312,8 @@ func (c *Client) do(ctx context.Context, r request) error {
 		switch {
 		case err != nil: // transport error or attempt timeout
 			var certErr *tls.CertificateVerificationError
-			if retries >= c.cfg.MaxRetries || errors.As(err, &certErr) { // a wrong CA does not heal
+			// A wrong CA, a redirect and an oversized reply do not heal.
+			if retries >= c.cfg.MaxRetries || errors.As(err, &certErr) || errors.Is(err, errRedirect) || errors.Is(err, errTooLarge) {
 				return fail(0, attempt, nil, err)
 			}
 		case status >= 200 && status < 300:
@@ -369,8 +393,11 @@ func (c *Client) send(ctx context.Context, r request, target string, payload []b
 	var header http.Header
 	if err == nil {
 		status, header = resp.StatusCode, resp.Header
-		body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		body, err = io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxReplyBytes+1))
 		resp.Body.Close()
+		if err == nil && int64(len(body)) > c.cfg.MaxReplyBytes {
+			body, err = nil, fmt.Errorf("%w (%d MiB)", errTooLarge, c.cfg.MaxReplyBytes>>20)
+		}
 	}
 	attrs := []slog.Attr{
 		slog.String("api", "goto"), slog.String("op", r.op), slog.String("method", r.method),
@@ -447,3 +474,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// Failures a retry cannot heal.
+var (
+	errRedirect = errors.New("GoTo answered with a redirect")
+	errTooLarge = errors.New("the reply is larger than g2msync reads")
+)

@@ -76,9 +76,19 @@ func (e *APIError) Unwrap() []error {
 // rejectedError is a refresh GoTo refused. Its text is exactly
 // ErrRefreshTokenRejected's, because that sentence is what the person must
 // read; the OAuth reply stays reachable through Unwrap for debugging.
-type rejectedError struct{ cause error }
+type rejectedError struct {
+	cause error
+	// lostReply: the reply to the attempt before was lost in transit.
+	lostReply bool
+}
 
-func (e *rejectedError) Error() string   { return ErrRefreshTokenRejected.Error() }
+func (e *rejectedError) Error() string {
+	if e.lostReply {
+		return ErrRefreshTokenRejected.Error() + " (GoTo's reply to the refresh before was lost in transit, and GoTo had issued a new refresh token in it; " +
+			"no retry can recover that token, only a new login)"
+	}
+	return ErrRefreshTokenRejected.Error()
+}
 func (e *rejectedError) Unwrap() []error { return []error{ErrRefreshTokenRejected, e.cause} }
 
 // classify maps a status and GoTo error code to a sentinel. A seats code wins

@@ -104,7 +104,11 @@ func (c *Client) listUsers(ctx context.Context, op, filter string) ([]User, erro
 	}
 	seen := map[string]bool{}
 	var out []User
-	for offset := 0; ; {
+	for offset, pages := 0, 0; ; pages++ {
+		if pages == c.cfg.MaxListPages {
+			return nil, fmt.Errorf("goto: %s: more than %d pages of users and no end in sight; refusing to read on (goto.api_base_url may not be GoTo's)",
+				op, c.cfg.MaxListPages)
+		}
 		q := url.Values{"pageSize": {strconv.Itoa(c.cfg.PageSize)}, "offset": {strconv.Itoa(offset)}}
 		if filter != "" {
 			q.Set("filter", filter)
