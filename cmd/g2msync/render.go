@@ -18,7 +18,7 @@ import (
 func writePlanText(w io.Writer, p *plan.Plan, pol plan.Policy, limit int) error {
 	fmt.Fprintf(w, "%d people in scope; g2msync owns %d GoTo accounts (%d active).\n", p.InScope, p.Owned, p.OwnedActive)
 	if p.Abort != "" {
-		fmt.Fprintf(w, "\nABORTED: %s\n", p.Abort)
+		fmt.Fprintf(w, "\nABORTED: %s\n", safe(p.Abort))
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -61,13 +61,13 @@ func writePlanText(w io.Writer, p *plan.Plan, pol plan.Policy, limit int) error 
 			if limit > 0 && reasons[s.Reason] > 1 {
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", user(&s), dash(s.GoToKey), s.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", user(&s), dash(s.GoToKey), safe(s.Reason))
 		}
 		tw.Flush()
 		if limit > 0 {
 			for r, n := range reasons {
 				if n > 1 {
-					fmt.Fprintf(w, "  … and %d more for the same reason: %.60s…\n", n-1, r)
+					fmt.Fprintf(w, "  … and %d more for the same reason: %.60s…\n", n-1, safe(r))
 				}
 			}
 		}
@@ -106,7 +106,7 @@ func writeDeferred(w io.Writer, ds []plan.Change) {
 		g.people = append(g.people, d)
 	}
 	for _, g := range groups {
-		fmt.Fprintf(w, "  %s: %s\n", plural(len(g.people), string(g.kind)), g.reason)
+		fmt.Fprintf(w, "  %s: %s\n", plural(len(g.people), string(g.kind)), safe(g.reason))
 		for i, d := range g.people {
 			if i == 10 {
 				fmt.Fprintf(w, "    … and %d more\n", len(g.people)-10)
@@ -117,7 +117,7 @@ func writeDeferred(w io.Writer, ds []plan.Change) {
 				line += "  next try after " + dd.Until.UTC().Format("2006-01-02 15:04 UTC")
 			}
 			if dd := d.Deferral; dd.Attempts > 0 {
-				line += fmt.Sprintf("  (%d failed attempts; last: %s)", dd.Attempts, dd.LastError)
+				line += fmt.Sprintf("  (%d failed attempts; last: %s)", dd.Attempts, safe(dd.LastError))
 			}
 			fmt.Fprintln(w, line)
 		}
@@ -133,24 +133,20 @@ func plural(n int, noun string) string {
 }
 
 func writeChangeRow(tw io.Writer, kind plan.Kind, c *plan.Change) {
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", kind, user(c), dash(c.GoToKey), details(c))
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", kind, user(c), dash(c.GoToKey), safe(details(c)))
 }
 
+// user names the person of a change, made safe to print.
 func user(c *plan.Change) string {
-	if e := c.Email(); e != "" {
-		return e
-	}
-	if c.UPN != "" {
-		return c.UPN
-	}
-	return c.EntraID
+	return safe(firstNonEmpty(c.Email(), c.UPN, c.EntraID))
 }
 
+// dash prints s made safe, or "-" for nothing.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return safe(s)
 }
 
 // details says what a change does in one line.

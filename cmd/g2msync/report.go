@@ -101,8 +101,12 @@ func writeReport(w io.Writer, entries []state.AuditEntry, output string) error {
 		cw := csv.NewWriter(w)
 		cw.Write([]string{"time", "cycle_id", "action", "result", "entra_id", "upn", "email", "goto_key", "changes", "reason", "error"})
 		for _, e := range entries {
-			cw.Write([]string{e.Time.UTC().Format(time.RFC3339), e.CycleID, e.Action, e.Result, e.EntraID, e.UPN, e.Email, e.GoToKey,
-				changesText(e.Changes), e.Reason, e.Error})
+			row := []string{e.Time.UTC().Format(time.RFC3339), e.CycleID, e.Action, e.Result, e.EntraID, e.UPN, e.Email, e.GoToKey,
+				changesText(e.Changes), e.Reason, e.Error}
+			for i := range row {
+				row[i] = safeCell(row[i]) // no cell runs as a formula in a spreadsheet
+			}
+			cw.Write(row)
 		}
 		cw.Flush()
 		return cw.Error()
@@ -121,8 +125,8 @@ func writeReport(w io.Writer, entries []state.AuditEntry, output string) error {
 		case e.Result == state.ResultSkipped || e.Result == state.ResultStaged || detail == "":
 			detail = e.Reason
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format("2006-01-02 15:04:05"), e.Action, e.Result,
-			firstNonEmpty(e.Email, e.UPN, e.EntraID), dash(e.GoToKey), detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format("2006-01-02 15:04:05"), safe(e.Action), e.Result,
+			safe(firstNonEmpty(e.Email, e.UPN, e.EntraID)), dash(e.GoToKey), safe(detail))
 	}
 	return tw.Flush()
 }

@@ -143,7 +143,7 @@ func (m *Main) approve(cfg *config.Config) error {
 	}
 	fmt.Fprintf(m.Stdout, "The daemon is running, so it will apply the %d staged disables on its next cycle:\n", len(staged))
 	for _, s := range staged {
-		fmt.Fprintf(m.Stdout, "  %s (%s)\n", firstNonEmpty(s.Email, s.UPN, s.EntraID), s.Reason)
+		fmt.Fprintf(m.Stdout, "  %s (%s)\n", safe(firstNonEmpty(s.Email, s.UPN, s.EntraID)), safe(s.Reason))
 	}
 	fmt.Fprintln(m.Stdout, "Each approval is bound to the exact change shown: if it changes before the daemon's next cycle")
 	fmt.Fprintln(m.Stdout, "(another kind, account or list), or a new disable is staged, that one waits for another approval.")
@@ -187,7 +187,7 @@ func writeCycleSummary(w io.Writer, res *engine.Result) {
 	fmt.Fprintf(w, "  in scope %d, owned %d; applied %s; failed %s; deferred %d; left alone %d; staged %d; API calls %s\n",
 		c.InScope, c.Owned, countsOrNone(c.Applied), countsOrNone(c.Failed), c.Deferred, c.Skipped, c.Staged, callsOrNone(c.Calls))
 	if c.Error != "" {
-		fmt.Fprintf(w, "  %s\n", c.Error)
+		fmt.Fprintf(w, "  %s\n", safe(c.Error))
 	}
 	writeProblems(w, c.Problems, res.Errors)
 }
@@ -201,18 +201,22 @@ func writeProblems(w io.Writer, ps []state.Problem, errs []*engine.ChangeError) 
 		if p.Result == state.ResultFailure {
 			verb = "failed"
 		}
-		fmt.Fprintf(w, "  %s %s: %s\n", plural(p.Count, p.Action), verb, p.Reason)
+		fmt.Fprintf(w, "  %s %s: %s\n", plural(p.Count, p.Action), verb, safe(p.Reason))
 		if p.Result == state.ResultFailure && errs != nil {
 			shown := 0
 			for _, e := range errs {
 				if string(e.Op) != p.Action || e.Class.Cause != p.Cause || shown == len(p.People) {
 					continue
 				}
-				fmt.Fprintf(w, "    %s: %v\n", e.Person(), e.Err)
+				fmt.Fprintf(w, "    %s: %s\n", safe(e.Person()), safe(e.Err.Error()))
 				shown++
 			}
 		} else {
-			fmt.Fprintf(w, "    %s\n", strings.Join(p.People, ", "))
+			people := make([]string, len(p.People))
+			for i, s := range p.People {
+				people[i] = safe(s)
+			}
+			fmt.Fprintf(w, "    %s\n", strings.Join(people, ", "))
 		}
 		if more := p.Count - len(p.People); more > 0 {
 			fmt.Fprintf(w, "    … and %d more (g2msync status lists everyone)\n", more)

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -8,6 +12,7 @@ import (
 	"github.com/g2msync/g2msync/pkg/sim/gotosim"
 	"github.com/g2msync/g2msync/pkg/sim/graphsim"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
+	"github.com/g2msync/g2msync/pkg/state"
 )
 
 // TestLookAlikeAddressCannotTakeOverAnAccount replays the security review's
@@ -57,5 +62,63 @@ func TestLookAlikeAddressCannotTakeOverAnAccount(t *testing.T) {
 		if r.GoToKey == kate {
 			t.Errorf("g2msync owns Kate's account: %+v", r)
 		}
+	}
+}
+
+// TestHostileNamesCannotForgeOutput: a crafted givenName with a newline,
+// ESC and BEL forged a whole line of the plan; a mail starting with "="
+// ran as a spreadsheet formula in `report --output csv`. Text output now
+// shows such characters escaped, CSV neutralises formulas, JSON stays exact.
+func TestHostileNamesCannotForgeOutput(t *testing.T) {
+	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 2}}, DirectAdmins: -1, DefaultAccess: -1,
+		Disabled: -1, PreExisting: -1}, "")
+	forged := "Eve\ndisable  ceo@contoso.example  7000  no longer assigned to the app\x1b[2K\a"
+	eve, err := tw.w.Graph.AddUser(graphsim.User{UserPrincipalName: "eve@contoso.example", Mail: "=1+2@contoso.example",
+		GivenName: forged, Surname: "\u202eredna"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.w.Graph.AddMember(tw.w.GroupIDs["Sales"], eve); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.m.runOnce(context.Background(), tw.app(), engine.Options{DryRun: true, InitialSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	plan := tw.stdout.String()
+	for _, line := range strings.Split(plan, "\n") {
+		if strings.HasPrefix(line, "disable  ceo@") {
+			t.Errorf("a name forged a line of the plan:\n%s", plan)
+		}
+	}
+	if strings.ContainsAny(plan, "\x1b\a\u202e") || !strings.Contains(plan, `Eve\ndisable  ceo@`) {
+		t.Errorf("plan output carries control characters raw, or does not show them escaped:\n%q", plan)
+	}
+	tw.mustCycle(tw.app(), engine.Options{InitialSync: true})
+	var entries []state.AuditEntry
+	tw.read(func(st *state.Store) { entries, _ = st.Audit(state.AuditFilter{User: eve}) })
+	var csvOut, jsonOut, textOut bytes.Buffer
+	if err := writeReport(&csvOut, entries, "csv"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&csvOut).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("csv: %v rows, %v", len(rows), err)
+	}
+	for _, c := range rows[1] {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			t.Errorf("csv cell %q would run as a formula", c)
+		}
+		if strings.ContainsAny(c, "\n\x1b\a") {
+			t.Errorf("csv cell %q carries control characters", c)
+		}
+	}
+	writeReport(&textOut, entries, "text")
+	if strings.Count(textOut.String(), "\n") != 2 {
+		t.Errorf("report text has more lines than entries:\n%s", textOut.String())
+	}
+	writeReport(&jsonOut, entries, "json")
+	var back []state.AuditEntry
+	if err := json.Unmarshal(jsonOut.Bytes(), &back); err != nil || back[0].Changes[1].New != forged {
+		t.Errorf("JSON must keep the name exact: %v %+v", err, back)
 	}
 }

@@ -100,7 +100,7 @@ func writeStatusText(w io.Writer, s *Status) error {
 		tw.Flush()
 		last := s.Cycles[0]
 		if last.Error != "" {
-			fmt.Fprintf(w, "Last cycle error: %s\n", last.Error)
+			fmt.Fprintf(w, "Last cycle error: %s\n", safe(last.Error))
 		}
 		if len(last.Problems) > 0 {
 			fmt.Fprintln(w, "Last cycle's problems, by cause:")
@@ -111,7 +111,7 @@ func writeStatusText(w io.Writer, s *Status) error {
 	if len(s.Staged) > 0 {
 		fmt.Fprintln(tw, "USER\tGOTO KEY\tSINCE\tREASON")
 		for _, st := range s.Staged {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", firstNonEmpty(st.Email, st.UPN, st.EntraID), st.GoToKey, st.Since.UTC().Format("2006-01-02 15:04"), st.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", safe(firstNonEmpty(st.Email, st.UPN, st.EntraID)), dash(st.GoToKey), st.Since.UTC().Format("2006-01-02 15:04"), safe(st.Reason))
 		}
 		tw.Flush()
 		fmt.Fprintln(w, "Release them with: g2msync run --once --allow-disables")
@@ -123,11 +123,11 @@ func writeStatusText(w io.Writer, s *Status) error {
 			next := "when the cause is gone"
 			switch {
 			case d.Cause == "quarantine":
-				next = "g2msync retry " + firstNonEmpty(d.Email, d.UPN, d.EntraID)
+				next = "g2msync retry " + safe(firstNonEmpty(d.Email, d.UPN, d.EntraID))
 			case !d.Until.IsZero():
 				next = d.Until.UTC().Format("2006-01-02 15:04")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", firstNonEmpty(d.Email, d.UPN, d.EntraID), d.Kind, d.Since.UTC().Format("2006-01-02 15:04"), next, d.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", safe(firstNonEmpty(d.Email, d.UPN, d.EntraID)), d.Kind, d.Since.UTC().Format("2006-01-02 15:04"), next, safe(d.Reason))
 		}
 		tw.Flush()
 	}
@@ -140,8 +140,8 @@ func writeStatusText(w io.Writer, s *Status) error {
 			if f.Quarantined {
 				next, quarantined = "quarantined", quarantined+1
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", firstNonEmpty(f.Email, f.UPN, f.EntraID), f.Kind, f.Count,
-				f.FirstAt.UTC().Format("2006-01-02 15:04"), next, f.LastError)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", safe(firstNonEmpty(f.Email, f.UPN, f.EntraID)), f.Kind, f.Count,
+				f.FirstAt.UTC().Format("2006-01-02 15:04"), next, safe(f.LastError))
 		}
 		tw.Flush()
 		if quarantined > 0 {

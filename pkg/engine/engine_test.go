@@ -655,3 +655,19 @@ func TestMassUnassignReadsOneListNotAnAccountEach(t *testing.T) {
 		t.Errorf("staged %d calls %v", len(res.Plan.Staged), h.target.calls)
 	}
 }
+
+func TestOneRefusedEntrySplitsTheBulkCreate(t *testing.T) {
+	h := newHarness(t, 10)
+	h.target.fail["user0003@contoso.com"] = errors.New("goto: 400 invalid.request: firstName too long")
+	res := h.mustRun(Options{})
+	if res.Cycle.Applied["create"] != 9 || res.Cycle.Failed["create"] != 1 || len(res.Errors) != 1 || res.Errors[0].EntraID != "u0003" {
+		t.Fatalf("applied %v failed %v errors %v: only the refused person may fail", res.Cycle.Applied, res.Cycle.Failed, res.Errors)
+	}
+	// ⌈log2 10⌉ levels of halves: 1 + 2·4 calls at most, not one per person.
+	if n := h.target.calls["create"]; n > 9 {
+		t.Errorf("%d create calls", n)
+	}
+	if fs := h.failures(); len(fs) != 1 || fs[0].EntraID != "u0003" {
+		t.Errorf("failures %+v", fs)
+	}
+}

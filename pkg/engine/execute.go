@@ -33,6 +33,7 @@ func (c *cycle) execute(ctx context.Context, p *plan.Plan) error {
 		n, err := 1, error(nil)
 		if p.Changes[i].Kind == plan.KindCreate {
 			n = c.batchLen(p.Changes[i:])
+			c.tried += n
 			err = c.createBatch(ctx, p.Changes[i:i+n])
 		} else {
 			err = c.applyOne(ctx, &p.Changes[i])
@@ -159,7 +160,6 @@ func listNew(l *plan.ListChange) []string {
 // intents are written before the call and the outcomes committed after, in
 // one transaction each.
 func (c *cycle) createBatch(ctx context.Context, batch []plan.Change) error {
-	c.tried += len(batch)
 	lic, roles := listNew(batch[0].Licenses), listNew(batch[0].AdminRoles)
 	intents := make([]state.Intent, len(batch))
 	req := gotomeeting.CreateRequest{LicenseKeys: nonNil(lic), AdminRoles: nonNil(roles), SuppressEmail: c.e.SuppressEmail}
@@ -175,6 +175,17 @@ func (c *cycle) createBatch(ctx context.Context, batch []plan.Change) error {
 		return err
 	}
 	created, err := c.e.Writer.CreateUsers(ctx, req)
+	if cl := gotomeeting.Classify(err); err != nil && len(batch) > 1 && !cl.Systemic && !cl.Ambiguous {
+		// GoTo refused the request as a whole, perhaps for one entry (a
+		// field it will not take, an address another account holds): the
+		// halves go again, so only the people it concerns fail. Same
+		// people, same order; at most twice the calls.
+		mid := len(batch) / 2
+		if err := c.createBatch(ctx, batch[:mid]); c.commitErr != nil {
+			return err
+		}
+		return c.createBatch(ctx, batch[mid:])
+	}
 	if err != nil {
 		// After a timeout or outage the call may have gone through: keep the
 		// intents, so the next cycle finds the accounts instead of creating twice.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/g2msync/g2msync/pkg/address"
 )
@@ -125,17 +126,54 @@ type computer struct {
 	renamed map[string]string
 	// failures are the earlier failures by Entra id.
 	failures map[string]*Failure
-	// ambiguous says, by Entra id, why a person's address cannot be told
-	// apart from another's (see ambiguousAddress).
+	// ambiguous says, by Entra id, why a person's address is refused (see
+	// refusedAddress); notes, what fit cut of their profile.
 	ambiguous map[string]string
+	notes     map[string]string
 }
 
-// ambiguousAddress returns why a's target or matching address is refused,
-// or "": a character that Unicode case folding changes or maps onto an
-// ASCII letter (the Kelvin sign folds to k) could let one person's address
-// pass for another's in GoTo, so g2msync neither matches, creates nor
-// renames by it, and leaves the person's account alone.
-func ambiguousAddress(a *Account) string {
+// GoTo's field limits (its support pages: first and last name at most 32
+// characters, email at most 128).
+const (
+	maxNameLen  = 32
+	maxEmailLen = 128
+)
+
+// fit returns a, or a copy whose names are cut to GoTo's limit: GoTo refuses
+// a longer name, and one such person failed a whole bulk create. The cut is
+// noted in the change's reason. An address cannot be cut; refusedAddress
+// refuses it.
+func (c *computer) fit(a *Account) *Account {
+	var cut []string
+	p := a.Profile
+	for _, f := range []Field{FieldFirstName, FieldLastName} {
+		if v := p.Get(f); utf8.RuneCountInString(v) > maxNameLen {
+			p.Set(f, string([]rune(v)[:maxNameLen]))
+			cut = append(cut, f.String())
+		}
+	}
+	if cut == nil {
+		return a
+	}
+	cp := *a
+	cp.Profile = p
+	if c.notes == nil {
+		c.notes = map[string]string{}
+	}
+	c.notes[a.EntraID] = fmt.Sprintf("%s cut to GoTo's limit of %d characters", strings.Join(cut, " and "), maxNameLen)
+	return &cp
+}
+
+// refusedAddress returns why a's target or matching address is refused, or
+// "": an address longer than GoTo accepts; or one with a character that
+// Unicode case folding changes or maps onto an ASCII letter (the Kelvin
+// sign folds to k), which could let one person's address pass for another's
+// in GoTo. g2msync neither matches, creates nor renames by such an address,
+// and leaves the person's account alone.
+func refusedAddress(a *Account) string {
+	if n := len(a.Profile.Email); n > maxEmailLen {
+		return fmt.Sprintf("email is %d characters long; GoTo accepts at most %d: shorten mail (or what the email mapping reads) in Entra", n, maxEmailLen)
+	}
 	for _, e := range append([]string{a.Profile.Email}, a.MatchEmails...) {
 		if r, ok := address.Ambiguous(e); ok {
 			return fmt.Sprintf("address %q has the character %U (%q), which case folding may confuse with another letter; "+
@@ -149,7 +187,7 @@ func newComputer(in Input) *computer {
 	c := &computer{in: in}
 	c.accounts = make([]*Account, len(in.Accounts))
 	for i := range in.Accounts {
-		c.accounts[i] = &in.Accounts[i]
+		c.accounts[i] = c.fit(&in.Accounts[i])
 	}
 	slices.SortFunc(c.accounts, func(a, b *Account) int { return strings.Compare(a.EntraID, b.EntraID) })
 	c.records = c.refresh(in.Records, in.Observed)
@@ -175,7 +213,7 @@ func newComputer(in Input) *computer {
 		if a.Skip != "" {
 			continue
 		}
-		if reason := ambiguousAddress(a); reason != "" {
+		if reason := refusedAddress(a); reason != "" {
 			if c.ambiguous == nil {
 				c.ambiguous = map[string]string{}
 			}
@@ -326,6 +364,9 @@ func (c *computer) join() {
 }
 
 func (c *computer) add(ch Change) {
+	if note := c.notes[ch.EntraID]; note != "" && (ch.Kind == KindCreate || len(ch.Fields) > 0) {
+		ch.Reason += "; " + note
+	}
 	if ch.Kind == KindSkip {
 		c.skips = append(c.skips, ch)
 		return

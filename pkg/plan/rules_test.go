@@ -304,3 +304,25 @@ func TestLookAlikeAddressTakesNoAccount(t *testing.T) {
 		t.Errorf("kinds = %v, want the ASCII case variant adopted", got)
 	}
 }
+
+func TestGoToFieldLimits(t *testing.T) {
+	long := person("l", "long@x.com")
+	long.Profile.FirstName = strings.Repeat("Ä", 100000)
+	huge := person("h", strings.Repeat("a", 130)+"@x.com")
+	p := Compute(Input{Accounts: []Account{long, huge}, Policy: testPolicy()})
+	if got := kinds(p); !cmp.Equal(got, []string{"create:l", "skip:h"}) {
+		t.Fatalf("kinds = %v", got)
+	}
+	c := p.Changes[0]
+	if c.Profile.FirstName != strings.Repeat("Ä", 32) || !strings.Contains(c.Reason, "firstName cut to GoTo's limit of 32 characters") {
+		t.Errorf("create: firstName of %d runes, reason %q", len([]rune(c.Profile.FirstName)), c.Reason)
+	}
+	if !strings.Contains(p.Skips[0].Reason, "GoTo accepts at most 128") {
+		t.Errorf("skip reason %q", p.Skips[0].Reason)
+	}
+	// Once created with the cut name, the next plan is empty.
+	rec := c.Result("K1")
+	if p := Compute(Input{Accounts: []Account{long}, Records: []Record{rec}, Policy: testPolicy()}); !p.Empty() {
+		t.Errorf("the cut name is planned again: %v", kinds(p))
+	}
+}
