@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/g2msync/g2msync/pkg/config"
+	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/directory/graph"
 	"github.com/g2msync/g2msync/pkg/gotomeeting"
 	"github.com/g2msync/g2msync/pkg/metrics"
@@ -40,6 +41,9 @@ func (c *CheckCommand) Run(ctx context.Context, args []string) error {
 	}
 	out := c.m.Stdout
 	fmt.Fprintf(out, "OK    %-38s %s\n", "Configuration", "valid")
+	for _, w := range warnings(cfg) {
+		fmt.Fprintf(out, "WARN  %-38s %s\n", w.Key, w.Msg)
+	}
 	if *printConfig {
 		fmt.Fprintln(out, "\nEffective configuration:")
 		if err := cfg.Dump(out); err != nil {
@@ -68,10 +72,14 @@ func (m *Main) check(ctx context.Context, cfg *config.Config, o appOptions) erro
 	for _, c := range a.source.Check(ctx) {
 		report(c)
 	}
-	st, err := a.openState(false, false)
-	if err != nil {
+	// check never creates or binds the state file (plan neither).
+	st, err := a.openExisting()
+	switch {
+	case err != nil:
 		report(graph.Check{Name: "State file", Detail: err.Error()})
-	} else {
+	case st == nil:
+		report(graph.Check{Name: "State file", OK: true, Detail: a.cfg.StatePath + " does not exist yet; `g2msync run --once --initial-sync` creates it"})
+	default:
 		defer st.Close()
 		a.tokens.set(st)
 		defer a.tokens.set(nil)
@@ -147,4 +155,16 @@ func checkGoTo(ctx context.Context, a *app) []graph.Check {
 		}
 	}
 	return out
+}
+
+// warnings are the configuration's warnings (secret files others can read)
+// and the listener's: /status refused on an address other hosts can reach,
+// because no token is set.
+func warnings(cfg *config.Config) []config.Problem {
+	ws := cfg.Warnings
+	if cfg.Listen != "" && !daemon.Loopback(cfg.Listen) && cfg.StatusToken.Value() == "" {
+		ws = append(ws, config.Problem{Key: "listen", Msg: fmt.Sprintf("%s is reachable from other hosts, so /status (which names people) is refused there "+
+			"until status_token_file is set; /metrics, /healthz and /readyz stay open", cfg.Listen)})
+	}
+	return ws
 }

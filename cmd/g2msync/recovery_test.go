@@ -143,3 +143,58 @@ func TestRetryReleasesAQuarantinedAccount(t *testing.T) {
 		t.Errorf("retry without a user: exit %d\n%s", code, out)
 	}
 }
+
+// TestDamagedOrMissingStateIsNeverStartedAfresh: a zero-length file made a
+// regular `run --once` start afresh (301 adoptions, success, the log and
+// the token gone); a truncated file panicked run --once and both rebuilds;
+// `check` and `plan` created and bound a state file (a mistyped account key
+// bound it for good). None of that any more: before the first sync they
+// keep only a rotated refresh token, in a file no cycle takes for state.
+func TestDamagedOrMissingStateIsNeverStartedAfresh(t *testing.T) {
+	pw := newProcWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 40}}, DirectAdmins: -1, DefaultAccess: -1, PreExisting: -1}, "@every 20m")
+	path := filepath.Join(pw.dir, "state.db")
+	// A check with a mistyped account key binds nothing.
+	env := pw.env
+	pw.env = append(pw.env, "G2MSYNC_GOTO_ACCOUNT_KEY=999")
+	pw.exitCode("check")
+	pw.env = env
+	if code, out := pw.exitCode("check"); code != ExitOK {
+		t.Fatalf("check: exit %d\n%s", code, out)
+	}
+	// gotosim rotates the refresh token on every refresh, so check kept the
+	// new one in a file of its own; no cycle takes that file for state.
+	if code, out := pw.exitCode("run", "--once"); code != ExitFailure || !strings.Contains(out, "holds only a GoTo refresh token") {
+		t.Errorf("run --once on the token-only file: exit %d\n%s", code, out)
+	}
+	if code, out := pw.exitCode("plan"); code != ExitOK {
+		t.Fatalf("plan before the first sync: exit %d\n%s", code, out)
+	}
+	if code, out := pw.exitCode("run", "--once", "--initial-sync"); code != ExitOK {
+		t.Fatalf("initial sync: exit %d\n%s", code, out)
+	}
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw.w.GoTo.ResetCounters()
+	for _, cut := range []int{0, len(whole) / 2, len(whole) / 4} {
+		os.WriteFile(path, whole[:cut], 0o600)
+		code, out := pw.exitCode("run", "--once")
+		if code != ExitFailure || !strings.Contains(out, "state rebuild") || strings.Contains(out, "panic") || strings.Contains(out, "goroutine") {
+			t.Errorf("run --once on a file cut to %d bytes: exit %d\n%s", cut, code, out)
+		}
+		if cut == 0 && !strings.Contains(out, "empty") {
+			t.Errorf("an empty file is not called empty:\n%s", out)
+		}
+		if fi, _ := os.Stat(path); fi.Size() != int64(cut) {
+			t.Errorf("the refused run changed the file: %d bytes, was %d", fi.Size(), cut)
+		}
+	}
+	if pw.w.GoTo.Writes() != 0 {
+		t.Errorf("%d GoTo writes on a damaged state file", pw.w.GoTo.Writes())
+	}
+	code, out := pw.exitCode("state", "rebuild", "--force")
+	if !strings.Contains(out, "moved the old file to") || strings.Contains(out, "panic") {
+		t.Errorf("state rebuild --force on a damaged file: exit %d\n%s", code, out)
+	}
+}

@@ -304,7 +304,7 @@ func (m *Main) runDaemon(ctx context.Context, a *app, cfgPath string) error {
 		statusURL = "http://" + a.cfg.Listen + "/status"
 	}
 	d, err := daemon.New(daemon.Options{
-		Tracker: tracker, StatusURL: statusURL,
+		Tracker: tracker, StatusURL: statusURL, StatusToken: a.cfg.StatusToken.Value(),
 		Schedule: a.cfg.Schedule, Cycle: a.cycle, Listen: a.cfg.Listen, Logger: a.log, Metrics: a.metrics,
 		Notify:   func(s string) { _, _ = sddaemon.SdNotify(false, s) },
 		Watchdog: watchdog, Backoff: jobBackoff(),

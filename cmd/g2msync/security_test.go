@@ -72,7 +72,7 @@ func TestLookAlikeAddressCannotTakeOverAnAccount(t *testing.T) {
 func TestHostileNamesCannotForgeOutput(t *testing.T) {
 	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 2}}, DirectAdmins: -1, DefaultAccess: -1,
 		Disabled: -1, PreExisting: -1}, "")
-	forged := "Eve\ndisable  ceo@contoso.example  7000  no longer assigned to the app\x1b[2K\a"
+	forged := "Eve\ndisable  ceo@x.co\x1b[2K\a" // under GoTo's 32 characters, so it is kept whole
 	eve, err := tw.w.Graph.AddUser(graphsim.User{UserPrincipalName: "eve@contoso.example", Mail: "=1+2@contoso.example",
 		GivenName: forged, Surname: "\u202eredna"})
 	if err != nil {

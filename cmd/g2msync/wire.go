@@ -77,7 +77,13 @@ func (m *Main) newApp(cfg *config.Config, log *slog.Logger, met *metrics.Metrics
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, metrics: met, mapper: mapper, tokens: &tokenStore{}, roots: o.roots}
+	a := &app{cfg: cfg, log: log, metrics: met, mapper: mapper, roots: o.roots}
+	a.tokens = &tokenStore{keep: func() (*state.Store, error) {
+		return state.Open(cfg.StatePath, state.Options{TokensOnly: true, Timeout: 10 * time.Second})
+	}}
+	for _, w := range warnings(cfg) {
+		log.Warn("configuration warning", "key", w.Key, logkey.Reason, w.Msg)
+	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	if o.roots != nil {
 		base.TLSClientConfig = &tls.Config{RootCAs: o.roots, MinVersion: tls.VersionTLS12}
@@ -177,20 +183,38 @@ func (a *app) cycle(ctx context.Context, opts engine.Options) (*daemon.Report, e
 	return rep, err
 }
 
-// dryRun plans without changing GoTo. The state file is opened for writing
-// all the same, for one reason: GoTo may rotate the refresh token during the
-// plan's reads, and the rotated token must be kept or the next cycle is
-// locked out. The engine itself writes nothing in a dry run.
+// dryRun plans without changing GoTo. It never creates or binds the state
+// file: before the first sync there is none, and the plan starts from
+// nothing owned. An existing file is opened writable for one reason: GoTo
+// may rotate the refresh token during the plan's reads, and the rotated
+// token must be kept or the next cycle is locked out. The engine itself
+// writes nothing in a dry run.
 func (a *app) dryRun(ctx context.Context, opts engine.Options) (*daemon.Report, error) {
-	st, err := a.openState(false, false)
+	st, err := a.openExisting()
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
-	a.tokens.set(st)
-	defer a.tokens.set(nil)
-	res, err := a.engine(readOnlyStore{st}, true).Run(ctx, opts)
+	var store engine.Store = emptyStore{}
+	if st != nil {
+		defer st.Close()
+		a.tokens.set(st)
+		defer a.tokens.set(nil)
+		store = readOnlyStore{st}
+	}
+	res, err := a.engine(store, true).Run(ctx, opts)
 	return &daemon.Report{Result: res}, err
+}
+
+// openExisting opens the state file for `plan` and `check`, or returns nil
+// when there is none yet: they never create it, nor bind it to this
+// configuration (a `check` with a mistyped account key would bind the file
+// for good).
+func (a *app) openExisting() (*state.Store, error) {
+	st, err := state.Open(a.cfg.StatePath, state.Options{CheckOnly: true, Binding: binding(a.cfg), Timeout: 10 * time.Second})
+	if errors.Is(err, state.ErrNoState) {
+		return nil, nil
+	}
+	return st, err
 }
 
 func (a *app) fillReport(st *state.Store, rep *daemon.Report) {
@@ -214,9 +238,13 @@ func (a *app) fillReport(st *state.Store, rep *daemon.Report) {
 type tokenStore struct {
 	mu sync.Mutex
 	st *state.Store
+	// keep opens a file only to keep a rotated token when no state file is
+	// open: `check` and `plan` before the first sync (state.Options.TokensOnly).
+	keep func() (*state.Store, error)
 }
 
-var errNoState = errors.New("the state file is not open; GoTo tokens are only refreshed during a cycle")
+// errNoState: a token rotated outside a cycle with nowhere to keep it.
+var errNoState = errors.New("the state file is not open; GoTo tokens are only refreshed during a command that opened it")
 
 func (t *tokenStore) set(st *state.Store) {
 	t.mu.Lock()
@@ -229,7 +257,7 @@ func (t *tokenStore) RefreshToken(ctx context.Context) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.st == nil {
-		return "", nil
+		return "", nil // the configured one; a kept one is read when the file is opened
 	}
 	return t.st.RefreshToken(ctx)
 }
@@ -238,10 +266,18 @@ func (t *tokenStore) RefreshToken(ctx context.Context) (string, error) {
 func (t *tokenStore) SaveRefreshToken(ctx context.Context, token string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.st == nil {
+	if t.st != nil {
+		return t.st.SaveRefreshToken(ctx, token)
+	}
+	if t.keep == nil {
 		return errNoState
 	}
-	return t.st.SaveRefreshToken(ctx, token)
+	st, err := t.keep()
+	if err != nil {
+		return fmt.Errorf("keep the refresh token GoTo rotated: %w", err)
+	}
+	defer st.Close()
+	return st.SaveRefreshToken(ctx, token)
 }
 
 // readOnlyStore lets a dry run read the state file and refuses every write,
@@ -260,6 +296,27 @@ func (readOnlyStore) Commit(...state.Outcome) error        { return errReadOnly 
 func (readOnlyStore) SetSkips(map[string]string) error     { return errReadOnly }
 func (readOnlyStore) SetStaged([]state.Staged) error       { return errReadOnly }
 func (readOnlyStore) SaveCycle(state.Cycle) error          { return errReadOnly }
+
+// emptyStore is the state of a dry run before the first sync: nothing
+// owned, nothing failed, nothing to write.
+type emptyStore struct{}
+
+func (emptyStore) Records() ([]plan.Record, error)       { return nil, nil }
+func (emptyStore) Intents() ([]state.Intent, error)      { return nil, nil }
+func (emptyStore) Failures() ([]state.Failure, error)    { return nil, nil }
+func (emptyStore) Skips() (map[string]string, error)     { return nil, nil }
+func (emptyStore) Staged() ([]state.Staged, error)       { return nil, nil }
+func (emptyStore) Deferred() ([]state.Deferred, error)   { return nil, nil }
+func (emptyStore) Approvals() (map[string]string, error) { return nil, nil }
+func (emptyStore) WriteIntents([]state.Intent) error     { return errReadOnly }
+func (emptyStore) Commit(...state.Outcome) error         { return errReadOnly }
+func (emptyStore) SetSkips(map[string]string) error      { return errReadOnly }
+func (emptyStore) SetStaged([]state.Staged) error        { return errReadOnly }
+func (emptyStore) SetDeferred([]state.Deferred) error    { return errReadOnly }
+func (emptyStore) ForgetApprovals([]string) error        { return errReadOnly }
+func (emptyStore) SaveCycle(state.Cycle) error           { return errReadOnly }
+
+var _ engine.Store = emptyStore{}
 
 // gotoConfig returns the GoTo client's configuration, for the login flow.
 func (a *app) gotoConfig() gotomeeting.Config { return a.gotoCfg }

@@ -12,9 +12,15 @@ type Config struct {
 	StatePath string `yaml:"state_path"`
 	// Listen is the address of /healthz, /readyz, /metrics and /status; "" disables it.
 	Listen string `yaml:"listen"`
-	Log    Log    `yaml:"log"`
-	Entra  Entra  `yaml:"entra"`
-	GoTo   GoTo   `yaml:"goto"`
+	// StatusToken is the bearer token that /status requires when Listen is
+	// not a loopback address (/status names people; /metrics, /healthz and
+	// /readyz carry no personal data and stay open). Without one, /status
+	// is refused to everyone on such an address.
+	StatusToken     Secret `yaml:"status_token"`
+	StatusTokenFile string `yaml:"status_token_file"`
+	Log             Log    `yaml:"log"`
+	Entra           Entra  `yaml:"entra"`
+	GoTo            GoTo   `yaml:"goto"`
 	// Roles maps an app role (its value or id) to what a GoTo account gets.
 	Roles map[string]Role `yaml:"roles"`
 	// Mapping maps a GoTo field to an expression over directory attributes.
@@ -31,6 +37,11 @@ type Config struct {
 	// summaries are kept.
 	AuditRetention Duration `yaml:"audit_retention"`
 	Notify         Notify   `yaml:"notify"`
+
+	// Warnings are problems that do not stop g2msync but that a person
+	// should fix, each with its key: a secret file others can read. `check`
+	// prints them and the daemon logs them at start.
+	Warnings []Problem `yaml:"-"`
 }
 
 // Notify configures the mail sent when g2msync needs a person.

@@ -292,3 +292,52 @@ func TestMappingFromTheFileReplacesTheDefault(t *testing.T) {
 		t.Errorf("mapping (-want +got):\n%s", d)
 	}
 }
+
+// A 0666 entra-client-secret was accepted silently; an unreadable
+// credential was reported as missing ("no single credential configured").
+func TestSecretFilePermissions(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "entra")
+	os.WriteFile(file, []byte("s3cret\n"), 0o600)
+	os.Chmod(file, 0o666)
+	cfg, err := Parse([]byte(strings.Replace(validYAML, "entra:\n", "entra:\n  client_secret_file: "+file+"\n", 1)), []string{"G2MSYNC_GOTO_CLIENT_SECRET=x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) != 1 || cfg.Warnings[0].Key != "entra.client_secret_file" || !strings.Contains(cfg.Warnings[0].Msg, "mode 0666") {
+		t.Errorf("warnings %+v", cfg.Warnings)
+	}
+	// A credential that cannot be read: a directory in its place here, since
+	// the tests run as root, who reads any mode (for another user, 0000
+	// gives "permission denied" through the same path).
+	creds := t.TempDir()
+	os.Mkdir(filepath.Join(creds, "goto-client-secret"), 0o700)
+	_, err = Parse([]byte(validYAML), []string{"CREDENTIALS_DIRECTORY=" + creds, "G2MSYNC_ENTRA_CLIENT_SECRET=x"})
+	if err == nil || !strings.Contains(err.Error(), "cannot read the credential goto-client-secret") || strings.Contains(err.Error(), "no single credential") {
+		t.Errorf("err = %v, want the unreadable credential named", err)
+	}
+}
+
+// A 255 KB file of aliases made check use 4.2 GB and die; the same through
+// a G2MSYNC_ override, whose value for a map is YAML too. The decoder follows
+// aliases, so it counts the values it decodes and stops past a bound.
+func TestAliasAmplificationIsBounded(t *testing.T) {
+	var roles strings.Builder
+	roles.WriteString("R0: &L {licenses: [" + strings.TrimSuffix(strings.Repeat(`"123", `, 1000), ", ") + "]}\n")
+	for i := 1; i < 300; i++ {
+		fmt.Fprintf(&roles, "R%d: *L\n", i) // 300 roles of 1,000 licences from 8 KB
+	}
+	indented := "roles:\n  " + strings.ReplaceAll(strings.TrimSuffix(roles.String(), "\n"), "\n", "\n  ") + "\n"
+	for name, tc := range map[string]struct {
+		src string
+		env []string
+	}{
+		"file":     {strings.Replace(validYAML, "roles:\n  User: { licenses: [\"123456789012345678901\"] }\n", indented, 1), nil},
+		"override": {validYAML, []string{"G2MSYNC_ROLES=" + roles.String()}},
+	} {
+		_, err := Parse([]byte(tc.src), append(append([]string{}, secretsEnv...), tc.env...))
+		if err == nil || !strings.Contains(err.Error(), "expands to more than 100000 values") {
+			t.Errorf("%s: err = %.300v", name, err)
+		}
+	}
+}

@@ -20,7 +20,15 @@ var (
 // key and every wrong type is reported with its key path, not just the first.
 type decoder struct {
 	probs *Problems
+	// visits counts the values decoded; aliases make a small file decode to
+	// many (a 255 KB file of nested aliases took check to 4.2 GB), so past
+	// maxVisits the decoder stops with one problem.
+	visits int
 }
+
+// maxVisits is far above any real configuration (a hundred roles and
+// mappings are some thousand values).
+const maxVisits = 100_000
 
 // duplicates reports every key a mapping gives twice: YAML parsers differ
 // on which value wins (ours merged two safety: blocks without a word), so
@@ -38,6 +46,12 @@ func (d *decoder) duplicates(n *yaml.Node, path string) {
 }
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if d.visits++; d.visits > maxVisits {
+		if d.visits == maxVisits+1 {
+			d.probs.Add(keyOrFile(path), "the configuration expands to more than %d values (YAML aliases of aliases?); write it out plainly", maxVisits)
+		}
+		return
+	}
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
 			return
@@ -175,7 +189,7 @@ func describe(n *yaml.Node) string {
 func fieldByTag(v reflect.Value, key string) (reflect.Value, bool) {
 	t := v.Type()
 	for i := range t.NumField() {
-		if tagName(t.Field(i)) == key {
+		if tag := tagName(t.Field(i)); tag == key && tag != "-" {
 			return v.Field(i), true
 		}
 	}

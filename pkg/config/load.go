@@ -201,6 +201,7 @@ func loadSecrets(cfg *Config, env map[string]string, probs *Problems) {
 		{"goto.personal_access_token", &cfg.GoTo.PersonalAccessToken, cfg.GoTo.PersonalAccessTokenFile},
 		{"goto.password", &cfg.GoTo.Password, cfg.GoTo.PasswordFile},
 		{"notify.smtp.password", &cfg.Notify.SMTP.Password, cfg.Notify.SMTP.PasswordFile},
+		{"status_token", &cfg.StatusToken, cfg.StatusTokenFile},
 	}
 	credDir := env["CREDENTIALS_DIRECTORY"]
 	for _, s := range secrets {
@@ -213,6 +214,7 @@ func loadSecrets(cfg *Config, env map[string]string, probs *Problems) {
 			}
 			if v := strings.TrimSpace(string(b)); v != "" {
 				*s.dst = NewSecret(v, s.file)
+				warnIfShared(cfg, s.path+"_file", s.file)
 			} else {
 				probs.Add(s.path+"_file", "%s is empty", s.file)
 			}
@@ -220,11 +222,30 @@ func loadSecrets(cfg *Config, env map[string]string, probs *Problems) {
 			*s.dst = NewSecret(strings.TrimSpace(env[envName(s.path)]), "$"+envName(s.path))
 		case credDir != "":
 			p := filepath.Join(credDir, credentialName(s.path))
-			if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) != "" {
+			b, err := os.ReadFile(p)
+			switch {
+			case errors.Is(err, os.ErrNotExist):
+			case err != nil:
+				// Unreadable is not missing: "no credential configured" would
+				// send the administrator the wrong way.
+				probs.Add(s.path, "cannot read the credential %s: %v", credentialName(s.path), unwrapPath(err))
+			case strings.TrimSpace(string(b)) != "":
 				*s.dst = NewSecret(strings.TrimSpace(string(b)), "credential "+credentialName(s.path))
+				warnIfShared(cfg, s.path, p)
 			}
 		}
 	}
+}
+
+// warnIfShared warns, as ssh does for keys, when other users may read or
+// change a secret file.
+func warnIfShared(cfg *Config, key, path string) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	cfg.Warnings = append(cfg.Warnings, Problem{Key: key,
+		Msg: fmt.Sprintf("%s is readable by other users (mode %04o); make it private: chmod 600 %s", path, fi.Mode().Perm(), path)})
 }
 
 // unwrapPath drops the "open PATH:" prefix when the path is said elsewhere.

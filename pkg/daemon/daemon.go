@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -88,6 +90,23 @@ type Options struct {
 	Tracker *notify.Tracker
 	// StatusURL is put in notification mail.
 	StatusURL string
+	// StatusToken, when Listen is not a loopback address, is the bearer
+	// token /status requires; "" refuses /status there to everyone.
+	StatusToken string
+}
+
+// Loopback reports whether a listen address is reachable from this host
+// only: 127.0.0.0/8, ::1 or localhost (an empty host means every interface).
+func Loopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ParseSchedule parses a 5-field cron expression or a descriptor such as "@every 20m".
@@ -462,13 +481,36 @@ func (d *Daemon) Handler() http.Handler {
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", d.opts.Metrics.Handler())
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		if !d.statusAllowed(w, r) {
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		enc.Encode(d.Status())
 	})
 	return mux
+}
+
+// statusAllowed guards /status, which names people and their errors: open
+// on a loopback listener, and on any other only with the bearer token.
+func (d *Daemon) statusAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if Loopback(d.opts.Listen) {
+		return true
+	}
+	if d.opts.StatusToken == "" {
+		http.Error(w, "/status names people, so on an address other hosts can reach it needs a token: set status_token_file and send it as a bearer token",
+			http.StatusForbidden)
+		return false
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(d.opts.StatusToken)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="g2msync"`)
+		http.Error(w, "send the status token as Authorization: Bearer <token>", http.StatusUnauthorized)
+		return false
+	}
+	return true
 }
 
 // ready says whether the last cycle succeeded and is younger than twice the

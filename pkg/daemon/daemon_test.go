@@ -246,3 +246,42 @@ func TestAPanickingCycleFailsOnlyThatCycle(t *testing.T) {
 		t.Errorf("status %+v", s)
 	}
 }
+
+// /status named people, their emails and errors, to anyone who could reach
+// a listener on 0.0.0.0. On an address other hosts can reach it now needs
+// the token; /metrics and the probes stay open.
+func TestStatusNeedsATokenOffLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		listen, token, auth string
+		want                int
+	}{
+		{"127.0.0.1:9464", "", "", http.StatusOK},
+		{"[::1]:9464", "", "", http.StatusOK},
+		{"localhost:9464", "", "", http.StatusOK},
+		{"0.0.0.0:9464", "", "", http.StatusForbidden},
+		{":9464", "", "Bearer anything", http.StatusForbidden},
+		{"0.0.0.0:9464", "s3cret-token", "", http.StatusUnauthorized},
+		{"0.0.0.0:9464", "s3cret-token", "Bearer wrong", http.StatusUnauthorized},
+		{"0.0.0.0:9464", "s3cret-token", "Bearer s3cret-token", http.StatusOK},
+	} {
+		d, err := New(Options{Schedule: "@hourly", Listen: tc.listen, StatusToken: tc.token,
+			Cycle: func(context.Context, engine.Options) (*Report, error) { return okReport("c"), nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/status", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		d.Handler().ServeHTTP(rec, req)
+		if rec.Code != tc.want || strings.Contains(rec.Body.String(), "s3cret") {
+			t.Errorf("%s token %q auth %q: %d, want %d", tc.listen, tc.token, tc.auth, rec.Code, tc.want)
+		}
+		for _, open := range []string{"/metrics", "/healthz"} {
+			if code, _ := get(t, d, open); code != http.StatusOK {
+				t.Errorf("%s on %s: %d", open, tc.listen, code)
+			}
+		}
+	}
+}

@@ -671,3 +671,99 @@ func TestOneRefusedEntrySplitsTheBulkCreate(t *testing.T) {
 		t.Errorf("failures %+v", fs)
 	}
 }
+
+// diskFull is the state file filling up: commits whose outcome matches
+// fail, as bbolt's would with ENOSPC; everything else goes through.
+type diskFull struct {
+	*state.Store
+	full func(o state.Outcome) bool
+}
+
+func (d diskFull) Commit(os ...state.Outcome) error {
+	for _, o := range os {
+		if d.full(o) {
+			return errors.New("commit to state file: write state.db: no space left on device")
+		}
+	}
+	return d.Store.Commit(os...)
+}
+
+func (h *harness) runWith(wrap func(*state.Store) Store, opts Options) (*Result, error) {
+	h.t.Helper()
+	st, err := state.Open(h.path, state.Options{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer st.Close()
+	e := h.engine(st, false)
+	e.Store = wrap(st)
+	res, err := e.Run(context.Background(), opts)
+	h.now = h.now.Add(20 * time.Minute)
+	return res, err
+}
+
+// A crash between a disable's call and its commit lost the unmanaged
+// licences: nothing kept the old value, so the re-enable gave back only
+// the managed one. And on a full disk the summary said applied disable:2
+// while one was committed.
+func TestDisableInterruptedBeforeItsCommitLosesNothing(t *testing.T) {
+	h := newHarness(t, 10)
+	h.mustRun(Options{})
+	u1, u2 := h.target.byEmail("user0001@contoso.com"), h.target.byEmail("user0002@contoso.com")
+	u1.Licenses = []string{"1001", "2002"} // a licence added by hand in GoTo
+	h.target.seats["2002"] = 10
+	saved := append([]directory.User(nil), h.src.snap.Users[1:3]...)
+	h.src.remove("u0001")
+	h.src.remove("u0002")
+	res, err := h.runWith(func(st *state.Store) Store {
+		return diskFull{st, func(o state.Outcome) bool { return o.EntraID == "u0001" && o.Record != nil }}
+	}, Options{})
+	// u0001's disable went out, its commit failed, and the cycle stopped
+	// there: nothing was committed, so nothing may be reported applied.
+	if err == nil || !strings.Contains(err.Error(), "no space left") || res.Cycle.Applied["disable"] != 0 || h.target.calls["update"] != 1 {
+		t.Fatalf("err %v applied %v calls %v", err, res.Cycle.Applied, h.target.calls)
+	}
+	if len(u1.Licenses) != 0 {
+		t.Fatalf("GoTo did not disable u0001: %v", u1.Licenses)
+	}
+	// The next cycle finds the interrupted disable and records what it took.
+	h.mustRun(Options{})
+	var rec plan.Record
+	for _, r := range h.records() {
+		if r.EntraID == "u0001" {
+			rec = r
+		}
+	}
+	if rec.State != plan.StateDisabled || !cmp.Equal(rec.RemovedLicenses, []string{"1001", "2002"}) {
+		t.Fatalf("record after recovery: %+v", rec)
+	}
+	h.src.snap.Users = append(h.src.snap.Users, saved...)
+	h.mustRun(Options{})
+	if !cmp.Equal(u1.Licenses, []string{"1001", "2002"}) || !cmp.Equal(u2.Licenses, []string{"1001"}) {
+		t.Errorf("licences after re-enable: %v and %v; the hand-added one must come back", u1.Licenses, u2.Licenses)
+	}
+}
+
+// The live read before a disable also confirms the account still has the
+// address the record says: a record pointing at another person's account
+// (damaged, or the account renamed by hand) is not deprovisioned.
+func TestDisableOfAnAccountWhoseAddressChangedIsRefused(t *testing.T) {
+	h := newHarness(t, 4)
+	h.mustRun(Options{})
+	victim := h.target.byEmail("user0002@contoso.com")
+	st, _ := state.Open(h.path, state.Options{})
+	recs, _ := st.Records()
+	rec := recs[1] // u0001, whose record now names the victim's account
+	rec.GoToKey = victim.Key
+	st.Commit(state.Outcome{EntraID: rec.EntraID, Record: &rec})
+	st.Close()
+	h.src.remove("u0001")
+	h.target.reset()
+	res := h.mustRun(Options{AllowDisables: true})
+	if h.target.writes() != 0 || len(victim.Licenses) == 0 {
+		t.Fatalf("calls %v: the victim's account was written", h.target.calls)
+	}
+	if len(res.Plan.Skips) != 1 || !strings.Contains(res.Plan.Skips[0].Reason, "now has the address user0002@contoso.com") {
+		t.Errorf("skips %+v", res.Plan.Skips)
+	}
+}

@@ -87,15 +87,20 @@ func (c *cycle) stopRequested(ctx context.Context) error {
 // its outcome. The returned error is the call's, for stopAfter; it is
 // already recorded.
 func (c *cycle) applyOne(ctx context.Context, ch *plan.Change) error {
-	var err error
-	switch {
-	case ch.Kind == plan.KindForget:
+	if ch.Kind == plan.KindForget {
 		o := c.outcome(ch, state.ResultSuccess, "")
 		o.DeleteRecord, o.ClearIntent = true, true
-		c.commit(o)
-		c.res.Cycle.Applied[string(ch.Kind)]++
-		c.log.Info("applied", c.attrs(ch, ch.GoToKey)...)
+		if c.commit(o) {
+			c.res.Cycle.Applied[string(ch.Kind)]++
+			c.log.Info("applied", c.attrs(ch, ch.GoToKey)...)
+		}
 		return nil
+	}
+	if ch.Kind.Deprovisions() && !c.writeIntent(ch) {
+		return c.commitErr
+	}
+	var err error
+	switch {
 	case !ch.Writes():
 		// An adoption with nothing to change: record ownership only.
 	case ch.Kind == plan.KindDelete:
@@ -109,10 +114,31 @@ func (c *cycle) applyOne(ctx context.Context, ch *plan.Change) error {
 	case errors.Is(err, gotomeeting.ErrNotFound):
 		return c.gone(ch)
 	case err != nil:
-		return c.fail(ch, err, false)
+		return c.fail(ch, err, gotomeeting.Classify(err).Ambiguous)
 	}
 	c.succeed(ch, ch.Result(ch.GoToKey))
 	return nil
+}
+
+// writeIntent records, before a disable or delete is sent, what the account
+// holds, so a crash before the outcome is committed loses nothing (see
+// state.Intent). It reports whether the write succeeded.
+func (c *cycle) writeIntent(ch *plan.Change) bool {
+	in := state.Intent{EntraID: ch.EntraID, UPN: ch.UPN, Email: ch.Email(), Kind: ch.Kind, CycleID: c.id, At: c.e.now(), GoToKey: ch.GoToKey}
+	if ch.Licenses != nil {
+		in.Licenses = ch.Licenses.Old
+	}
+	if ch.AdminRoles != nil {
+		in.AdminRoles = ch.AdminRoles.Old
+	}
+	if ch.Kind == plan.KindDelete && ch.Prior != nil {
+		in.Licenses, in.AdminRoles = ch.Prior.Licenses, ch.Prior.AdminRoles
+	}
+	if err := c.e.Store.WriteIntents([]state.Intent{in}); err != nil {
+		c.commitErr = err
+		return false
+	}
+	return true
 }
 
 func toUpdate(ch *plan.Change) gotomeeting.Update {
@@ -216,11 +242,15 @@ func (c *cycle) createBatch(ctx context.Context, batch []plan.Change) error {
 			o.Record, o.ClearIntent, o.ClearFailure = &rec, true, true
 			o.Audit.GoToKey = key
 			outs = append(outs, o)
-			c.res.Cycle.Applied[string(plan.KindCreate)]++
-			c.log.Info("applied", c.attrs(ch, key)...)
 		}
 	}
-	c.commit(outs...)
+	if c.commit(outs...) {
+		c.res.Cycle.Applied[string(plan.KindCreate)] += len(outs)
+		for i := range outs {
+			c.log.Info("applied", logkey.Op, string(plan.KindCreate), logkey.EntraID, outs[i].EntraID, logkey.UPN, outs[i].Audit.UPN,
+				logkey.GoToKey, outs[i].Audit.GoToKey)
+		}
+	}
 	return nil
 }
 
@@ -235,7 +265,9 @@ func (c *cycle) succeed(ch *plan.Change, rec plan.Record) {
 		o.Record = &rec
 		o.Audit.GoToKey = rec.GoToKey
 	}
-	c.commit(o)
+	if !c.commit(o) {
+		return // not recorded: the summary must not say applied (a full disk)
+	}
 	c.res.Cycle.Applied[string(ch.Kind)]++
 	c.log.Info("applied", c.attrs(ch, ch.GoToKey)...)
 }
@@ -304,15 +336,20 @@ func failureCause(cl gotomeeting.Class) plan.Cause {
 	return plan.CauseOther
 }
 
-// commit writes outcomes; a state write failure is fatal to the cycle, so
-// it is kept and returned at the next check.
-func (c *cycle) commit(os ...state.Outcome) {
+// commit writes outcomes and reports whether they were written; a state
+// write failure is fatal to the cycle, so it is kept and returned at the
+// next check.
+func (c *cycle) commit(os ...state.Outcome) bool {
 	if len(os) == 0 {
-		return
+		return true
 	}
-	if err := c.e.Store.Commit(os...); err != nil && c.commitErr == nil {
-		c.commitErr = err
+	if err := c.e.Store.Commit(os...); err != nil {
+		if c.commitErr == nil {
+			c.commitErr = err
+		}
+		return false
 	}
+	return true
 }
 
 // outcome returns the outcome of ch with its audit entry; an approved

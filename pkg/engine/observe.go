@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/g2msync/g2msync/pkg/address"
 	"github.com/g2msync/g2msync/pkg/gotomeeting"
@@ -201,7 +202,27 @@ func (c *cycle) recoverIntents(ctx context.Context, records []plan.Record) ([]pl
 			byEmail[k] = append(byEmail[k], u)
 		}
 	}
+	at := make(map[string]int, len(records))
+	for i, r := range records {
+		at[r.EntraID] = i
+	}
 	for _, in := range intents {
+		if in.Kind.Deprovisions() {
+			o, rec, err := c.recoverDeprovision(ctx, in, records, at)
+			if err != nil {
+				return nil, err
+			}
+			if rec != nil {
+				records[at[in.EntraID]] = *rec
+			} else if o.DeleteRecord {
+				records = slices.Delete(records, at[in.EntraID], at[in.EntraID]+1)
+				for i, r := range records {
+					at[r.EntraID] = i
+				}
+			}
+			c.recovered = append(c.recovered, o)
+			continue
+		}
 		var users []gotomeeting.User
 		if byEmail != nil {
 			users = byEmail[address.Fold(in.Email)]
@@ -225,4 +246,50 @@ func (c *cycle) recoverIntents(ctx context.Context, records []plan.Record) ([]pl
 		c.recovered = append(c.recovered, o)
 	}
 	return records, nil
+}
+
+// recoverDeprovision settles a disable or delete whose outcome was never
+// committed: when GoTo shows it went through, the record says so, with what
+// the account held before (from the intent), so a re-enable gives back the
+// licences and roles the configuration does not manage too. Otherwise the
+// intent is dropped and the plan decides afresh from what GoTo holds.
+func (c *cycle) recoverDeprovision(ctx context.Context, in state.Intent, records []plan.Record, at map[string]int) (state.Outcome, *plan.Record, error) {
+	o := state.Outcome{EntraID: in.EntraID, ClearIntent: true}
+	i, ok := at[in.EntraID]
+	if !ok || records[i].GoToKey != in.GoToKey {
+		return o, nil, nil
+	}
+	var live *gotomeeting.User
+	if c.listed != nil {
+		for j := range c.listed {
+			if c.listed[j].Key == in.GoToKey {
+				live = &c.listed[j]
+			}
+		}
+	} else {
+		u, err := c.e.Reader.GetUser(ctx, in.GoToKey)
+		switch {
+		case errors.Is(err, gotomeeting.ErrNotFound):
+		case err != nil:
+			return o, nil, fmt.Errorf("recover the interrupted %s of GoTo user %s: %w", in.Kind, in.GoToKey, err)
+		default:
+			live = &u
+		}
+	}
+	audit := state.AuditEntry{Time: c.e.now(), CycleID: c.id, EntraID: in.EntraID, UPN: in.UPN, GoToKey: in.GoToKey, Email: in.Email,
+		Action: string(in.Kind), Result: state.ResultSuccess,
+		Reason: "recovered: the " + string(in.Kind) + " call of cycle " + in.CycleID + " went through before g2msync stopped"}
+	switch {
+	case in.Kind == plan.KindDelete && live == nil:
+		o.DeleteRecord, o.ClearFailure, o.Audit = true, true, audit
+		return o, nil, nil
+	case in.Kind == plan.KindDisable && live != nil && len(live.Licenses) == 0 && len(live.AdminRoles) == 0:
+		rec := records[i]
+		rec.State, rec.Licenses, rec.AdminRoles = plan.StateDisabled, nil, nil
+		rec.RemovedLicenses, rec.RemovedAdminRoles = in.Licenses, in.AdminRoles
+		o.Record, o.ClearFailure, o.Audit = &rec, true, audit
+		c.log.Info("recovered interrupted disable", logkey.EntraID, in.EntraID, logkey.GoToKey, in.GoToKey)
+		return o, &rec, nil
+	}
+	return o, nil, nil
 }

@@ -17,6 +17,11 @@ import (
 
 // Intent is written before a create call, so that a crash between the call
 // and its commit is recovered by finding the account rather than creating it twice.
+//
+// A disable or delete writes one too, holding what the account had before
+// (GoToKey, Licenses, AdminRoles), so a crash between the call and its commit
+// loses nothing: recovery records the account as disabled with what was
+// taken away, and a re-enable gives it all back.
 type Intent struct {
 	EntraID string    `json:"entra_id"`
 	UPN     string    `json:"upn"`
@@ -24,7 +29,10 @@ type Intent struct {
 	Kind    plan.Kind `json:"kind"`
 	CycleID string    `json:"cycle_id"`
 	At      time.Time `json:"at"`
-	// Change is the planned create, so recovery can record what was asked for.
+	// GoToKey is the account a disable or delete acts on.
+	GoToKey string `json:"goto_key,omitempty"`
+	// Licenses and AdminRoles are, for a create, the lists it gives; for a
+	// disable or delete, the lists the account held before the call.
 	Licenses   []string     `json:"licenses,omitempty"`
 	AdminRoles []string     `json:"admin_roles,omitempty"`
 	Profile    plan.Profile `json:"profile"`
@@ -185,8 +193,12 @@ type Outcome struct {
 func (s *Store) Records() ([]plan.Record, error) {
 	var out []plan.Record
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return each(tx, bucketAccounts, func(_ []byte, r *plan.Record) error {
-			out = append(out, *r)
+		return tx.Bucket(bucketAccounts).ForEach(func(k, v []byte) error {
+			r, err := s.unseal(k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
 			return nil
 		})
 	})
@@ -220,7 +232,7 @@ func (s *Store) commit(tx *bolt.Tx, o *Outcome) error {
 			return err
 		}
 	case o.Record != nil:
-		if err := putJSON(tx.Bucket(bucketAccounts), id, o.Record); err != nil {
+		if err := putRecord(tx.Bucket(bucketAccounts), id, o.Record); err != nil {
 			return err
 		}
 	}

@@ -15,8 +15,13 @@ import (
 // Unlock by calling the returned function.
 func Lock(path string) (func(), error) {
 	lp := path + ".lock"
-	_, statErr := os.Stat(lp)
-	f, err := os.OpenFile(lp, os.O_RDWR|os.O_CREATE, 0o600)
+	_, statErr := os.Lstat(lp)
+	// O_NOFOLLOW: a link planted in the service user's directory must not
+	// make root truncate and write another file.
+	f, err := os.OpenFile(lp, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("lock file %s is a symbolic link; g2msync does not follow links there: remove it", lp)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}

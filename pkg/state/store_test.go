@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -205,4 +206,170 @@ func TestMissingFileIsRefusedWhenItMustExist(t *testing.T) {
 	}
 	open(t, path, Options{}).Close()
 	open(t, path, Options{MustExist: true})
+}
+
+// filled writes a state file with n owned records and returns its bytes.
+func filled(t *testing.T, path string, n int) []byte {
+	t.Helper()
+	s := open(t, path, Options{Binding: binding})
+	for i := range n {
+		id := fmt.Sprintf("e%05d", i)
+		rec := plan.Record{EntraID: id, GoToKey: fmt.Sprint(7000 + i), Profile: plan.Profile{Email: id + "@x.com"}, State: plan.StateActive}
+		if err := s.Commit(Outcome{EntraID: id, Record: &rec, Audit: AuditEntry{Action: "create", Result: ResultSuccess, EntraID: id}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A truncated file made run --once and state rebuild stop with bbolt's
+// panic "Page expected to be: 114, but self identifies as 0". Every cut of
+// a real file now opens cleanly or is refused as ErrCorrupt, and reading
+// what opened does not panic either.
+func TestTruncatedFileNeverPanics(t *testing.T) {
+	dir := t.TempDir()
+	whole := filled(t, filepath.Join(dir, "whole.db"), 300)
+	for cut := 0; cut < len(whole); cut += 1024 {
+		path := filepath.Join(dir, fmt.Sprintf("cut%d.db", cut))
+		os.WriteFile(path, whole[:cut], 0o600)
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("cut at %d bytes: panic %v", cut, r)
+				}
+			}()
+			s, err := Open(path, Options{MustExist: true, Binding: binding})
+			if err != nil {
+				if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "state rebuild") {
+					t.Errorf("cut at %d: err %v, want ErrCorrupt with the recovery", cut, err)
+				}
+				return
+			}
+			defer s.Close()
+			if _, err := s.Records(); err != nil {
+				t.Logf("cut at %d: records: %v", cut, err)
+			}
+		}()
+	}
+}
+
+// A zero-length file silently started afresh: 301 adoptions, success, and
+// the records of departed people, the log and the stored token were gone.
+func TestEmptyFileIsALostFileNotANewOne(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	os.WriteFile(path, nil, 0o600)
+	for _, opts := range []Options{{MustExist: true}, {ReadOnly: true}} {
+		if _, err := Open(path, opts); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "empty") {
+			t.Errorf("%+v: err %v, want ErrCorrupt saying it is empty", opts, err)
+		}
+	}
+	if fi, _ := os.Stat(path); fi.Size() != 0 {
+		t.Errorf("the refused open wrote %d bytes", fi.Size())
+	}
+}
+
+// Root running `g2msync-admin …` followed links planted by the service
+// user: a state.db.lock link made it overwrite the link's target with a
+// PID; a state.db link made it create a file elsewhere.
+func TestLinksInTheStateDirectoryAreNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("precious\n"), 0o600)
+	path := filepath.Join(dir, "state.db")
+	if err := os.Symlink(victim, path+".lock"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(path); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("lock through a link: err %v", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("the link's target was written: %q", b)
+	}
+	elsewhere := filepath.Join(dir, "elsewhere.db")
+	if err := os.Symlink(elsewhere, path); err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range []Options{{}, {MustExist: true}, {ReadOnly: true}} {
+		if _, err := Open(path, opts); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+			t.Errorf("%+v: open through a link: err %v", opts, err)
+		}
+	}
+	if _, err := os.Stat(elsewhere); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a file was created through the link")
+	}
+}
+
+// One changed digit in a stored GoTo key made an approved disable suspend a
+// different, still-assigned person. A record changed outside g2msync now
+// fails its checksum, and the file is refused.
+func TestChangedRecordFailsItsChecksum(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	filled(t, path, 3)
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("accounts"))
+		v := b.Get([]byte("e00001"))
+		return b.Put([]byte("e00001"), []byte(strings.Replace(string(v), "7001", "7002", 1)))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, path, Options{})
+	_, err = s.Records()
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "entra id e00001 fails its checksum") {
+		t.Fatalf("err = %v, want the changed record refused", err)
+	}
+}
+
+// Records written before checksums existed are still read.
+func TestRecordsWithoutChecksumAreRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	filled(t, path, 1)
+	db, _ := bolt.Open(path, 0o600, nil)
+	db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("accounts")).Put([]byte("old"), []byte(`{"EntraID":"old","GoToKey":"9","State":"active"}`))
+	})
+	db.Close()
+	recs, err := open(t, path, Options{}).Records()
+	if err != nil || len(recs) != 2 || recs[1].GoToKey != "9" {
+		t.Fatalf("records %+v, err %v", recs, err)
+	}
+}
+
+// A file that check or plan created only to keep a rotated refresh token is
+// no state file: a regular cycle refuses it, the first sync takes it over.
+func TestTokensOnlyFileIsNotState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path, Options{TokensOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SaveRefreshToken(context.Background(), "rt-2")
+	s.Close()
+	if _, err := Open(path, Options{MustExist: true, Binding: binding}); !errors.Is(err, ErrNoState) || !strings.Contains(err.Error(), "--initial-sync") {
+		t.Fatalf("regular cycle on a token-only file: %v", err)
+	}
+	c := open(t, path, Options{CheckOnly: true, Binding: binding})
+	if tok, _ := c.RefreshToken(context.Background()); tok != "rt-2" {
+		t.Errorf("plan reads token %q", tok)
+	}
+	c.Close()
+	first := open(t, path, Options{Binding: binding}) // the first sync
+	if tok, _ := first.RefreshToken(context.Background()); tok != "rt-2" {
+		t.Errorf("the first sync reads token %q", tok)
+	}
+	first.Close()
+	open(t, path, Options{MustExist: true, Binding: binding}).Close()
+	if _, err := Open(path, Options{MustExist: true, Binding: &Binding{TenantID: "other"}}); err == nil {
+		t.Error("the first sync did not bind the file")
+	}
 }
