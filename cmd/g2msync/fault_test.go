@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/g2msync/g2msync/pkg/sim/gotosim"
 	"github.com/g2msync/g2msync/pkg/sim/graphsim"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
+	"github.com/g2msync/g2msync/pkg/state"
 )
 
 // faultRow is one row of the fault matrix in docs/reliability.md.
@@ -281,6 +283,38 @@ func TestFaultMatrix(t *testing.T) {
 			_, back := tw.w.GoTo.UserByEmail(q.Mail)
 			return fmt.Sprintf("incremental cycle: %d writes; initial sync: %s, restoring the edited account's name and licence (%d writes); deleted account back: %v; %s",
 				incremental, counts(res.Cycle.Applied), tw.w.GoTo.Writes(), back, tw.settled(a))
+		})
+
+	row("GoTo", "bulk create refused as a whole (400 for one entry)", "the request is sent again in halves, so only the entry it concerns can fail",
+		func(t *testing.T) string {
+			tw, a := faultWorld(t)
+			for range 3 {
+				if _, err := tw.w.NewHire("Support"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tw.w.GoTo.InjectFault(gotosim.Fault{Method: "POST", Route: gotosim.RouteCreateUsers, Times: 1, Status: 400, Body: `{"errors":[{"code":"invalid.request","value":"firstName"}]}`})
+			res := tw.mustCycle(a, engine.Options{})
+			if res.Cycle.Applied["create"] != 4 || len(res.Errors) != 0 {
+				t.Fatalf("applied %v errors %v", res.Cycle.Applied, res.Errors)
+			}
+			return fmt.Sprintf("the 4-person POST refused once, its halves created everyone (%d POSTs); cycle %s; %s",
+				tw.w.GoTo.Calls()[gotosim.RouteCreateUsers], res.Outcome(), tw.settled(a))
+		})
+	row("State", "state file truncated or emptied", "refused with the recovery before anything is read or written; never a crash, never a fresh start",
+		func(t *testing.T) string {
+			tw, a := faultWorld(t)
+			whole := tw.stateBytes()
+			var said []string
+			for _, cut := range []int{len(whole) / 2, 0} {
+				os.WriteFile(tw.cfg.StatePath, whole[:cut], 0o600)
+				_, err := tw.cycle(a, engine.Options{})
+				if !errors.Is(err, state.ErrCorrupt) || tw.w.GoTo.Writes() != 0 {
+					t.Fatalf("cut to %d: err %v, GoTo writes %d", cut, err, tw.w.GoTo.Writes())
+				}
+				said = append(said, fmt.Sprintf("%q", trim(err.Error()[strings.Index(err.Error(), "is not"):], 60)))
+			}
+			return fmt.Sprintf("cut in half: %s; 0 bytes: %s; 0 GoTo writes", said[0], said[1])
 		})
 
 	// Each row has its own simulators and state file: they run in parallel,

@@ -65,6 +65,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(validYAML+"notify: { smtp: { host: mail.example.com, port: 587, username: u }, from: g2msync@example.com, to: [ops@example.com] }\n"), "", uint8(entraAndGoTo|1<<6))
 	f.Add([]byte("roles: ["), "", uint8(entraAndGoTo))
 	f.Add([]byte("x: &a {b: *a}\nlisten: *a\n"), "", uint8(0))
+	// Issue 10's inputs: a key given twice, aliases that multiply.
+	f.Add([]byte(validYAML+"safety: { max_disables: 5 }\nsafety: { max_disables_percent: 10 }\n"), "", uint8(entraAndGoTo))
+	f.Add([]byte(validYAML+"roles: { R0: &L {licenses: [\"1\", \"2\", \"3\"]}, R1: *L, R2: *L, R3: *L }\n"), "G2MSYNC_ROLES={A: &M {licenses: ['1']}, B: *M}", uint8(entraAndGoTo))
 	f.Add([]byte(nil), "G2MSYNC_ENTRA_TENANT_ID=contoso.onmicrosoft.com\nG2MSYNC_ENTRA_CLIENT_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000002\n"+
 		"G2MSYNC_ENTRA_APP_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000009\nG2MSYNC_GOTO_ACCOUNT_KEY=123\nG2MSYNC_GOTO_CLIENT_ID=c\nG2MSYNC_ROLES={User: {licenses: ['1']}}", uint8(entraAndGoTo))
 	if example, err := os.ReadFile(filepath.Join("..", "..", "config", "g2msync.example.yaml")); err == nil {

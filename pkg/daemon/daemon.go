@@ -496,8 +496,8 @@ func (d *Daemon) Handler() http.Handler {
 // statusAllowed guards /status, which names people and their errors: open
 // on a loopback listener, and on any other only with the bearer token.
 func (d *Daemon) statusAllowed(w http.ResponseWriter, r *http.Request) bool {
-	if Loopback(d.opts.Listen) {
-		return true
+	if d.opts.Listen == "" || Loopback(d.opts.Listen) {
+		return true // no listener (the handler served in-process), or this host only
 	}
 	if d.opts.StatusToken == "" {
 		http.Error(w, "/status names people, so on an address other hosts can reach it needs a token: set status_token_file and send it as a bearer token",

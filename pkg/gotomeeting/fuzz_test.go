@@ -269,6 +269,10 @@ func FuzzClientReply(f *testing.F) {
 	f.Add([]byte(`{"errors":[{"code":"license.seats.exceeded"}]}`), uint16(209), uint8(2))
 	f.Add([]byte(`{"int_err_code":"InvalidToken"}`), uint16(201), uint8(0))
 	f.Add([]byte(`<html>busy</html>`), uint16(303), uint8(3))
+	// Issue 10's inputs: a redirect, pages that never end, a null where a list belongs.
+	f.Add([]byte(`{"results":[{"key":"1","email":"a@x"}],"toIndex":0}`), uint16(307), uint8(0))
+	f.Add([]byte(`{"results":[{"key":"9","email":"\u212Aate@x"}],"total":null}`), uint16(0), uint8(0))
+	f.Add([]byte(`{"results":null,"licenseKeys":null}`), uint16(0), uint8(4))
 
 	var (
 		replies sync.Map // id → *fuzzReply
