@@ -172,7 +172,12 @@ func Open(path string, opts Options) (st *Store, err error) {
 	}
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly,
+		// The Lstat above tells a link apart with a message; O_NOFOLLOW closes
+		// the window between it and the open.
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			return os.OpenFile(name, flag|syscall.O_NOFOLLOW, perm)
+		}})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, fmt.Errorf("state file %s is %w; wait for its cycle to end or stop the other process", path, ErrInUse)
