@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -269,10 +270,21 @@ func checkPlan(t *testing.T, in Input, p *Plan) {
 		}
 	}
 
-	// Apply order: kinds in rank order, Entra ids ascending within a kind.
+	// Apply order: kinds in rank order, Entra ids ascending within a kind;
+	// creates by the lists they give first (one bulk call each), then by id.
 	for i := 1; i < len(p.Changes); i++ {
 		a, b := p.Changes[i-1], p.Changes[i]
-		if a.Kind.rank() > b.Kind.rank() || (a.Kind == b.Kind && a.EntraID >= b.EntraID) {
+		order := cmpInt(a.Kind.rank(), b.Kind.rank())
+		if order == 0 && a.Kind == KindCreate {
+			order = strings.Compare(listKeyOf(a.Licenses), listKeyOf(b.Licenses))
+			if order == 0 {
+				order = strings.Compare(listKeyOf(a.AdminRoles), listKeyOf(b.AdminRoles))
+			}
+		}
+		if order == 0 {
+			order = strings.Compare(a.EntraID, b.EntraID)
+		}
+		if order >= 0 {
 			t.Fatalf("changes out of order: %s:%s before %s:%s", a.Kind, a.EntraID, b.Kind, b.EntraID)
 		}
 	}
@@ -309,4 +321,14 @@ func shuffle[T any](r *fuzzBytes, s []T) []T {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
