@@ -72,6 +72,9 @@ func (m *Main) check(ctx context.Context, cfg *config.Config, o appOptions) erro
 	for _, c := range a.source.Check(ctx) {
 		report(c)
 	}
+	for _, c := range checkRoles(ctx, a) {
+		report(c)
+	}
 	// check never creates or binds the state file (plan neither).
 	st, err := a.openExisting()
 	switch {
@@ -167,4 +170,36 @@ func warnings(cfg *config.Config) []config.Problem {
 			"until status_token_file is set; /metrics, /healthz and /readyz stay open", cfg.Listen)})
 	}
 	return ws
+}
+
+// checkRoles tests what the configuration's roles name: app roles the
+// enterprise app has (a role `Users` for `User` skipped everyone assigned
+// it) and admin roles GoTo grants (MANAGE_USER for MANAGE_USERS).
+func checkRoles(ctx context.Context, a *app) []graph.Check {
+	var out []graph.Check
+	app, err := a.source.App(ctx)
+	if err == nil {
+		known := make([]string, 0, len(app.Roles))
+		for _, r := range app.Roles {
+			known = append(known, r.Value)
+		}
+		for _, name := range a.mapper.UnknownRoles(app) {
+			out = append(out, graph.Check{Name: "Role " + name, Detail: fmt.Sprintf("the enterprise app %q has no app role with this value or id; "+
+				"its roles: %s; fix the name under roles", app.DisplayName, strings.Join(known, ", "))})
+		}
+	}
+	names := make([]string, 0, len(a.cfg.Roles))
+	for name := range a.cfg.Roles {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		for _, r := range a.cfg.Roles[name].AdminRoles {
+			if !slices.Contains(gotomeeting.AdminRoles(), r) {
+				out = append(out, graph.Check{Name: "Role " + name, Detail: fmt.Sprintf("admin role %s is not one GoTo grants (%s); fix roles.%s.admin_roles",
+					r, strings.Join(gotomeeting.AdminRoles(), ", "), name)})
+			}
+		}
+	}
+	return out
 }

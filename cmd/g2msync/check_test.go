@@ -70,6 +70,10 @@ func TestCheckReportsEachFailure(t *testing.T) {
 		}, step: "GoTo admin role", want: "give it SUPER_USER or MANAGE_USERS"},
 		{name: "wrong GoTo account", env: []string{"G2MSYNC_GOTO_ACCOUNT_KEY=12345"},
 			step: "GoTo account", want: "does not administer account 12345; set goto.account_key to one of"},
+		{name: "role the app does not have", env: []string{"G2MSYNC_ROLES={Users: {licenses: ['5100000000000000000001']}}"},
+			step: "Role Users", want: "has no app role with this value or id; its roles: User, Admin"},
+		{name: "unknown GoTo admin role", env: []string{"G2MSYNC_ROLES={User: {licenses: ['5100000000000000000001'], admin_roles: [MANAGE_USER]}}"},
+			step: "Role User", want: "admin role MANAGE_USER is not one GoTo grants"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

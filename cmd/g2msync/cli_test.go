@@ -181,3 +181,19 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+// status and report only read the state file: they demanded the Entra and
+// GoTo secrets (and a configuration valid in every other respect).
+func TestStatusAndReportNeedNoSecrets(t *testing.T) {
+	path := goldenState(t)
+	cfg := filepath.Join(t.TempDir(), "g2msync.yaml")
+	os.WriteFile(cfg, []byte("state_path: "+path+"\nentra: { tenant_id: not-filled-in-yet }\n"), 0o600)
+	for _, args := range [][]string{{"status", "--config", cfg}, {"report", "--config", cfg}} {
+		if code, out, errOut := runMain(t, nil, args...); code != ExitOK || out == "" {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	if code, _, errOut := runMain(t, []string{"G2MSYNC_STATE_PATH=" + path}, "status", "--config", filepath.Join(t.TempDir(), "absent.yaml")); code != ExitOK {
+		t.Errorf("status with the path from the environment: exit %d %s", code, errOut)
+	}
+}

@@ -58,11 +58,19 @@ func (m *Main) statePathFlags(fs *flag.FlagSet) (cfgPath, statePath *string) {
 func (m *Main) openStateReadOnly(cfgPath, statePath string) (*state.Store, error) {
 	path := statePath
 	if path == "" {
-		cfg, err := m.loadConfig(cfgPath)
-		if err != nil {
-			return nil, err
+		// Only the state file's path: no secret, nor the rest of the
+		// configuration, is needed to read it.
+		cfgFile := cfgPath
+		if cfgFile == defaultConfigPath {
+			if _, err := os.Stat(cfgFile); errors.Is(err, os.ErrNotExist) {
+				cfgFile = ""
+			}
 		}
-		path = cfg.StatePath
+		p, err := config.StatePath(cfgFile, m.Environ)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		path = p
 	}
 	return state.Open(path, state.Options{ReadOnly: true})
 }

@@ -44,11 +44,35 @@ func TestValidMinimalConfigGetsDefaults(t *testing.T) {
 	}
 }
 
-func TestExampleConfigIsValid(t *testing.T) {
+// TestExampleConfigIsValidButForItsPlaceholders: a copied example is valid
+// in every setting but the stand-ins an administrator must replace, and
+// each of those is named (the nil GUID tenant passed validation once).
+func TestExampleConfigIsValidButForItsPlaceholders(t *testing.T) {
 	env := append([]string{"G2MSYNC_ENTRA_CLIENT_SECRET_FILE=", "G2MSYNC_GOTO_CLIENT_SECRET_FILE="}, secretsEnv...)
-	cfg, err := Load(filepath.Join("..", "..", "config", "g2msync.example.yaml"), env)
+	_, err := Load(filepath.Join("..", "..", "config", "g2msync.example.yaml"), env)
+	var cerr *Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("err = %v, want the placeholders named", err)
+	}
+	var keys []string
+	for _, p := range cerr.Problems {
+		if !strings.Contains(p.Msg, "placeholder") {
+			t.Errorf("%s: %s: the example must be valid but for its placeholders", p.Key, p.Msg)
+		}
+		keys = append(keys, p.Key)
+	}
+	want := []string{"entra.client_id", "entra.service_principal_id", "entra.tenant_id", "goto.account_key", "goto.client_id",
+		"roles.Admin.licenses[0]", "roles.User.licenses[0]"}
+	if !cmp.Equal(keys, want) {
+		t.Errorf("placeholders named: %v, want %v", keys, want)
+	}
+	// With real values in their place, it loads.
+	real := append(env, "G2MSYNC_ENTRA_TENANT_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000001", "G2MSYNC_ENTRA_CLIENT_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000002",
+		"G2MSYNC_ENTRA_SERVICE_PRINCIPAL_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000003", "G2MSYNC_GOTO_ACCOUNT_KEY=4200000000000000001",
+		"G2MSYNC_GOTO_CLIENT_ID=goto-client", "G2MSYNC_ROLES={User: {licenses: ['51']}, Admin: {licenses: ['51'], admin_roles: [MANAGE_USERS]}}")
+	cfg, err := Load(filepath.Join("..", "..", "config", "g2msync.example.yaml"), real)
 	if err != nil {
-		t.Fatalf("the example config must load: %v", err)
+		t.Fatalf("the example with real values: %v", err)
 	}
 	if len(cfg.Roles) != 2 || cfg.Roles["Admin"].AdminRoles[0] != "MANAGE_USERS" {
 		t.Errorf("roles = %+v", cfg.Roles)
@@ -142,6 +166,9 @@ func TestEveryProblemNamesItsKey(t *testing.T) {
 		{"no credential", "", []string{"G2MSYNC_ENTRA_CLIENT_SECRET="}, "entra.auth", "no single credential"},
 		{"password without user", "", []string{"G2MSYNC_GOTO_PASSWORD=x"}, "goto.username", "no username"},
 		{"broken yaml", "!roles: [", nil, "(file)", "not valid YAML"},
+		{"every 0s", "schedule: '@every 0s'", nil, "schedule", "without pause"},
+		{"port out of range", "listen: localhost:99999", nil, "listen", "not a TCP port"},
+		{"nil guid tenant", "entra: { tenant_id: 00000000-0000-0000-0000-000000000000 }", nil, "entra.tenant_id", "placeholder"},
 		{"key given twice", "safety: { max_disables: 5 }\nsafety: { max_disables_percent: 10 }", nil, "safety", "given twice, on lines"},
 		{"nested key given twice", "policy: sync\nnotify:\n  to: [a@x.com]\n  to: [b@x.com]", nil, "notify.to", "given twice, on lines"},
 	}
@@ -339,5 +366,21 @@ func TestAliasAmplificationIsBounded(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "expands to more than 100000 values") {
 			t.Errorf("%s: err = %.300v", name, err)
 		}
+	}
+}
+
+// Kubernetes sets G2MSYNC_PORT=tcp://… and friends in every pod of a
+// namespace with a Service named g2msync; every command exited 2 with
+// "unknown setting". Typos in real setting names are still errors.
+func TestKubernetesServiceLinksAreNoSettings(t *testing.T) {
+	links := []string{"G2MSYNC_PORT=tcp://10.0.0.7:9464", "G2MSYNC_SERVICE_HOST=10.0.0.7", "G2MSYNC_SERVICE_PORT=9464",
+		"G2MSYNC_SERVICE_PORT_HTTP=9464", "G2MSYNC_PORT_9464_TCP=tcp://10.0.0.7:9464", "G2MSYNC_PORT_9464_TCP_PROTO=tcp",
+		"G2MSYNC_PORT_9464_TCP_PORT=9464", "G2MSYNC_PORT_9464_TCP_ADDR=10.0.0.7"}
+	if _, err := Parse([]byte(validYAML), append(append([]string{}, secretsEnv...), links...)); err != nil {
+		t.Fatalf("service links: %v", err)
+	}
+	_, err := Parse([]byte(validYAML), append(append(append([]string{}, secretsEnv...), links...), "G2MSYNC_SAFETY_MAX_DISABLE=3"))
+	if err == nil || !strings.Contains(err.Error(), "$G2MSYNC_SAFETY_MAX_DISABLE: unknown setting") || strings.Contains(err.Error(), "G2MSYNC_PORT") {
+		t.Errorf("typo beside service links: %v", err)
 	}
 }

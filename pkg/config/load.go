@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -53,6 +54,33 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// StatePath returns the state file a configuration names, reading nothing
+// else: `status` and `report` only read that file, so they need neither
+// the Entra nor the GoTo secrets, nor a configuration valid in every other
+// respect. G2MSYNC_STATE_PATH overrides the file, as for Load.
+func StatePath(path string, environ []string) (string, error) {
+	sp := Default().StatePath
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil && !(errors.Is(err, os.ErrNotExist) && envMap(environ)[EnvPrefix+"STATE_PATH"] != "") {
+			return "", fmt.Errorf("read config: %w", err)
+		}
+		var only struct {
+			StatePath string `yaml:"state_path"`
+		}
+		if err := yaml.Unmarshal(data, &only); err != nil {
+			return "", fmt.Errorf("config %s: not valid YAML: %s", path, cleanYAMLError(err))
+		}
+		if only.StatePath != "" {
+			sp = only.StatePath
+		}
+	}
+	if v := envMap(environ)[EnvPrefix+"STATE_PATH"]; v != "" {
+		sp = v
+	}
+	return sp, nil
+}
+
 // Load reads the file at path (if path is not empty), applies the
 // environment's G2MSYNC_ overrides and secrets, and validates the result.
 // environ is os.Environ() in production; tests pass their own.
@@ -89,7 +117,8 @@ func Parse(data []byte, environ []string) (*Config, error) {
 	}
 	applyEnv(d, reflect.ValueOf(cfg).Elem(), "", env)
 	for name := range env {
-		if name != EnvPrefix+"CONFIG" && strings.HasPrefix(name, EnvPrefix) && !knownEnv(reflect.TypeFor[Config](), "", name) {
+		if name != EnvPrefix+"CONFIG" && strings.HasPrefix(name, EnvPrefix) && !serviceLink.MatchString(name) &&
+			!knownEnv(reflect.TypeFor[Config](), "", name) {
 			probs.Add("$"+name, "unknown setting; environment overrides are G2MSYNC_ and the key path in capitals, e.g. G2MSYNC_SAFETY_MAX_DISABLES")
 		}
 	}
@@ -185,6 +214,12 @@ func knownEnv(t reflect.Type, path, name string) bool {
 	}
 	return false
 }
+
+// serviceLink matches the variables Kubernetes sets in every pod of a
+// namespace for a Service named g2msync (G2MSYNC_PORT=tcp://…,
+// G2MSYNC_SERVICE_HOST, G2MSYNC_PORT_9464_TCP_ADDR, …). No setting has
+// these paths, and taking them for typos stopped every command.
+var serviceLink = regexp.MustCompile(`^G2MSYNC_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_[0-9]+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$`)
 
 // loadSecrets fills each Secret from, in order: the file its _file key names,
 // its G2MSYNC_ variable, or the systemd credential of the same name.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,16 +70,54 @@ func (e *Entra) AuthMethod() string {
 	return ""
 }
 
+// placeholder reports whether v is one of the example configuration's
+// stand-ins rather than a real value: the nil GUID, a "your-…" name, a key
+// of one repeated digit or 1234567890123456789. A copied example must not
+// pass for a configuration.
+func placeholder(v string) bool {
+	if v == "00000000-0000-0000-0000-000000000000" || strings.HasPrefix(v, "your-") || v == "1234567890123456789" {
+		return true
+	}
+	return len(v) > 3 && digitsRE.MatchString(v) && strings.Count(v, v[:1]) == len(v)
+}
+
+// placeholders reports each stand-in the example configuration ships with.
+func placeholders(c *Config, p *Problems) {
+	for _, f := range []struct{ key, v string }{
+		{"entra.tenant_id", c.Entra.TenantID}, {"entra.client_id", c.Entra.ClientID},
+		{"entra.service_principal_id", c.Entra.ServicePrincipalID}, {"entra.app_id", c.Entra.AppID},
+		{"goto.account_key", c.GoTo.AccountKey}, {"goto.client_id", c.GoTo.ClientID},
+	} {
+		if f.v != "" && placeholder(f.v) {
+			p.Add(f.key, "%q is the example configuration's placeholder; set the real value", f.v)
+		}
+	}
+	for name, r := range c.Roles {
+		for i, l := range r.Licenses {
+			if placeholder(l) {
+				p.Add(fmt.Sprintf("roles.%s.licenses[%d]", name, i), "%q is the example configuration's placeholder; `g2msync check` lists the GoTo account's licence keys", l)
+			}
+		}
+	}
+}
+
 func validate(c *Config, p *Problems) {
 	if _, err := cron.ParseStandard(c.Schedule); err != nil {
 		p.Add("schedule", "invalid schedule %q: %v; use 5-field cron (\"*/20 * * * *\") or \"@every 20m\"", c.Schedule, err)
+	} else if every, ok := strings.CutPrefix(c.Schedule, "@every "); ok {
+		if d, err := time.ParseDuration(every); err == nil && d < time.Second {
+			p.Add("schedule", "%q would start cycles without pause; use at least @every 1s (the default is @every 20m)", c.Schedule)
+		}
 	}
+	placeholders(c, p)
 	if c.StatePath == "" {
 		p.Add("state_path", "empty; g2msync needs a state file, e.g. /var/lib/g2msync/state.db")
 	}
 	if c.Listen != "" {
 		if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
 			p.Add("listen", "want host:port such as 127.0.0.1:9464, got %q", c.Listen)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			p.Add("listen", "port %q is not a TCP port (1 to 65535)", port)
 		}
 	}
 	oneOf(p, "log.level", c.Log.Level, logLevels)

@@ -245,7 +245,7 @@ func (c *cycle) calls() map[string]int64 {
 
 // run is the cycle: observe → compute → execute → record.
 func (c *cycle) run(ctx context.Context) error {
-	in, err := c.observe(ctx)
+	in, err := c.observeStoppable(ctx)
 	if err != nil {
 		return err
 	}
@@ -263,6 +263,31 @@ func (c *cycle) run(ctx context.Context) error {
 		return errors.New("engine has no GoTo writer; only dry runs may omit it")
 	}
 	return c.record(p, c.execute(ctx, p))
+}
+
+// observeStoppable observes under a context that a stop request cancels
+// at once: the reads write nothing, so a directory read that is waiting on
+// Graph's retries (Retry-After, up to entra.timeout per attempt) ends when
+// SIGTERM comes, instead of after the grace period.
+func (c *cycle) observeStoppable(ctx context.Context) (plan.Input, error) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.opts.Stop:
+			cancel()
+		case <-rctx.Done():
+		}
+	}()
+	in, err := c.observe(rctx)
+	select {
+	case <-c.opts.Stop:
+		if err != nil {
+			return in, fmt.Errorf("%w while reading, before anything was decided: %w", ErrStopped, err)
+		}
+	default:
+	}
+	return in, err
 }
 
 func (c *cycle) summarisePlan(p *plan.Plan) {

@@ -767,3 +767,28 @@ func TestDisableOfAnAccountWhoseAddressChangedIsRefused(t *testing.T) {
 		t.Errorf("skips %+v", res.Plan.Skips)
 	}
 }
+
+// SIGTERM did not interrupt a directory read that was retrying (13 s here,
+// up to entra.timeout): the reads write nothing, so a stop ends them at once.
+func TestStopEndsARetryingRead(t *testing.T) {
+	h := newHarness(t, 3)
+	h.mustRun(Options{})
+	h.src.hang = true
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	var res *Result
+	go func() {
+		r, err := h.run(Options{Stop: stop})
+		res = r
+		done <- err
+	}()
+	close(stop)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrStopped) || res.Outcome() != OutcomeStopped {
+			t.Fatalf("err %v outcome %s", err, res.Outcome())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stop did not end the read")
+	}
+}

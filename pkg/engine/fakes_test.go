@@ -16,9 +16,16 @@ type fakeSource struct {
 	mu   sync.Mutex
 	snap directory.Snapshot
 	err  error
+	// hang makes Read wait for its context, as a read retrying a throttled
+	// Graph does.
+	hang bool
 }
 
-func (s *fakeSource) Read(context.Context) (*directory.Snapshot, error) {
+func (s *fakeSource) Read(ctx context.Context) (*directory.Snapshot, error) {
+	if s.hang {
+		<-ctx.Done()
+		return nil, fmt.Errorf("list assignments: %w", ctx.Err())
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {

@@ -12,6 +12,10 @@ const StatusSuspended = "SUSPENDED"
 // RoleSuperUser is the admin role of an account's super administrators.
 const RoleSuperUser = "SUPER_USER"
 
+// AdminRoles are the admin roles GoTo is known to grant (DESIGN §5.3). A
+// configured role outside them is most likely a typo (MANAGE_USER).
+func AdminRoles() []string { return []string{"MANAGE_ACCOUNT", "MANAGE_USERS", RoleSuperUser} }
+
 // User is a GoTo account as the Admin API returns it.
 type User struct {
 	Key        string

@@ -198,6 +198,21 @@ func (m *Mapper) roles(u *directory.User, app *directory.App, sets map[string][2
 
 // lookupRole finds the configured role for an assignment's role id: by id
 // first, then by the role's value.
+// UnknownRoles returns the configured roles that name no app role of app,
+// by value or id (Default Access aside), sorted: people assigned the role
+// meant would be skipped, all of them, without an error.
+func (m *Mapper) UnknownRoles(app directory.App) []string {
+	var out []string
+	for name := range m.cfg.Roles {
+		if name == directory.DefaultAccessRoleID || slices.ContainsFunc(app.Roles, func(r directory.AppRole) bool { return r.ID == name || r.Value == name }) {
+			continue
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
 func (m *Mapper) lookupRole(id string, app *directory.App) (string, bool) {
 	if _, ok := m.cfg.Roles[id]; ok {
 		return id, true

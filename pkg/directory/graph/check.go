@@ -36,6 +36,12 @@ var needed = []struct {
 // does: sign in, look at the granted permissions, find the enterprise app,
 // read one page of its assignments and one page of an assigned group's
 // members. It stops at the first step the others depend on.
+// App reads the enterprise application: its name and app roles.
+func (s *Source) App(ctx context.Context) (directory.App, error) {
+	ctx, _ = withReadMeter(ctx)
+	return s.readApp(ctx)
+}
+
 func (s *Source) Check(ctx context.Context) []Check {
 	var out []Check
 	tok, err := s.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{s.scope}})
