@@ -50,7 +50,7 @@ if [ ! -f "$confdir/g2msync.yaml" ]; then
 fi
 # The units load each of these as a systemd credential; empty ones are ignored.
 for c in entra-client-secret entra-certificate-password goto-client-secret goto-refresh-token \
-         goto-personal-access-token goto-password notify-smtp-password; do
+         goto-personal-access-token goto-password notify-smtp-password status-token; do
   if [ ! -f "$confdir/credentials/$c" ]; then
     install -m 0600 /dev/null "$confdir/credentials/$c"
   fi
@@ -59,6 +59,7 @@ echo "put the Entra and GoTo client secrets in $confdir/credentials/entra-client
 
 install -m 0644 "$here/g2msync.service" /etc/systemd/system/g2msync.service
 install -m 0644 "$here/g2msync-initial-sync.service" /etc/systemd/system/g2msync-initial-sync.service
+install -m 0644 "$here/g2msync@.service" /etc/systemd/system/g2msync@.service
 systemctl daemon-reload
 systemctl enable g2msync.service >/dev/null
 

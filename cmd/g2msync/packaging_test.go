@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -20,8 +21,10 @@ func TestSystemdUnitsVerify(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
 	var units []string
-	for _, name := range []string{"g2msync.service", "g2msync-initial-sync.service"} {
-		raw, err := os.ReadFile(filepath.Join("..", "..", "scripts", name))
+	// The template unit is verified as an instance, as systemd runs it.
+	for name, file := range map[string]string{"g2msync.service": "g2msync.service", "g2msync-initial-sync.service": "g2msync-initial-sync.service",
+		"g2msync@contoso.service": "g2msync@.service"} {
+		raw, err := os.ReadFile(filepath.Join("..", "..", "scripts", file))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +38,15 @@ func TestSystemdUnitsVerify(t *testing.T) {
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
-	unit, _ := os.ReadFile(units[0])
+	slices.Sort(units) // g2msync-initial-sync, g2msync.service, g2msync@contoso
+	unit, _ := os.ReadFile(units[1])
+	tmpl, _ := os.ReadFile(units[2])
+	for _, want := range []string{"--config /etc/g2msync/%i.yaml", "StateDirectory=g2msync/%i", "G2MSYNC_STATE_PATH=/var/lib/g2msync/%i/state.db",
+		"LoadCredential=entra-client-secret:/etc/g2msync/credentials/%i/entra-client-secret"} {
+		if !strings.Contains(string(tmpl), want) {
+			t.Errorf("g2msync@.service lacks %q", want)
+		}
+	}
 	for _, want := range []string{"Type=notify", "WatchdogSec=", "StateDirectory=g2msync", "LoadCredential=entra-client-secret:",
 		"NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "RestrictAddressFamilies=",
 		"CapabilityBoundingSet=\n", "SystemCallFilter=@system-service", "ExecReload=/bin/kill -HUP $MAINPID"} {
