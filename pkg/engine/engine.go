@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -167,8 +168,8 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 		level = slog.LevelError
 	}
 	c.log.Log(ctx, level, "cycle finished", logkey.Outcome, c.res.Cycle.Outcome,
-		"planned", c.res.Cycle.Planned, "applied", c.res.Cycle.Applied, "failed", c.res.Cycle.Failed,
-		"skipped", c.res.Cycle.Skipped, "staged", c.res.Cycle.Staged, "deferred", c.res.Cycle.Deferred, "calls", c.res.Cycle.Calls,
+		"planned", counts[int](c.res.Cycle.Planned), "applied", counts[int](c.res.Cycle.Applied), "failed", counts[int](c.res.Cycle.Failed),
+		"skipped", c.res.Cycle.Skipped, "staged", c.res.Cycle.Staged, "deferred", c.res.Cycle.Deferred, "calls", counts[int64](c.res.Cycle.Calls),
 		logkey.DurationMS, c.res.Cycle.End.Sub(start).Milliseconds(), logkey.Error, errString(err))
 	return c.res, err
 }
@@ -313,4 +314,22 @@ func sum(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// counts logs a map of counts as a group, in key order: planned.create=3 in
+// text logs, {"create":3} in JSON, never Go's map[create:3].
+type counts[V int | int64] map[string]V
+
+// LogValue implements slog.LogValuer.
+func (m counts[V]) LogValue() slog.Value {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	attrs := make([]slog.Attr, len(keys))
+	for i, k := range keys {
+		attrs[i] = slog.Int64(k, int64(m[k]))
+	}
+	return slog.GroupValue(attrs...)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -790,5 +791,28 @@ func TestStopEndsARetryingRead(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stop did not end the read")
+	}
+}
+
+// Logs printed counts as Go's map[create:3]; they are key=value in text
+// logs and objects in JSON.
+func TestCycleLogPrintsCountsAsKeysAndObjects(t *testing.T) {
+	for _, tc := range []struct {
+		handler func(io.Writer) slog.Handler
+		want    string
+	}{
+		{func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) }, "planned.create=3"},
+		{func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) }, `"planned":{"create":3}`},
+	} {
+		h := newHarness(t, 3)
+		var buf bytes.Buffer
+		st, _ := state.Open(h.path, state.Options{})
+		e := h.engine(st, false)
+		e.Logger = slog.New(tc.handler(&buf))
+		e.Run(context.Background(), Options{})
+		st.Close()
+		if out := buf.String(); !strings.Contains(out, tc.want) || strings.Contains(out, "map[") {
+			t.Errorf("want %s, got:\n%s", tc.want, out)
+		}
 	}
 }
