@@ -67,7 +67,7 @@ func (m *Main) check(ctx context.Context, cfg *config.Config, o appOptions) erro
 			status = "FAIL"
 			failed++
 		}
-		fmt.Fprintf(out, "%-5s %-38s %s\n", status, c.Name, c.Detail)
+		fmt.Fprintf(out, "%-5s %-38s %s\n", status, safe(c.Name), safe(c.Detail)) // names and GoTo's words are not ours
 	}
 	for _, c := range a.source.Check(ctx) {
 		report(c)

@@ -417,7 +417,7 @@ func TestFailedChangeBacksOffThenQuarantines(t *testing.T) {
 	h := newHarness(t, 3)
 	h.mustRun(Options{})
 	h.src.edit("u0001", func(u *directory.User) { u.Attributes["surname"] = "Changed" })
-	h.target.fail["user0001@contoso.com"] = fmt.Errorf("goto: 500: %w", gotomeeting.ErrUnavailable)
+	h.target.fail["user0001@contoso.com"] = errors.New("goto: 400 invalid.request: lastName") // this person's, not an outage
 	// Attempts at t0, then the back-off doubles from 10 min: cycles come
 	// every 20 min, so attempts are made at cycles 1, 2, 3, 5 and 9; the
 	// fifth failure quarantines the account.
@@ -455,7 +455,7 @@ func TestRetryClearsQuarantine(t *testing.T) {
 	h := newHarness(t, 3)
 	h.mustRun(Options{})
 	h.src.edit("u0002", func(u *directory.User) { u.Attributes["surname"] = "X" })
-	h.target.fail["user0002@contoso.com"] = fmt.Errorf("goto: 409: %w", gotomeeting.ErrConflict)
+	h.target.fail["user0002@contoso.com"] = errors.New("goto: 400 invalid.request: lastName")
 	h.policy.Retry = plan.RetryPolicy{QuarantineAfter: 1}
 	h.mustRun(Options{})
 	if fs := h.failures(); len(fs) != 1 || !fs[0].Quarantined {
@@ -814,5 +814,45 @@ func TestCycleLogPrintsCountsAsKeysAndObjects(t *testing.T) {
 		if out := buf.String(); !strings.Contains(out, tc.want) || strings.Contains(out, "map[") {
 			t.Errorf("want %s, got:\n%s", tc.want, out)
 		}
+	}
+}
+
+// An outage of a few hours failed whoever stood first in each cycle five
+// times and quarantined them; so did seats and address conflicts, whose
+// cause the next cycle observes itself. Only failures of the person's own
+// change quarantine.
+func TestOutagesSeatsAndConflictsNeverQuarantine(t *testing.T) {
+	for _, err := range []error{fmt.Errorf("goto: 503: %w", gotomeeting.ErrUnavailable), fmt.Errorf("goto: 429: %w", gotomeeting.ErrThrottled),
+		fmt.Errorf("goto: 400 seats.exceeded: %w", gotomeeting.ErrSeatsExhausted), fmt.Errorf("goto: 409: %w", gotomeeting.ErrConflict)} {
+		h := newHarness(t, 3)
+		h.policy.Retry = plan.RetryPolicy{QuarantineAfter: 2}
+		h.mustRun(Options{})
+		h.src.edit("u0001", func(u *directory.User) { u.Attributes["surname"] = "Changed" })
+		h.target.fail["user0001@contoso.com"] = err
+		for range 6 {
+			h.now = h.now.Add(24 * time.Hour)
+			h.run(Options{})
+		}
+		if fs := h.failures(); len(fs) != 1 || fs[0].Quarantined || fs[0].Count < 2 {
+			t.Errorf("%v: failures %+v, want counted but not quarantined", err, fs)
+		}
+	}
+}
+
+// An account the listing skipped (offset paging while another account is
+// deleted) was taken for deleted: its record was dropped instead of the
+// account disabled, and the person kept the licence, unmanaged.
+func TestAccountMissingFromTheListIsReadNotForgotten(t *testing.T) {
+	h := newHarness(t, 100)
+	h.mustRun(Options{})
+	h.src.snap.Users = h.src.snap.Users[60:] // a mass unassignment: the cycle lists
+	skipped := h.target.byEmail("user0005@contoso.com")
+	h.target.unlisted = map[string]bool{skipped.Key: true}
+	res := h.mustRun(Options{AllowDisables: true})
+	if res.Plan.Count(plan.KindForget) != 0 || res.Cycle.Applied["disable"] != 60 || len(skipped.Licenses) != 0 {
+		t.Errorf("forget %d, disables %v, skipped account's licences %v", res.Plan.Count(plan.KindForget), res.Cycle.Applied, skipped.Licenses)
+	}
+	if h.target.calls["get"] != 1 {
+		t.Errorf("calls %v: the one account absent from the list is read", h.target.calls)
 	}
 }

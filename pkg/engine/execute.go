@@ -89,7 +89,7 @@ func (c *cycle) stopRequested(ctx context.Context) error {
 func (c *cycle) applyOne(ctx context.Context, ch *plan.Change) error {
 	if ch.Kind == plan.KindForget {
 		o := c.outcome(ch, state.ResultSuccess, "")
-		o.DeleteRecord, o.ClearIntent = true, true
+		o.DeleteRecord, o.ClearIntent, o.ClearFailure = true, true, true
 		if c.commit(o) {
 			c.res.Cycle.Applied[string(ch.Kind)]++
 			c.log.Info("applied", c.attrs(ch, ch.GoToKey)...)
@@ -284,6 +284,8 @@ func (c *cycle) gone(ch *plan.Change) error {
 		msg := fmt.Sprintf("GoTo account %s was deleted outside g2msync; the person will be matched or created again next cycle", ch.GoToKey)
 		o.Audit.Result, o.Audit.Error = state.ResultFailure, msg
 		c.res.Cycle.Failed[string(ch.Kind)]++
+		c.res.Errors = append(c.res.Errors, newChangeError(ch, errors.New("the GoTo account no longer exists"),
+			gotomeeting.Class{Cause: "not-found", Retryable: true, Hint: "deleted outside g2msync; the person is matched or created again next cycle"}))
 		c.log.Warn("owned account gone", append(c.attrs(ch, ch.GoToKey), logkey.Error, msg)...)
 	}
 	c.commit(o)
@@ -307,7 +309,7 @@ func (c *cycle) fail(ch *plan.Change, err error, keepIntent bool) error {
 		pf := toPlanFailure(f)
 		prev = &pf
 	}
-	pf := c.e.Policy.Retry.Failed(prev, ch, failureCause(cl), cl.Retryable, c.e.now(), ce.Error())
+	pf := c.e.Policy.Retry.Failed(prev, ch, failureCause(cl), cl.Retryable && !cl.Systemic, c.e.now(), ce.Error())
 	f := &state.Failure{EntraID: ch.EntraID, UPN: ch.UPN, Email: ch.Email(), GoToKey: ch.GoToKey, Kind: ch.Kind, Count: pf.Count,
 		FirstAt: pf.FirstAt, LastAt: c.e.now(), NextAttempt: pf.NextAttempt, LastError: pf.LastError, Quarantined: pf.Quarantined,
 		Fingerprint: pf.Fingerprint, Cause: string(pf.Cause)}

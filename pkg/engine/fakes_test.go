@@ -75,6 +75,9 @@ type fakeTarget struct {
 	log []string
 	// readErr, when set, fails every read.
 	readErr error
+	// unlisted accounts are left out of ListUsers, as offset paging skips
+	// an account when another is deleted during the listing.
+	unlisted map[string]bool
 }
 
 func newFakeTarget() *fakeTarget {
@@ -122,7 +125,9 @@ func (t *fakeTarget) ListUsers(context.Context) ([]gotomeeting.User, error) {
 	defer t.mu.Unlock()
 	var out []gotomeeting.User
 	for _, u := range t.users {
-		out = append(out, *u)
+		if !t.unlisted[u.Key] {
+			out = append(out, *u)
+		}
 	}
 	return out, nil
 }

@@ -95,7 +95,15 @@ func (c *cycle) readGoTo(ctx context.Context, in *plan.Input, need plan.Needs) e
 		}
 		in.Observed = make(map[string]*plan.Remote, len(keys))
 		for _, k := range keys {
-			in.Observed[k] = byKey[k] // nil: the complete list lacks it, so it is gone
+			if rm := byKey[k]; rm != nil {
+				in.Observed[k] = rm
+				continue
+			}
+			// Offset paging skips an account whenever one is deleted during
+			// the listing: absent from the list is not yet gone.
+			if err := c.observeOne(ctx, in.Observed, k); err != nil {
+				return err
+			}
 		}
 	} else {
 		for _, m := range need.Lookups {
@@ -109,15 +117,8 @@ func (c *cycle) readGoTo(ctx context.Context, in *plan.Input, need plan.Needs) e
 			in.Observed = make(map[string]*plan.Remote, len(need.Live))
 		}
 		for _, k := range need.Live {
-			u, err := c.e.Reader.GetUser(ctx, k)
-			switch {
-			case errors.Is(err, gotomeeting.ErrNotFound):
-				in.Observed[k] = nil
-			case err != nil:
-				return fmt.Errorf("read GoTo user %s, which a disable may touch: %w", k, err)
-			default:
-				rm := toRemote(u)
-				in.Observed[k] = &rm
+			if err := c.observeOne(ctx, in.Observed, k); err != nil {
+				return err
 			}
 		}
 	}
@@ -137,6 +138,22 @@ func (c *cycle) readGoTo(ctx context.Context, in *plan.Input, need plan.Needs) e
 		for i, l := range lics {
 			in.Licenses[i] = plan.License{Key: l.Key, Seats: l.Seats, Used: l.UserCount}
 		}
+	}
+	return nil
+}
+
+// observeOne reads one owned account into observed: nil when GoTo says it
+// no longer exists (404).
+func (c *cycle) observeOne(ctx context.Context, observed map[string]*plan.Remote, key string) error {
+	u, err := c.e.Reader.GetUser(ctx, key)
+	switch {
+	case errors.Is(err, gotomeeting.ErrNotFound):
+		observed[key] = nil
+	case err != nil:
+		return fmt.Errorf("read GoTo user %s, which g2msync owns: %w", key, err)
+	default:
+		rm := toRemote(u)
+		observed[key] = &rm
 	}
 	return nil
 }
@@ -260,13 +277,12 @@ func (c *cycle) recoverDeprovision(ctx context.Context, in state.Intent, records
 		return o, nil, nil
 	}
 	var live *gotomeeting.User
-	if c.listed != nil {
-		for j := range c.listed {
-			if c.listed[j].Key == in.GoToKey {
-				live = &c.listed[j]
-			}
+	for j := range c.listed {
+		if c.listed[j].Key == in.GoToKey {
+			live = &c.listed[j]
 		}
-	} else {
+	}
+	if live == nil { // not listed, or absent from the list: ask for it
 		u, err := c.e.Reader.GetUser(ctx, in.GoToKey)
 		switch {
 		case errors.Is(err, gotomeeting.ErrNotFound):

@@ -84,8 +84,8 @@ type rejectedError struct {
 
 func (e *rejectedError) Error() string {
 	if e.lostReply {
-		return ErrRefreshTokenRejected.Error() + " (GoTo's reply to the refresh before was lost in transit, and GoTo had issued a new refresh token in it; " +
-			"no retry can recover that token, only a new login)"
+		return ErrRefreshTokenRejected.Error() + " (GoTo's reply to the refresh before was lost in transit; GoTo probably issued a new refresh token in it, " +
+			"which no retry can recover: only a new login helps)"
 	}
 	return ErrRefreshTokenRejected.Error()
 }
@@ -240,6 +240,12 @@ func Classify(err error) Class {
 	switch {
 	case err == nil:
 		return Class{}
+	case errors.Is(err, errRedirect):
+		return Class{Cause: "redirect", Systemic: true, Stop: true,
+			Hint: "a redirect is a configuration problem, not an outage: check goto.api_base_url and goto.auth_url"}
+	case errors.Is(err, errTooLarge):
+		return Class{Cause: "oversized", Systemic: true, Stop: true,
+			Hint: "no GoTo reply is that large: check that goto.api_base_url points at GoTo"}
 	case errors.Is(err, ErrRefreshTokenRejected), errors.Is(err, ErrNotLoggedIn):
 		return Class{Cause: "credentials", Systemic: true, Stop: true, Hint: "run `g2msync login goto`"}
 	case errors.Is(err, ErrUnauthorized):

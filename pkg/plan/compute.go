@@ -50,10 +50,12 @@ type Input struct {
 //	join        each person against their record (refreshed from Observed)
 //	policy      the mode drops what it forbids
 //	protect     no SUPER_USER is deprovisioned unless allowed
+//	licences    an unmanaged licence that no longer exists is not given back
 //	back-off    a change that failed waits for its next try, or is quarantined
 //	gate        no one in scope aborts; too many disables are staged unless approved
-//	seats       a licence with no free seat defers the changes that add it
 //	addresses   no change may leave two GoTo accounts with one address
+//	seats       a licence with no free seat defers the changes that add it
+//	addresses   again: a deferred rename keeps its old address
 func Compute(in Input) *Plan {
 	c := newComputer(in)
 	c.join()
@@ -68,17 +70,22 @@ func Compute(in Input) *Plan {
 	changes, skips = applyMode(in.Policy.Mode, changes, skips)
 	changes, skips = protect(in.Policy, changes, skips)
 	p.StaleApprovals = staleApprovals(in.Approvals, changes)
+	if abort := c.trimMissing(changes); abort != "" {
+		p.Abort, p.Skips = abort, sortedSkips(skips)
+		return p
+	}
 	var deferred []Change
 	changes, deferred = c.backOff(changes)
 	p.Changes, p.Deferred = changes, deferred
 	gate(p, in.Policy, in.AllowDisables, in.Approvals)
-	if p.Abort == "" {
-		c.seats(p)
-	}
 	if p.Abort != "" {
 		p.Skips = sortedSkips(skips)
 		return p
 	}
+	// Addresses before seats, so that a change dropped for its address takes
+	// no seat; and after, since a rename deferred for seats keeps its address.
+	p.Changes, skips = c.resolveAddresses(p.Changes, skips)
+	c.seats(p)
 	p.Changes, skips = c.resolveAddresses(p.Changes, skips)
 	p.Skips = sortedSkips(skips)
 	sortCreates(p.Changes)
@@ -171,7 +178,7 @@ func (c *computer) fit(a *Account) *Account {
 // in GoTo. g2msync neither matches, creates nor renames by such an address,
 // and leaves the person's account alone.
 func refusedAddress(a *Account) string {
-	if n := len(a.Profile.Email); n > maxEmailLen {
+	if n := utf8.RuneCountInString(a.Profile.Email); n > maxEmailLen {
 		return fmt.Sprintf("email is %d characters long; GoTo accepts at most %d: shorten mail (or what the email mapping reads) in Entra", n, maxEmailLen)
 	}
 	for _, e := range append([]string{a.Profile.Email}, a.MatchEmails...) {

@@ -41,15 +41,17 @@ func (r RetryPolicy) quarantineAfter() int {
 }
 
 // Failed returns what to remember after ch failed at now with the given
-// cause: prev counts on when it was the same change, and a retryable
-// failure repeated often enough quarantines the person.
-func (r RetryPolicy) Failed(prev *Failure, ch *Change, cause Cause, retryable bool, now time.Time, errText string) Failure {
+// cause: prev counts on when it was the same change, and a failure that
+// concerns this person (quarantinable: not an outage, not throttling, not a
+// cause the next cycle observes itself) repeated often enough quarantines
+// them. An outage of a few hours must not quarantine whoever stood first.
+func (r RetryPolicy) Failed(prev *Failure, ch *Change, cause Cause, quarantinable bool, now time.Time, errText string) Failure {
 	f := Failure{EntraID: ch.EntraID, Fingerprint: ch.Fingerprint(), Cause: cause, Count: 1, FirstAt: now, LastError: errText}
 	if prev != nil && prev.Fingerprint == f.Fingerprint {
 		f.Count, f.FirstAt = prev.Count+1, prev.FirstAt
 	}
 	f.NextAttempt = now.Add(r.Delay(f.Count))
-	if q := r.quarantineAfter(); q > 0 && f.Count >= q && retryable {
+	if q := r.quarantineAfter(); q > 0 && f.Count >= q && quarantinable && cause == CauseOther {
 		f.Quarantined = true
 	}
 	return f
@@ -88,10 +90,10 @@ func (c *computer) waiting(ch *Change) *Deferral {
 		return nil
 	}
 	switch {
+	case f.Cause == CauseSeats || f.Cause == CauseConflict:
+		return nil // observed this cycle: tried as soon as the cause is gone
 	case f.Quarantined:
 		return &Deferral{Cause: CauseQuarantine, Reason: reasonQuarantine, Attempts: f.Count, LastError: f.LastError}
-	case f.Cause == CauseSeats || f.Cause == CauseConflict:
-		return nil
 	case c.in.Now.Before(f.NextAttempt):
 		return &Deferral{Cause: CauseBackoff, Reason: reasonBackoff, Until: f.NextAttempt, Attempts: f.Count, LastError: f.LastError}
 	}
@@ -123,11 +125,49 @@ func staleApprovals(approvals map[string]string, changes []Change) []string {
 	return out
 }
 
+// trimMissing checks, when the licences were read, every licence a change
+// adds. One the configuration gives that the GoTo account does not have is
+// a configuration error that concerns everyone: it aborts the plan (its
+// reason is returned). An unmanaged licence that no longer exists (a
+// re-enable giving back what a disable took) is left out of the change.
+// It runs before back-off, so a failure is remembered against the change
+// as it is really sent.
+func (c *computer) trimMissing(changes []Change) string {
+	if c.in.Licenses == nil {
+		return ""
+	}
+	exists := make(map[string]bool, len(c.in.Licenses))
+	for _, l := range c.in.Licenses {
+		exists[l.Key] = true
+	}
+	for i := range changes {
+		ch := &changes[i]
+		if ch.Licenses == nil {
+			continue
+		}
+		var missing []string
+		for _, k := range added(ch.Licenses.Old, ch.Licenses.New) {
+			switch {
+			case exists[k]:
+			case slices.Contains(c.in.Policy.ManagedLicenses, k):
+				return fmt.Sprintf("licence %s, which the configuration's roles give, does not exist in the GoTo account; "+
+					"fix the licence keys under roles (`g2msync check` lists the account's licences); nothing was changed", k)
+			default:
+				missing = append(missing, k)
+			}
+		}
+		if len(missing) > 0 {
+			l := *ch.Licenses
+			l.New = slices.DeleteFunc(slices.Clone(l.New), func(k string) bool { return slices.Contains(missing, k) })
+			ch.Licenses = &l
+		}
+	}
+	return ""
+}
+
 // seats defers, in apply order, each change that adds a licence with no
 // free seat left once the changes before it are applied: disables first
-// give theirs back. A licence the configuration gives that the GoTo account
-// does not have is a configuration error that concerns everyone: it aborts
-// the plan. An unmanaged licence that no longer exists is not given back.
+// give theirs back.
 func (c *computer) seats(p *Plan) {
 	if c.in.Licenses == nil {
 		return
@@ -143,19 +183,9 @@ func (c *computer) seats(p *Plan) {
 			continue
 		}
 		add := added(ch.Licenses.Old, ch.Licenses.New)
-		var missing []string
 		full := ""
 		for _, k := range add {
-			n, ok := seats[k]
-			switch {
-			case !ok && slices.Contains(c.in.Policy.ManagedLicenses, k):
-				p.Abort = fmt.Sprintf("licence %s, which the configuration's roles give, does not exist in the GoTo account; "+
-					"fix the licence keys under roles (`g2msync check` lists the account's licences); nothing was changed", k)
-				p.Changes = nil
-				return
-			case !ok:
-				missing = append(missing, k)
-			case full == "" && used[k] >= n:
+			if n, ok := seats[k]; ok && full == "" && used[k] >= n {
 				full = fmt.Sprintf("licence %s has no free seat (%d of %d used); add seats in GoTo Admin or free some", k, used[k], n)
 			}
 		}
@@ -163,12 +193,6 @@ func (c *computer) seats(p *Plan) {
 			ch.Deferral = &Deferral{Cause: CauseSeats, Reason: full}
 			p.Deferred = append(p.Deferred, ch)
 			continue
-		}
-		if len(missing) > 0 {
-			l := *ch.Licenses
-			l.New = slices.DeleteFunc(slices.Clone(l.New), func(k string) bool { return slices.Contains(missing, k) })
-			ch.Licenses = &l
-			add = added(l.Old, l.New)
 		}
 		for _, k := range add {
 			used[k]++

@@ -326,3 +326,29 @@ func TestGoToFieldLimits(t *testing.T) {
 		t.Errorf("the cut name is planned again: %v", kinds(p))
 	}
 }
+
+// A create dropped for its address took a seat: another person was
+// deferred for "no free seat" while GoTo had one.
+func TestAChangeDroppedForItsAddressTakesNoSeat(t *testing.T) {
+	ann, bob := person("a", "ann@x.com"), person("b", "bob@x.com")
+	squatter := Remote{Key: "S", Profile: Profile{Email: "ann@x.com"}}
+	ann.MatchEmails = nil // the matching attributes do not select the squatter
+	p := Compute(Input{Accounts: []Account{ann, bob}, Remotes: []Remote{squatter}, Licenses: []License{{Key: "L-user", Seats: 1}}, Policy: testPolicy()})
+	if got := kinds(p); !cmp.Equal(got, []string{"create:b", "skip:a"}) || len(p.Deferred) != 0 {
+		t.Errorf("kinds %v deferred %v", got, deferredKinds(p))
+	}
+}
+
+// Back-off and quarantine compared a failure with the change before a
+// missing unmanaged licence was left out of it, so they never matched.
+func TestBackOffMatchesTheChangeAsSent(t *testing.T) {
+	a := person("a", "ann@x.com")
+	r := owned(a, "K1")
+	r.State, r.RemovedLicenses, r.Licenses = StateDisabled, []string{"L-gone", "L-user"}, nil
+	in := Input{Accounts: []Account{a}, Records: []Record{r}, Licenses: []License{{Key: "L-user", Seats: 9}}, Policy: testPolicy(), Now: t0}
+	sent := Compute(in).Changes[0]
+	in.Failures = []Failure{{EntraID: "a", Fingerprint: sent.Fingerprint(), Count: 5, Quarantined: true}}
+	if p := Compute(in); len(p.Changes) != 0 || len(p.Deferred) != 1 {
+		t.Errorf("kinds %v deferred %v: the quarantined re-enable must wait", kinds(p), deferredKinds(p))
+	}
+}

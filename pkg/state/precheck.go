@@ -31,6 +31,11 @@ func checkSize(path string, size int64) error {
 	head := make([]byte, 2*65536)
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
+	// The size is taken after the header is read: a daemon writing the file
+	// grows it before it writes a meta page naming the new size.
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
 	need := int64(0)
 	pageSize := int64(0)
 	for i, off := 0, int64(0); i < 2; i++ {

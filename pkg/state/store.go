@@ -240,6 +240,12 @@ func (s *Store) tokensOnly() bool {
 // initTokensOnly prepares a file created only to keep a refresh token.
 func (s *Store) initTokensOnly(created bool) error {
 	if !created {
+		if !s.tokensOnly() {
+			// A real state file (maybe another tenant's, which check or plan
+			// refused for its binding): a token is never written into it here.
+			return fmt.Errorf("state file %s exists and is not this command's to write: the rotated GoTo refresh token is not kept; "+
+				"check the configuration's state_path, then `g2msync login goto`", s.path)
+		}
 		return nil
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
@@ -311,8 +317,16 @@ func (s *Store) init(b *Binding) error {
 // owned accounts this takes milliseconds.
 func (s *Store) verify() error {
 	return s.db.View(func(tx *bolt.Tx) error {
+		// Drain the channel: its goroutine walks the pages until it is done,
+		// and returning early would let Open unmap the file under it.
+		var first error
 		for err := range tx.Check() {
-			return fmt.Errorf("state file %s is %w (%v); %s", s.path, ErrCorrupt, err, recovery)
+			if first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			return fmt.Errorf("state file %s is %w (%v); %s", s.path, ErrCorrupt, first, recovery)
 		}
 		return nil
 	})

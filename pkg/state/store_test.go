@@ -373,3 +373,19 @@ func TestTokensOnlyFileIsNotState(t *testing.T) {
 		t.Error("the first sync did not bind the file")
 	}
 }
+
+// check or plan pointed by mistake at another tenant's state file (refused
+// for its binding) wrote the token GoTo rotated for them into it.
+func TestTokensOnlyNeverWritesARealStateFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := open(t, path, Options{Binding: binding})
+	s.SaveRefreshToken(context.Background(), "token-of-A")
+	s.Close()
+	if _, err := Open(path, Options{TokensOnly: true}); err == nil || !strings.Contains(err.Error(), "not this command's to write") {
+		t.Fatalf("TokensOnly open of a real state file: %v", err)
+	}
+	r := open(t, path, Options{ReadOnly: true})
+	if tok, _ := r.RefreshToken(context.Background()); tok != "token-of-A" {
+		t.Errorf("token %q", tok)
+	}
+}
