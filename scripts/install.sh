@@ -28,7 +28,9 @@ elif command -v go >/dev/null 2>&1 && [ -f "$root/go.mod" ]; then
     -o "$root/g2msync" ./cmd/g2msync)
   bin="$root/g2msync"
 else
-  echo "install.sh: no g2msync binary next to this script and no Go toolchain to build one" >&2
+  echo "install.sh: no g2msync binary next to this script, and no Go toolchain for root to build one." >&2
+  echo "  Install from a release archive (scripts/release.sh builds them; it holds the binary)," >&2
+  echo "  or build first as yourself:  go build -o g2msync ./cmd/g2msync  and run sudo $0 again." >&2
   exit 1
 fi
 

@@ -27,8 +27,14 @@ const (
 	ExitPartial = 4 // the cycle ran but some changes failed; they are retried next cycle
 )
 
-// version is stamped at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version, commit and date are stamped at build time (scripts/release.sh):
+// -ldflags "-X main.version=v1.2.3 -X main.commit=<sha> -X main.date=<RFC 3339>".
+// They are constants of the build, not state.
+var (
+	version = "dev"
+	commit  = ""
+	date    = ""
+)
 
 func main() {
 	m := NewMain()
@@ -78,6 +84,9 @@ func (m *Main) commands() map[string]command {
 
 // Run runs the subcommand named by args[0].
 func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = []string{"version"}
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
 			if c, ok := m.commands()[args[1]]; ok {
