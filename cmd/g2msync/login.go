@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"strings"
 
@@ -22,6 +25,11 @@ open it, sign in as a GoTo admin with the MANAGE_USERS or SUPER_USER role,
 and GoTo redirects to this machine's loopback address, which must be
 registered as the OAuth client's redirect URI (http://127.0.0.1:8765/callback
 by default). With --pat-file it exchanges a personal access token instead.
+
+On a host without a browser (a server over SSH): forward the port first
+(ssh -L 8765:127.0.0.1:8765 host) and open the URL on your machine; or sign
+in anywhere and paste the address the browser then shows
+(http://127.0.0.1:8765/callback?code=…) at the prompt.
 
 Run it again whenever g2msync says "GoTo rejected the refresh token".`
 
@@ -69,13 +77,48 @@ func (c *LoginCommand) Run(ctx context.Context, args []string) error {
 		gcfg := a.gotoConfig()
 		gcfg.TokenStore = a.tokens
 		_, err := gotomeeting.LoginLoopback(ctx, gcfg, *listen, func(url string) {
-			fmt.Fprintf(c.m.Stdout, "Open this URL in a browser and sign in as a GoTo admin:\n\n  %s\n\nWaiting for GoTo's redirect to http://%s%s ...\n",
-				url, *listen, gotomeeting.CallbackPath)
-		})
+			fmt.Fprintf(c.m.Stdout, "Open this URL in a browser and sign in as a GoTo admin:\n\n  %s\n\nWaiting for GoTo's redirect to http://%s%s ...\n\n"+
+				"On a host without a browser, either forward the port from your machine first\n"+
+				"  ssh -L %s:%s %s\n"+
+				"or, after signing in, paste here the address the browser shows\n"+
+				"(http://%s%s?code=…; the page itself will not load):\n",
+				url, *listen, gotomeeting.CallbackPath, portOf(*listen), *listen, hostname(), *listen, gotomeeting.CallbackPath)
+		}, lines(c.m.Stdin))
 		if err != nil {
 			return err
 		}
 	}
 	fmt.Fprintf(c.m.Stdout, "Logged in to GoTo. The refresh token is stored in %s; g2msync keeps it current from now on.\n", cfg.StatePath)
 	return nil
+}
+
+// lines sends each line of r, if r is set, until it ends.
+func lines(r io.Reader) <-chan string {
+	if r == nil {
+		return nil
+	}
+	ch := make(chan string)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			ch <- sc.Text()
+		}
+	}()
+	return ch
+}
+
+func portOf(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "8765"
+	}
+	return port
+}
+
+func hostname() string {
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "this-host"
 }

@@ -247,7 +247,7 @@ func TestLoginLoopback(t *testing.T) {
 			return
 		}
 		resp.Body.Close()
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,15 +268,32 @@ func TestLoginLoopback(t *testing.T) {
 		if err == nil {
 			resp.Body.Close()
 		}
-	})
+	}, nil)
 	if err == nil || !strings.Contains(err.Error(), "another state") {
 		t.Errorf("forged state: %v", err)
 	}
 	// And a person who never comes back is waited for only as long as ctx.
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err = LoginLoopback(ctx, cfg, "", func(string) { cancel() })
+	_, err = LoginLoopback(ctx, cfg, "", func(string) { cancel() }, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled login: %v", err)
+	}
+
+	// Headless: the person signs in on another machine, whose browser
+	// reaches no listener here, and pastes the address it shows.
+	noFollow := &http.Client{Transport: browser.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	pasted := make(chan string, 1)
+	rt, err = LoginLoopback(context.Background(), cfg, "", func(u string) {
+		resp, err := noFollow.Get(u)
+		if err != nil {
+			t.Errorf("browser: %v", err)
+			return
+		}
+		resp.Body.Close()
+		pasted <- "  " + resp.Header.Get("Location") + "\n"
+	}, pasted)
+	if err != nil || !e.sim.RefreshTokenValid(rt) {
+		t.Fatalf("pasted redirect: %q %v", rt, err)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -68,7 +70,12 @@ func (c *Client) login(ctx context.Context, tk *oauth2.Token, what string) (stri
 // http://<listenAddr>/callback, exchanges the code, saves the refresh token
 // through cfg.TokenStore and returns it. The redirect URI must be registered
 // on the OAuth client, so use a fixed port in production.
-func LoginLoopback(ctx context.Context, cfg Config, listenAddr string, show func(url string)) (string, error) {
+//
+// On a host without a browser, the person signs in elsewhere: then the
+// redirect reaches no listener, but the address the browser shows holds the
+// code. A line sent on pasted (that address, or its query) is taken as the
+// redirect; nil means none is read.
+func LoginLoopback(ctx context.Context, cfg Config, listenAddr string, show func(url string), pasted <-chan string) (string, error) {
 	c, err := New(cfg)
 	if err != nil {
 		return "", err
@@ -93,9 +100,7 @@ func LoginLoopback(ctx context.Context, cfg Config, listenAddr string, show func
 		err  error
 	}
 	got := make(chan result, 1)
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+CallbackPath, func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
+	read := func(q url.Values) result {
 		var res result
 		switch {
 		case q.Get("state") != state:
@@ -107,6 +112,11 @@ func LoginLoopback(ctx context.Context, cfg Config, listenAddr string, show func
 		default:
 			res.code = q.Get("code")
 		}
+		return res
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+CallbackPath, func(w http.ResponseWriter, r *http.Request) {
+		res := read(r.URL.Query())
 		if res.err != nil {
 			http.Error(w, "g2msync login failed; see the terminal. You may close this window.", http.StatusBadRequest)
 		} else {
@@ -126,13 +136,34 @@ func LoginLoopback(ctx context.Context, cfg Config, listenAddr string, show func
 	}()
 
 	show(c.AuthCodeURL(redirect, state))
-	select {
-	case res := <-got:
-		if res.err != nil {
-			return "", res.err
+	for {
+		select {
+		case res := <-got:
+			if res.err != nil {
+				return "", res.err
+			}
+			return c.Exchange(ctx, res.code, redirect)
+		case line, ok := <-pasted:
+			if !ok {
+				pasted = nil // no more input: wait for the redirect alone
+				continue
+			}
+			line = strings.TrimSpace(line)
+			if line == "" {
+				continue
+			}
+			_, query, _ := strings.Cut(line, "?")
+			q, err := url.ParseQuery(query)
+			if err != nil || q.Get("code") == "" && q.Get("error") == "" {
+				return "", errors.New("goto: login: the pasted text is not the address GoTo redirected to (it holds code= and state=)")
+			}
+			res := read(q)
+			if res.err != nil {
+				return "", res.err
+			}
+			return c.Exchange(ctx, res.code, redirect)
+		case <-ctx.Done():
+			return "", fmt.Errorf("goto: login: wait for the redirect: %w", ctx.Err())
 		}
-		return c.Exchange(ctx, res.code, redirect)
-	case <-ctx.Done():
-		return "", fmt.Errorf("goto: login: wait for the redirect: %w", ctx.Err())
 	}
 }
