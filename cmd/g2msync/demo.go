@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -156,23 +155,12 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	return c.m.runDaemon(ctx, a, "")
 }
 
-// progressBar draws the apply progress on a terminal; elsewhere it stays quiet.
+// progressBar draws the apply progress on a terminal; elsewhere the demo
+// stays quiet (its output is the story, not log lines).
 func (c *DemoCommand) progressBar() func(done, total int) {
 	f, ok := c.m.Stdout.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
-	last := time.Time{}
-	return func(done, total int) {
-		if total == 0 || (done < total && time.Since(last) < 50*time.Millisecond) {
-			return
-		}
-		last = time.Now()
-		const width = 40
-		n := done * width / total
-		fmt.Fprintf(f, "\r  [%s%s] %d/%d", strings.Repeat("#", n), strings.Repeat("-", width-n), done, total)
-		if done == total {
-			fmt.Fprintln(f)
-		}
-	}
+	return newProgress(f, nil, "  creating", time.Now)
 }

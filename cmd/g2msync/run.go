@@ -98,6 +98,9 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 // runOnce runs one cycle. A signal ends it after the change in flight; the
 // call itself is cancelled only if it outlasts the grace period.
 func (m *Main) runOnce(ctx context.Context, a *app, opts engine.Options) error {
+	if !opts.DryRun && a.progress == nil {
+		a.progress = newProgress(m.Stderr, a.log, "applying the plan", time.Now)
+	}
 	stop := make(chan struct{})
 	opts.Stop = stop
 	cycleCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -105,6 +105,7 @@ func (m *Main) rebuildWith(ctx context.Context, cfg *config.Config, aside, token
 }
 
 func (m *Main) rebuild(ctx context.Context, a *app, aside string) error {
+	a.progress = newProgress(m.Stderr, a.log, "re-adopting", time.Now)
 	rep, err := a.cycle(ctx, engine.Options{InitialSync: true, AdoptOnly: true})
 	if err != nil {
 		if rep == nil || rep.Result == nil {
