@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,5 +196,29 @@ func TestStatusAndReportNeedNoSecrets(t *testing.T) {
 	}
 	if code, _, errOut := runMain(t, []string{"G2MSYNC_STATE_PATH=" + path}, "status", "--config", filepath.Join(t.TempDir(), "absent.yaml")); code != ExitOK {
 		t.Errorf("status with the path from the environment: exit %d %s", code, errOut)
+	}
+}
+
+// Flags go before or after arguments, as with the Go tools administrators
+// know; a bad flag is one error line naming the command, not the error and
+// the whole help; help has no empty "Flags:" section.
+func TestFlagsAnywhereAndOneLineErrors(t *testing.T) {
+	for _, args := range [][]string{{"jane@contoso.com", "--config", "x.yaml"}, {"--config", "x.yaml", "jane@contoso.com"}, {"--config=x.yaml", "--", "jane@contoso.com"}} {
+		fs := (&Main{Stderr: io.Discard}).newFlagSet("retry", "usage: g2msync retry")
+		cfg := fs.String("config", "", "")
+		if err := parseArgs(fs, args); err != nil || *cfg != "x.yaml" || fs.NArg() != 1 || fs.Arg(0) != "jane@contoso.com" {
+			t.Errorf("%v: err %v, config %q, args %v", args, err, *cfg, fs.Args())
+		}
+	}
+	code, _, errOut := runMain(t, nil, "plan", "--no-such-flag")
+	if lines := strings.Split(strings.TrimSpace(errOut), "\n"); code != ExitUsage || len(lines) != 1 ||
+		!strings.Contains(lines[0], "g2msync: plan: flag provided but not defined: -no-such-flag (see g2msync plan -h)") {
+		t.Errorf("bad flag: exit %d, stderr:\n%s", code, errOut)
+	}
+	for name := range (&Main{}).commands() {
+		_, out, errOut := runMain(t, nil, name, "-h")
+		if strings.Contains(out+errOut, "Flags:\n\n") || strings.HasSuffix(strings.TrimSpace(out+errOut), "Flags:") {
+			t.Errorf("%s -h has an empty Flags: section:\n%s", name, out+errOut)
+		}
 	}
 }

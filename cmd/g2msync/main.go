@@ -175,30 +175,67 @@ func (m *Main) exit(err error) int {
 	}
 }
 
-// newFlagSet returns a flag set that prints its usage to Stderr and reports
-// errors instead of exiting.
+// newFlagSet returns a flag set whose help (-h, --help) prints the
+// command's synopsis and flags to Stderr, and whose errors are returned,
+// not printed: a bad flag is one line, `g2msync: …`, not an error and the
+// whole help.
 func (m *Main) newFlagSet(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
-		fmt.Fprintf(m.Stderr, "%s\n\nFlags:\n", synopsis)
+		fmt.Fprintln(m.Stderr, synopsis)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n == 0 {
+			return // no empty "Flags:" section
+		}
+		fmt.Fprint(m.Stderr, "\nFlags:\n")
+		fs.SetOutput(m.Stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	return fs
 }
 
-// parse parses args, turning flag errors into usage errors.
+// parse parses args allowing no positional argument.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return usageError{fmt.Errorf("%s: unexpected argument %q (see g2msync %s -h)", fs.Name(), fs.Arg(0), fs.Name())}
 	}
 	return nil
+}
+
+// parseArgs parses flags before or after the positional arguments, as the
+// Go tools administrators know do (`g2msync retry jane@contoso.com
+// --config x.yaml`); "--" ends the flags. Flag errors become usage errors;
+// -h and --help print the help and return flag.ErrHelp.
+func parseArgs(fs *flag.FlagSet, args []string) error {
+	usage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = usage }()
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				usage()
+				return err
+			}
+			return usageError{fmt.Errorf("%s: %w (see g2msync %s -h)", fs.Name(), err, fs.Name())}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			pos = append(pos, args[1:]...)
+			break
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
 }
 
 func (m *Main) getenv(key string) string {

@@ -22,11 +22,8 @@ func (c *RetryCommand) Run(_ context.Context, args []string) error {
 	fs := c.m.newFlagSet("retry", retryUsage)
 	cfgPath := c.m.configFlag(fs)
 	all := fs.Bool("quarantined", false, "release every quarantined account")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, errHelp) {
-			return err
-		}
-		return usageError{err}
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	who := fs.Arg(0)
 	if (who == "") == !*all || fs.NArg() > 1 {
