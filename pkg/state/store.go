@@ -249,10 +249,8 @@ func (s *Store) initTokensOnly(created bool) error {
 		return nil
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %s: %w", name, err)
-			}
+		if err := createBuckets(tx); err != nil {
+			return err
 		}
 		meta := tx.Bucket(bucketMeta)
 		if err := meta.Put(keySchema, u64(SchemaVersion)); err != nil {
@@ -260,6 +258,16 @@ func (s *Store) initTokensOnly(created bool) error {
 		}
 		return meta.Put(keyTokensOnly, []byte{1})
 	})
+}
+
+// createBuckets creates every bucket the file lacks.
+func createBuckets(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) init(b *Binding) error {
@@ -287,10 +295,8 @@ func (s *Store) init(b *Binding) error {
 		return nil
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %s: %w", name, err)
-			}
+		if err := createBuckets(tx); err != nil {
+			return err
 		}
 		meta := tx.Bucket(bucketMeta)
 		if err := meta.Delete(keyTokensOnly); err != nil {
