@@ -366,3 +366,36 @@ func TestReloadAppliesEverySettingOrRefuses(t *testing.T) {
 		t.Errorf("listen changed: err %v, want a refusal naming listen", err)
 	}
 }
+
+// run --once --allow-disables released whatever the run itself planned:
+// it now releases only what the last cycle staged, each as it was staged,
+// so a disable that has since become a delete (or was never shown) waits.
+func TestAllowDisablesReleasesOnlyWhatWasStaged(t *testing.T) {
+	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 10}}, DirectAdmins: -1, DefaultAccess: -1,
+		Disabled: -1, PreExisting: -1}, "", "G2MSYNC_SAFETY_MAX_DISABLES=0") // every disable needs an approval
+	tw.mustCycle(tw.app(), engine.Options{InitialSync: true})
+	people := tw.w.InScope(false)
+	for _, p := range people[:3] {
+		tw.w.RemoveFromGroup(p.ID)
+	}
+	// Nothing staged yet: --allow-disables releases nothing, and stages.
+	a := tw.app()
+	if err := tw.m.approveForRun(a); err != nil {
+		t.Fatal(err)
+	}
+	res := tw.mustCycle(a, engine.Options{})
+	if res.Cycle.Staged != 3 || res.Cycle.Applied["disable"] != 0 {
+		t.Fatalf("first: staged %d applied %v", res.Cycle.Staged, res.Cycle.Applied)
+	}
+	// A fourth leaver since: the approval releases the three that were staged.
+	tw.w.RemoveFromGroup(people[3].ID)
+	a = tw.app()
+	tw.stdout.Reset()
+	if err := tw.m.approveForRun(a); err != nil {
+		t.Fatal(err)
+	}
+	res = tw.mustCycle(a, engine.Options{})
+	if res.Cycle.Applied["disable"] != 3 || res.Cycle.Staged != 1 || !strings.Contains(tw.stdout.String(), "Releasing the 3 disables") {
+		t.Errorf("after approval: applied %v staged %d\n%s", res.Cycle.Applied, res.Cycle.Staged, tw.stdout.String())
+	}
+}

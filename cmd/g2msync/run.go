@@ -41,9 +41,11 @@ With --once, runs one cycle and exits:
   3 disables staged for approval, 4 some changes failed or were deferred
   (no free seat, back-off, quarantine); they are tried again later.
 
---once --allow-disables while the daemon runs does not run a cycle: it
-approves the disables staged now, and the daemon applies them on its next
-cycle.
+--once --allow-disables releases the disables the last cycle staged (as
+status lists them), each bound to its exact change: one that has changed
+since (another kind, account or list), or that no cycle staged yet, waits.
+While the daemon runs it does not run a cycle: it approves them, and the
+daemon applies them on its next cycle.
 
 First run after install, or after restoring the state file:
   g2msync run --once --initial-sync`
@@ -81,6 +83,15 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 		defer unlock()
+	}
+	if *once && *allow && !*dry {
+		// The release is bound to what a person saw: the disables the last
+		// cycle staged (status and plan list them), each by its exact change.
+		// One that changed since, or that no cycle staged yet, waits.
+		if err := c.m.approveForRun(a); err != nil {
+			return err
+		}
+		return c.m.runOnce(ctx, a, engine.Options{InitialSync: *initial})
 	}
 	if *once {
 		return c.m.runOnce(ctx, a, engine.Options{DryRun: *dry, InitialSync: *initial, AllowDisables: *allow})
@@ -163,6 +174,27 @@ func operator() string {
 		return u.Username
 	}
 	return strconv.Itoa(os.Getuid())
+}
+
+// approveForRun approves, for the run about to start, the disables staged
+// by the last cycle, bound to their exact changes.
+func (m *Main) approveForRun(a *app) error {
+	st, err := a.openExisting()
+	if err != nil || st == nil {
+		return err
+	}
+	defer st.Close()
+	staged, err := st.ApproveStaged(operator())
+	if err != nil {
+		return err
+	}
+	if len(staged) == 0 {
+		fmt.Fprintln(m.Stdout, "No disables were staged by an earlier cycle, so none is released: this run stages what exceeds the thresholds;\n"+
+			"review them with `g2msync status`, then run `g2msync run --once --allow-disables` again.")
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "Releasing the %d disables the last cycle staged, each as it was staged; any that changed since waits for another approval.\n", len(staged))
+	return nil
 }
 
 // exitFor maps a cycle's outcome to the documented exit codes.
