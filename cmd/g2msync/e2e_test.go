@@ -399,3 +399,42 @@ func TestAllowDisablesReleasesOnlyWhatWasStaged(t *testing.T) {
 		t.Errorf("after approval: applied %v staged %d\n%s", res.Cycle.Applied, res.Cycle.Staged, tw.stdout.String())
 	}
 }
+
+// pause → run --once changes nothing and says so → resume → the next cycle
+// converges; status shows the pause.
+func TestPauseAndResume(t *testing.T) {
+	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 5}}, DirectAdmins: -1, DefaultAccess: -1,
+		Disabled: -1, PreExisting: -1}, "")
+	tw.mustCycle(tw.app(), engine.Options{InitialSync: true})
+	hire, err := tw.w.NewHire("Sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw.m.Environ = append(tw.m.Environ, "G2MSYNC_STATE_PATH="+tw.cfg.StatePath)
+	if err := tw.m.Run(context.Background(), []string{"pause", "--config", "", "--reason", "tenant migration"}); err != nil {
+		t.Fatal(err)
+	}
+	writes := tw.w.GoTo.Writes()
+	tw.stdout.Reset()
+	if err := tw.m.runOnce(context.Background(), tw.app(), engine.Options{}); err != nil {
+		t.Fatalf("run --once while paused: %v", err)
+	}
+	if !strings.Contains(tw.stdout.String(), "Nothing done: provisioning is paused since") || !strings.Contains(tw.stdout.String(), "(tenant migration); `g2msync resume` resumes") ||
+		tw.w.GoTo.Writes() != writes {
+		t.Fatalf("while paused: %d writes\n%s", tw.w.GoTo.Writes()-writes, tw.stdout.String())
+	}
+	var s *Status
+	tw.read(func(st *state.Store) { s, _ = readStatus(st, 5) })
+	var out bytes.Buffer
+	writeStatusText(&out, s)
+	if !strings.HasPrefix(out.String(), "PAUSED: provisioning is paused since") {
+		t.Errorf("status:\n%s", out.String())
+	}
+	if err := tw.m.Run(context.Background(), []string{"resume", "--config", ""}); err != nil {
+		t.Fatal(err)
+	}
+	res := tw.mustCycle(tw.app(), engine.Options{})
+	if _, ok := tw.w.GoTo.UserByEmail(hire.Mail); !ok || res.Cycle.Applied["create"] != 1 {
+		t.Errorf("after resume: applied %v", res.Cycle.Applied)
+	}
+}

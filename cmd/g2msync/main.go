@@ -79,6 +79,8 @@ func (m *Main) commands() map[string]command {
 		"version":     &VersionCommand{m: m},
 		"retry":       &RetryCommand{m: m},
 		"state":       &StateCommand{m: m},
+		"pause":       &PauseCommand{m: m},
+		"resume":      &ResumeCommand{m: m},
 	}
 }
 
@@ -121,6 +123,8 @@ Commands:
   report       show the provisioning log
   status       show the last cycles, staged disables, deferred changes and failing accounts
   retry        try a failing or quarantined account again on the next cycle
+  pause        stop provisioning (the daemon keeps running) until resume
+  resume       lift a pause
   state        rebuild a lost or corrupt state file (g2msync state rebuild)
   healthcheck  exit 0 if the daemon's /healthz answers (for container health checks)
   version      print the version

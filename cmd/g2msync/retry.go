@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/g2msync/g2msync/pkg/state"
 )
 
 // RetryCommand clears a person's failure record so the next cycle tries again.
 type RetryCommand struct{ m *Main }
 
-const retryUsage = `usage: g2msync retry [flags] <user> | --quarantined
+const retryUsage = `usage: g2msync retry [flags] <user> | --quarantined | --all
 
 A change that keeps failing is retried with a growing back-off and, after
 safety.quarantine_after failures, quarantined: not tried again until the
@@ -22,12 +24,18 @@ func (c *RetryCommand) Run(_ context.Context, args []string) error {
 	fs := c.m.newFlagSet("retry", retryUsage)
 	cfgPath := c.m.configFlag(fs)
 	all := fs.Bool("quarantined", false, "release every quarantined account")
+	every := fs.Bool("all", false, "release every failing account, in back-off or quarantined (as the portal's Restart)")
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	who := fs.Arg(0)
-	if (who == "") == !*all || fs.NArg() > 1 {
-		return usageError{errors.New("name one person, or give --quarantined")}
+	if *every {
+		if who != "" || *all {
+			return usageError{errors.New("--all goes alone")}
+		}
+		who = state.EveryFailure
+	} else if (who == "") == !*all || fs.NArg() > 1 {
+		return usageError{errors.New("name one person, or give --quarantined or --all")}
 	}
 	cfg, err := c.m.loadConfig(*cfgPath)
 	if err != nil {
@@ -42,8 +50,12 @@ func (c *RetryCommand) Run(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(cleared) == 0 && *every {
+		fmt.Fprintln(c.m.Stdout, "No account is failing: nothing to release.")
+		return nil
+	}
 	if len(cleared) == 0 {
-		return fmt.Errorf("no failing account matches %q (see `g2msync status`)", who)
+		return fmt.Errorf("no failing account matches %q (see `g2msync status`)", safe(who))
 	}
 	for _, f := range cleared {
 		state := "failing"

@@ -125,6 +125,10 @@ func (m *Main) runOnce(ctx context.Context, a *app, opts engine.Options) error {
 		}
 	}()
 	rep, err := a.cycle(cycleCtx, opts)
+	if rep != nil && rep.Paused != nil {
+		fmt.Fprintf(m.Stdout, "Nothing done: %s.\n", safe(rep.Paused.Text()))
+		return err
+	}
 	if rep == nil || rep.Result == nil {
 		return err
 	}

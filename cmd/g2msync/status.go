@@ -27,6 +27,7 @@ type Status struct {
 	Staged   []state.Staged   `json:"staged_disables"`
 	Deferred []state.Deferred `json:"deferred_changes"`
 	Failures []state.Failure  `json:"failing_accounts"`
+	Paused   *state.Pause     `json:"paused,omitempty"`
 }
 
 // Run implements command.
@@ -73,6 +74,9 @@ func readStatus(st *state.Store, n int) (*Status, error) {
 	if s.Deferred == nil {
 		s.Deferred = []state.Deferred{}
 	}
+	if s.Paused, err = st.Paused(); err != nil {
+		return nil, err
+	}
 	if s.Cycles == nil {
 		s.Cycles = []state.Cycle{}
 	}
@@ -87,6 +91,9 @@ func readStatus(st *state.Store, n int) (*Status, error) {
 
 func writeStatusText(w io.Writer, s *Status) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if s.Paused != nil {
+		fmt.Fprintf(w, "PAUSED: %s.\n\n", safe(s.Paused.Text()))
+	}
 	if len(s.Cycles) == 0 {
 		fmt.Fprintln(w, "No cycle has run yet.")
 	} else {

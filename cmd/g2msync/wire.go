@@ -167,6 +167,10 @@ func (a *app) cycle(ctx context.Context, opts engine.Options) (*daemon.Report, e
 		return nil, err
 	}
 	defer st.Close()
+	if p, err := st.Paused(); err != nil || (p != nil && !opts.AdoptOnly) {
+		// A person paused provisioning: the cycle reads and changes nothing.
+		return &daemon.Report{Paused: p}, err
+	}
 	a.tokens.set(st)
 	defer a.tokens.set(nil)
 	res, err := a.engine(st, false).Run(ctx, opts)

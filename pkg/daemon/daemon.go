@@ -39,6 +39,9 @@ type Report struct {
 	Failures      []state.Failure
 	OwnedActive   int
 	OwnedDisabled int
+	// Paused, when set, says a person paused provisioning: the cycle did
+	// nothing, and that is no failure.
+	Paused *state.Pause
 	// AuthFailure, when the cycle failed because Entra or GoTo refused the
 	// credentials, says what to do; StageReason says why disables were staged.
 	AuthFailure string
@@ -139,7 +142,11 @@ type Daemon struct {
 	started   time.Time
 	observe   chan notify.Observation
 	tracker   *notify.Tracker
+	paused    *state.Pause // as the last cycle found it
 }
+
+// OutcomePaused is a cycle skipped because a person paused provisioning.
+const OutcomePaused = "paused"
 
 // New validates the schedule and returns a daemon ready to Run.
 func New(opts Options) (*Daemon, error) {
@@ -277,6 +284,15 @@ func (d *Daemon) runCycle(ctx context.Context, cycle Cycle, stop chan struct{}) 
 	defer d.mu.Unlock()
 	d.running = false
 	d.lastEnd = end
+	d.paused = nil
+	if rep != nil && rep.Paused != nil && err == nil {
+		// A pause keeps the job as it was: what the last cycle reported
+		// stays, and it is neither a success that ends a back-off nor a
+		// failure that starts one.
+		d.paused = rep.Paused
+		d.opts.Metrics.ObserveCycle(metrics.CycleResult{Outcome: OutcomePaused, End: end, Paused: true})
+		return
+	}
 	d.last = rep
 	outcome := engine.OutcomeFailed
 	if rep != nil && rep.Result != nil {
@@ -478,6 +494,14 @@ func (d *Daemon) Handler() http.Handler {
 			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
+		d.mu.Lock()
+		paused := d.paused
+		d.mu.Unlock()
+		if paused != nil {
+			// Ready: the daemon works as it should. A pause is a person's choice.
+			fmt.Fprintf(w, "ready; %s\n", paused.Text())
+			return
+		}
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", d.opts.Metrics.Handler())
@@ -520,6 +544,8 @@ func (d *Daemon) ready() (bool, string) {
 	defer d.mu.Unlock()
 	now := d.opts.Now()
 	switch {
+	case d.paused != nil:
+		return true, "" // a person's choice: the daemon itself works as it should
 	case d.lastEnd.IsZero():
 		return false, "no cycle has finished yet"
 	case !d.lastOK:
@@ -548,6 +574,8 @@ type StatusDoc struct {
 	Deferred     []state.Deferred `json:"deferred_changes"`
 	Failures     []state.Failure  `json:"failing_accounts"`
 	Owned        map[string]int   `json:"owned_accounts"`
+	// Paused says who paused provisioning, when and why; nil: not paused.
+	Paused *state.Pause `json:"paused,omitempty"`
 }
 
 // Status returns what /status serves.
@@ -573,6 +601,9 @@ func (d *Daemon) Status() StatusDoc {
 		if d.last.Deferred != nil {
 			s.Deferred = d.last.Deferred
 		}
+	}
+	s.Paused = d.paused
+	if d.last != nil {
 		s.Owned["active"], s.Owned["disabled"] = d.last.OwnedActive, d.last.OwnedDisabled
 	}
 	return s

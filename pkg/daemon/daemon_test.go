@@ -285,3 +285,35 @@ func TestStatusNeedsATokenOffLoopback(t *testing.T) {
 		}
 	}
 }
+
+// While paused the daemon keeps running and serving: ready, saying paused,
+// with the pause in /status and g2msync_paused 1; then it resumes.
+func TestPausedDaemonServesAndResumes(t *testing.T) {
+	var paused atomic.Bool
+	paused.Store(true)
+	var n atomic.Int32
+	met := metrics.New("test")
+	pause := &state.Pause{Since: time.Now(), By: "ops", Reason: "merger"}
+	d, _, _ := start(t, Options{Schedule: "@every 1s", Metrics: met, Cycle: func(context.Context, engine.Options) (*Report, error) {
+		n.Add(1)
+		if paused.Load() {
+			return &Report{Paused: pause}, nil
+		}
+		return okReport("c"), nil
+	}})
+	waitFor(t, "a paused cycle", func() bool { return n.Load() >= 1 })
+	if code, body := get(t, d, "/readyz"); code != http.StatusOK || !strings.Contains(body, "paused since") {
+		t.Errorf("/readyz while paused: %d %q", code, body)
+	}
+	if s := d.Status(); s.Paused == nil || s.Paused.Reason != "merger" {
+		t.Errorf("status %+v", s.Paused)
+	}
+	if _, body := get(t, d, "/metrics"); !strings.Contains(body, "g2msync_paused 1") {
+		t.Error("metric g2msync_paused is not 1")
+	}
+	paused.Store(false)
+	waitFor(t, "a cycle after resuming", func() bool { return d.Status().Paused == nil && len(d.Status().Cycles) > 0 })
+	if _, body := get(t, d, "/metrics"); !strings.Contains(body, "g2msync_paused 0") {
+		t.Error("metric g2msync_paused is not 0 after resuming")
+	}
+}

@@ -28,6 +28,7 @@ type Metrics struct {
 	FailingAccounts prometheus.Gauge
 	Quarantined     prometheus.Gauge
 	Deferred        *prometheus.GaugeVec // reason: seats, backoff, quarantine
+	Paused          prometheus.Gauge
 	SkippedTicks    prometheus.Counter
 	APIRequests     *prometheus.CounterVec // api, code
 	APIThrottled    *prometheus.CounterVec // api
@@ -61,6 +62,8 @@ func New(version string) *Metrics {
 		Deferred: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "g2msync_changes_deferred",
 			Help: "Changes the last cycle planned but did not try, by reason (seats: no free seat; backoff: waiting after a failure; quarantine)."},
 			[]string{"reason"}),
+		Paused: prometheus.NewGauge(prometheus.GaugeOpts{Name: "g2msync_paused",
+			Help: "1 while a person has paused provisioning (g2msync pause); cycles then change nothing."}),
 		SkippedTicks: prometheus.NewCounter(prometheus.CounterOpts{Name: "g2msync_skipped_ticks_total",
 			Help: "Scheduled cycles skipped because the previous one was still running."}),
 		APIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "g2msync_api_requests_total",
@@ -75,7 +78,7 @@ func New(version string) *Metrics {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "g2msync_build_info", Help: "Version of the running g2msync."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
 	m.Registry.MustRegister(m.Cycles, m.Changes, m.CycleDuration, m.LastSuccess, m.OwnedAccounts, m.StagedDisables,
-		m.FailingAccounts, m.Quarantined, m.Deferred, m.SkippedTicks, m.APIRequests, m.APIThrottled, m.JobQuarantined, build,
+		m.FailingAccounts, m.Quarantined, m.Deferred, m.Paused, m.SkippedTicks, m.APIRequests, m.APIThrottled, m.JobQuarantined, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -139,6 +142,8 @@ type CycleResult struct {
 	Staged, Failing, Quarantined int
 	// Deferred counts the deferred changes by cause (plan.Cause).
 	Deferred map[string]int
+	// Paused: a person paused provisioning, and the cycle did nothing.
+	Paused bool
 }
 
 // deferredReasons are the causes the deferred gauge always shows, so a
@@ -148,6 +153,11 @@ var deferredReasons = [...]string{"seats", "backoff", "quarantine"}
 // ObserveCycle records a finished cycle.
 func (m *Metrics) ObserveCycle(r CycleResult) {
 	m.Cycles.WithLabelValues(r.Outcome).Inc()
+	if r.Paused {
+		m.Paused.Set(1)
+		return // nothing ran: the other gauges keep what the last cycle said
+	}
+	m.Paused.Set(0)
 	m.CycleDuration.Observe(r.Duration.Seconds())
 	for k, n := range r.Applied {
 		m.Changes.WithLabelValues(k, "success").Add(float64(n))

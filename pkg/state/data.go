@@ -326,7 +326,7 @@ func (s *Store) ClearFailures(who string) ([]Failure, error) {
 		var keys [][]byte
 		err := each(tx, bucketFailures, func(k []byte, f *Failure) error {
 			w := address.Fold(who)
-			match := (who == "" && f.Quarantined) || (who != "" && (w == address.Fold(f.EntraID) || w == address.Fold(f.UPN) ||
+			match := (who == "" && f.Quarantined) || who == EveryFailure || (who != "" && (w == address.Fold(f.EntraID) || w == address.Fold(f.UPN) ||
 				w == address.Fold(f.Email) || who == f.GoToKey))
 			if match {
 				keys = append(keys, append([]byte(nil), k...))
@@ -349,6 +349,11 @@ func (s *Store) ClearFailures(who string) ([]Failure, error) {
 	}
 	return cleared, nil
 }
+
+// EveryFailure, given to ClearFailures, clears every failure record, in
+// back-off or quarantined: `g2msync retry --all`, as the portal's Restart
+// clears its escrows.
+const EveryFailure = "\x00all"
 
 // Skips returns the last skip reason of each person skipped, by Entra id.
 func (s *Store) Skips() (map[string]string, error) {
@@ -654,4 +659,53 @@ func (s *Store) RefreshToken(context.Context) (string, error) {
 // (fsynced) before it returns, so the new token is never lost once used.
 func (s *Store) SaveRefreshToken(_ context.Context, token string) error {
 	return s.Put(keyGoToRefreshToken, []byte(token))
+}
+
+const keyPause = "paused"
+
+// Pause is a stop of provisioning that a person asked for (`g2msync
+// pause`): while it stands, cycles change nothing; everything else the
+// file holds (records, deltas, approvals, back-off) stays as it is.
+type Pause struct {
+	Since  time.Time `json:"since"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// SetPause records a pause, or lifts it when p is nil.
+func (s *Store) SetPause(p *Pause) error {
+	if p == nil {
+		err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketKV).Delete([]byte(keyPause)) })
+		if err != nil {
+			return fmt.Errorf("resume in %s: %w", s.path, err)
+		}
+		return nil
+	}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return s.Put(keyPause, raw)
+}
+
+// Paused returns the pause in force, or nil.
+func (s *Store) Paused() (*Pause, error) {
+	raw, err := s.Get(keyPause)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	var p Pause
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, fmt.Errorf("read the pause in %s: %w", s.path, err)
+	}
+	return &p, nil
+}
+
+// Text says what the pause is, for every place that reports it.
+func (p *Pause) Text() string {
+	s := fmt.Sprintf("provisioning is paused since %s by %s", p.Since.UTC().Format("2006-01-02 15:04 UTC"), p.By)
+	if p.Reason != "" {
+		s += " (" + p.Reason + ")"
+	}
+	return s + "; `g2msync resume` resumes"
 }

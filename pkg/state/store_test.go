@@ -389,3 +389,41 @@ func TestTokensOnlyNeverWritesARealStateFile(t *testing.T) {
 		t.Errorf("token %q", tok)
 	}
 }
+
+func TestPauseSurvivesAndLifts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := open(t, path, Options{Binding: binding})
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	if err := s.SetPause(&Pause{Since: at, By: "ops", Reason: "merger"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	r := open(t, path, Options{ReadOnly: true})
+	p, err := r.Paused()
+	if err != nil || p == nil || p.Text() != "provisioning is paused since 2026-12-01 09:00 UTC by ops (merger); `g2msync resume` resumes" {
+		t.Fatalf("pause %+v %v", p, err)
+	}
+	r.Close()
+	w := open(t, path, Options{Binding: binding})
+	w.SetPause(nil)
+	if p, _ := w.Paused(); p != nil {
+		t.Errorf("still paused: %+v", p)
+	}
+}
+
+func TestClearEveryFailure(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "state.db"), Options{Binding: binding})
+	for i, q := range []bool{true, false, false} {
+		id := fmt.Sprintf("e%d", i)
+		s.Commit(Outcome{EntraID: id, Failure: &Failure{EntraID: id, Count: 3, Quarantined: q}})
+	}
+	if c, _ := s.ClearFailures(""); len(c) != 1 {
+		t.Errorf("--quarantined cleared %d, want 1", len(c))
+	}
+	if c, _ := s.ClearFailures(EveryFailure); len(c) != 2 {
+		t.Errorf("--all cleared %d, want the 2 left", len(c))
+	}
+	if fs, _ := s.Failures(); len(fs) != 0 {
+		t.Errorf("left %+v", fs)
+	}
+}
