@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"os/signal"
 	"syscall"
 	"time"
@@ -54,6 +55,9 @@ type Main struct {
 	Now     func() time.Time
 	// Signals delivers SIGHUP and SIGTERM to `run`; nil means the process's.
 	Signals func(chan<- os.Signal)
+	// capture, when set, is told of every flag set a command defines: the
+	// completion and man page generator reads the commands' own flags so.
+	capture func(fs *flag.FlagSet, synopsis string)
 }
 
 // NewMain returns a Main wired to the process.
@@ -88,6 +92,16 @@ func (m *Main) commands() map[string]command {
 func (m *Main) Run(ctx context.Context, args []string) error {
 	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
 		args = []string{"version"}
+	}
+	if len(args) > 0 && (args[0] == "completion" || args[0] == "man" || strings.HasPrefix(args[0], "__complete")) {
+		root := m.cobraTree()
+		root.SetArgs(args)
+		root.SetOut(m.Stdout)
+		root.SetErr(m.Stderr)
+		if err := root.Execute(); err != nil {
+			return usageError{err}
+		}
+		return nil
 	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
@@ -128,6 +142,8 @@ Commands:
   state        rebuild a lost or corrupt state file (g2msync state rebuild)
   healthcheck  exit 0 if the daemon's /healthz answers (for container health checks)
   version      print the version
+  completion   print the shell completion script: completion bash|zsh|fish
+  man          print the man page (man DIR: one page per command into DIR)
 
 Run 'g2msync <command> -h' for a command's flags.
 
@@ -185,6 +201,9 @@ func (m *Main) exit(err error) int {
 // whole help.
 func (m *Main) newFlagSet(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	if m.capture != nil {
+		m.capture(fs, synopsis)
+	}
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		fmt.Fprintln(m.Stderr, synopsis)

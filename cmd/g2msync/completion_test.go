@@ -1,0 +1,53 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Completion and the man page come from the commands' own definitions: a
+// flag a command parses is completed and documented, with no second list.
+func TestCompletionAndManPage(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		code, out, errOut := runMain(t, nil, "completion", shell)
+		if code != ExitOK || !strings.Contains(out, "g2msync") || len(out) < 500 {
+			t.Errorf("completion %s: exit %d %s", shell, code, errOut)
+		}
+		if shell == "bash" {
+			f := filepath.Join(t.TempDir(), "g2msync.bash")
+			os.WriteFile(f, []byte(out), 0o644)
+			if b, err := exec.Command("bash", "-n", f).CombinedOutput(); err != nil {
+				t.Errorf("bash -n on the completion script: %v\n%s", err, b)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"__complete", ""}, "pause"},
+		{[]string{"__complete", "run", "--o"}, "--once"},
+		{[]string{"__complete", "report", "--out"}, "--output"},
+		{[]string{"__complete", "retry", "--"}, "--quarantined"},
+		{[]string{"__complete", "login", "--"}, "--pat-file"},
+	} {
+		if code, out, errOut := runMain(t, nil, tc.args...); code != ExitOK || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d, want %q in\n%s%s", tc.args, code, tc.want, out, errOut)
+		}
+	}
+	dir := t.TempDir()
+	if code, _, errOut := runMain(t, nil, "man", dir); code != ExitOK {
+		t.Fatalf("man: exit %d %s", code, errOut)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "g2msync-run.1"))
+	if err != nil || !strings.Contains(string(page), ".TH") || !strings.Contains(string(page), "once") || !strings.Contains(string(page), "allow-disables") {
+		t.Errorf("man page of run: %v\n%s", err, page)
+	}
+	root, _ := os.ReadFile(filepath.Join(dir, "g2msync.1"))
+	if !strings.Contains(string(root), "<command>") && !strings.Contains(string(root), "\\\\<command\\\\>") && !strings.Contains(string(root), "command>") {
+		t.Errorf("the root page lost the usage's <command>:\n%.600s", root)
+	}
+}
