@@ -220,5 +220,15 @@ func TestFlagsAnywhereAndOneLineErrors(t *testing.T) {
 		if strings.Contains(out+errOut, "Flags:\n\n") || strings.HasSuffix(strings.TrimSpace(out+errOut), "Flags:") {
 			t.Errorf("%s -h has an empty Flags: section:\n%s", name, out+errOut)
 		}
+		// The flag package takes a `quoted` word of a flag's usage for the
+		// value's name: "-dry-run g2msync plan". No usage may hold one.
+		fs, _ := (&Main{}).flagsOf(name)
+		if fs != nil {
+			fs.VisitAll(func(f *flag.Flag) {
+				if strings.Contains(f.Usage, "`") {
+					t.Errorf("%s --%s: usage %q holds a backquote", name, f.Name, f.Usage)
+				}
+			})
+		}
 	}
 }

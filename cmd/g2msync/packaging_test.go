@@ -124,3 +124,24 @@ func TestSecurityDocNamesRealTests(t *testing.T) {
 		}
 	}
 }
+
+// The shell scripts an administrator runs parse, and install.sh installs a
+// binary it is shipped with before it would ever need Go (sudo drops the
+// user's PATH, and a build on the host takes minutes and gigabytes).
+func TestScriptsParse(t *testing.T) {
+	for _, s := range []string{"install.sh", "g2msync-admin", "release.sh"} {
+		if out, err := exec.Command("sh", "-n", filepath.Join("..", "..", "scripts", s)).CombinedOutput(); err != nil {
+			t.Errorf("sh -n %s: %v\n%s", s, err, out)
+		}
+	}
+	install, _ := os.ReadFile(filepath.Join("..", "..", "scripts", "install.sh"))
+	bin, build := strings.Index(string(install), `[ -x "$root/g2msync" ]`), strings.Index(string(install), "go build")
+	if bin < 0 || build < 0 || bin > build {
+		t.Error("install.sh must prefer the binary of a release archive to building one")
+	}
+	for _, unit := range []string{"g2msync.service", "g2msync@.service", "g2msync-initial-sync.service"} {
+		if !strings.Contains(string(install), unit) {
+			t.Errorf("install.sh does not install %s", unit)
+		}
+	}
+}

@@ -198,3 +198,22 @@ func TestDamagedOrMissingStateIsNeverStartedAfresh(t *testing.T) {
 		t.Errorf("state rebuild --force on a damaged file: exit %d\n%s", code, out)
 	}
 }
+
+// A file bound by mistake (to a mistyped GoTo account) said "set state_path
+// to another file", which does nothing where G2MSYNC_STATE_PATH sets it,
+// and `state rebuild --force` repeated the refusal. The refusal now names
+// the recovery, and --force moves such a file aside when it owns nothing.
+func TestFileBoundByMistakeIsRecovered(t *testing.T) {
+	pw := newProcWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 10}}, DirectAdmins: -1, DefaultAccess: -1, Disabled: -1, PreExisting: -1}, "@every 20m")
+	env := pw.env
+	pw.env = append(pw.env, "G2MSYNC_GOTO_ACCOUNT_KEY=999")
+	pw.login(t) // binds the new file to account 999
+	pw.env = env
+	code, out := pw.exitCode("run", "--once", "--initial-sync")
+	if code != ExitFailure || !strings.Contains(out, "G2MSYNC_STATE_PATH") || !strings.Contains(out, "state rebuild --force") {
+		t.Fatalf("run on the mistaken file: exit %d\n%s", code, out)
+	}
+	if code, out := pw.exitCode("state", "rebuild", "--force"); !strings.Contains(out, "owns no account") || !strings.Contains(out, "moved the old file to") {
+		t.Errorf("rebuild --force: exit %d\n%s", code, out)
+	}
+}

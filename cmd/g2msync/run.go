@@ -55,7 +55,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	fs := c.m.newFlagSet("run", runUsage)
 	cfgPath := c.m.configFlag(fs)
 	once := fs.Bool("once", false, "run one cycle and exit")
-	dry := fs.Bool("dry-run", false, "with --once: plan and print, change nothing (same as `g2msync plan`)")
+	dry := fs.Bool("dry-run", false, "with --once: plan and print, change nothing (same as g2msync plan)")
 	initial := fs.Bool("initial-sync", false, "with --once: full sync: list every GoTo account, refresh what g2msync owns, re-match everyone")
 	allow := fs.Bool("allow-disables", false, "with --once: apply disables the safety thresholds would stage")
 	if err := parse(fs, args); err != nil {

@@ -69,6 +69,11 @@ func (c *StateCommand) Run(ctx context.Context, args []string) error {
 			}
 		case errors.Is(err, state.ErrCorrupt):
 			fmt.Fprintf(c.m.Stdout, "state file %s: %v\n", cfg.StatePath, err)
+		case errors.As(err, new(*state.BindingError)) && *force && ownsNothing(cfg.StatePath):
+			// Bound by mistake (a check with a mistyped account key, before
+			// check stopped binding files): it owns nothing, so moving it
+			// aside loses nothing.
+			fmt.Fprintf(c.m.Stdout, "state file %s is bound to another setup but owns no account: %v\n", cfg.StatePath, err)
 		default:
 			// In use, or another tenant's, app's or GoTo account's file:
 			// not ours to move, --force or not.
@@ -133,4 +138,15 @@ func (m *Main) now() time.Time {
 		return m.Now()
 	}
 	return time.Now()
+}
+
+// ownsNothing reports whether the state file at path owns no account.
+func ownsNothing(path string) bool {
+	st, err := state.Open(path, state.Options{ReadOnly: true})
+	if err != nil {
+		return false
+	}
+	defer st.Close()
+	recs, err := st.Records()
+	return err == nil && len(recs) == 0
 }

@@ -65,8 +65,9 @@ func (e *BindingError) Error() string {
 	add("tenant", e.Stored.TenantID, e.Requested.TenantID)
 	add("app", e.Stored.App, e.Requested.App)
 	add("GoTo account", e.Stored.GoToAccount, e.Requested.GoToAccount)
-	return fmt.Sprintf("state file %s belongs to %s; refusing to mix two setups in one file: set state_path to another file",
-		e.Path, strings.Join(diffs, ", "))
+	return fmt.Sprintf("state file %s belongs to %s; refusing to mix two setups in one file: set state_path to another file "+
+		"(or G2MSYNC_STATE_PATH, which the systemd unit and the container image set); if the file was bound by mistake "+
+		"and owns no account, `g2msync state rebuild --force` moves it aside", e.Path, strings.Join(diffs, ", "))
 }
 
 // Binding names the setup a state file belongs to.
