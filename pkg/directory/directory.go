@@ -18,6 +18,33 @@ type Source interface {
 	Read(ctx context.Context) (*Snapshot, error)
 }
 
+// Finder reads named people on demand, without a full read: `g2msync
+// provision` and `explain`. A query is an Entra object id, a
+// userPrincipalName or a mail address (case-insensitive).
+type Finder interface {
+	Find(ctx context.Context, queries []string) (*Found, error)
+}
+
+// Found is an on-demand read of named people.
+type Found struct {
+	// Snapshot holds the app and the people found, once each and sorted by
+	// ID, each with the assignments a full read would give them. Unlike a
+	// full read's, it holds found people who are not assigned at all (their
+	// Assignments empty), so that the mapping can say they are out of scope.
+	// Groups are the assigned groups the people reach; Members counts only
+	// the people found.
+	Snapshot *Snapshot
+	// Matches says, query by query in the order given, which people each
+	// matched: none when no Entra user matches it.
+	Matches []Match
+}
+
+// Match is what one query matched.
+type Match struct {
+	Query string
+	IDs   []string
+}
+
 // Snapshot is one complete read of the app's assignments.
 type Snapshot struct {
 	// App is the enterprise application (service principal) that was read.
@@ -82,6 +109,10 @@ type User struct {
 	// Assignments says how the user reaches the app: directly, through groups,
 	// or both, each with its app role. Sorted by (GroupID, AppRoleID).
 	Assignments []Assignment
+	// NestedOnly names the assigned groups the user belongs to only through
+	// a nested group while nested groups are not expanded: why someone who
+	// looks assigned is not. Only on-demand reads, which ask, fill it.
+	NestedOnly []string
 }
 
 // Attr returns the named attribute. userPrincipalName, id and accountEnabled

@@ -371,39 +371,26 @@ func (s *Source) readMembers(ctx context.Context, gid, name string, users map[st
 		return nil, fmt.Errorf("list %s of group %q (id %s): build request: %w", kind, name, gid, err)
 	}
 	ids := []string{}
-	req := first
-	pg := s.pager()
-	for page := 1; ; page++ {
-		c := call{
-			op:         fmt.Sprintf("list %s of group %q (id %s), page %d", kind, name, gid, page),
-			permission: permGroupMember,
-			notFound:   "the group was deleted during the read; the next cycle will not see its assignment",
-		}
-		items, next, err := s.sendPage(ctx, c, req)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range items {
-			u, err := s.user(it)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", c.op, err)
-			}
-			ids = append(ids, u.ID)
-			if _, seen := users[u.ID]; !seen {
-				users[u.ID] = u
-			}
-		}
-		if next == "" {
-			return ids, nil
-		}
-		nu, err := pg.follow(next)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", c.op, err)
-		}
-		req = abs.NewRequestInformation()
-		req.Method = abs.GET
-		req.SetUri(*nu)
+	c := call{
+		op:         fmt.Sprintf("list %s of group %q (id %s)", kind, name, gid),
+		permission: permGroupMember,
+		notFound:   "the group was deleted during the read; the next cycle will not see its assignment",
 	}
+	err = s.collect(ctx, c, first, func(it map[string]any) error {
+		u, err := s.user(it)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, u.ID)
+		if _, seen := users[u.ID]; !seen {
+			users[u.ID] = u
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 // readUsers fetches users by id with getByIds, 1000 at a time. $select goes

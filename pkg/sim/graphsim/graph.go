@@ -92,8 +92,18 @@ func (s *Server) matchGraph(r *http.Request, segs []string) route {
 		return get("GET /users/delta", 1, permUsers, func(c *call) *resp { return s.handleDelta(c, "user") })
 	case len(segs) == 2 && strings.EqualFold(segs[0], "groups") && isDelta(segs[1]):
 		return get("GET /groups/delta", 1, permGroups, func(c *call) *resp { return s.handleDelta(c, "group") })
+	case len(segs) == 1 && strings.EqualFold(segs[0], "users"):
+		return get("GET /users", 1, permUsers, s.handleUsers)
 	case len(segs) == 2 && strings.EqualFold(segs[0], "users"):
 		return get("GET /users/{id}", 1, permUsers, func(c *call) *resp { return s.handleUser(c, segs[1]) })
+	case len(segs) == 3 && strings.EqualFold(segs[0], "users") &&
+		(strings.EqualFold(segs[2], "memberOf") || strings.EqualFold(segs[2], "transitiveMemberOf")):
+		transitive := strings.EqualFold(segs[2], "transitiveMemberOf")
+		key, cost := "GET /users/{id}/memberOf", 1
+		if transitive {
+			key, cost = "GET /users/{id}/transitiveMemberOf", 2
+		}
+		return get(key, cost, permUsers, func(c *call) *resp { return s.handleMemberOf(c, segs[1], transitive) })
 	case len(segs) == 2 && strings.EqualFold(segs[0], "groups"):
 		return get("GET /groups/{id}", 1, permGroups, func(c *call) *resp { return s.handleGroup(c, segs[1]) })
 	case (len(segs) == 3 || len(segs) == 4) && strings.EqualFold(segs[0], "groups") &&
