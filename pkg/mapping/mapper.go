@@ -111,12 +111,7 @@ func (m *Mapper) Map(snap *directory.Snapshot) []plan.Account {
 
 func (m *Mapper) account(u *directory.User, app *directory.App, sets map[string][2][]string) plan.Account {
 	a := plan.Account{EntraID: u.ID, UPN: u.UserPrincipalName}
-	if !u.AccountEnabled {
-		a.OutOfScope = "account disabled in Entra (accountEnabled is false)"
-		return a
-	}
-	if !m.inScope(u) {
-		a.OutOfScope = "excluded by the scoping filters"
+	if a.OutOfScope = m.outOfScope(u); a.OutOfScope != "" {
 		return a
 	}
 	for f, e := range m.cfg.Fields {
@@ -137,16 +132,31 @@ func (m *Mapper) account(u *directory.User, app *directory.App, sets map[string]
 	return a
 }
 
-func (m *Mapper) inScope(u *directory.User) bool {
-	if len(m.cfg.Scope) == 0 {
-		return true
-	}
-	for _, f := range m.cfg.Scope {
-		if f.Match(u) {
-			return true
+// outOfScope says why u is out of scope, or "", in the order Entra's
+// provisioning decides: not assigned (a full read never returns such a
+// user; an on-demand read does), disabled, then the scoping filters.
+func (m *Mapper) outOfScope(u *directory.User) string {
+	if len(u.Assignments) == 0 {
+		if len(u.NestedOnly) > 0 {
+			return fmt.Sprintf("not assigned to the app: only nested in %s, and entra.nested_groups is off", strings.Join(u.NestedOnly, ", "))
 		}
+		return "not assigned to the app, directly or through an assigned group"
 	}
-	return false
+	if !u.AccountEnabled {
+		return "account disabled in Entra (accountEnabled is false)"
+	}
+	if len(m.cfg.Scope) == 0 {
+		return ""
+	}
+	var why []string
+	for _, f := range m.cfg.Scope {
+		failed, ok := f.Failing(u)
+		if ok {
+			return ""
+		}
+		why = append(why, fmt.Sprintf("scope filter %s (%s)", f.Name, failed))
+	}
+	return "filtered out by " + strings.Join(why, "; and by ")
 }
 
 // roles returns the union of what the user's mapped app roles give, or why
@@ -172,6 +182,10 @@ func (m *Mapper) roles(u *directory.User, app *directory.App, sets map[string][2
 	if len(names) == 0 {
 		if len(unmapped) == 0 {
 			return nil, nil, "no app role assignment was read"
+		}
+		if len(unmapped) == 1 && strings.HasPrefix(unmapped[0], "Default Access") {
+			return nil, nil, fmt.Sprintf("assigned only Default Access (%s), which the configuration does not map; assign the User or Admin role in Entra, or map it under roles",
+				directory.DefaultAccessRoleID)
 		}
 		return nil, nil, fmt.Sprintf("assigned only with app roles the configuration does not map: %s; add them under roles, or assign a mapped role",
 			strings.Join(unmapped, ", "))

@@ -98,10 +98,25 @@ type Filter struct {
 
 // Match reports whether every clause matches u.
 func (f Filter) Match(u *directory.User) bool {
+	_, ok := f.Failing(u)
+	return ok
+}
+
+// Failing reports whether every clause matches u, and if not describes the
+// first that does not, with the value it saw: what `explain` tells a person.
+func (f Filter) Failing(u *directory.User) (string, bool) {
 	for _, c := range f.Clauses {
 		if !c.Match(u) {
-			return false
+			return c.describe(u), false
 		}
 	}
-	return true
+	return "", true
+}
+
+func (c Clause) describe(u *directory.User) string {
+	want := string(c.Op)
+	if c.Value != "" {
+		want += fmt.Sprintf(" %q", c.Value)
+	}
+	return fmt.Sprintf("%s %s does not hold: it is %q", c.Attribute, want, u.Attr(c.Attribute))
 }
