@@ -41,6 +41,15 @@ type Input struct {
 	Approvals map[string]string
 	// Now is the time of the plan, for back-off.
 	Now time.Time
+	// Only, when set, restricts the plan to these people (Entra ids): an
+	// on-demand provision. Everyone else is left as they are (no change,
+	// skip, approval or forgotten record for them), but their records still
+	// hold their accounts and addresses, so no one is adopted or renamed
+	// onto someone else's account. A person asked for now is not held by
+	// back-off or quarantine. The disable thresholds count every owned
+	// account; the no-one-in-scope gate, which guards a full read, does not
+	// apply to a read of named people.
+	Only map[string]bool
 }
 
 // Compute returns the plan that makes GoTo match the directory. It is a pure
@@ -69,7 +78,7 @@ func Compute(in Input) *Plan {
 	skips := c.skips
 	changes, skips = applyMode(in.Policy.Mode, changes, skips)
 	changes, skips = protect(in.Policy, changes, skips)
-	p.StaleApprovals = staleApprovals(in.Approvals, changes)
+	p.StaleApprovals = staleApprovals(in.Approvals, changes, in.Only)
 	if abort := c.trimMissing(changes); abort != "" {
 		p.Abort, p.Skips = abort, sortedSkips(skips)
 		return p
@@ -77,7 +86,7 @@ func Compute(in Input) *Plan {
 	var deferred []Change
 	changes, deferred = c.backOff(changes)
 	p.Changes, p.Deferred = changes, deferred
-	gate(p, in.Policy, in.AllowDisables, in.Approvals)
+	gate(p, in.Policy, in.AllowDisables, in.Approvals, in.Only)
 	if p.Abort != "" {
 		p.Skips = sortedSkips(skips)
 		return p
@@ -339,6 +348,9 @@ func (c *computer) refresh(records []Record, observed map[string]*Remote) []*Rec
 // replaces the old one).
 func (c *computer) forgetGone() {
 	for _, r := range c.gone {
+		if c.in.Only != nil && !c.in.Only[r.EntraID] {
+			continue
+		}
 		i, found := slices.BinarySearchFunc(c.accounts, r.EntraID, func(a *Account, id string) int { return strings.Compare(a.EntraID, id) })
 		if found {
 			if a := c.accounts[i]; a.OutOfScope == "" && a.Skip == "" && c.ambiguous[a.EntraID] == "" && c.emails[fold(a.Profile.Email)] <= 1 {
@@ -383,6 +395,17 @@ func (c *computer) add(ch Change) {
 }
 
 func (c *computer) decide(a *Account, r *Record) {
+	if c.in.Only != nil {
+		id := ""
+		if a != nil {
+			id = a.EntraID
+		} else if r != nil {
+			id = r.EntraID
+		}
+		if !c.in.Only[id] {
+			return
+		}
+	}
 	switch {
 	case a == nil || a.OutOfScope != "":
 		if r == nil {

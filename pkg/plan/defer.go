@@ -86,7 +86,7 @@ func (c *computer) backOff(changes []Change) (kept, deferred []Change) {
 
 func (c *computer) waiting(ch *Change) *Deferral {
 	f := c.failures[ch.EntraID]
-	if f == nil || f.Fingerprint != ch.Fingerprint() {
+	if f == nil || f.Fingerprint != ch.Fingerprint() || c.in.Only[ch.EntraID] {
 		return nil
 	}
 	switch {
@@ -103,7 +103,7 @@ func (c *computer) waiting(ch *Change) *Deferral {
 // staleApprovals returns the people whose approval does not match the
 // disable or delete now planned for them: it was for another change, so it
 // must not carry over to this one or to a later one.
-func staleApprovals(approvals map[string]string, changes []Change) []string {
+func staleApprovals(approvals map[string]string, changes []Change, only map[string]bool) []string {
 	if len(approvals) == 0 {
 		return nil
 	}
@@ -117,6 +117,9 @@ func staleApprovals(approvals map[string]string, changes []Change) []string {
 	}
 	var out []string
 	for id, fp := range approvals {
+		if only != nil && !only[id] {
+			continue // not planned for at all: an on-demand plan of others
+		}
 		if planned[id] != fp {
 			out = append(out, id)
 		}

@@ -31,8 +31,8 @@ func protect(p Policy, changes, skips []Change) ([]Change, []Change) {
 // protection have already filtered. A disable or delete a person approved
 // (its fingerprint is in approvals) passes; the others are counted against
 // the thresholds on their own, and all of them staged when they exceed them.
-func gate(p *Plan, pol Policy, allowDisables bool, approvals map[string]string) {
-	if p.InScope == 0 && p.OwnedActive > 0 {
+func gate(p *Plan, pol Policy, allowDisables bool, approvals map[string]string, only map[string]bool) {
+	if p.InScope == 0 && p.OwnedActive > 0 && only == nil {
 		p.Abort = fmt.Sprintf("the directory returned no in-scope users while g2msync manages %d active accounts; "+
 			"refusing to deprovision them all: check the app's assignments and g2msync's Graph permissions", p.OwnedActive)
 		p.Changes = nil

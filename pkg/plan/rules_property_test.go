@@ -1,7 +1,9 @@
 package plan
 
 import (
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,6 +153,80 @@ func TestPropertyNeedCoversThePlan(t *testing.T) {
 			if c.Kind == KindAdopt && !looked[fold(c.Remote.Profile.Email)] {
 				t.Fatalf("adoption of %s by an address Need did not look up", c.GoToKey)
 			}
+		}
+	})
+}
+
+// An on-demand plan (Input.Only) touches no one else: every change, skip,
+// staged or deferred change and dropped approval is of a person named; a
+// named person is never held by back-off; applied, it converges for them;
+// and it makes for each person the change a full plan would make, unless
+// the full plan had to skip them for an address that someone not named
+// was about to take or give up.
+func TestPropertyOnDemandTouchesOnlyThePeopleNamed(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		w := drawWorld(t)
+		in := drawHistory(t, w)
+		ids := map[string]bool{}
+		for _, a := range in.Accounts {
+			ids[a.EntraID] = true
+		}
+		for _, r := range in.Records {
+			ids[r.EntraID] = true
+		}
+		all := slices.Sorted(maps.Keys(ids))
+		in.Only = map[string]bool{}
+		for _, id := range all {
+			if rapid.IntRange(0, 2).Draw(t, "named") == 0 {
+				in.Only[id] = true
+			}
+		}
+		p := Compute(in)
+		for _, list := range [][]Change{p.Changes, p.Skips, p.Staged, p.Deferred} {
+			for _, c := range list {
+				if !in.Only[c.EntraID] {
+					t.Fatalf("on-demand plan of %v has a %s for %s", in.Only, c.Kind, c.EntraID)
+				}
+			}
+		}
+		for _, id := range p.StaleApprovals {
+			if !in.Only[id] {
+				t.Fatalf("on-demand plan drops the approval of %s, who was not named", id)
+			}
+		}
+		for _, c := range p.Deferred {
+			if c.Deferral.Cause == CauseBackoff || c.Deferral.Cause == CauseQuarantine {
+				t.Fatalf("%s was named, yet its %s waits: %s", c.EntraID, c.Kind, c.Deferral.Reason)
+			}
+		}
+
+		// Against a full plan of the same world without history.
+		w.policy = in.Policy
+		fullIn := w.input()
+		fullIn.AllowDisables = true
+		full := Compute(fullIn)
+		onIn := fullIn
+		onIn.Only = in.Only
+		on := Compute(onIn)
+		if full.Abort != "" || on.Abort != "" {
+			return
+		}
+		fullOf := map[string]Change{}
+		for _, c := range slices.Concat(full.Changes, full.Skips) {
+			fullOf[c.EntraID] = c
+		}
+		for _, c := range on.Changes {
+			f, ok := fullOf[c.EntraID]
+			switch {
+			case ok && f.Kind == c.Kind && f.Fingerprint() == c.Fingerprint():
+			case ok && f.Kind == KindSkip && strings.Contains(f.Reason, "email"):
+			default:
+				t.Fatalf("on demand %s gets %s (%s); a full plan: %+v", c.EntraID, c.Kind, c.Reason, f)
+			}
+		}
+		again := Compute(func() Input { i := w.apply(on).input(); i.Policy, i.Only, i.AllowDisables = fullIn.Policy, in.Only, true; return i }())
+		if len(again.Changes) != 0 {
+			t.Fatalf("after applying the on-demand plan, it plans again: %v", kinds(again))
 		}
 	})
 }

@@ -352,3 +352,35 @@ func TestBackOffMatchesTheChangeAsSent(t *testing.T) {
 		t.Errorf("kinds %v deferred %v: the quarantined re-enable must wait", kinds(p), deferredKinds(p))
 	}
 }
+
+// On demand, one unassigned person is disabled although the read returned
+// no one in scope (that gate guards full reads); the thresholds still count
+// every owned account; a named person in back-off is tried now.
+func TestOnDemandGates(t *testing.T) {
+	var recs []Record
+	for i, e := range []string{"a@x.com", "b@x.com", "c@x.com", "d@x.com"} {
+		recs = append(recs, owned(person(string(rune('a'+i)), e), "K"+e))
+	}
+	pol := testPolicy()
+	pol.MaxDisables, pol.MaxDisablesPercent = 1, 100
+	p := Compute(Input{Records: recs, Policy: pol, Only: map[string]bool{"a": true}})
+	if p.Abort != "" || !cmp.Equal(kinds(p), []string{"disable:a"}) {
+		t.Fatalf("abort %q, kinds %v; want a's disable alone", p.Abort, kinds(p))
+	}
+	if p := Compute(Input{Records: recs, Policy: pol}); p.Abort == "" {
+		t.Fatal("a full read with no one in scope must abort")
+	}
+	p = Compute(Input{Records: recs, Policy: pol, Only: map[string]bool{"a": true, "b": true}})
+	if len(p.Staged) != 2 || len(p.Changes) != 0 {
+		t.Errorf("two disables over max_disables=1: staged %d, changes %v", len(p.Staged), kinds(p))
+	}
+	hire := person("e", "e@x.com")
+	first := Compute(Input{Accounts: []Account{hire}, Policy: testPolicy()})
+	fail := Failure{EntraID: "e", Fingerprint: first.Changes[0].Fingerprint(), Count: 5, Quarantined: true}
+	if p := Compute(Input{Accounts: []Account{hire}, Policy: testPolicy(), Failures: []Failure{fail}}); len(p.Deferred) != 1 {
+		t.Fatalf("quarantined create not deferred in a regular plan: %v", kinds(p))
+	}
+	if p := Compute(Input{Accounts: []Account{hire}, Policy: testPolicy(), Failures: []Failure{fail}, Only: map[string]bool{"e": true}}); !cmp.Equal(kinds(p), []string{"create:e"}) {
+		t.Errorf("named person in quarantine: %v, want the create tried now", kinds(p))
+	}
+}
