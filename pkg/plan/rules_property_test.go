@@ -224,7 +224,11 @@ func TestPropertyOnDemandTouchesOnlyThePeopleNamed(t *testing.T) {
 				t.Fatalf("on demand %s gets %s (%s); a full plan: %+v", c.EntraID, c.Kind, c.Reason, f)
 			}
 		}
-		again := Compute(func() Input { i := w.apply(on).input(); i.Policy, i.Only, i.AllowDisables = fullIn.Policy, in.Only, true; return i }())
+		again := Compute(func() Input {
+			i := w.apply(on).input()
+			i.Policy, i.Only, i.AllowDisables = fullIn.Policy, in.Only, true
+			return i
+		}())
 		if len(again.Changes) != 0 {
 			t.Fatalf("after applying the on-demand plan, it plans again: %v", kinds(again))
 		}
