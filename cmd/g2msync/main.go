@@ -85,6 +85,8 @@ func (m *Main) commands() map[string]command {
 		"state":       &StateCommand{m: m},
 		"pause":       &PauseCommand{m: m},
 		"resume":      &ResumeCommand{m: m},
+		"provision":   &ProvisionCommand{m: m},
+		"explain":     &ProvisionCommand{m: m, explain: true},
 	}
 }
 
@@ -137,6 +139,8 @@ Commands:
   report       show the provisioning log
   status       show the last cycles, staged disables, deferred changes and failing accounts
   retry        try a failing or quarantined account again on the next cycle
+  provision    provision named people now, and no one else; print the steps
+  explain      say why a person has the GoTo account they have, or none
   pause        stop provisioning (the daemon keeps running) until resume
   resume       lift a pause
   state        rebuild a lost or corrupt state file (g2msync state rebuild)

@@ -52,6 +52,8 @@ var _ Store = (*state.Store)(nil)
 //	record   the skipped, staged and deferred changes, the cycle's summary
 type Engine struct {
 	Source directory.Source
+	// Finder reads named people for on-demand cycles (Options.OnDemand).
+	Finder directory.Finder
 	Mapper *mapping.Mapper
 	Reader gotomeeting.Reader
 	// Writer applies changes; nil for dry runs, where no write is reachable.
@@ -87,6 +89,12 @@ type Options struct {
 	// AdoptOnly records ownership of the GoTo accounts that match in-scope
 	// people and changes nothing else: `g2msync state rebuild`.
 	AdoptOnly bool
+	// OnDemand, when set, runs an on-demand cycle for these people (Entra
+	// object ids, userPrincipalNames or mail addresses): only they are read
+	// (Engine.Finder), planned (plan.Input.Only) and changed, and the
+	// provisioning log marks their entries on-demand. What the last regular
+	// cycle recorded for everyone else stays as it was.
+	OnDemand []string
 }
 
 // Cycle outcomes.
@@ -104,7 +112,9 @@ const (
 type Result struct {
 	CycleID string
 	Plan    *plan.Plan
-	Cycle   state.Cycle
+	// Found is what an on-demand cycle read of the people named.
+	Found *directory.Found
+	Cycle state.Cycle
 	// Errors are the changes that failed, with what to do about them.
 	Errors []*ChangeError
 }
@@ -187,6 +197,9 @@ func mode(o Options) string {
 	}
 	if o.AdoptOnly {
 		m = append(m, "adopt-only")
+	}
+	if o.OnDemand != nil {
+		m = append(m, "on-demand")
 	}
 	if len(m) == 0 {
 		return "incremental"

@@ -362,7 +362,7 @@ func (c *cycle) outcome(ch *plan.Change, result, errText string) state.Outcome {
 
 func (c *cycle) audit(ch *plan.Change, result, errText string) state.AuditEntry {
 	e := state.AuditEntry{Time: c.e.now(), CycleID: c.id, EntraID: ch.EntraID, UPN: ch.UPN, GoToKey: ch.GoToKey,
-		Email: ch.Email(), Action: string(ch.Kind), Result: result, Reason: ch.Reason, Error: errText}
+		Email: ch.Email(), Action: string(ch.Kind), Result: result, Reason: ch.Reason, Error: errText, OnDemand: c.opts.OnDemand != nil}
 	for _, f := range ch.Fields {
 		e.Changes = append(e.Changes, state.PropertyChange{Name: f.Field.String(), Old: f.Old, New: f.New})
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/g2msync/g2msync/pkg/address"
+	"github.com/g2msync/g2msync/pkg/directory"
 	"github.com/g2msync/g2msync/pkg/gotomeeting"
 	"github.com/g2msync/g2msync/pkg/logkey"
 	"github.com/g2msync/g2msync/pkg/plan"
@@ -18,7 +19,7 @@ import (
 // then from GoTo what plan.Need asks for. Any read error ends the cycle
 // here, before anything is decided or written.
 func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
-	snap, err := c.e.Source.Read(ctx)
+	snap, only, err := c.readDirectory(ctx)
 	if err != nil {
 		// Nothing has been written: a partial read is never a full picture.
 		return plan.Input{}, fmt.Errorf("read directory: %w", err)
@@ -57,11 +58,35 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 		pol.Mode = plan.ModeAdoptOnly
 	}
 	in := plan.Input{Accounts: accounts, Records: records, Policy: pol, AllowDisables: c.opts.AllowDisables,
-		Failures: failures, Approvals: approvals, Now: c.e.now()}
+		Failures: failures, Approvals: approvals, Now: c.e.now(), Only: only}
 	if err := c.readGoTo(ctx, &in, plan.Need(in)); err != nil {
 		return plan.Input{}, err
 	}
 	return in, nil
+}
+
+// readDirectory reads the whole directory, or on demand the people named
+// and the set of their Entra ids, for plan.Input.Only.
+func (c *cycle) readDirectory(ctx context.Context) (*directory.Snapshot, map[string]bool, error) {
+	if c.opts.OnDemand == nil {
+		snap, err := c.e.Source.Read(ctx)
+		return snap, nil, err
+	}
+	if c.e.Finder == nil {
+		return nil, nil, errors.New("engine has no Finder for an on-demand cycle")
+	}
+	found, err := c.e.Finder.Find(ctx, c.opts.OnDemand)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.res.Found = found
+	only := map[string]bool{}
+	for _, m := range found.Matches {
+		for _, id := range m.IDs {
+			only[id] = true
+		}
+	}
+	return found.Snapshot, only, nil
 }
 
 func toPlanFailure(f state.Failure) plan.Failure {

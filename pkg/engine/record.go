@@ -52,6 +52,14 @@ func (c *cycle) recordPlan(p *plan.Plan) error {
 	}
 	now := c.e.now()
 	cur := make(map[string]string, len(p.Skips))
+	// An on-demand cycle decided only for the people named: what the last
+	// regular cycle recorded for everyone else is kept.
+	others := func(id string) bool { return p.Only != nil && !p.Only[id] }
+	for id, reason := range prev {
+		if others(id) {
+			cur[id] = reason
+		}
+	}
 	var outs []state.Outcome
 	for i := range p.Skips {
 		ch := &p.Skips[i]
@@ -70,6 +78,11 @@ func (c *cycle) recordPlan(p *plan.Plan) error {
 		since[s.EntraID] = s
 	}
 	staged := make([]state.Staged, 0, len(p.Staged))
+	for _, s := range prevStaged {
+		if others(s.EntraID) {
+			staged = append(staged, s)
+		}
+	}
 	for i := range p.Staged {
 		ch := &p.Staged[i]
 		fp := ch.Fingerprint()
@@ -90,6 +103,11 @@ func (c *cycle) recordPlan(p *plan.Plan) error {
 		before[d.EntraID] = d
 	}
 	deferred := make([]state.Deferred, 0, len(p.Deferred))
+	for _, d := range prevDeferred {
+		if others(d.EntraID) {
+			deferred = append(deferred, d)
+		}
+	}
 	for i := range p.Deferred {
 		ch := &p.Deferred[i]
 		d := ch.Deferral

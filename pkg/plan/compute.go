@@ -68,7 +68,7 @@ type Input struct {
 func Compute(in Input) *Plan {
 	c := newComputer(in)
 	c.join()
-	p := &Plan{InScope: c.inScope, Owned: len(c.records) + len(c.gone)}
+	p := &Plan{InScope: c.inScope, Owned: len(c.records) + len(c.gone), Only: in.Only}
 	for _, r := range c.records {
 		if r.State != StateDisabled {
 			p.OwnedActive++

@@ -425,6 +425,8 @@ type Plan struct {
 	InScope     int
 	Owned       int
 	OwnedActive int
+	// Only is Input.Only: an on-demand plan decided for these people alone.
+	Only map[string]bool
 }
 
 // Count returns the number of changes of kind k (skips and staged included

@@ -131,6 +131,8 @@ type AuditEntry struct {
 	Reason  string           `json:"reason,omitempty"`
 	Changes []PropertyChange `json:"changes,omitempty"`
 	Error   string           `json:"error,omitempty"`
+	// OnDemand marks a change `g2msync provision` made for a person named.
+	OnDemand bool `json:"on_demand,omitempty"`
 }
 
 // Cycle is the summary of one provisioning cycle.

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/g2msync/g2msync/pkg/engine"
+	"github.com/g2msync/g2msync/pkg/plan"
+	"github.com/g2msync/g2msync/pkg/sim/gotosim"
+	"github.com/g2msync/g2msync/pkg/sim/scenario"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+func (tw *testWorld) onDemand(dry, explain bool, queries ...string) *onDemandReport {
+	tw.t.Helper()
+	rep, err := tw.app().onDemand(context.Background(), queries, dry, false, explain)
+	if err != nil {
+		tw.t.Fatalf("provision %v: %v", queries, err)
+	}
+	return rep
+}
+
+// The issue's acceptance story. Three changes are pending: a new hire in an
+// assigned group, a rename and an unassignment. Provisioning the new hire
+// makes exactly one bulk create holding only them, and no other write;
+// provisioning the unassigned person disables only them; the next regular
+// cycle applies the rename alone.
+func TestProvisionTouchesOnlyThePersonNamed(t *testing.T) {
+	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 8}}, DirectAdmins: -1, DefaultAccess: -1,
+		Disabled: -1, PreExisting: -1}, "")
+	w, g := tw.w, tw.w.GoTo
+	tw.mustCycle(tw.app(), engine.Options{InitialSync: true})
+	hire, err := w.NewHire("Sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed, leaver := w.InScope(false)[1], w.InScope(false)[2]
+	if err := w.Rename(renamed.ID, "Haddad"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.RemoveFromGroup(leaver.ID); err != nil {
+		t.Fatal(err)
+	}
+	accounts := len(g.Users())
+
+	g.ResetCounters()
+	rep := tw.onDemand(false, false, strings.ToUpper(hire.UPN))
+	if g.Writes() != 1 || g.Calls()[gotosim.RouteCreateUsers] != 1 || len(g.Users()) != accounts+1 {
+		t.Fatalf("provision the new hire: GoTo calls %v, %d accounts (was %d); want one create", g.Calls(), len(g.Users()), accounts)
+	}
+	if body := string(g.LastBody(gotosim.RouteCreateUsers)); !strings.Contains(body, hire.Mail) || strings.Count(body, `"email"`) != 1 {
+		t.Errorf("the bulk create holds more than the new hire: %s", body)
+	}
+	p := rep.People[0]
+	if len(rep.People) != 1 || p.EntraID != hire.ID || p.Action.Action != "create" || p.Result.Status != statusApplied || p.Match.By != "none" ||
+		!p.Scope.InScope || p.Scope.Reasons[0] != "member of Sales, assigned as User" || rep.exit() != nil {
+		t.Errorf("report: %+v", p)
+	}
+
+	g.ResetCounters()
+	rep = tw.onDemand(false, false, leaver.Mail)
+	if g.Writes() != 1 || g.Calls()[gotosim.RouteUpdateUser] != 1 {
+		t.Fatalf("provision the leaver: GoTo calls %v, want one update", g.Calls())
+	}
+	if u, _ := g.UserByEmail(leaver.Mail); u.Status != "SUSPENDED" {
+		t.Errorf("leaver's account %+v, want SUSPENDED", u)
+	}
+	if p := rep.People[0]; p.Action.Action != "disable" || p.Result.Status != statusApplied || p.Match.By != "owned" || p.Scope.InScope ||
+		p.Scope.Reasons[0] != "not assigned to the app, directly or through an assigned group" {
+		t.Errorf("report: %+v", p)
+	}
+	var entries []state.AuditEntry
+	tw.read(func(st *state.Store) { entries, _ = st.Audit(state.AuditFilter{Result: state.ResultSuccess}) })
+	var onDemand []string
+	for _, e := range entries {
+		if e.OnDemand {
+			onDemand = append(onDemand, e.Action+":"+e.Email)
+		}
+	}
+	if strings.Join(onDemand, " ") != "create:"+hire.Mail+" disable:"+leaver.Mail {
+		t.Errorf("log entries marked on-demand: %v", onDemand)
+	}
+
+	g.ResetCounters()
+	res := tw.mustCycle(tw.app(), engine.Options{})
+	if g.Writes() != 1 || len(res.Plan.Changes) != 1 || res.Plan.Changes[0].Kind != plan.KindUpdate || res.Plan.Changes[0].EntraID != renamed.ID {
+		t.Errorf("next cycle: %d writes, plan %v; want the rename alone", g.Writes(), res.Plan.Changes)
+	}
+}
+
+// An on-demand run keeps what the last regular cycle recorded for everyone
+// else: a staged disable of someone else stays staged, with its approval.
+func TestProvisionKeepsOthersStagedAndDeferred(t *testing.T) {
+	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 8}}, DirectAdmins: -1, DefaultAccess: -1,
+		Disabled: -1, PreExisting: -1}, "safety: { max_disables: 1 }\n")
+	w := tw.w
+	tw.mustCycle(tw.app(), engine.Options{InitialSync: true})
+	for _, p := range w.InScope(false)[:2] {
+		if err := w.RemoveFromGroup(p.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res := tw.mustCycle(tw.app(), engine.Options{}); len(res.Plan.Staged) != 2 {
+		t.Fatalf("staged %d, want 2", len(res.Plan.Staged))
+	}
+	hire, err := w.NewHire("Sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw.onDemand(false, false, hire.UPN)
+	var staged []state.Staged
+	tw.read(func(st *state.Store) { staged, _ = st.Staged() })
+	if len(staged) != 2 {
+		t.Errorf("after provisioning someone else, %d disables staged, want the 2 still there", len(staged))
+	}
+}
+
+// explain answers each scope reason, in the words the portal uses.
+func TestExplainScopeReasons(t *testing.T) {
+	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 4}, {Name: "Support", Size: 3}},
+		DirectAdmins: 1, DefaultAccess: 1, Disabled: 1, PreExisting: -1, Nested: 1},
+		"scope:\n  filters:\n    - name: staff\n      clauses:\n        - { attribute: department, op: not_equals, value: Support }\n")
+	tw.mustCycle(tw.app(), engine.Options{InitialSync: true})
+	find := func(pred func(scenario.Person) bool) scenario.Person {
+		for _, p := range tw.w.People {
+			if pred(p) {
+				return p
+			}
+		}
+		t.Fatal("no such person in the scenario")
+		return scenario.Person{}
+	}
+	outsider, err := tw.w.NewHire("Sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.w.RemoveFromGroup(outsider.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		who    scenario.Person
+		in     bool
+		reason string
+	}{
+		{"direct", find(func(p scenario.Person) bool { return p.Role == "Admin" }), true, "assigned directly as Admin"},
+		{"group", find(func(p scenario.Person) bool { return p.Group == "Sales" && !p.Disabled }), true, "member of Sales, assigned as User"},
+		{"nested", find(func(p scenario.Person) bool { return p.Group == "Sales Interns" }), false,
+			"not assigned to the app: only nested in Sales, and entra.nested_groups is off"},
+		{"disabled", find(func(p scenario.Person) bool { return p.Disabled }), false, "account disabled in Entra (accountEnabled is false)"},
+		{"default access", find(func(p scenario.Person) bool { return p.Role == "Default Access" }), true, "assigned directly as Default Access"},
+		{"scope filter", find(func(p scenario.Person) bool { return p.Group == "Support" && !p.Disabled }), false,
+			`filtered out by scope filter staff (department not_equals "Support" does not hold: it is "Support")`},
+		{"not assigned", outsider, false, "not assigned to the app, directly or through an assigned group"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := tw.onDemand(true, true, tc.who.UPN)
+			if len(rep.People) != 1 {
+				t.Fatalf("%d people, want 1", len(rep.People))
+			}
+			p := rep.People[0]
+			if p.Scope.InScope != tc.in || p.Scope.Reasons[0] != tc.reason {
+				t.Errorf("scope %v %q, want %v %q", p.Scope.InScope, p.Scope.Reasons, tc.in, tc.reason)
+			}
+			if p.Known == nil {
+				t.Fatal("explain says nothing of what g2msync knows")
+			}
+			var out bytes.Buffer
+			writeOnDemandText(&out, rep)
+			if !strings.Contains(out.String(), tc.reason) {
+				t.Errorf("text output lacks the reason:\n%s", out.String())
+			}
+		})
+	}
+	da := find(func(p scenario.Person) bool { return p.Role == "Default Access" })
+	if p := tw.onDemand(true, true, da.UPN).People[0]; p.Action.Action != "skip" || !strings.HasPrefix(p.Action.Reason, "assigned only Default Access") {
+		t.Errorf("default access action: %+v", p.Action)
+	}
+}
+
+// A USER that matches nobody is named, and fails the command; the others
+// are still provisioned. While paused, provision is refused unless forced.
+func TestProvisionUnmatchedAndPaused(t *testing.T) {
+	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 3}}, DirectAdmins: -1, DefaultAccess: -1,
+		Disabled: -1, PreExisting: -1}, "")
+	tw.mustCycle(tw.app(), engine.Options{InitialSync: true})
+	hire, err := tw.w.NewHire("Sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := tw.onDemand(true, false, "nobody@contoso.example", hire.ID)
+	var ee exitError
+	if err := rep.exit(); !errors.As(err, &ee) || ee.code != ExitFailure || !strings.Contains(ee.msg, "no Entra user matches nobody@contoso.example") {
+		t.Errorf("exit = %v", err)
+	}
+	if len(rep.People) != 1 || rep.People[0].Result.Status != statusDryRun {
+		t.Errorf("people: %+v", rep.People)
+	}
+
+	st, err := state.Open(tw.cfg.StatePath, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetPause(&state.Pause{Since: time.Now(), By: "ops", Reason: "migration"}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	writes := tw.w.GoTo.Writes()
+	_, err = tw.app().onDemand(context.Background(), []string{hire.UPN}, false, false, false)
+	if err == nil || !strings.Contains(err.Error(), "provisioning is paused since") || !strings.Contains(err.Error(), "--force") || tw.w.GoTo.Writes() != writes {
+		t.Fatalf("while paused: %v, %d writes", err, tw.w.GoTo.Writes()-writes)
+	}
+	rep, err = tw.app().onDemand(context.Background(), []string{hire.UPN}, false, true, false)
+	if err != nil || rep.People[0].Result.Status != statusApplied {
+		t.Fatalf("--force: %v %+v", err, rep)
+	}
+}
+
+// The JSON of explain is a documented, stable shape: this golden file is
+// its contract (volatile values, ids and times, are replaced).
+func TestExplainJSONGolden(t *testing.T) {
+	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 3}}, DirectAdmins: -1, DefaultAccess: -1,
+		Disabled: -1, PreExisting: -1}, "")
+	tw.mustCycle(tw.app(), engine.Options{InitialSync: true})
+	p := tw.w.InScope(false)[0]
+	if err := tw.w.Rename(p.ID, "Haddad"); err != nil {
+		t.Fatal(err)
+	}
+	rep := tw.onDemand(true, true, tw.w.Person(p.ID).Mail, "nobody@contoso.example")
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(b)
+	out = strings.ReplaceAll(out, p.ID, "ENTRA-ID")
+	out = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`).ReplaceAllString(out, "TIME")
+	out = regexp.MustCompile(`\d{8}T\d{6}Z-[0-9a-f]{4}`).ReplaceAllString(out, "CYCLE")
+	golden(t, "explain.json", out+"\n")
+}
