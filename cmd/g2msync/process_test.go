@@ -204,6 +204,53 @@ func TestDaemonProcess(t *testing.T) {
 		t.Fatalf("approve while the daemon runs: exit %d\n%s", code, out)
 	}
 	waitStatus("the approved disables", func(s daemon.StatusDoc) bool { return len(s.Staged) == 0 && s.Owned["disabled"] == 15 })
+
+	// Pause the running daemon: it keeps serving, changes nothing; provision
+	// is refused unless forced, and works beside the daemon; resume, and the
+	// daemon provisions again.
+	if code, out := pw.exitCode("pause", "--reason", "tenant migration"); code != ExitOK {
+		t.Fatalf("pause: exit %d\n%s", code, out)
+	}
+	waitStatus("the pause", func(s daemon.StatusDoc) bool {
+		return s.Paused != nil && s.Paused.Reason == "tenant migration" && s.Ready
+	})
+	hire, err := pw.w.NewHire("Sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(pw.w.GoTo.Users())
+	time.Sleep(2500 * time.Millisecond) // two ticks of the schedule
+	if got := len(pw.w.GoTo.Users()); got != before {
+		t.Fatalf("paused daemon changed GoTo: %d accounts, was %d", got, before)
+	}
+	if code, out := pw.exitCode("provision", hire.UPN); code != ExitFailure || !strings.Contains(out, "provisioning is paused since") {
+		t.Fatalf("provision while paused: exit %d\n%s", code, out)
+	}
+	if code, out := pw.exitCode("provision", "--force", hire.UPN); code != ExitOK || !strings.Contains(out, "applied in cycle") {
+		t.Fatalf("provision --force beside the running daemon: exit %d\n%s", code, out)
+	}
+	if _, ok := pw.w.GoTo.UserByEmail(hire.Mail); !ok {
+		t.Fatal("provision --force did not create the new hire")
+	}
+	if code, out := pw.exitCode("explain", hire.Mail); code != ExitOK || !strings.Contains(out, "(on demand)") || !strings.Contains(out, "member of Sales, assigned as User") {
+		t.Errorf("explain: exit %d\n%s", code, out)
+	}
+	if code, out := pw.exitCode("resume"); code != ExitOK {
+		t.Fatalf("resume: exit %d\n%s", code, out)
+	}
+	second, err := pw.w.NewHire("Sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus("the daemon provisioning again", func(daemon.StatusDoc) bool { _, ok := pw.w.GoTo.UserByEmail(second.Mail); return ok })
+
+	// A full re-match while the daemon runs: its next cycle is a full sync.
+	if code, out := pw.exitCode("run", "--once", "--initial-sync"); code != ExitOK || !strings.Contains(out, "next cycle will be a full sync") {
+		t.Fatalf("full sync while the daemon runs: exit %d\n%s", code, out)
+	}
+	waitStatus("a full sync", func(s daemon.StatusDoc) bool {
+		return len(s.Cycles) > 0 && strings.Contains(s.Cycles[len(s.Cycles)-1].Mode, "initial-sync") && s.Cycles[len(s.Cycles)-1].Outcome == "success"
+	})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -224,6 +271,9 @@ func TestDaemonProcess(t *testing.T) {
 	intents, _ := st.Intents()
 	if len(recs) != len(pw.w.InScope(false))+15 || len(intents) != 0 {
 		t.Errorf("state: %d records (want %d), %d intents left", len(recs), len(pw.w.InScope(false))+15, len(intents))
+	}
+	if req, err := st.FullSyncRequested(); req != nil || err != nil {
+		t.Errorf("the full sync request outlived the full sync: %+v %v", req, err)
 	}
 	for _, r := range recs {
 		u, ok := pw.w.GoTo.User(r.GoToKey)

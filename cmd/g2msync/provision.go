@@ -274,7 +274,7 @@ func (a *app) onDemand(ctx context.Context, queries []string, dryRun, force, exp
 		if p != nil {
 			rep.Paused = p.Text()
 			if !dryRun && !force {
-				return nil, fmt.Errorf("%s; `g2msync resume` resumes (or provision with --force)", safe(p.Text()))
+				return nil, fmt.Errorf("%s (or provision with --force)", safe(p.Text()))
 			}
 		}
 		a.tokens.set(st)

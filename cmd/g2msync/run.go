@@ -47,6 +47,10 @@ since (another kind, account or list), or that no cycle staged yet, waits.
 While the daemon runs it does not run a cycle: it approves them, and the
 daemon applies them on its next cycle.
 
+--once --initial-sync while the daemon runs does not run a cycle either:
+it asks the daemon to make its next cycle a full sync (the portal's
+Restart with a full reset), kept in the state file until one succeeds.
+
 First run after install, or after restoring the state file:
   g2msync run --once --initial-sync`
 
@@ -78,6 +82,9 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 		unlock, err := state.Lock(cfg.StatePath)
 		if errors.Is(err, state.ErrInUse) && *once && *allow && !*initial {
 			return c.m.approve(cfg) // the daemon runs: let it apply them
+		}
+		if errors.Is(err, state.ErrInUse) && *once && *initial && !*allow {
+			return c.m.requestFullSync(cfg) // the daemon runs: its next cycle re-matches
 		}
 		if err != nil {
 			return err
@@ -165,6 +172,22 @@ func (m *Main) approve(cfg *config.Config) error {
 	}
 	fmt.Fprintln(m.Stdout, "Each approval is bound to the exact change shown: if it changes before the daemon's next cycle")
 	fmt.Fprintln(m.Stdout, "(another kind, account or list), or a new disable is staged, that one waits for another approval.")
+	return nil
+}
+
+// requestFullSync asks the running daemon to make its next cycle a full
+// sync, as `run --once --initial-sync` would have been.
+func (m *Main) requestFullSync(cfg *config.Config) error {
+	st, err := openStateForWrite(cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.RequestFullSync(&state.FullSyncRequest{At: m.now(), By: operator()}); err != nil {
+		return err
+	}
+	fmt.Fprintln(m.Stdout, "The daemon is running, so its next cycle will be a full sync: every GoTo account listed, what g2msync owns")
+	fmt.Fprintln(m.Stdout, "refreshed from GoTo, everyone re-matched. `g2msync status` shows when it ran.")
 	return nil
 }
 

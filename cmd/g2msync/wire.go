@@ -171,9 +171,23 @@ func (a *app) cycle(ctx context.Context, opts engine.Options) (*daemon.Report, e
 		// A person paused provisioning: the cycle reads and changes nothing.
 		return &daemon.Report{Paused: p}, err
 	}
+	full, err := st.FullSyncRequested()
+	if err != nil {
+		return nil, err
+	}
+	if full != nil && !opts.AdoptOnly {
+		// `run --once --initial-sync` while the daemon runs asked for it.
+		a.log.Info("full sync requested", "by", full.By, "at", full.At)
+		opts.InitialSync = true
+	}
 	a.tokens.set(st)
 	defer a.tokens.set(nil)
 	res, err := a.engine(st, false).Run(ctx, opts)
+	if full != nil && err == nil {
+		if cerr := st.RequestFullSync(nil); cerr != nil {
+			return nil, cerr
+		}
+	}
 	rep := &daemon.Report{Result: res, AuthFailure: authFailure(err)}
 	if res != nil && res.Plan != nil {
 		rep.StageReason = res.Plan.StageReason(planPolicy(a.cfg, a.mapper))

@@ -675,32 +675,58 @@ type Pause struct {
 }
 
 // SetPause records a pause, or lifts it when p is nil.
-func (s *Store) SetPause(p *Pause) error {
-	if p == nil {
-		err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketKV).Delete([]byte(keyPause)) })
+func (s *Store) SetPause(p *Pause) error { return setKV(s, keyPause, p) }
+
+// Paused returns the pause in force, or nil.
+func (s *Store) Paused() (*Pause, error) { return getKV[Pause](s, keyPause) }
+
+const keyFullSync = "full_sync_requested"
+
+// FullSyncRequest asks that the daemon's next cycle be a full sync (every
+// GoTo account listed, owned records refreshed, everyone re-matched): the
+// portal's "Restart provisioning" with a full reset, while the daemon runs
+// and holds the lock a full sync run by hand would need.
+type FullSyncRequest struct {
+	At time.Time `json:"at"`
+	By string    `json:"by"`
+}
+
+// RequestFullSync records the request, or withdraws it when r is nil (the
+// cycle that honoured it succeeded).
+func (s *Store) RequestFullSync(r *FullSyncRequest) error { return setKV(s, keyFullSync, r) }
+
+// FullSyncRequested returns the pending request, or nil.
+func (s *Store) FullSyncRequested() (*FullSyncRequest, error) {
+	return getKV[FullSyncRequest](s, keyFullSync)
+}
+
+// setKV stores v as JSON under key, or deletes the key when v is nil.
+func setKV[T any](s *Store, key string, v *T) error {
+	if v == nil {
+		err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketKV).Delete([]byte(key)) })
 		if err != nil {
-			return fmt.Errorf("resume in %s: %w", s.path, err)
+			return fmt.Errorf("clear %s in %s: %w", key, s.path, err)
 		}
 		return nil
 	}
-	raw, err := json.Marshal(p)
+	raw, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return s.Put(keyPause, raw)
+	return s.Put(key, raw)
 }
 
-// Paused returns the pause in force, or nil.
-func (s *Store) Paused() (*Pause, error) {
-	raw, err := s.Get(keyPause)
+// getKV returns the JSON value under key, or nil.
+func getKV[T any](s *Store, key string) (*T, error) {
+	raw, err := s.Get(key)
 	if err != nil || raw == nil {
 		return nil, err
 	}
-	var p Pause
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, fmt.Errorf("read the pause in %s: %w", s.path, err)
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("read %s in %s: %w", key, s.path, err)
 	}
-	return &p, nil
+	return &v, nil
 }
 
 // Text says what the pause is, for every place that reports it.
