@@ -95,8 +95,8 @@ func TestProvisionTouchesOnlyThePersonNamed(t *testing.T) {
 }
 
 // An on-demand run keeps what the last regular cycle recorded for everyone
-// else: a staged disable of someone else stays staged, with its approval.
-func TestProvisionKeepsOthersStagedAndDeferred(t *testing.T) {
+// else: the disables staged for others stay staged.
+func TestProvisionKeepsWhatOthersHaveStaged(t *testing.T) {
 	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 8}}, DirectAdmins: -1, DefaultAccess: -1,
 		Disabled: -1, PreExisting: -1}, "safety: { max_disables: 1 }\n")
 	w := tw.w
