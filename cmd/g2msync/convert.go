@@ -11,7 +11,7 @@ import (
 
 // mappingConfig returns the validated mapping configuration.
 func mappingConfig(c *config.Config) mapping.Config {
-	mc := mapping.Config{Fields: map[plan.Field]mapping.Expr{}, Matching: c.Matching, Roles: map[string]mapping.Role{}}
+	mc := mapping.Config{Fields: map[plan.Field]mapping.Expr{}, Defaults: map[plan.Field]string{}, Matching: c.Matching, Roles: map[string]mapping.Role{}}
 	for name, m := range c.Mapping {
 		f, ok := plan.ParseField(name)
 		if !ok {
@@ -19,6 +19,9 @@ func mappingConfig(c *config.Config) mapping.Config {
 		}
 		if e, err := mapping.Parse(m.Expr); err == nil {
 			mc.Fields[f] = e
+		}
+		if m.Default != "" {
+			mc.Defaults[f] = m.Default
 		}
 	}
 	for name, r := range c.Roles {

@@ -156,7 +156,7 @@ func TestExplainScopeReasons(t *testing.T) {
 		{"disabled", find(func(p scenario.Person) bool { return p.Disabled }), false, "account disabled in Entra (accountEnabled is false)"},
 		{"default access", find(func(p scenario.Person) bool { return p.Role == "Default Access" }), true, "assigned directly as Default Access"},
 		{"scope filter", find(func(p scenario.Person) bool { return p.Group == "Support" && !p.Disabled }), false,
-			`filtered out by scope filter staff (department not_equals "Support" does not hold: it is "Support")`},
+			`filtered out by scope filter staff (department NOT EQUALS "Support" does not hold: it is "Support")`},
 		{"not assigned", outsider, false, "not assigned to the app, directly or through an assigned group"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -384,3 +384,56 @@ func TestKubernetesServiceLinksAreNoSettings(t *testing.T) {
 		t.Errorf("typo beside service links: %v", err)
 	}
 }
+
+// Malformed expressions in Entra's language are refused when the file
+// loads, each naming its key, the column, and what was expected.
+func TestMalformedExpressionsNameKeyAndColumn(t *testing.T) {
+	for _, tc := range []struct{ field, expr, msg string }{
+		{"firstName", `Join(" ", [givenName], [surname]`, `at column 33`},
+		{"firstName", `Left([givenName], "1")`, `at column 19 of "Left([givenName], \"1\")": argument 2 of Left (NumChars): want a whole number`},
+		{"firstName", `left([givenName], 1)`, `at column 1 of "left([givenName], 1)": unknown function "left"; names are case-sensitive: did you mean Left?`},
+		{"lastName", `[surnme]`, `at column 1 of "[surnme]": unknown directory attribute "surnme"`},
+		{"lastName", `PCase([surname]`, `at column 16`},
+		{"lastName", `"unclosed`, `at column 1 of "\"unclosed": string not closed`},
+		{"locale", `Switch([preferredLanguage], "en_US", "de-DE")`, `Switch takes at least 4 arguments, got 3`},
+		{"locale", `Switch([preferredLanguage], "en_US", "de-DE", "de_DE", "fr-FR")`, `key 2 has no value`},
+		{"locale", `Item([proxyAddresses], "one")`, `argument 2 of Item (index): want a whole number`},
+		{"timeZone", `Replace([city], , "([a-z", , "x", , )`, `regexPattern does not compile`},
+		{"timeZone", `IIF([country]="US", "America/New_York")`, `IIF takes 3 arguments, got 2`},
+		{"timeZone", `[city] [country]`, `at column 8 of "[city] [country]": expected the end of the expression, found [country]`},
+		{"firstName", `Join(" ", [proxyAddresses]) ?? [otherMails]`, `?? takes single values, and this is a list`},
+		{"firstName", `Now()`, `Now() and Guid() give a new value every cycle`},
+		{"firstName", `SelectUniqueValue([givenName], [surname])`, `email is GoTo's only unique field`},
+		{"email", `SelectUniqueValue([mail], [userPrincipalName])`, `SelectUniqueValue applies only when an account is created`},
+	} {
+		src := validYAML + "\nmapping:\n  email: mail ?? userPrincipalName\n  " + tc.field + ": '" + strings.ReplaceAll(tc.expr, "'", "''") + "'\n"
+		if tc.field == "email" {
+			src = validYAML + "\nmapping:\n  email: '" + tc.expr + "'\n"
+		}
+		_, err := Parse([]byte(src), secretsEnv)
+		var cerr *Error
+		if !errors.As(err, &cerr) {
+			t.Errorf("%s: %s: err = %v, want *config.Error", tc.field, tc.expr, err)
+			continue
+		}
+		found := false
+		for _, p := range cerr.Problems {
+			if p.Key == "mapping."+tc.field && strings.Contains(p.Msg, tc.msg) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: %s\n  got %v\n  want mapping.%s: …%s…", tc.field, tc.expr, err, tc.field, tc.msg)
+		}
+	}
+	ok := validYAML + "\nmapping:\n  email: { expr: 'SelectUniqueValue(Join(\"@\", ToLower(Join(\".\", [givenName], [surname])), \"contoso.com\"), [mail])', apply: on_create }\n" +
+		"  firstName: { expr: 'Coalesce([givenName], Word([displayName], 1, \" \"))', default: '-' }\n" +
+		"  locale: 'Switch([preferredLanguage], \"en_US\", \"de-DE\", \"de_DE\", \"fr-FR\", \"fr_FR\")'\n" +
+		"  timeZone: { expr: 'Join(\"-\", Guid())', apply: on_create }\n"
+	if _, err := Parse([]byte(ok), secretsEnv); err != nil {
+		t.Errorf("valid Entra expressions refused: %v", err)
+	}
+	if _, err := Parse([]byte(validYAML+"\nmapping:\n  email: { expr: mail, default: x@y.com }\n"), secretsEnv); err == nil || !strings.Contains(err.Error(), "mapping.email.default") {
+		t.Errorf("a default email: %v", err)
+	}
+}

@@ -67,10 +67,13 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // FieldMapping is one target field's mapping: an expression, written alone
-// or as {expr: ..., apply: on_create} for fields set only when creating.
+// or as {expr: ..., apply: on_create, default: ...}: a field set only when
+// creating, and a value for a create whose expression gives nothing (as
+// Entra's "Default value if null", which is never applied on updates).
 type FieldMapping struct {
 	Expr       string
 	CreateOnly bool
+	Default    string
 }
 
 // UnmarshalYAML implements yaml.Unmarshaler.
@@ -81,17 +84,19 @@ func (f *FieldMapping) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	case yaml.MappingNode:
 		var raw struct {
-			Expr  string `yaml:"expr"`
-			Apply string `yaml:"apply"`
+			Expr    string `yaml:"expr"`
+			Apply   string `yaml:"apply"`
+			Default string `yaml:"default"`
 		}
 		if err := n.Decode(&raw); err != nil {
 			return err
 		}
 		for i := 0; i < len(n.Content); i += 2 {
-			if k := n.Content[i].Value; k != "expr" && k != "apply" {
-				return fmt.Errorf("unknown key %q (want expr and apply)", k)
+			if k := n.Content[i].Value; k != "expr" && k != "apply" && k != "default" {
+				return fmt.Errorf("unknown key %q (want expr, apply and default)", k)
 			}
 		}
+		f.Default = raw.Default
 		switch raw.Apply {
 		case "", "always":
 		case "on_create":
@@ -107,8 +112,15 @@ func (f *FieldMapping) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalYAML implements yaml.Marshaler.
 func (f FieldMapping) MarshalYAML() (any, error) {
-	if !f.CreateOnly {
+	if !f.CreateOnly && f.Default == "" {
 		return f.Expr, nil
 	}
-	return map[string]string{"expr": f.Expr, "apply": "on_create"}, nil
+	out := map[string]string{"expr": f.Expr, "apply": "always"}
+	if f.CreateOnly {
+		out["apply"] = "on_create"
+	}
+	if f.Default != "" {
+		out["default"] = f.Default
+	}
+	return out, nil
 }

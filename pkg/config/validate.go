@@ -273,8 +273,23 @@ func validateMapping(c *Config, p *Problems) {
 			p.Add("mapping."+field, "unknown GoTo field; want one of %s", strings.Join(targetFields, ", "))
 			continue
 		}
-		if _, err := mapping.Parse(m.Expr); err != nil {
-			p.Add("mapping."+field, "%v", err)
+		key := "mapping." + field
+		e, err := mapping.Parse(m.Expr)
+		if err != nil {
+			p.Add(key, "%v", err)
+			continue
+		}
+		if e.Unique() && field != "email" {
+			p.Add(key, "SelectUniqueValue picks a value no other account uses, and email is GoTo's only unique field: use it for email")
+		}
+		if e.Unique() && !m.CreateOnly {
+			p.Add(key, "SelectUniqueValue applies only when an account is created (as in Entra): write {expr: ..., apply: on_create}")
+		}
+		if e.Volatile() && !m.CreateOnly {
+			p.Add(key, "Now() and Guid() give a new value every cycle, which would update every account every cycle: write {expr: ..., apply: on_create}")
+		}
+		if m.Default != "" && field == "email" {
+			p.Add(key+".default", "email has no default: one address for everyone whose mapping is empty would make them one account")
 		}
 	}
 	if len(c.Matching) == 0 {

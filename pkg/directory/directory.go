@@ -106,6 +106,9 @@ type User struct {
 	// Attributes holds the selected attributes by their Graph name
 	// (mail, givenName, department, ...). Absent and null are both "".
 	Attributes map[string]string
+	// Lists holds the multi-valued attributes (proxyAddresses, otherMails,
+	// businessPhones) item by item; Attributes holds them joined by ",".
+	Lists map[string][]string
 	// Assignments says how the user reaches the app: directly, through groups,
 	// or both, each with its app role. Sorted by (GroupID, AppRoleID).
 	Assignments []Assignment

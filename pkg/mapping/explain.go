@@ -33,6 +33,8 @@ type FieldValue struct {
 	Field plan.Field
 	Expr  string
 	Value string
+	// Default is what a create sends when Value is empty, or "".
+	Default string
 }
 
 // Explain explains the mapping of u, a user of snap.
@@ -68,7 +70,7 @@ func (m *Mapper) Explain(u *directory.User, snap *directory.Snapshot) Explanatio
 		if !ok || e.IsZero() {
 			continue
 		}
-		x.Fields = append(x.Fields, FieldValue{Field: f, Expr: e.String(), Value: e.Eval(u)})
+		x.Fields = append(x.Fields, FieldValue{Field: f, Expr: e.String(), Value: e.EvalEnv(&Env{User: u, App: &snap.App}), Default: m.cfg.Defaults[f]})
 	}
 	return x
 }

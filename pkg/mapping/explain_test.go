@@ -41,7 +41,7 @@ func TestExplainSaysWhyInOrOutOfScope(t *testing.T) {
 		{"nested", m, nested, false, "not assigned to the app: only nested in Support, and entra.nested_groups is off"},
 		{"unassigned", m, user("u", attrs), false, "not assigned to the app, directly or through an assigned group"},
 		{"disabled", m, disabled, false, "account disabled in Entra (accountEnabled is false)"},
-		{"filter", filtered, direct, false, `filtered out by scope filter staff (department equals "Sales" does not hold: it is "Marketing")`},
+		{"filter", filtered, direct, false, `filtered out by scope filter staff (department EQUALS "Sales" does not hold: it is "Marketing")`},
 	} {
 		x := tc.m.Explain(&tc.u, snap)
 		if x.InScope != tc.in || len(x.Scope) == 0 || x.Scope[0] != tc.want {

@@ -20,6 +20,9 @@ type Role struct {
 type Config struct {
 	// Fields maps each target field to its expression; email is required.
 	Fields map[plan.Field]Expr
+	// Defaults are the values a create sends for fields whose expression
+	// gives nothing (never used on updates).
+	Defaults map[plan.Field]string
 	// Matching lists the directory attributes whose values are tried, in
 	// order, as the email of an existing GoTo account to adopt.
 	Matching []string
@@ -114,8 +117,15 @@ func (m *Mapper) account(u *directory.User, app *directory.App, sets map[string]
 	if a.OutOfScope = m.outOfScope(u); a.OutOfScope != "" {
 		return a
 	}
+	env := &Env{User: u, App: app}
 	for f, e := range m.cfg.Fields {
-		a.Profile.Set(f, e.Eval(u))
+		a.Profile.Set(f, e.EvalEnv(env))
+		if f == plan.FieldEmail && e.Unique() {
+			a.EmailCandidates = e.Candidates(env)
+		}
+	}
+	for f, d := range m.cfg.Defaults {
+		a.Defaults.Set(f, d)
 	}
 	for _, attr := range m.cfg.Matching {
 		if v := strings.TrimSpace(u.Attr(attr)); v != "" && !slices.Contains(a.MatchEmails, v) {
@@ -248,7 +258,7 @@ func (m *Mapper) checkProfile(p *plan.Profile) string {
 		return fmt.Sprintf("email %q is not a valid address", p.Email)
 	}
 	for _, f := range []plan.Field{plan.FieldFirstName, plan.FieldLastName} {
-		if e, ok := m.cfg.Fields[f]; ok && p.Get(f) == "" {
+		if e, ok := m.cfg.Fields[f]; ok && p.Get(f) == "" && m.cfg.Defaults[f] == "" {
 			return fmt.Sprintf("no %s: mapping.%s (%s) is empty for this user; add a fallback such as %s ?? \"-\"", f, f, e, e)
 		}
 	}

@@ -69,11 +69,11 @@ func TestExpressions(t *testing.T) {
 func TestExpressionErrors(t *testing.T) {
 	for src, want := range map[string]string{
 		"":                   "empty expression",
-		"mail ??":            "term 2",
+		"mail ??":            "at column 8",
 		"emial":              `unknown directory attribute "emial"`,
 		`"open`:              "not closed",
 		`"a"b"`:              "not closed",
-		"mail ?? ?? surname": "term 2",
+		"mail ?? ?? surname": "at column 9",
 	} {
 		_, err := Parse(src)
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -154,7 +154,7 @@ func TestDisabledUserIsOutOfScope(t *testing.T) {
 }
 
 func TestScopingFilters(t *testing.T) {
-	sales, err := NewClause("department", OpEquals, "sales")
+	sales, err := NewClause("department", OpEquals, "Sales")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,9 @@ func TestScopingFilters(t *testing.T) {
 		attrs map[string]string
 		in    bool
 	}{
-		{with("department", "Sales"), true},
+		{with("department", "Sales", "employeeType", "Employee"), true},
+		{with("department", "Sales"), false}, // NOT EQUALS on a null value is false, as in Entra
+		{with("department", "sales", "employeeType", "Employee"), false},
 		{with("department", "Sales", "employeeType", "Contractor"), false},
 		{with("department", "Marketing"), false},
 		{with("department", "Marketing", "jobTitle", "IT Support"), true},

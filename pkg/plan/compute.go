@@ -209,6 +209,7 @@ func newComputer(in Input) *computer {
 	c.records = c.refresh(in.Records, in.Observed)
 	slices.SortFunc(c.records, func(a, b *Record) int { return strings.Compare(a.EntraID, b.EntraID) })
 	slices.SortFunc(c.gone, func(a, b *Record) int { return strings.Compare(a.EntraID, b.EntraID) })
+	c.pickUnique()
 	if len(in.Failures) > 0 {
 		c.failures = make(map[string]*Failure, len(in.Failures))
 		for i := range in.Failures {
@@ -512,8 +513,61 @@ func (c *computer) provision(a *Account) {
 		return
 	}
 	lic, roles := c.createLists(a)
-	c.add(Change{Kind: KindCreate, EntraID: a.EntraID, UPN: a.UPN, Profile: a.Profile, Reason: "assigned to the app",
+	prof := a.Profile
+	for f := Field(0); f < numFields; f++ {
+		if prof.Get(f) == "" {
+			prof.Set(f, a.Defaults.Get(f))
+		}
+	}
+	c.add(Change{Kind: KindCreate, EntraID: a.EntraID, UPN: a.UPN, Profile: prof, Reason: "assigned to the app",
 		Licenses: lic, AdminRoles: roles})
+}
+
+// pickUnique gives each person whose email mapping is a SelectUniqueValue
+// an address: an owned account keeps the one it has (the mapping applies on
+// create only); anyone else takes the first candidate that no owned
+// record, GoTo account or other person holds or takes first, in Entra id
+// order, as Entra's SelectUniqueValue takes the first value unique in the
+// target. Someone whose every candidate is taken is left alone, as Entra
+// escrows them.
+func (c *computer) pickUnique() {
+	if !slices.ContainsFunc(c.accounts, func(a *Account) bool { return len(a.EmailCandidates) > 0 }) {
+		return
+	}
+	taken := map[string]bool{}
+	owned := make(map[string]*Record, len(c.records))
+	for _, r := range c.records {
+		taken[fold(r.Profile.Email)] = true
+		owned[r.EntraID] = r
+	}
+	for i := range c.in.Remotes {
+		taken[fold(c.in.Remotes[i].Profile.Email)] = true
+	}
+	for _, a := range c.accounts {
+		if len(a.EmailCandidates) == 0 && a.OutOfScope == "" && a.Skip == "" {
+			taken[fold(a.Profile.Email)] = true
+		}
+	}
+	for i, a := range c.accounts {
+		if len(a.EmailCandidates) == 0 || a.OutOfScope != "" || a.Skip != "" {
+			continue
+		}
+		cp := *a
+		c.accounts[i] = &cp
+		if r := owned[a.EntraID]; r != nil {
+			cp.Profile.Email = r.Profile.Email
+			continue
+		}
+		cp.Skip = fmt.Sprintf("every SelectUniqueValue candidate for email (%s) is used by another account; add a rule to the mapping or free one",
+			strings.Join(a.EmailCandidates, ", "))
+		for _, e := range a.EmailCandidates {
+			if !taken[fold(e)] {
+				cp.Profile.Email, cp.Skip = e, ""
+				taken[fold(e)] = true
+				break
+			}
+		}
+	}
 }
 
 // setsEmail returns the address a change gives its GoTo account, if it

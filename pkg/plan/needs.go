@@ -45,6 +45,10 @@ func Need(in Input) Needs {
 				look(m)
 			}
 			look(ch.Profile.Email)
+			// Which SelectUniqueValue candidate is free depends on GoTo.
+			for _, e := range byID[ch.EntraID].EmailCandidates {
+				look(e)
+			}
 		}
 		if f := c.failures[ch.EntraID]; f != nil && f.Cause == CauseConflict && f.Fingerprint == ch.Fingerprint() {
 			if e, ok := setsEmail(ch); ok {

@@ -384,3 +384,63 @@ func TestOnDemandGates(t *testing.T) {
 		t.Errorf("named person in quarantine: %v, want the create tried now", kinds(p))
 	}
 }
+
+// SelectUniqueValue: each new person takes the first candidate no one else
+// holds or takes first; an owned account keeps its address; when every
+// candidate is taken, the person is left alone; every candidate is looked up.
+func TestSelectUniqueValueCandidates(t *testing.T) {
+	smith := func(id string) Account {
+		a := person(id, "john.smith@x.com")
+		a.EmailCandidates = []string{"john.smith@x.com", "j.smith@x.com", "jo.smith@x.com"}
+		a.MatchEmails = []string{id + "@corp.x.com"}
+		return a
+	}
+	emails := func(p *Plan) []string {
+		var out []string
+		for _, c := range p.Changes {
+			out = append(out, c.EntraID+"="+c.Profile.Email)
+		}
+		for _, c := range p.Skips {
+			out = append(out, c.EntraID+" skipped")
+		}
+		return out
+	}
+	p := Compute(Input{Accounts: []Account{smith("b"), smith("a")}, Policy: testPolicy()})
+	if got := emails(p); !cmp.Equal(got, []string{"a=john.smith@x.com", "b=j.smith@x.com"}) {
+		t.Errorf("two John Smiths: %v", got)
+	}
+	owner := smith("a")
+	rec := owned(owner, "K1")
+	p = Compute(Input{Accounts: []Account{owner, smith("b")}, Records: []Record{rec}, Policy: testPolicy(),
+		Remotes: []Remote{{Key: "K9", Profile: Profile{Email: "J.Smith@x.com"}}}})
+	if got := emails(p); !cmp.Equal(got, []string{"b=jo.smith@x.com"}) {
+		t.Errorf("one owned, one taken in GoTo: %v", got)
+	}
+	p = Compute(Input{Accounts: []Account{smith("a"), smith("b"), smith("c"), smith("d")}, Policy: testPolicy()})
+	if got := emails(p); !cmp.Equal(got, []string{"a=john.smith@x.com", "b=j.smith@x.com", "c=jo.smith@x.com", "d skipped"}) ||
+		!strings.Contains(p.Skips[0].Reason, "every SelectUniqueValue candidate") {
+		t.Errorf("candidates run out: %v %v", got, p.Skips)
+	}
+	n := Need(Input{Accounts: []Account{smith("a")}, Policy: testPolicy()})
+	for _, e := range []string{"john.smith@x.com", "j.smith@x.com", "jo.smith@x.com", "a@corp.x.com"} {
+		if !slices.Contains(n.Lookups, e) {
+			t.Errorf("lookups %v lack %s", n.Lookups, e)
+		}
+	}
+}
+
+// A default applies to a create only, as Entra's "default value if null".
+func TestDefaultsOnlyOnCreate(t *testing.T) {
+	a := person("a", "ann@x.com")
+	a.Profile.FirstName = ""
+	a.Defaults.FirstName = "-"
+	p := Compute(Input{Accounts: []Account{a}, Policy: testPolicy()})
+	if len(p.Changes) != 1 || p.Changes[0].Profile.FirstName != "-" {
+		t.Fatalf("create: %+v", p.Changes)
+	}
+	rec := owned(person("a", "ann@x.com"), "K1")
+	rec.Profile.FirstName = "Ann"
+	if p := Compute(Input{Accounts: []Account{a}, Records: []Record{rec}, Policy: testPolicy()}); len(p.Changes) != 0 {
+		t.Errorf("update with an empty mapping and a default: %+v", p.Changes)
+	}
+}

@@ -117,6 +117,13 @@ type Account struct {
 	// scope (account disabled in Entra, excluded by a scoping filter). They are
 	// treated as absent; the reason explains the disable.
 	OutOfScope string
+	// Defaults are the fields a create sends when the mapping gives nothing
+	// ("default value if null"): never used on an update.
+	Defaults Profile
+	// EmailCandidates, when the email mapping is a SelectUniqueValue, are
+	// its values in order: a create takes the first that no other account
+	// holds or is about to hold. Profile.Email is the first.
+	EmailCandidates []string
 }
 
 // State is whether an owned account is in use or was disabled by g2msync.

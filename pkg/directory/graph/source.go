@@ -476,6 +476,18 @@ func (s *Source) user(it map[string]any) (directory.User, error) {
 			if str, ok := scalar(v); ok {
 				u.Attributes[a] = str
 			}
+			if items, ok := v.([]any); ok {
+				if u.Lists == nil {
+					u.Lists = map[string][]string{}
+				}
+				l := make([]string, 0, len(items))
+				for _, e := range items {
+					if s, ok := scalar(e); ok {
+						l = append(l, s)
+					}
+				}
+				u.Lists[a] = l
+			}
 		}
 	}
 	return u, nil
