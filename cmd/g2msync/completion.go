@@ -59,6 +59,8 @@ func (m *Main) flagsOf(name string) (*flag.FlagSet, string) {
 		args = []string{"goto", "-h"}
 	case "state":
 		args = []string{"rebuild", "-h"}
+	case "mapping":
+		args = []string{"test", "-h"}
 	}
 	_ = cm.commands()[name].Run(context.Background(), args)
 	return fs, synopsis

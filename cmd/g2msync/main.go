@@ -87,6 +87,7 @@ func (m *Main) commands() map[string]command {
 		"resume":      &ResumeCommand{m: m},
 		"provision":   &ProvisionCommand{m: m},
 		"explain":     &ProvisionCommand{m: m, explain: true},
+		"mapping":     &MappingCommand{m: m},
 	}
 }
 
@@ -141,6 +142,7 @@ Commands:
   retry        try a failing or quarantined account again on the next cycle
   provision    provision named people now, and no one else; print the steps
   explain      say why a person has the GoTo account they have, or none
+  mapping      try attribute mappings on real people before saving them (mapping test)
   pause        stop provisioning (the daemon keeps running) until resume
   resume       lift a pause
   state        rebuild a lost or corrupt state file (g2msync state rebuild)

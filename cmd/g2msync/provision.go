@@ -154,6 +154,8 @@ type fieldStep struct {
 	Field      string `json:"field"`
 	Expression string `json:"expression"`
 	Value      string `json:"value"`
+	// Default is what a create sends when Value is empty.
+	Default string `json:"default,omitempty"`
 }
 
 // matchStep: By is "owned" (the account g2msync already links to this
@@ -342,7 +344,7 @@ func (a *app) fillOnDemand(rep *onDemandReport, res *engine.Result, st *state.St
 			pr.Scope = scopeStep{InScope: x.InScope, Reasons: x.Scope}
 			pr.Mapping = mappingStep{Fields: []fieldStep{}, Licenses: orEmpty(x.Licenses), AdminRoles: orEmpty(x.AdminRoles)}
 			for _, f := range x.Fields {
-				pr.Mapping.Fields = append(pr.Mapping.Fields, fieldStep{Field: f.Field.String(), Expression: f.Expr, Value: f.Value})
+				pr.Mapping.Fields = append(pr.Mapping.Fields, fieldStep{Field: f.Field.String(), Expression: f.Expr, Value: f.Value, Default: f.Default})
 			}
 			rec, owned := records[id]
 			ch, list := planned(p, id)
@@ -523,7 +525,11 @@ func writeOnDemandText(w io.Writer, r *onDemandReport) {
 			if j == 0 {
 				label = "mapping  "
 			}
-			fmt.Fprintf(w, "  %s%-10s = %s → %s\n", label, f.Field, safe(f.Expression), dash(f.Value))
+			value := dash(f.Value)
+			if f.Value == "" && f.Default != "" {
+				value += " (a create sends the default, " + safe(f.Default) + ")"
+			}
+			fmt.Fprintf(w, "  %s%-10s = %s → %s\n", label, f.Field, safe(f.Expression), value)
 		}
 		if len(p.Mapping.Licenses) > 0 || len(p.Mapping.AdminRoles) > 0 {
 			fmt.Fprintf(w, "           licences %s; admin roles %s\n", dash(strings.Join(p.Mapping.Licenses, ",")), dash(strings.Join(p.Mapping.AdminRoles, ",")))

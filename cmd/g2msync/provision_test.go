@@ -125,7 +125,8 @@ func TestProvisionKeepsWhatOthersHaveStaged(t *testing.T) {
 func TestExplainScopeReasons(t *testing.T) {
 	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 4}, {Name: "Support", Size: 3}},
 		DirectAdmins: 1, DefaultAccess: 1, Disabled: 1, PreExisting: -1, Nested: 1},
-		"scope:\n  filters:\n    - name: staff\n      clauses:\n        - { attribute: department, op: not_equals, value: Support }\n")
+		"scope:\n  filters:\n    - name: staff\n      clauses:\n        - { attribute: department, op: NOT EQUALS, value: Support }\n"+
+			"    - name: no department\n      clauses:\n        - { attribute: department, op: IS NULL }\n")
 	tw.mustCycle(tw.app(), engine.Options{InitialSync: true})
 	find := func(pred func(scenario.Person) bool) scenario.Person {
 		for _, p := range tw.w.People {
@@ -156,7 +157,7 @@ func TestExplainScopeReasons(t *testing.T) {
 		{"disabled", find(func(p scenario.Person) bool { return p.Disabled }), false, "account disabled in Entra (accountEnabled is false)"},
 		{"default access", find(func(p scenario.Person) bool { return p.Role == "Default Access" }), true, "assigned directly as Default Access"},
 		{"scope filter", find(func(p scenario.Person) bool { return p.Group == "Support" && !p.Disabled }), false,
-			`filtered out by scope filter staff (department NOT EQUALS "Support" does not hold: it is "Support")`},
+			`filtered out by scope filter staff (department NOT EQUALS "Support" does not hold: it is "Support"); and by scope filter no department (department IS NULL does not hold: it is "Support")`},
 		{"not assigned", outsider, false, "not assigned to the app, directly or through an assigned group"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -242,4 +243,40 @@ func TestExplainJSONGolden(t *testing.T) {
 	out = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`).ReplaceAllString(out, "TIME")
 	out = regexp.MustCompile(`\d{8}T\d{6}Z-[0-9a-f]{4}`).ReplaceAllString(out, "CYCLE")
 	golden(t, "explain.json", out+"\n")
+}
+
+// mapping test tries an expression on a real person before it is saved,
+// and refuses a malformed one naming the field and the column.
+func TestMappingTestTriesAnExpression(t *testing.T) {
+	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 2}}, DirectAdmins: -1, DefaultAccess: -1,
+		Disabled: -1, PreExisting: -1}, "")
+	tw.mustCycle(tw.app(), engine.Options{InitialSync: true})
+	p := tw.w.InScope(false)[0]
+	cfg := *tw.cfg
+	if err := applySets(&cfg, []string{`lastName=ToUpper(Left([surname], 3))`, `locale=Switch([preferredLanguage], "en_US", "de-DE", "de_DE")`}); err != nil {
+		t.Fatal(err)
+	}
+	a := tw.appWith(&cfg)
+	writes := tw.w.GoTo.Writes()
+	rep, err := a.onDemand(context.Background(), []string{p.UPN}, true, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range rep.People[0].Mapping.Fields {
+		got[f.Field] = f.Expression + " → " + f.Value
+	}
+	if want := `ToUpper(Left([surname], 3)) → ` + strings.ToUpper(p.Surname[:3]); got["lastName"] != want {
+		t.Errorf("lastName: %q, want %q", got["lastName"], want)
+	}
+	if !strings.HasSuffix(got["locale"], "→ en_US") {
+		t.Errorf("locale: %q", got["locale"])
+	}
+	if rep.People[0].Action.Action != "update" || tw.w.GoTo.Writes() != writes {
+		t.Errorf("action %+v, %d writes: want an update planned, nothing written", rep.People[0].Action, tw.w.GoTo.Writes()-writes)
+	}
+	err = applySets(&cfg, []string{`firstName=Left([givenName], "1")`})
+	if err == nil || !strings.Contains(err.Error(), "mapping.firstName") || !strings.Contains(err.Error(), "at column 19") {
+		t.Errorf("bad --set: %v", err)
+	}
 }

@@ -45,7 +45,13 @@ func newTestWorld(t *testing.T, opts scenario.Options, extraYAML string, env ...
 // app builds a fresh app, as a new process would.
 func (tw *testWorld) app() *app {
 	tw.t.Helper()
-	a, err := tw.m.newApp(tw.cfg, tw.m.newLogger(tw.cfg, tw.stderr), metrics.New("test"), appOptions{roots: tw.w.CA.Pool()})
+	return tw.appWith(tw.cfg)
+}
+
+// appWith builds an app from another configuration, as a new process would.
+func (tw *testWorld) appWith(cfg *config.Config) *app {
+	tw.t.Helper()
+	a, err := tw.m.newApp(cfg, tw.m.newLogger(cfg, tw.stderr), metrics.New("test"), appOptions{roots: tw.w.CA.Pool()})
 	if err != nil {
 		tw.t.Fatal(err)
 	}

@@ -67,9 +67,7 @@ func TestExampleConfigIsValidButForItsPlaceholders(t *testing.T) {
 		t.Errorf("placeholders named: %v, want %v", keys, want)
 	}
 	// With real values in their place, it loads.
-	real := append(env, "G2MSYNC_ENTRA_TENANT_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000001", "G2MSYNC_ENTRA_CLIENT_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000002",
-		"G2MSYNC_ENTRA_SERVICE_PRINCIPAL_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000003", "G2MSYNC_GOTO_ACCOUNT_KEY=4200000000000000001",
-		"G2MSYNC_GOTO_CLIENT_ID=goto-client", "G2MSYNC_ROLES={User: {licenses: ['51']}, Admin: {licenses: ['51'], admin_roles: [MANAGE_USERS]}}")
+	real := append(env, exampleEnv()...)
 	cfg, err := Load(filepath.Join("..", "..", "config", "g2msync.example.yaml"), real)
 	if err != nil {
 		t.Fatalf("the example with real values: %v", err)
@@ -436,4 +434,46 @@ func TestMalformedExpressionsNameKeyAndColumn(t *testing.T) {
 	if _, err := Parse([]byte(validYAML+"\nmapping:\n  email: { expr: mail, default: x@y.com }\n"), secretsEnv); err == nil || !strings.Contains(err.Error(), "mapping.email.default") {
 		t.Errorf("a default email: %v", err)
 	}
+}
+
+// The example file's three expressions in Entra's language are valid as
+// written: uncommented in place of the short ones, the file loads.
+func TestExampleEntraExpressionsLoad(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "config", "g2msync.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	on, n := false, 0
+	for i, l := range lines {
+		switch {
+		case strings.Contains(l, "Three realistic ones in Entra's language"):
+			on = true
+		case on && strings.HasPrefix(l, "  # "):
+			lines[i] = "  " + strings.TrimPrefix(l, "  # ")
+			n++
+		case on:
+			on = false
+		}
+	}
+	if n != 3 {
+		t.Fatalf("found %d expressions after the marker, want 3", n)
+	}
+	// The short email and firstName give way to the Entra ones below them.
+	src := strings.Replace(strings.Join(lines, "\n"), "  email: mail ?? userPrincipalName\n  firstName: givenName\n", "", 1)
+	cfg, err := Parse([]byte(src), append(append([]string{}, secretsEnv...), exampleEnv()...))
+	if err != nil {
+		t.Fatalf("the example with its Entra expressions: %v", err)
+	}
+	if e := cfg.Mapping["locale"].Expr; !strings.HasPrefix(e, "Switch([preferredLanguage]") {
+		t.Errorf("locale = %q", e)
+	}
+}
+
+// exampleEnv gives the example file's placeholders real values.
+func exampleEnv() []string {
+	return []string{"G2MSYNC_ENTRA_CLIENT_SECRET_FILE=", "G2MSYNC_GOTO_CLIENT_SECRET_FILE=",
+		"G2MSYNC_ENTRA_TENANT_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000001", "G2MSYNC_ENTRA_CLIENT_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000002",
+		"G2MSYNC_ENTRA_SERVICE_PRINCIPAL_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000003", "G2MSYNC_GOTO_ACCOUNT_KEY=4200000000000000001",
+		"G2MSYNC_GOTO_CLIENT_ID=goto-client", "G2MSYNC_ROLES={User: {licenses: ['51']}, Admin: {licenses: ['51'], admin_roles: [MANAGE_USERS]}}"}
 }

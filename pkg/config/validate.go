@@ -264,6 +264,17 @@ func validateRoles(roles map[string]Role, p *Problems) {
 	}
 }
 
+// CheckMapping validates the mapping section alone, as loading does: for
+// mappings an administrator tries before saving them (`g2msync mapping test`).
+func (c *Config) CheckMapping() error {
+	var probs Problems
+	validateMapping(c, &probs)
+	if len(probs) > 0 {
+		return &Error{Problems: probs}
+	}
+	return nil
+}
+
 func validateMapping(c *Config, p *Problems) {
 	if _, ok := c.Mapping["email"]; !ok {
 		p.Add("mapping.email", "missing; GoTo accounts are keyed by email, e.g. email: mail ?? userPrincipalName")

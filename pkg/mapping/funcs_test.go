@@ -155,6 +155,14 @@ func TestFunctionsAsDocumented(t *testing.T) {
 		{`mail ?? userPrincipalName`, at("userPrincipalName", "u@x.com"), "u@x.com"},
 		{`jobTitle ?? "Staff"`, at("jobTitle", "  "), "Staff"},
 		{`Trim([mail]) ?? "none"`, at("mail", " a@x.com "), "a@x.com"},
+		// the example configuration's three
+		{`PCase(Coalesce([givenName], Word([displayName], 1, " ")))`, at("displayName", "JANE DOE"), "Jane"},
+		{`Switch([preferredLanguage], "en_US", "de-DE", "de_DE", "fr-FR", "fr_FR", "es-ES", "es_ES")`, at("preferredLanguage", "de-DE"), "de_DE"},
+		{`Switch([preferredLanguage], "en_US", "de-DE", "de_DE", "fr-FR", "fr_FR", "es-ES", "es_ES")`, none, "en_US"},
+		{`Coalesce([mail], ToLower(Join("@", NormalizeDiacritics(StripSpaces(Join(".", [givenName], [surname]))), "contoso.com")))`,
+			at("givenName", "Zoë", "surname", "Van Dyk"), "zoe.vandyk@contoso.com"},
+		{`Coalesce([mail], ToLower(Join("@", NormalizeDiacritics(StripSpaces(Join(".", [givenName], [surname]))), "contoso.com")))`,
+			at("mail", "Zoe@Contoso.com", "givenName", "Zoë"), "Zoe@Contoso.com"},
 		// Entra's attribute names
 		{`[objectId]`, none, "00aa00aa-bb11-cc22-dd33-44ee44ee44ee"},
 	}

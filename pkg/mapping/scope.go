@@ -185,5 +185,9 @@ func (c Clause) describe(u *directory.User) string {
 	if c.Value != "" {
 		want += fmt.Sprintf(" %q", c.Value)
 	}
-	return fmt.Sprintf("%s %s does not hold: it is %q", c.Attribute, want, u.Attr(c.Attribute))
+	v := u.Attr(c.Attribute)
+	if v == "" && c.Op != OpIsNull {
+		return fmt.Sprintf("%s %s does not hold: it is empty, and a clause on an empty value is false, as in Entra", c.Attribute, want)
+	}
+	return fmt.Sprintf("%s %s does not hold: it is %q", c.Attribute, want, v)
 }

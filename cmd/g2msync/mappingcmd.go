@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/g2msync/g2msync/pkg/config"
+	"github.com/g2msync/g2msync/pkg/metrics"
+)
+
+// MappingCommand tries attribute mappings on real people.
+type MappingCommand struct{ m *Main }
+
+const mappingUsage = `usage: g2msync mapping test [flags] USER...
+
+Tries the attribute mappings on real people before they are saved: reads
+the people named from Graph (an Entra object id, a userPrincipalName or a
+mail address) and prints, as explain does, each GoTo field's expression and
+the value it gives them, then what a cycle would do with those values.
+--set FIELD=EXPRESSION (repeatable) replaces a field's expression for this
+run only, in Entra's expression language or the short a ?? b form, e.g.
+  g2msync mapping test --set 'firstName=PCase(Word([displayName], 1, " "))' jane@contoso.com
+The expression is checked as the configuration would check it; nothing is
+changed anywhere.`
+
+// setFlags collects --set FIELD=EXPRESSION.
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, ", ") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
+
+var _ flag.Value = (*setFlags)(nil)
+
+// Run implements command.
+func (c *MappingCommand) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "test" {
+		fmt.Fprintln(c.m.Stderr, mappingUsage)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return nil
+		}
+		return usageError{errors.New("mapping: say what to do: g2msync mapping test USER")}
+	}
+	fs := c.m.newFlagSet("mapping test", mappingUsage)
+	cfgPath := c.m.configFlag(fs)
+	output := fs.String("output", "text", "text or json")
+	var sets setFlags
+	fs.Var(&sets, "set", "FIELD=EXPRESSION: try this expression for a GoTo field (email, firstName, lastName, locale, timeZone)")
+	if err := parseArgs(fs, args[1:]); err != nil {
+		return err
+	}
+	if *output != "text" && *output != "json" {
+		return usageError{fmt.Errorf("--output: want text or json, got %q", *output)}
+	}
+	if fs.NArg() == 0 {
+		return usageError{errors.New("name at least one person: an Entra object id, a userPrincipalName or a mail address")}
+	}
+	cfg, err := c.m.loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if err := applySets(cfg, sets); err != nil {
+		return err
+	}
+	a, err := c.m.newApp(cfg, c.m.newLogger(cfg, c.m.Stderr), metrics.New(version), appOptions{})
+	if err != nil {
+		return err
+	}
+	rep, err := a.onDemand(ctx, fs.Args(), true, false, false)
+	if rep == nil {
+		return err
+	}
+	if *output == "json" {
+		enc := json.NewEncoder(c.m.Stdout)
+		enc.SetIndent("", "  ")
+		if werr := enc.Encode(rep); werr != nil {
+			return werr
+		}
+	} else {
+		writeOnDemandText(c.m.Stdout, rep)
+	}
+	if err != nil {
+		return err
+	}
+	return rep.exit()
+}
+
+// applySets replaces the mappings --set names, keeping each field's apply
+// and default, and checks the result as loading would.
+func applySets(cfg *config.Config, sets []string) error {
+	if len(sets) == 0 {
+		return nil
+	}
+	m := make(map[string]config.FieldMapping, len(cfg.Mapping))
+	for k, v := range cfg.Mapping {
+		m[k] = v
+	}
+	for _, s := range sets {
+		field, expr, ok := strings.Cut(s, "=")
+		if !ok || strings.TrimSpace(field) == "" {
+			return usageError{fmt.Errorf("--set %q: want FIELD=EXPRESSION, e.g. --set 'firstName=Left([givenName], 1)'", s)}
+		}
+		field = strings.TrimSpace(field)
+		fm := m[field]
+		fm.Expr = expr
+		m[field] = fm
+	}
+	cfg.Mapping = m
+	if err := cfg.CheckMapping(); err != nil {
+		return usageError{fmt.Errorf("--set: %w", err)}
+	}
+	return nil
+}
