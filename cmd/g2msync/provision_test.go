@@ -280,3 +280,65 @@ func TestMappingTestTriesAnExpression(t *testing.T) {
 		t.Errorf("bad --set: %v", err)
 	}
 }
+
+// SelectUniqueValue against the simulators: people who share a name get
+// different addresses, the next cycle changes nothing, and one more John
+// Smith takes the next free candidate that GoTo does not hold.
+func TestSelectUniqueValueGivesEachPersonAFreeAddress(t *testing.T) {
+	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 60}}, DirectAdmins: -1, DefaultAccess: -1,
+		Disabled: -1, PreExisting: -1}, `mapping:
+  email: { expr: 'SelectUniqueValue(ToLower(Join("@", Join(".", [givenName], [surname]), "corp.example")), ToLower(Join("@", Join(".", Left([givenName], 1), [surname]), "corp.example")), ToLower(Join("@", Join(".", [givenName], Left([givenName], 2), [surname]), "corp.example")))', apply: on_create }
+  firstName: givenName
+  lastName: surname
+`)
+	res := tw.mustCycle(tw.app(), engine.Options{InitialSync: true})
+	names := map[string]int{}
+	for _, p := range tw.w.InScope(false) {
+		names[p.GivenName+" "+p.Surname]++
+	}
+	shared := 0
+	for _, n := range names {
+		if n > 1 {
+			shared += n
+		}
+	}
+	if shared == 0 {
+		t.Fatal("the scenario has no two people with one name; the test shows nothing")
+	}
+	seen := map[string]bool{}
+	for _, r := range tw.records() {
+		if seen[r.Profile.Email] || !strings.HasSuffix(r.Profile.Email, "@corp.example") {
+			t.Errorf("address %s given twice, or not from the expression", r.Profile.Email)
+		}
+		seen[r.Profile.Email] = true
+	}
+	if res.Cycle.Applied["create"]+len(res.Plan.Skips) != 60 {
+		t.Errorf("applied %v, skipped %d: want each of 60 created or left alone with the reason", res.Cycle.Applied, len(res.Plan.Skips))
+	}
+	tw.w.GoTo.ResetCounters()
+	if res := tw.mustCycle(tw.app(), engine.Options{}); !res.Plan.Empty() || tw.w.GoTo.Writes() != 0 {
+		t.Errorf("second cycle: %v", res.Plan.Changes)
+	}
+	t.Logf("%d people share a name with someone; %d addresses given", shared, len(seen))
+
+	hire, err := tw.w.NewHire("Sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := strings.ToLower(hire.GivenName + "." + hire.Surname + "@corp.example")
+	if _, taken := tw.w.GoTo.UserByEmail(first); !taken {
+		if _, err := tw.w.GoTo.AddUser(gotosim.User{Email: first, FirstName: "Someone", LastName: "Else"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.mustCycle(tw.app(), engine.Options{})
+	got := ""
+	for _, r := range tw.records() {
+		if r.EntraID == hire.ID {
+			got = r.Profile.Email
+		}
+	}
+	if got == "" || strings.EqualFold(got, first) || !strings.HasSuffix(got, "@corp.example") {
+		t.Errorf("new hire got %q, though GoTo holds %s", got, first)
+	}
+}

@@ -528,20 +528,28 @@ func (c *computer) provision(a *Account) {
 // create only); anyone else takes the first candidate that no owned
 // record, GoTo account or other person holds or takes first, in Entra id
 // order, as Entra's SelectUniqueValue takes the first value unique in the
-// target. Someone whose every candidate is taken is left alone, as Entra
-// escrows them.
+// target now. Someone whose every candidate is taken is left alone, as
+// Entra escrows them, and tried again each cycle: an address this plan's
+// rename frees is free for them on the next.
 func (c *computer) pickUnique() {
 	if !slices.ContainsFunc(c.accounts, func(a *Account) bool { return len(a.EmailCandidates) > 0 }) {
 		return
 	}
 	taken := map[string]bool{}
 	owned := make(map[string]*Record, len(c.records))
+	ownedKeys := make(map[string]bool, len(c.records))
 	for _, r := range c.records {
 		taken[fold(r.Profile.Email)] = true
 		owned[r.EntraID] = r
+		ownedKeys[r.GoToKey] = true
 	}
+	adoptable := map[string]string{} // folded address → address of a GoTo account no one owns
 	for i := range c.in.Remotes {
-		taken[fold(c.in.Remotes[i].Profile.Email)] = true
+		rm := &c.in.Remotes[i]
+		taken[fold(rm.Profile.Email)] = true
+		if !ownedKeys[rm.Key] {
+			adoptable[fold(rm.Profile.Email)] = rm.Profile.Email
+		}
 	}
 	for _, a := range c.accounts {
 		if len(a.EmailCandidates) == 0 && a.OutOfScope == "" && a.Skip == "" {
@@ -556,6 +564,12 @@ func (c *computer) pickUnique() {
 		c.accounts[i] = &cp
 		if r := owned[a.EntraID]; r != nil {
 			cp.Profile.Email = r.Profile.Email
+			continue
+		}
+		// Matching comes first, as in Entra: someone who will adopt an
+		// existing account keeps its address; SelectUniqueValue is for creates.
+		if i := slices.IndexFunc(a.MatchEmails, func(m string) bool { return adoptable[fold(m)] != "" }); i >= 0 {
+			cp.Profile.Email = adoptable[fold(a.MatchEmails[i])]
 			continue
 		}
 		cp.Skip = fmt.Sprintf("every SelectUniqueValue candidate for email (%s) is used by another account; add a rule to the mapping or free one",

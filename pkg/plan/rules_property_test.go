@@ -224,11 +224,16 @@ func TestPropertyOnDemandTouchesOnlyThePeopleNamed(t *testing.T) {
 				t.Fatalf("on demand %s gets %s (%s); a full plan: %+v", c.EntraID, c.Kind, c.Reason, f)
 			}
 		}
-		again := Compute(func() Input {
-			i := w.apply(on).input()
+		onDemand := func(w world) Input {
+			i := w.input()
 			i.Policy, i.Only, i.AllowDisables = fullIn.Policy, in.Only, true
 			return i
-		}())
+		}
+		w = w.apply(on)
+		again := Compute(onDemand(w))
+		if retriesUnique(on, again) {
+			again = Compute(onDemand(w.apply(again)))
+		}
 		if len(again.Changes) != 0 {
 			t.Fatalf("after applying the on-demand plan, it plans again: %v", kinds(again))
 		}

@@ -421,6 +421,14 @@ func TestSelectUniqueValueCandidates(t *testing.T) {
 		!strings.Contains(p.Skips[0].Reason, "every SelectUniqueValue candidate") {
 		t.Errorf("candidates run out: %v %v", got, p.Skips)
 	}
+	// Matching comes first: an existing account found by a matching
+	// attribute is adopted with its address, whatever the candidates.
+	matched := smith("a")
+	matched.MatchEmails = []string{"john.smith@x.com"}
+	p = Compute(Input{Accounts: []Account{matched}, Policy: testPolicy(), Remotes: []Remote{{Key: "K7", Profile: Profile{Email: "John.Smith@x.com"}}}})
+	if len(p.Changes) != 1 || p.Changes[0].Kind != KindAdopt || p.Changes[0].GoToKey != "K7" {
+		t.Errorf("matched by address: %v", kinds(p))
+	}
 	n := Need(Input{Accounts: []Account{smith("a")}, Policy: testPolicy()})
 	for _, e := range []string{"john.smith@x.com", "j.smith@x.com", "jo.smith@x.com", "a@corp.x.com"} {
 		if !slices.Contains(n.Lookups, e) {
