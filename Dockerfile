@@ -25,7 +25,11 @@ COPY --from=build /out/g2msync /usr/local/bin/g2msync
 COPY --from=build --chown=65532:65532 /out/state /var/lib/g2msync
 ENV G2MSYNC_STATE_PATH=/var/lib/g2msync/state.db \
     G2MSYNC_LISTEN=0.0.0.0:9464 \
+    G2MSYNC_CONSOLE_DISABLED=true \
     G2MSYNC_LOG_FORMAT=json
+# The web console needs operators on an address other hosts reach: to use it,
+# mount an operators file and set G2MSYNC_CONSOLE_DISABLED=false and
+# G2MSYNC_CONSOLE_OPERATORS_FILE=/run/secrets/g2msync-operators.
 VOLUME ["/var/lib/g2msync"]
 EXPOSE 9464
 USER 65532:65532

@@ -61,6 +61,8 @@ func (m *Main) flagsOf(name string) (*flag.FlagSet, string) {
 		args = []string{"rebuild", "-h"}
 	case "mapping":
 		args = []string{"test", "-h"}
+	case "console":
+		args = []string{"hash", "-h"}
 	}
 	_ = cm.commands()[name].Run(context.Background(), args)
 	return fs, synopsis

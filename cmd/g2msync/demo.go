@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/g2msync/g2msync/pkg/config"
+	"github.com/g2msync/g2msync/pkg/console"
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/metrics"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
@@ -34,7 +37,8 @@ the planner, the safety gates and a real state file.
   3. plans and runs an incremental cycle that makes exactly those changes.
 
 With --serve it then keeps the daemon running on the simulated tenant, with
-/status and /metrics on --listen, until Ctrl-C.`
+the web console, /status and /metrics on --listen, until Ctrl-C; it prints
+the console's address and a password for the operator "demo".`
 
 // Run implements command.
 func (c *DemoCommand) Run(ctx context.Context, args []string) error {
@@ -75,6 +79,13 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	cfg, err := config.Parse([]byte(w.ConfigYAML(filepath.Join(stateDir, "state.db"), listenAddr)), w.Environ())
 	if err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
+	}
+	demoPassword := ""
+	if *serve {
+		// An operator for the console, so a visitor can approve, retry and pause.
+		if demoPassword, err = demoOperator(cfg, stateDir); err != nil {
+			return err
+		}
 	}
 	log := c.m.newLogger(cfg, c.m.Stderr)
 	a, err := c.m.newApp(cfg, log, metrics.New(version), appOptions{roots: w.CA.Pool()})
@@ -151,7 +162,8 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(out, "\nDone. Run `g2msync demo --serve` to keep the daemon running on this tenant, with /status and /metrics.\n")
 		return nil
 	}
-	fmt.Fprintf(out, "\n== Serving: the daemon runs a cycle every 30 s.\n  curl http://%s/status\n  curl http://%s/metrics\n  (Ctrl-C to stop)\n", listenAddr, listenAddr)
+	fmt.Fprintf(out, "\n== Serving: the daemon runs a cycle every 30 s.\n  console  http://%s/  (sign in as demo, password %s, to act)\n  curl http://%s/status\n  curl http://%s/metrics\n  (Ctrl-C to stop)\n",
+		listenAddr, demoPassword, listenAddr, listenAddr)
 	return c.m.runDaemon(ctx, a, "")
 }
 
@@ -163,4 +175,24 @@ func (c *DemoCommand) progressBar() func(done, total int) {
 		return nil
 	}
 	return newProgress(f, nil, "  creating", time.Now)
+}
+
+// demoOperator writes an operators file with the operator "demo" and a new
+// random password beside the demo's state file, and returns the password.
+func demoOperator(cfg *config.Config, dir string) (string, error) {
+	b := make([]byte, 9)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	pw := base64.RawURLEncoding.EncodeToString(b)
+	h, err := console.HashPassword(pw)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "operators")
+	if err := os.WriteFile(path, []byte("demo:"+h+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	cfg.Console.OperatorsFile = path
+	return pw, nil
 }

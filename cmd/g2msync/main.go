@@ -88,6 +88,7 @@ func (m *Main) commands() map[string]command {
 		"provision":   &ProvisionCommand{m: m},
 		"explain":     &ProvisionCommand{m: m, explain: true},
 		"mapping":     &MappingCommand{m: m},
+		"console":     &ConsoleCommand{m: m},
 	}
 }
 
@@ -146,6 +147,7 @@ Commands:
   pause        stop provisioning (the daemon keeps running) until resume
   resume       lift a pause
   state        rebuild a lost or corrupt state file (g2msync state rebuild)
+  console      make an operator's password hash for the web console (console hash NAME)
   healthcheck  exit 0 if the daemon's /healthz answers (for container health checks)
   version      print the version
   completion   print the shell completion script: completion bash|zsh|fish

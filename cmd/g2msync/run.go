@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	osuser "os/user"
@@ -365,7 +366,17 @@ func (m *Main) runDaemon(ctx context.Context, a *app, cfgPath string) error {
 	if a.cfg.Listen != "" {
 		statusURL = "http://" + a.cfg.Listen + "/status"
 	}
-	d, err := daemon.New(daemon.Options{
+	var d *daemon.Daemon
+	ui, err := m.newConsole(a, func() daemon.StatusDoc { return d.Status() })
+	if err != nil {
+		return usageError{err}
+	}
+	var uiHandler http.Handler
+	if ui != nil {
+		uiHandler = ui
+	}
+	d, err = daemon.New(daemon.Options{
+		Console: uiHandler,
 		Tracker: tracker, StatusURL: statusURL, StatusToken: a.cfg.StatusToken.Value(),
 		Schedule: a.cfg.Schedule, Cycle: a.cycle, Listen: a.cfg.Listen, Logger: a.log, Metrics: a.metrics,
 		Notify:   func(s string) { _, _ = sddaemon.SdNotify(false, s) },

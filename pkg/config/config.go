@@ -18,9 +18,11 @@ type Config struct {
 	// is refused to everyone on such an address.
 	StatusToken     Secret `yaml:"status_token"`
 	StatusTokenFile string `yaml:"status_token_file"`
-	Log             Log    `yaml:"log"`
-	Entra           Entra  `yaml:"entra"`
-	GoTo            GoTo   `yaml:"goto"`
+	// Console is the web console served at / on Listen.
+	Console Console `yaml:"console"`
+	Log     Log     `yaml:"log"`
+	Entra   Entra   `yaml:"entra"`
+	GoTo    GoTo    `yaml:"goto"`
 	// Roles maps an app role (its value or id) to what a GoTo account gets.
 	Roles map[string]Role `yaml:"roles"`
 	// Mapping maps a GoTo field to an expression over directory attributes.
@@ -183,4 +185,17 @@ func Default() *Config {
 		AuditRetention: Duration(90 * 24 * time.Hour),
 		Notify:         Notify{SMTP: SMTP{TLS: "starttls", Timeout: Duration(30 * time.Second)}, FailedCycles: 3},
 	}
+}
+
+// Console configures the web console. Reading is open on a loopback
+// listener; on any other, every page needs an operator to sign in, and the
+// daemon refuses to start without operators unless the console is off.
+// Actions (approve, retry, pause, resume) always need an operator.
+type Console struct {
+	// Disabled turns the console off; /healthz, /readyz, /metrics and
+	// /status stay.
+	Disabled bool `yaml:"disabled"`
+	// OperatorsFile holds one "name:bcrypt-hash" line per operator
+	// (`g2msync console hash` makes the hash; htpasswd -nbB does too).
+	OperatorsFile string `yaml:"operators_file"`
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -118,6 +119,11 @@ func validate(c *Config, p *Problems) {
 			p.Add("listen", "want host:port such as 127.0.0.1:9464, got %q", c.Listen)
 		} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 			p.Add("listen", "port %q is not a TCP port (1 to 65535)", port)
+		}
+	}
+	if f := c.Console.OperatorsFile; f != "" && !c.Console.Disabled {
+		if _, err := os.ReadFile(f); err != nil {
+			p.Add("console.operators_file", "%v", unwrapPath(err))
 		}
 	}
 	oneOf(p, "log.level", c.Log.Level, logLevels)

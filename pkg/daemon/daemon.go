@@ -96,6 +96,9 @@ type Options struct {
 	// StatusToken, when Listen is not a loopback address, is the bearer
 	// token /status requires; "" refuses /status there to everyone.
 	StatusToken string
+	// Console, when set, is served at / (the web console): every path the
+	// JSON endpoints do not claim.
+	Console http.Handler
 }
 
 // Loopback reports whether a listen address is reachable from this host
@@ -514,6 +517,9 @@ func (d *Daemon) Handler() http.Handler {
 		enc.SetIndent("", "  ")
 		enc.Encode(d.Status())
 	})
+	if d.opts.Console != nil {
+		mux.Handle("/", d.opts.Console)
+	}
 	return mux
 }
 

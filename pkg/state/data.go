@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -133,6 +134,10 @@ type AuditEntry struct {
 	Error   string           `json:"error,omitempty"`
 	// OnDemand marks a change `g2msync provision` made for a person named.
 	OnDemand bool `json:"on_demand,omitempty"`
+	// Operator and Address say who acted in the console (approve, retry,
+	// pause, resume), and from where.
+	Operator string `json:"operator,omitempty"`
+	Address  string `json:"address,omitempty"`
 }
 
 // Cycle is the summary of one provisioning cycle.
@@ -397,10 +402,19 @@ func (s *Store) SetStaged(staged []Staged) error {
 // now, each bound to its exact change, so that the running daemon applies
 // them on its next cycle (the daemon holds the process lock, so `run --once
 // --allow-disables` cannot run beside it). It returns what was approved.
-func (s *Store) ApproveStaged(by string) ([]Staged, error) {
+//
+// With only, just the staged changes of those people (Entra ids) are
+// approved: a selection in the console.
+func (s *Store) ApproveStaged(by string, only ...string) ([]Staged, error) {
 	staged, err := s.Staged()
 	if err != nil || len(staged) == 0 {
 		return staged, err
+	}
+	if len(only) > 0 {
+		staged = slices.DeleteFunc(staged, func(st Staged) bool { return !slices.Contains(only, st.EntraID) })
+		if len(staged) == 0 {
+			return nil, nil
+		}
 	}
 	now := s.now()
 	err = s.db.Update(func(tx *bolt.Tx) error {

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/g2msync/g2msync/pkg/console"
+	"github.com/g2msync/g2msync/pkg/daemon"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+// consoleBackend is what the console reads and does, on the daemon's app:
+// the daemon's own status, the state file (opened per request, briefly,
+// so a running cycle answers "busy" rather than blocking a page), and the
+// clients for explain and seats.
+type consoleBackend struct {
+	a      *app
+	status func() daemon.StatusDoc
+	now    func() time.Time
+
+	mu        sync.Mutex
+	seats     []console.Seat
+	seatsAt   time.Time
+	seatsErr  error
+	seatsTTL  time.Duration
+	readAfter time.Duration // how long a read waits for the file
+}
+
+var _ console.Backend = (*consoleBackend)(nil)
+
+// newConsole builds the console for a daemon on a's configuration, or nil
+// when it is off. On a listener other hosts reach, it refuses to start
+// without operators: every page names people.
+func (m *Main) newConsole(a *app, status func() daemon.StatusDoc) (*console.Server, error) {
+	c := a.cfg.Console
+	if c.Disabled || a.cfg.Listen == "" {
+		return nil, nil
+	}
+	var ops map[string][]byte
+	if c.OperatorsFile != "" {
+		data, err := os.ReadFile(c.OperatorsFile)
+		if err != nil {
+			return nil, fmt.Errorf("console.operators_file: %w", err)
+		}
+		if ops, err = console.ParseOperators(data); err != nil {
+			return nil, fmt.Errorf("console.operators_file %s: %w", c.OperatorsFile, err)
+		}
+	}
+	open := daemon.Loopback(a.cfg.Listen)
+	if !open && len(ops) == 0 {
+		return nil, fmt.Errorf("the console on %s, which other hosts can reach, needs operators to sign in: set console.operators_file "+
+			"(name:bcrypt-hash lines; `g2msync console hash` makes a hash), or console.disabled: true", a.cfg.Listen)
+	}
+	b := &consoleBackend{a: a, status: status, now: m.now, seatsTTL: 5 * time.Minute, readAfter: 2 * time.Second}
+	return console.New(console.Options{Backend: b, Operators: ops, OpenReads: open, Logger: a.log.With("component", "console"), Now: m.now})
+}
+
+// read opens the state file read-only for a page.
+func (b *consoleBackend) read(fn func(st *state.Store) error) error {
+	st, err := state.Open(b.a.cfg.StatePath, state.Options{ReadOnly: true, MustExist: true, Timeout: b.readAfter})
+	if errors.Is(err, state.ErrInUse) {
+		return console.ErrBusy
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(st)
+}
+
+// write opens the state file for an action; it waits longer than a read,
+// since an operator asked for it.
+func (b *consoleBackend) write(fn func(st *state.Store) error) error {
+	st, err := state.Open(b.a.cfg.StatePath, state.Options{MustExist: true, Binding: binding(b.a.cfg), Timeout: 30 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(st)
+}
+
+func (b *consoleBackend) Status() daemon.StatusDoc { return b.status() }
+
+func (b *consoleBackend) Cycles(_ context.Context, limit int) ([]state.Cycle, error) {
+	var out []state.Cycle
+	err := b.read(func(st *state.Store) (err error) { out, err = st.Cycles(limit); return err })
+	return out, err
+}
+
+func (b *consoleBackend) Audit(_ context.Context, f state.AuditFilter) ([]state.AuditEntry, error) {
+	var out []state.AuditEntry
+	err := b.read(func(st *state.Store) (err error) { out, err = st.Audit(f); return err })
+	return out, err
+}
+
+func (b *consoleBackend) WriteLog(w io.Writer, entries []state.AuditEntry, format string) error {
+	return writeReport(w, entries, format)
+}
+
+// Seats reads the licences from GoTo, at most every few minutes: the
+// overview refreshes itself, and seats change slowly.
+func (b *consoleBackend) Seats(ctx context.Context) ([]console.Seat, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.seatsAt.IsZero() && b.now().Sub(b.seatsAt) < b.seatsTTL {
+		return b.seats, b.seatsErr
+	}
+	lics, err := b.a.gotoc.Licenses(ctx)
+	b.seatsAt, b.seatsErr, b.seats = b.now(), err, nil
+	for _, l := range lics {
+		b.seats = append(b.seats, console.Seat{Key: l.Key, Used: l.UserCount, Total: l.Seats})
+	}
+	return b.seats, err
+}
+
+func (b *consoleBackend) Explain(ctx context.Context, user string) (string, error) {
+	rep, err := b.a.onDemand(ctx, []string{user}, true, false, true)
+	if rep == nil {
+		return "", err
+	}
+	var out bytes.Buffer
+	writeOnDemandText(&out, rep)
+	return out.String(), err
+}
+
+// audited is the provisioning log entry of an operator's action.
+func (b *consoleBackend) audited(op console.Operator, action, reason string) state.AuditEntry {
+	return state.AuditEntry{Time: b.now(), Action: action, Result: state.ResultSuccess, Reason: reason, Operator: op.Name, Address: op.Address}
+}
+
+func (b *consoleBackend) Approve(_ context.Context, op console.Operator, ids []string) (int, error) {
+	n := 0
+	err := b.write(func(st *state.Store) error {
+		staged, err := st.ApproveStaged(op.Name+" (console, "+op.Address+")", ids...)
+		if err != nil {
+			return err
+		}
+		var outs []state.Outcome
+		for _, s := range staged {
+			e := b.audited(op, "approve", fmt.Sprintf("approved the staged %s (%s) in the console", s.Kind, s.Reason))
+			e.EntraID, e.UPN, e.Email, e.GoToKey = s.EntraID, s.UPN, s.Email, s.GoToKey
+			outs = append(outs, state.Outcome{EntraID: s.EntraID, Audit: e})
+		}
+		n = len(staged)
+		return st.Commit(outs...)
+	})
+	return n, err
+}
+
+func (b *consoleBackend) Retry(_ context.Context, op console.Operator, who string) (int, error) {
+	if who == "" {
+		who = state.EveryFailure
+	}
+	n := 0
+	err := b.write(func(st *state.Store) error {
+		cleared, err := st.ClearFailures(who)
+		if err != nil {
+			return err
+		}
+		var outs []state.Outcome
+		for _, f := range cleared {
+			e := b.audited(op, "retry", fmt.Sprintf("released after %d failed attempts of %s, in the console", f.Count, f.Kind))
+			e.EntraID, e.UPN, e.Email, e.GoToKey = f.EntraID, f.UPN, f.Email, f.GoToKey
+			outs = append(outs, state.Outcome{EntraID: f.EntraID, Audit: e})
+		}
+		n = len(cleared)
+		return st.Commit(outs...)
+	})
+	return n, err
+}
+
+func (b *consoleBackend) Pause(_ context.Context, op console.Operator, reason string) error {
+	return b.write(func(st *state.Store) error {
+		if err := st.SetPause(&state.Pause{Since: b.now(), By: op.Name, Reason: reason}); err != nil {
+			return err
+		}
+		return st.Commit(state.Outcome{Audit: b.audited(op, "pause", firstNonEmpty(reason, "paused in the console"))})
+	})
+}
+
+func (b *consoleBackend) Resume(_ context.Context, op console.Operator) error {
+	return b.write(func(st *state.Store) error {
+		if err := st.SetPause(nil); err != nil {
+			return err
+		}
+		return st.Commit(state.Outcome{Audit: b.audited(op, "resume", "resumed in the console")})
+	})
+}
+
+// ConsoleCommand holds the console's helpers.
+type ConsoleCommand struct{ m *Main }
+
+const consoleUsage = `usage: g2msync console hash [NAME]
+
+Reads a password from standard input and prints the line an operators
+file (console.operators_file) holds for it: NAME:bcrypt-hash. The daemon
+serves the console at / on its listen address; operators sign in to
+approve, retry, pause and resume.
+  g2msync console hash alice >> /etc/g2msync/operators`
+
+// Run implements command.
+func (c *ConsoleCommand) Run(_ context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "hash" {
+		fmt.Fprintln(c.m.Stderr, consoleUsage)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return nil
+		}
+		return usageError{errors.New("console: say what to do: g2msync console hash NAME")}
+	}
+	fs := c.m.newFlagSet("console hash", consoleUsage)
+	if err := parseArgs(fs, args[1:]); err != nil {
+		return err
+	}
+	name := fs.Arg(0)
+	if name == "" {
+		name = operator()
+	}
+	in := c.m.Stdin
+	if in == nil {
+		in = os.Stdin
+	}
+	line, err := io.ReadAll(io.LimitReader(in, 1024))
+	if err != nil {
+		return err
+	}
+	pw := string(bytes.TrimRight(line, "\r\n"))
+	if len(pw) < 12 {
+		return usageError{errors.New("the password is shorter than 12 characters")}
+	}
+	h, err := console.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.m.Stdout, "%s:%s\n", name, h)
+	return nil
+}

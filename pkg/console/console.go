@@ -1,0 +1,418 @@
+// Package console is g2msync's web console: the daemon serves it at / on
+// its listen address, beside /status and /metrics. Pages are rendered on
+// the server with html/template from embedded assets, need no JavaScript
+// and load nothing from elsewhere, so the console works on an isolated
+// host and under a Content-Security-Policy that allows no script at all.
+//
+// Reading is open on a loopback listener; elsewhere every page needs an
+// operator to sign in. Every action (approve, retry, pause, resume) needs a
+// signed-in operator, the session's CSRF token and a same-origin request,
+// and is written to the provisioning log with the operator's name and
+// address. Operators are names with bcrypt password hashes, read from a
+// secret file; no secret is ever rendered.
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/g2msync/g2msync/pkg/daemon"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// Operator is the person behind an action: their name, and the address
+// the request came from.
+type Operator struct{ Name, Address string }
+
+// Seat is one GoTo licence's seats.
+type Seat struct {
+	Key         string
+	Used, Total int
+}
+
+// Backend is what the console reads and does; cmd/g2msync wires it to the
+// state file, the daemon and the clients. Reads must not block on a
+// running cycle for long: they return ErrBusy instead.
+type Backend interface {
+	Status() daemon.StatusDoc
+	// Cycles returns the last cycles, newest first (all when limit is 0).
+	Cycles(ctx context.Context, limit int) ([]state.Cycle, error)
+	Audit(ctx context.Context, f state.AuditFilter) ([]state.AuditEntry, error)
+	// WriteLog writes entries as the CLI's report does (csv or json).
+	WriteLog(w io.Writer, entries []state.AuditEntry, format string) error
+	Seats(ctx context.Context) ([]Seat, error)
+	// Explain returns what `g2msync explain user` prints.
+	Explain(ctx context.Context, user string) (string, error)
+	// Approve approves the staged disables of these people (all when
+	// none is named), each bound to its exact change.
+	Approve(ctx context.Context, op Operator, ids []string) (int, error)
+	// Retry releases a failing person (all when who is "").
+	Retry(ctx context.Context, op Operator, who string) (int, error)
+	Pause(ctx context.Context, op Operator, reason string) error
+	Resume(ctx context.Context, op Operator) error
+}
+
+// ErrBusy: the state file is held by a running cycle; try again shortly.
+var ErrBusy = errors.New("the state file is busy with a running cycle; try again in a moment")
+
+// Options configure a console.
+type Options struct {
+	Backend Backend
+	// Operators maps each operator's name to the bcrypt hash of their
+	// password. Without operators every action is refused.
+	Operators map[string][]byte
+	// OpenReads lets anyone who reaches the listener read the pages
+	// without signing in: a loopback listener.
+	OpenReads bool
+	Logger    *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// sessionTTL is how long a sign-in lasts.
+const sessionTTL = 8 * time.Hour
+
+// Server is the console's http.Handler.
+type Server struct {
+	opts Options
+	tmpl *template.Template
+	mux  *http.ServeMux
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	// dummy is a hash of a random password, compared when a sign-in names
+	// no operator.
+	dummy []byte
+}
+
+type session struct {
+	name    string
+	csrf    string
+	expires time.Time
+}
+
+// New builds a console.
+func New(opts Options) (*Server, error) {
+	if opts.Backend == nil {
+		return nil, errors.New("console: no backend")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	tmpl, err := template.New("").Funcs(funcs).ParseFS(assets, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("console templates: %w", err)
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte(randomToken()), bcrypt.DefaultCost)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, tmpl: tmpl, sessions: map[string]*session{}, dummy: dummy}
+	s.routes()
+	return s, nil
+}
+
+// ParseOperators reads an operators file: one "name:bcrypt-hash" per line
+// (as `htpasswd -nbB` or `g2msync console hash` prints), # for comments.
+func ParseOperators(data []byte) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, hash, ok := strings.Cut(line, ":")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("line %d: want name:bcrypt-hash", i+1)
+		}
+		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+			return nil, fmt.Errorf("line %d (%s): not a bcrypt hash; make one with `g2msync console hash`", i+1, name)
+		}
+		out[name] = []byte(hash)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no operator in the file")
+	}
+	return out, nil
+}
+
+// HashPassword returns the bcrypt hash an operators file holds.
+func HashPassword(password string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	return string(h), err
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /{$}", s.read(s.overview))
+	m.HandleFunc("GET /cycles", s.read(s.cycles))
+	m.HandleFunc("GET /cycles/{id}", s.read(s.cycle))
+	m.HandleFunc("GET /log", s.read(s.log))
+	m.HandleFunc("GET /log.csv", s.read(s.download("csv")))
+	m.HandleFunc("GET /log.json", s.read(s.download("json")))
+	m.HandleFunc("GET /person", s.read(s.person))
+	m.HandleFunc("GET /approvals", s.read(s.approvals))
+	m.HandleFunc("GET /attention", s.read(s.attention))
+	m.HandleFunc("POST /approvals", s.act(s.approve))
+	m.HandleFunc("POST /retry", s.act(s.retry))
+	m.HandleFunc("POST /pause", s.act(s.pause))
+	m.HandleFunc("POST /resume", s.act(s.resume))
+	m.HandleFunc("GET /login", s.loginPage)
+	m.HandleFunc("POST /login", s.login)
+	m.HandleFunc("POST /logout", s.logout)
+	m.Handle("GET /static/", http.FileServerFS(assets))
+	s.mux = m
+}
+
+// ServeHTTP implements http.Handler, with the headers every page gets: no
+// script, no frames, nothing from elsewhere.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	s.mux.ServeHTTP(w, r)
+}
+
+// page is what every template gets.
+type page struct {
+	Title    string
+	Nav      string
+	Operator string // signed in as, or ""
+	CSRF     string
+	CanAct   bool   // operators are configured
+	Flash    string // what the last action did
+	Error    string
+	Data     any
+}
+
+type readHandler func(w http.ResponseWriter, r *http.Request, p *page) error
+
+// read serves a page: open to anyone on loopback, to signed-in operators
+// elsewhere.
+func (s *Server) read(h readHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess := s.session(r)
+		if !s.opts.OpenReads && sess == nil {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		p := &page{CanAct: len(s.opts.Operators) > 0, Flash: r.URL.Query().Get("done")}
+		if sess != nil {
+			p.Operator, p.CSRF = sess.name, sess.csrf
+		}
+		if err := h(w, r, p); err != nil {
+			s.fail(w, r, p, err)
+		}
+	}
+}
+
+type actHandler func(ctx context.Context, r *http.Request, op Operator) (string, error)
+
+// act runs an action: a signed-in operator, the session's CSRF token and
+// a same-origin request, or nothing happens. It redirects back to the
+// page the form was on, saying what was done.
+func (s *Server) act(h actHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form", http.StatusBadRequest)
+			return
+		}
+		if !sameOrigin(r) {
+			http.Error(w, "refused: the request does not come from this console's own pages (Origin or Referer missing or foreign)", http.StatusForbidden)
+			return
+		}
+		sess := s.session(r)
+		if sess == nil {
+			http.Error(w, "refused: sign in as an operator first (/login)", http.StatusUnauthorized)
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.csrf)) != 1 {
+			http.Error(w, "refused: the form's CSRF token does not match your session; reload the page and try again", http.StatusForbidden)
+			return
+		}
+		op := Operator{Name: sess.name, Address: remoteIP(r)}
+		msg, err := h(r.Context(), r, op)
+		back := localPath(r.PostFormValue("back"), "/")
+		if err != nil {
+			s.opts.Logger.Warn("console action failed", "operator", op.Name, "address", op.Address, "path", r.URL.Path, "error", err.Error())
+			msg = "failed: " + err.Error()
+		} else {
+			s.opts.Logger.Info("console action", "operator", op.Name, "address", op.Address, "path", r.URL.Path, "result", msg)
+		}
+		http.Redirect(w, r, withDone(back, msg), http.StatusSeeOther)
+	}
+}
+
+func withDone(path, msg string) string {
+	u, _ := url.Parse(path)
+	q := u.Query()
+	q.Set("done", msg)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// localPath returns p when it is a path on this console, else def: a
+// redirect never leaves the console.
+func localPath(p, def string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.Contains(p, "\\") {
+		return def
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Host != "" || u.Scheme != "" {
+		return def
+	}
+	return p
+}
+
+// sameOrigin reports whether a state-changing request comes from a page
+// of this console: its Origin, or failing that its Referer, names this
+// host. A request with neither is refused.
+func sameOrigin(r *http.Request) bool {
+	src := r.Header.Get("Origin")
+	if src == "" || src == "null" {
+		src = r.Header.Get("Referer")
+	}
+	if src == "" {
+		return false
+	}
+	u, err := url.Parse(src)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+const cookieName = "g2msync_session"
+
+func (s *Server) session(r *http.Request) *session {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess := s.sessions[c.Value]
+	if sess == nil || s.opts.Now().After(sess.expires) {
+		delete(s.sessions, c.Value)
+		return nil
+	}
+	return sess
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	p := &page{Title: "Sign in", CanAct: len(s.opts.Operators) > 0, Data: localPath(r.URL.Query().Get("next"), "/")}
+	if r.URL.Query().Get("failed") != "" {
+		p.Error = "That name and password do not match an operator."
+	}
+	s.render(w, "login", p)
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil || !sameOrigin(r) {
+		http.Error(w, "refused: sign in from this console's own page", http.StatusForbidden)
+		return
+	}
+	name, password := r.PostFormValue("name"), r.PostFormValue("password")
+	next := localPath(r.PostFormValue("next"), "/")
+	hash, ok := s.opts.Operators[name]
+	if !ok {
+		hash = s.dummy // as slow as a wrong password: no name is confirmed
+	}
+	if err := bcrypt.CompareHashAndPassword(hash, []byte(password)); err != nil || !ok {
+		s.opts.Logger.Warn("console sign-in refused", "name", name, "address", remoteIP(r))
+		http.Redirect(w, r, "/login?failed=1&next="+url.QueryEscape(next), http.StatusSeeOther)
+		return
+	}
+	id := randomToken()
+	s.mu.Lock()
+	now := s.opts.Now()
+	for k, v := range s.sessions {
+		if now.After(v.expires) {
+			delete(s.sessions, k)
+		}
+	}
+	s.sessions[id] = &session{name: name, csrf: randomToken(), expires: now.Add(sessionTTL)}
+	s.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil, MaxAge: int(sessionTTL.Seconds())})
+	s.opts.Logger.Info("console sign-in", "operator", name, "address", remoteIP(r))
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		http.Error(w, "refused: sign out from this console's own page", http.StatusForbidden)
+		return
+	}
+	if c, err := r.Cookie(cookieName); err == nil {
+		s.mu.Lock()
+		delete(s.sessions, c.Value)
+		s.mu.Unlock()
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) render(w http.ResponseWriter, name string, p *page) {
+	s.renderStatus(w, name, p, http.StatusOK)
+}
+
+func (s *Server) renderStatus(w http.ResponseWriter, name string, p *page, status int) {
+	var b strings.Builder
+	if err := s.tmpl.ExecuteTemplate(&b, name, p); err != nil {
+		s.opts.Logger.Error("console template", "page", name, "error", err.Error())
+		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	io.WriteString(w, b.String())
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, p *page, err error) {
+	status := http.StatusInternalServerError
+	if errors.Is(err, ErrBusy) {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "5")
+	}
+	s.opts.Logger.Warn("console page", "path", r.URL.Path, "error", err.Error())
+	p.Title, p.Error = "Not available", err.Error()
+	s.renderStatus(w, "error", p, status)
+}

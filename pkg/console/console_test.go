@@ -1,0 +1,264 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/g2msync/g2msync/pkg/daemon"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+// memBackend is the console's boundary held in memory: what the pages
+// read, and a record of the actions asked for. The wiring to the state
+// file and the daemon is tested in cmd/g2msync, in a browser.
+type memBackend struct {
+	status  daemon.StatusDoc
+	cycles  []state.Cycle
+	entries []state.AuditEntry
+	actions []string
+}
+
+func (b *memBackend) Status() daemon.StatusDoc { return b.status }
+func (b *memBackend) Cycles(context.Context, int) ([]state.Cycle, error) {
+	return b.cycles, nil
+}
+func (b *memBackend) Audit(_ context.Context, f state.AuditFilter) ([]state.AuditEntry, error) {
+	var out []state.AuditEntry
+	for _, e := range b.entries {
+		if (f.User == "" || strings.EqualFold(e.UPN, f.User) || e.EntraID == f.User) && (f.CycleID == "" || e.CycleID == f.CycleID) &&
+			(f.Action == "" || e.Action == f.Action) && (f.Since.IsZero() || !e.Time.Before(f.Since)) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+func (b *memBackend) WriteLog(w io.Writer, entries []state.AuditEntry, format string) error {
+	return json.NewEncoder(w).Encode(entries)
+}
+func (b *memBackend) Seats(context.Context) ([]Seat, error) {
+	return []Seat{{Key: "5100000000000000000001", Used: 47, Total: 50}}, nil
+}
+func (b *memBackend) Explain(_ context.Context, user string) (string, error) {
+	return user + " (Entra object id x)\n  scope    in scope: member of <b>Sales</b>", nil
+}
+func (b *memBackend) Approve(_ context.Context, op Operator, ids []string) (int, error) {
+	b.actions = append(b.actions, "approve "+op.Name+"@"+op.Address+" "+strings.Join(ids, ","))
+	return max(1, len(ids)), nil
+}
+func (b *memBackend) Retry(_ context.Context, op Operator, who string) (int, error) {
+	b.actions = append(b.actions, "retry "+op.Name+" "+who)
+	return 1, nil
+}
+func (b *memBackend) Pause(_ context.Context, op Operator, reason string) error {
+	b.actions = append(b.actions, "pause "+op.Name+" "+reason)
+	return nil
+}
+func (b *memBackend) Resume(_ context.Context, op Operator) error {
+	b.actions = append(b.actions, "resume "+op.Name)
+	return nil
+}
+
+const hostile = `<script>alert("pwned")</script>`
+
+func newTestConsole(t *testing.T, open bool) (*Server, *memBackend) {
+	t.Helper()
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	b := &memBackend{
+		status: daemon.StatusDoc{NextCycle: t0.Add(20 * time.Minute), Owned: map[string]int{"active": 40, "disabled": 2},
+			Staged:   []state.Staged{{EntraID: "e1", UPN: hostile + "@contoso.com", Email: hostile, Kind: "disable", Reason: "no longer assigned " + hostile, Since: t0}},
+			Failures: []state.Failure{{EntraID: "e2", UPN: "bob@contoso.com", Kind: "create", Count: 5, Quarantined: true, LastError: hostile}},
+			Deferred: []state.Deferred{{EntraID: "e3", UPN: "cy@contoso.com", Kind: "create", Cause: "seats", Reason: "no free seat"}}},
+		cycles: []state.Cycle{{ID: "c2", Start: t0, End: t0.Add(time.Second), Outcome: "staged", Applied: map[string]int{"create": 3}, Failed: map[string]int{"update": 1},
+			Problems: []state.Problem{{Result: "failure", Action: "update", Cause: "other", Reason: hostile, Count: 1, People: []string{hostile}}}},
+			{ID: "c1", Start: t0.Add(-time.Hour), End: t0.Add(-time.Hour), Outcome: "success", Applied: map[string]int{"create": 40}}},
+		entries: []state.AuditEntry{{Seq: 1, Time: t0, CycleID: "c2", EntraID: "e1", UPN: "ann@contoso.com", Email: hostile, Action: "create", Result: "success",
+			Changes: []state.PropertyChange{{Name: "lastName", Old: "", New: hostile}}}},
+	}
+	hash, err := HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Backend: b, Operators: map[string][]byte{"alice": []byte(hash)}, OpenReads: open, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, b
+}
+
+func get(t *testing.T, h http.Handler, path string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "http://console.test"+path, nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func post(t *testing.T, h http.Handler, path string, form url.Values, origin string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "http://console.test"+path, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if origin != "" {
+		r.Header.Set("Origin", origin)
+	}
+	r.RemoteAddr = "192.0.2.7:51000"
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// signIn signs alice in and returns her session cookie and CSRF token.
+func signIn(t *testing.T, s *Server) (*http.Cookie, string) {
+	t.Helper()
+	w := post(t, s, "/login", url.Values{"name": {"alice"}, "password": {"correct horse battery"}, "next": {"/"}}, "http://console.test")
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/" {
+		t.Fatalf("sign in: %d %s", w.Code, w.Header().Get("Location"))
+	}
+	var c *http.Cookie
+	for _, k := range w.Result().Cookies() {
+		if k.Name == cookieName {
+			c = k
+		}
+	}
+	if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("session cookie %+v", c)
+	}
+	page := get(t, s, "/approvals", c).Body.String()
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the approvals page of a signed-in operator:\n%s", page)
+	}
+	return c, m[1]
+}
+
+// Every page renders, under a policy that runs no script, with every name
+// from the directory or GoTo escaped.
+func TestEveryPageRendersEscaped(t *testing.T) {
+	s, _ := newTestConsole(t, true)
+	for _, path := range []string{"/", "/cycles", "/cycles/c2", "/log", "/log?user=ann%40contoso.com&since=24h&page=1", "/person", "/person?user=ann%40contoso.com",
+		"/approvals", "/attention", "/login", "/static/style.css"} {
+		w := get(t, s, path)
+		if w.Code != http.StatusOK {
+			t.Errorf("%s: %d\n%s", path, w.Code, w.Body)
+			continue
+		}
+		body := w.Body.String()
+		if strings.Contains(body, "<script") || strings.Contains(body, "<b>Sales") {
+			t.Errorf("%s renders markup from the directory unescaped", path)
+		}
+		if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+	}
+	if body := get(t, s, "/approvals").Body.String(); !strings.Contains(body, "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;") {
+		t.Errorf("the hostile name is not shown escaped:\n%s", body)
+	}
+	if w := get(t, s, "/cycles/nope"); w.Code != http.StatusNotFound {
+		t.Errorf("unknown cycle: %d", w.Code)
+	}
+	if w := get(t, s, "/log?since=yesterday"); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "is not a date") {
+		t.Errorf("bad since: %d", w.Code)
+	}
+	if w := get(t, s, "/log.json?user=ann%40contoso.com"); w.Code != http.StatusOK || !strings.Contains(w.Header().Get("Content-Disposition"), "attachment") {
+		t.Errorf("download: %d %v", w.Code, w.Header())
+	}
+	overview := get(t, s, "/").Body.String()
+	for _, want := range []string{`<svg class="chart"`, `47 of 50 used (94%)`, `40 active`, `1 staged disables`, `href="/cycles/c2"`} {
+		if !strings.Contains(overview, want) {
+			t.Errorf("overview lacks %q", want)
+		}
+	}
+}
+
+// An action needs a signed-in operator, the session's CSRF token and a
+// same-origin request; a refused one does nothing.
+func TestActionsAreAuthenticated(t *testing.T) {
+	s, b := newTestConsole(t, true)
+	cookie, csrf := signIn(t, s)
+	form := func(csrf string) url.Values { return url.Values{"csrf": {csrf}, "id": {"e1"}, "back": {"/approvals"}} }
+	for _, tc := range []struct {
+		name    string
+		form    url.Values
+		origin  string
+		cookies []*http.Cookie
+		want    int
+	}{
+		{"no session", form(csrf), "http://console.test", nil, http.StatusUnauthorized},
+		{"bad CSRF token", form("0000"), "http://console.test", []*http.Cookie{cookie}, http.StatusForbidden},
+		{"no CSRF token", url.Values{"id": {"e1"}}, "http://console.test", []*http.Cookie{cookie}, http.StatusForbidden},
+		{"cross-origin", form(csrf), "http://evil.example", []*http.Cookie{cookie}, http.StatusForbidden},
+		{"no Origin or Referer", form(csrf), "", []*http.Cookie{cookie}, http.StatusForbidden},
+		{"forged session", form(csrf), "http://console.test", []*http.Cookie{{Name: cookieName, Value: "f00"}}, http.StatusUnauthorized},
+	} {
+		if w := post(t, s, "/approvals", tc.form, tc.origin, tc.cookies...); w.Code != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, w.Code, tc.want)
+		}
+	}
+	if len(b.actions) != 0 {
+		t.Fatalf("refused requests acted: %v", b.actions)
+	}
+	w := post(t, s, "/approvals", form(csrf), "http://console.test", cookie)
+	if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/approvals?done=approved") {
+		t.Errorf("approve: %d %s", w.Code, w.Header().Get("Location"))
+	}
+	post(t, s, "/retry", url.Values{"csrf": {csrf}, "who": {"e2"}}, "http://console.test", cookie)
+	post(t, s, "/pause", url.Values{"csrf": {csrf}, "reason": {"migration"}}, "http://console.test", cookie)
+	post(t, s, "/resume", url.Values{"csrf": {csrf}, "back": {"//evil.example/x"}}, "http://console.test", cookie)
+	want := "approve alice@192.0.2.7 e1|retry alice e2|pause alice migration|resume alice"
+	if got := strings.Join(b.actions, "|"); got != want {
+		t.Errorf("actions %q, want %q", got, want)
+	}
+	if w := post(t, s, "/resume", url.Values{"csrf": {csrf}, "back": {"//evil.example/x"}}, "http://console.test", cookie); strings.Contains(w.Header().Get("Location"), "evil") {
+		t.Errorf("an action redirected off the console: %s", w.Header().Get("Location"))
+	}
+	if w := post(t, s, "/login", url.Values{"name": {"alice"}, "password": {"wrong"}}, "http://console.test"); !strings.Contains(w.Header().Get("Location"), "failed=1") {
+		t.Errorf("wrong password: %s", w.Header().Get("Location"))
+	}
+	if w := post(t, s, "/login", url.Values{"name": {"alice"}, "password": {"correct horse battery"}}, "http://evil.example"); w.Code != http.StatusForbidden {
+		t.Errorf("cross-origin sign-in: %d", w.Code)
+	}
+	post(t, s, "/logout", nil, "http://console.test", cookie)
+	if w := post(t, s, "/pause", url.Values{"csrf": {csrf}}, "http://console.test", cookie); w.Code != http.StatusUnauthorized {
+		t.Errorf("after sign-out: %d", w.Code)
+	}
+}
+
+// Off loopback, reading needs a signed-in operator too.
+func TestPagesNeedAnOperatorOffLoopback(t *testing.T) {
+	s, _ := newTestConsole(t, false)
+	for _, path := range []string{"/", "/log", "/log.csv", "/person?user=x", "/approvals", "/cycles/c2"} {
+		if w := get(t, s, path); w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/login?next=") {
+			t.Errorf("%s without a session: %d %s", path, w.Code, w.Header().Get("Location"))
+		}
+	}
+	cookie, _ := signIn(t, s)
+	if w := get(t, s, "/log", cookie); w.Code != http.StatusOK {
+		t.Errorf("/log signed in: %d", w.Code)
+	}
+}
+
+func TestParseOperators(t *testing.T) {
+	h, _ := HashPassword("correct horse battery")
+	ops, err := ParseOperators([]byte("# operators\nalice:" + h + "\n\n"))
+	if err != nil || len(ops) != 1 {
+		t.Fatalf("%v %v", ops, err)
+	}
+	for _, bad := range []string{"", "alice", "alice:plaintext", ":" + h} {
+		if _, err := ParseOperators([]byte(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
