@@ -111,6 +111,19 @@ func (b *consoleBackend) Seats(ctx context.Context) ([]console.Seat, error) {
 	if !b.seatsAt.IsZero() && b.now().Sub(b.seatsAt) < b.seatsTTL {
 		return b.seats, b.seatsErr
 	}
+	// The call may refresh GoTo's token, which rotates it: hold the state
+	// file as a cycle does, so the rotated token is kept there, and so no
+	// cycle runs meanwhile. While one runs, the last seats read stand.
+	st, err := state.Open(b.a.cfg.StatePath, state.Options{MustExist: true, Binding: binding(b.a.cfg), Timeout: b.readAfter})
+	if errors.Is(err, state.ErrInUse) {
+		return b.seats, b.seatsErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	b.a.tokens.set(st)
+	defer b.a.tokens.set(nil)
 	lics, err := b.a.gotoc.Licenses(ctx)
 	b.seatsAt, b.seatsErr, b.seats = b.now(), err, nil
 	for _, l := range lics {

@@ -41,7 +41,7 @@ var funcs = template.FuncMap{
 	"dur": func(a, b time.Time) string { return b.Sub(a).Round(time.Millisecond).String() },
 	"counts": func(m map[string]int) string {
 		if len(m) == 0 {
-			return "-"
+			return "none"
 		}
 		keys := make([]string, 0, len(m))
 		for k := range m {
