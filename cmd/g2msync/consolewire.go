@@ -58,7 +58,8 @@ func (m *Main) newConsole(a *app, status func() daemon.StatusDoc) (*console.Serv
 			"(name:bcrypt-hash lines; `g2msync console hash` makes a hash), or console.disabled: true", a.cfg.Listen)
 	}
 	b := &consoleBackend{a: a, status: status, now: m.now, seatsTTL: 5 * time.Minute, readAfter: 2 * time.Second}
-	return console.New(console.Options{Backend: b, Operators: ops, OpenReads: open, Logger: a.log.With("component", "console"), Now: m.now})
+	return console.New(console.Options{Backend: b, Operators: ops, OpenReads: open, Logger: a.log.With("component", "console"), Now: m.now,
+		DemoChanges: m.demoChanges})
 }
 
 // read opens the state file read-only for a page.

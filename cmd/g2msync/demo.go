@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -164,7 +165,30 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(out, "\n== Serving: the daemon runs a cycle every 30 s.\n  console  http://%s/  (sign in as demo, password %s, to act)\n  curl http://%s/status\n  curl http://%s/metrics\n  (Ctrl-C to stop)\n",
 		listenAddr, demoPassword, listenAddr, listenAddr)
+	c.m.demoChanges = func() (string, error) { return changeDemoTenant(w) }
 	return c.m.runDaemon(ctx, a, "")
+}
+
+// changeDemoTenant makes the changes a visitor triggers from the demo's
+// console: someone joins Sales, someone is renamed, someone leaves.
+func changeDemoTenant(w *scenario.World) (string, error) {
+	hire, err := w.NewHire("Sales")
+	if err != nil {
+		return "", err
+	}
+	in := w.InScope(false)
+	if len(in) < 3 {
+		return "", errors.New("the demo tenant has too few people left")
+	}
+	ren, leaver := in[len(in)/3], in[len(in)/2]
+	if err := w.Rename(ren.ID, "Haddad"); err != nil {
+		return "", err
+	}
+	if err := w.RemoveFromGroup(leaver.ID); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("in Entra: %s joined Sales, %s is now %s, %s left %s; the next cycle provisions them",
+		hire.Mail, ren.Mail, w.Person(ren.ID).Mail, leaver.Mail, leaver.Group), nil
 }
 
 // progressBar draws the apply progress on a terminal; elsewhere the demo

@@ -58,6 +58,9 @@ type Main struct {
 	// capture, when set, is told of every flag set a command defines: the
 	// completion and man page generator reads the commands' own flags so.
 	capture func(fs *flag.FlagSet, synopsis string)
+	// demoChanges, set by `demo --serve`, changes the simulated tenant from
+	// the console.
+	demoChanges func() (string, error)
 }
 
 // NewMain returns a Main wired to the process.

@@ -86,6 +86,9 @@ type Options struct {
 	Logger    *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// DemoChanges, set by `g2msync demo --serve`, makes a few changes in
+	// the simulated tenant and says which: the overview offers a button.
+	DemoChanges func() (string, error)
 }
 
 // sessionTTL is how long a sign-in lasts.
@@ -179,6 +182,9 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /retry", s.act(s.retry))
 	m.HandleFunc("POST /pause", s.act(s.pause))
 	m.HandleFunc("POST /resume", s.act(s.resume))
+	if s.opts.DemoChanges != nil {
+		m.HandleFunc("POST /demo/changes", s.act(func(context.Context, *http.Request, Operator) (string, error) { return s.opts.DemoChanges() }))
+	}
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)
 	m.HandleFunc("POST /logout", s.logout)
@@ -204,6 +210,7 @@ type page struct {
 	Operator string // signed in as, or ""
 	CSRF     string
 	CanAct   bool   // operators are configured
+	Demo     bool   // the demo's tenant can be changed from the overview
 	Flash    string // what the last action did
 	Error    string
 	Data     any
@@ -220,7 +227,7 @@ func (s *Server) read(h readHandler) http.HandlerFunc {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
-		p := &page{CanAct: len(s.opts.Operators) > 0, Flash: r.URL.Query().Get("done")}
+		p := &page{CanAct: len(s.opts.Operators) > 0, Flash: r.URL.Query().Get("done"), Demo: s.opts.DemoChanges != nil}
 		if sess != nil {
 			p.Operator, p.CSRF = sess.name, sess.csrf
 		}

@@ -262,3 +262,25 @@ func TestParseOperators(t *testing.T) {
 		}
 	}
 }
+
+// The demo's button changes the simulated tenant, for an operator only.
+func TestDemoChanges(t *testing.T) {
+	s, _ := newTestConsole(t, true)
+	calls := 0
+	s.opts.DemoChanges = func() (string, error) { calls++; return "in Entra: ann joined Sales", nil }
+	s.routes()
+	if body := get(t, s, "/").Body.String(); !strings.Contains(body, "Sign in as demo") {
+		t.Errorf("the demo overview offers no sign-in")
+	}
+	if w := post(t, s, "/demo/changes", url.Values{}, "http://console.test"); w.Code != http.StatusUnauthorized || calls != 0 {
+		t.Errorf("signed out: %d, %d calls", w.Code, calls)
+	}
+	cookie, csrf := signIn(t, s)
+	if body := get(t, s, "/", cookie).Body.String(); !strings.Contains(body, `id="demo-changes"`) {
+		t.Errorf("no button for a signed-in operator")
+	}
+	w := post(t, s, "/demo/changes", url.Values{"csrf": {csrf}, "back": {"/"}}, "http://console.test", cookie)
+	if calls != 1 || !strings.Contains(w.Header().Get("Location"), "joined+Sales") {
+		t.Errorf("%d calls, %s", calls, w.Header().Get("Location"))
+	}
+}
