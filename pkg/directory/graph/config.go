@@ -125,6 +125,10 @@ type Config struct {
 	MaxReplyBytes int64
 	// ReadTimeout bounds a whole Read: 0 means 30 minutes.
 	ReadTimeout time.Duration
+	// GroupReads is how many assigned groups' members are read at once:
+	// 0 means 4, well inside Graph's throttling budget for an app, and
+	// enough that a read takes about as long as its largest group.
+	GroupReads int
 }
 
 func (c *Config) maxPages() int {
@@ -139,6 +143,13 @@ func (c *Config) maxReplyBytes() int64 {
 		return c.MaxReplyBytes
 	}
 	return 64 << 20
+}
+
+func (c *Config) groupReads() int {
+	if c.GroupReads > 0 {
+		return c.GroupReads
+	}
+	return 4
 }
 
 func (c *Config) readTimeout() time.Duration {

@@ -3,6 +3,7 @@ package graph_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -127,5 +128,44 @@ func TestHostileFindAnswersWithSomeoneElse(t *testing.T) {
 	_, err = src.Find(context.Background(), []string{"ben@contoso.com"})
 	if err == nil || !strings.Contains(err.Error(), "refusing the read") {
 		t.Fatalf("err = %v, want the read refused", err)
+	}
+}
+
+// Groups are read several at a time: the snapshot is the one a read of one
+// group at a time gives, and a group that fails fails the whole read with
+// its own error, the others stopped.
+func TestGroupsReadTogetherGiveTheSameSnapshot(t *testing.T) {
+	tn := newTenant(t, graphsim.Options{})
+	var gids []string
+	for g := range 6 {
+		gid := tn.must1(tn.sim.AddGroup(graphsim.Group{DisplayName: fmt.Sprintf("Group %d", g)}))
+		tn.must(tn.sim.AddMembers(gid, tn.users(fmt.Sprintf("g%d-", g), 150)...))
+		if g > 0 {
+			tn.must(tn.sim.AddMembers(gid, tn.users(fmt.Sprintf("shared%d-", g), 5)...))
+			tn.must(tn.sim.AddMembers(gids[0], tn.users(fmt.Sprintf("also%d-", g), 3)...))
+		}
+		tn.must1(tn.sim.Assign(tn.spID, gid, tn.roleU))
+		gids = append(gids, gid)
+	}
+	one := tn.config()
+	one.GroupReads = 1
+	many := tn.config()
+	many.GroupReads = 6
+	a, err := tn.read(one)
+	tn.must(err)
+	b, err := tn.read(many)
+	tn.must(err)
+	if len(a.Users) != len(b.Users) || len(a.Groups) != 6 || len(b.Groups) != 6 {
+		t.Fatalf("%d and %d users, %d and %d groups", len(a.Users), len(b.Users), len(a.Groups), len(b.Groups))
+	}
+	for i := range a.Users {
+		if a.Users[i].ID != b.Users[i].ID || !slices.Equal(a.Users[i].Assignments, b.Users[i].Assignments) {
+			t.Fatalf("user %d differs: %+v vs %+v", i, a.Users[i], b.Users[i])
+		}
+	}
+	tn.must(tn.sim.InjectFault(graphsim.Fault{PathContains: gids[3], Status: 404}))
+	_, err = tn.read(many)
+	if err == nil || !strings.Contains(err.Error(), `"Group 3"`) {
+		t.Errorf("a failing group: %v, want the read failed naming Group 3", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -214,21 +215,13 @@ func (s *Source) Read(ctx context.Context) (*directory.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	users := map[string]directory.User{}
-	members := map[string][]string{}
+	users, members, err := s.readGroups(ctx, assignments)
+	if err != nil {
+		return nil, err
+	}
 	var direct []string
 	for _, a := range assignments {
-		switch a.PrincipalType {
-		case directory.PrincipalGroup:
-			if _, done := members[a.PrincipalID]; done {
-				continue
-			}
-			ids, err := s.readMembers(ctx, a.PrincipalID, a.PrincipalDisplayName, users)
-			if err != nil {
-				return nil, err
-			}
-			members[a.PrincipalID] = ids
-		case directory.PrincipalUser:
+		if a.PrincipalType == directory.PrincipalUser {
 			direct = append(direct, a.PrincipalID)
 		}
 	}
@@ -345,6 +338,65 @@ func (s *Source) readAssignments(ctx context.Context, app directory.App) ([]dire
 			return nil, fmt.Errorf("%s: %w", c.op, err)
 		}
 	}
+}
+
+// readGroups reads the members of every assigned group, GroupReads groups
+// at a time, each into its own map: the read takes about as long as the
+// largest group rather than the sum of all. The first failure stops the
+// others and fails the read.
+func (s *Source) readGroups(ctx context.Context, assignments []directory.AppAssignment) (map[string]directory.User, map[string][]string, error) {
+	type group struct{ id, name string }
+	var gs []group
+	seen := map[string]bool{}
+	for _, a := range assignments {
+		if a.PrincipalType == directory.PrincipalGroup && !seen[a.PrincipalID] {
+			seen[a.PrincipalID] = true
+			gs = append(gs, group{a.PrincipalID, a.PrincipalDisplayName})
+		}
+	}
+	type result struct {
+		ids   []string
+		users map[string]directory.User
+		err   error
+	}
+	results := make([]result, len(gs))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, s.cfg.groupReads())
+	var wg sync.WaitGroup
+	for i, g := range gs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i].err = context.Cause(ctx)
+				return
+			}
+			defer func() { <-sem }()
+			r := &results[i]
+			r.users = map[string]directory.User{}
+			if r.ids, r.err = s.readMembers(ctx, g.id, g.name, r.users); r.err != nil {
+				cancel(r.err)
+			}
+		}()
+	}
+	wg.Wait()
+	users := map[string]directory.User{}
+	members := make(map[string][]string, len(gs))
+	for i, g := range gs {
+		if err := results[i].err; err != nil {
+			return nil, nil, context.Cause(ctx) // the first failure, not what it cancelled
+		}
+		members[g.id] = results[i].ids
+		for id, u := range results[i].users {
+			if _, ok := users[id]; !ok {
+				users[id] = u
+			}
+		}
+	}
+	return users, members, nil
 }
 
 // readMembers reads the user members of an assigned group (transitive when
