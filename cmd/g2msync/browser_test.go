@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/console"
 	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
@@ -149,7 +150,8 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("the log search for %s shows:\n%s", p.Mail, found)
 	}
 	var explain string
-	run("explain", chromedp.Navigate(base+"/person?user="+p.Mail), chromedp.WaitVisible(`pre.explain`), into(&explain, chromedp.Text(`pre.explain`)), shot("person"))
+	run("explain", chromedp.Navigate(base+"/person?user="+p.Mail), chromedp.Click(`form.search button`), chromedp.WaitVisible(`pre.explain`),
+		into(&explain, chromedp.Text(`pre.explain`)), shot("person"))
 	if !strings.Contains(explain, "in scope: member of") {
 		t.Errorf("the person page says:\n%s", explain)
 	}
@@ -236,6 +238,21 @@ func TestConsoleNeedsOperatorsOffLoopback(t *testing.T) {
 	status := func() daemon.StatusDoc { return daemon.StatusDoc{} }
 	if _, err := tw.m.newConsole(tw.appWith(&cfg), status); err == nil || !strings.Contains(err.Error(), "needs operators to sign in") {
 		t.Errorf("non-loopback without operators: %v", err)
+	}
+	hash, err := console.HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Console.OperatorsFile = filepath.Join(tw.dir, "operators")
+	if err := os.WriteFile(cfg.Console.OperatorsFile, []byte("alice:"+hash+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.m.newConsole(tw.appWith(&cfg), status); err == nil || !strings.Contains(err.Error(), "over plain HTTP") {
+		t.Errorf("non-loopback without TLS: %v", err)
+	}
+	cfg.ListenTLS = config.ListenTLS{CertFile: "cert.pem", KeyFile: "key.pem"}
+	if ui, err := tw.m.newConsole(tw.appWith(&cfg), status); ui == nil || err != nil {
+		t.Errorf("non-loopback with operators and TLS: %v %v", ui, err)
 	}
 	cfg.Console.Disabled = true
 	if ui, err := tw.m.newConsole(tw.appWith(&cfg), status); ui != nil || err != nil {

@@ -30,6 +30,9 @@ type consoleBackend struct {
 	seatsErr  error
 	seatsTTL  time.Duration
 	readAfter time.Duration // how long a read waits for the file
+	// readers bounds the pages reading the state file at once, so that
+	// readers cannot keep a cycle from it.
+	readers chan struct{}
 }
 
 var _ console.Backend = (*consoleBackend)(nil)
@@ -52,18 +55,29 @@ func (m *Main) newConsole(a *app, status func() daemon.StatusDoc) (*console.Serv
 			return nil, fmt.Errorf("console.operators_file %s: %w", c.OperatorsFile, err)
 		}
 	}
-	open := daemon.Loopback(a.cfg.Listen)
-	if !open && len(ops) == 0 {
+	loopback := daemon.Loopback(a.cfg.Listen)
+	if !loopback && len(ops) == 0 {
 		return nil, fmt.Errorf("the console on %s, which other hosts can reach, needs operators to sign in: set console.operators_file "+
 			"(name:bcrypt-hash lines; `g2msync console hash` makes a hash), or console.disabled: true", a.cfg.Listen)
 	}
-	b := &consoleBackend{a: a, status: status, now: m.now, seatsTTL: 5 * time.Minute, readAfter: 2 * time.Second}
+	if !loopback && a.cfg.ListenTLS.CertFile == "" {
+		return nil, fmt.Errorf("the console on %s, which other hosts can reach, would take operators' passwords over plain HTTP: "+
+			"set listen_tls.cert_file and listen_tls.key_file, or console.disabled: true", a.cfg.Listen)
+	}
+	open := loopback && !c.RequireSignIn
+	b := &consoleBackend{a: a, status: status, now: m.now, seatsTTL: 5 * time.Minute, readAfter: 2 * time.Second, readers: make(chan struct{}, 2)}
 	return console.New(console.Options{Backend: b, Operators: ops, OpenReads: open, Logger: a.log.With("component", "console"), Now: m.now,
 		DemoChanges: m.demoChanges})
 }
 
 // read opens the state file read-only for a page.
 func (b *consoleBackend) read(fn func(st *state.Store) error) error {
+	select {
+	case b.readers <- struct{}{}:
+		defer func() { <-b.readers }()
+	case <-time.After(b.readAfter):
+		return console.ErrBusy
+	}
 	st, err := state.Open(b.a.cfg.StatePath, state.Options{ReadOnly: true, MustExist: true, Timeout: b.readAfter})
 	if errors.Is(err, state.ErrInUse) {
 		return console.ErrBusy
@@ -125,6 +139,8 @@ func (b *consoleBackend) Seats(ctx context.Context) ([]console.Seat, error) {
 	defer st.Close()
 	b.a.tokens.set(st)
 	defer b.a.tokens.set(nil)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // the file is held meanwhile
+	defer cancel()
 	lics, err := b.a.gotoc.Licenses(ctx)
 	b.seatsAt, b.seatsErr, b.seats = b.now(), err, nil
 	for _, l := range lics {
@@ -148,10 +164,10 @@ func (b *consoleBackend) audited(op console.Operator, action, reason string) sta
 	return state.AuditEntry{Time: b.now(), Action: action, Result: state.ResultSuccess, Reason: reason, Operator: op.Name, Address: op.Address}
 }
 
-func (b *consoleBackend) Approve(_ context.Context, op console.Operator, ids []string) (int, error) {
+func (b *consoleBackend) Approve(_ context.Context, op console.Operator, shown map[string]string) (int, error) {
 	n := 0
 	err := b.write(func(st *state.Store) error {
-		staged, err := st.ApproveStaged(op.Name+" (console, "+op.Address+")", ids...)
+		staged, err := st.ApproveShown(op.Name+" (console, "+op.Address+")", shown)
 		if err != nil {
 			return err
 		}

@@ -376,7 +376,7 @@ func (m *Main) runDaemon(ctx context.Context, a *app, cfgPath string) error {
 		uiHandler = ui
 	}
 	d, err = daemon.New(daemon.Options{
-		Console: uiHandler,
+		Console: uiHandler, TLSCertFile: a.cfg.ListenTLS.CertFile, TLSKeyFile: a.cfg.ListenTLS.KeyFile,
 		Tracker: tracker, StatusURL: statusURL, StatusToken: a.cfg.StatusToken.Value(),
 		Schedule: a.cfg.Schedule, Cycle: a.cycle, Listen: a.cfg.Listen, Logger: a.log, Metrics: a.metrics,
 		Notify:   func(s string) { _, _ = sddaemon.SdNotify(false, s) },

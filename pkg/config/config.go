@@ -18,6 +18,9 @@ type Config struct {
 	// is refused to everyone on such an address.
 	StatusToken     Secret `yaml:"status_token"`
 	StatusTokenFile string `yaml:"status_token_file"`
+	// ListenTLS, when set, serves Listen over HTTPS with this certificate
+	// and key: needed for the console on an address other hosts reach.
+	ListenTLS ListenTLS `yaml:"listen_tls"`
 	// Console is the web console served at / on Listen.
 	Console Console `yaml:"console"`
 	Log     Log     `yaml:"log"`
@@ -198,4 +201,13 @@ type Console struct {
 	// OperatorsFile holds one "name:bcrypt-hash" line per operator
 	// (`g2msync console hash` makes the hash; htpasswd -nbB does too).
 	OperatorsFile string `yaml:"operators_file"`
+	// RequireSignIn makes every page need a signed-in operator on a
+	// loopback listener too: behind a reverse proxy on the same host.
+	RequireSignIn bool `yaml:"require_sign_in"`
+}
+
+// ListenTLS is the listener's certificate and key, PEM files.
+type ListenTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }

@@ -121,6 +121,16 @@ func validate(c *Config, p *Problems) {
 			p.Add("listen", "port %q is not a TCP port (1 to 65535)", port)
 		}
 	}
+	if (c.ListenTLS.CertFile == "") != (c.ListenTLS.KeyFile == "") {
+		p.Add("listen_tls", "give both cert_file and key_file, or neither")
+	}
+	for key, f := range map[string]string{"listen_tls.cert_file": c.ListenTLS.CertFile, "listen_tls.key_file": c.ListenTLS.KeyFile} {
+		if f != "" {
+			if _, err := os.ReadFile(f); err != nil {
+				p.Add(key, "%v", unwrapPath(err))
+			}
+		}
+	}
 	if f := c.Console.OperatorsFile; f != "" && !c.Console.Disabled {
 		if _, err := os.ReadFile(f); err != nil {
 			p.Add("console.operators_file", "%v", unwrapPath(err))

@@ -26,6 +26,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -62,9 +63,9 @@ type Backend interface {
 	Seats(ctx context.Context) ([]Seat, error)
 	// Explain returns what `g2msync explain user` prints.
 	Explain(ctx context.Context, user string) (string, error)
-	// Approve approves the staged disables of these people (all when
-	// none is named), each bound to its exact change.
-	Approve(ctx context.Context, op Operator, ids []string) (int, error)
+	// Approve approves the staged changes the operator saw: Entra id →
+	// the fingerprint shown. One that changed since waits.
+	Approve(ctx context.Context, op Operator, shown map[string]string) (int, error)
 	// Retry releases a failing person (all when who is "").
 	Retry(ctx context.Context, op Operator, who string) (int, error)
 	Pause(ctx context.Context, op Operator, reason string) error
@@ -102,6 +103,11 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	// failures counts recent failed sign-ins by address, to slow guessing.
+	failures map[string]*failures
+	// explaining is held while an explain runs: one at a time, so pages
+	// cannot keep the state file from the daemon's cycles.
+	explaining sync.Mutex
 	// dummy is a hash of a random password, compared when a sign-in names
 	// no operator.
 	dummy []byte
@@ -111,6 +117,8 @@ type session struct {
 	name    string
 	csrf    string
 	expires time.Time
+	// flash is what the operator's last action did, shown once.
+	flash string
 }
 
 // New builds a console.
@@ -128,11 +136,20 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte(randomToken()), bcrypt.DefaultCost)
+	// The decoy costs what the operators' hashes cost, so a sign-in takes
+	// as long whether or not the name is an operator's.
+	cost := bcrypt.DefaultCost
+	for _, h := range opts.Operators {
+		if c, err := bcrypt.Cost(h); err == nil {
+			cost = c
+			break
+		}
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte(randomToken()), cost)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, tmpl: tmpl, sessions: map[string]*session{}, dummy: dummy}
+	s := &Server{opts: opts, tmpl: tmpl, sessions: map[string]*session{}, failures: map[string]*failures{}, dummy: dummy}
 	s.routes()
 	return s, nil
 }
@@ -176,6 +193,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /log.csv", s.read(s.download("csv")))
 	m.HandleFunc("GET /log.json", s.read(s.download("json")))
 	m.HandleFunc("GET /person", s.read(s.person))
+	m.HandleFunc("POST /person", s.read(s.person))
 	m.HandleFunc("GET /approvals", s.read(s.approvals))
 	m.HandleFunc("GET /attention", s.read(s.attention))
 	m.HandleFunc("POST /approvals", s.act(s.approve))
@@ -200,6 +218,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
+	if s.opts.OpenReads && !daemon.LoopbackHost(r.Host) {
+		// Open reads are for this host only: a request naming another host
+		// is a page elsewhere that rebound its name to 127.0.0.1.
+		http.Error(w, "refused: on a loopback listener the console answers only to localhost or a loopback address", http.StatusMisdirectedRequest)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -227,9 +251,11 @@ func (s *Server) read(h readHandler) http.HandlerFunc {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
-		p := &page{CanAct: len(s.opts.Operators) > 0, Flash: r.URL.Query().Get("done"), Demo: s.opts.DemoChanges != nil}
+		p := &page{CanAct: len(s.opts.Operators) > 0, Demo: s.opts.DemoChanges != nil}
 		if sess != nil {
-			p.Operator, p.CSRF = sess.name, sess.csrf
+			s.mu.Lock()
+			p.Operator, p.CSRF, p.Flash, sess.flash = sess.name, sess.csrf, sess.flash, ""
+			s.mu.Unlock()
 		}
 		if err := h(w, r, p); err != nil {
 			s.fail(w, r, p, err)
@@ -271,16 +297,13 @@ func (s *Server) act(h actHandler) http.HandlerFunc {
 		} else {
 			s.opts.Logger.Info("console action", "operator", op.Name, "address", op.Address, "path", r.URL.Path, "result", msg)
 		}
-		http.Redirect(w, r, withDone(back, msg), http.StatusSeeOther)
+		// What it did is shown once, from the session: a link cannot put
+		// words in the console's mouth.
+		s.mu.Lock()
+		sess.flash = msg
+		s.mu.Unlock()
+		http.Redirect(w, r, back, http.StatusSeeOther)
 	}
-}
-
-func withDone(path, msg string) string {
-	u, _ := url.Parse(path)
-	q := u.Query()
-	q.Set("done", msg)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // localPath returns p when it is a path on this console, else def: a
@@ -308,7 +331,11 @@ func sameOrigin(r *http.Request) bool {
 		return false
 	}
 	u, err := url.Parse(src)
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) && u.Scheme == scheme
 }
 
 func remoteIP(r *http.Request) string {
@@ -358,11 +385,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	name, password := r.PostFormValue("name"), r.PostFormValue("password")
 	next := localPath(r.PostFormValue("next"), "/")
+	if wait := s.signInWait(remoteIP(r)); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		http.Error(w, fmt.Sprintf("too many failed sign-ins from your address; try again in %s", wait.Round(time.Second)), http.StatusTooManyRequests)
+		return
+	}
 	hash, ok := s.opts.Operators[name]
 	if !ok {
 		hash = s.dummy // as slow as a wrong password: no name is confirmed
 	}
 	if err := bcrypt.CompareHashAndPassword(hash, []byte(password)); err != nil || !ok {
+		s.signInFailed(remoteIP(r))
 		s.opts.Logger.Warn("console sign-in refused", "name", name, "address", remoteIP(r))
 		http.Redirect(w, r, "/login?failed=1&next="+url.QueryEscape(next), http.StatusSeeOther)
 		return
@@ -422,4 +455,50 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, p *page, err error
 	s.opts.Logger.Warn("console page", "path", r.URL.Path, "error", err.Error())
 	p.Title, p.Error = "Not available", err.Error()
 	s.renderStatus(w, "error", p, status)
+}
+
+// failures are an address's recent failed sign-ins.
+type failures struct {
+	n    int
+	last time.Time
+}
+
+// signInFailures is how many failed sign-ins an address may make before
+// it waits; each one past it doubles the wait, up to signInMaxWait.
+const (
+	signInFailures = 5
+	signInMaxWait  = 15 * time.Minute
+)
+
+// signInWait says how long an address must wait before its next sign-in.
+func (s *Server) signInWait(addr string) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.failures[addr]
+	if f == nil || f.n < signInFailures {
+		return 0
+	}
+	wait := min(signInMaxWait, time.Second<<min(f.n-signInFailures, 10))
+	if left := f.last.Add(wait).Sub(s.opts.Now()); left > 0 {
+		return left
+	}
+	return 0
+}
+
+func (s *Server) signInFailed(addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	for k, f := range s.failures {
+		if now.Sub(f.last) > signInMaxWait {
+			delete(s.failures, k)
+		}
+	}
+	f := s.failures[addr]
+	if f == nil {
+		f = &failures{}
+		s.failures[addr] = f
+	}
+	f.n++
+	f.last = now
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func (b *memBackend) Audit(_ context.Context, f state.AuditFilter) ([]state.Audi
 	var out []state.AuditEntry
 	for _, e := range b.entries {
 		if (f.User == "" || strings.EqualFold(e.UPN, f.User) || e.EntraID == f.User) && (f.CycleID == "" || e.CycleID == f.CycleID) &&
-			(f.Action == "" || e.Action == f.Action) && (f.Since.IsZero() || !e.Time.Before(f.Since)) {
+			(f.Action == "" || e.Action == f.Action) && (f.Since.IsZero() || !e.Time.Before(f.Since)) && (f.Until.IsZero() || !e.Time.After(f.Until)) {
 			out = append(out, e)
 		}
 	}
@@ -49,9 +50,14 @@ func (b *memBackend) Seats(context.Context) ([]Seat, error) {
 func (b *memBackend) Explain(_ context.Context, user string) (string, error) {
 	return user + " (Entra object id x)\n  scope    in scope: member of <b>Sales</b>", nil
 }
-func (b *memBackend) Approve(_ context.Context, op Operator, ids []string) (int, error) {
-	b.actions = append(b.actions, "approve "+op.Name+"@"+op.Address+" "+strings.Join(ids, ","))
-	return max(1, len(ids)), nil
+func (b *memBackend) Approve(_ context.Context, op Operator, shown map[string]string) (int, error) {
+	var pairs []string
+	for id, fp := range shown {
+		pairs = append(pairs, id+"|"+fp)
+	}
+	slices.Sort(pairs)
+	b.actions = append(b.actions, "approve "+op.Name+"@"+op.Address+" "+strings.Join(pairs, ","))
+	return len(shown), nil
 }
 func (b *memBackend) Retry(_ context.Context, op Operator, who string) (int, error) {
 	b.actions = append(b.actions, "retry "+op.Name+" "+who)
@@ -73,7 +79,8 @@ func newTestConsole(t *testing.T, open bool) (*Server, *memBackend) {
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	b := &memBackend{
 		status: daemon.StatusDoc{NextCycle: t0.Add(20 * time.Minute), Owned: map[string]int{"active": 40, "disabled": 2},
-			Staged:   []state.Staged{{EntraID: "e1", UPN: hostile + "@contoso.com", Email: hostile, Kind: "disable", Reason: "no longer assigned " + hostile, Since: t0}},
+			Staged: []state.Staged{{EntraID: "e1", UPN: hostile + "@contoso.com", Email: hostile, Kind: "disable", Reason: "no longer assigned " + hostile, Since: t0, Fingerprint: "fp1"},
+				{EntraID: "e4", UPN: "dee@contoso.com", Kind: "disable", Reason: "no longer assigned", Since: t0, Fingerprint: "fp4"}},
 			Failures: []state.Failure{{EntraID: "e2", UPN: "bob@contoso.com", Kind: "create", Count: 5, Quarantined: true, LastError: hostile}},
 			Deferred: []state.Deferred{{EntraID: "e3", UPN: "cy@contoso.com", Kind: "create", Cause: "seats", Reason: "no free seat"}}},
 		cycles: []state.Cycle{{ID: "c2", Start: t0, End: t0.Add(time.Second), Outcome: "staged", Applied: map[string]int{"create": 3}, Failed: map[string]int{"update": 1},
@@ -95,7 +102,7 @@ func newTestConsole(t *testing.T, open bool) (*Server, *memBackend) {
 
 func get(t *testing.T, h http.Handler, path string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
 	t.Helper()
-	r := httptest.NewRequest(http.MethodGet, "http://console.test"+path, nil)
+	r := httptest.NewRequest(http.MethodGet, "http://localhost:9464"+path, nil)
 	for _, c := range cookies {
 		r.AddCookie(c)
 	}
@@ -106,7 +113,7 @@ func get(t *testing.T, h http.Handler, path string, cookies ...*http.Cookie) *ht
 
 func post(t *testing.T, h http.Handler, path string, form url.Values, origin string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
 	t.Helper()
-	r := httptest.NewRequest(http.MethodPost, "http://console.test"+path, strings.NewReader(form.Encode()))
+	r := httptest.NewRequest(http.MethodPost, "http://localhost:9464"+path, strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if origin != "" {
 		r.Header.Set("Origin", origin)
@@ -123,7 +130,7 @@ func post(t *testing.T, h http.Handler, path string, form url.Values, origin str
 // signIn signs alice in and returns her session cookie and CSRF token.
 func signIn(t *testing.T, s *Server) (*http.Cookie, string) {
 	t.Helper()
-	w := post(t, s, "/login", url.Values{"name": {"alice"}, "password": {"correct horse battery"}, "next": {"/"}}, "http://console.test")
+	w := post(t, s, "/login", url.Values{"name": {"alice"}, "password": {"correct horse battery"}, "next": {"/"}}, "http://localhost:9464")
 	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/" {
 		t.Fatalf("sign in: %d %s", w.Code, w.Header().Get("Location"))
 	}
@@ -148,7 +155,7 @@ func signIn(t *testing.T, s *Server) (*http.Cookie, string) {
 // from the directory or GoTo escaped.
 func TestEveryPageRendersEscaped(t *testing.T) {
 	s, _ := newTestConsole(t, true)
-	for _, path := range []string{"/", "/cycles", "/cycles/c2", "/log", "/log?user=ann%40contoso.com&since=24h&page=1", "/person", "/person?user=ann%40contoso.com",
+	for _, path := range []string{"/", "/cycles", "/cycles/c2", "/log", "/log?user=ann%40contoso.com&since=24h&page=1", "/log?since=2026-12-01&until=2026-12-01", "/person", "/person?user=ann%40contoso.com",
 		"/approvals", "/attention", "/login", "/static/style.css"} {
 		w := get(t, s, path)
 		if w.Code != http.StatusOK {
@@ -176,7 +183,7 @@ func TestEveryPageRendersEscaped(t *testing.T) {
 		t.Errorf("download: %d %v", w.Code, w.Header())
 	}
 	overview := get(t, s, "/").Body.String()
-	for _, want := range []string{`<svg class="chart"`, `47 of 50 used (94%)`, `40 active`, `1 staged disables`, `href="/cycles/c2"`} {
+	for _, want := range []string{`<svg class="chart"`, `47 of 50 used (94%)`, `40 active`, `2 staged disables`, `href="/cycles/c2"`} {
 		if !strings.Contains(overview, want) {
 			t.Errorf("overview lacks %q", want)
 		}
@@ -188,7 +195,9 @@ func TestEveryPageRendersEscaped(t *testing.T) {
 func TestActionsAreAuthenticated(t *testing.T) {
 	s, b := newTestConsole(t, true)
 	cookie, csrf := signIn(t, s)
-	form := func(csrf string) url.Values { return url.Values{"csrf": {csrf}, "id": {"e1"}, "back": {"/approvals"}} }
+	form := func(csrf string) url.Values {
+		return url.Values{"csrf": {csrf}, "id": {"e1|fp1"}, "back": {"/approvals"}}
+	}
 	for _, tc := range []struct {
 		name    string
 		form    url.Values
@@ -196,12 +205,13 @@ func TestActionsAreAuthenticated(t *testing.T) {
 		cookies []*http.Cookie
 		want    int
 	}{
-		{"no session", form(csrf), "http://console.test", nil, http.StatusUnauthorized},
-		{"bad CSRF token", form("0000"), "http://console.test", []*http.Cookie{cookie}, http.StatusForbidden},
-		{"no CSRF token", url.Values{"id": {"e1"}}, "http://console.test", []*http.Cookie{cookie}, http.StatusForbidden},
+		{"no session", form(csrf), "http://localhost:9464", nil, http.StatusUnauthorized},
+		{"bad CSRF token", form("0000"), "http://localhost:9464", []*http.Cookie{cookie}, http.StatusForbidden},
+		{"no CSRF token", url.Values{"id": {"e1|fp1"}}, "http://localhost:9464", []*http.Cookie{cookie}, http.StatusForbidden},
+		{"https origin on http", form(csrf), "https://localhost:9464", []*http.Cookie{cookie}, http.StatusForbidden},
 		{"cross-origin", form(csrf), "http://evil.example", []*http.Cookie{cookie}, http.StatusForbidden},
 		{"no Origin or Referer", form(csrf), "", []*http.Cookie{cookie}, http.StatusForbidden},
-		{"forged session", form(csrf), "http://console.test", []*http.Cookie{{Name: cookieName, Value: "f00"}}, http.StatusUnauthorized},
+		{"forged session", form(csrf), "http://localhost:9464", []*http.Cookie{{Name: cookieName, Value: "f00"}}, http.StatusUnauthorized},
 	} {
 		if w := post(t, s, "/approvals", tc.form, tc.origin, tc.cookies...); w.Code != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, w.Code, tc.want)
@@ -210,28 +220,43 @@ func TestActionsAreAuthenticated(t *testing.T) {
 	if len(b.actions) != 0 {
 		t.Fatalf("refused requests acted: %v", b.actions)
 	}
-	w := post(t, s, "/approvals", form(csrf), "http://console.test", cookie)
-	if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/approvals?done=approved") {
+	w := post(t, s, "/approvals", form(csrf), "http://localhost:9464", cookie)
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/approvals" {
 		t.Errorf("approve: %d %s", w.Code, w.Header().Get("Location"))
 	}
-	post(t, s, "/retry", url.Values{"csrf": {csrf}, "who": {"e2"}}, "http://console.test", cookie)
-	post(t, s, "/pause", url.Values{"csrf": {csrf}, "reason": {"migration"}}, "http://console.test", cookie)
-	post(t, s, "/resume", url.Values{"csrf": {csrf}, "back": {"//evil.example/x"}}, "http://console.test", cookie)
-	want := "approve alice@192.0.2.7 e1|retry alice e2|pause alice migration|resume alice"
+	if body := get(t, s, "/approvals", cookie).Body.String(); !strings.Contains(body, "approved 1 staged disables") {
+		t.Errorf("the approval's result is not shown once, from the session")
+	}
+	if body := get(t, s, "/approvals?done=Session+expired", cookie).Body.String(); strings.Contains(body, "approved 1") || strings.Contains(body, "Session expired") {
+		t.Errorf("a flash shows twice, or from a link")
+	}
+	// "Approve all" is every row shown, with the fingerprint shown: never
+	// what a cycle staged since.
+	post(t, s, "/approvals", url.Values{"csrf": {csrf}, "all": {"1"}, "shown": {"e1|fp1", "e4|fp4"}}, "http://localhost:9464", cookie)
+	post(t, s, "/retry", url.Values{"csrf": {csrf}, "who": {"e2"}}, "http://localhost:9464", cookie)
+	post(t, s, "/pause", url.Values{"csrf": {csrf}, "reason": {"migration"}}, "http://localhost:9464", cookie)
+	post(t, s, "/resume", url.Values{"csrf": {csrf}, "back": {"//evil.example/x"}}, "http://localhost:9464", cookie)
+	want := "approve alice@192.0.2.7 e1|fp1|approve alice@192.0.2.7 e1|fp1,e4|fp4|retry alice e2|pause alice migration|resume alice"
 	if got := strings.Join(b.actions, "|"); got != want {
 		t.Errorf("actions %q, want %q", got, want)
 	}
-	if w := post(t, s, "/resume", url.Values{"csrf": {csrf}, "back": {"//evil.example/x"}}, "http://console.test", cookie); strings.Contains(w.Header().Get("Location"), "evil") {
+	if w := post(t, s, "/resume", url.Values{"csrf": {csrf}, "back": {"//evil.example/x"}}, "http://localhost:9464", cookie); strings.Contains(w.Header().Get("Location"), "evil") {
 		t.Errorf("an action redirected off the console: %s", w.Header().Get("Location"))
 	}
-	if w := post(t, s, "/login", url.Values{"name": {"alice"}, "password": {"wrong"}}, "http://console.test"); !strings.Contains(w.Header().Get("Location"), "failed=1") {
+	if w := post(t, s, "/login", url.Values{"name": {"alice"}, "password": {"wrong"}}, "http://localhost:9464"); !strings.Contains(w.Header().Get("Location"), "failed=1") {
 		t.Errorf("wrong password: %s", w.Header().Get("Location"))
+	}
+	for range 5 {
+		post(t, s, "/login", url.Values{"name": {"mallory"}, "password": {"guess"}}, "http://localhost:9464")
+	}
+	if w := post(t, s, "/login", url.Values{"name": {"alice"}, "password": {"correct horse battery"}}, "http://localhost:9464"); w.Code != http.StatusTooManyRequests {
+		t.Errorf("after 6 failed sign-ins from one address: %d, want 429", w.Code)
 	}
 	if w := post(t, s, "/login", url.Values{"name": {"alice"}, "password": {"correct horse battery"}}, "http://evil.example"); w.Code != http.StatusForbidden {
 		t.Errorf("cross-origin sign-in: %d", w.Code)
 	}
-	post(t, s, "/logout", nil, "http://console.test", cookie)
-	if w := post(t, s, "/pause", url.Values{"csrf": {csrf}}, "http://console.test", cookie); w.Code != http.StatusUnauthorized {
+	post(t, s, "/logout", nil, "http://localhost:9464", cookie)
+	if w := post(t, s, "/pause", url.Values{"csrf": {csrf}}, "http://localhost:9464", cookie); w.Code != http.StatusUnauthorized {
 		t.Errorf("after sign-out: %d", w.Code)
 	}
 }
@@ -272,15 +297,40 @@ func TestDemoChanges(t *testing.T) {
 	if body := get(t, s, "/").Body.String(); !strings.Contains(body, "Sign in as demo") {
 		t.Errorf("the demo overview offers no sign-in")
 	}
-	if w := post(t, s, "/demo/changes", url.Values{}, "http://console.test"); w.Code != http.StatusUnauthorized || calls != 0 {
+	if w := post(t, s, "/demo/changes", url.Values{}, "http://localhost:9464"); w.Code != http.StatusUnauthorized || calls != 0 {
 		t.Errorf("signed out: %d, %d calls", w.Code, calls)
 	}
 	cookie, csrf := signIn(t, s)
 	if body := get(t, s, "/", cookie).Body.String(); !strings.Contains(body, `id="demo-changes"`) {
 		t.Errorf("no button for a signed-in operator")
 	}
-	w := post(t, s, "/demo/changes", url.Values{"csrf": {csrf}, "back": {"/"}}, "http://console.test", cookie)
-	if calls != 1 || !strings.Contains(w.Header().Get("Location"), "joined+Sales") {
-		t.Errorf("%d calls, %s", calls, w.Header().Get("Location"))
+	post(t, s, "/demo/changes", url.Values{"csrf": {csrf}, "back": {"/"}}, "http://localhost:9464", cookie)
+	if body := get(t, s, "/", cookie).Body.String(); calls != 1 || !strings.Contains(body, "ann joined Sales") {
+		t.Errorf("%d calls; the overview does not say what changed", calls)
+	}
+}
+
+// A page elsewhere whose name was rebound to 127.0.0.1 reads nothing; an
+// explain runs only when posted from the console's own page; a day given
+// as until includes that day.
+func TestRebindingAndExplainAndUntil(t *testing.T) {
+	s, _ := newTestConsole(t, true)
+	r := httptest.NewRequest(http.MethodGet, "http://attacker.example:9464/log.json", nil)
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != http.StatusMisdirectedRequest {
+		t.Errorf("rebound host: %d", w.Code)
+	}
+	if body := get(t, s, "/person?user=ann%40contoso.com").Body.String(); strings.Contains(body, "(Entra object id x)") {
+		t.Errorf("a GET ran an explain")
+	}
+	if w := post(t, s, "/person", url.Values{"user": {"ann@contoso.com"}}, "http://evil.example"); w.Code != http.StatusForbidden {
+		t.Errorf("cross-site explain: %d", w.Code)
+	}
+	if body := post(t, s, "/person", url.Values{"user": {"ann@contoso.com"}}, "http://localhost:9464").Body.String(); !strings.Contains(body, "(Entra object id x)") {
+		t.Errorf("posted explain shows nothing:\n%s", body)
+	}
+	if body := get(t, s, "/log?since=2026-12-01&until=2026-12-01").Body.String(); !strings.Contains(body, "1 entries") {
+		t.Errorf("until=2026-12-01 leaves out the entry of 10:00 that day")
 	}
 }

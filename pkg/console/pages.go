@@ -152,7 +152,9 @@ func (s *Server) cycle(w http.ResponseWriter, r *http.Request, p *page) error {
 }
 
 type logData struct {
-	Query      logQuery
+	Query logQuery
+	// Capped says the search matched more than logPageEntries entries.
+	Capped     bool
 	Entries    []state.AuditEntry
 	Total      int
 	Page, Last int
@@ -178,14 +180,18 @@ func (q logQuery) encode(extra ...string) string {
 	return strings.Join(v, "&")
 }
 
+// logPageEntries bounds the entries a search shows across its pages: the
+// newest that match. A download takes them all.
+const logPageEntries = 5000
+
 // filter reads the search form: since and until are dates (2026-12-01),
 // times (2026-12-01T10:00) or, for since, a duration back from now (24h).
-func (s *Server) filter(r *http.Request) (logQuery, state.AuditFilter, []state.AuditEntry, error) {
+// limit > 0 keeps the newest limit entries that match.
+func (s *Server) filter(r *http.Request, limit int) (logQuery, state.AuditFilter, []state.AuditEntry, error) {
 	q := r.URL.Query()
 	lq := logQuery{User: strings.TrimSpace(q.Get("user")), Action: q.Get("action"), Result: q.Get("result"), Cycle: strings.TrimSpace(q.Get("cycle")),
 		Since: strings.TrimSpace(q.Get("since")), Until: strings.TrimSpace(q.Get("until"))}
-	f := state.AuditFilter{User: lq.User, Action: lq.Action, Result: lq.Result, CycleID: lq.Cycle}
-	var until time.Time
+	f := state.AuditFilter{User: lq.User, Action: lq.Action, Result: lq.Result, CycleID: lq.Cycle, Limit: limit}
 	if lq.Since != "" {
 		t, err := parseTime(lq.Since, s.opts.Now())
 		if err != nil {
@@ -198,14 +204,14 @@ func (s *Server) filter(r *http.Request) (logQuery, state.AuditFilter, []state.A
 		if err != nil {
 			return lq, f, nil, fmt.Errorf("until: %w", err)
 		}
-		until = t
+		if _, dateOnly := time.Parse("2006-01-02", lq.Until); dateOnly == nil {
+			t = t.Add(24*time.Hour - time.Nanosecond) // a day runs to its end
+		}
+		f.Until = t
 	}
 	entries, err := s.opts.Backend.Audit(r.Context(), f)
 	if err != nil {
 		return lq, f, nil, err
-	}
-	if !until.IsZero() {
-		entries = slices.DeleteFunc(entries, func(e state.AuditEntry) bool { return e.Time.After(until) })
 	}
 	slices.Reverse(entries) // newest first
 	return lq, f, entries, nil
@@ -224,8 +230,8 @@ func parseTime(s string, now time.Time) (time.Time, error) {
 }
 
 func (s *Server) log(w http.ResponseWriter, r *http.Request, p *page) error {
-	lq, _, entries, err := s.filter(r)
-	d := logData{Query: lq}
+	lq, _, entries, err := s.filter(r, logPageEntries)
+	d := logData{Query: lq, Capped: len(entries) == logPageEntries}
 	p.Title, p.Nav = "Provisioning log", "log"
 	if err != nil {
 		p.Error = err.Error()
@@ -255,7 +261,7 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request, p *page) error {
 // report writes it (CSV cells a spreadsheet would run are neutralised).
 func (s *Server) download(format string) readHandler {
 	return func(w http.ResponseWriter, r *http.Request, p *page) error {
-		_, _, entries, err := s.filter(r)
+		_, _, entries, err := s.filter(r, 0)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return nil
@@ -276,14 +282,28 @@ type personData struct {
 	Log        []state.AuditEntry
 }
 
+// person shows the explain form, filled in from ?user=; the explain itself
+// is a POST from this console's own page (explain reads Entra and GoTo
+// and holds the state file meanwhile, so no link elsewhere may start one),
+// and runs one at a time.
 func (s *Server) person(w http.ResponseWriter, r *http.Request, p *page) error {
-	user := strings.TrimSpace(r.URL.Query().Get("user"))
+	user := strings.TrimSpace(r.FormValue("user"))
 	d := personData{User: user}
 	p.Title, p.Nav, p.Data = "Person", "person", &d
-	if user == "" {
+	if r.Method != http.MethodPost || user == "" {
 		s.render(w, "person", p)
 		return nil
 	}
+	if !sameOrigin(r) {
+		http.Error(w, "refused: explain from this console's own page", http.StatusForbidden)
+		return nil
+	}
+	if !s.explaining.TryLock() {
+		p.Error = "another explain is running; try again in a moment"
+		s.renderStatus(w, "person", p, http.StatusTooManyRequests)
+		return nil
+	}
+	defer s.explaining.Unlock()
 	ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
 	defer cancel()
 	text, err := s.opts.Backend.Explain(ctx, user)
@@ -307,19 +327,34 @@ func (s *Server) attention(w http.ResponseWriter, r *http.Request, p *page) erro
 	return nil
 }
 
+// approve approves what the operator saw: each row of the form carries
+// the staged change's fingerprint, and "all" means every row shown, never
+// what a cycle staged since the page was loaded.
 func (s *Server) approve(ctx context.Context, r *http.Request, op Operator) (string, error) {
-	ids := r.PostForm["id"]
-	if r.PostFormValue("all") == "" && len(ids) == 0 {
+	picked := r.PostForm["id"]
+	if r.PostFormValue("all") != "" {
+		picked = r.PostForm["shown"]
+	}
+	if len(picked) == 0 {
 		return "nothing selected: tick the disables to approve, or approve all", nil
 	}
-	if r.PostFormValue("all") != "" {
-		ids = nil
+	shown := map[string]string{}
+	for _, v := range picked {
+		id, fp, ok := strings.Cut(v, "|")
+		if !ok || id == "" {
+			return "", fmt.Errorf("the form is malformed; reload the page")
+		}
+		shown[id] = fp
 	}
-	n, err := s.opts.Backend.Approve(ctx, op, ids)
+	n, err := s.opts.Backend.Approve(ctx, op, shown)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("approved %d staged disables; the next cycle applies them (each only as it was staged)", n), nil
+	msg := fmt.Sprintf("approved %d staged disables; the next cycle applies them (each only as it was staged)", n)
+	if n < len(shown) {
+		msg += fmt.Sprintf("; %d had changed since the page was shown and wait for another look", len(shown)-n)
+	}
+	return msg, nil
 }
 
 func (s *Server) retry(ctx context.Context, r *http.Request, op Operator) (string, error) {

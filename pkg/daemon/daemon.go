@@ -7,6 +7,7 @@ package daemon
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,6 +100,8 @@ type Options struct {
 	// Console, when set, is served at / (the web console): every path the
 	// JSON endpoints do not claim.
 	Console http.Handler
+	// TLSCertFile and TLSKeyFile, when set, serve the listener over HTTPS.
+	TLSCertFile, TLSKeyFile string
 }
 
 // Loopback reports whether a listen address is reachable from this host
@@ -109,6 +112,23 @@ func Loopback(listen string) bool {
 		return false
 	}
 	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// LoopbackHost reports whether a request's Host header names this host:
+// localhost or a loopback address, with or without a port. A listener on
+// loopback answers only such requests: any other name is a page elsewhere
+// whose name was rebound to 127.0.0.1 (DNS rebinding), reading through the
+// visitor's browser.
+func LoopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
@@ -184,7 +204,17 @@ func (d *Daemon) Run(ctx context.Context, signals <-chan os.Signal) error {
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", d.opts.Listen, err)
 		}
-		srv = &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(d.opts.Logger.Handler(), slog.LevelDebug)} // a stray client's TLS error is not news
+		if d.opts.TLSCertFile != "" {
+			cert, err := tls.LoadX509KeyPair(d.opts.TLSCertFile, d.opts.TLSKeyFile)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("listen_tls: %w", err)
+			}
+			srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+			ln = tls.NewListener(ln, srv.TLSConfig)
+		}
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				d.opts.Logger.Error("http server stopped", logkey.Error, err.Error())
@@ -526,8 +556,15 @@ func (d *Daemon) Handler() http.Handler {
 // statusAllowed guards /status, which names people and their errors: open
 // on a loopback listener, and on any other only with the bearer token.
 func (d *Daemon) statusAllowed(w http.ResponseWriter, r *http.Request) bool {
-	if d.opts.Listen == "" || Loopback(d.opts.Listen) {
-		return true // no listener (the handler served in-process), or this host only
+	if d.opts.Listen == "" {
+		return true // no listener: the handler served in-process
+	}
+	if Loopback(d.opts.Listen) {
+		if !LoopbackHost(r.Host) {
+			http.Error(w, "refused: on a loopback listener /status answers only to localhost or a loopback address", http.StatusMisdirectedRequest)
+			return false
+		}
+		return true // this host only
 	}
 	if d.opts.StatusToken == "" {
 		http.Error(w, "/status names people, so on an address other hosts can reach it needs a token: set status_token_file and send it as a bearer token",

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/g2msync/g2msync/pkg/sim/simtls"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -258,6 +261,7 @@ func TestStatusNeedsATokenOffLoopback(t *testing.T) {
 		{"127.0.0.1:9464", "", "", http.StatusOK},
 		{"[::1]:9464", "", "", http.StatusOK},
 		{"localhost:9464", "", "", http.StatusOK},
+		{"127.0.0.1:9464", "", "rebound", http.StatusMisdirectedRequest}, // a name rebound to 127.0.0.1
 		{"0.0.0.0:9464", "", "", http.StatusForbidden},
 		{":9464", "", "Bearer anything", http.StatusForbidden},
 		{"0.0.0.0:9464", "s3cret-token", "", http.StatusUnauthorized},
@@ -271,7 +275,12 @@ func TestStatusNeedsATokenOffLoopback(t *testing.T) {
 		}
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodGet, "/status", nil)
-		if tc.auth != "" {
+		req.Host = tc.listen
+		switch tc.auth {
+		case "":
+		case "rebound":
+			req.Host = "attacker.example:9464"
+		default:
 			req.Header.Set("Authorization", tc.auth)
 		}
 		d.Handler().ServeHTTP(rec, req)
@@ -315,5 +324,47 @@ func TestPausedDaemonServesAndResumes(t *testing.T) {
 	waitFor(t, "a cycle after resuming", func() bool { return d.Status().Paused == nil && len(d.Status().Cycles) > 0 })
 	if _, body := get(t, d, "/metrics"); !strings.Contains(body, "g2msync_paused 0") {
 		t.Error("metric g2msync_paused is not 0 after resuming")
+	}
+}
+
+// With a certificate and key, the listener speaks HTTPS only.
+func TestListenerOverTLS(t *testing.T) {
+	ca, err := simtls.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := ca.WriteServerPEM(cert, key); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	d, err := New(Options{Schedule: "@hourly", Listen: addr, TLSCertFile: cert, TLSKeyFile: key,
+		Cycle: func(context.Context, engine.Options) (*Report, error) { return okReport("c"), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, nil) }()
+	defer func() { cancel(); <-done }()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: ca.ClientConfig()}, Timeout: 5 * time.Second}
+	var resp *http.Response
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err = client.Get("https://" + addr + "/healthz"); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("https: %v", err)
+	}
+	resp.Body.Close()
+	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil && resp.StatusCode == http.StatusOK {
+		t.Error("plain HTTP answered on a TLS listener")
 	}
 }

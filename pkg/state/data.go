@@ -402,19 +402,25 @@ func (s *Store) SetStaged(staged []Staged) error {
 // now, each bound to its exact change, so that the running daemon applies
 // them on its next cycle (the daemon holds the process lock, so `run --once
 // --allow-disables` cannot run beside it). It returns what was approved.
-//
-// With only, just the staged changes of those people (Entra ids) are
-// approved: a selection in the console.
-func (s *Store) ApproveStaged(by string, only ...string) ([]Staged, error) {
+func (s *Store) ApproveStaged(by string) ([]Staged, error) {
+	return s.approve(by, func(Staged) bool { return true })
+}
+
+// ApproveShown approves the staged changes a person saw (Entra id → the
+// fingerprint shown): a change staged since, or changed since it was shown,
+// is not approved, however the console's form was sent.
+func (s *Store) ApproveShown(by string, shown map[string]string) ([]Staged, error) {
+	return s.approve(by, func(st Staged) bool { fp, ok := shown[st.EntraID]; return ok && fp == st.Fingerprint })
+}
+
+func (s *Store) approve(by string, want func(Staged) bool) ([]Staged, error) {
 	staged, err := s.Staged()
 	if err != nil || len(staged) == 0 {
 		return staged, err
 	}
-	if len(only) > 0 {
-		staged = slices.DeleteFunc(staged, func(st Staged) bool { return !slices.Contains(only, st.EntraID) })
-		if len(staged) == 0 {
-			return nil, nil
-		}
+	staged = slices.DeleteFunc(staged, func(st Staged) bool { return !want(st) })
+	if len(staged) == 0 {
+		return nil, nil
 	}
 	now := s.now()
 	err = s.db.Update(func(tx *bolt.Tx) error {
@@ -554,6 +560,8 @@ type AuditFilter struct {
 	Action string
 	Result string
 	Since  time.Time
+	// Until, when set, leaves out entries after it.
+	Until time.Time
 	// Limit keeps the newest Limit entries (0: all).
 	Limit int
 }
@@ -569,6 +577,9 @@ func (f *AuditFilter) match(e *AuditEntry) bool {
 		return false
 	}
 	if !f.Since.IsZero() && e.Time.Before(f.Since) {
+		return false
+	}
+	if !f.Until.IsZero() && e.Time.After(f.Until) {
 		return false
 	}
 	if f.User != "" {

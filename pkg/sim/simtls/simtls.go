@@ -73,9 +73,40 @@ func (ca *CA) WritePEM(path string) error {
 // ServerConfig returns a TLS configuration with a leaf certificate for
 // localhost, 127.0.0.1, ::1 and any extra host names or addresses given.
 func (ca *CA) ServerConfig(hosts ...string) (*tls.Config, error) {
+	der, key, err := ca.issue(hosts)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der, ca.cert.Raw}, PrivateKey: key}},
+		MinVersion:   tls.VersionTLS12,
+	}, nil
+}
+
+// WriteServerPEM writes a server certificate (with this authority after
+// it) and its key as PEM files, for a server that loads them itself.
+func (ca *CA) WriteServerPEM(certPath, keyPath string, hosts ...string) error {
+	der, key, err := ca.issue(hosts)
+	if err != nil {
+		return err
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), ca.pem...)
+	if err := os.WriteFile(certPath, chain, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+}
+
+// issue makes a server certificate for localhost, the loopback addresses
+// and hosts.
+func (ca *CA) issue(hosts []string) ([]byte, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("generate server key: %w", err)
+		return nil, nil, fmt.Errorf("generate server key: %w", err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
@@ -96,12 +127,9 @@ func (ca *CA) ServerConfig(hosts ...string) (*tls.Config, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
-		return nil, fmt.Errorf("create server certificate: %w", err)
+		return nil, nil, fmt.Errorf("create server certificate: %w", err)
 	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{der, ca.cert.Raw}, PrivateKey: key}},
-		MinVersion:   tls.VersionTLS12,
-	}, nil
+	return der, key, nil
 }
 
 // ClientConfig returns a TLS configuration for clients that trust only this authority.
