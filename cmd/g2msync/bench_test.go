@@ -321,3 +321,45 @@ func BenchmarkUnassign(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUpdateSlowGoTo: 300 updates with GoTo 200 ms away, one call at a
+// time (goto.max_in_flight 1) and four at a time (the default). One at a
+// time, latency bounds the cycle (5 calls a second); four at a time, the
+// rate limit does (10 a second). The initial sync is not timed.
+//
+//	go test -run '^$' -bench UpdateSlowGoTo -benchtime 1x ./cmd/g2msync/
+func BenchmarkUpdateSlowGoTo(b *testing.B) {
+	const changed = 300
+	for _, inFlight := range []int{1, 4} {
+		b.Run(fmt.Sprintf("in-flight-%d", inFlight), func(b *testing.B) {
+			opts := benchTenant()
+			opts.Groups = opts.Groups[:1]
+			opts.Groups[0].Size = 2000
+			opts.DirectAdmins = -1
+			opts.GoToLatency = 200 * time.Millisecond
+			e := newBenchApp(b, opts)
+			defer e.close()
+			if _, err := e.a.cycle(context.Background(), engine.Options{InitialSync: true}); err != nil {
+				b.Fatalf("initial sync: %v", err)
+			}
+			e.a.cfg.GoTo.MaxInFlight = inFlight
+			people := e.w.InScope(false)
+			var figs []cycleFigures
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				for j := 0; j < changed; j++ {
+					if err := e.w.Graph.UpdateUser(people[j*len(people)/changed].ID, map[string]any{"surname": fmt.Sprintf("Slow%d", i)}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+				f := e.measure(b, engine.Options{})
+				if got := f.res.Cycle.Applied[string(plan.KindUpdate)]; got != changed {
+					b.Fatalf("applied %d updates, want %d", got, changed)
+				}
+				figs = append(figs, f)
+			}
+			e.report(b, figs)
+		})
+	}
+}

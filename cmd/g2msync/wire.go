@@ -147,7 +147,7 @@ func (a *app) openState(readOnly, mustExist bool) (*state.Store, error) {
 
 func (a *app) engine(st engine.Store, dryRun bool) *engine.Engine {
 	e := &engine.Engine{Source: a.source, Mapper: a.mapper, Reader: a.gotoc, Store: st, Policy: planPolicy(a.cfg, a.mapper),
-		BatchSize: a.cfg.GoTo.CreateBatchSize, SuppressEmail: a.cfg.GoTo.SuppressWelcomeEmail, Logger: a.log,
+		BatchSize: a.cfg.GoTo.CreateBatchSize, InFlight: a.cfg.GoTo.MaxInFlight, SuppressEmail: a.cfg.GoTo.SuppressWelcomeEmail, Logger: a.log,
 		Calls: a.metrics.Calls, Progress: a.progress}
 	if !dryRun {
 		e.Writer = a.gotoc // dry runs never get the write side

@@ -119,6 +119,9 @@ type GoTo struct {
 	SuppressWelcomeEmail    bool     `yaml:"suppress_welcome_email"`
 	Timeout                 Duration `yaml:"timeout"`
 	MaxRetries              int      `yaml:"max_retries"`
+	// MaxInFlight is how many changes other than creates are sent at once,
+	// so that the rate limit, not GoTo's latency, bounds a cycle.
+	MaxInFlight int `yaml:"max_in_flight"`
 }
 
 // Role is what one app role gives.
@@ -175,6 +178,7 @@ func Default() *Config {
 			CreateBatchSize:    100,
 			Timeout:            Duration(30 * time.Second),
 			MaxRetries:         4,
+			MaxInFlight:        4,
 		},
 		Mapping: map[string]FieldMapping{
 			"email":     {Expr: "mail ?? userPrincipalName"},

@@ -250,6 +250,9 @@ func validateGoTo(g *GoTo, p *Problems) {
 	if g.Timeout <= 0 {
 		p.Add("goto.timeout", "must be positive")
 	}
+	if g.MaxInFlight < 1 || g.MaxInFlight > 16 {
+		p.Add("goto.max_in_flight", "must be between 1 and 16, got %d", g.MaxInFlight)
+	}
 	if g.MaxRetries < 0 || g.MaxRetries > 10 {
 		p.Add("goto.max_retries", "must be between 0 and 10, got %d", g.MaxRetries)
 	}

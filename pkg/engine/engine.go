@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/g2msync/g2msync/pkg/directory"
@@ -63,6 +64,11 @@ type Engine struct {
 	Policy plan.Policy
 	// BatchSize is the number of users per bulk create call; 0 means 100.
 	BatchSize int
+	// InFlight is how many changes other than creates and renames are sent
+	// at once; 0 or 1 sends one at a time. Each person has one change, so
+	// each account's calls stay in order; each outcome is committed as it
+	// comes back.
+	InFlight int
 	// SuppressEmail asks GoTo not to send welcome emails to created users.
 	SuppressEmail bool
 	Logger        *slog.Logger
@@ -242,6 +248,9 @@ type cycle struct {
 	tried     int                // changes whose call was made
 	systemic  int                // failures of the kind that concern GoTo, not one person
 	listed    []gotomeeting.User // every GoTo account, once listed this cycle
+	// mu guards the cycle's bookkeeping (counts, errors, commits) while
+	// changes are in flight together.
+	mu sync.Mutex
 }
 
 func (c *cycle) calls() map[string]int64 {

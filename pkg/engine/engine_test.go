@@ -29,6 +29,8 @@ type harness struct {
 	path   string
 	policy plan.Policy
 	now    time.Time
+	// inFlight is the engine's InFlight.
+	inFlight int
 }
 
 func newHarness(t *testing.T, people int) *harness {
@@ -49,7 +51,7 @@ func (h *harness) engine(st *state.Store, dry bool) *Engine {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	e := &Engine{Source: h.src, Mapper: m, Reader: h.target, Store: st, Policy: h.policy, BatchSize: 100,
+	e := &Engine{Source: h.src, Mapper: m, Reader: h.target, Store: st, Policy: h.policy, BatchSize: 100, InFlight: h.inFlight,
 		Now: func() time.Time { return h.now }}
 	if !dry {
 		e.Writer = h.target

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/g2msync/g2msync/pkg/address"
 	"github.com/g2msync/g2msync/pkg/gotomeeting"
@@ -30,6 +31,21 @@ func (c *cycle) execute(ctx context.Context, p *plan.Plan) error {
 		if err := c.stopRequested(ctx); err != nil {
 			return err
 		}
+		if c.e.InFlight > 1 && together(&p.Changes[i]) {
+			n := 1
+			for i+n < total && together(&p.Changes[i+n]) {
+				n++
+			}
+			stop := c.applyTogether(ctx, p.Changes[i:i+n], &outages, i, total)
+			i += n
+			if c.commitErr != nil {
+				return c.commitErr
+			}
+			if stop != nil {
+				return stop
+			}
+			continue
+		}
 		n, err := 1, error(nil)
 		if p.Changes[i].Kind == plan.KindCreate {
 			n = c.batchLen(p.Changes[i:])
@@ -48,6 +64,68 @@ func (c *cycle) execute(ctx context.Context, p *plan.Plan) error {
 		}
 	}
 	return nil
+}
+
+// together reports whether a change may be sent beside others: one call
+// on one account that gives no address. Creates go in bulk calls;
+// renames one at a time, since one may free the address another takes.
+func together(ch *plan.Change) bool {
+	switch ch.Kind {
+	case plan.KindUpdate, plan.KindEnable, plan.KindDisable, plan.KindDelete:
+	default:
+		return false
+	}
+	for _, f := range ch.Fields {
+		if f.Field == plan.FieldEmail {
+			return false
+		}
+	}
+	return ch.Writes()
+}
+
+// applyTogether sends cs with up to InFlight calls in flight, each outcome
+// committed as it comes back. The first reason to stop (a stop request,
+// refused credentials, an outage) starts no further call; those in flight
+// finish and are recorded. done is how many changes came before cs.
+func (c *cycle) applyTogether(ctx context.Context, cs []plan.Change, outages *int, done, total int) error {
+	sem := make(chan struct{}, c.e.InFlight)
+	var wg sync.WaitGroup
+	var halt error
+	halted := func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return halt != nil || c.commitErr != nil
+	}
+	for k := range cs {
+		if err := c.stopRequested(ctx); err != nil {
+			c.mu.Lock()
+			if halt == nil {
+				halt = err
+			}
+			c.mu.Unlock()
+			break
+		}
+		sem <- struct{}{}
+		if halted() {
+			<-sem
+			break
+		}
+		wg.Add(1)
+		go func(ch *plan.Change) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := c.applyOne(ctx, ch)
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			done++
+			c.progress(done, total)
+			if halt == nil {
+				halt = c.stopAfter(err, outages, total-done)
+			}
+		}(&cs[k])
+	}
+	wg.Wait()
+	return halt
 }
 
 // batchLen returns how many of the creates at the head of cs one bulk call
@@ -86,8 +164,13 @@ func (c *cycle) stopRequested(ctx context.Context) error {
 // applyOne makes the one call of a change other than a create and commits
 // its outcome. The returned error is the call's, for stopAfter; it is
 // already recorded.
+//
+// Only the call itself runs outside c.mu, so changes sent together keep
+// the cycle's bookkeeping whole.
 func (c *cycle) applyOne(ctx context.Context, ch *plan.Change) error {
+	c.mu.Lock()
 	if ch.Kind == plan.KindForget {
+		defer c.mu.Unlock()
 		o := c.outcome(ch, state.ResultSuccess, "")
 		o.DeleteRecord, o.ClearIntent, o.ClearFailure = true, true, true
 		if c.commit(o) {
@@ -97,19 +180,24 @@ func (c *cycle) applyOne(ctx context.Context, ch *plan.Change) error {
 		return nil
 	}
 	if ch.Kind.Deprovisions() && !c.writeIntent(ch) {
+		defer c.mu.Unlock()
 		return c.commitErr
 	}
+	if ch.Writes() {
+		c.tried++
+	}
+	c.mu.Unlock()
 	var err error
 	switch {
 	case !ch.Writes():
 		// An adoption with nothing to change: record ownership only.
 	case ch.Kind == plan.KindDelete:
-		c.tried++
 		err = c.e.Writer.DeleteUser(ctx, ch.GoToKey)
 	default:
-		c.tried++
 		err = c.e.Writer.UpdateUser(ctx, ch.GoToKey, toUpdate(ch))
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	switch {
 	case errors.Is(err, gotomeeting.ErrNotFound):
 		return c.gone(ch)
