@@ -232,3 +232,18 @@ func TestFlagsAnywhereAndOneLineErrors(t *testing.T) {
 		}
 	}
 }
+
+// bench prints its table for a small tenant: three cycles, each with its
+// bound and calls.
+func TestBenchCommand(t *testing.T) {
+	var out, errs bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errs, Now: time.Now}
+	if err := m.Run(context.Background(), []string{"bench", "--users", "100", "--graph-latency", "1ms", "--goto-latency", "1ms", "--goto-rate", "1000"}); err != nil {
+		t.Fatalf("bench: %v\n%s", err, errs.String())
+	}
+	for _, want := range []string{"100 people", "initial sync", "no change", "1 % changed", "create:100", "update:1", "peak RSS"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -92,6 +92,7 @@ func (m *Main) commands() map[string]command {
 		"explain":     &ProvisionCommand{m: m, explain: true},
 		"mapping":     &MappingCommand{m: m},
 		"console":     &ConsoleCommand{m: m},
+		"bench":       &BenchCommand{m: m},
 	}
 }
 
@@ -151,6 +152,7 @@ Commands:
   resume       lift a pause
   state        rebuild a lost or corrupt state file (g2msync state rebuild)
   console      make an operator's password hash for the web console (console hash NAME)
+  bench        time whole cycles against the simulators at a size, latency and rate you choose
   healthcheck  exit 0 if the daemon's /healthz answers (for container health checks)
   version      print the version
   completion   print the shell completion script: completion bash|zsh|fish
