@@ -119,7 +119,8 @@ type GoTo struct {
 	SuppressWelcomeEmail    bool     `yaml:"suppress_welcome_email"`
 	Timeout                 Duration `yaml:"timeout"`
 	MaxRetries              int      `yaml:"max_retries"`
-	// MaxInFlight is how many changes other than creates are sent at once,
+	// MaxInFlight is how many GoTo calls (bulk creates and other changes,
+	// renames aside) are sent at once,
 	// so that the rate limit, not GoTo's latency, bounds a cycle.
 	MaxInFlight int `yaml:"max_in_flight"`
 }

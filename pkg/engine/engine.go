@@ -64,10 +64,10 @@ type Engine struct {
 	Policy plan.Policy
 	// BatchSize is the number of users per bulk create call; 0 means 100.
 	BatchSize int
-	// InFlight is how many changes other than creates and renames are sent
-	// at once; 0 or 1 sends one at a time. Each person has one change, so
-	// each account's calls stay in order; each outcome is committed as it
-	// comes back.
+	// InFlight is how many calls (bulk creates, and changes other than
+	// renames) are sent at once; 0 or 1 sends one at a time. Each person has
+	// one change, so each account's calls stay in order; each outcome is
+	// committed as it comes back.
 	InFlight int
 	// SuppressEmail asks GoTo not to send welcome emails to created users.
 	SuppressEmail bool

@@ -14,7 +14,9 @@ import (
 	"github.com/g2msync/g2msync/pkg/state"
 )
 
-// execute runs the plan's changes in its order and commits each outcome as
+// execute runs the plan's changes in its order (calls that go together,
+// Engine.InFlight, in any order among themselves: one run at a time, and
+// the next run starts once they are all back) and commits each outcome as
 // it happens. It decides nothing: a change GoTo refuses is an outcome, and
 // the only choice left here is to stop early (on request, refused
 // credentials, or an outage), leaving the rest for the next cycle.
@@ -31,12 +33,8 @@ func (c *cycle) execute(ctx context.Context, p *plan.Plan) error {
 		if err := c.stopRequested(ctx); err != nil {
 			return err
 		}
-		if c.e.InFlight > 1 && together(&p.Changes[i]) {
-			n := 1
-			for i+n < total && together(&p.Changes[i+n]) {
-				n++
-			}
-			stop := c.applyTogether(ctx, p.Changes[i:i+n], &outages, i, total)
+		if n, jobs := c.jobsAt(p.Changes[i:]); n > 0 {
+			stop := c.sendTogether(ctx, jobs, &outages, i, total)
 			i += n
 			if c.commitErr != nil {
 				return c.commitErr
@@ -83,11 +81,50 @@ func together(ch *plan.Change) bool {
 	return ch.Writes()
 }
 
-// applyTogether sends cs with up to InFlight calls in flight, each outcome
-// committed as it comes back. The first reason to stop (a stop request,
-// refused credentials, an outage) starts no further call; those in flight
-// finish and are recorded. done is how many changes came before cs.
-func (c *cycle) applyTogether(ctx context.Context, cs []plan.Change, outages *int, done, total int) error {
+// job is calls that go in flight together: one change, or one bulk
+// create of n people.
+type job struct {
+	n   int
+	run func(ctx context.Context) error
+}
+
+// jobsAt returns, when calls may be in flight together, the run at the
+// head of cs that may (the bulk creates, or the changes together admits)
+// as jobs, and its length; 0 when the head goes alone.
+func (c *cycle) jobsAt(cs []plan.Change) (int, []job) {
+	if c.e.InFlight <= 1 {
+		return 0, nil
+	}
+	var jobs []job
+	n := 0
+	switch {
+	case cs[0].Kind == plan.KindCreate:
+		for n < len(cs) && cs[n].Kind == plan.KindCreate {
+			size := c.batchLen(cs[n:])
+			batch := cs[n : n+size]
+			jobs = append(jobs, job{n: size, run: func(ctx context.Context) error {
+				c.mu.Lock()
+				c.tried += len(batch)
+				c.mu.Unlock()
+				return c.createBatch(ctx, batch)
+			}})
+			n += size
+		}
+	case together(&cs[0]):
+		for n < len(cs) && together(&cs[n]) {
+			ch := &cs[n]
+			jobs = append(jobs, job{n: 1, run: func(ctx context.Context) error { return c.applyOne(ctx, ch) }})
+			n++
+		}
+	}
+	return n, jobs
+}
+
+// sendTogether runs jobs with up to InFlight of them in flight, each
+// outcome committed as it comes back. The first reason to stop (a stop
+// request, refused credentials, an outage) starts no further job; those in
+// flight finish and are recorded. done is how many changes came before.
+func (c *cycle) sendTogether(ctx context.Context, jobs []job, outages *int, done, total int) error {
 	sem := make(chan struct{}, c.e.InFlight)
 	var wg sync.WaitGroup
 	var halt error
@@ -96,7 +133,7 @@ func (c *cycle) applyTogether(ctx context.Context, cs []plan.Change, outages *in
 		defer c.mu.Unlock()
 		return halt != nil || c.commitErr != nil
 	}
-	for k := range cs {
+	for _, j := range jobs {
 		if err := c.stopRequested(ctx); err != nil {
 			c.mu.Lock()
 			if halt == nil {
@@ -111,18 +148,18 @@ func (c *cycle) applyTogether(ctx context.Context, cs []plan.Change, outages *in
 			break
 		}
 		wg.Add(1)
-		go func(ch *plan.Change) {
+		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			err := c.applyOne(ctx, ch)
+			err := j.run(ctx)
 			c.mu.Lock()
 			defer c.mu.Unlock()
-			done++
+			done += j.n
 			c.progress(done, total)
 			if halt == nil {
 				halt = c.stopAfter(err, outages, total-done)
 			}
-		}(&cs[k])
+		}()
 	}
 	wg.Wait()
 	return halt
@@ -272,7 +309,7 @@ func listNew(l *plan.ListChange) []string {
 // createBatch creates accounts in one bulk call: everyone in batch gets the
 // same licences and admin roles, as GoTo applies them per request. The
 // intents are written before the call and the outcomes committed after, in
-// one transaction each.
+// one transaction each. Only the call runs outside c.mu.
 func (c *cycle) createBatch(ctx context.Context, batch []plan.Change) error {
 	lic, roles := listNew(batch[0].Licenses), listNew(batch[0].AdminRoles)
 	intents := make([]state.Intent, len(batch))
@@ -284,10 +321,13 @@ func (c *cycle) createBatch(ctx context.Context, batch []plan.Change) error {
 		req.Users = append(req.Users, gotomeeting.NewUser{Email: ch.Profile.Email, FirstName: ch.Profile.FirstName,
 			LastName: ch.Profile.LastName, Locale: ch.Profile.Locale, TimeZone: ch.Profile.TimeZone})
 	}
+	c.mu.Lock()
 	if err := c.e.Store.WriteIntents(intents); err != nil {
 		c.commitErr = err
+		c.mu.Unlock()
 		return err
 	}
+	c.mu.Unlock()
 	created, err := c.e.Writer.CreateUsers(ctx, req)
 	if cl := gotomeeting.Classify(err); err != nil && len(batch) > 1 && !cl.Systemic && !cl.Ambiguous {
 		// GoTo refused the request as a whole, perhaps for one entry (a
@@ -295,11 +335,17 @@ func (c *cycle) createBatch(ctx context.Context, batch []plan.Change) error {
 		// halves go again, so only the people it concerns fail. Same
 		// people, same order; at most twice the calls.
 		mid := len(batch) / 2
-		if err := c.createBatch(ctx, batch[:mid]); c.commitErr != nil {
+		err := c.createBatch(ctx, batch[:mid])
+		c.mu.Lock()
+		commitErr := c.commitErr
+		c.mu.Unlock()
+		if commitErr != nil {
 			return err
 		}
 		return c.createBatch(ctx, batch[mid:])
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if err != nil {
 		// After a timeout or outage the call may have gone through: keep the
 		// intents, so the next cycle finds the accounts instead of creating twice.
