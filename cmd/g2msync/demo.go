@@ -160,7 +160,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if !*serve {
-		fmt.Fprintf(out, "\nDone. Run `g2msync demo --serve` to keep the daemon running on this tenant, with /status and /metrics.\n")
+		fmt.Fprintf(out, "\nDone. Run `g2msync demo --serve` to keep the daemon running on this tenant, with the web console, /status and /metrics.\n")
 		return nil
 	}
 	fmt.Fprintf(out, "\n== Serving: the daemon runs a cycle every 30 s.\n  console  http://%s/  (sign in as demo, password %s, to act)\n  curl http://%s/status\n  curl http://%s/metrics\n  (Ctrl-C to stop)\n",
