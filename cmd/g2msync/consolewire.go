@@ -164,6 +164,13 @@ func (b *consoleBackend) audited(op console.Operator, action, reason string) sta
 	return state.AuditEntry{Time: b.now(), Action: action, Result: state.ResultSuccess, Reason: reason, Operator: op.Name, Address: op.Address}
 }
 
+// auditedFor is the outcome that logs an operator's action on one person.
+func (b *consoleBackend) auditedFor(op console.Operator, action, reason, entraID, upn, email, key string) state.Outcome {
+	e := b.audited(op, action, reason)
+	e.EntraID, e.UPN, e.Email, e.GoToKey = entraID, upn, email, key
+	return state.Outcome{EntraID: entraID, Audit: e}
+}
+
 func (b *consoleBackend) Approve(_ context.Context, op console.Operator, shown map[string]string) (int, error) {
 	n := 0
 	err := b.write(func(st *state.Store) error {
@@ -173,9 +180,8 @@ func (b *consoleBackend) Approve(_ context.Context, op console.Operator, shown m
 		}
 		var outs []state.Outcome
 		for _, s := range staged {
-			e := b.audited(op, "approve", fmt.Sprintf("approved the staged %s (%s) in the console", s.Kind, s.Reason))
-			e.EntraID, e.UPN, e.Email, e.GoToKey = s.EntraID, s.UPN, s.Email, s.GoToKey
-			outs = append(outs, state.Outcome{EntraID: s.EntraID, Audit: e})
+			outs = append(outs, b.auditedFor(op, "approve", fmt.Sprintf("approved the staged %s (%s) in the console", s.Kind, s.Reason),
+				s.EntraID, s.UPN, s.Email, s.GoToKey))
 		}
 		n = len(staged)
 		return st.Commit(outs...)
@@ -195,9 +201,8 @@ func (b *consoleBackend) Retry(_ context.Context, op console.Operator, who strin
 		}
 		var outs []state.Outcome
 		for _, f := range cleared {
-			e := b.audited(op, "retry", fmt.Sprintf("released after %d failed attempts of %s, in the console", f.Count, f.Kind))
-			e.EntraID, e.UPN, e.Email, e.GoToKey = f.EntraID, f.UPN, f.Email, f.GoToKey
-			outs = append(outs, state.Outcome{EntraID: f.EntraID, Audit: e})
+			outs = append(outs, b.auditedFor(op, "retry", fmt.Sprintf("released after %d failed attempts of %s, in the console", f.Count, f.Kind),
+				f.EntraID, f.UPN, f.Email, f.GoToKey))
 		}
 		n = len(cleared)
 		return st.Commit(outs...)

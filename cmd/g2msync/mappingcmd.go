@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -70,22 +69,7 @@ func (c *MappingCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	rep, err := a.onDemand(ctx, fs.Args(), true, false, false)
-	if rep == nil {
-		return err
-	}
-	if *output == "json" {
-		enc := json.NewEncoder(c.m.Stdout)
-		enc.SetIndent("", "  ")
-		if werr := enc.Encode(rep); werr != nil {
-			return werr
-		}
-	} else {
-		writeOnDemandText(c.m.Stdout, rep)
-	}
-	if err != nil {
-		return err
-	}
-	return rep.exit()
+	return c.m.printOnDemand(rep, err, *output)
 }
 
 // applySets replaces the mappings --set names, keeping each field's apply

@@ -93,17 +93,23 @@ func (c *ProvisionCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	rep, err := a.onDemand(ctx, queries, c.explain || *dry, *force, c.explain)
+	return c.m.printOnDemand(rep, err, *output)
+}
+
+// printOnDemand prints the report of provision, explain or mapping test
+// as text or JSON, and returns the command's outcome.
+func (m *Main) printOnDemand(rep *onDemandReport, err error, output string) error {
 	if rep == nil {
 		return err
 	}
-	if *output == "json" {
-		enc := json.NewEncoder(c.m.Stdout)
+	if output == "json" {
+		enc := json.NewEncoder(m.Stdout)
 		enc.SetIndent("", "  ")
 		if werr := enc.Encode(rep); werr != nil {
 			return werr
 		}
 	} else {
-		writeOnDemandText(c.m.Stdout, rep)
+		writeOnDemandText(m.Stdout, rep)
 	}
 	if err != nil {
 		return err

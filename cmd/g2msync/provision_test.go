@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/plan"
 	"github.com/g2msync/g2msync/pkg/sim/gotosim"
@@ -340,5 +341,25 @@ func TestSelectUniqueValueGivesEachPersonAFreeAddress(t *testing.T) {
 	}
 	if got == "" || strings.EqualFold(got, first) || !strings.HasSuffix(got, "@corp.example") {
 		t.Errorf("new hire got %q, though GoTo holds %s", got, first)
+	}
+}
+
+// A scoping filter changed in the configuration takes effect on the next
+// cycle, which re-evaluates everyone: those it leaves out are deprovisioned,
+// and the thresholds stage them when there are too many.
+func TestChangedScopeFilterReevaluatesEveryone(t *testing.T) {
+	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 6}, {Name: "Support", Size: 3}}, DirectAdmins: -1,
+		DefaultAccess: -1, Disabled: -1, PreExisting: -1}, "")
+	tw.mustCycle(tw.app(), engine.Options{InitialSync: true})
+	cfg := *tw.cfg
+	cfg.Scope.Filters = []config.Filter{{Name: "no support", Clauses: []config.Clause{{Attribute: "department", Op: "NOT EQUALS", Value: "Support"}}}}
+	res := tw.mustCycle(tw.appWith(&cfg), engine.Options{AllowDisables: true})
+	if got := res.Cycle.Applied["disable"]; got != 3 || len(res.Plan.Changes) != 3 {
+		t.Fatalf("after the filter: applied %v, plan %v; want the 3 Support people disabled", res.Cycle.Applied, res.Plan.Changes)
+	}
+	for _, c := range res.Plan.Changes {
+		if !strings.HasPrefix(c.Reason, "filtered out by scope filter no support") {
+			t.Errorf("disable reason %q", c.Reason)
+		}
 	}
 }

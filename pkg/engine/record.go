@@ -74,11 +74,9 @@ func (c *cycle) recordPlan(p *plan.Plan) error {
 		return err
 	}
 	since := map[string]state.Staged{}
-	for _, s := range prevStaged {
-		since[s.EntraID] = s
-	}
 	staged := make([]state.Staged, 0, len(p.Staged))
 	for _, s := range prevStaged {
+		since[s.EntraID] = s
 		if others(s.EntraID) {
 			staged = append(staged, s)
 		}
@@ -99,11 +97,9 @@ func (c *cycle) recordPlan(p *plan.Plan) error {
 		return err
 	}
 	before := map[string]state.Deferred{}
-	for _, d := range prevDeferred {
-		before[d.EntraID] = d
-	}
 	deferred := make([]state.Deferred, 0, len(p.Deferred))
 	for _, d := range prevDeferred {
+		before[d.EntraID] = d
 		if others(d.EntraID) {
 			deferred = append(deferred, d)
 		}

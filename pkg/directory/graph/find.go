@@ -29,15 +29,9 @@ var objectID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 // out of scope. Any failed call fails the whole read.
 func (s *Source) Find(ctx context.Context, queries []string) (*directory.Found, error) {
 	readAt := time.Now()
-	ctx, cancel := context.WithTimeoutCause(ctx, s.cfg.readTimeout(),
-		fmt.Errorf("the directory read took longer than %s", s.cfg.readTimeout()))
+	ctx, cancel, m := s.startRead(ctx)
 	defer cancel()
-	ctx, m := withReadMeter(ctx)
-	app, err := s.readApp(ctx)
-	if err != nil {
-		return nil, err
-	}
-	assignments, err := s.readAssignments(ctx, app)
+	app, assignments, err := s.readAppAssignments(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -82,8 +76,12 @@ func (s *Source) Find(ctx context.Context, queries []string) (*directory.Found, 
 	if err != nil {
 		return nil, fmt.Errorf("read assignments of %q: %w", app.DisplayName, err)
 	}
+	assembled := make(map[string]bool, len(snap.Users))
+	for _, u := range snap.Users {
+		assembled[u.ID] = true
+	}
 	for id, u := range people {
-		if !slices.ContainsFunc(snap.Users, func(v directory.User) bool { return v.ID == id }) {
+		if !assembled[id] {
 			snap.Users = append(snap.Users, u) // found, but not assigned
 		}
 	}

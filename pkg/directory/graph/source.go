@@ -203,15 +203,9 @@ func errorMappings() abs.ErrorMappings {
 // snapshot. Any failed page fails the read.
 func (s *Source) Read(ctx context.Context) (*directory.Snapshot, error) {
 	readAt := time.Now()
-	ctx, cancel := context.WithTimeoutCause(ctx, s.cfg.readTimeout(),
-		fmt.Errorf("the directory read took longer than %s", s.cfg.readTimeout()))
+	ctx, cancel, m := s.startRead(ctx)
 	defer cancel()
-	ctx, m := withReadMeter(ctx)
-	app, err := s.readApp(ctx)
-	if err != nil {
-		return nil, err
-	}
-	assignments, err := s.readAssignments(ctx, app)
+	app, assignments, err := s.readAppAssignments(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -244,6 +238,25 @@ func (s *Source) Read(ctx context.Context) (*directory.Snapshot, error) {
 	s.log.DebugContext(ctx, "directory read", slog.Int("users", len(snap.Users)), slog.Int("groups", len(snap.Groups)),
 		slog.Int("assignments", len(assignments)), slog.Int("calls", snap.Calls), slog.Int64(logDuration, time.Since(readAt).Milliseconds()))
 	return snap, nil
+}
+
+// startRead bounds a whole read by ReadTimeout and counts its calls.
+func (s *Source) startRead(ctx context.Context) (context.Context, context.CancelFunc, *readMeter) {
+	ctx, cancel := context.WithTimeoutCause(ctx, s.cfg.readTimeout(),
+		fmt.Errorf("the directory read took longer than %s", s.cfg.readTimeout()))
+	ctx, m := withReadMeter(ctx)
+	return ctx, cancel, m
+}
+
+// readAppAssignments reads the service principal and its assignments, with
+// which every read begins.
+func (s *Source) readAppAssignments(ctx context.Context) (directory.App, []directory.AppAssignment, error) {
+	app, err := s.readApp(ctx)
+	if err != nil {
+		return app, nil, err
+	}
+	assignments, err := s.readAssignments(ctx, app)
+	return app, assignments, err
 }
 
 func (s *Source) readApp(ctx context.Context) (directory.App, error) {
