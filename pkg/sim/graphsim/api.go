@@ -178,7 +178,8 @@ func (s *Server) AddUser(u User) (string, error) {
 		props["userType"] = "Member"
 	}
 	delete(s.t.tombs, u.ID)
-	s.t.users[u.ID] = &user{id: u.ID, props: props, changed: s.t.bump(), created: s.now()}
+	seq := s.t.bump()
+	s.t.users[u.ID] = &user{id: u.ID, props: props, changed: seq, whole: seq, propChanged: map[string]int64{}, created: s.now()}
 	return u.ID, nil
 }
 
@@ -220,6 +221,7 @@ func (s *Server) UpdateUser(id string, props map[string]any) error {
 			}
 		}
 	}
+	u.changed = s.t.bump()
 	for k, v := range props {
 		name, _ := canonicalProp(k, userProps)
 		if v == nil {
@@ -227,8 +229,8 @@ func (s *Server) UpdateUser(id string, props map[string]any) error {
 		} else {
 			u.props[name] = v
 		}
+		u.propChanged[name] = u.changed
 	}
-	u.changed = s.t.bump()
 	return nil
 }
 
@@ -277,6 +279,7 @@ func (s *Server) RestoreUser(id string) error {
 	}
 	u.softDeleted = false
 	u.changed = s.t.bump()
+	u.whole = u.changed
 	s.logMembership(id, true)
 	return nil
 }

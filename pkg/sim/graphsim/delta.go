@@ -103,7 +103,7 @@ func (s *Server) handleDelta(c *call, kind string) *resp {
 		return s.deltaPage(c, cur, maxPageSize(c.r), now)
 	}
 	var st *deltaState
-	if tok := queryValue(q, "deltatoken"); tok != "" {
+	if tok := queryValue(q, "deltatoken"); tok != "" && tok != "latest" {
 		prev := s.deltas[tok]
 		switch {
 		case prev == nil || prev.kind != kind || prev.expired || now.Sub(prev.issued) > s.opts.DeltaTokenTTL:
@@ -134,7 +134,12 @@ func (s *Server) handleDelta(c *call, kind string) *resp {
 			}
 			filter = ids
 		}
-		st = &deltaState{kind: kind, sel: sel, filter: filter, seq: -1, initialURL: withQuery(c.r, "", "")}
+		st = &deltaState{kind: kind, sel: sel, filter: filter, seq: -1, initialURL: withoutQuery(c.r, "deltatoken")}
+		if tok == "latest" {
+			// $deltatoken=latest: no objects, only a deltaLink from now on.
+			next := &deltaState{kind: kind, sel: sel, filter: filter, seq: s.t.seq, issued: now, initialURL: st.initialURL}
+			return s.deltaPage(c, &deltaCursor{path: c.r.URL.Path, items: []map[string]any{}, next: next, created: now}, maxPageSize(c.r), now)
+		}
 	}
 	items := s.deltaItems(st)
 	next := &deltaState{kind: kind, sel: st.sel, filter: st.filter, seq: s.t.seq, issued: now, initialURL: st.initialURL}
@@ -199,10 +204,22 @@ func (s *Server) deltaItems(st *deltaState) []map[string]any {
 			case u.softDeleted && initial:
 			case u.softDeleted:
 				items = append(items, removed(id, "changed"))
-			default:
+			case initial || u.whole > st.seq:
 				out := userJSON(u, st.sel)
 				out["id"] = id // delta always identifies the object
 				items = append(items, out)
+			default:
+				// An update: the id and the selected properties changed
+				// since the token, nothing else.
+				out := map[string]any{"id": id}
+				for k, v := range userJSON(u, st.sel) {
+					if u.propChanged[k] > st.seq {
+						out[k] = v
+					}
+				}
+				if len(out) > 1 {
+					items = append(items, out)
+				}
 			}
 		}
 	} else {

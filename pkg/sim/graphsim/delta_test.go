@@ -156,3 +156,59 @@ func TestDeltaReset(t *testing.T) {
 		t.Errorf("expired: %d %v", r.status, r.body)
 	}
 }
+
+// TestDeltaLatestAndPartialUpdates: $deltatoken=latest lists nothing and
+// starts from now; a later round sends an updated user's id and changed
+// properties only, a new or restored user whole.
+func TestDeltaLatestAndPartialUpdates(t *testing.T) {
+	f := newFixture(t, graphsim.Options{})
+	f.login()
+	ids := f.addUsers("u", 3)
+	items, link, pages := f.round("/users/delta()?$select=id,userPrincipalName,accountEnabled,department&$deltatoken=latest")
+	if len(items) != 0 || pages != 1 {
+		t.Fatalf("latest: %d items in %d pages, want none in one", len(items), pages)
+	}
+	if strings.Contains(link, "latest") {
+		t.Errorf("deltaLink repeats latest: %s", link)
+	}
+	must(t, f.sim.UpdateUser(ids[0], map[string]any{"department": "Sales"}))
+	must(t, f.sim.UpdateUser(ids[1], map[string]any{"jobTitle": "CEO"})) // not selected
+	must(t, f.sim.SoftDeleteUser(ids[2]))
+	must(t, f.sim.RestoreUser(ids[2]))
+	added := f.addUsers("new", 1)[0]
+	got := byID(mustRound(f, link))
+	if len(got) != 3 {
+		t.Fatalf("changes: %v", got)
+	}
+	if u := got[ids[0]]; len(u) != 2 || u["department"] != "Sales" {
+		t.Errorf("update sends id and department only: %v", u)
+	}
+	for _, id := range []string{ids[2], added} {
+		if u := got[id]; len(u) != 4 || u["userPrincipalName"] == nil {
+			t.Errorf("restored or new user comes whole: %v", u)
+		}
+	}
+
+	g, err := f.sim.AddGroup(graphsim.Group{DisplayName: "G"})
+	must(t, err)
+	must(t, f.sim.AddMembers(g, ids[0]))
+	items, glink, _ := f.round("/groups/delta?$select=members&$filter=id%20eq%20'" + g + "'&$deltatoken=latest")
+	if len(items) != 0 {
+		t.Fatalf("groups latest: %v", items)
+	}
+	must(t, f.sim.AddMember(g, ids[1]))
+	changes := mustRound(f, glink)
+	if len(changes) != 1 || len(changes[0]["members@delta"].([]any)) != 1 {
+		t.Errorf("member added after latest: %v", changes)
+	}
+	f.sim.ForceDeltaReset()
+	r := f.get(glink)
+	if loc := r.header.Get("Location"); r.status != http.StatusGone || strings.Contains(loc, "deltatoken") {
+		t.Errorf("reset of a latest link: %d Location=%q", r.status, loc)
+	}
+}
+
+func mustRound(f *fixture, link string) []map[string]any {
+	items, _, _ := f.round(link)
+	return items
+}

@@ -95,6 +95,14 @@ type user struct {
 	props       map[string]any // by Graph name; includes userPrincipalName, accountEnabled
 	softDeleted bool
 	changed     int64 // sequence number of the last change, for delta
+	// whole is when the user last appeared whole (created or restored):
+	// a delta round after it sends every selected property.
+	whole int64
+	// propChanged holds each property's last change: a later delta round
+	// sends only the properties changed since its token, as Graph may
+	// ("updated instances are represented by their id with at least the
+	// properties that have been updated").
+	propChanged map[string]int64
 	created     time.Time
 }
 

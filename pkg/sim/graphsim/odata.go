@@ -174,6 +174,20 @@ func withQuery(r *http.Request, name, value string) string {
 	return b.String()
 }
 
+// withoutQuery is the request's URL without the named query parameter
+// (with or without its $).
+func withoutQuery(r *http.Request, name string) string {
+	u := *r.URL
+	q := u.Query()
+	q.Del(name)
+	q.Del("$" + name)
+	out := originOf(r) + u.EscapedPath()
+	if len(q) > 0 {
+		out += "?" + strings.ReplaceAll(q.Encode(), "%24", "$")
+	}
+	return out
+}
+
 // pageOf serves one page of a keyed collection: ids sorted ascending, render
 // builds the JSON of one id (nil skips it).
 func pageOf(r *http.Request, ids []string, top int, context string, render func(id string) map[string]any) *resp {
