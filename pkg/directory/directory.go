@@ -59,6 +59,13 @@ type Snapshot struct {
 	ReadAt time.Time
 	// Calls is the number of HTTP requests the read made, retries included.
 	Calls int
+	// Delta says the read followed changes from an earlier one rather than
+	// reading everything; FullReason says why a full read was made, and
+	// Changes counts what a delta read applied (changed users,
+	// changed memberships, people read for the first time).
+	Delta      bool
+	FullReason string
+	Changes    int
 }
 
 // App is the service principal whose assignments are read.

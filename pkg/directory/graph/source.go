@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -202,42 +203,119 @@ func errorMappings() abs.ErrorMappings {
 // and fetches the remaining directly assigned users, then assembles the
 // snapshot. Any failed page fails the read.
 func (s *Source) Read(ctx context.Context) (*directory.Snapshot, error) {
+	snap, _, err := s.readFull(ctx, false, "")
+	return snap, err
+}
+
+// readFull reads everything. With picture, it first takes delta links
+// from now ($deltatoken=latest) for users and for the assigned groups, so
+// that whatever changes while it reads is reported to the next delta read,
+// and returns the picture to follow changes from. A delta link Graph will
+// not give is no reason to fail: the read goes on without a picture.
+func (s *Source) readFull(ctx context.Context, picture bool, reason string) (*directory.Snapshot, *directory.Picture, error) {
 	readAt := time.Now()
 	ctx, cancel, m := s.startRead(ctx)
 	defer cancel()
-	app, assignments, err := s.readAppAssignments(ctx)
-	if err != nil {
-		return nil, err
+	doubt := func(err error) error {
+		if !isDoubt(err) {
+			return err
+		}
+		s.log.WarnContext(ctx, "Graph gave no delta link; reading in full without one", logError, err.Error())
+		picture, reason = false, reason+"; delta links refused: "+err.Error()
+		return nil
 	}
-	users, members, err := s.readGroups(ctx, assignments)
-	if err != nil {
-		return nil, err
-	}
-	var direct []string
-	for _, a := range assignments {
-		if a.PrincipalType == directory.PrincipalUser {
-			direct = append(direct, a.PrincipalID)
+	var userLink string
+	var err error
+	if picture {
+		if userLink, err = s.latest(ctx, s.usersDeltaURL(), "users"); err != nil {
+			if err = doubt(err); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
+	app, assignments, err := s.readAppAssignments(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	groups := assignedGroups(assignments)
+	var groupLinks []directory.GroupLink
+	if picture {
+		if groupLinks, err = s.groupLinks(ctx, groups); err != nil {
+			if err = doubt(err); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	users, members, err := s.readGroups(ctx, groups)
+	if err != nil {
+		return nil, nil, err
+	}
 	var missing []string
-	for _, id := range direct {
-		if _, ok := users[id]; !ok && !slices.Contains(missing, id) {
+	for _, id := range directUsers(assignments) {
+		if _, ok := users[id]; !ok {
 			missing = append(missing, id)
 		}
 	}
 	if err := s.readUsers(ctx, missing, users); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	snap, err := directory.Assemble(directory.Reading{
 		App: app, Assignments: assignments, Members: members, Users: users,
 		ReadAt: readAt, Calls: int(m.calls.Load()),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read assignments of %q: %w", app.DisplayName, err)
+		return nil, nil, fmt.Errorf("read assignments of %q: %w", app.DisplayName, err)
 	}
+	snap.FullReason = reason
 	s.log.DebugContext(ctx, "directory read", slog.Int("users", len(snap.Users)), slog.Int("groups", len(snap.Groups)),
 		slog.Int("assignments", len(assignments)), slog.Int("calls", snap.Calls), slog.Int64(logDuration, time.Since(readAt).Milliseconds()))
-	return snap, nil
+	if !picture {
+		return snap, nil, nil
+	}
+	pic := &directory.Picture{Version: directory.PictureVersion, Key: s.key(), FullAt: readAt, AppID: app.ID,
+		Members: members, Users: users, Absent: map[string]bool{}, UserLink: userLink, GroupLinks: groupLinks}
+	for _, id := range missing {
+		if _, ok := users[id]; !ok {
+			pic.Absent[id] = true
+		}
+	}
+	for _, ids := range members {
+		for _, id := range ids {
+			if _, ok := users[id]; !ok {
+				pic.Absent[id] = true
+			}
+		}
+	}
+	return snap, pic, nil
+}
+
+// groupRef is an assigned group.
+type groupRef struct{ id, name string }
+
+// assignedGroups lists the groups assigned to the app, once each.
+func assignedGroups(assignments []directory.AppAssignment) []groupRef {
+	var gs []groupRef
+	seen := map[string]bool{}
+	for _, a := range assignments {
+		if a.PrincipalType == directory.PrincipalGroup && !seen[a.PrincipalID] {
+			seen[a.PrincipalID] = true
+			gs = append(gs, groupRef{a.PrincipalID, a.PrincipalDisplayName})
+		}
+	}
+	return gs
+}
+
+// directUsers lists the users assigned to the app directly, once each.
+func directUsers(assignments []directory.AppAssignment) []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, a := range assignments {
+		if a.PrincipalType == directory.PrincipalUser && !seen[a.PrincipalID] {
+			seen[a.PrincipalID] = true
+			ids = append(ids, a.PrincipalID)
+		}
+	}
+	return ids
 }
 
 // startRead bounds a whole read by ReadTimeout and counts its calls.
@@ -357,16 +435,7 @@ func (s *Source) readAssignments(ctx context.Context, app directory.App) ([]dire
 // at a time, each into its own map: the read takes about as long as the
 // largest group rather than the sum of all. The first failure stops the
 // others and fails the read.
-func (s *Source) readGroups(ctx context.Context, assignments []directory.AppAssignment) (map[string]directory.User, map[string][]string, error) {
-	type group struct{ id, name string }
-	var gs []group
-	seen := map[string]bool{}
-	for _, a := range assignments {
-		if a.PrincipalType == directory.PrincipalGroup && !seen[a.PrincipalID] {
-			seen[a.PrincipalID] = true
-			gs = append(gs, group{a.PrincipalID, a.PrincipalDisplayName})
-		}
-	}
+func (s *Source) readGroups(ctx context.Context, gs []groupRef) (map[string]directory.User, map[string][]string, error) {
 	type result struct {
 		ids   []string
 		users map[string]directory.User
@@ -500,20 +569,29 @@ func (s *Source) readUsers(ctx context.Context, ids []string, users map[string]d
 // sendPage sends one request whose reply is a collection and returns its
 // items and nextLink.
 func (s *Source) sendPage(ctx context.Context, c call, req *abs.RequestInformation) ([]map[string]any, string, error) {
-	ctx, tries := withAttempts(ctx)
-	res, err := s.adapter.Send(ctx, req, newRawObject, errorMappings())
+	obj, err := s.sendRaw(ctx, c, req)
 	if err != nil {
-		return nil, "", s.classify(c, tries.n.Load(), err)
-	}
-	obj, ok := res.(*rawObject)
-	if !ok || obj == nil {
-		return nil, "", fmt.Errorf("%s: empty reply", c.op)
+		return nil, "", err
 	}
 	items, next, err := obj.page()
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", c.op, err)
 	}
 	return items, next, nil
+}
+
+// sendRaw sends one request and returns its reply's JSON object.
+func (s *Source) sendRaw(ctx context.Context, c call, req *abs.RequestInformation) (*rawObject, error) {
+	ctx, tries := withAttempts(ctx)
+	res, err := s.adapter.Send(ctx, req, newRawObject, errorMappings())
+	if err != nil {
+		return nil, s.classify(c, tries.n.Load(), err)
+	}
+	obj, ok := res.(*rawObject)
+	if !ok || obj == nil {
+		return nil, fmt.Errorf("%s: empty reply", c.op)
+	}
+	return obj, nil
 }
 
 // user converts one user object. Users without userPrincipalName come from
@@ -528,34 +606,85 @@ func (s *Source) user(it map[string]any) (directory.User, error) {
 		return directory.User{}, fmt.Errorf("user %s came without userPrincipalName, as Graph sends users to an app that may not read them: grant the Microsoft Graph application permission %s to app %s and grant admin consent",
 			id, permUser, s.cfg.ClientID)
 	}
-	// An absent, null or non-boolean accountEnabled is unknown, not false:
-	// read as disabled it would plan a disable. Refuse the read instead.
-	enabled, known := boolean(it["accountEnabled"])
-	if !known {
-		return directory.User{}, fmt.Errorf("user %s (%s) came with accountEnabled %s, not true or false, although it was selected; "+
-			"refusing the read rather than taking the account as disabled", id, upn, describeValue(it, "accountEnabled"))
+	u := directory.User{ID: id, UserPrincipalName: upn, Attributes: make(map[string]string, len(s.attrs))}
+	if err := s.setEnabled(&u, it); err != nil {
+		return directory.User{}, err
 	}
-	u := directory.User{ID: id, UserPrincipalName: upn, AccountEnabled: enabled, Attributes: make(map[string]string, len(s.attrs))}
 	for _, a := range s.attrs {
-		if v, ok := lookup(it, a); ok {
-			if str, ok := scalar(v); ok {
-				u.Attributes[a] = str
-			}
-			if items, ok := v.([]any); ok {
-				if u.Lists == nil {
-					u.Lists = map[string][]string{}
-				}
-				l := make([]string, 0, len(items))
-				for _, e := range items {
-					if s, ok := scalar(e); ok {
-						l = append(l, s)
-					}
-				}
-				u.Lists[a] = l
-			}
+		setAttr(&u, it, a)
+	}
+	return u, nil
+}
+
+// merge applies a user delta item to what was read before. Graph sends an
+// updated user's id "with at least the properties that have been updated":
+// a property absent from the item is unchanged, one present (null
+// included) is its new value.
+func (s *Source) merge(old directory.User, it map[string]any) (directory.User, error) {
+	u := old
+	u.Attributes = maps.Clone(old.Attributes)
+	if u.Attributes == nil {
+		u.Attributes = map[string]string{}
+	}
+	u.Lists = maps.Clone(old.Lists)
+	if v, ok := it["userPrincipalName"]; ok {
+		upn, _ := scalar(v)
+		if upn == "" {
+			return old, fmt.Errorf("a change to user %s sets userPrincipalName to %s", old.ID, describeValue(it, "userPrincipalName"))
+		}
+		u.UserPrincipalName = upn
+	}
+	if _, ok := it["accountEnabled"]; ok {
+		if err := s.setEnabled(&u, it); err != nil {
+			return old, err
+		}
+	}
+	for _, a := range s.attrs {
+		top, _, _ := strings.Cut(a, ".")
+		if _, ok := it[top]; ok {
+			delete(u.Attributes, a)
+			delete(u.Lists, a)
+			setAttr(&u, it, a)
 		}
 	}
 	return u, nil
+}
+
+// setEnabled reads accountEnabled. An absent, null or non-boolean value is
+// unknown, not false: read as disabled it would plan a disable. Refuse
+// the read instead.
+func (s *Source) setEnabled(u *directory.User, it map[string]any) error {
+	enabled, known := boolean(it["accountEnabled"])
+	if !known {
+		return fmt.Errorf("user %s (%s) came with accountEnabled %s, not true or false, although it was selected; "+
+			"refusing the read rather than taking the account as disabled", u.ID, u.UserPrincipalName, describeValue(it, "accountEnabled"))
+	}
+	u.AccountEnabled = enabled
+	return nil
+}
+
+// setAttr copies attribute a from a user object: scalars into Attributes,
+// collections item by item into Lists (and joined into Attributes).
+func setAttr(u *directory.User, it map[string]any, a string) {
+	v, ok := lookup(it, a)
+	if !ok {
+		return
+	}
+	if str, ok := scalar(v); ok {
+		u.Attributes[a] = str
+	}
+	if items, ok := v.([]any); ok {
+		if u.Lists == nil {
+			u.Lists = map[string][]string{}
+		}
+		l := make([]string, 0, len(items))
+		for _, e := range items {
+			if s, ok := scalar(e); ok {
+				l = append(l, s)
+			}
+		}
+		u.Lists[a] = l
+	}
 }
 
 // boolean returns a JSON boolean's value, and false when v is not one.

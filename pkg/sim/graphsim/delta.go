@@ -166,7 +166,7 @@ func (s *Server) deltaPage(c *call, cur *deltaCursor, size int, now time.Time) *
 	n := min(size, len(cur.items))
 	body := map[string]any{
 		"@odata.context": metadataContext(c.r, cur.next.kind+"s", cur.next.sel) + "/delta",
-		"value":          cur.items[:n],
+		"value":          append([]map[string]any{}, cur.items[:n]...), // [] when nothing changed, never null
 	}
 	base := originOf(c.r) + c.r.URL.EscapedPath()
 	if n < len(cur.items) {

@@ -1,0 +1,393 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+
+	"github.com/g2msync/g2msync/pkg/directory"
+)
+
+var _ directory.DeltaSource = (*Source)(nil)
+
+// deltaFilterIDs is how many groups one groups/delta request may follow:
+// Graph's limit on ids in its $filter.
+const deltaFilterIDs = 50
+
+// ReadChanges reads the directory by following what changed since prev:
+// the assignments in full (Graph has no delta for them), then users/delta
+// and groups/delta from the links prev holds, applied to a copy of prev's
+// picture, and the attributes of anyone newly reached. It reads in full
+// when pol or the picture say so, when nested groups are expanded (group
+// delta reports direct members only), and when Graph refuses a delta link
+// (410 Gone, syncStateNotFound, any other 4xx) or sends a change it cannot
+// take for certain.
+func (s *Source) ReadChanges(ctx context.Context, prev *directory.Picture, pol directory.ReadPolicy) (*directory.Snapshot, *directory.Picture, error) {
+	reason := directory.FullReason(prev, s.key(), pol)
+	if reason == "" && s.cfg.NestedGroups {
+		reason = "entra.nested_groups is on, and Graph's group delta reports direct members only"
+	}
+	picture := pol.MaxAge > 0 && !s.cfg.NestedGroups
+	if reason == "" {
+		snap, next, err := s.readDelta(ctx, prev)
+		if err == nil || !isDoubt(err) {
+			return snap, next, err
+		}
+		reason = "the delta read was refused: " + err.Error()
+		s.log.WarnContext(ctx, "delta read refused; reading in full", logError, err.Error())
+	}
+	return s.readFull(ctx, picture, reason)
+}
+
+// key names what a picture holds: another tenant, Graph, selection or
+// group expansion makes it useless.
+func (s *Source) key() string {
+	return strings.Join([]string{s.cfg.TenantID, s.base, fmt.Sprint(s.cfg.NestedGroups), strings.Join(s.selects, ",")}, "|")
+}
+
+// doubtError is a delta reply g2msync will not build on: the next read is
+// a full one.
+type doubtError struct{ msg string }
+
+func (e *doubtError) Error() string { return e.msg }
+
+// isDoubt reports whether err means "read in full" rather than "fail the
+// read": Graph refused the delta link or query (410 Gone with a reset,
+// syncStateNotFound, another 4xx but 401 and 429), or sent something the
+// delta reader cannot apply for certain. Outages, throttling and refused
+// credentials fail the read, as they would fail a full one.
+func isDoubt(err error) bool {
+	var d *doubtError
+	if errors.As(err, &d) {
+		return true
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Status >= 400 && e.Status < 500 && e.Status != http.StatusUnauthorized && e.Status != http.StatusTooManyRequests
+}
+
+func (s *Source) usersDeltaURL() string {
+	return s.base + "/users/delta?$select=" + url.QueryEscape(strings.Join(s.selects, ","))
+}
+
+func (s *Source) groupsDeltaURL(ids []string) string {
+	f := make([]string, len(ids))
+	for i, id := range ids {
+		f[i] = "id eq '" + strings.ReplaceAll(id, "'", "''") + "'"
+	}
+	return s.base + "/groups/delta?$select=members&$filter=" + strings.ReplaceAll(url.QueryEscape(strings.Join(f, " or ")), "+", "%20")
+}
+
+// latest returns a deltaLink from now for a delta query, listing nothing
+// ($deltatoken=latest).
+func (s *Source) latest(ctx context.Context, query, what string) (string, error) {
+	link, err := s.round(ctx, call{op: "start following changes to " + what + " (delta from now)", permission: permFor(what)},
+		query+"&$deltatoken=latest", func(map[string]any) error { return nil })
+	if err != nil {
+		return "", err
+	}
+	return link, nil
+}
+
+func permFor(what string) string {
+	if strings.HasPrefix(what, "users") {
+		return permUser
+	}
+	return permGroupMember
+}
+
+// groupLinks takes deltaLinks from now for groups, 50 a link.
+func (s *Source) groupLinks(ctx context.Context, groups []groupRef) ([]directory.GroupLink, error) {
+	ids := make([]string, len(groups))
+	for i, g := range groups {
+		ids[i] = g.id
+	}
+	var out []directory.GroupLink
+	for chunk := range slices.Chunk(ids, deltaFilterIDs) {
+		link, err := s.latest(ctx, s.groupsDeltaURL(chunk), fmt.Sprintf("the members of %d assigned groups", len(chunk)))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, directory.GroupLink{Groups: slices.Clone(chunk), Link: link})
+	}
+	return out, nil
+}
+
+// round follows a delta query or link through its pages to the deltaLink,
+// giving fn each item, and returns the deltaLink. Every link is checked
+// like a nextLink: same origin as Graph, no page twice, bounded.
+func (s *Source) round(ctx context.Context, c call, link string, fn func(map[string]any) error) (string, error) {
+	pg := s.pager()
+	op := c.op
+	u, err := pg.follow(link)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", op, err)
+	}
+	for page := 1; ; page++ {
+		c.op = fmt.Sprintf("%s, page %d", op, page)
+		req := abs.NewRequestInformation()
+		req.Method = abs.GET
+		req.SetUri(*u)
+		// Delta pages carry no $top; Graph's default for directory objects
+		// is 100, this asks for its maximum.
+		req.Headers.Add("Prefer", fmt.Sprintf("odata.maxpagesize=%d", pageSize))
+		obj, err := s.sendRaw(ctx, c, req)
+		if err != nil {
+			return "", err
+		}
+		items, next, err := obj.page()
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", c.op, err)
+		}
+		for _, it := range items {
+			if err := fn(it); err != nil {
+				return "", fmt.Errorf("%s: %w", c.op, err)
+			}
+		}
+		if next == "" {
+			delta, _ := scalar(obj.data["@odata.deltaLink"])
+			if delta == "" {
+				return "", &doubtError{c.op + ": the last page has neither a nextLink nor a deltaLink"}
+			}
+			if _, err := pg.follow(delta); err != nil {
+				return "", fmt.Errorf("%s: %w", c.op, err)
+			}
+			return delta, nil
+		}
+		if u, err = pg.follow(next); err != nil {
+			return "", fmt.Errorf("%s: %w", c.op, err)
+		}
+	}
+}
+
+// readDelta is ReadChanges' delta read. It changes a copy of prev, so a
+// failure leaves prev as it was.
+func (s *Source) readDelta(ctx context.Context, prev *directory.Picture) (*directory.Snapshot, *directory.Picture, error) {
+	readAt := time.Now()
+	ctx, cancel, m := s.startRead(ctx)
+	defer cancel()
+	app, assignments, err := s.readAppAssignments(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if app.ID != prev.AppID {
+		return nil, nil, &doubtError{fmt.Sprintf("the service principal is %s, the remembered read was of %s", app.ID, prev.AppID)}
+	}
+	pic := prev.Clone()
+	changes := 0
+
+	// Users: apply changes to the people the picture holds. A change to
+	// anyone else does not matter until they are reached, and then they
+	// are read whole.
+	pic.UserLink, err = s.round(ctx, call{op: "read changes to users (users/delta)", permission: permUser}, prev.UserLink,
+		func(it map[string]any) error {
+			id, _ := scalar(it["id"])
+			if id == "" {
+				return &doubtError{"a user change has no id"}
+			}
+			if pic.Absent[id] {
+				delete(pic.Absent, id) // named again: read it if reached
+			}
+			u, held := pic.Users[id]
+			if _, gone := it["@removed"]; gone {
+				if held {
+					delete(pic.Users, id)
+					changes++
+				}
+				return nil
+			}
+			if !held {
+				return nil
+			}
+			nu, err := s.merge(u, it)
+			if err != nil {
+				return &doubtError{err.Error()}
+			}
+			pic.Users[id] = nu
+			changes++
+			return nil
+		})
+	if err != nil {
+		return nil, nil, err
+	}
+
+	// Groups: apply membership changes to every group followed.
+	members := make(map[string]map[string]bool, len(pic.Members))
+	for gid, ids := range pic.Members {
+		set := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			set[id] = true
+		}
+		members[gid] = set
+	}
+	touched := map[string]bool{}
+	for i, gl := range pic.GroupLinks {
+		c := call{op: fmt.Sprintf("read membership changes of %d groups (groups/delta)", len(gl.Groups)), permission: permGroupMember}
+		link, err := s.round(ctx, c, gl.Link, func(it map[string]any) error {
+			gid, _ := scalar(it["id"])
+			set, followed := members[gid]
+			if !followed {
+				return nil // a group this link does not follow, or one already deleted
+			}
+			if _, gone := it["@removed"]; gone {
+				delete(members, gid)
+				touched[gid] = true
+				return nil
+			}
+			md, ok := it["members@delta"]
+			if !ok || md == nil {
+				return nil // a change to the group's own properties
+			}
+			list, ok := md.([]any)
+			if !ok {
+				return &doubtError{fmt.Sprintf("members@delta of group %s is not a list", gid)}
+			}
+			for _, e := range list {
+				mem, ok := e.(map[string]any)
+				if !ok {
+					return &doubtError{fmt.Sprintf("an entry of members@delta of group %s is not an object", gid)}
+				}
+				if t, _ := scalar(mem["@odata.type"]); t != "" && t != "#microsoft.graph.user" {
+					continue // groups, devices and service principals are not people
+				}
+				uid, _ := scalar(mem["id"])
+				if uid == "" {
+					return &doubtError{fmt.Sprintf("an entry of members@delta of group %s has no id", gid)}
+				}
+				_, removed := mem["@removed"]
+				if set[uid] == !removed {
+					continue // a replay
+				}
+				if removed {
+					delete(set, uid)
+				} else {
+					set[uid] = true
+				}
+				touched[gid] = true
+				changes++
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		pic.GroupLinks[i].Link = link
+	}
+
+	// Groups assigned since: read their members whole, following them from
+	// a link taken first.
+	groups := assignedGroups(assignments)
+	var fresh []groupRef
+	for _, g := range groups {
+		if _, ok := members[g.id]; !ok {
+			fresh = append(fresh, g)
+		}
+	}
+	if len(fresh) > 0 {
+		links, err := s.groupLinks(ctx, fresh)
+		if err != nil {
+			return nil, nil, err
+		}
+		users, read, err := s.readGroups(ctx, fresh)
+		if err != nil {
+			return nil, nil, err
+		}
+		for gid, ids := range read {
+			set := make(map[string]bool, len(ids))
+			for _, id := range ids {
+				set[id] = true
+			}
+			members[gid] = set
+			touched[gid] = true
+			changes++
+		}
+		for id, u := range users {
+			if _, ok := pic.Users[id]; !ok {
+				pic.Users[id] = u
+			}
+		}
+		pic.GroupLinks = append(pic.GroupLinks, links...)
+	}
+	// Links that follow only deleted groups are dropped.
+	pic.GroupLinks = slices.DeleteFunc(pic.GroupLinks, func(gl directory.GroupLink) bool {
+		return !slices.ContainsFunc(gl.Groups, func(id string) bool { _, ok := members[id]; return ok })
+	})
+	for gid := range touched {
+		if set, ok := members[gid]; ok {
+			ids := make([]string, 0, len(set))
+			for id := range set {
+				ids = append(ids, id)
+			}
+			slices.Sort(ids)
+			pic.Members[gid] = ids
+		} else {
+			delete(pic.Members, gid)
+		}
+	}
+
+	// Everyone reached is read; no one else is kept.
+	reached := map[string]bool{}
+	for _, id := range directUsers(assignments) {
+		reached[id] = true
+	}
+	for _, g := range groups {
+		for _, id := range pic.Members[g.id] {
+			reached[id] = true
+		}
+	}
+	var missing []string
+	for id := range reached {
+		if _, ok := pic.Users[id]; !ok && !pic.Absent[id] {
+			missing = append(missing, id)
+		}
+	}
+	slices.Sort(missing)
+	if len(missing) > 0 {
+		if err := s.readUsers(ctx, missing, pic.Users); err != nil {
+			return nil, nil, err
+		}
+		for _, id := range missing {
+			if _, ok := pic.Users[id]; ok {
+				changes++
+			} else {
+				pic.Absent[id] = true
+			}
+		}
+	}
+	for id := range pic.Users {
+		if !reached[id] {
+			delete(pic.Users, id)
+		}
+	}
+	for id := range pic.Absent {
+		if !reached[id] {
+			delete(pic.Absent, id)
+		}
+	}
+
+	followed := make(map[string][]string, len(groups))
+	for _, g := range groups {
+		followed[g.id] = pic.Members[g.id]
+	}
+	snap, err := directory.Assemble(directory.Reading{
+		App: app, Assignments: assignments, Members: followed, Users: pic.Users,
+		ReadAt: readAt, Calls: int(m.calls.Load()),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read assignments of %q: %w", app.DisplayName, err)
+	}
+	snap.Delta, snap.Changes = true, changes
+	s.log.DebugContext(ctx, "directory delta read", slog.Int("users", len(snap.Users)), slog.Int("groups", len(snap.Groups)),
+		slog.Int("changes", changes), slog.Int("calls", snap.Calls), slog.Int64(logDuration, time.Since(readAt).Milliseconds()))
+	return snap, pic, nil
+}

@@ -1,0 +1,279 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"pgregory.net/rapid"
+
+	"github.com/g2msync/g2msync/pkg/directory"
+	"github.com/g2msync/g2msync/pkg/directory/graph"
+	"github.com/g2msync/g2msync/pkg/sim/graphsim"
+)
+
+// sameSnapshot compares what a reader gives the engine, not how it read.
+func sameSnapshot(t testing.TB, what string, got, want *directory.Snapshot) {
+	t.Helper()
+	opts := []cmp.Option{
+		cmpopts.IgnoreFields(directory.Snapshot{}, "ReadAt", "Calls", "Delta", "FullReason", "Changes"),
+		cmpopts.EquateEmpty(),
+	}
+	if d := cmp.Diff(want, got, opts...); d != "" {
+		t.Fatalf("%s: the delta read differs from a full read (-full +delta):\n%s", what, d)
+	}
+}
+
+func newSource(t testing.TB, cfg graph.Config) *graph.Source {
+	t.Helper()
+	src, err := graph.New(cfg)
+	if err != nil {
+		t.Fatalf("graph.New: %v", err)
+	}
+	return src
+}
+
+func deltaPolicy() directory.ReadPolicy {
+	return directory.ReadPolicy{MaxAge: 24 * time.Hour, Now: time.Now()}
+}
+
+// TestPropertyDeltaReadsEqualFullReads: over a random sequence of directory
+// changes (renames, attribute edits and clears, group moves, assignments and
+// unassignments of users and groups, soft and hard deletes, restores,
+// disables, new users, and delta tokens that expire or are reset), a read
+// that follows changes from the last one gives exactly the snapshot a full
+// read gives at the same moment.
+func TestPropertyDeltaReadsEqualFullReads(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		tn := newTenant(t, graphsim.Options{})
+		ids := tn.users("u", 12)
+		var groups []string
+		for i := range 3 {
+			groups = append(groups, tn.must1(tn.sim.AddGroup(graphsim.Group{DisplayName: fmt.Sprintf("G%d", i)})))
+		}
+		tn.must(tn.sim.AddMembers(groups[0], ids[0:5]...))
+		tn.must(tn.sim.AddMembers(groups[1], ids[4:9]...))
+		tn.must1(tn.sim.Assign(tn.spID, groups[0], tn.roleU))
+		tn.must1(tn.sim.Assign(tn.spID, groups[1], tn.roleA))
+		tn.must1(tn.sim.Assign(tn.spID, ids[10], tn.roleU))
+		src := newSource(t, tn.config())
+		ctx := context.Background()
+
+		snap, pic, err := src.ReadChanges(ctx, nil, deltaPolicy())
+		if err != nil || pic == nil || snap.Delta {
+			t.Fatalf("first read: delta=%v picture=%v err=%v", snap != nil && snap.Delta, pic != nil, err)
+		}
+		deleted := map[string]bool{} // soft-deleted users
+		gone := map[string]bool{}    // hard-deleted users
+		live := func() []string {
+			return slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return deleted[id] || gone[id] })
+		}
+		steps := rapid.IntRange(1, 12).Draw(rt, "steps")
+		for step := range steps {
+			kind := rapid.SampledFrom([]string{"rename", "edit", "clear", "disable", "enable", "join", "leave",
+				"assign", "unassign", "assign-group", "unassign-group", "soft-delete", "restore", "hard-delete",
+				"new", "expire", "reset", "none"}).Draw(rt, "change")
+			pick := func(from []string) string {
+				if len(from) == 0 {
+					return ""
+				}
+				return rapid.SampledFrom(from).Draw(rt, "who")
+			}
+			u, g := pick(live()), pick(groups)
+			var err error
+			switch kind {
+			case "rename":
+				if u != "" {
+					err = tn.sim.RenameUser(u, fmt.Sprintf("r%d.%s@contoso.com", step, u[:8]), fmt.Sprintf("r%d.%s@contoso.com", step, u[:8]))
+				}
+			case "edit":
+				if u != "" {
+					err = tn.sim.UpdateUser(u, map[string]any{"department": fmt.Sprintf("Dept %d", step)})
+				}
+			case "clear":
+				if u != "" {
+					err = tn.sim.UpdateUser(u, map[string]any{"department": nil, "givenName": nil})
+				}
+			case "disable":
+				if u != "" {
+					err = tn.sim.DisableUser(u)
+				}
+			case "enable":
+				if u != "" {
+					err = tn.sim.EnableUser(u)
+				}
+			case "join":
+				if u != "" {
+					_ = tn.sim.AddMember(g, u) // already a member: no change
+				}
+			case "leave":
+				_ = tn.sim.RemoveMember(g, u) // not a member: no change
+			case "assign":
+				if u != "" {
+					_, _ = tn.sim.Assign(tn.spID, u, tn.roleU)
+				}
+			case "unassign":
+				_ = tn.sim.Unassign(tn.spID, u, tn.roleU)
+			case "assign-group":
+				_, _ = tn.sim.Assign(tn.spID, g, rapid.SampledFrom([]string{tn.roleU, tn.roleA}).Draw(rt, "role"))
+			case "unassign-group":
+				_ = tn.sim.Unassign(tn.spID, g, tn.roleU)
+				_ = tn.sim.Unassign(tn.spID, g, tn.roleA)
+			case "soft-delete":
+				if u != "" {
+					err = tn.sim.SoftDeleteUser(u)
+					deleted[u] = true
+				}
+			case "restore":
+				var soft []string
+				for id := range deleted {
+					soft = append(soft, id)
+				}
+				slices.Sort(soft)
+				if r := pick(soft); r != "" {
+					err = tn.sim.RestoreUser(r)
+					delete(deleted, r)
+				}
+			case "hard-delete":
+				if u != "" {
+					err = tn.sim.HardDeleteUser(u)
+					gone[u] = true
+				}
+			case "new":
+				id := tn.must1(tn.sim.AddUser(graphsim.User{UserPrincipalName: fmt.Sprintf("new%d.%d@contoso.com", step, len(ids)),
+					Mail: fmt.Sprintf("new%d@contoso.com", len(ids)), GivenName: "New", Department: "New"}))
+				ids = append(ids, id)
+				_ = tn.sim.AddMember(g, id)
+			case "expire":
+				tn.sim.ExpireDeltaTokens()
+			case "reset":
+				tn.sim.ForceDeltaReset()
+			}
+			if err != nil {
+				t.Fatalf("step %d %s: %v", step, kind, err)
+			}
+			var next *directory.Picture
+			snap, next, err = src.ReadChanges(ctx, pic, deltaPolicy())
+			if err != nil {
+				t.Fatalf("step %d (%s): delta read: %v", step, kind, err)
+			}
+			if next == nil {
+				t.Fatalf("step %d (%s): no picture to follow from", step, kind)
+			}
+			expired := kind == "expire" || kind == "reset"
+			if snap.Delta == expired {
+				t.Fatalf("step %d (%s): Delta = %v (full reason %q)", step, kind, snap.Delta, snap.FullReason)
+			}
+			full, err := src.Read(ctx)
+			if err != nil {
+				t.Fatalf("step %d: full read: %v", step, err)
+			}
+			sameSnapshot(t, fmt.Sprintf("step %d (%s)", step, kind), snap, full)
+			pic = next
+		}
+	})
+}
+
+// TestDeltaReadCosts: a delta read of a tenant where nothing changed makes
+// the calls the issue allows, ceil(assignments/999) + ceil(groups/50) + 3,
+// and reads no group's members and no user; a change costs only what it
+// touches.
+func TestDeltaReadCosts(t *testing.T) {
+	sc := newScenario(t, graphsim.Options{})
+	src := newSource(t, sc.config())
+	ctx := context.Background()
+	snap, pic, err := src.ReadChanges(ctx, nil, deltaPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Delta || snap.FullReason != "no earlier read is remembered" {
+		t.Errorf("first read: delta=%v reason=%q", snap.Delta, snap.FullReason)
+	}
+	sc.sim.ResetCounters()
+	snap, pic, err = src.ReadChanges(ctx, pic, deltaPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	assignments, groups := 3+400+5+1, 3
+	bound := (assignments+998)/999 + (groups+49)/50 + 3
+	if !snap.Delta || snap.Changes != 0 || sc.sim.GraphCalls() > bound {
+		t.Errorf("no change: delta=%v changes=%d, %d Graph calls (bound %d): %v", snap.Delta, snap.Changes, sc.sim.GraphCalls(), bound, sc.sim.Counters())
+	}
+	for route, n := range sc.sim.Counters() {
+		if n > 0 && (strings.Contains(route, "members") || strings.Contains(route, "getByIds")) {
+			t.Errorf("no change read %s %d times", route, n)
+		}
+	}
+
+	// One person joins Sales and is read whole, once; another is renamed:
+	// three changes (a membership, a person read, a rename).
+	tn := sc.tenant
+	tn.must(tn.sim.AddMember(sc.sales, sc.N[0])) // reached for the first time
+	tn.must(tn.sim.RenameUser(sc.U[0], "renamed@contoso.com", ""))
+	sc.sim.ResetCounters()
+	snap, _, err = src.ReadChanges(ctx, pic, deltaPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Changes != 3 || sc.sim.Calls("POST /directoryObjects/getByIds") != 1 {
+		t.Errorf("a join and a rename: %d changes, counters %v", snap.Changes, sc.sim.Counters())
+	}
+	full, err := src.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameSnapshot(t, "a join and a rename", snap, full)
+}
+
+// TestDeltaFallsBackToFullRead: expired and reset links, a picture of
+// another configuration, an old full read and a requested full sync each
+// give a full read that says why; nested groups never follow deltas.
+func TestDeltaFallsBackToFullRead(t *testing.T) {
+	sc := newScenario(t, graphsim.Options{})
+	ctx := context.Background()
+	src := newSource(t, sc.config())
+	_, pic, err := src.ReadChanges(ctx, nil, deltaPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string, src *graph.Source, prev *directory.Picture, pol directory.ReadPolicy, reason string) *directory.Picture {
+		t.Helper()
+		snap, next, err := src.ReadChanges(ctx, prev, pol)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if snap.Delta || !strings.Contains(snap.FullReason, reason) {
+			t.Errorf("%s: delta=%v reason=%q, want a full read because %q", name, snap.Delta, snap.FullReason, reason)
+		}
+		return next
+	}
+	sc.sim.ExpireDeltaTokens()
+	pic = check("expired", src, pic, deltaPolicy(), "syncStateNotFound")
+	sc.sim.ForceDeltaReset()
+	pic = check("reset", src, pic, deltaPolicy(), "410")
+	old := deltaPolicy()
+	old.Now = old.Now.Add(25 * time.Hour)
+	check("a day later", src, pic, old, "entra.full_read_interval")
+	req := deltaPolicy()
+	req.Full = true
+	check("requested", src, pic, req, "full sync was requested")
+	cfg := sc.config()
+	cfg.Attributes = append(cfg.Attributes, "jobTitle")
+	check("new attribute", newSource(t, cfg), pic, deltaPolicy(), "configuration changed")
+	cfg = sc.config()
+	cfg.NestedGroups = true
+	nested := newSource(t, cfg)
+	if next := check("nested", nested, nil, deltaPolicy(), "no earlier read"); next != nil {
+		t.Error("nested groups: a picture to follow from, although group delta lists direct members only")
+	}
+	off := deltaPolicy()
+	off.MaxAge = 0
+	if next := check("off", src, pic, off, "full_read_interval is 0"); next != nil {
+		t.Error("delta reads off: a picture was made")
+	}
+}

@@ -1,0 +1,169 @@
+package directory
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+)
+
+// DeltaSource is a Source that can follow changes from what it read before
+// instead of reading everything again. It still returns a complete Snapshot:
+// the changes update a Picture of the directory, and the Snapshot is
+// assembled from that picture exactly as a full read's would be.
+type DeltaSource interface {
+	Source
+	// ReadChanges reads the directory from prev (nil: nothing remembered),
+	// in full when FullReason says so, and returns the snapshot and the
+	// picture to remember for the next read. It never changes prev: a
+	// failed read leaves the caller's picture as it was.
+	ReadChanges(ctx context.Context, prev *Picture, pol ReadPolicy) (*Snapshot, *Picture, error)
+}
+
+// ReadPolicy says when a delta-following reader must read in full.
+type ReadPolicy struct {
+	// Full asks for a full read: a full sync was requested.
+	Full bool
+	// MaxAge is the longest time between full reads, so that a change the
+	// deltas missed heals; 0 reads in full every time.
+	MaxAge time.Duration
+	// Now is the time of the read.
+	Now time.Time
+}
+
+// FullReason says why a read from prev, by a reader whose picture key is
+// key, must be a full read, or "" when following changes will do.
+func FullReason(prev *Picture, key string, pol ReadPolicy) string {
+	switch {
+	case pol.MaxAge <= 0:
+		return "delta reads are off (entra.full_read_interval is 0)"
+	case pol.Full:
+		return "a full sync was requested"
+	case prev == nil:
+		return "no earlier read is remembered"
+	case prev.Version != PictureVersion:
+		return "the remembered read is from another version of g2msync"
+	case prev.Key != key:
+		return "the configuration changed what is read (tenant, app, attributes or nested groups)"
+	case pol.Now.Sub(prev.FullAt) >= pol.MaxAge:
+		return fmt.Sprintf("the last full read was at %s, %s or more ago (entra.full_read_interval)",
+			prev.FullAt.UTC().Format(time.RFC3339), pol.MaxAge)
+	}
+	return ""
+}
+
+// PictureVersion is the layout of Picture; a picture of another version is
+// not used.
+const PictureVersion = 1
+
+// Picture is what a delta-following reader keeps of the directory between
+// reads: the people reached and the members of assigned groups, with the
+// links from which Graph reports what changed since. The app and its
+// assignments are not kept: Graph has no delta for them, so every read
+// lists them in full.
+type Picture struct {
+	Version int
+	// Key names what the picture was read for (tenant, Graph base URL,
+	// selected attributes, nested groups). A reader with another key reads
+	// in full.
+	Key string
+	// FullAt is when the last full read started.
+	FullAt time.Time
+	// AppID is the service principal whose assignments were read.
+	AppID string
+
+	// Members maps each assigned group's id to its user members' ids.
+	Members map[string][]string
+	// Users holds every user reached, by id (Assignments empty).
+	Users map[string]User
+	// Absent holds ids reached (assigned, or a group's members) that read
+	// as no user: deleted since, or not a user. They are not asked for again
+	// until the user delta names them or a full read.
+	Absent map[string]bool
+
+	// UserLink is the users/delta deltaLink.
+	UserLink string
+	// GroupLinks are the groups/delta deltaLinks, each for up to 50 groups.
+	GroupLinks []GroupLink
+}
+
+// GroupLink is a groups/delta deltaLink and the groups it follows.
+type GroupLink struct {
+	Groups []string
+	Link   string
+}
+
+// Clone returns a copy that shares no map or slice with p, so that a read
+// can change it and be thrown away on failure.
+func (p *Picture) Clone() *Picture {
+	c := *p
+	c.Members = make(map[string][]string, len(p.Members))
+	for id, m := range p.Members {
+		c.Members[id] = append([]string(nil), m...)
+	}
+	c.Users = maps.Clone(p.Users) // User values are replaced, never changed in place
+	if c.Users == nil {
+		c.Users = map[string]User{}
+	}
+	c.Absent = maps.Clone(p.Absent)
+	if c.Absent == nil {
+		c.Absent = map[string]bool{}
+	}
+	c.GroupLinks = make([]GroupLink, len(p.GroupLinks))
+	for i, l := range p.GroupLinks {
+		c.GroupLinks[i] = GroupLink{Groups: append([]string(nil), l.Groups...), Link: l.Link}
+	}
+	return &c
+}
+
+// pictureLinks and pictureBody are the two parts a picture is stored in:
+// the links change every read, the body only when the directory does.
+type pictureLinks struct {
+	Version    int
+	Key        string
+	FullAt     time.Time
+	AppID      string
+	UserLink   string
+	GroupLinks []GroupLink
+}
+
+type pictureBody struct {
+	Members map[string][]string
+	Users   map[string]User
+	Absent  map[string]bool
+}
+
+// EncodePicture encodes p in two parts for a store: links, small and
+// changed by every read, and the body, large and changed only when the
+// directory is.
+func EncodePicture(p *Picture) (links, body []byte, err error) {
+	var lb, bb bytes.Buffer
+	if err := gob.NewEncoder(&lb).Encode(pictureLinks{p.Version, p.Key, p.FullAt, p.AppID, p.UserLink, p.GroupLinks}); err != nil {
+		return nil, nil, fmt.Errorf("encode directory picture links: %w", err)
+	}
+	if err := gob.NewEncoder(&bb).Encode(pictureBody{p.Members, p.Users, p.Absent}); err != nil {
+		return nil, nil, fmt.Errorf("encode directory picture: %w", err)
+	}
+	return lb.Bytes(), bb.Bytes(), nil
+}
+
+// DecodePicture decodes what EncodePicture wrote. A picture this version
+// cannot read is an error; the caller then reads in full.
+func DecodePicture(links, body []byte) (*Picture, error) {
+	if len(links) == 0 || len(body) == 0 {
+		return nil, errors.New("decode directory picture: a part is missing")
+	}
+	var l pictureLinks
+	if err := gob.NewDecoder(bytes.NewReader(links)).Decode(&l); err != nil {
+		return nil, fmt.Errorf("decode directory picture links: %w", err)
+	}
+	var b pictureBody
+	if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&b); err != nil {
+		return nil, fmt.Errorf("decode directory picture: %w", err)
+	}
+	return &Picture{Version: l.Version, Key: l.Key, FullAt: l.FullAt, AppID: l.AppID, UserLink: l.UserLink, GroupLinks: l.GroupLinks,
+		Members: b.Members, Users: b.Users, Absent: b.Absent}, nil
+}
