@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -29,8 +30,9 @@ code: the initial sync, a cycle with no change, and one after 1 % of the
 people changed (a surname each). For each it prints the wall time, the
 lower bound (the Graph calls one after another at their latency, plus the
 GoTo calls at the rate limit), their ratio, the calls, GoTo's 429s, and
-the process's peak RSS (the simulators share the process, so it is an
-upper bound for g2msync alone).
+the CPU time, how the directory was read (full or delta), and the
+process's peak RSS (the simulators share the process, so CPU and RSS are
+upper bounds for g2msync alone).
   g2msync bench --users 10000 --goto-latency 200ms`
 
 // Run implements command.
@@ -83,22 +85,27 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 		graph, gotoCall int64
 		throttled       int
 		applied         map[string]int
+		read            string
+		cpu             time.Duration
 	}
 	var rows []row
 	measure := func(name string, opts engine.Options) error {
 		fmt.Fprintf(c.m.Stderr, "%s...\n", name)
 		w.GoTo.ResetCounters()
 		before := met.Calls()
+		cpu0 := cpuTime()
 		start := time.Now()
 		rep, err := a.cycle(ctx, opts)
 		wall := time.Since(start)
+		cpu := cpuTime() - cpu0
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		after := met.Calls()
 		g, t := after["graph"]-before["graph"], after["goto"]-before["goto"]
 		bound := time.Duration(g)*(*graphLatency) + time.Duration(float64(t)/(*rate)*float64(time.Second))
-		rows = append(rows, row{name: name, wall: wall, bound: bound, graph: g, gotoCall: t, throttled: w.GoTo.Throttled(), applied: rep.Result.Cycle.Applied})
+		rows = append(rows, row{name: name, wall: wall, bound: bound, graph: g, gotoCall: t, throttled: w.GoTo.Throttled(), applied: rep.Result.Cycle.Applied,
+			read: rep.Result.Cycle.Read, cpu: cpu})
 		return nil
 	}
 	if err := measure("initial sync", engine.Options{InitialSync: true}); err != nil {
@@ -120,16 +127,27 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.m.Stdout, "%d people; Graph %s, GoTo %s and %g requests/s; max_in_flight %d; peak RSS %s\n",
 		*users, *graphLatency, *gotoLatency, *rate, *inFlight, peakRSS())
 	tw := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "run\twall\tbound\tratio\tGraph calls\tGoTo calls\tGoTo 429s\tapplied")
+	fmt.Fprintln(tw, "run\twall\tbound\tratio\tCPU\tGraph calls\tGoTo calls\tGoTo 429s\tdirectory read\tapplied")
 	for _, r := range rows {
 		ratio := "-"
 		if r.bound > 0 {
 			ratio = fmt.Sprintf("%.2f×", r.wall.Seconds()/r.bound.Seconds())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", r.name, r.wall.Round(10*time.Millisecond), r.bound.Round(10*time.Millisecond), ratio,
-			r.graph, r.gotoCall, r.throttled, countsOrNone(r.applied))
+		read, _, _ := strings.Cut(r.read, ":")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", r.name, r.wall.Round(10*time.Millisecond), r.bound.Round(10*time.Millisecond), ratio,
+			r.cpu.Round(10*time.Millisecond), r.graph, r.gotoCall, r.throttled, read, countsOrNone(r.applied))
 	}
 	return tw.Flush()
+}
+
+// cpuTime is the CPU the process has used, user and system (the
+// simulators' included).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // peakRSS is the process's peak resident set (VmHWM), where Linux says it.

@@ -109,9 +109,9 @@ func goldenState(t *testing.T) string {
 		{EntraID: "g7", UPN: "gus@contoso.com", Email: "gus@contoso.com", GoToKey: "7770", Kind: plan.KindUpdate, Cause: "backoff",
 			Reason: "failed before; waiting for its next try", Until: t0.Add(90 * time.Minute), Attempts: 1, LastError: "goto: 503", Since: t0.Add(time.Hour)},
 	})
-	st.SaveCycle(state.Cycle{ID: "c1", Start: t0, End: t0.Add(1500 * time.Millisecond), Mode: "initial-sync", Outcome: "success", InScope: 3, Owned: 0,
+	st.SaveCycle(state.Cycle{ID: "c1", Start: t0, End: t0.Add(1500 * time.Millisecond), Mode: "initial-sync", Read: "full: a full sync was requested", Outcome: "success", InScope: 3, Owned: 0,
 		Planned: map[string]int{"create": 2}, Applied: map[string]int{"create": 1}, Skipped: 1, Calls: map[string]int64{"graph": 6, "goto": 4}})
-	st.SaveCycle(state.Cycle{ID: "c2", Start: t0.Add(time.Hour), End: t0.Add(time.Hour + 800*time.Millisecond), Mode: "incremental", Outcome: "partial",
+	st.SaveCycle(state.Cycle{ID: "c2", Start: t0.Add(time.Hour), End: t0.Add(time.Hour + 800*time.Millisecond), Mode: "incremental", Read: "delta: 2 changes", Outcome: "partial",
 		InScope: 3, Owned: 2, Applied: map[string]int{"update": 1}, Failed: map[string]int{"create": 1}, Skipped: 1, Staged: 1,
 		Deferred: 2, DeferredBy: map[string]int{"seats": 1, "backoff": 1}, Calls: map[string]int64{"graph": 6, "goto": 3},
 		Problems: []state.Problem{{Result: state.ResultDeferred, Action: "create", Cause: "seats", Reason: seats, Count: 1, People: []string{"fay@contoso.com"}},

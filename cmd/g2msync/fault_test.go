@@ -149,8 +149,11 @@ func TestFaultMatrix(t *testing.T) {
 		}
 		return fmt.Sprintf("3 × 429 retried after Retry-After; cycle %s, applied create 1, update 1, disable 1; %s", res.Outcome(), tw.settled(a))
 	})
+	// Rows on the calls of a full read run with delta reads off, so that
+	// every cycle makes them.
+	full := "G2MSYNC_ENTRA_FULL_READ_INTERVAL=0"
 	row("Graph", "5xx on page 2 of a group's members", abort, func(t *testing.T) string {
-		tw, a := faultWorld(t)
+		tw, a := faultWorld(t, full)
 		tw.w.Graph.InjectFault(graphsim.Fault{Route: "GET /groups/{id}/members", Nth: 1, Times: -1, Status: 500})
 		return sourceFault(t, tw, a, "500")
 	})
@@ -160,7 +163,7 @@ func TestFaultMatrix(t *testing.T) {
 		return sourceFault(t, tw, a, "list assignments")
 	})
 	row("Graph", "truncated JSON body", abort, func(t *testing.T) string {
-		tw, a := faultWorld(t)
+		tw, a := faultWorld(t, full)
 		tw.w.Graph.InjectFault(graphsim.Fault{Route: "POST /directoryObjects/getByIds", Times: -1, Truncate: true})
 		// One group's pages: groups are read together, so which of several
 		// failing groups fails the read first would vary from run to run.
@@ -174,10 +177,44 @@ func TestFaultMatrix(t *testing.T) {
 		return sourceFault(t, tw, a, "token endpoint for tenant")
 	})
 	row("Graph", "permission revoked mid-cycle (403 on a later call)", abort+"; the message names the permission", func(t *testing.T) string {
-		tw, a := faultWorld(t)
+		tw, a := faultWorld(t, full)
 		tw.w.Graph.InjectFault(graphsim.Fault{Route: "GET /groups/{id}/members", Nth: 2, Status: 403})
 		return sourceFault(t, tw, a, "GroupMember.Read.All")
 	})
+	row("Graph", "5xx on users/delta (a delta read)", abort, func(t *testing.T) string {
+		tw, a := faultWorld(t)
+		tw.w.Graph.InjectFault(graphsim.Fault{Route: "GET /users/delta", Times: -1, Status: 503})
+		return sourceFault(t, tw, a, "users/delta")
+	})
+	row("Graph", "truncated groups/delta page", abort, func(t *testing.T) string {
+		tw, a := faultWorld(t)
+		tw.w.Graph.InjectFault(graphsim.Fault{Route: "GET /groups/delta", Times: -1, Truncate: true})
+		return sourceFault(t, tw, a, "groups/delta")
+	})
+	for _, c := range []struct{ fault, want string }{
+		{"delta links expired (400 syncStateNotFound)", "syncStateNotFound"},
+		{"delta links reset (410 Gone)", "410"},
+	} {
+		row("Graph", c.fault, "read in full instead; the same changes as a delta read", func(t *testing.T) string {
+			tw, a := faultWorld(t)
+			if c.want == "410" {
+				tw.w.Graph.ForceDeltaReset()
+			} else {
+				tw.w.Graph.ExpireDeltaTokens()
+			}
+			res := tw.mustCycle(a, engine.Options{})
+			if res.Outcome() != engine.OutcomeSuccess || res.Cycle.Applied["create"] != 1 || res.Cycle.Applied["update"] != 1 ||
+				res.Cycle.Applied["disable"] != 1 || !strings.Contains(res.Cycle.Read, c.want) {
+				t.Fatalf("outcome %s, applied %v, read %q", res.Outcome(), res.Cycle.Applied, res.Cycle.Read)
+			}
+			next := tw.mustCycle(a, engine.Options{})
+			if !strings.HasPrefix(next.Cycle.Read, "delta") {
+				t.Errorf("the cycle after the full read: %q, want a delta read again", next.Cycle.Read)
+			}
+			return fmt.Sprintf("the cycle reads in full (%q); applied create 1, update 1, disable 1; the next cycle follows deltas again; %s",
+				trim(res.Cycle.Read, 80), tw.settled(a))
+		})
+	}
 
 	row("GoTo", "429 storm", "every 429 honoured; each change applied once", func(t *testing.T) string {
 		tw, a := faultWorld(t)

@@ -249,6 +249,9 @@ func writeCycleSummary(w io.Writer, res *engine.Result) {
 	fmt.Fprintf(w, "Cycle %s: %s in %s.\n", c.ID, c.Outcome, c.End.Sub(c.Start).Round(time.Millisecond))
 	fmt.Fprintf(w, "  in scope %d, owned %d; applied %s; failed %s; deferred %d; left alone %d; staged %d; API calls %s\n",
 		c.InScope, c.Owned, countsOrNone(c.Applied), countsOrNone(c.Failed), c.Deferred, c.Skipped, c.Staged, callsOrNone(c.Calls))
+	if c.Read != "" {
+		fmt.Fprintf(w, "  directory read %s\n", safe(c.Read))
+	}
 	if c.Error != "" {
 		fmt.Fprintf(w, "  %s\n", safe(c.Error))
 	}

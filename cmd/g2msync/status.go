@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -98,14 +99,18 @@ func writeStatusText(w io.Writer, s *Status) error {
 		fmt.Fprintln(w, "No cycle has run yet.")
 	} else {
 		fmt.Fprintln(w, "Recent cycles:")
-		fmt.Fprintln(tw, "STARTED\tDURATION\tMODE\tOUTCOME\tIN SCOPE\tAPPLIED\tFAILED\tDEFERRED\tSKIPPED\tSTAGED\tCALLS")
+		fmt.Fprintln(tw, "STARTED\tDURATION\tMODE\tREAD\tOUTCOME\tIN SCOPE\tAPPLIED\tFAILED\tDEFERRED\tSKIPPED\tSTAGED\tCALLS")
 		for _, c := range s.Cycles {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\n", c.Start.UTC().Format("2006-01-02 15:04:05"),
-				c.End.Sub(c.Start).Round(time.Millisecond), c.Mode, c.Outcome, c.InScope, counts(c.Applied), counts(c.Failed),
+			read, _, _ := strings.Cut(c.Read, ":")
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\n", c.Start.UTC().Format("2006-01-02 15:04:05"),
+				c.End.Sub(c.Start).Round(time.Millisecond), c.Mode, dash(read), c.Outcome, c.InScope, counts(c.Applied), counts(c.Failed),
 				c.Deferred, c.Skipped, c.Staged, calls(c.Calls))
 		}
 		tw.Flush()
 		last := s.Cycles[0]
+		if last.Read != "" {
+			fmt.Fprintf(w, "Last directory read: %s\n", safe(last.Read))
+		}
 		if last.Error != "" {
 			fmt.Fprintf(w, "Last cycle error: %s\n", safe(last.Error))
 		}

@@ -147,7 +147,7 @@ func (a *app) openState(readOnly, mustExist bool) (*state.Store, error) {
 
 func (a *app) engine(st engine.Store, dryRun bool) *engine.Engine {
 	e := &engine.Engine{Source: a.source, Mapper: a.mapper, Reader: a.gotoc, Store: st, Policy: planPolicy(a.cfg, a.mapper),
-		BatchSize: a.cfg.GoTo.CreateBatchSize, InFlight: a.cfg.GoTo.MaxInFlight, SuppressEmail: a.cfg.GoTo.SuppressWelcomeEmail, Logger: a.log,
+		FullReadInterval: a.cfg.Entra.FullReadInterval.D(), BatchSize: a.cfg.GoTo.CreateBatchSize, InFlight: a.cfg.GoTo.MaxInFlight, SuppressEmail: a.cfg.GoTo.SuppressWelcomeEmail, Logger: a.log,
 		Calls: a.metrics.Calls, Progress: a.progress}
 	if !dryRun {
 		e.Writer = a.gotoc // dry runs never get the write side
@@ -314,25 +314,31 @@ func (readOnlyStore) Commit(...state.Outcome) error        { return errReadOnly 
 func (readOnlyStore) SetSkips(map[string]string) error     { return errReadOnly }
 func (readOnlyStore) SetStaged([]state.Staged) error       { return errReadOnly }
 func (readOnlyStore) SaveCycle(state.Cycle) error          { return errReadOnly }
+func (r readOnlyStore) DirectoryPicture() ([]byte, []byte, error) {
+	return r.st.DirectoryPicture()
+}
+func (readOnlyStore) SaveDirectoryPicture([]byte, []byte) error { return errReadOnly }
 
 // emptyStore is the state of a dry run before the first sync: nothing
 // owned, nothing failed, nothing to write.
 type emptyStore struct{}
 
-func (emptyStore) Records() ([]plan.Record, error)       { return nil, nil }
-func (emptyStore) Intents() ([]state.Intent, error)      { return nil, nil }
-func (emptyStore) Failures() ([]state.Failure, error)    { return nil, nil }
-func (emptyStore) Skips() (map[string]string, error)     { return nil, nil }
-func (emptyStore) Staged() ([]state.Staged, error)       { return nil, nil }
-func (emptyStore) Deferred() ([]state.Deferred, error)   { return nil, nil }
-func (emptyStore) Approvals() (map[string]string, error) { return nil, nil }
-func (emptyStore) WriteIntents([]state.Intent) error     { return errReadOnly }
-func (emptyStore) Commit(...state.Outcome) error         { return errReadOnly }
-func (emptyStore) SetSkips(map[string]string) error      { return errReadOnly }
-func (emptyStore) SetStaged([]state.Staged) error        { return errReadOnly }
-func (emptyStore) SetDeferred([]state.Deferred) error    { return errReadOnly }
-func (emptyStore) ForgetApprovals([]string) error        { return errReadOnly }
-func (emptyStore) SaveCycle(state.Cycle) error           { return errReadOnly }
+func (emptyStore) Records() ([]plan.Record, error)           { return nil, nil }
+func (emptyStore) Intents() ([]state.Intent, error)          { return nil, nil }
+func (emptyStore) Failures() ([]state.Failure, error)        { return nil, nil }
+func (emptyStore) Skips() (map[string]string, error)         { return nil, nil }
+func (emptyStore) Staged() ([]state.Staged, error)           { return nil, nil }
+func (emptyStore) Deferred() ([]state.Deferred, error)       { return nil, nil }
+func (emptyStore) Approvals() (map[string]string, error)     { return nil, nil }
+func (emptyStore) WriteIntents([]state.Intent) error         { return errReadOnly }
+func (emptyStore) Commit(...state.Outcome) error             { return errReadOnly }
+func (emptyStore) SetSkips(map[string]string) error          { return errReadOnly }
+func (emptyStore) SetStaged([]state.Staged) error            { return errReadOnly }
+func (emptyStore) SetDeferred([]state.Deferred) error        { return errReadOnly }
+func (emptyStore) ForgetApprovals([]string) error            { return errReadOnly }
+func (emptyStore) SaveCycle(state.Cycle) error               { return errReadOnly }
+func (emptyStore) DirectoryPicture() ([]byte, []byte, error) { return nil, nil, nil }
+func (emptyStore) SaveDirectoryPicture([]byte, []byte) error { return errReadOnly }
 
 var _ engine.Store = emptyStore{}
 

@@ -97,6 +97,10 @@ type Entra struct {
 	GraphBaseURL  string   `yaml:"graph_base_url"`
 	NestedGroups  bool     `yaml:"nested_groups"`
 	Timeout       Duration `yaml:"timeout"`
+	// FullReadInterval is the longest time between full directory reads;
+	// in between, cycles follow Graph's delta queries. 0 reads in full
+	// every cycle.
+	FullReadInterval Duration `yaml:"full_read_interval"`
 }
 
 // GoTo configures the GoTo Admin API target.
@@ -171,7 +175,7 @@ func Default() *Config {
 		StatePath: "/var/lib/g2msync/state.db",
 		Listen:    "127.0.0.1:9464",
 		Log:       Log{Level: "info", Format: "auto"},
-		Entra:     Entra{Cloud: "public", Timeout: Duration(60 * time.Second)},
+		Entra:     Entra{Cloud: "public", Timeout: Duration(60 * time.Second), FullReadInterval: Duration(24 * time.Hour)},
 		GoTo: GoTo{
 			AuthURL:            "https://authentication.logmeininc.com",
 			APIBaseURL:         "https://api.getgo.com/admin/rest/v1",

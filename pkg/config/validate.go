@@ -218,6 +218,9 @@ func validateEntra(e *Entra, p *Problems) {
 	if e.Timeout <= 0 {
 		p.Add("entra.timeout", "must be positive")
 	}
+	if e.FullReadInterval < 0 {
+		p.Add("entra.full_read_interval", "must be 0 (a full read every cycle) or positive, got %s", e.FullReadInterval.D())
+	}
 }
 
 func validateGoTo(g *GoTo, p *Problems) {

@@ -61,8 +61,9 @@ type Snapshot struct {
 	Calls int
 	// Delta says the read followed changes from an earlier one rather than
 	// reading everything; FullReason says why a full read was made, and
-	// Changes counts what a delta read applied (changed users,
-	// changed memberships, people read for the first time).
+	// Changes counts what a delta read changed in the picture it follows
+	// from (users, memberships, people read or dropped); 0 means the
+	// picture is as it was.
 	Delta      bool
 	FullReason string
 	Changes    int

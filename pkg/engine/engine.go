@@ -36,6 +36,8 @@ type Store interface {
 	Approvals() (map[string]string, error)
 	ForgetApprovals([]string) error
 	SaveCycle(state.Cycle) error
+	DirectoryPicture() (links, body []byte, err error)
+	SaveDirectoryPicture(links, body []byte) error
 }
 
 var _ Store = (*state.Store)(nil)
@@ -69,6 +71,10 @@ type Engine struct {
 	// one change, so each account's calls stay in order; each outcome is
 	// committed as it comes back.
 	InFlight int
+	// FullReadInterval is the longest time between full directory reads
+	// when Source can follow changes (directory.DeltaSource): in between, a
+	// cycle reads what changed since the last. 0 reads in full every cycle.
+	FullReadInterval time.Duration
 	// SuppressEmail asks GoTo not to send welcome emails to created users.
 	SuppressEmail bool
 	Logger        *slog.Logger
@@ -185,7 +191,7 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	c.log.Log(ctx, level, "cycle finished", logkey.Outcome, c.res.Cycle.Outcome,
 		"planned", counts[int](c.res.Cycle.Planned), "applied", counts[int](c.res.Cycle.Applied), "failed", counts[int](c.res.Cycle.Failed),
-		"skipped", c.res.Cycle.Skipped, "staged", c.res.Cycle.Staged, "deferred", c.res.Cycle.Deferred, "calls", counts[int64](c.res.Cycle.Calls),
+		"skipped", c.res.Cycle.Skipped, "staged", c.res.Cycle.Staged, "deferred", c.res.Cycle.Deferred, "calls", counts[int64](c.res.Cycle.Calls), "read", c.res.Cycle.Read,
 		logkey.DurationMS, c.res.Cycle.End.Sub(start).Milliseconds(), logkey.Error, errString(err))
 	return c.res, err
 }

@@ -24,6 +24,9 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 		// Nothing has been written: a partial read is never a full picture.
 		return plan.Input{}, fmt.Errorf("read directory: %w", err)
 	}
+	if c.opts.OnDemand == nil {
+		c.res.Cycle.Read = describeRead(snap)
+	}
 	accounts := c.e.Mapper.Map(snap)
 	c.recordable = true
 	c.res.Cycle.InScope = plan.InScope(accounts)
@@ -69,6 +72,10 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 // and the set of their Entra ids, for plan.Input.Only.
 func (c *cycle) readDirectory(ctx context.Context) (*directory.Snapshot, map[string]bool, error) {
 	if c.opts.OnDemand == nil {
+		if d, ok := c.e.Source.(directory.DeltaSource); ok {
+			snap, err := c.readChanges(ctx, d)
+			return snap, nil, err
+		}
 		snap, err := c.e.Source.Read(ctx)
 		return snap, nil, err
 	}
@@ -87,6 +94,61 @@ func (c *cycle) readDirectory(ctx context.Context) (*directory.Snapshot, map[str
 		}
 	}
 	return found.Snapshot, only, nil
+}
+
+// describeRead says how a snapshot was read, for the cycle's record.
+func describeRead(snap *directory.Snapshot) string {
+	switch {
+	case snap.Delta:
+		return fmt.Sprintf("delta: %d changes", snap.Changes)
+	case snap.FullReason != "":
+		return "full: " + snap.FullReason
+	}
+	return "full"
+}
+
+// readChanges reads the directory from the picture the last cycle kept,
+// and keeps the new one (not in a dry run, which writes nothing: the next
+// cycle follows from the same links again). A picture that cannot be
+// decoded, or saved, costs a full read next time and nothing else.
+func (c *cycle) readChanges(ctx context.Context, d directory.DeltaSource) (*directory.Snapshot, error) {
+	links, body, err := c.e.Store.DirectoryPicture()
+	if err != nil {
+		return nil, err
+	}
+	var prev *directory.Picture
+	if links != nil {
+		if prev, err = directory.DecodePicture(links, body); err != nil {
+			c.log.Warn("the directory picture in the state file cannot be read; reading in full", logkey.Error, err.Error())
+			prev = nil
+		}
+	}
+	snap, next, err := d.ReadChanges(ctx, prev, directory.ReadPolicy{Full: c.opts.InitialSync, MaxAge: c.e.FullReadInterval, Now: c.e.now()})
+	if err != nil {
+		return nil, err
+	}
+	if c.opts.DryRun {
+		return snap, nil
+	}
+	var saveErr error
+	switch {
+	case next == nil && links != nil:
+		saveErr = c.e.Store.SaveDirectoryPicture(nil, nil)
+	case next != nil:
+		l, b, err := directory.EncodePicture(next)
+		if err != nil {
+			saveErr = err
+			break
+		}
+		if snap.Delta && snap.Changes == 0 {
+			b = nil // the body is as stored
+		}
+		saveErr = c.e.Store.SaveDirectoryPicture(l, b)
+	}
+	if saveErr != nil {
+		c.log.Warn("keep the directory picture; the next cycle follows from the last one kept", logkey.Error, saveErr.Error())
+	}
+	return snap, nil
 }
 
 func toPlanFailure(f state.Failure) plan.Failure {

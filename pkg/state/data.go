@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -161,6 +162,10 @@ type Cycle struct {
 	Deferred   int              `json:"deferred,omitempty"`
 	DeferredBy map[string]int   `json:"deferred_by_cause,omitempty"`
 	Calls      map[string]int64 `json:"calls,omitempty"` // API requests by API (graph, goto)
+	// Read says how the directory was read: "delta: N changes", or
+	// "full: why" (a first read, a requested full sync, the interval, a
+	// refused delta link).
+	Read string `json:"read,omitempty"`
 	// Problems group the failed and deferred changes by cause, each cause
 	// said once.
 	Problems []Problem `json:"problems,omitempty"`
@@ -761,4 +766,50 @@ func (p *Pause) Text() string {
 		s += " (" + p.Reason + ")"
 	}
 	return s + "; `g2msync resume` resumes"
+}
+
+// Keys of the directory picture a delta-following reader keeps: its links
+// change every read, its body only when the directory does, so they are
+// stored apart and the body is not rewritten by a read that changed
+// nothing.
+const (
+	keyPictureLinks = "directory.picture.links"
+	keyPictureBody  = "directory.picture.body"
+)
+
+// DirectoryPicture returns the stored directory picture's two parts
+// (directory.EncodePicture), or nils when none is stored.
+func (s *Store) DirectoryPicture() (links, body []byte, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		kv := tx.Bucket(bucketKV)
+		links = bytes.Clone(kv.Get([]byte(keyPictureLinks)))
+		body = bytes.Clone(kv.Get([]byte(keyPictureBody)))
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the directory picture in %s: %w", s.path, err)
+	}
+	return links, body, nil
+}
+
+// SaveDirectoryPicture stores the picture's links and, unless body is nil,
+// its body, in one transaction: links never get ahead of the body they
+// follow from. Nil links clear both.
+func (s *Store) SaveDirectoryPicture(links, body []byte) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		kv := tx.Bucket(bucketKV)
+		if links == nil {
+			return errors.Join(kv.Delete([]byte(keyPictureLinks)), kv.Delete([]byte(keyPictureBody)))
+		}
+		if body != nil {
+			if err := kv.Put([]byte(keyPictureBody), body); err != nil {
+				return err
+			}
+		}
+		return kv.Put([]byte(keyPictureLinks), links)
+	})
+	if err != nil {
+		return fmt.Errorf("save the directory picture in %s: %w", s.path, err)
+	}
+	return nil
 }

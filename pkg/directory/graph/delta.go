@@ -41,7 +41,7 @@ func (s *Source) ReadChanges(ctx context.Context, prev *directory.Picture, pol d
 		if err == nil || !isDoubt(err) {
 			return snap, next, err
 		}
-		reason = "the delta read was refused: " + err.Error()
+		reason = doubtReason(err)
 		s.log.WarnContext(ctx, "delta read refused; reading in full", logError, err.Error())
 	}
 	return s.readFull(ctx, picture, reason)
@@ -74,6 +74,21 @@ func isDoubt(err error) bool {
 		return false
 	}
 	return e.Status >= 400 && e.Status < 500 && e.Status != http.StatusUnauthorized && e.Status != http.StatusTooManyRequests
+}
+
+// doubtReason says briefly why a delta read gave way to a full one.
+func doubtReason(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		what := "a delta link"
+		if strings.Contains(e.Op, "users/delta") || strings.Contains(e.Op, "changes to users") {
+			what = "the users delta link"
+		} else if strings.Contains(e.Op, "groups/delta") {
+			what = "a groups delta link"
+		}
+		return strings.TrimSpace(fmt.Sprintf("Graph refused %s (%d %s)", what, e.Status, e.Code))
+	}
+	return "a delta reply could not be applied for certain: " + err.Error()
 }
 
 func (s *Source) usersDeltaURL() string {
@@ -197,6 +212,7 @@ func (s *Source) readDelta(ctx context.Context, prev *directory.Picture) (*direc
 			}
 			if pic.Absent[id] {
 				delete(pic.Absent, id) // named again: read it if reached
+				changes++
 			}
 			u, held := pic.Users[id]
 			if _, gone := it["@removed"]; gone {
@@ -242,6 +258,7 @@ func (s *Source) readDelta(ctx context.Context, prev *directory.Picture) (*direc
 			if _, gone := it["@removed"]; gone {
 				delete(members, gid)
 				touched[gid] = true
+				changes++
 				return nil
 			}
 			md, ok := it["members@delta"]
@@ -357,21 +374,22 @@ func (s *Source) readDelta(ctx context.Context, prev *directory.Picture) (*direc
 			return nil, nil, err
 		}
 		for _, id := range missing {
-			if _, ok := pic.Users[id]; ok {
-				changes++
-			} else {
+			if _, ok := pic.Users[id]; !ok {
 				pic.Absent[id] = true
 			}
+			changes++
 		}
 	}
 	for id := range pic.Users {
 		if !reached[id] {
 			delete(pic.Users, id)
+			changes++
 		}
 	}
 	for id := range pic.Absent {
 		if !reached[id] {
 			delete(pic.Absent, id)
+			changes++
 		}
 	}
 
