@@ -174,8 +174,8 @@ func (s *Source) round(ctx context.Context, c call, link string, fn func(map[str
 			if delta == "" {
 				return "", &doubtError{c.op + ": the last page has neither a nextLink nor a deltaLink"}
 			}
-			if _, err := pg.follow(delta); err != nil {
-				return "", fmt.Errorf("%s: %w", c.op, err)
+			if du, err := url.Parse(delta); err != nil || !strings.EqualFold(du.Scheme+"://"+du.Host, pg.origin) {
+				return "", fmt.Errorf("%s: refusing an @odata.deltaLink that is not on %s: the next read would send the token there", c.op, pg.origin)
 			}
 			return delta, nil
 		}

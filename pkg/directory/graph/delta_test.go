@@ -1,7 +1,9 @@
 package graph_test
 
 import (
+	"bytes"
 	"context"
+	"net/http"
 	"fmt"
 	"slices"
 	"strings"
@@ -275,5 +277,54 @@ func TestDeltaFallsBackToFullRead(t *testing.T) {
 	off.MaxAge = 0
 	if next := check("off", src, pic, off, "full_read_interval is 0"); next != nil {
 		t.Error("delta reads off: a picture was made")
+	}
+}
+
+// A deltaLink to another origin would send the next read's token there and
+// let that server say what changed: the read fails and nothing is kept. A
+// user change that is not certain (accountEnabled null) is no reason to
+// guess: the read is made in full.
+func TestHostileDeltaReplies(t *testing.T) {
+	tn, gid := salesTenant(t, 3)
+	h := newHostile(t, tn)
+	src := newSource(t, tn.viaHostile(h, false))
+	ctx := context.Background()
+	_, pic, err := src.ReadChanges(ctx, nil, deltaPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := newSink(t, tn, `{"value":[]}`)
+	isDelta := func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/delta") }
+	h.onReply(func(r *http.Request, body []byte) []byte {
+		if isDelta(r) {
+			return bytes.ReplaceAll(body, []byte(h.srv.URL), []byte(other.srv.URL))
+		}
+		return body
+	})
+	if _, _, err := src.ReadChanges(ctx, pic, deltaPolicy()); err == nil || !strings.Contains(err.Error(), "refusing an @odata.deltaLink") {
+		t.Fatalf("foreign deltaLink: err = %v", err)
+	}
+
+	var someone string
+	for id := range pic.Users {
+		someone = id
+	}
+	tn.must(tn.sim.UpdateUser(someone, map[string]any{"department": "Renamed"}))
+	tn.must(tn.sim.AddMember(gid, tn.users("late", 1)[0]))
+	h.onReply(func(r *http.Request, body []byte) []byte {
+		if strings.Contains(r.URL.Path, "/users/delta") {
+			return bytes.Replace(body, []byte(`"department":"Renamed"`), []byte(`"department":"Renamed","accountEnabled":null`), 1)
+		}
+		return body
+	})
+	snap, _, err := src.ReadChanges(ctx, pic, deltaPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Delta || !strings.Contains(snap.FullReason, "accountEnabled") || len(snap.Users) != 4 {
+		t.Errorf("uncertain change: delta=%v reason=%q users=%d, want a full read of 4 users", snap.Delta, snap.FullReason, len(snap.Users))
+	}
+	if other.hits.Load() != 0 {
+		t.Errorf("the foreign host got %d requests", other.hits.Load())
 	}
 }
