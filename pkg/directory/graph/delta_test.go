@@ -3,8 +3,8 @@ package graph_test
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
