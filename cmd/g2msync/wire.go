@@ -41,6 +41,8 @@ type app struct {
 	gotoc   *gotomeeting.Client
 	gotoCfg gotomeeting.Config
 	tokens  *tokenStore
+	// pictures keeps the directory picture decoded between cycles.
+	pictures *engine.PictureCache
 	// progress, if set, is told of each cycle's progress.
 	progress func(done, total int)
 	// mailTLS, when set, is the TLS configuration for the mail server (tests).
@@ -77,7 +79,7 @@ func (m *Main) newApp(cfg *config.Config, log *slog.Logger, met *metrics.Metrics
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, metrics: met, mapper: mapper, roots: o.roots}
+	a := &app{cfg: cfg, log: log, metrics: met, mapper: mapper, roots: o.roots, pictures: &engine.PictureCache{}}
 	a.tokens = &tokenStore{keep: func() (*state.Store, error) {
 		return state.Open(cfg.StatePath, state.Options{TokensOnly: true, Timeout: 10 * time.Second})
 	}}
@@ -147,7 +149,7 @@ func (a *app) openState(readOnly, mustExist bool) (*state.Store, error) {
 
 func (a *app) engine(st engine.Store, dryRun bool) *engine.Engine {
 	e := &engine.Engine{Source: a.source, Mapper: a.mapper, Reader: a.gotoc, Store: st, Policy: planPolicy(a.cfg, a.mapper),
-		FullReadInterval: a.cfg.Entra.FullReadInterval.D(), BatchSize: a.cfg.GoTo.CreateBatchSize, InFlight: a.cfg.GoTo.MaxInFlight, SuppressEmail: a.cfg.GoTo.SuppressWelcomeEmail, Logger: a.log,
+		FullReadInterval: a.cfg.Entra.FullReadInterval.D(), Pictures: a.pictures, BatchSize: a.cfg.GoTo.CreateBatchSize, InFlight: a.cfg.GoTo.MaxInFlight, SuppressEmail: a.cfg.GoTo.SuppressWelcomeEmail, Logger: a.log,
 		Calls: a.metrics.Calls, Progress: a.progress}
 	if !dryRun {
 		e.Writer = a.gotoc // dry runs never get the write side

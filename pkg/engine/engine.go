@@ -75,6 +75,9 @@ type Engine struct {
 	// when Source can follow changes (directory.DeltaSource): in between, a
 	// cycle reads what changed since the last. 0 reads in full every cycle.
 	FullReadInterval time.Duration
+	// Pictures, if set, keeps the last directory picture decoded from one
+	// cycle to the next in this process.
+	Pictures *PictureCache
 	// SuppressEmail asks GoTo not to send welcome emails to created users.
 	SuppressEmail bool
 	Logger        *slog.Logger
