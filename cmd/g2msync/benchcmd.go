@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,6 +44,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	gotoLatency := fs.Duration("goto-latency", 50*time.Millisecond, "latency of each GoTo call")
 	rate := fs.Float64("goto-rate", 10, "GoTo requests per second before 429 (the client is set to the same)")
 	inFlight := fs.Int("max-in-flight", 4, "goto.max_in_flight")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the no-change cycle to this file (go tool pprof)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -111,7 +113,21 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	if err := measure("initial sync", engine.Options{InitialSync: true}); err != nil {
 		return err
 	}
-	if err := measure("no change", engine.Options{}); err != nil {
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	err = measure("no change", engine.Options{})
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
 		return err
 	}
 	people := w.InScope(false)

@@ -25,7 +25,7 @@ func picture(n int) *Picture {
 
 func TestPictureRoundTrip(t *testing.T) {
 	p := picture(50)
-	links, body, err := EncodePicture(p)
+	links, body, err := EncodePicture(p, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,10 +82,10 @@ func TestFullReason(t *testing.T) {
 // directory changed.
 func BenchmarkPictureCodec(b *testing.B) {
 	p := picture(100_000)
-	links, body, _ := EncodePicture(p)
+	links, body, _ := EncodePicture(p, true)
 	b.Run("encode", func(b *testing.B) {
 		for b.Loop() {
-			if _, _, err := EncodePicture(p); err != nil {
+			if _, _, err := EncodePicture(p, true); err != nil {
 				b.Fatal(err)
 			}
 		}

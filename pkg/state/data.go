@@ -204,12 +204,22 @@ type Outcome struct {
 // Records returns every owned record, sorted by Entra id.
 func (s *Store) Records() ([]plan.Record, error) {
 	var out []plan.Record
+	s.decodedMu.Lock()
+	defer s.decodedMu.Unlock()
+	if s.decoded == nil {
+		s.decoded = map[string]decodedRecord{}
+	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketAccounts).ForEach(func(k, v []byte) error {
+			if d, ok := s.decoded[string(k)]; ok && bytes.Equal(d.raw, v) {
+				out = append(out, cloneRecord(d.rec))
+				return nil
+			}
 			r, err := s.unseal(k, v)
 			if err != nil {
 				return err
 			}
+			s.decoded[string(k)] = decodedRecord{raw: bytes.Clone(v), rec: cloneRecord(r)}
 			out = append(out, r)
 			return nil
 		})
@@ -812,4 +822,21 @@ func (s *Store) SaveDirectoryPicture(links, body []byte) error {
 		return fmt.Errorf("save the directory picture in %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// decodedRecord is a record Records decoded and the stored bytes it came
+// from.
+type decodedRecord struct {
+	raw []byte
+	rec plan.Record
+}
+
+// cloneRecord copies a record's slices, so that a caller changing the
+// records Records returned cannot change the decoded copy it keeps.
+func cloneRecord(r plan.Record) plan.Record {
+	r.Licenses = slices.Clone(r.Licenses)
+	r.AdminRoles = slices.Clone(r.AdminRoles)
+	r.RemovedLicenses = slices.Clone(r.RemovedLicenses)
+	r.RemovedAdminRoles = slices.Clone(r.RemovedAdminRoles)
+	return r
 }

@@ -427,3 +427,28 @@ func TestClearEveryFailure(t *testing.T) {
 		t.Errorf("left %+v", fs)
 	}
 }
+
+// TestRecordsDecodedOnceAreStillTheStoredOnes: Records keeps what it
+// decoded for the next call on the same open file, and gives a record that
+// changed since as it is now; changing what it returned changes nothing it
+// keeps.
+func TestRecordsDecodedOnceAreStillTheStoredOnes(t *testing.T) {
+	st := open(t, filepath.Join(t.TempDir(), "state.db"), Options{Binding: binding})
+	r := plan.Record{EntraID: "e1", UPN: "a@contoso.com", GoToKey: "k1", Licenses: []string{"1001"}, State: plan.StateActive}
+	if err := st.Commit(Outcome{EntraID: "e1", Record: &r}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := st.Records()
+	if err != nil || len(first) != 1 {
+		t.Fatalf("records %v, %v", first, err)
+	}
+	first[0].Licenses[0] = "changed by the caller"
+	r.State = plan.StateDisabled
+	if err := st.Commit(Outcome{EntraID: "e1", Record: &r}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := st.Records()
+	if err != nil || len(again) != 1 || again[0].State != plan.StateDisabled || again[0].Licenses[0] != "1001" {
+		t.Fatalf("after a change: %+v, %v", again, err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
@@ -189,55 +190,9 @@ func (s *Source) round(ctx context.Context, c call, link string, fn func(map[str
 // failure leaves prev as it was.
 func (s *Source) readDelta(ctx context.Context, prev *directory.Picture) (*directory.Snapshot, *directory.Picture, error) {
 	readAt := time.Now()
-	ctx, cancel, m := s.startRead(ctx)
-	defer cancel()
-	app, assignments, err := s.readAppAssignments(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	if app.ID != prev.AppID {
-		return nil, nil, &doubtError{fmt.Sprintf("the service principal is %s, the remembered read was of %s", app.ID, prev.AppID)}
-	}
+	ctx, cancelRead, m := s.startRead(ctx)
+	defer cancelRead()
 	pic := prev.Clone()
-	changes := 0
-
-	// Users: apply changes to the people the picture holds. A change to
-	// anyone else does not matter until they are reached, and then they
-	// are read whole.
-	pic.UserLink, err = s.round(ctx, call{op: "read changes to users (users/delta)", permission: permUser}, prev.UserLink,
-		func(it map[string]any) error {
-			id, _ := scalar(it["id"])
-			if id == "" {
-				return &doubtError{"a user change has no id"}
-			}
-			if pic.Absent[id] {
-				delete(pic.Absent, id) // named again: read it if reached
-				changes++
-			}
-			u, held := pic.Users[id]
-			if _, gone := it["@removed"]; gone {
-				if held {
-					delete(pic.Users, id)
-					changes++
-				}
-				return nil
-			}
-			if !held {
-				return nil
-			}
-			nu, err := s.merge(u, it)
-			if err != nil {
-				return &doubtError{err.Error()}
-			}
-			pic.Users[id] = nu
-			changes++
-			return nil
-		})
-	if err != nil {
-		return nil, nil, err
-	}
-
-	// Groups: apply membership changes to every group followed.
 	members := make(map[string]map[string]bool, len(pic.Members))
 	for gid, ids := range pic.Members {
 		set := make(map[string]bool, len(ids))
@@ -247,59 +202,40 @@ func (s *Source) readDelta(ctx context.Context, prev *directory.Picture) (*direc
 		members[gid] = set
 	}
 	touched := map[string]bool{}
-	for i, gl := range pic.GroupLinks {
-		c := call{op: fmt.Sprintf("read membership changes of %d groups (groups/delta)", len(gl.Groups)), permission: permGroupMember}
-		link, err := s.round(ctx, c, gl.Link, func(it map[string]any) error {
-			gid, _ := scalar(it["id"])
-			set, followed := members[gid]
-			if !followed {
-				return nil // a group this link does not follow, or one already deleted
-			}
-			if _, gone := it["@removed"]; gone {
-				delete(members, gid)
-				touched[gid] = true
-				changes++
-				return nil
-			}
-			md, ok := it["members@delta"]
-			if !ok || md == nil {
-				return nil // a change to the group's own properties
-			}
-			list, ok := md.([]any)
-			if !ok {
-				return &doubtError{fmt.Sprintf("members@delta of group %s is not a list", gid)}
-			}
-			for _, e := range list {
-				mem, ok := e.(map[string]any)
-				if !ok {
-					return &doubtError{fmt.Sprintf("an entry of members@delta of group %s is not an object", gid)}
-				}
-				if t, _ := scalar(mem["@odata.type"]); t != "" && t != "#microsoft.graph.user" {
-					continue // groups, devices and service principals are not people
-				}
-				uid, _ := scalar(mem["id"])
-				if uid == "" {
-					return &doubtError{fmt.Sprintf("an entry of members@delta of group %s has no id", gid)}
-				}
-				_, removed := mem["@removed"]
-				if set[uid] == !removed {
-					continue // a replay
-				}
-				if removed {
-					delete(set, uid)
-				} else {
-					set[uid] = true
-				}
-				touched[gid] = true
-				changes++
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, nil, err
+
+	// The assignments, the user changes and the membership changes are
+	// three independent reads: made together, the read takes as long as
+	// the longest (the assignments' pages) rather than the sum. Each
+	// changes only its own part of the picture; the first failure stops
+	// the others and fails the read.
+	together, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var userChanges, groupChanges int
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var err error
+		if userChanges, err = s.userChanges(together, pic); err != nil {
+			cancel(err)
 		}
-		pic.GroupLinks[i].Link = link
+	})
+	wg.Go(func() {
+		var err error
+		if groupChanges, err = s.groupChanges(together, pic, members, touched); err != nil {
+			cancel(err)
+		}
+	})
+	app, assignments, err := s.readAppAssignments(together)
+	if err != nil {
+		cancel(err)
 	}
+	wg.Wait()
+	if err := context.Cause(together); err != nil {
+		return nil, nil, err // the first failure, not what it cancelled
+	}
+	if app.ID != prev.AppID {
+		return nil, nil, &doubtError{fmt.Sprintf("the service principal is %s, the remembered read was of %s", app.ID, prev.AppID)}
+	}
+	changes := userChanges + groupChanges
 
 	// Groups assigned since: read their members whole, following them from
 	// a link taken first.
@@ -408,4 +344,105 @@ func (s *Source) readDelta(ctx context.Context, prev *directory.Picture) (*direc
 	s.log.DebugContext(ctx, "directory delta read", slog.Int("users", len(snap.Users)), slog.Int("groups", len(snap.Groups)),
 		slog.Int("changes", changes), slog.Int("calls", snap.Calls), slog.Int64(logDuration, time.Since(readAt).Milliseconds()))
 	return snap, pic, nil
+}
+
+// userChanges applies users/delta to the people the picture holds. A
+// change to anyone else does not matter until they are reached, and then
+// they are read whole. It returns how many changes it applied.
+func (s *Source) userChanges(ctx context.Context, pic *directory.Picture) (int, error) {
+	changes := 0
+	link, err := s.round(ctx, call{op: "read changes to users (users/delta)", permission: permUser}, pic.UserLink,
+		func(it map[string]any) error {
+			id, _ := scalar(it["id"])
+			if id == "" {
+				return &doubtError{"a user change has no id"}
+			}
+			if pic.Absent[id] {
+				delete(pic.Absent, id) // named again: read it if reached
+				changes++
+			}
+			u, held := pic.Users[id]
+			if _, gone := it["@removed"]; gone {
+				if held {
+					delete(pic.Users, id)
+					changes++
+				}
+				return nil
+			}
+			if !held {
+				return nil
+			}
+			nu, err := s.merge(u, it)
+			if err != nil {
+				return &doubtError{err.Error()}
+			}
+			pic.Users[id] = nu
+			changes++
+			return nil
+		})
+	if err != nil {
+		return 0, err
+	}
+	pic.UserLink = link
+	return changes, nil
+}
+
+// groupChanges applies groups/delta to the members of every group the
+// picture follows, link by link, and returns how many changes it applied.
+func (s *Source) groupChanges(ctx context.Context, pic *directory.Picture, members map[string]map[string]bool, touched map[string]bool) (int, error) {
+	changes := 0
+	for i, gl := range pic.GroupLinks {
+		c := call{op: fmt.Sprintf("read membership changes of %d groups (groups/delta)", len(gl.Groups)), permission: permGroupMember}
+		link, err := s.round(ctx, c, gl.Link, func(it map[string]any) error {
+			gid, _ := scalar(it["id"])
+			set, followed := members[gid]
+			if !followed {
+				return nil // a group this link does not follow, or one already deleted
+			}
+			if _, gone := it["@removed"]; gone {
+				delete(members, gid)
+				touched[gid] = true
+				changes++
+				return nil
+			}
+			md, ok := it["members@delta"]
+			if !ok || md == nil {
+				return nil // a change to the group's own properties
+			}
+			list, ok := md.([]any)
+			if !ok {
+				return &doubtError{fmt.Sprintf("members@delta of group %s is not a list", gid)}
+			}
+			for _, e := range list {
+				mem, ok := e.(map[string]any)
+				if !ok {
+					return &doubtError{fmt.Sprintf("an entry of members@delta of group %s is not an object", gid)}
+				}
+				if t, _ := scalar(mem["@odata.type"]); t != "" && t != "#microsoft.graph.user" {
+					continue // groups, devices and service principals are not people
+				}
+				uid, _ := scalar(mem["id"])
+				if uid == "" {
+					return &doubtError{fmt.Sprintf("an entry of members@delta of group %s has no id", gid)}
+				}
+				_, removed := mem["@removed"]
+				if set[uid] == !removed {
+					continue // a replay
+				}
+				if removed {
+					delete(set, uid)
+				} else {
+					set[uid] = true
+				}
+				touched[gid] = true
+				changes++
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		pic.GroupLinks[i].Link = link
+	}
+	return changes, nil
 }
