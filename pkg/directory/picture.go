@@ -3,6 +3,8 @@ package directory
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -88,6 +90,10 @@ type Picture struct {
 	UserLink string
 	// GroupLinks are the groups/delta deltaLinks, each for up to 50 groups.
 	GroupLinks []GroupLink
+
+	// BodySum is the checksum of the encoded body, kept with the links so
+	// that a damaged or edited body is refused rather than followed.
+	BodySum string
 }
 
 // GroupLink is a groups/delta deltaLink and the groups it follows.
@@ -128,6 +134,7 @@ type pictureLinks struct {
 	AppID      string
 	UserLink   string
 	GroupLinks []GroupLink
+	BodySum    string
 }
 
 type pictureBody struct {
@@ -139,20 +146,27 @@ type pictureBody struct {
 // EncodePicture encodes p in two parts for a store: links, small and
 // changed by every read, and, when withBody, the body, large and changed
 // only when the directory is (nil otherwise: encoding 100,000 people costs
-// more than the rest of a cycle that changed nothing).
+// more than the rest of a cycle that changed nothing). It records the
+// body's checksum in p.BodySum and in the links.
 func EncodePicture(p *Picture, withBody bool) (links, body []byte, err error) {
+	if withBody {
+		var bb bytes.Buffer
+		if err := gob.NewEncoder(&bb).Encode(pictureBody{p.Members, p.Users, p.Absent}); err != nil {
+			return nil, nil, fmt.Errorf("encode directory picture: %w", err)
+		}
+		body = bb.Bytes()
+		p.BodySum = bodySum(body)
+	}
 	var lb bytes.Buffer
-	if err := gob.NewEncoder(&lb).Encode(pictureLinks{p.Version, p.Key, p.FullAt, p.AppID, p.UserLink, p.GroupLinks}); err != nil {
+	if err := gob.NewEncoder(&lb).Encode(pictureLinks{p.Version, p.Key, p.FullAt, p.AppID, p.UserLink, p.GroupLinks, p.BodySum}); err != nil {
 		return nil, nil, fmt.Errorf("encode directory picture links: %w", err)
 	}
-	if !withBody {
-		return lb.Bytes(), nil, nil
-	}
-	var bb bytes.Buffer
-	if err := gob.NewEncoder(&bb).Encode(pictureBody{p.Members, p.Users, p.Absent}); err != nil {
-		return nil, nil, fmt.Errorf("encode directory picture: %w", err)
-	}
-	return lb.Bytes(), bb.Bytes(), nil
+	return lb.Bytes(), body, nil
+}
+
+func bodySum(body []byte) string {
+	h := sha256.Sum256(body)
+	return hex.EncodeToString(h[:])
 }
 
 // DecodePicture decodes what EncodePicture wrote. A picture this version
@@ -165,10 +179,13 @@ func DecodePicture(links, body []byte) (*Picture, error) {
 	if err := gob.NewDecoder(bytes.NewReader(links)).Decode(&l); err != nil {
 		return nil, fmt.Errorf("decode directory picture links: %w", err)
 	}
+	if bodySum(body) != l.BodySum {
+		return nil, errors.New("decode directory picture: its checksum does not match (damaged, or changed outside g2msync)")
+	}
 	var b pictureBody
 	if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&b); err != nil {
 		return nil, fmt.Errorf("decode directory picture: %w", err)
 	}
 	return &Picture{Version: l.Version, Key: l.Key, FullAt: l.FullAt, AppID: l.AppID, UserLink: l.UserLink, GroupLinks: l.GroupLinks,
-		Members: b.Members, Users: b.Users, Absent: b.Absent}, nil
+		BodySum: l.BodySum, Members: b.Members, Users: b.Users, Absent: b.Absent}, nil
 }

@@ -1,7 +1,9 @@
 package directory
 
 import (
+	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +40,19 @@ func TestPictureRoundTrip(t *testing.T) {
 	}
 	if _, err := DecodePicture(links, body[:len(body)/2]); err == nil {
 		t.Error("a truncated picture decoded")
+	}
+	flipped := bytes.Clone(body)
+	flipped[len(flipped)/2] ^= 1
+	if _, err := DecodePicture(links, flipped); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("a damaged picture: %v", err)
+	}
+	// Links saved without the body keep the body's checksum.
+	again, _, err := EncodePicture(got, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodePicture(again, body); err != nil {
+		t.Errorf("links encoded without the body: %v", err)
 	}
 	if _, err := DecodePicture(links, nil); err == nil {
 		t.Error("a picture without its body decoded")

@@ -37,7 +37,7 @@ func (d *deltaFake) ReadChanges(ctx context.Context, prev *directory.Picture, po
 	if prev != nil {
 		next.FullAt = prev.FullAt
 		snap.Delta, snap.Changes = true, d.changes
-		next.Users = prev.Users
+		next.Users, next.BodySum = prev.Users, prev.BodySum // as a reader's clone of prev
 	}
 	for _, u := range snap.Users {
 		if _, ok := next.Users[u.ID]; !ok && prev == nil {
