@@ -180,16 +180,13 @@ func (s *Server) AddUser(u User) (string, error) {
 	delete(s.t.tombs, u.ID)
 	seq := s.t.bump()
 	s.t.users[u.ID] = &user{id: u.ID, props: props, changed: seq, whole: seq, propChanged: map[string]int64{}, created: s.now()}
+	s.t.upns[strings.ToLower(u.UserPrincipalName)] = u.ID
 	return u.ID, nil
 }
 
 func (s *Server) upnTaken(upn, except string) bool {
-	for id, o := range s.t.users {
-		if id != except && strings.EqualFold(o.upn(), upn) {
-			return true
-		}
-	}
-	return false
+	id, ok := s.t.upns[strings.ToLower(upn)]
+	return ok && id != except
 }
 
 // UpdateUser sets user properties by Graph name (a nil value clears one).
@@ -224,6 +221,10 @@ func (s *Server) UpdateUser(id string, props map[string]any) error {
 	u.changed = s.t.bump()
 	for k, v := range props {
 		name, _ := canonicalProp(k, userProps)
+		if name == "userPrincipalName" {
+			delete(s.t.upns, strings.ToLower(u.upn()))
+			s.t.upns[strings.ToLower(v.(string))] = id
+		}
 		if v == nil {
 			delete(u.props, name)
 		} else {
@@ -301,6 +302,7 @@ func (s *Server) HardDeleteUser(id string) error {
 		return fmt.Errorf("user %s: %w", id, ErrNotFound)
 	}
 	s.deleteObject(id, "user")
+	delete(s.t.upns, strings.ToLower(s.t.users[id].upn()))
 	delete(s.t.users, id)
 	return nil
 }

@@ -147,6 +147,7 @@ type tenant struct {
 	apps        map[string]*app // by client id
 	sps         map[string]*servicePrincipal
 	users       map[string]*user
+	upns        map[string]string // lower-cased userPrincipalName → user id, soft-deleted users included
 	groups      map[string]*group
 	assignments map[string]*assignment
 	tombs       map[string]tomb
@@ -160,6 +161,7 @@ func newTenant(id string, rng *rand.Rand) *tenant {
 		apps:        map[string]*app{},
 		sps:         map[string]*servicePrincipal{},
 		users:       map[string]*user{},
+		upns:        map[string]string{},
 		groups:      map[string]*group{},
 		assignments: map[string]*assignment{},
 		tombs:       map[string]tomb{},
