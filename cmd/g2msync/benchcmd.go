@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
@@ -45,6 +49,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	rate := fs.Float64("goto-rate", 10, "GoTo requests per second before 429 (the client is set to the same)")
 	inFlight := fs.Int("max-in-flight", 4, "goto.max_in_flight")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the no-change cycle to this file (go tool pprof)")
+	separate := fs.Bool("separate-process", false, "run each cycle as its own `g2msync run --once` process, as cron or a Kubernetes CronJob would, and report that process's CPU and peak RSS alone")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -53,6 +58,9 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *rate <= 0 || *inFlight < 1 {
 		return usageError{fmt.Errorf("--goto-rate and --max-in-flight: want more than 0")}
+	}
+	if *separate && *cpuProfile != "" {
+		return usageError{fmt.Errorf("--cpuprofile profiles this process; it cannot be given with --separate-process")}
 	}
 	direct := *users * 3 / 10
 	groups := make([]scenario.GroupSpec, 10)
@@ -81,6 +89,12 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	var child *benchChild
+	if *separate {
+		if child, err = newBenchChild(dir, w, cfg); err != nil {
+			return err
+		}
+	}
 	type row struct {
 		name            string
 		wall, bound     time.Duration
@@ -89,11 +103,22 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 		applied         map[string]int
 		read            string
 		cpu             time.Duration
+		rss             string // the cycle's own process (--separate-process)
 	}
 	var rows []row
 	measure := func(name string, opts engine.Options) error {
 		fmt.Fprintf(c.m.Stderr, "%s...\n", name)
 		w.GoTo.ResetCounters()
+		if child != nil {
+			r, err := child.cycle(ctx, opts)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			rows = append(rows, row{name: name, wall: r.wall, graph: r.graph, gotoCall: r.gotoCalls, throttled: w.GoTo.Throttled(),
+				read: r.read, cpu: r.cpu, rss: r.rss,
+				bound: time.Duration(r.graph)*(*graphLatency) + time.Duration(float64(r.gotoCalls)/(*rate)*float64(time.Second))})
+			return nil
+		}
 		before := met.Calls()
 		cpu0 := cpuTime()
 		start := time.Now()
@@ -140,10 +165,19 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	if err := measure("1 % changed", engine.Options{}); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.m.Stdout, "%d people; Graph %s, GoTo %s and %g requests/s; max_in_flight %d; peak RSS %s\n",
-		*users, *graphLatency, *gotoLatency, *rate, *inFlight, peakRSS())
+	if child != nil {
+		fmt.Fprintf(c.m.Stdout, "%d people; Graph %s, GoTo %s and %g requests/s; max_in_flight %d; each cycle a `run --once` process (CPU and RSS are its own)\n",
+			*users, *graphLatency, *gotoLatency, *rate, *inFlight)
+	} else {
+		fmt.Fprintf(c.m.Stdout, "%d people; Graph %s, GoTo %s and %g requests/s; max_in_flight %d; peak RSS %s (simulators included)\n",
+			*users, *graphLatency, *gotoLatency, *rate, *inFlight, peakRSS())
+	}
 	tw := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "run\twall\tbound\tratio\tCPU\tGraph calls\tGoTo calls\tGoTo 429s\tdirectory read\tapplied")
+	last := "applied"
+	if child != nil {
+		last = "peak RSS"
+	}
+	fmt.Fprintln(tw, "run\twall\tbound\tratio\tCPU\tGraph calls\tGoTo calls\tGoTo 429s\tdirectory read\t"+last)
 	for _, r := range rows {
 		ratio := "-"
 		if r.bound > 0 {
@@ -151,7 +185,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 		}
 		read, _, _ := strings.Cut(r.read, ":")
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", r.name, r.wall.Round(10*time.Millisecond), r.bound.Round(10*time.Millisecond), ratio,
-			r.cpu.Round(10*time.Millisecond), r.graph, r.gotoCall, r.throttled, read, countsOrNone(r.applied))
+			r.cpu.Round(10*time.Millisecond), r.graph, r.gotoCall, r.throttled, read, cmp.Or(r.rss, countsOrNone(r.applied)))
 	}
 	return tw.Flush()
 }
@@ -181,4 +215,70 @@ func peakRSS() string {
 		}
 	}
 	return "unknown"
+}
+
+// benchChild runs cycles as separate `g2msync run --once` processes
+// against the bench's simulators, so that their CPU and peak RSS are
+// g2msync's alone.
+type benchChild struct {
+	w      *scenario.World
+	config string
+	env    []string
+}
+
+func newBenchChild(dir string, w *scenario.World, cfg *config.Config) (*benchChild, error) {
+	ca := filepath.Join(dir, "ca.pem")
+	if err := w.CA.WritePEM(ca); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "g2msync.yaml")
+	if err := os.WriteFile(path, []byte(w.ConfigYAML(cfg.StatePath, "")), 0o600); err != nil {
+		return nil, err
+	}
+	env := append(os.Environ(), "SSL_CERT_FILE="+ca,
+		fmt.Sprintf("G2MSYNC_GOTO_RATE_LIMIT_PER_SECOND=%g", cfg.GoTo.RateLimitPerSecond),
+		fmt.Sprintf("G2MSYNC_GOTO_MAX_IN_FLIGHT=%d", cfg.GoTo.MaxInFlight))
+	return &benchChild{w: w, config: path, env: append(env, w.Environ()...)}, nil
+}
+
+type childCycle struct {
+	wall, cpu        time.Duration
+	graph, gotoCalls int64
+	read, rss        string
+}
+
+func (b *benchChild) cycle(ctx context.Context, opts engine.Options) (childCycle, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return childCycle{}, err
+	}
+	args := []string{"run", "--once", "--config", b.config}
+	if opts.InitialSync {
+		args = append(args, "--initial-sync")
+	}
+	b.w.Graph.ResetCounters()
+	cmd := exec.CommandContext(ctx, self, args...)
+	cmd.Env = b.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err = cmd.Run()
+	r := childCycle{wall: time.Since(start), graph: int64(b.w.Graph.GraphCalls())}
+	for _, n := range b.w.GoTo.Calls() {
+		r.gotoCalls += int64(n)
+	}
+	if err != nil {
+		return r, fmt.Errorf("g2msync %s: %w\n%s", strings.Join(args, " "), err, out.String())
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		r.rss = fmt.Sprintf("%.0f MiB", float64(ru.Maxrss)/1024) // kB on Linux
+	}
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "directory read "); ok {
+			r.read = v
+		}
+	}
+	return r, nil
 }

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -450,5 +451,33 @@ func TestRecordsDecodedOnceAreStillTheStoredOnes(t *testing.T) {
 	again, err := st.Records()
 	if err != nil || len(again) != 1 || again[0].State != plan.StateDisabled || again[0].Licenses[0] != "1001" {
 		t.Fatalf("after a change: %+v, %v", again, err)
+	}
+}
+
+// TestDirectoryPictureParts: links saved alone keep the body; nil links
+// clear both; the picture survives closing the file.
+func TestDirectoryPictureParts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	st := open(t, path, Options{Binding: binding})
+	if l, b, err := st.DirectoryPicture(); err != nil || l != nil || b != nil {
+		t.Fatalf("empty file: %q %q %v", l, b, err)
+	}
+	body := bytes.Repeat([]byte("people "), 100_000)
+	if err := st.SaveDirectoryPicture([]byte("links 1"), body); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveDirectoryPicture([]byte("links 2"), nil); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st = open(t, path, Options{Binding: binding})
+	if l, b, err := st.DirectoryPicture(); err != nil || string(l) != "links 2" || !bytes.Equal(b, body) {
+		t.Fatalf("after a links-only save: %q, %d bytes, %v", l, len(b), err)
+	}
+	if err := st.SaveDirectoryPicture(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if l, b, err := st.DirectoryPicture(); err != nil || l != nil || b != nil {
+		t.Fatalf("after clearing: %q, %d bytes, %v", l, len(b), err)
 	}
 }
