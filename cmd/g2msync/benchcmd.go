@@ -49,7 +49,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	rate := fs.Float64("goto-rate", 10, "GoTo requests per second before 429 (the client is set to the same)")
 	inFlight := fs.Int("max-in-flight", 4, "goto.max_in_flight")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the no-change cycle to this file (go tool pprof)")
-	separate := fs.Bool("separate-process", false, "run each cycle as its own `g2msync run --once` process, as cron or a Kubernetes CronJob would, and report that process's CPU and peak RSS alone")
+	separate := fs.Bool("separate-process", false, "run each cycle as its own g2msync run --once process, as cron or a Kubernetes CronJob would, and report that process's CPU and peak RSS alone")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

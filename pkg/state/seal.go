@@ -37,6 +37,10 @@ func sum(raw []byte) string {
 // before checksums existed (no "record" field) is read as it is.
 func (s *Store) unseal(key, v []byte) (plan.Record, error) {
 	var r plan.Record
+	if raw, ok := sealedFast(v); ok && json.Unmarshal(raw, &r) == nil {
+		return r, nil
+	}
+	r = plan.Record{}
 	var sl sealed
 	if err := json.Unmarshal(v, &sl); err == nil && sl.Record != nil {
 		if sum(sl.Record) != sl.Sum {
@@ -49,6 +53,23 @@ func (s *Store) unseal(key, v []byte) (plan.Record, error) {
 		return r, fmt.Errorf("state file %s is %w: decode the record of entra id %s: %v; %s", s.path, ErrCorrupt, key, err, recovery)
 	}
 	return r, nil
+}
+
+// sealedFast takes the record out of the exact bytes seal writes,
+// {"sum":"<16 hex>","record":<json>}, when its checksum holds: one JSON
+// decode per record instead of two, a second of CPU at 100,000 owned
+// accounts. Anything else is left to the full decode.
+func sealedFast(v []byte) ([]byte, bool) {
+	const head, mid = `{"sum":"`, `","record":`
+	n := len(head) + 16 + len(mid)
+	if len(v) < n+2 || string(v[:len(head)]) != head || string(v[len(head)+16:n]) != mid || v[len(v)-1] != '}' {
+		return nil, false
+	}
+	raw := v[n : len(v)-1]
+	if sum(raw) != string(v[len(head):len(head)+16]) {
+		return nil, false
+	}
+	return raw, true
 }
 
 func putRecord(b *bolt.Bucket, key []byte, r *plan.Record) error {
