@@ -414,6 +414,13 @@ removed, fault-free cycles bring GoTo to the directory's picture, with every
 in-scope person in GoTo exactly once, with the licence, and nothing done
 twice.
 
+After the initial sync, cycles follow Graph's delta queries: the rows on
+` + "`users/delta`" + ` and ` + "`groups/delta`" + ` meet a delta read. The rows on the calls
+only a full read makes (group members, ` + "`getByIds`" + ` of direct assignments)
+run with ` + "`entra.full_read_interval: 0`" + `, so that every cycle makes them. A
+delta link Graph refuses (expired, reset) is not a failure: the cycle reads
+in full and the next one follows deltas again.
+
 ## Fault matrix
 
 `
