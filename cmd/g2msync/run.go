@@ -48,6 +48,10 @@ since (another kind, account or list), or that no cycle staged yet, waits.
 While the daemon runs it does not run a cycle: it approves them, and the
 daemon applies them on its next cycle.
 
+Between full directory reads (at least every entra.full_read_interval,
+24h) a cycle asks Graph only what changed since the last one; a full sync
+reads the directory in full too.
+
 --once --initial-sync while the daemon runs does not run a cycle either:
 it asks the daemon to make its next cycle a full sync (the portal's
 Restart with a full reset), kept in the state file until one succeeds.
@@ -61,7 +65,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	cfgPath := c.m.configFlag(fs)
 	once := fs.Bool("once", false, "run one cycle and exit")
 	dry := fs.Bool("dry-run", false, "with --once: plan and print, change nothing (same as g2msync plan)")
-	initial := fs.Bool("initial-sync", false, "with --once: full sync: list every GoTo account, refresh what g2msync owns, re-match everyone")
+	initial := fs.Bool("initial-sync", false, "with --once: full sync: read the directory in full, list every GoTo account, refresh what g2msync owns, re-match everyone")
 	allow := fs.Bool("allow-disables", false, "with --once: apply disables the safety thresholds would stage")
 	if err := parse(fs, args); err != nil {
 		return err
