@@ -264,6 +264,7 @@ func (s *Server) SoftDeleteUser(id string) error {
 		return fmt.Errorf("user %s: %w", id, ErrNotFound)
 	}
 	u.softDeleted = true
+	s.t.assignGen++ // the user's assignments vanish
 	u.changed = s.t.bump()
 	s.logMembership(id, false)
 	return nil
@@ -279,6 +280,7 @@ func (s *Server) RestoreUser(id string) error {
 		return fmt.Errorf("deleted user %s: %w", id, ErrNotFound)
 	}
 	u.softDeleted = false
+	s.t.assignGen++
 	u.changed = s.t.bump()
 	u.whole = u.changed
 	s.logMembership(id, true)
@@ -317,6 +319,7 @@ func (s *Server) deleteObject(id, kind string) {
 	for aid, a := range s.t.assignments {
 		if a.principalID == id || a.resourceID == id {
 			delete(s.t.assignments, aid)
+			s.t.assignGen++
 		}
 	}
 	s.t.tombs[id] = tomb{kind: kind, seq: s.t.bump()}
@@ -429,6 +432,7 @@ func (s *Server) Assign(resourceID, principalID, appRoleID string) (string, erro
 	}
 	id := assignmentID(s.t.rng)
 	s.t.assignments[id] = &assignment{id: id, resourceID: resourceID, principalID: principalID, appRoleID: appRoleID, created: s.now()}
+	s.t.assignGen++
 	return id, nil
 }
 
@@ -439,6 +443,7 @@ func (s *Server) Unassign(resourceID, principalID, appRoleID string) error {
 	for id, a := range s.t.assignments {
 		if a.resourceID == resourceID && a.principalID == principalID && a.appRoleID == appRoleID {
 			delete(s.t.assignments, id)
+			s.t.assignGen++
 			return nil
 		}
 	}

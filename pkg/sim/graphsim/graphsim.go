@@ -166,7 +166,10 @@ type Server struct {
 	mu     sync.RWMutex // the tenant model and delta state
 	t      *tenant
 	deltas map[string]*deltaState
-	cursor map[string]*deltaCursor
+	// assigned caches the last appRoleAssignedTo list (assignedTo).
+	assignedMu sync.Mutex
+	assigned   *assignedList
+	cursor     map[string]*deltaCursor
 
 	ctl      sync.Mutex // counters, faults, throttling, issued tokens
 	counters map[string]int

@@ -150,9 +150,12 @@ type tenant struct {
 	upns        map[string]string // lower-cased userPrincipalName → user id, soft-deleted users included
 	groups      map[string]*group
 	assignments map[string]*assignment
-	tombs       map[string]tomb
-	seq         int64
-	rng         *rand.Rand
+	// assignGen changes whenever what appRoleAssignedTo lists may change
+	// (an assignment added or removed, a user deleted or restored).
+	assignGen int64
+	tombs     map[string]tomb
+	seq       int64
+	rng       *rand.Rand
 }
 
 func newTenant(id string, rng *rand.Rand) *tenant {
