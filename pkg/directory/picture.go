@@ -50,6 +50,10 @@ func FullReason(prev *Picture, key string, pol ReadPolicy) string {
 		return "the remembered read is from another version of g2msync"
 	case prev.Key != key:
 		return "the configuration changed what is read (tenant, app, attributes or nested groups)"
+	case prev.FullAt.After(pol.Now):
+		// A clock set back, or an edited file: the interval cannot be
+		// counted from a time still to come.
+		return fmt.Sprintf("the last full read is dated %s, after now", prev.FullAt.UTC().Format(time.RFC3339))
 	case pol.Now.Sub(prev.FullAt) >= pol.MaxAge:
 		return fmt.Sprintf("the last full read was at %s, %s or more ago (entra.full_read_interval)",
 			prev.FullAt.UTC().Format(time.RFC3339), pol.MaxAge)

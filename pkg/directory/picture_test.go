@@ -84,6 +84,7 @@ func TestFullReason(t *testing.T) {
 		"key":       {p, "other", pol},
 		"old":       {&Picture{Version: PictureVersion, Key: "k", FullAt: now.Add(-24 * time.Hour)}, "k", pol},
 		"requested": {p, "k", ReadPolicy{Full: true, MaxAge: pol.MaxAge, Now: now}},
+		"future":    {&Picture{Version: PictureVersion, Key: "k", FullAt: now.Add(time.Hour)}, "k", pol},
 		"off":       {p, "k", ReadPolicy{Now: now}},
 	} {
 		if r := FullReason(c.p, c.key, c.pol); r == "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -81,13 +82,7 @@ func isDoubt(err error) bool {
 func doubtReason(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
-		what := "a delta link"
-		if strings.Contains(e.Op, "users/delta") || strings.Contains(e.Op, "changes to users") {
-			what = "the users delta link"
-		} else if strings.Contains(e.Op, "groups/delta") {
-			what = "a groups delta link"
-		}
-		return strings.TrimSpace(fmt.Sprintf("Graph refused %s (%d %s)", what, e.Status, e.Code))
+		return strings.TrimSpace(fmt.Sprintf("Graph refused a delta link (%d %s) to %s", e.Status, e.Code, e.Op))
 	}
 	return "a delta reply could not be applied for certain: " + err.Error()
 }
@@ -106,20 +101,8 @@ func (s *Source) groupsDeltaURL(ids []string) string {
 
 // latest returns a deltaLink from now for a delta query, listing nothing
 // ($deltatoken=latest).
-func (s *Source) latest(ctx context.Context, query, what string) (string, error) {
-	link, err := s.round(ctx, call{op: "start following changes to " + what + " (delta from now)", permission: permFor(what)},
-		query+"&$deltatoken=latest", func(map[string]any) error { return nil })
-	if err != nil {
-		return "", err
-	}
-	return link, nil
-}
-
-func permFor(what string) string {
-	if strings.HasPrefix(what, "users") {
-		return permUser
-	}
-	return permGroupMember
+func (s *Source) latest(ctx context.Context, c call, query string) (string, error) {
+	return s.round(ctx, c, query+"&$deltatoken=latest", func(map[string]any) error { return nil })
 }
 
 // groupLinks takes deltaLinks from now for groups, 50 a link.
@@ -130,7 +113,8 @@ func (s *Source) groupLinks(ctx context.Context, groups []groupRef) ([]directory
 	}
 	var out []directory.GroupLink
 	for chunk := range slices.Chunk(ids, deltaFilterIDs) {
-		link, err := s.latest(ctx, s.groupsDeltaURL(chunk), fmt.Sprintf("the members of %d assigned groups", len(chunk)))
+		c := call{op: fmt.Sprintf("start following the members of %d assigned groups (groups/delta from now)", len(chunk)), permission: permGroupMember}
+		link, err := s.latest(ctx, c, s.groupsDeltaURL(chunk))
 		if err != nil {
 			return nil, err
 		}
@@ -144,46 +128,27 @@ func (s *Source) groupLinks(ctx context.Context, groups []groupRef) ([]directory
 // like a nextLink: same origin as Graph, no page twice, bounded.
 func (s *Source) round(ctx context.Context, c call, link string, fn func(map[string]any) error) (string, error) {
 	pg := s.pager()
-	op := c.op
 	u, err := pg.follow(link)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", op, err)
+		return "", fmt.Errorf("%s: %w", c.op, err)
 	}
-	for page := 1; ; page++ {
-		c.op = fmt.Sprintf("%s, page %d", op, page)
-		req := abs.NewRequestInformation()
-		req.Method = abs.GET
-		req.SetUri(*u)
-		// Delta pages carry no $top; Graph's default for directory objects
-		// is 100, this asks for its maximum.
-		req.Headers.Add("Prefer", fmt.Sprintf("odata.maxpagesize=%d", pageSize))
-		obj, err := s.sendRaw(ctx, c, req)
-		if err != nil {
-			return "", err
-		}
-		items, next, err := obj.page()
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", c.op, err)
-		}
-		for _, it := range items {
-			if err := fn(it); err != nil {
-				return "", fmt.Errorf("%s: %w", c.op, err)
-			}
-		}
-		if next == "" {
-			delta, _ := scalar(obj.data["@odata.deltaLink"])
-			if delta == "" {
-				return "", &doubtError{c.op + ": the last page has neither a nextLink nor a deltaLink"}
-			}
-			if du, err := url.Parse(delta); err != nil || !strings.EqualFold(du.Scheme+"://"+du.Host, pg.origin) {
-				return "", fmt.Errorf("%s: refusing an @odata.deltaLink that is not on %s: the next read would send the token there", c.op, pg.origin)
-			}
-			return delta, nil
-		}
-		if u, err = pg.follow(next); err != nil {
-			return "", fmt.Errorf("%s: %w", c.op, err)
-		}
+	req := abs.NewRequestInformation()
+	req.Method = abs.GET
+	req.SetUri(*u)
+	// Delta pages take no $top; Graph's default for directory objects is
+	// 100 a page, this asks for its maximum.
+	last, err := s.pages(ctx, c, pg, req, fmt.Sprintf("odata.maxpagesize=%d", pageSize), fn)
+	if err != nil {
+		return "", err
 	}
+	delta, _ := scalar(last.data["@odata.deltaLink"])
+	if delta == "" {
+		return "", &doubtError{c.op + ": the last page has neither a nextLink nor a deltaLink"}
+	}
+	if _, err := pg.onOrigin("@odata.deltaLink", delta); err != nil {
+		return "", fmt.Errorf("%s: %w", c.op, err)
+	}
+	return delta, nil
 }
 
 // readDelta is ReadChanges' delta read. It changes a copy of prev, so a
@@ -195,11 +160,7 @@ func (s *Source) readDelta(ctx context.Context, prev *directory.Picture) (*direc
 	pic := prev.Clone()
 	members := make(map[string]map[string]bool, len(pic.Members))
 	for gid, ids := range pic.Members {
-		set := make(map[string]bool, len(ids))
-		for _, id := range ids {
-			set[id] = true
-		}
-		members[gid] = set
+		members[gid] = setOf(ids)
 	}
 	touched := map[string]bool{}
 
@@ -256,11 +217,7 @@ func (s *Source) readDelta(ctx context.Context, prev *directory.Picture) (*direc
 			return nil, nil, err
 		}
 		for gid, ids := range read {
-			set := make(map[string]bool, len(ids))
-			for _, id := range ids {
-				set[id] = true
-			}
-			members[gid] = set
+			members[gid] = setOf(ids)
 			touched[gid] = true
 			changes++
 		}
@@ -277,12 +234,7 @@ func (s *Source) readDelta(ctx context.Context, prev *directory.Picture) (*direc
 	})
 	for gid := range touched {
 		if set, ok := members[gid]; ok {
-			ids := make([]string, 0, len(set))
-			for id := range set {
-				ids = append(ids, id)
-			}
-			slices.Sort(ids)
-			pic.Members[gid] = ids
+			pic.Members[gid] = slices.Sorted(maps.Keys(set))
 		} else {
 			delete(pic.Members, gid)
 		}
@@ -445,4 +397,12 @@ func (s *Source) groupChanges(ctx context.Context, pic *directory.Picture, membe
 		pic.GroupLinks[i].Link = link
 	}
 	return changes, nil
+}
+
+func setOf(ids []string) map[string]bool {
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	return set
 }

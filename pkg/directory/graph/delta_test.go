@@ -301,7 +301,7 @@ func TestHostileDeltaReplies(t *testing.T) {
 		}
 		return body
 	})
-	if _, _, err := src.ReadChanges(ctx, pic, deltaPolicy()); err == nil || !strings.Contains(err.Error(), "refusing an @odata.deltaLink") {
+	if _, _, err := src.ReadChanges(ctx, pic, deltaPolicy()); err == nil || !strings.Contains(err.Error(), "refusing @odata.deltaLink to another origin") {
 		t.Fatalf("foreign deltaLink: err = %v", err)
 	}
 

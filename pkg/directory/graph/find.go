@@ -205,25 +205,40 @@ func (s *Source) memberOf(ctx context.Context, u directory.User, transitive bool
 // collect sends req and every page its nextLinks lead to, passing each item
 // to fn. Links are checked before they are followed (see pager).
 func (s *Source) collect(ctx context.Context, c call, req *abs.RequestInformation, fn func(map[string]any) error) error {
-	pg := s.pager()
+	_, err := s.pages(ctx, c, s.pager(), req, "", fn)
+	return err
+}
+
+// pages sends req, then follows each @odata.nextLink (checked by pg),
+// passing every item to fn, and returns the last page's reply: a delta
+// round ends there with its @odata.deltaLink. prefer, when set, is sent as
+// the Prefer header of every request.
+func (s *Source) pages(ctx context.Context, c call, pg *pager, req *abs.RequestInformation, prefer string, fn func(map[string]any) error) (*rawObject, error) {
 	op := c.op
 	for page := 1; ; page++ {
 		c.op = fmt.Sprintf("%s, page %d", op, page)
-		items, next, err := s.sendPage(ctx, c, req)
+		if prefer != "" {
+			req.Headers.Add("Prefer", prefer)
+		}
+		obj, err := s.sendRaw(ctx, c, req)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		items, next, err := obj.page()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.op, err)
 		}
 		for _, it := range items {
 			if err := fn(it); err != nil {
-				return fmt.Errorf("%s: %w", c.op, err)
+				return nil, fmt.Errorf("%s: %w", c.op, err)
 			}
 		}
 		if next == "" {
-			return nil
+			return obj, nil
 		}
 		nu, err := pg.follow(next)
 		if err != nil {
-			return fmt.Errorf("%s: %w", c.op, err)
+			return nil, fmt.Errorf("%s: %w", c.op, err)
 		}
 		req = abs.NewRequestInformation()
 		req.Method = abs.GET

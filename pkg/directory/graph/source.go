@@ -227,7 +227,8 @@ func (s *Source) readFull(ctx context.Context, picture bool, reason string) (*di
 	var userLink string
 	var err error
 	if picture {
-		if userLink, err = s.latest(ctx, s.usersDeltaURL(), "users"); err != nil {
+		c := call{op: "start following changes to users (users/delta from now)", permission: permUser}
+		if userLink, err = s.latest(ctx, c, s.usersDeltaURL()); err != nil {
 			if err = doubt(err); err != nil {
 				return nil, nil, err
 			}
@@ -295,12 +296,8 @@ type groupRef struct{ id, name string }
 // assignedGroups lists the groups assigned to the app, once each.
 func assignedGroups(assignments []directory.AppAssignment) []groupRef {
 	var gs []groupRef
-	seen := map[string]bool{}
-	for _, a := range assignments {
-		if a.PrincipalType == directory.PrincipalGroup && !seen[a.PrincipalID] {
-			seen[a.PrincipalID] = true
-			gs = append(gs, groupRef{a.PrincipalID, a.PrincipalDisplayName})
-		}
+	for _, a := range assignedOnce(assignments, directory.PrincipalGroup) {
+		gs = append(gs, groupRef{a.PrincipalID, a.PrincipalDisplayName})
 	}
 	return gs
 }
@@ -308,14 +305,24 @@ func assignedGroups(assignments []directory.AppAssignment) []groupRef {
 // directUsers lists the users assigned to the app directly, once each.
 func directUsers(assignments []directory.AppAssignment) []string {
 	var ids []string
-	seen := map[string]bool{}
-	for _, a := range assignments {
-		if a.PrincipalType == directory.PrincipalUser && !seen[a.PrincipalID] {
-			seen[a.PrincipalID] = true
-			ids = append(ids, a.PrincipalID)
-		}
+	for _, a := range assignedOnce(assignments, directory.PrincipalUser) {
+		ids = append(ids, a.PrincipalID)
 	}
 	return ids
+}
+
+// assignedOnce returns the first assignment of each principal of the
+// given type, in the order Graph listed them.
+func assignedOnce(assignments []directory.AppAssignment, principalType string) []directory.AppAssignment {
+	var out []directory.AppAssignment
+	seen := map[string]bool{}
+	for _, a := range assignments {
+		if a.PrincipalType == principalType && !seen[a.PrincipalID] {
+			seen[a.PrincipalID] = true
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // startRead bounds a whole read by ReadTimeout and counts its calls.
@@ -730,12 +737,9 @@ func (s *Source) pager() *pager {
 }
 
 func (p *pager) follow(next string) (*url.URL, error) {
-	u, err := url.Parse(next)
+	u, err := p.onOrigin("@odata.nextLink", next)
 	if err != nil {
-		return nil, fmt.Errorf("bad @odata.nextLink %q: %w", next, err)
-	}
-	if got := u.Scheme + "://" + u.Host; !strings.EqualFold(got, p.origin) {
-		return nil, fmt.Errorf("refusing @odata.nextLink to another origin (%s, not %s): a partial read is never taken for the whole", got, p.origin)
+		return nil, err
 	}
 	if p.seen[next] {
 		return nil, fmt.Errorf("@odata.nextLink repeats an earlier page (%s); refusing to loop", next)
@@ -743,6 +747,20 @@ func (p *pager) follow(next string) (*url.URL, error) {
 	p.seen[next] = true
 	if len(p.seen) >= p.max {
 		return nil, fmt.Errorf("the collection has more than %d pages; refusing to read on (a server whose pages never end)", p.max)
+	}
+	return u, nil
+}
+
+// onOrigin parses a link Graph sent (what names it) and refuses one to
+// another origin: following it would send the bearer token there and let
+// that server say what the directory holds.
+func (p *pager) onOrigin(what, link string) (*url.URL, error) {
+	u, err := url.Parse(link)
+	if err != nil {
+		return nil, fmt.Errorf("bad %s %q: %w", what, link, err)
+	}
+	if got := u.Scheme + "://" + u.Host; !strings.EqualFold(got, p.origin) {
+		return nil, fmt.Errorf("refusing %s to another origin (%s, not %s): a partial read is never taken for the whole", what, got, p.origin)
 	}
 	return u, nil
 }
