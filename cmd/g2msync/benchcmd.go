@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -184,8 +183,12 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 			ratio = fmt.Sprintf("%.2f×", r.wall.Seconds()/r.bound.Seconds())
 		}
 		read, _, _ := strings.Cut(r.read, ":")
+		lastCol := countsOrNone(r.applied)
+		if child != nil {
+			lastCol = r.rss
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", r.name, r.wall.Round(10*time.Millisecond), r.bound.Round(10*time.Millisecond), ratio,
-			r.cpu.Round(10*time.Millisecond), r.graph, r.gotoCall, r.throttled, read, cmp.Or(r.rss, countsOrNone(r.applied)))
+			r.cpu.Round(10*time.Millisecond), r.graph, r.gotoCall, r.throttled, read, lastCol)
 	}
 	return tw.Flush()
 }

@@ -316,8 +316,8 @@ func (readOnlyStore) Commit(...state.Outcome) error        { return errReadOnly 
 func (readOnlyStore) SetSkips(map[string]string) error     { return errReadOnly }
 func (readOnlyStore) SetStaged([]state.Staged) error       { return errReadOnly }
 func (readOnlyStore) SaveCycle(state.Cycle) error          { return errReadOnly }
-func (r readOnlyStore) DirectoryPicture() ([]byte, []byte, error) {
-	return r.st.DirectoryPicture()
+func (r readOnlyStore) DirectoryPicture(withBody bool) ([]byte, []byte, error) {
+	return r.st.DirectoryPicture(withBody)
 }
 func (readOnlyStore) SaveDirectoryPicture([]byte, []byte) error { return errReadOnly }
 
@@ -325,22 +325,22 @@ func (readOnlyStore) SaveDirectoryPicture([]byte, []byte) error { return errRead
 // owned, nothing failed, nothing to write.
 type emptyStore struct{}
 
-func (emptyStore) Records() ([]plan.Record, error)           { return nil, nil }
-func (emptyStore) Intents() ([]state.Intent, error)          { return nil, nil }
-func (emptyStore) Failures() ([]state.Failure, error)        { return nil, nil }
-func (emptyStore) Skips() (map[string]string, error)         { return nil, nil }
-func (emptyStore) Staged() ([]state.Staged, error)           { return nil, nil }
-func (emptyStore) Deferred() ([]state.Deferred, error)       { return nil, nil }
-func (emptyStore) Approvals() (map[string]string, error)     { return nil, nil }
-func (emptyStore) WriteIntents([]state.Intent) error         { return errReadOnly }
-func (emptyStore) Commit(...state.Outcome) error             { return errReadOnly }
-func (emptyStore) SetSkips(map[string]string) error          { return errReadOnly }
-func (emptyStore) SetStaged([]state.Staged) error            { return errReadOnly }
-func (emptyStore) SetDeferred([]state.Deferred) error        { return errReadOnly }
-func (emptyStore) ForgetApprovals([]string) error            { return errReadOnly }
-func (emptyStore) SaveCycle(state.Cycle) error               { return errReadOnly }
-func (emptyStore) DirectoryPicture() ([]byte, []byte, error) { return nil, nil, nil }
-func (emptyStore) SaveDirectoryPicture([]byte, []byte) error { return errReadOnly }
+func (emptyStore) Records() ([]plan.Record, error)               { return nil, nil }
+func (emptyStore) Intents() ([]state.Intent, error)              { return nil, nil }
+func (emptyStore) Failures() ([]state.Failure, error)            { return nil, nil }
+func (emptyStore) Skips() (map[string]string, error)             { return nil, nil }
+func (emptyStore) Staged() ([]state.Staged, error)               { return nil, nil }
+func (emptyStore) Deferred() ([]state.Deferred, error)           { return nil, nil }
+func (emptyStore) Approvals() (map[string]string, error)         { return nil, nil }
+func (emptyStore) WriteIntents([]state.Intent) error             { return errReadOnly }
+func (emptyStore) Commit(...state.Outcome) error                 { return errReadOnly }
+func (emptyStore) SetSkips(map[string]string) error              { return errReadOnly }
+func (emptyStore) SetStaged([]state.Staged) error                { return errReadOnly }
+func (emptyStore) SetDeferred([]state.Deferred) error            { return errReadOnly }
+func (emptyStore) ForgetApprovals([]string) error                { return errReadOnly }
+func (emptyStore) SaveCycle(state.Cycle) error                   { return errReadOnly }
+func (emptyStore) DirectoryPicture(bool) ([]byte, []byte, error) { return nil, nil, nil }
+func (emptyStore) SaveDirectoryPicture([]byte, []byte) error     { return errReadOnly }
 
 var _ engine.Store = emptyStore{}
 

@@ -148,6 +148,7 @@ func TestEveryProblemNamesItsKey(t *testing.T) {
 		{"cloud", "entra: { cloud: mars }", nil, "entra.cloud", `got "mars"`},
 		{"custom cloud without urls", "entra: { cloud: custom }", nil, "entra.authority_host", "missing"},
 		{"authority on public cloud", "entra: { authority_host: 'https://login.example.com/' }", nil, "entra.authority_host", "only with cloud: custom"},
+		{"negative full read interval", "entra: { full_read_interval: -1h }", nil, "entra.full_read_interval", "0 (a full read every cycle) or positive"},
 		{"plain http api", "goto: { api_base_url: 'http://api.getgo.com/admin/rest/v1' }", nil, "goto.api_base_url", "want https"},
 		{"rate above GoTo's limit", "goto: { rate_limit_per_second: 50 }", nil, "goto.rate_limit_per_second", "at most 10"},
 		{"batch size", "goto: { create_batch_size: 0 }", nil, "goto.create_batch_size", "between 1 and 500"},

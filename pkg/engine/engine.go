@@ -36,7 +36,7 @@ type Store interface {
 	Approvals() (map[string]string, error)
 	ForgetApprovals([]string) error
 	SaveCycle(state.Cycle) error
-	DirectoryPicture() (links, body []byte, err error)
+	DirectoryPicture(withBody bool) (links, body []byte, err error)
 	SaveDirectoryPicture(links, body []byte) error
 }
 

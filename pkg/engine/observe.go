@@ -158,7 +158,7 @@ func describeRead(snap *directory.Snapshot) string {
 // cycle follows from the same links again). A picture that cannot be
 // decoded, or saved, costs a full read next time and nothing else.
 func (c *cycle) readChanges(ctx context.Context, d directory.DeltaSource) (*directory.Snapshot, error) {
-	links, body, err := c.e.Store.DirectoryPicture()
+	links, _, err := c.e.Store.DirectoryPicture(false)
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +167,10 @@ func (c *cycle) readChanges(ctx context.Context, d directory.DeltaSource) (*dire
 		prev = c.e.Pictures.get(links)
 	}
 	if links != nil && prev == nil {
+		var body []byte
+		if links, body, err = c.e.Store.DirectoryPicture(true); err != nil {
+			return nil, err
+		}
 		if prev, err = directory.DecodePicture(links, body); err != nil {
 			c.log.Warn("the directory picture in the state file cannot be read; reading in full", logkey.Error, err.Error())
 			prev = nil

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -38,6 +40,10 @@ func (d *deltaFake) ReadChanges(ctx context.Context, prev *directory.Picture, po
 		next.FullAt = prev.FullAt
 		snap.Delta, snap.Changes = true, d.changes
 		next.Users, next.BodySum = prev.Users, prev.BodySum // as a reader's clone of prev
+		if d.changes > 0 {
+			next.Users = maps.Clone(prev.Users)
+			next.Users[fmt.Sprintf("joined-%d", d.reads)] = directory.User{UserPrincipalName: "new@contoso.com"}
+		}
 	}
 	for _, u := range snap.Users {
 		if _, ok := next.Users[u.ID]; !ok && prev == nil {
@@ -54,7 +60,7 @@ func (h *harness) stored() (links, body []byte) {
 		h.t.Fatal(err)
 	}
 	defer st.Close()
-	links, body, err = st.DirectoryPicture()
+	links, body, err = st.DirectoryPicture(true)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -86,7 +92,7 @@ func TestDirectoryPictureIsKeptBetweenCycles(t *testing.T) {
 	}
 
 	res := run(Options{InitialSync: true}, cache)
-	if src.prevs[0] != nil || !src.pols[0].Full || res.Cycle.Read != "full" {
+	if src.prevs[0] != nil || !src.pols[0].Full || src.pols[0].MaxAge != 24*time.Hour || res.Cycle.Read != "full" {
 		t.Fatalf("first cycle: prev %v, policy %+v, read %q", src.prevs[0], src.pols[0], res.Cycle.Read)
 	}
 	first := cache.pic
@@ -115,6 +121,19 @@ func TestDirectoryPictureIsKeptBetweenCycles(t *testing.T) {
 	}
 	if src.prevs[2] == cache.pic || !cmp.Equal(src.prevs[2], want) {
 		t.Errorf("a new process started from %+v, want the stored picture", src.prevs[2])
+	}
+
+	// A delta read that changed something rewrites the body, and another
+	// process follows the new one.
+	src.changes = 1
+	res = run(Options{}, cache)
+	src.changes = 0
+	linksC, bodyC := h.stored()
+	if res.Cycle.Read != "delta: 1 changes" || bytes.Equal(bodyC, body2) {
+		t.Errorf("a delta read with a change: read %q, body rewritten %v (want true)", res.Cycle.Read, !bytes.Equal(bodyC, body2))
+	}
+	if got, err := directory.DecodePicture(linksC, bodyC); err != nil || len(got.Users) != len(want.Users)+1 {
+		t.Errorf("the rewritten picture: %v, %v", got, err)
 	}
 
 	links3, body3 := h.stored()

@@ -790,12 +790,14 @@ const (
 )
 
 // DirectoryPicture returns the stored directory picture's two parts
-// (directory.EncodePicture), or nils when none is stored.
-func (s *Store) DirectoryPicture() (links, body []byte, err error) {
+// (directory.EncodePicture), or nils when none is stored. Without
+// withBody it returns the links alone: a caller that still holds the
+// picture they belong to need not copy 25 MB to learn so.
+func (s *Store) DirectoryPicture(withBody bool) (links, body []byte, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		kv := tx.Bucket(bucketKV)
 		links = bytes.Clone(kv.Get([]byte(keyPictureLinks)))
-		if b := kv.Bucket([]byte(bucketPictureBody)); b != nil {
+		if b := kv.Bucket([]byte(bucketPictureBody)); b != nil && withBody {
 			body = bytes.Clone(b.Get([]byte(keyPictureBody)))
 		}
 		return nil

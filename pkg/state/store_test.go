@@ -459,7 +459,7 @@ func TestRecordsDecodedOnceAreStillTheStoredOnes(t *testing.T) {
 func TestDirectoryPictureParts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	st := open(t, path, Options{Binding: binding})
-	if l, b, err := st.DirectoryPicture(); err != nil || l != nil || b != nil {
+	if l, b, err := st.DirectoryPicture(true); err != nil || l != nil || b != nil {
 		t.Fatalf("empty file: %q %q %v", l, b, err)
 	}
 	body := bytes.Repeat([]byte("people "), 100_000)
@@ -471,13 +471,16 @@ func TestDirectoryPictureParts(t *testing.T) {
 	}
 	st.Close()
 	st = open(t, path, Options{Binding: binding})
-	if l, b, err := st.DirectoryPicture(); err != nil || string(l) != "links 2" || !bytes.Equal(b, body) {
+	if l, b, err := st.DirectoryPicture(true); err != nil || string(l) != "links 2" || !bytes.Equal(b, body) {
 		t.Fatalf("after a links-only save: %q, %d bytes, %v", l, len(b), err)
+	}
+	if l, b, err := st.DirectoryPicture(false); err != nil || string(l) != "links 2" || b != nil {
+		t.Fatalf("links alone: %q, %d bytes, %v", l, len(b), err)
 	}
 	if err := st.SaveDirectoryPicture(nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if l, b, err := st.DirectoryPicture(); err != nil || l != nil || b != nil {
+	if l, b, err := st.DirectoryPicture(true); err != nil || l != nil || b != nil {
 		t.Fatalf("after clearing: %q, %d bytes, %v", l, len(b), err)
 	}
 }

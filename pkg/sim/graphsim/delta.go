@@ -134,7 +134,7 @@ func (s *Server) handleDelta(c *call, kind string) *resp {
 			}
 			filter = ids
 		}
-		st = &deltaState{kind: kind, sel: sel, filter: filter, seq: -1, initialURL: withoutQuery(c.r, "deltatoken")}
+		st = &deltaState{kind: kind, sel: sel, filter: filter, seq: -1, initialURL: withQuery(c.r, "deltatoken", "")}
 		if tok == "latest" {
 			// $deltatoken=latest: no objects, only a deltaLink from now on.
 			next := &deltaState{kind: kind, sel: sel, filter: filter, seq: s.t.seq, issued: now, initialURL: st.initialURL}

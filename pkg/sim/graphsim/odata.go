@@ -140,8 +140,9 @@ func decodeSkipToken(tok string) (string, bool) {
 	return strings.CutPrefix(string(b), "k:")
 }
 
-// withQuery returns the request's absolute URL with name set to value,
-// writing "$" literally in option names as Graph does in its links.
+// withQuery returns the request's absolute URL with name set to value, or
+// without name when value is "", writing "$" literally in option names as
+// Graph does in its links.
 func withQuery(r *http.Request, name, value string) string {
 	q := r.URL.Query()
 	keys := make([]string, 0, len(q))
@@ -168,24 +169,10 @@ func withQuery(r *http.Request, name, value string) string {
 			add(k, v)
 		}
 	}
-	if name != "" {
+	if name != "" && value != "" {
 		add(name, value)
 	}
 	return b.String()
-}
-
-// withoutQuery is the request's URL without the named query parameter
-// (with or without its $).
-func withoutQuery(r *http.Request, name string) string {
-	u := *r.URL
-	q := u.Query()
-	q.Del(name)
-	q.Del("$" + name)
-	out := originOf(r) + u.EscapedPath()
-	if len(q) > 0 {
-		out += "?" + strings.ReplaceAll(q.Encode(), "%24", "$")
-	}
-	return out
 }
 
 // pageOf serves one page of a keyed collection: ids sorted ascending, render
