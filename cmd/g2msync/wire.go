@@ -238,15 +238,8 @@ func (a *app) openExisting() (*state.Store, error) {
 }
 
 func (a *app) fillReport(st *state.Store, rep *daemon.Report) {
-	recs, err := st.Records()
-	if err == nil {
-		for _, r := range recs {
-			if r.State == plan.StateDisabled {
-				rep.OwnedDisabled++
-			} else {
-				rep.OwnedActive++
-			}
-		}
+	if active, disabled, err := st.OwnedCounts(); err == nil {
+		rep.OwnedActive, rep.OwnedDisabled = active, disabled
 	}
 	rep.Staged, _ = st.Staged()
 	rep.Deferred, _ = st.Deferred()

@@ -429,28 +429,75 @@ func TestClearEveryFailure(t *testing.T) {
 	}
 }
 
-// TestRecordsDecodedOnceAreStillTheStoredOnes: Records keeps what it
-// decoded for the next call on the same open file, and gives a record that
-// changed since as it is now; changing what it returned changes nothing it
-// keeps.
-func TestRecordsDecodedOnceAreStillTheStoredOnes(t *testing.T) {
+// TestOwnedCountsAgreeWithRecords: the counts by state are those of the
+// records decoded whole, records written before checksums included, and a
+// record that fails its checksum fails the count as it fails Records.
+func TestOwnedCountsAgreeWithRecords(t *testing.T) {
 	st := open(t, filepath.Join(t.TempDir(), "state.db"), Options{Binding: binding})
-	r := plan.Record{EntraID: "e1", UPN: "a@contoso.com", GoToKey: "k1", Licenses: []string{"1001"}, State: plan.StateActive}
-	if err := st.Commit(Outcome{EntraID: "e1", Record: &r}); err != nil {
+	for i, s := range []plan.State{plan.StateActive, plan.StateDisabled, plan.StateActive, plan.StateDisabled, plan.StateDisabled} {
+		r := plan.Record{EntraID: fmt.Sprintf("e%d", i), GoToKey: fmt.Sprintf("k%d", i), State: s}
+		if err := st.Commit(Outcome{EntraID: r.EntraID, Record: &r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Written before checksums: the record's JSON alone.
+	if err := st.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketAccounts).Put([]byte("e9"), []byte(`{"EntraID":"e9","GoToKey":"k9","State":"disabled"}`))
+	}); err != nil {
 		t.Fatal(err)
 	}
-	first, err := st.Records()
-	if err != nil || len(first) != 1 {
-		t.Fatalf("records %v, %v", first, err)
-	}
-	first[0].Licenses[0] = "changed by the caller"
-	r.State = plan.StateDisabled
-	if err := st.Commit(Outcome{EntraID: "e1", Record: &r}); err != nil {
+	recs, err := st.Records()
+	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := st.Records()
-	if err != nil || len(again) != 1 || again[0].State != plan.StateDisabled || again[0].Licenses[0] != "1001" {
-		t.Fatalf("after a change: %+v, %v", again, err)
+	wantActive, wantDisabled := 0, 0
+	for _, r := range recs {
+		if r.State == plan.StateDisabled {
+			wantDisabled++
+		} else {
+			wantActive++
+		}
+	}
+	active, disabled, err := st.OwnedCounts()
+	if err != nil || active != wantActive || disabled != wantDisabled || active != 2 || disabled != 4 {
+		t.Fatalf("counts %d active, %d disabled, %v; records say %d and %d", active, disabled, err, wantActive, wantDisabled)
+	}
+	if err := st.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAccounts)
+		v := bytes.Replace(b.Get([]byte("e1")), []byte(`"k1"`), []byte(`"k7"`), 1)
+		return b.Put([]byte("e1"), v)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.OwnedCounts(); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a record failing its checksum: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestAppendOnlyBucketsFillTheirPages: the provisioning log's pages are
+// filled before they split, so an initial sync's log takes about the
+// bytes it holds rather than twice as many.
+func TestAppendOnlyBucketsFillTheirPages(t *testing.T) {
+	st := open(t, filepath.Join(t.TempDir(), "state.db"), Options{Binding: binding})
+	for batch := range 20 {
+		var outs []Outcome
+		for i := range 100 {
+			id := fmt.Sprintf("e%05d", batch*100+i)
+			outs = append(outs, Outcome{EntraID: id, Audit: AuditEntry{Action: "create", Result: "success", EntraID: id,
+				UPN: id + "@contoso.example", Reason: "assigned to the app"}})
+		}
+		if err := st.Commit(outs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.db.View(func(tx *bolt.Tx) error {
+		s := tx.Bucket(bucketAudit).Stats()
+		if s.KeyN != 2000 || float64(s.LeafInuse) < 0.85*float64(s.LeafAlloc) {
+			t.Errorf("provisioning log: %d entries, %d of %d leaf bytes in use", s.KeyN, s.LeafInuse, s.LeafAlloc)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
