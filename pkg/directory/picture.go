@@ -62,8 +62,8 @@ func FullReason(prev *Picture, key string, pol ReadPolicy) string {
 }
 
 // PictureVersion is the layout of Picture; a picture of another version is
-// not used.
-const PictureVersion = 1
+// not used. 2: the body in its own layout (picturebody.go) instead of gob.
+const PictureVersion = 2
 
 // Picture is what a delta-following reader keeps of the directory between
 // reads: the people reached and the members of assigned groups, with the
@@ -141,12 +141,6 @@ type pictureLinks struct {
 	BodySum    string
 }
 
-type pictureBody struct {
-	Members map[string][]string
-	Users   map[string]User
-	Absent  map[string]bool
-}
-
 // EncodePicture encodes p in two parts for a store: links, small and
 // changed by every read, and, when withBody, the body, large and changed
 // only when the directory is (nil otherwise: encoding 100,000 people costs
@@ -154,11 +148,7 @@ type pictureBody struct {
 // body's checksum in p.BodySum and in the links.
 func EncodePicture(p *Picture, withBody bool) (links, body []byte, err error) {
 	if withBody {
-		var bb bytes.Buffer
-		if err := gob.NewEncoder(&bb).Encode(pictureBody{p.Members, p.Users, p.Absent}); err != nil {
-			return nil, nil, fmt.Errorf("encode directory picture: %w", err)
-		}
-		body = bb.Bytes()
+		body = encodeBody(pictureBody{p.Members, p.Users, p.Absent})
 		p.BodySum = bodySum(body)
 	}
 	var lb bytes.Buffer
@@ -186,8 +176,8 @@ func DecodePicture(links, body []byte) (*Picture, error) {
 	if bodySum(body) != l.BodySum {
 		return nil, errors.New("decode directory picture: its checksum does not match (damaged, or changed outside g2msync)")
 	}
-	var b pictureBody
-	if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&b); err != nil {
+	b, err := decodeBody(body)
+	if err != nil {
 		return nil, fmt.Errorf("decode directory picture: %w", err)
 	}
 	return &Picture{Version: l.Version, Key: l.Key, FullAt: l.FullAt, AppID: l.AppID, UserLink: l.UserLink, GroupLinks: l.GroupLinks,
