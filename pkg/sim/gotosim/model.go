@@ -295,6 +295,20 @@ func (s *Server) licenseUsersLocked(key string) []string {
 	return keys
 }
 
+// licenseHoldersLocked counts the users holding the licence without
+// listing them: a bulk create checks the seats of each licence it gives,
+// and listing 100,000 holders for each of 1,000 creates made the simulator
+// the slowest part of a large benchmark.
+func (s *Server) licenseHoldersLocked(key string) int {
+	n := 0
+	for _, u := range s.users {
+		if slices.Contains(u.licenses, key) {
+			n++
+		}
+	}
+	return n
+}
+
 func (s *Server) exportLicenseLocked(l *license) License {
 	keys := s.licenseUsersLocked(l.key)
 	return License{
@@ -315,7 +329,7 @@ func (s *Server) checkLicensesLocked(keys []string, adding int, holder *user) *a
 		if holder != nil && slices.Contains(holder.licenses, k) {
 			continue
 		}
-		if len(s.licenseUsersLocked(k))+adding > l.seats {
+		if s.licenseHoldersLocked(k)+adding > l.seats {
 			return &apiErr{status: 409, code: "license.seats.exceeded", value: k}
 		}
 	}
