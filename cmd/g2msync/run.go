@@ -121,6 +121,10 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 // runOnce runs one cycle. A signal ends it after the change in flight; the
 // call itself is cancelled only if it outlasts the grace period.
 func (m *Main) runOnce(ctx context.Context, a *app, opts engine.Options) error {
+	// No next cycle in this process will follow from the directory picture:
+	// holding it decoded would only keep 100,000 people in memory while the
+	// plan is applied.
+	a.pictures = nil
 	if !opts.DryRun && a.progress == nil {
 		a.progress = newProgress(m.Stderr, a.log, "applying the plan", time.Now)
 	}
