@@ -48,7 +48,7 @@ type Reading struct {
 // assigned to the app are not people and are ignored. It fails rather than
 // return a partial picture when a group's members are missing.
 func Assemble(r Reading) (*Snapshot, error) {
-	assigned := map[string][]Assignment{}
+	assigned := make(map[string][]Assignment, len(r.Users))
 	groups := map[string]*Group{}
 	add := func(userID string, a Assignment) {
 		if !slices.Contains(assigned[userID], a) {
@@ -71,7 +71,7 @@ func Assemble(r Reading) (*Snapshot, error) {
 			if g == nil {
 				g = &Group{ID: a.PrincipalID, DisplayName: a.PrincipalDisplayName}
 				groups[a.PrincipalID] = g
-				seen := map[string]bool{}
+				seen := make(map[string]bool, len(members))
 				for _, id := range members {
 					if _, ok := r.Users[id]; ok && !seen[id] {
 						seen[id] = true
@@ -88,19 +88,27 @@ func Assemble(r Reading) (*Snapshot, error) {
 	}
 	snap := &Snapshot{App: r.App, ReadAt: r.ReadAt, Calls: r.Calls}
 	snap.App.Roles = slices.Clone(r.App.Roles)
-	for id, as := range assigned {
-		u, ok := r.Users[id]
-		if !ok {
-			continue
+	// The ids are sorted rather than the users: 100,000 strings move faster
+	// than 100,000 users.
+	ids := make([]string, 0, len(assigned))
+	for id := range assigned {
+		if _, ok := r.Users[id]; ok {
+			ids = append(ids, id)
 		}
+	}
+	slices.Sort(ids)
+	if len(ids) > 0 {
+		snap.Users = make([]User, 0, len(ids))
+	}
+	for _, id := range ids {
+		u := r.Users[id]
 		u.ID = id
-		u.Assignments = as
+		u.Assignments = assigned[id]
 		slices.SortFunc(u.Assignments, func(a, b Assignment) int {
 			return cmp.Or(cmp.Compare(a.GroupID, b.GroupID), cmp.Compare(a.AppRoleID, b.AppRoleID))
 		})
 		snap.Users = append(snap.Users, u)
 	}
-	slices.SortFunc(snap.Users, func(a, b User) int { return cmp.Compare(a.ID, b.ID) })
 	for _, g := range groups {
 		snap.Groups = append(snap.Groups, *g)
 	}
