@@ -238,7 +238,9 @@ func (a *app) openExisting() (*state.Store, error) {
 }
 
 func (a *app) fillReport(st *state.Store, rep *daemon.Report) {
-	if active, disabled, err := st.OwnedCounts(); err == nil {
+	if rep.Result != nil && rep.Result.Owned != nil {
+		rep.OwnedActive, rep.OwnedDisabled = rep.Result.Owned.Active, rep.Result.Owned.Disabled
+	} else if active, disabled, err := st.OwnedCounts(); err == nil {
 		rep.OwnedActive, rep.OwnedDisabled = active, disabled
 	}
 	rep.Staged, _ = st.Staged()

@@ -132,7 +132,16 @@ type Result struct {
 	Cycle state.Cycle
 	// Errors are the changes that failed, with what to do about them.
 	Errors []*ChangeError
+	// Owned counts the owned accounts by state when the cycle ended: the
+	// records it read with the outcomes it committed. Nil when it did not
+	// get as far as reading them; the state file can then be counted.
+	// Counting here spares a report reading 100,000 records again, which
+	// also maps every page of them into memory.
+	Owned *OwnedCounts
 }
+
+// OwnedCounts counts owned accounts by state.
+type OwnedCounts struct{ Active, Disabled int }
 
 // Outcome returns the cycle's outcome.
 func (r *Result) Outcome() string { return r.Cycle.Outcome }
@@ -171,6 +180,17 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 		c.callsAtStart = e.Calls()
 	}
 	err := c.run(ctx)
+	if c.owned != nil && !opts.DryRun {
+		o := &OwnedCounts{}
+		for _, st := range c.owned {
+			if st == plan.StateDisabled {
+				o.Disabled++
+			} else {
+				o.Active++
+			}
+		}
+		c.res.Owned = o
+	}
 	c.res.Cycle.End = e.now()
 	c.res.Cycle.Calls = c.calls()
 	if err != nil {
@@ -252,6 +272,9 @@ type cycle struct {
 	recovered []state.Outcome
 	// ownedKeys maps the GoTo key of every owned account to its person.
 	ownedKeys map[string]string
+	// owned is the state of every owned record, as stored: the records
+	// read, then each outcome once committed (Result.Owned).
+	owned     map[string]plan.State
 	failures  map[string]state.Failure
 	commitErr error
 	tried     int                // changes whose call was made

@@ -69,7 +69,25 @@ func (h *harness) run(opts Options) (*Result, error) {
 	defer st.Close()
 	res, err := h.engine(st, opts.DryRun).Run(context.Background(), opts)
 	h.now = h.now.Add(20 * time.Minute) // the next cycle comes on schedule
+	h.ownedAgree(st, res)
 	return res, err
+}
+
+// ownedAgree checks, after every cycle the tests run, that the counts the
+// cycle kept are those of the state file it wrote.
+func (h *harness) ownedAgree(st *state.Store, res *Result) {
+	h.t.Helper()
+	if res == nil || res.Owned == nil {
+		return
+	}
+	active, disabled, err := st.OwnedCounts()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if res.Owned.Active != active || res.Owned.Disabled != disabled {
+		h.t.Errorf("cycle %s (%s) counts %d active and %d disabled; the state file holds %d and %d",
+			res.CycleID, res.Cycle.Outcome, res.Owned.Active, res.Owned.Disabled, active, disabled)
+	}
 }
 
 func (h *harness) mustRun(opts Options) *Result {
@@ -702,6 +720,7 @@ func (h *harness) runWith(wrap func(*state.Store) Store, opts Options) (*Result,
 	e.Store = wrap(st)
 	res, err := e.Run(context.Background(), opts)
 	h.now = h.now.Add(20 * time.Minute)
+	h.ownedAgree(st, res)
 	return res, err
 }
 

@@ -25,6 +25,7 @@ func (c *cycle) execute(ctx context.Context, p *plan.Plan) error {
 		if err := c.e.Store.Commit(c.recovered...); err != nil {
 			return err
 		}
+		c.committed(c.recovered)
 	}
 	total := len(p.Changes)
 	c.progress(0, total)
@@ -485,7 +486,25 @@ func (c *cycle) commit(os ...state.Outcome) bool {
 		}
 		return false
 	}
+	c.committed(os)
 	return true
+}
+
+// committed follows outcomes the state file now holds in the owned
+// records' states (Result.Owned). Callers hold c.mu where changes run
+// together.
+func (c *cycle) committed(os []state.Outcome) {
+	if c.owned == nil {
+		return
+	}
+	for _, o := range os {
+		switch {
+		case o.DeleteRecord:
+			delete(c.owned, o.EntraID)
+		case o.Record != nil:
+			c.owned[o.EntraID] = o.Record.State
+		}
+	}
 }
 
 // outcome returns the outcome of ch with its audit entry; an approved

@@ -49,6 +49,10 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 		return plan.Input{}, err
 	}
 	c.res.Cycle.Owned = len(records)
+	c.owned = make(map[string]plan.State, len(records))
+	for _, r := range records {
+		c.owned[r.EntraID] = r.State
+	}
 	fs, err := c.e.Store.Failures()
 	if err != nil {
 		return plan.Input{}, fmt.Errorf("read failed changes: %w", err)

@@ -123,6 +123,7 @@ func (c *cycle) recordPlan(p *plan.Plan) error {
 		if err := c.e.Store.Commit(outs...); err != nil {
 			return err
 		}
+		c.committed(outs)
 	}
 	if err := c.e.Store.SetSkips(cur); err != nil {
 		return err
