@@ -36,8 +36,12 @@ lower bound (the Graph calls one after another at their latency, plus the
 GoTo calls at the rate limit), their ratio, the calls, GoTo's 429s, and
 the CPU time, how the directory was read (full or delta), and the
 process's peak RSS (the simulators share the process, so CPU and RSS are
-upper bounds for g2msync alone).
-  g2msync bench --users 10000 --goto-latency 200ms`
+upper bounds for g2msync alone). With --separate-process each cycle is its
+own ` + "`g2msync run --once`" + ` and its peak RSS is split, as Linux counts it,
+into anonymous memory (the heap) and file-backed pages (the binary and
+the state file bbolt maps). --cycles 1 stops after the initial sync.
+  g2msync bench --users 10000 --goto-latency 200ms
+  g2msync bench --users 100000 --separate-process --cycles 2`
 
 // Run implements command.
 func (c *BenchCommand) Run(ctx context.Context, args []string) error {
@@ -48,12 +52,19 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	rate := fs.Float64("goto-rate", 10, "GoTo requests per second before 429 (the client is set to the same)")
 	inFlight := fs.Int("max-in-flight", 4, "goto.max_in_flight")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the no-change cycle to this file (go tool pprof)")
+	cycles := fs.Int("cycles", 3, "how many of the three cycles to run, in order (1: the initial sync alone; 2: and the no-change cycle)")
 	separate := fs.Bool("separate-process", false, "run each cycle as its own g2msync run --once process, as cron or a Kubernetes CronJob would, and report that process's CPU and peak RSS alone")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *users < 10 || *users > 1_000_000 {
 		return usageError{fmt.Errorf("--users: want 10 to 1,000,000, got %d", *users)}
+	}
+	if *cycles < 1 || *cycles > 3 {
+		return usageError{fmt.Errorf("--cycles: want 1, 2 or 3, got %d", *cycles)}
+	}
+	if *cpuProfile != "" && *cycles < 2 {
+		return usageError{fmt.Errorf("--cpuprofile profiles the no-change cycle; it needs --cycles 2 or 3")}
 	}
 	if *rate <= 0 || *inFlight < 1 {
 		return usageError{fmt.Errorf("--goto-rate and --max-in-flight: want more than 0")}
@@ -137,7 +148,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	if err := measure("initial sync", engine.Options{InitialSync: true}); err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
+	if *cpuProfile != "" && *cycles > 1 {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
 			return err
@@ -147,22 +158,26 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	err = measure("no change", engine.Options{})
-	if *cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
-	if err != nil {
-		return err
-	}
-	people := w.InScope(false)
-	changed := max(1, len(people)/100)
-	for i := range changed {
-		if err := w.Graph.UpdateUser(people[i*len(people)/changed].ID, map[string]any{"surname": "Benchmarked"}); err != nil {
+	if *cycles > 1 {
+		err := measure("no change", engine.Options{})
+		if *cpuProfile != "" {
+			pprof.StopCPUProfile()
+		}
+		if err != nil {
 			return err
 		}
 	}
-	if err := measure("1 % changed", engine.Options{}); err != nil {
-		return err
+	if *cycles > 2 {
+		people := w.InScope(false)
+		changed := max(1, len(people)/100)
+		for i := range changed {
+			if err := w.Graph.UpdateUser(people[i*len(people)/changed].ID, map[string]any{"surname": "Benchmarked"}); err != nil {
+				return err
+			}
+		}
+		if err := measure("1 % changed", engine.Options{}); err != nil {
+			return err
+		}
 	}
 	if child != nil {
 		fmt.Fprintf(c.m.Stdout, "%d people; Graph %s, GoTo %s and %g requests/s; max_in_flight %d; each cycle a `run --once` process (CPU and RSS are its own)\n",
@@ -206,16 +221,8 @@ func cpuTime() time.Duration {
 // peakRSS is the process's peak resident set (VmHWM), where Linux says it.
 func peakRSS() string {
 	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "unknown"
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			if err == nil {
-				return fmt.Sprintf("%.0f MiB", float64(kb)/1024)
-			}
-		}
+	if kb := statusKB(data, "VmHWM:"); err == nil && kb > 0 {
+		return fmt.Sprintf("%.0f MiB", float64(kb)/1024)
 	}
 	return "unknown"
 }
@@ -250,6 +257,62 @@ type childCycle struct {
 	read, rss        string
 }
 
+// memorySampler follows a process's resident set while it runs, split as
+// Linux splits it: anonymous memory (the Go heap and stacks) and file-backed
+// pages (the binary and the state file bbolt maps). The peak of each is
+// reported, since VmHWM alone cannot say whether a cycle's memory is its
+// heap or its mapped state file.
+type memorySampler struct {
+	anon, file int // peak kB
+	done       chan struct{}
+	stopped    chan struct{}
+}
+
+func sampleMemory(pid int) *memorySampler {
+	s := &memorySampler{done: make(chan struct{}), stopped: make(chan struct{})}
+	go func() {
+		defer close(s.stopped)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		path := fmt.Sprintf("/proc/%d/status", pid)
+		for {
+			if data, err := os.ReadFile(path); err == nil {
+				anon, file := statusKB(data, "RssAnon:"), statusKB(data, "RssFile:")
+				s.anon, s.file = max(s.anon, anon), max(s.file, file)
+			}
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+// stop ends the sampling and says the peaks, "" where Linux did not.
+func (s *memorySampler) stop() string {
+	close(s.done)
+	<-s.stopped
+	if s.anon == 0 {
+		return ""
+	}
+	return fmt.Sprintf("anon %.0f, file %.0f MiB", float64(s.anon)/1024, float64(s.file)/1024)
+}
+
+// statusKB is the value in kB of one field of /proc/PID/status, 0 when absent.
+func statusKB(status []byte, field string) int {
+	for line := range bytes.Lines(status) {
+		if v, ok := bytes.CutPrefix(line, []byte(field)); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(string(v)), " kB"))
+			if err == nil {
+				return kb
+			}
+		}
+	}
+	return 0
+}
+
 func (b *benchChild) cycle(ctx context.Context, opts engine.Options) (childCycle, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -265,7 +328,12 @@ func (b *benchChild) cycle(ctx context.Context, opts engine.Options) (childCycle
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
-	err = cmd.Run()
+	if err = cmd.Start(); err != nil {
+		return childCycle{}, err
+	}
+	mem := sampleMemory(cmd.Process.Pid)
+	err = cmd.Wait()
+	split := mem.stop()
 	r := childCycle{wall: time.Since(start), graph: int64(b.w.Graph.GraphCalls())}
 	for _, n := range b.w.GoTo.Calls() {
 		r.gotoCalls += int64(n)
@@ -276,6 +344,9 @@ func (b *benchChild) cycle(ctx context.Context, opts engine.Options) (childCycle
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		r.rss = fmt.Sprintf("%.0f MiB", float64(ru.Maxrss)/1024) // kB on Linux
+		if split != "" {
+			r.rss += " (" + split + ")"
+		}
 	}
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {

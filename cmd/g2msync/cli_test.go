@@ -246,4 +246,23 @@ func TestBenchCommand(t *testing.T) {
 			t.Errorf("bench output lacks %q:\n%s", want, out.String())
 		}
 	}
+	out.Reset()
+	if err := m.Run(context.Background(), []string{"bench", "--users", "100", "--graph-latency", "1ms", "--goto-latency", "1ms", "--goto-rate", "1000", "--cycles", "1"}); err != nil {
+		t.Fatalf("bench --cycles 1: %v\n%s", err, errs.String())
+	}
+	if !strings.Contains(out.String(), "initial sync") || strings.Contains(out.String(), "no change") {
+		t.Errorf("bench --cycles 1 ran other cycles:\n%s", out.String())
+	}
+	if err := m.Run(context.Background(), []string{"bench", "--cycles", "1", "--cpuprofile", filepath.Join(t.TempDir(), "p")}); err == nil {
+		t.Error("bench --cpuprofile with --cycles 1 (no no-change cycle to profile) was accepted")
+	}
+}
+
+// statusKB reads a field of /proc/PID/status, where the bench finds a
+// cycle's anonymous and file-backed memory.
+func TestStatusKB(t *testing.T) {
+	status := []byte("Name:\tg2msync\nVmHWM:\t  302112 kB\nRssAnon:\t  191532 kB\nRssFile:\t  110208 kB\n")
+	if a, f, h, x := statusKB(status, "RssAnon:"), statusKB(status, "RssFile:"), statusKB(status, "VmHWM:"), statusKB(status, "RssShmem:"); a != 191532 || f != 110208 || h != 302112 || x != 0 {
+		t.Errorf("RssAnon %d, RssFile %d, VmHWM %d, RssShmem %d", a, f, h, x)
+	}
 }
