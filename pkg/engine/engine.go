@@ -182,8 +182,8 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	err := c.run(ctx)
 	if c.owned != nil && !opts.DryRun {
 		o := &OwnedCounts{}
-		for _, st := range c.owned {
-			if st == plan.StateDisabled {
+		for _, disabled := range c.owned {
+			if disabled {
 				o.Disabled++
 			} else {
 				o.Active++
@@ -272,9 +272,9 @@ type cycle struct {
 	recovered []state.Outcome
 	// ownedKeys maps the GoTo key of every owned account to its person.
 	ownedKeys map[string]string
-	// owned is the state of every owned record, as stored: the records
-	// read, then each outcome once committed (Result.Owned).
-	owned     map[string]plan.State
+	// owned says of every owned record, as stored, whether it is disabled:
+	// the records read, then each outcome once committed (Result.Owned).
+	owned     map[string]bool
 	failures  map[string]state.Failure
 	commitErr error
 	tried     int                // changes whose call was made

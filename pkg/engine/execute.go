@@ -502,7 +502,7 @@ func (c *cycle) committed(os []state.Outcome) {
 		case o.DeleteRecord:
 			delete(c.owned, o.EntraID)
 		case o.Record != nil:
-			c.owned[o.EntraID] = o.Record.State
+			c.owned[o.EntraID] = o.Record.State == plan.StateDisabled
 		}
 	}
 }

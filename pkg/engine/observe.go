@@ -49,9 +49,9 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 		return plan.Input{}, err
 	}
 	c.res.Cycle.Owned = len(records)
-	c.owned = make(map[string]plan.State, len(records))
+	c.owned = make(map[string]bool, len(records))
 	for _, r := range records {
-		c.owned[r.EntraID] = r.State
+		c.owned[r.EntraID] = r.State == plan.StateDisabled
 	}
 	fs, err := c.e.Store.Failures()
 	if err != nil {
