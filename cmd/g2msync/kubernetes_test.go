@@ -75,6 +75,19 @@ func envOf(c corev1.Container) map[string]string {
 	return m
 }
 
+// memLimitFromLimits reports whether the container tells the Go runtime its
+// memory limit (GOMEMLIMIT from limits.memory), so that the heap is
+// collected harder near the limit instead of the pod being killed over it.
+func memLimitFromLimits(c corev1.Container) bool {
+	for _, e := range c.Env {
+		if e.Name == "GOMEMLIMIT" && e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil &&
+			e.ValueFrom.ResourceFieldRef.Resource == "limits.memory" {
+			return true
+		}
+	}
+	return false
+}
+
 func mountOf(c corev1.Container, volume string) string {
 	for _, m := range c.VolumeMounts {
 		if m.Name == volume {
@@ -113,6 +126,8 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Error("probes must be /healthz (liveness) and /readyz (readiness)")
 	case c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero():
 		t.Error("memory request and limit must be set")
+	case !memLimitFromLimits(c):
+		t.Error("GOMEMLIMIT must come from limits.memory")
 	case mountOf(c, "state") != path.Dir(env["G2MSYNC_STATE_PATH"]):
 		t.Errorf("state volume at %s, state file %s", mountOf(c, "state"), env["G2MSYNC_STATE_PATH"])
 	case mountOf(c, "credentials") != env["CREDENTIALS_DIRECTORY"]:
@@ -166,5 +181,8 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	if envOf(js.Containers[0])["G2MSYNC_STATE_PATH"] != env["G2MSYNC_STATE_PATH"] || mountOf(js.Containers[0], "state") != mountOf(c, "state") {
 		t.Error("the job must write the state file the Deployment reads")
+	}
+	if !memLimitFromLimits(js.Containers[0]) {
+		t.Error("job: GOMEMLIMIT must come from limits.memory")
 	}
 }

@@ -1,38 +1,36 @@
 package graph
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
-
-	absser "github.com/microsoft/kiota-abstractions-go/serialization"
 )
 
-// rawObject is a Parsable that keeps every JSON property, by its Graph name,
-// in its additional data. User pages are parsed into it instead of
-// models.User so that any attribute a mapping names, directory extension
-// attributes included, is read without a per-property getter table, and so
-// that a read holds one map per user rather than a backing store.
+// rawObject keeps every JSON property of a reply by its Graph name. User
+// pages are read into it instead of models.User so that any attribute a
+// mapping names, directory extension attributes included, is read without
+// a per-property getter table, and so that a read holds one map per user
+// rather than a backing store.
 type rawObject struct{ data map[string]any }
 
-var _ absser.AdditionalDataHolder = (*rawObject)(nil)
-
-func newRawObject(absser.ParseNode) (absser.Parsable, error) {
-	return &rawObject{data: map[string]any{}}, nil
+// decodeRaw decodes one reply: a JSON object, numbers kept as written
+// (json.Number), as kiota's parse nodes keep them as int64 or float64.
+func decodeRaw(body []byte) (*rawObject, error) {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var data map[string]any
+	if err := d.Decode(&data); err != nil {
+		return nil, fmt.Errorf("the reply is not a JSON object: %w", err)
+	}
+	if data == nil {
+		return nil, errors.New("empty reply")
+	}
+	return &rawObject{data: data}, nil
 }
-
-func (o *rawObject) GetFieldDeserializers() map[string]func(absser.ParseNode) error {
-	return map[string]func(absser.ParseNode) error{}
-}
-
-func (o *rawObject) Serialize(absser.SerializationWriter) error {
-	return errors.New("graph: rawObject is read-only")
-}
-
-func (o *rawObject) GetAdditionalData() map[string]any  { return o.data }
-func (o *rawObject) SetAdditionalData(d map[string]any) { o.data = d }
 
 // page returns the collection in "value" and "@odata.nextLink".
 func (o *rawObject) page() ([]map[string]any, string, error) {
@@ -56,13 +54,24 @@ func (o *rawObject) page() ([]map[string]any, string, error) {
 	return items, next, nil
 }
 
-// scalar renders a parsed JSON value as a string: kiota's raw values are
-// pointers to string, bool, float64, int64, ... Collections are joined with
-// ","; null and absent are ("", false).
+// scalar renders a parsed JSON value as a string: a reply's values are
+// strings, booleans and json.Numbers, kiota's typed models' pointers to
+// string, bool, float64, int64, ... Collections are joined with ","; null
+// and absent are ("", false).
 func scalar(v any) (string, bool) {
 	switch x := v.(type) {
 	case nil:
 		return "", false
+	case json.Number:
+		// As kiota renders a number: an integer as one, anything else as
+		// the shortest decimal of its float64.
+		if i, err := x.Int64(); err == nil {
+			return strconv.FormatInt(i, 10), true
+		}
+		if f, err := x.Float64(); err == nil {
+			return strconv.FormatFloat(f, 'f', -1, 64), true
+		}
+		return x.String(), true
 	case *string:
 		if x == nil {
 			return "", false
