@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,11 @@ func decodeRaw(body []byte) (*rawObject, error) {
 	}
 	if data == nil {
 		return nil, errors.New("empty reply")
+	}
+	// One object and nothing after it: a second value glued on would
+	// otherwise be dropped without a word.
+	if _, err := d.Token(); err != io.EOF {
+		return nil, errors.New("the reply holds more than one JSON value")
 	}
 	return &rawObject{data: data}, nil
 }

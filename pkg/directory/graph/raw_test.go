@@ -28,7 +28,7 @@ func TestDecodeRawRendersValuesAsKiotaDid(t *testing.T) {
 	} else if s, ok := scalar(v); ok || s != "" {
 		t.Errorf("null: %q, %v", s, ok)
 	}
-	for _, bad := range []string{``, `null`, `[]`, `"a"`, `{"value":[1]}`, `{"value":`, `{"value":{}}`} {
+	for _, bad := range []string{``, `null`, `[]`, `"a"`, `{"value":[1]}`, `{"value":`, `{"value":{}}`, `{"value":[]} {"value":[{"id":"u2"}]}`, `{"value":[]}x`} {
 		if obj, err := decodeRaw([]byte(bad)); err == nil {
 			if _, _, err := obj.page(); err == nil {
 				t.Errorf("%q read as a page", bad)
