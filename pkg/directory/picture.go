@@ -20,8 +20,9 @@ type DeltaSource interface {
 	Source
 	// ReadChanges reads the directory from prev (nil: nothing remembered),
 	// in full when FullReason says so, and returns the snapshot and the
-	// picture to remember for the next read. It never changes prev: a
-	// failed read leaves the caller's picture as it was.
+	// picture to remember for the next read. It never changes prev, so a
+	// failed read leaves the caller's picture as it was, unless
+	// pol.Consume gives prev up.
 	ReadChanges(ctx context.Context, prev *Picture, pol ReadPolicy) (*Snapshot, *Picture, error)
 }
 
@@ -34,6 +35,11 @@ type ReadPolicy struct {
 	MaxAge time.Duration
 	// Now is the time of the read.
 	Now time.Time
+	// Consume gives prev to the read, which may change it in place rather
+	// than copy it; the caller does not use prev again, whatever the
+	// outcome. For a picture decoded for this read alone: the copy would
+	// be 19 MB more live heap at 100,000 people, for nothing.
+	Consume bool
 }
 
 // FullReason says why a read from prev, by a reader whose picture key is

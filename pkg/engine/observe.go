@@ -134,7 +134,7 @@ func (pc *PictureCache) get(links []byte) *directory.Picture {
 	if pc.pic == nil || !bytes.Equal(pc.links, links) {
 		return nil
 	}
-	return pc.pic // ReadChanges never changes the picture it follows from
+	return pc.pic // not given to ReadChanges to consume: it stays as it was
 }
 
 func (pc *PictureCache) set(links []byte, pic *directory.Picture) {
@@ -170,6 +170,9 @@ func (c *cycle) readChanges(ctx context.Context, d directory.DeltaSource) (*dire
 	if links != nil {
 		prev = c.e.Pictures.get(links)
 	}
+	// A picture decoded here is this read's alone: the read may change it
+	// in place. The cache's is kept intact for the cycle after a failure.
+	consume := prev == nil
 	if links != nil && prev == nil {
 		var body []byte
 		if links, body, err = c.e.Store.DirectoryPicture(true); err != nil {
@@ -180,7 +183,7 @@ func (c *cycle) readChanges(ctx context.Context, d directory.DeltaSource) (*dire
 			prev = nil
 		}
 	}
-	snap, next, err := d.ReadChanges(ctx, prev, directory.ReadPolicy{Full: c.opts.InitialSync, MaxAge: c.e.FullReadInterval, Now: c.e.now()})
+	snap, next, err := d.ReadChanges(ctx, prev, directory.ReadPolicy{Full: c.opts.InitialSync, MaxAge: c.e.FullReadInterval, Now: c.e.now(), Consume: consume})
 	if err != nil {
 		return nil, err
 	}

@@ -108,6 +108,9 @@ func TestDirectoryPictureIsKeptBetweenCycles(t *testing.T) {
 	if res.Cycle.Read != "delta: 0 changes" {
 		t.Errorf("second cycle read %q", res.Cycle.Read)
 	}
+	if src.pols[1].Consume {
+		t.Error("the read was given the cached picture to change: a failed read would leave the cache wrong")
+	}
 	links2, body2 := h.stored()
 	if bytes.Equal(links1, links2) || !bytes.Equal(body1, body2) {
 		t.Errorf("no change: links rewritten %v (want true), body rewritten %v (want false)", !bytes.Equal(links1, links2), !bytes.Equal(body1, body2))
@@ -121,6 +124,9 @@ func TestDirectoryPictureIsKeptBetweenCycles(t *testing.T) {
 	}
 	if src.prevs[2] == cache.pic || !cmp.Equal(src.prevs[2], want) {
 		t.Errorf("a new process started from %+v, want the stored picture", src.prevs[2])
+	}
+	if !src.pols[2].Consume {
+		t.Error("a picture decoded for one read alone was not given to it: the read copies it for nothing")
 	}
 
 	// A delta read that changed something rewrites the body, and another

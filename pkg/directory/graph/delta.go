@@ -27,7 +27,7 @@ const deltaFilterIDs = 50
 // ReadChanges reads the directory by following what changed since prev:
 // the assignments in full (Graph has no delta for them), then users/delta
 // and groups/delta from the links prev holds, applied to a copy of prev's
-// picture, and the attributes of anyone newly reached. It reads in full
+// picture (to prev itself when pol.Consume gives it up), and the attributes of anyone newly reached. It reads in full
 // when pol or the picture say so, when nested groups are expanded (group
 // delta reports direct members only), and when Graph refuses a delta link
 // (410 Gone, syncStateNotFound, any other 4xx) or sends a change it cannot
@@ -39,7 +39,7 @@ func (s *Source) ReadChanges(ctx context.Context, prev *directory.Picture, pol d
 	}
 	picture := pol.MaxAge > 0 && !s.cfg.NestedGroups
 	if reason == "" {
-		snap, next, err := s.readDelta(ctx, prev)
+		snap, next, err := s.readDelta(ctx, prev, pol.Consume)
 		if err == nil || !isDoubt(err) {
 			return snap, next, err
 		}
@@ -152,12 +152,17 @@ func (s *Source) round(ctx context.Context, c call, link string, fn func(map[str
 }
 
 // readDelta is ReadChanges' delta read. It changes a copy of prev, so a
-// failure leaves prev as it was.
-func (s *Source) readDelta(ctx context.Context, prev *directory.Picture) (*directory.Snapshot, *directory.Picture, error) {
+// failure leaves prev as it was, or prev itself when the caller gives it up
+// (consume).
+func (s *Source) readDelta(ctx context.Context, prev *directory.Picture, consume bool) (*directory.Snapshot, *directory.Picture, error) {
 	readAt := time.Now()
 	ctx, cancelRead, m := s.startRead(ctx)
 	defer cancelRead()
-	pic := prev.Clone()
+	pic := prev
+	if !consume {
+		pic = prev.Clone()
+	}
+	appID := prev.AppID
 	members := make(map[string]map[string]bool, len(pic.Members))
 	for gid, ids := range pic.Members {
 		members[gid] = setOf(ids)
@@ -193,8 +198,8 @@ func (s *Source) readDelta(ctx context.Context, prev *directory.Picture) (*direc
 	if err := context.Cause(together); err != nil {
 		return nil, nil, err // the first failure, not what it cancelled
 	}
-	if app.ID != prev.AppID {
-		return nil, nil, &doubtError{fmt.Sprintf("the service principal is %s, the remembered read was of %s", app.ID, prev.AppID)}
+	if app.ID != appID {
+		return nil, nil, &doubtError{fmt.Sprintf("the service principal is %s, the remembered read was of %s", app.ID, appID)}
 	}
 	changes := userChanges + groupChanges
 
