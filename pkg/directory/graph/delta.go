@@ -27,11 +27,12 @@ const deltaFilterIDs = 50
 // ReadChanges reads the directory by following what changed since prev:
 // the assignments in full (Graph has no delta for them), then users/delta
 // and groups/delta from the links prev holds, applied to a copy of prev's
-// picture (to prev itself when pol.Consume gives it up), and the attributes of anyone newly reached. It reads in full
-// when pol or the picture say so, when nested groups are expanded (group
-// delta reports direct members only), and when Graph refuses a delta link
-// (410 Gone, syncStateNotFound, any other 4xx) or sends a change it cannot
-// take for certain.
+// picture (to prev itself when pol.Consume gives it up), and the
+// attributes of anyone newly reached. It reads in full when pol or the
+// picture say so, when nested groups are expanded (group delta reports
+// direct members only), and when Graph refuses a delta link (410 Gone,
+// syncStateNotFound, any other 4xx) or sends a change it cannot take for
+// certain.
 func (s *Source) ReadChanges(ctx context.Context, prev *directory.Picture, pol directory.ReadPolicy) (*directory.Snapshot, *directory.Picture, error) {
 	reason := directory.FullReason(prev, s.key(), pol)
 	if reason == "" && s.cfg.NestedGroups {
