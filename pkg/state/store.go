@@ -15,8 +15,12 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// SchemaVersion is the layout this code reads and writes.
-const SchemaVersion = 1
+// SchemaVersion is the layout this code reads and writes. Schema 2 stores
+// owned records compact (seal.go); a schema-1 file is upgraded when it is
+// first opened for writing, and still read as it is when opened read-only.
+// A g2msync that reads only schema 1 refuses a schema-2 file and says to
+// upgrade, rather than take its records for damage.
+const SchemaVersion = 2
 
 var (
 	bucketMeta      = []byte("meta")
@@ -279,8 +283,10 @@ func createBuckets(tx *bolt.Tx) error {
 }
 
 func (s *Store) init(b *Binding) error {
-	// Write only when something is missing: opening must not change the file,
-	// so a cycle that fails before applying anything leaves it byte-for-byte.
+	// Write only when something is missing or the schema is older: opening
+	// must not change the file, so a cycle that fails before applying
+	// anything leaves it byte-for-byte. The one exception is the upgrade to
+	// this schema, made once, in one transaction.
 	ready := false
 	if err := s.db.View(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
@@ -294,7 +300,7 @@ func (s *Store) init(b *Binding) error {
 		if err := s.checkTx(tx, b); err != nil {
 			return err
 		}
-		ready = b == nil || tx.Bucket(bucketMeta).Get(keyBinding) != nil
+		ready = (b == nil || tx.Bucket(bucketMeta).Get(keyBinding) != nil) && schemaOf(tx) == SchemaVersion
 		return nil
 	}); err != nil {
 		return err
@@ -310,19 +316,31 @@ func (s *Store) init(b *Binding) error {
 		if err := meta.Delete(keyTokensOnly); err != nil {
 			return err
 		}
-		if v := meta.Get(keySchema); v == nil {
+		if err := s.checkTx(tx, b); err != nil {
+			return err
+		}
+		if schemaOf(tx) < SchemaVersion {
+			if err := s.upgradeRecords(tx); err != nil {
+				return fmt.Errorf("upgrade state file %s to schema %d: %w", s.path, SchemaVersion, err)
+			}
 			if err := meta.Put(keySchema, u64(SchemaVersion)); err != nil {
 				return err
 			}
-		}
-		if err := s.checkTx(tx, b); err != nil {
-			return err
 		}
 		if b != nil && meta.Get(keyBinding) == nil {
 			return putJSON(meta, keyBinding, b)
 		}
 		return nil
 	})
+}
+
+// schemaOf is the file's schema: 1 for a file written before the schema
+// was recorded.
+func schemaOf(tx *bolt.Tx) uint64 {
+	if v := tx.Bucket(bucketMeta).Get(keySchema); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 1
 }
 
 // verify walks every page of the file (bbolt's consistency check), so that
