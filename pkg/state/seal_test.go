@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -152,6 +153,13 @@ func TestSchemaOneFileIsUpgraded(t *testing.T) {
 				return err
 			}
 		}
+		for i := range 2000 {
+			r := plan.Record{EntraID: fmt.Sprintf("f%05d", i), UPN: fmt.Sprintf("p%d@contoso.com", i), GoToKey: fmt.Sprint(8000 + i),
+				Licenses: []string{"L1"}, State: plan.StateActive, Origin: plan.OriginCreated}
+			if err := b.Put([]byte(r.EntraID), sealV1(t, &r)); err != nil {
+				return err
+			}
+		}
 		return tx.Bucket(bucketMeta).Put(keySchema, u64(1))
 	}); err != nil {
 		t.Fatal(err)
@@ -162,6 +170,9 @@ func TestSchemaOneFileIsUpgraded(t *testing.T) {
 		var got []plan.Record
 		if err := st.db.View(func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketAccounts).ForEach(func(k, v []byte) error {
+				if k[0] == 'f' {
+					return nil
+				}
 				if string(k) == "e4" {
 					if _, err := st.unseal(k, v); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "fails its checksum") {
 						t.Errorf("the changed schema-1 record: %v, want it refused", err)
@@ -198,10 +209,15 @@ func TestSchemaOneFileIsUpgraded(t *testing.T) {
 		if v := schemaOf(tx); v != 2 {
 			t.Errorf("schema %d after a writing open, want 2", v)
 		}
-		for _, k := range []string{"e1", "e2", "e3"} {
+		for _, k := range []string{"e1", "e2", "e3", "f01999"} {
 			if v := tx.Bucket(bucketAccounts).Get([]byte(k)); len(v) == 0 || v[0] != compactTag || len(v) > 120 {
 				t.Errorf("record %s after the upgrade: %q, want it compact", k, v)
 			}
+		}
+		// Rewritten in place, the shorter records would leave their pages
+		// a third full.
+		if s := tx.Bucket(bucketAccounts).Stats(); s.KeyN != 2004 || float64(s.LeafInuse) < 0.85*float64(s.LeafAlloc) {
+			t.Errorf("accounts after the upgrade: %d records, %d of %d leaf bytes in use", s.KeyN, s.LeafInuse, s.LeafAlloc)
 		}
 		return nil
 	}); err != nil {
