@@ -314,6 +314,9 @@ func (readOnlyStore) SaveCycle(state.Cycle) error          { return errReadOnly 
 func (r readOnlyStore) DirectoryPicture(withBody bool) ([]byte, []byte, error) {
 	return r.st.DirectoryPicture(withBody)
 }
+func (r readOnlyStore) ViewDirectoryPicture(fn func(links, body []byte) error) error {
+	return r.st.ViewDirectoryPicture(fn)
+}
 func (readOnlyStore) SaveDirectoryPicture([]byte, []byte) error { return errReadOnly }
 
 // emptyStore is the state of a dry run before the first sync: nothing
@@ -335,7 +338,10 @@ func (emptyStore) SetDeferred([]state.Deferred) error            { return errRea
 func (emptyStore) ForgetApprovals([]string) error                { return errReadOnly }
 func (emptyStore) SaveCycle(state.Cycle) error                   { return errReadOnly }
 func (emptyStore) DirectoryPicture(bool) ([]byte, []byte, error) { return nil, nil, nil }
-func (emptyStore) SaveDirectoryPicture([]byte, []byte) error     { return errReadOnly }
+func (emptyStore) ViewDirectoryPicture(fn func(links, body []byte) error) error {
+	return fn(nil, nil)
+}
+func (emptyStore) SaveDirectoryPicture([]byte, []byte) error { return errReadOnly }
 
 var _ engine.Store = emptyStore{}
 

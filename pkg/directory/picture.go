@@ -170,7 +170,9 @@ func bodySum(body []byte) string {
 }
 
 // DecodePicture decodes what EncodePicture wrote. A picture this version
-// cannot read is an error; the caller then reads in full.
+// cannot read is an error; the caller then reads in full. The picture
+// keeps no reference to links or body, so they may be a store's mapped
+// pages, valid only for the call.
 func DecodePicture(links, body []byte) (*Picture, error) {
 	if len(links) == 0 || len(body) == 0 {
 		return nil, errors.New("decode directory picture: a part is missing")

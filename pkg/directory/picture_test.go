@@ -38,6 +38,22 @@ func TestPictureRoundTrip(t *testing.T) {
 	if d := cmp.Diff(p, got); d != "" {
 		t.Errorf("round trip (-want +got):\n%s", d)
 	}
+	// Decoded from buffers that are then overwritten, as a store's mapped
+	// pages are reused once its transaction ends: the picture keeps none.
+	l2, b2 := bytes.Clone(links), bytes.Clone(body)
+	kept, err := DecodePicture(l2, b2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range l2 {
+		l2[i] = 'x'
+	}
+	for i := range b2 {
+		b2[i] = 'x'
+	}
+	if d := cmp.Diff(p, kept); d != "" {
+		t.Errorf("the picture changed with the buffers it was decoded from (-want +got):\n%s", d)
+	}
 	if _, err := DecodePicture(links, body[:len(body)/2]); err == nil {
 		t.Error("a truncated picture decoded")
 	}

@@ -37,6 +37,7 @@ type Store interface {
 	ForgetApprovals([]string) error
 	SaveCycle(state.Cycle) error
 	DirectoryPicture(withBody bool) (links, body []byte, err error)
+	ViewDirectoryPicture(fn func(links, body []byte) error) error
 	SaveDirectoryPicture(links, body []byte) error
 }
 

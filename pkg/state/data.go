@@ -830,6 +830,23 @@ func (s *Store) DirectoryPicture(withBody bool) (links, body []byte, err error) 
 	return links, body, nil
 }
 
+// ViewDirectoryPicture calls fn with the stored picture's links and body
+// as they lie in the file's mapped pages, both nil when none is stored.
+// They are valid only during fn: fn decodes them, it does not keep them.
+// A cycle that follows from the picture decodes it here rather than from
+// a copy: at 100,000 people the copy was 15 MB of fresh memory, 0.15–0.27
+// s of a no-change cycle on the benchmark machine.
+func (s *Store) ViewDirectoryPicture(fn func(links, body []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		kv := tx.Bucket(bucketKV)
+		var body []byte
+		if b := kv.Bucket([]byte(bucketPictureBody)); b != nil {
+			body = b.Get([]byte(keyPictureBody))
+		}
+		return fn(kv.Get([]byte(keyPictureLinks)), body)
+	})
+}
+
 // SaveDirectoryPicture stores the picture's links and, unless body is nil,
 // its body, in one transaction: links never get ahead of the body they
 // follow from. Nil links clear both.

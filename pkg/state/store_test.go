@@ -524,10 +524,26 @@ func TestDirectoryPictureParts(t *testing.T) {
 	if l, b, err := st.DirectoryPicture(false); err != nil || string(l) != "links 2" || b != nil {
 		t.Fatalf("links alone: %q, %d bytes, %v", l, len(b), err)
 	}
+	view := func() (links, body []byte) {
+		t.Helper()
+		if err := st.ViewDirectoryPicture(func(l, b []byte) error {
+			links, body = bytes.Clone(l), bytes.Clone(b)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return links, body
+	}
+	if l, b := view(); string(l) != "links 2" || !bytes.Equal(b, body) {
+		t.Fatalf("viewed: %q, %d bytes", l, len(b))
+	}
 	if err := st.SaveDirectoryPicture(nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if l, b, err := st.DirectoryPicture(true); err != nil || l != nil || b != nil {
 		t.Fatalf("after clearing: %q, %d bytes, %v", l, len(b), err)
+	}
+	if l, b := view(); l != nil || b != nil {
+		t.Fatalf("viewed after clearing: %q, %d bytes", l, len(b))
 	}
 }
