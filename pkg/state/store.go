@@ -308,7 +308,8 @@ func (s *Store) init(b *Binding) error {
 	if ready {
 		return nil
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	upgrading := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := createBuckets(tx); err != nil {
 			return err
 		}
@@ -320,8 +321,9 @@ func (s *Store) init(b *Binding) error {
 			return err
 		}
 		if schemaOf(tx) < SchemaVersion {
+			upgrading = true
 			if err := s.upgradeRecords(tx); err != nil {
-				return fmt.Errorf("upgrade state file %s to schema %d: %w", s.path, SchemaVersion, err)
+				return err
 			}
 			if err := meta.Put(keySchema, u64(SchemaVersion)); err != nil {
 				return err
@@ -332,6 +334,12 @@ func (s *Store) init(b *Binding) error {
 		}
 		return nil
 	})
+	if err != nil && upgrading {
+		// A full disk shows here, from the commit: the transaction is
+		// rolled back and the file still reads as the older schema.
+		return fmt.Errorf("upgrade state file %s to schema %d: %w; nothing was changed: fix that and run again", s.path, SchemaVersion, err)
+	}
+	return err
 }
 
 // schemaOf is the file's schema: 1 for a file written before the schema
