@@ -837,7 +837,7 @@ func (s *Store) DirectoryPicture(withBody bool) (links, body []byte, err error) 
 // a copy: at 100,000 people the copy was 15 MB of fresh memory, 0.15–0.27
 // s of a no-change cycle on the benchmark machine.
 func (s *Store) ViewDirectoryPicture(fn func(links, body []byte) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		kv := tx.Bucket(bucketKV)
 		var body []byte
 		if b := kv.Bucket([]byte(bucketPictureBody)); b != nil {
@@ -845,6 +845,10 @@ func (s *Store) ViewDirectoryPicture(fn func(links, body []byte) error) error {
 		}
 		return fn(kv.Get([]byte(keyPictureLinks)), body)
 	})
+	if err != nil {
+		return fmt.Errorf("read the directory picture in %s: %w", s.path, err)
+	}
+	return nil
 }
 
 // SaveDirectoryPicture stores the picture's links and, unless body is nil,

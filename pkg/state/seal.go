@@ -171,9 +171,11 @@ func (d *decoder) list() []string {
 	return l
 }
 
-// unseal decodes a stored record and checks its checksum: the compact form,
-// the JSON form of schema 1 with its checksum, and the bare JSON written
-// before checksums existed, which is read as it is.
+// unseal decodes a stored record and checks its checksum. A file of schema
+// 2 holds compact records only: its upgrade rewrote every record that
+// could be read, so a record in JSON there was written outside g2msync.
+// A file of schema 1, open read-only, is read as it was written: JSON with
+// its checksum, or the bare JSON written before checksums existed.
 func (s *Store) unseal(key, v []byte) (plan.Record, error) {
 	if len(v) > 0 && v[0] == compactTag {
 		r, err := openCompact(key, v)
@@ -185,7 +187,12 @@ func (s *Store) unseal(key, v []byte) (plan.Record, error) {
 		}
 		return r, nil
 	}
-	return s.unsealJSON(key, v)
+	r, err := s.unsealJSON(key, v)
+	if err == nil && s.schema >= 2 {
+		return plan.Record{}, fmt.Errorf("state file %s is %w: the record of entra id %s is in the JSON of schema 1, in a file of schema %d "+
+			"(written outside g2msync); g2msync will not act on it: %s", s.path, ErrCorrupt, key, s.schema, recovery)
+	}
+	return r, err
 }
 
 // sealedJSON is how schema 1 stored a record: its JSON with a checksum of it.
@@ -206,6 +213,14 @@ func (s *Store) unsealJSON(key, v []byte) (plan.Record, error) {
 	}
 	if err := json.Unmarshal(v, &r); err != nil {
 		return plan.Record{}, fmt.Errorf("state file %s is %w: decode the record of entra id %s: %v; %s", s.path, ErrCorrupt, key, err, recovery)
+	}
+	switch r.EntraID {
+	case "":
+		r.EntraID = string(key)
+	case string(key):
+	default:
+		return plan.Record{}, fmt.Errorf("state file %s is %w: the record filed under entra id %s is of %s (moved outside g2msync); "+
+			"g2msync will not act on it: %s", s.path, ErrCorrupt, key, r.EntraID, recovery)
 	}
 	return r, nil
 }
@@ -235,11 +250,11 @@ func (s *Store) upgradeRecords(tx *bolt.Tx) error {
 	type kv struct{ k, v []byte }
 	var all []kv
 	if err := tx.Bucket(bucketAccounts).ForEach(func(k, v []byte) error {
-		e := kv{bytes.Clone(k), bytes.Clone(v)}
-		if len(v) == 0 || v[0] != compactTag {
-			if r, err := s.unsealJSON(k, v); err == nil && r.EntraID == string(k) {
-				e.v = seal(k, &r)
-			}
+		e := kv{k: bytes.Clone(k)}
+		if r, err := s.unsealJSON(k, v); (len(v) == 0 || v[0] != compactTag) && err == nil {
+			e.v = seal(k, &r)
+		} else {
+			e.v = bytes.Clone(v)
 		}
 		all = append(all, e)
 		return nil

@@ -114,6 +114,9 @@ type Store struct {
 	db   *bolt.DB
 	path string
 	now  func() time.Time
+	// schema is the file's schema once it is open: a read-only open of an
+	// older file reads its records as that schema wrote them.
+	schema uint64
 }
 
 // appendOnly is the FillPercent of the buckets whose keys only grow (the
@@ -234,6 +237,10 @@ func Open(path string, opts Options) (st *Store, err error) {
 		db.Close()
 		return nil, err
 	}
+	_ = db.View(func(tx *bolt.Tx) error {
+		s.schema = schemaOf(tx)
+		return nil
+	})
 	return s, nil
 }
 
@@ -310,6 +317,7 @@ func (s *Store) init(b *Binding) error {
 	}
 	upgrading := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		existing := tx.Bucket(bucketAccounts) != nil
 		if err := createBuckets(tx); err != nil {
 			return err
 		}
@@ -321,7 +329,7 @@ func (s *Store) init(b *Binding) error {
 			return err
 		}
 		if schemaOf(tx) < SchemaVersion {
-			upgrading = true
+			upgrading = existing
 			if err := s.upgradeRecords(tx); err != nil {
 				return err
 			}
@@ -345,8 +353,10 @@ func (s *Store) init(b *Binding) error {
 // schemaOf is the file's schema: 1 for a file written before the schema
 // was recorded.
 func schemaOf(tx *bolt.Tx) uint64 {
-	if v := tx.Bucket(bucketMeta).Get(keySchema); len(v) == 8 {
-		return binary.BigEndian.Uint64(v)
+	if m := tx.Bucket(bucketMeta); m != nil {
+		if v := m.Get(keySchema); len(v) == 8 {
+			return binary.BigEndian.Uint64(v)
+		}
 	}
 	return 1
 }

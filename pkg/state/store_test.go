@@ -331,18 +331,50 @@ func TestChangedRecordFailsItsChecksum(t *testing.T) {
 	}
 }
 
-// Records written before checksums existed are still read.
+// Records written before checksums existed are still read from a file of
+// schema 1, and upgraded; in a file of schema 2 such a record was written
+// outside g2msync and is refused, and so is one filed under another id.
 func TestRecordsWithoutChecksumAreRead(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	filled(t, path, 1)
-	db, _ := bolt.Open(path, 0o600, nil)
-	db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("accounts")).Put([]byte("old"), []byte(`{"EntraID":"old","GoToKey":"9","State":"active"}`))
-	})
-	db.Close()
-	recs, err := open(t, path, Options{}).Records()
-	if err != nil || len(recs) != 2 || recs[1].GoToKey != "9" {
-		t.Fatalf("records %+v, err %v", recs, err)
+	put := func(key, v string, schema uint64) {
+		t.Helper()
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Update(func(tx *bolt.Tx) error {
+			if err := tx.Bucket([]byte("accounts")).Put([]byte(key), []byte(v)); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketMeta).Put(keySchema, u64(schema))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("old", `{"EntraID":"old","GoToKey":"9","State":"active"}`, 1)
+	ro := open(t, path, Options{ReadOnly: true})
+	if recs, err := ro.Records(); err != nil || len(recs) != 2 || recs[1].GoToKey != "9" {
+		t.Fatalf("schema 1, read-only: records %+v, err %v", recs, err)
+	}
+	ro.Close()
+	rw := open(t, path, Options{})
+	if recs, err := rw.Records(); err != nil || len(recs) != 2 || recs[1].GoToKey != "9" || recs[1].EntraID != "old" {
+		t.Fatalf("upgraded: records %+v, err %v", recs, err)
+	}
+	rw.Close()
+
+	put("edited", `{"EntraID":"edited","GoToKey":"8","State":"active"}`, 2)
+	rw = open(t, path, Options{})
+	if _, err := rw.Records(); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "entra id edited is in the JSON of schema 1") {
+		t.Fatalf("bare JSON in a schema-2 file: %v, want it refused", err)
+	}
+	rw.Close()
+	put("edited", `{"EntraID":"e00000","GoToKey":"8","State":"active"}`, 1)
+	ro = open(t, path, Options{ReadOnly: true})
+	if _, err := ro.Records(); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "filed under entra id edited is of e00000") {
+		t.Fatalf("a record under another id: %v, want it refused", err)
 	}
 }
 
@@ -440,12 +472,16 @@ func TestOwnedCountsAgreeWithRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Written before checksums: the record's JSON alone.
+	// Written before checksums, in a file of schema 1: the record's JSON alone.
 	if err := st.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketMeta).Put(keySchema, u64(1)); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketAccounts).Put([]byte("e9"), []byte(`{"EntraID":"e9","GoToKey":"k9","State":"disabled"}`))
 	}); err != nil {
 		t.Fatal(err)
 	}
+	st.schema = 1
 	recs, err := st.Records()
 	if err != nil {
 		t.Fatal(err)
