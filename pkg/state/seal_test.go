@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -84,14 +85,17 @@ func TestPropertyCompactRecordsRoundTrip(t *testing.T) {
 	})
 }
 
-// FuzzCompactBody: any body, however damaged, decodes without a panic or
-// an allocation beyond its size, and what decodes seals back to itself.
+// FuzzCompactBody: any body, however damaged, decodes without a panic, a
+// list that counts more strings than bytes are left is refused before
+// anything is allocated (a seed below claims 2^40), and what decodes seals
+// back to itself.
 func FuzzCompactBody(f *testing.F) {
 	r := plan.Record{EntraID: "e1", UPN: "a@contoso.com", GoToKey: "k1", Licenses: []string{"1001"}, AdminRoles: []string{},
 		Profile: plan.Profile{Email: `quote" and } brace`, FirstName: "Zoë"}, State: plan.StateActive, Origin: plan.OriginCreated}
 	f.Add(seal([]byte("e1"), &r)[1+sumLen:])
 	f.Add([]byte{})
 	f.Add(bytes.Repeat([]byte{0xff}, 20))
+	f.Add(binary.AppendUvarint(make([]byte, 9), 1<<40)) // nine empty strings, then a list of 2^40
 	f.Fuzz(func(t *testing.T, body []byte) {
 		key := []byte("e1")
 		v := append([]byte{compactTag}, compactSum(key, body)...)
