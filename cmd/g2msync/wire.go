@@ -311,9 +311,6 @@ func (readOnlyStore) Commit(...state.Outcome) error        { return errReadOnly 
 func (readOnlyStore) SetSkips(map[string]string) error     { return errReadOnly }
 func (readOnlyStore) SetStaged([]state.Staged) error       { return errReadOnly }
 func (readOnlyStore) SaveCycle(state.Cycle) error          { return errReadOnly }
-func (r readOnlyStore) DirectoryPicture(withBody bool) ([]byte, []byte, error) {
-	return r.st.DirectoryPicture(withBody)
-}
 func (r readOnlyStore) ViewDirectoryPicture(fn func(links, body []byte) error) error {
 	return r.st.ViewDirectoryPicture(fn)
 }
@@ -323,21 +320,20 @@ func (readOnlyStore) SaveDirectoryPicture([]byte, []byte) error { return errRead
 // owned, nothing failed, nothing to write.
 type emptyStore struct{}
 
-func (emptyStore) Records() ([]plan.Record, error)               { return nil, nil }
-func (emptyStore) Intents() ([]state.Intent, error)              { return nil, nil }
-func (emptyStore) Failures() ([]state.Failure, error)            { return nil, nil }
-func (emptyStore) Skips() (map[string]string, error)             { return nil, nil }
-func (emptyStore) Staged() ([]state.Staged, error)               { return nil, nil }
-func (emptyStore) Deferred() ([]state.Deferred, error)           { return nil, nil }
-func (emptyStore) Approvals() (map[string]string, error)         { return nil, nil }
-func (emptyStore) WriteIntents([]state.Intent) error             { return errReadOnly }
-func (emptyStore) Commit(...state.Outcome) error                 { return errReadOnly }
-func (emptyStore) SetSkips(map[string]string) error              { return errReadOnly }
-func (emptyStore) SetStaged([]state.Staged) error                { return errReadOnly }
-func (emptyStore) SetDeferred([]state.Deferred) error            { return errReadOnly }
-func (emptyStore) ForgetApprovals([]string) error                { return errReadOnly }
-func (emptyStore) SaveCycle(state.Cycle) error                   { return errReadOnly }
-func (emptyStore) DirectoryPicture(bool) ([]byte, []byte, error) { return nil, nil, nil }
+func (emptyStore) Records() ([]plan.Record, error)       { return nil, nil }
+func (emptyStore) Intents() ([]state.Intent, error)      { return nil, nil }
+func (emptyStore) Failures() ([]state.Failure, error)    { return nil, nil }
+func (emptyStore) Skips() (map[string]string, error)     { return nil, nil }
+func (emptyStore) Staged() ([]state.Staged, error)       { return nil, nil }
+func (emptyStore) Deferred() ([]state.Deferred, error)   { return nil, nil }
+func (emptyStore) Approvals() (map[string]string, error) { return nil, nil }
+func (emptyStore) WriteIntents([]state.Intent) error     { return errReadOnly }
+func (emptyStore) Commit(...state.Outcome) error         { return errReadOnly }
+func (emptyStore) SetSkips(map[string]string) error      { return errReadOnly }
+func (emptyStore) SetStaged([]state.Staged) error        { return errReadOnly }
+func (emptyStore) SetDeferred([]state.Deferred) error    { return errReadOnly }
+func (emptyStore) ForgetApprovals([]string) error        { return errReadOnly }
+func (emptyStore) SaveCycle(state.Cycle) error           { return errReadOnly }
 func (emptyStore) ViewDirectoryPicture(fn func(links, body []byte) error) error {
 	return fn(nil, nil)
 }

@@ -36,7 +36,6 @@ type Store interface {
 	Approvals() (map[string]string, error)
 	ForgetApprovals([]string) error
 	SaveCycle(state.Cycle) error
-	DirectoryPicture(withBody bool) (links, body []byte, err error)
 	ViewDirectoryPicture(fn func(links, body []byte) error) error
 	SaveDirectoryPicture(links, body []byte) error
 }

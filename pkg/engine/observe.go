@@ -163,30 +163,33 @@ func describeRead(snap *directory.Snapshot) string {
 // cycle follows from the same links again). A picture that cannot be
 // decoded, or saved, costs a full read next time and nothing else.
 func (c *cycle) readChanges(ctx context.Context, d directory.DeltaSource) (*directory.Snapshot, error) {
-	links, _, err := c.e.Store.DirectoryPicture(false)
-	if err != nil {
+	// One read of the stored picture: its links say whether the daemon's
+	// cached picture is still the stored one, and only if not is the body
+	// decoded, from the file's pages. A picture decoded here is this read's
+	// alone: the read may change it in place. The cache's is kept intact
+	// for the cycle after a failure.
+	var (
+		links   []byte
+		prev    *directory.Picture
+		consume bool
+		derr    error
+	)
+	if err := c.e.Store.ViewDirectoryPicture(func(l, body []byte) error {
+		if l == nil {
+			return nil
+		}
+		links = bytes.Clone(l)
+		if prev = c.e.Pictures.get(l); prev == nil {
+			consume = true
+			prev, derr = directory.DecodePicture(l, body) // copies what it keeps
+		}
+		return nil
+	}); err != nil {
 		return nil, err
 	}
-	var prev *directory.Picture
-	if links != nil {
-		prev = c.e.Pictures.get(links)
-	}
-	// A picture decoded here is this read's alone: the read may change it
-	// in place. The cache's is kept intact for the cycle after a failure.
-	consume := prev == nil
-	if links != nil && prev == nil {
-		var derr error
-		if err := c.e.Store.ViewDirectoryPicture(func(l, body []byte) error {
-			links = bytes.Clone(l)
-			prev, derr = directory.DecodePicture(l, body) // copies what it keeps
-			return nil
-		}); err != nil {
-			return nil, err
-		}
-		if derr != nil {
-			c.log.Warn("the directory picture in the state file cannot be read; reading in full", logkey.Error, derr.Error())
-			prev = nil
-		}
+	if derr != nil {
+		c.log.Warn("the directory picture in the state file cannot be read; reading in full", logkey.Error, derr.Error())
+		prev = nil
 	}
 	snap, next, err := d.ReadChanges(ctx, prev, directory.ReadPolicy{Full: c.opts.InitialSync, MaxAge: c.e.FullReadInterval, Now: c.e.now(), Consume: consume})
 	if err != nil {
@@ -232,9 +235,9 @@ func (c *cycle) readChanges(ctx context.Context, d directory.DeltaSource) (*dire
 // collector ran by chance while the buffers were live, it set the heap's
 // next target at twice that, and the process kept the pages. At 100,000
 // people the initial sync's anonymous memory peaked between 197 and 266
-// MiB from run to run; with a collection before and after the save it
-// peaks at about 196 MiB (docs/benchmarks.md). Each costs one collection,
-// only in a cycle that rewrites the picture.
+// MiB from run to run; with a collection before and after the save, at
+// 159-196 MiB over seven runs (docs/benchmarks.md). Each costs one
+// collection, only in a cycle that rewrites the picture.
 func releaseMemory() { debug.FreeOSMemory() }
 
 func toPlanFailure(f state.Failure) plan.Failure {

@@ -60,8 +60,10 @@ func (h *harness) stored() (links, body []byte) {
 		h.t.Fatal(err)
 	}
 	defer st.Close()
-	links, body, err = st.DirectoryPicture(true)
-	if err != nil {
+	if err := st.ViewDirectoryPicture(func(l, b []byte) error {
+		links, body = bytes.Clone(l), bytes.Clone(b)
+		return nil
+	}); err != nil {
 		h.t.Fatal(err)
 	}
 	return links, body

@@ -811,27 +811,9 @@ const (
 	keyPictureBody    = "body"
 )
 
-// DirectoryPicture returns the stored directory picture's two parts
-// (directory.EncodePicture), or nils when none is stored. Without
-// withBody it returns the links alone: a caller that still holds the
-// picture they belong to need not copy 25 MB to learn so.
-func (s *Store) DirectoryPicture(withBody bool) (links, body []byte, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
-		kv := tx.Bucket(bucketKV)
-		links = bytes.Clone(kv.Get([]byte(keyPictureLinks)))
-		if b := kv.Bucket([]byte(bucketPictureBody)); b != nil && withBody {
-			body = bytes.Clone(b.Get([]byte(keyPictureBody)))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("read the directory picture in %s: %w", s.path, err)
-	}
-	return links, body, nil
-}
-
-// ViewDirectoryPicture calls fn with the stored picture's links and body
-// as they lie in the file's mapped pages, both nil when none is stored.
+// ViewDirectoryPicture calls fn with the stored picture's two parts
+// (directory.EncodePicture) as they lie in the file's mapped pages, both
+// nil when none is stored.
 // They are valid only during fn: fn decodes them, it does not keep them.
 // A cycle that follows from the picture decodes it here rather than from
 // a copy: at 100,000 people the copy was 15 MB of fresh memory, 0.15–0.27

@@ -39,35 +39,28 @@ const compactTag = 0x01
 // damage and edits, not a signature.
 const sumLen = 8
 
+// fields is the one list of what the compact form stores of a record, in
+// its order: seal writes it, openCompact reads it back into the same
+// places. EntraID is not in it: it is the key.
+func fields(r *plan.Record) (strs [9]*string, lists [4]*[]string) {
+	return [9]*string{&r.UPN, &r.GoToKey, &r.Profile.Email, &r.Profile.FirstName, &r.Profile.LastName,
+			&r.Profile.Locale, &r.Profile.TimeZone, (*string)(&r.State), (*string)(&r.Origin)},
+		[4]*[]string{&r.Licenses, &r.AdminRoles, &r.RemovedLicenses, &r.RemovedAdminRoles}
+}
+
 // seal encodes r, filed under key, in the compact form.
 func seal(key []byte, r *plan.Record) []byte {
-	v := make([]byte, 1+sumLen, 1+sumLen+compactSize(r))
+	strs, lists := fields(r)
+	v := make([]byte, 1+sumLen, 256) // a typical record takes about 180 bytes
 	v[0] = compactTag
-	for _, s := range [...]string{r.UPN, r.GoToKey, r.Profile.Email, r.Profile.FirstName, r.Profile.LastName,
-		r.Profile.Locale, r.Profile.TimeZone, string(r.State), string(r.Origin)} {
-		v = appendString(v, s)
+	for _, s := range strs {
+		v = appendString(v, *s)
 	}
-	for _, l := range [...][]string{r.Licenses, r.AdminRoles, r.RemovedLicenses, r.RemovedAdminRoles} {
-		v = appendList(v, l)
+	for _, l := range lists {
+		v = appendList(v, *l)
 	}
 	copy(v[1:1+sumLen], compactSum(key, v[1+sumLen:]))
 	return v
-}
-
-// compactSize is the body's length for strings under 128 bytes, so that a
-// record is built without growing its buffer; longer ones only grow it.
-func compactSize(r *plan.Record) int {
-	n := 13 // one length byte for each string and list
-	for _, s := range [...]string{r.UPN, r.GoToKey, r.Profile.Email, r.Profile.FirstName, r.Profile.LastName,
-		r.Profile.Locale, r.Profile.TimeZone, string(r.State), string(r.Origin)} {
-		n += len(s)
-	}
-	for _, l := range [...][]string{r.Licenses, r.AdminRoles, r.RemovedLicenses, r.RemovedAdminRoles} {
-		for _, s := range l {
-			n += 1 + len(s)
-		}
-	}
-	return n
 }
 
 func appendString(v []byte, s string) []byte {
@@ -110,10 +103,13 @@ func openCompact(key, v []byte) (plan.Record, error) {
 		return r, errChecksum
 	}
 	r.EntraID = string(key)
-	r.UPN, r.GoToKey = d.string(), d.string()
-	r.Profile = plan.Profile{Email: d.string(), FirstName: d.string(), LastName: d.string(), Locale: d.string(), TimeZone: d.string()}
-	r.State, r.Origin = plan.State(d.string()), plan.Origin(d.string())
-	r.Licenses, r.AdminRoles, r.RemovedLicenses, r.RemovedAdminRoles = d.list(), d.list(), d.list(), d.list()
+	strs, lists := fields(&r)
+	for _, s := range strs {
+		*s = d.string()
+	}
+	for _, l := range lists {
+		*l = d.list()
+	}
 	if d.bad || len(d.b) != 0 {
 		return plan.Record{}, errDamaged
 	}

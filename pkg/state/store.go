@@ -218,6 +218,7 @@ func Open(path string, opts Options) (st *Store, err error) {
 			db.Close()
 			return nil, err
 		}
+		s.readSchema()
 		return s, nil
 	}
 	if opts.MustExist && !opts.CheckOnly && s.tokensOnly() {
@@ -237,11 +238,16 @@ func Open(path string, opts Options) (st *Store, err error) {
 		db.Close()
 		return nil, err
 	}
-	_ = db.View(func(tx *bolt.Tx) error {
+	s.readSchema()
+	return s, nil
+}
+
+// readSchema notes the file's schema once Open has upgraded it or not.
+func (s *Store) readSchema() {
+	_ = s.db.View(func(tx *bolt.Tx) error {
 		s.schema = schemaOf(tx)
 		return nil
 	})
-	return s, nil
 }
 
 // tokensOnly reports whether the file holds only a kept refresh token.
