@@ -188,12 +188,16 @@ func Open(path string, opts Options) (st *Store, err error) {
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly,
-		// The Lstat above tells a link apart with a message; O_NOFOLLOW closes
-		// the window between it and the open.
+		// The Lstat above tells a link apart with a message; openChecked's
+		// O_NOFOLLOW closes the window between it and the open. It checks
+		// every page before bbolt reads one (pages.go).
 		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
-			return os.OpenFile(name, flag|syscall.O_NOFOLLOW, perm)
+			return openChecked(name, flag, perm, opts.Timeout)
 		}})
+	var dmg *damage
 	switch {
+	case errors.As(err, &dmg):
+		return nil, fmt.Errorf("state file %s is %w (%v); %s", path, ErrCorrupt, dmg, recovery)
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, fmt.Errorf("state file %s is %w; wait for its cycle to end or stop the other process", path, ErrInUse)
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch),
@@ -206,6 +210,10 @@ func Open(path string, opts Options) (st *Store, err error) {
 	st = s // for the recover above
 	if !created {
 		if err := s.verify(); err != nil {
+			db.Close()
+			return nil, err
+		}
+		if err := s.checkBuckets(); err != nil {
 			db.Close()
 			return nil, err
 		}
@@ -383,6 +391,29 @@ func (s *Store) verify() error {
 		}
 		if first != nil {
 			return fmt.Errorf("state file %s is %w (%v); %s", s.path, ErrCorrupt, first, recovery)
+		}
+		return nil
+	})
+}
+
+// schemaOneBuckets are the buckets every state file has had since schema
+// 1; those added later (approvals, deferred) are created by the first open
+// for writing, and their readers take a missing one for an empty one.
+var schemaOneBuckets = [][]byte{bucketMeta, bucketAccounts, bucketIntents, bucketFailures, bucketSkips, bucketStaged, bucketCycles, bucketAudit, bucketKV}
+
+// checkBuckets refuses a state file that lacks a bucket it must have: a
+// damaged name or flag makes bbolt find no bucket there, and a file taken
+// for one without its owned records, or its log, would lose them in
+// silence (a write would create the bucket afresh).
+func (s *Store) checkBuckets() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketMeta) == nil {
+			return nil // checkTx names it; a new file gets every bucket with it
+		}
+		for _, name := range schemaOneBuckets {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("state file %s is %w: its %q bucket is missing; %s", s.path, ErrCorrupt, name, recovery)
+			}
 		}
 		return nil
 	})

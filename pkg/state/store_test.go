@@ -220,12 +220,7 @@ func filled(t *testing.T, path string, n int) []byte {
 			t.Fatal(err)
 		}
 	}
-	s.Close()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return closeAndRead(t, s)
 }
 
 // A truncated file made run --once and state rebuild stop with bbolt's
@@ -573,4 +568,15 @@ func TestDirectoryPictureParts(t *testing.T) {
 	if l, b := view(); l != nil || b != nil {
 		t.Fatalf("after clearing: %q, %d bytes", l, len(b))
 	}
+}
+
+// closeAndRead closes s and returns its file's bytes.
+func closeAndRead(t testing.TB, s *Store) []byte {
+	t.Helper()
+	s.Close()
+	b, err := os.ReadFile(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
