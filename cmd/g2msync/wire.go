@@ -26,6 +26,7 @@ import (
 	"github.com/g2msync/g2msync/pkg/metrics"
 	"github.com/g2msync/g2msync/pkg/notify"
 	"github.com/g2msync/g2msync/pkg/plan"
+	"github.com/g2msync/g2msync/pkg/redact"
 	"github.com/g2msync/g2msync/pkg/state"
 )
 
@@ -68,10 +69,13 @@ func (m *Main) newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 		f, ok := w.(*os.File)
 		text = ok && term.IsTerminal(int(f.Fd()))
 	}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if text {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	// The packages that read replies scrub what they quote; this is the
+	// last guard for any text that reached a log line another way.
+	return slog.New(redact.Handler(h, cfg.SecretValues()...))
 }
 
 func (m *Main) newApp(cfg *config.Config, log *slog.Logger, met *metrics.Metrics, o appOptions) (*app, error) {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/g2msync/g2msync/pkg/redact"
 )
 
 // TokenStore keeps GoTo's current refresh token. GoTo may issue a new refresh
@@ -90,6 +92,27 @@ func (ts *tokenSource) token(ctx context.Context) (string, error) {
 	return tk.AccessToken, nil
 }
 
+// knownLocked lists the credentials the client holds now, for redact.Text:
+// the configured ones and the current refresh and access tokens. The
+// caller holds ts.mu.
+func (ts *tokenSource) knownLocked() []string {
+	out := ts.c.configured()
+	out = append(out, ts.refresh)
+	for _, tk := range []*oauth2.Token{ts.access, ts.pending} {
+		if tk != nil {
+			out = append(out, tk.AccessToken, tk.RefreshToken)
+		}
+	}
+	return out
+}
+
+// known is knownLocked for callers that do not hold ts.mu.
+func (ts *tokenSource) known() []string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.knownLocked()
+}
+
 // invalidate drops the access token after a 401, unless another caller has
 // already replaced it.
 func (ts *tokenSource) invalidate(used string) {
@@ -153,7 +176,7 @@ func (ts *tokenSource) obtainLocked(ctx context.Context) (*oauth2.Token, error) 
 		case err == nil:
 			return tk, nil
 		case !grantRefused(err):
-			return nil, oauthFailure("refresh access token", err)
+			return nil, oauthFailure("refresh access token", err, append(ts.knownLocked(), rt)...)
 		}
 		var lost *afterLostReply
 		rejected = &rejectedError{cause: err, lostReply: errors.As(err, &lost)}
@@ -161,7 +184,7 @@ func (ts *tokenSource) obtainLocked(ctx context.Context) (*oauth2.Token, error) 
 	if cfg.PAT != "" {
 		tk, err := ts.c.patGrant(ctx, cfg.PAT)
 		if err != nil {
-			return nil, oauthFailure("exchange personal access token", err)
+			return nil, oauthFailure("exchange personal access token", err, ts.knownLocked()...)
 		}
 		return tk, nil
 	}
@@ -170,7 +193,7 @@ func (ts *tokenSource) obtainLocked(ctx context.Context) (*oauth2.Token, error) 
 			return ts.c.oauth.PasswordCredentialsToken(ctx, cfg.Username, cfg.Password)
 		})
 		if err != nil {
-			return nil, oauthFailure("password grant", err)
+			return nil, oauthFailure("password grant", err, ts.knownLocked()...)
 		}
 		return tk, nil
 	}
@@ -216,7 +239,8 @@ func (c *Client) grant(ctx context.Context, kind string, fetch func(context.Cont
 		if re != nil && re.ErrorCode != "" {
 			attrs = append(attrs, slog.String("error", re.ErrorCode))
 		} else if err != nil {
-			attrs = append(attrs, slog.String("error", err.Error()))
+			// The reply's text may echo the request: the grant's secrets.
+			attrs = append(attrs, slog.String("error", redact.Text(err.Error(), c.configured()...)))
 		}
 		c.log.LogAttrs(ctx, slog.LevelDebug, "goto token call", attrs...)
 		if err == nil {
@@ -273,8 +297,15 @@ func transientGrantError(err error) bool {
 }
 
 // oauthFailure words a token-endpoint failure and attaches the sentinel
-// that says what a person should look at.
-func oauthFailure(what string, err error) error {
+// that says what a person should look at. The endpoint's reply is part of
+// err's text and may echo the request (the client secret, the refresh
+// token, the Basic header), so the text is scrubbed of secrets and of
+// whatever follows a credential's name.
+func oauthFailure(what string, err error, secrets ...string) error {
+	return redact.Error(wordOAuthFailure(what, err), secrets...)
+}
+
+func wordOAuthFailure(what string, err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		switch {

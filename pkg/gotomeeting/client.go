@@ -20,6 +20,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
+
+	"github.com/g2msync/g2msync/pkg/redact"
 )
 
 // Production endpoints, used when Config leaves them empty.
@@ -282,6 +284,9 @@ func (c *Client) do(ctx context.Context, r request) error {
 	}
 	fail := func(status int, attempts int, body []byte, cause error) error {
 		code, msg, incident := parseErrorBody(body)
+		// GoTo's reply may echo the request, Authorization header and all.
+		known := c.tokens.known()
+		msg, cause = redact.Text(msg, known...), redact.Error(cause, known...)
 		sentinel := classify(status, code)
 		if status == 0 {
 			sentinel = ErrUnavailable // no reply at all: transport failure or timeout
@@ -329,7 +334,7 @@ func (c *Client) do(ctx context.Context, r request) error {
 			if retries >= c.cfg.MaxRetries {
 				return &APIError{
 					Op: r.op, Method: r.method, Path: r.display, Status: status, Attempts: attempt,
-					Message: "malformed reply: " + derr.Error(), Err: ErrUnavailable, Cause: derr,
+					Message: "malformed reply: " + redact.Text(derr.Error(), c.tokens.known()...), Err: ErrUnavailable, Cause: derr,
 				}
 			}
 		case status == http.StatusUnauthorized && !refreshed:
@@ -405,7 +410,7 @@ func (c *Client) send(ctx context.Context, r request, target string, payload []b
 		slog.Int64("duration_ms", time.Since(start).Milliseconds()),
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("error", redact.Text(err.Error(), c.configured()...)))
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "goto api call", attrs...)
 	return status, header, body, err
@@ -480,3 +485,9 @@ var (
 	errRedirect = errors.New("GoTo answered with a redirect")
 	errTooLarge = errors.New("the reply is larger than g2msync reads")
 )
+
+// configured lists the credentials given in the configuration, for
+// redact.Text.
+func (c *Client) configured() []string {
+	return []string{c.cfg.ClientSecret, c.cfg.RefreshToken, c.cfg.PAT, c.cfg.Password}
+}

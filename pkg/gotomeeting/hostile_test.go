@@ -2,8 +2,10 @@ package gotomeeting
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"runtime"
 	"strings"
@@ -145,4 +147,66 @@ func TestLostTokenReply(t *testing.T) {
 			t.Errorf("store holds %q, which no reply delivered", tok)
 		}
 	})
+}
+
+// A server that echoes the request in its error reply: the token endpoint
+// repeats the form (refresh_token=…) and the Basic header, the Admin API
+// quotes the Authorization header. The texts reached the error, the log,
+// and from there the cycle record, /status and mail.
+func TestHostileEchoedSecretsAreScrubbed(t *testing.T) {
+	echo := func(status int, shape string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			said := fmt.Sprintf("you sent %s with %s", b, r.Header.Get("Authorization"))
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			switch shape {
+			case "oauth":
+				fmt.Fprintf(w, `{"error":"invalid_request","error_description":%q}`, said)
+			case "admin":
+				fmt.Fprintf(w, `{"incidentId":"i1","errors":[{"code":"bad.request","value":%q}]}`, said)
+			default:
+				io.WriteString(w, said) // not JSON: the excerpt path
+			}
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		token bool // the token endpoint echoes; else the Admin API does
+		shape string
+	}{
+		{"token endpoint, OAuth error", true, "oauth"},
+		{"token endpoint, plain text", true, "plain"},
+		{"Admin API, GoTo error", false, "admin"},
+		{"Admin API, plain text", false, "plain"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, gotosim.Options{})
+			var buf strings.Builder
+			logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			srv := hostileServer(t, e, echo(http.StatusBadRequest, c.shape))
+			cl := e.client(t, func(cfg *Config) {
+				cfg.Logger = logger
+				if c.token {
+					cfg.TokenURL = srv + "/oauth/token"
+				} else {
+					cfg.APIBaseURL = srv
+				}
+			})
+			_, err := cl.ListUsers(context.Background())
+			if err == nil {
+				t.Fatal("an echoing server's 400 passed")
+			}
+			out := err.Error() + "\n" + buf.String()
+			basic := base64.StdEncoding.EncodeToString([]byte(cl.cfg.ClientID + ":" + e.sim.ClientSecret()))
+			for _, secret := range []string{e.first, e.sim.ClientSecret(), basic, "Bearer at-", "Bearer ey"} {
+				if strings.Contains(out, secret) {
+					t.Errorf("%q reaches the error or the log:\n%s", secret, out)
+				}
+			}
+			if !strings.Contains(out, "you sent") {
+				t.Errorf("the server's words are lost, not just its secrets:\n%s", out)
+			}
+		})
+	}
 }

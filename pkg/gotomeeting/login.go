@@ -35,7 +35,7 @@ func (c *Client) Exchange(ctx context.Context, code, redirectURI string) (string
 		return conf.Exchange(ctx, code)
 	})
 	if err != nil {
-		return "", oauthFailure("exchange authorization code", err)
+		return "", oauthFailure("exchange authorization code", err, append(c.configured(), code)...)
 	}
 	return c.login(ctx, tk, "authorization code")
 }
@@ -45,7 +45,7 @@ func (c *Client) Exchange(ctx context.Context, code, redirectURI string) (string
 func (c *Client) ExchangePAT(ctx context.Context, pat string) (string, error) {
 	tk, err := c.patGrant(ctx, pat)
 	if err != nil {
-		return "", oauthFailure("exchange personal access token", err)
+		return "", oauthFailure("exchange personal access token", err, append(c.configured(), pat)...)
 	}
 	return c.login(ctx, tk, "personal access token")
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+
+	"github.com/g2msync/g2msync/pkg/redact"
 )
 
 // Kinds of failure a caller may branch on with errors.Is.
@@ -83,6 +85,9 @@ func (s *Source) classify(c call, tries int64, err error) error {
 		e.kind = ErrUnavailable
 		e.detail = fmt.Sprintf("%v (after %d attempts)", err, e.Attempts)
 	}
+	// The detail quotes Entra's or Graph's reply, which may echo the
+	// request: the client secret, an assertion, the bearer token.
+	e.detail = redact.Text(e.detail, s.cfg.ClientSecret, s.cfg.CertificatePassword)
 	return e
 }
 

@@ -274,3 +274,60 @@ func TestHostileRedirectsCarryNoCredentials(t *testing.T) {
 		t.Fatalf("graph redirect: err %v, thief hits %d", err, thief.hits.Load())
 	}
 }
+
+// An Entra token endpoint that repeats the request in its
+// error_description printed client_secret=… in check, in the cycle's error
+// and its log lines; a Graph reply quoting the Authorization header printed
+// the bearer token.
+func TestHostileEchoedSecretsAreScrubbed(t *testing.T) {
+	tn, _ := salesTenant(t, 2)
+	h := newHostile(t, tn)
+	secret := tn.config().ClientSecret
+	for _, c := range []struct {
+		name  string
+		entra bool
+		match func(*http.Request) bool
+		reply func(r *http.Request, form string) string
+	}{
+		{"Entra echoes the form", true, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/oauth2/v2.0/token") },
+			func(_ *http.Request, form string) string {
+				return fmt.Sprintf(`{"error":"invalid_request","error_description":"AADSTS900144: you sent %s.\r\nTrace ID: 1","error_codes":[900144]}`, form)
+			}},
+		{"Graph quotes the bearer token", false, isMembers,
+			func(r *http.Request, _ string) string {
+				return fmt.Sprintf(`{"error":{"code":"BadRequest","message":"header %s is malformed"}}`, r.Header.Get("Authorization"))
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var bearer atomic.Pointer[string]
+			h.onRequest(func(w http.ResponseWriter, r *http.Request) bool {
+				if !c.match(r) {
+					return false
+				}
+				b, _ := io.ReadAll(r.Body)
+				a := r.Header.Get("Authorization")
+				bearer.Store(&a)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, c.reply(r, string(b)))
+				return true
+			})
+			_, err := tn.read(tn.viaHostile(h, c.entra))
+			if err == nil {
+				t.Fatal("the echoing 400 passed")
+			}
+			leaks := []string{secret, url.QueryEscape(secret)}
+			if b := bearer.Load(); b != nil && len(*b) > len("Bearer ") {
+				leaks = append(leaks, strings.TrimPrefix(*b, "Bearer "))
+			}
+			for _, l := range leaks {
+				if strings.Contains(err.Error(), l) {
+					t.Errorf("%q reaches the error: %v", l, err)
+				}
+			}
+			if !strings.Contains(err.Error(), "you sent") && !strings.Contains(err.Error(), "malformed") {
+				t.Errorf("the reply's words are lost: %v", err)
+			}
+		})
+	}
+}
