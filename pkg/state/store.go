@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -436,9 +437,15 @@ func (s *Store) checkTx(tx *bolt.Tx, b *Binding) error {
 		return nil
 	}
 	if raw := meta.Get(keyBinding); raw != nil {
+		// The binding has no checksum of its own: a damaged one must not
+		// read as another tenant's or account's (a mismatch says "set
+		// state_path to another file"), so anything but the three names,
+		// each given, is damage.
 		var stored Binding
-		if err := json.Unmarshal(raw, &stored); err != nil {
-			return fmt.Errorf("state file %s: read binding: %w", s.path, err)
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&stored); err != nil || stored.TenantID == "" || stored.App == "" || stored.GoToAccount == "" {
+			return fmt.Errorf("state file %s is %w: its binding to a tenant, app and GoTo account is damaged (%q); %s", s.path, ErrCorrupt, raw, recovery)
 		}
 		if stored != *b {
 			return &BindingError{Path: s.path, Stored: stored, Requested: *b}
