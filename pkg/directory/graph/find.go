@@ -11,6 +11,7 @@ import (
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
+	"github.com/g2msync/g2msync/pkg/address"
 	"github.com/g2msync/g2msync/pkg/directory"
 )
 
@@ -130,7 +131,9 @@ func (s *Source) findUsers(ctx context.Context, q string, people map[string]dire
 		// The server chose whom to return: one who is not the person asked
 		// for would be provisioned in their place.
 		mail, _ := scalar(it["mail"])
-		if !strings.EqualFold(u.ID, q) && !strings.EqualFold(u.UserPrincipalName, q) && !strings.EqualFold(mail, q) {
+		// Compared by the address rules: Unicode folding takes the Kelvin
+		// sign for a k, and so someone else for the person asked for.
+		if !address.Equal(u.ID, q) && !address.Equal(u.UserPrincipalName, q) && !address.Equal(mail, q) {
 			return fmt.Errorf("Graph returned user %s (%s), whose id, userPrincipalName and mail all differ from %q; refusing the read", u.ID, u.UserPrincipalName, q)
 		}
 		if !slices.Contains(ids, u.ID) {

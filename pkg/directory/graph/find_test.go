@@ -131,6 +131,27 @@ func TestHostileFindAnswersWithSomeoneElse(t *testing.T) {
 	}
 }
 
+// A look-alike is someone else too: strings.EqualFold took "ben@contoſo.com"
+// (a long s, U+017F) for ben@contoso.com, whom provision then acted for.
+func TestHostileFindAnswersWithALookAlike(t *testing.T) {
+	for _, lookAlike := range []string{"ben@conto\u017fo.com", "ben@contoſo.com", "BEN@CONTOSO.COM"} {
+		ft := newFindTenant(t)
+		h := newHostile(t, ft.tenant)
+		h.onReply(func(r *http.Request, body []byte) []byte {
+			if r.URL.Path == "/v1.0/users" {
+				return bytes.ReplaceAll(body, []byte("ben@contoso.com"), []byte(lookAlike))
+			}
+			return body
+		})
+		src, err := graph.New(ft.viaHostile(h, false))
+		ft.must(err)
+		_, err = src.Find(context.Background(), []string{"ben@contoso.com"})
+		if ascii := lookAlike == "BEN@CONTOSO.COM"; ascii != (err == nil) {
+			t.Errorf("Graph answered with %q: err = %v; only the ASCII case may differ", lookAlike, err)
+		}
+	}
+}
+
 // Groups are read several at a time: the snapshot is the one a read of one
 // group at a time gives, and a group that fails fails the whole read with
 // its own error, the others stopped.
