@@ -3,13 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	bin "encoding/binary"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/g2msync/g2msync/pkg/plan"
 	"github.com/g2msync/g2msync/pkg/state"
@@ -264,5 +268,29 @@ func TestStatusKB(t *testing.T) {
 	status := []byte("Name:\tg2msync\nVmHWM:\t  302112 kB\nRssAnon:\t  191532 kB\nRssFile:\t  110208 kB\n")
 	if a, f, h, x := statusKB(status, "RssAnon:"), statusKB(status, "RssFile:"), statusKB(status, "VmHWM:"), statusKB(status, "RssShmem:"); a != 191532 || f != 110208 || h != 302112 || x != 0 {
 		t.Errorf("RssAnon %d, RssFile %d, VmHWM %d, RssShmem %d", a, f, h, x)
+	}
+}
+
+// One damaged provisioning-log entry made report print nothing but an
+// error; it prints the rest and names what it left out.
+func TestReportLeavesOutADamagedEntry(t *testing.T) {
+	path := goldenState(t)
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seq uint64
+	err = db.Update(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket([]byte("audit")).Cursor().First()
+		seq = bin.BigEndian.Uint64(k)
+		return tx.Bucket([]byte("audit")).Put(k, []byte(`{"seq":`))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runMain(t, nil, "report", "--state", path)
+	if code != ExitOK || !strings.Contains(out, "bob@contoso.com") || !strings.Contains(errOut, fmt.Sprintf("entry %d", seq)) {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant the other entries and entry %d named", code, out, errOut, seq)
 	}
 }

@@ -452,7 +452,7 @@ func resultOf(res *engine.Result, st *state.Store, id string) resultStep {
 	}
 	if st != nil {
 		entries, err := st.Audit(state.AuditFilter{CycleID: res.CycleID, User: id})
-		if err == nil {
+		if err == nil || errors.As(err, new(*state.DamagedEntries)) {
 			for _, e := range slices.Backward(entries) {
 				switch e.Result {
 				case state.ResultSuccess:
@@ -496,8 +496,8 @@ func known(st *state.Store, id string, rec plan.Record, owned bool, fs []state.F
 		return k, nil
 	}
 	log, err := st.Audit(state.AuditFilter{User: id, Limit: explainLogEntries})
-	if err != nil {
-		return nil, err
+	if err != nil && !errors.As(err, new(*state.DamagedEntries)) {
+		return nil, err // a damaged entry leaves out only itself
 	}
 	k.Log = append(k.Log, log...)
 	return k, nil

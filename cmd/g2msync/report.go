@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -58,7 +59,11 @@ func (c *ReportCommand) Run(_ context.Context, args []string) error {
 	}
 	defer st.Close()
 	entries, err := st.Audit(f)
-	if err != nil {
+	var dmg *state.DamagedEntries
+	if errors.As(err, &dmg) {
+		// The rest of the log is good: print it, and say what is left out.
+		fmt.Fprintf(c.m.Stderr, "warning: %v\n", err)
+	} else if err != nil {
 		return fmt.Errorf("read provisioning log: %w", err)
 	}
 	return writeReport(c.m.Stdout, entries, *output)

@@ -237,6 +237,7 @@ type page struct {
 	Demo     bool   // the demo's tenant can be changed from the overview
 	Flash    string // what the last action did
 	Error    string
+	Notice   string // handled, but the operator should know (damaged log entries left out)
 	Data     any
 }
 

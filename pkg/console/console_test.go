@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +25,7 @@ type memBackend struct {
 	status  daemon.StatusDoc
 	cycles  []state.Cycle
 	entries []state.AuditEntry
+	damaged error // what Audit returns with the entries
 	actions []string
 }
 
@@ -39,7 +41,7 @@ func (b *memBackend) Audit(_ context.Context, f state.AuditFilter) ([]state.Audi
 			out = append(out, e)
 		}
 	}
-	return out, nil
+	return out, b.damaged
 }
 func (b *memBackend) WriteLog(w io.Writer, entries []state.AuditEntry, format string) error {
 	return json.NewEncoder(w).Encode(entries)
@@ -332,5 +334,23 @@ func TestRebindingAndExplainAndUntil(t *testing.T) {
 	}
 	if body := get(t, s, "/log?since=2026-12-01&until=2026-12-01").Body.String(); !strings.Contains(body, "1 entries") {
 		t.Errorf("until=2026-12-01 leaves out the entry of 10:00 that day")
+	}
+}
+
+// One damaged log entry made the log, the cycle page and the downloads
+// fail whole; they show the rest and say what is left out.
+func TestDamagedLogEntriesAreLeftOutWithANotice(t *testing.T) {
+	s, b := newTestConsole(t, true)
+	b.damaged = &state.DamagedEntries{Path: "/var/lib/g2msync/state.db", Seqs: []uint64{7}, First: errors.New("unexpected end of JSON input")}
+	for _, path := range []string{"/log", "/log?user=ann%40contoso.com", "/cycles/c2", "/log.json", "/log.csv"} {
+		w := get(t, s, path)
+		body := w.Body.String()
+		if w.Code != http.StatusOK || !strings.Contains(body, "ann@contoso.com") && !strings.Contains(body, `href="/person?user=e1"`) {
+			t.Errorf("%s: %d, want the readable entries:\n%s", path, w.Code, body)
+			continue
+		}
+		if !strings.HasSuffix(path, ".json") && !strings.HasSuffix(path, ".csv") && !strings.Contains(body, "entry 7") {
+			t.Errorf("%s does not say which entry is left out:\n%s", path, body)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -143,7 +144,7 @@ func (s *Server) cycle(w http.ResponseWriter, r *http.Request, p *page) error {
 		return nil
 	}
 	entries, err := s.opts.Backend.Audit(r.Context(), state.AuditFilter{CycleID: id})
-	if err != nil {
+	if err = p.damaged(err); err != nil {
 		return err
 	}
 	p.Title, p.Nav, p.Data = "Cycle "+id, "cycles", cycleData{Cycle: cs[i], Entries: entries}
@@ -187,7 +188,7 @@ const logPageEntries = 5000
 // filter reads the search form: since and until are dates (2026-12-01),
 // times (2026-12-01T10:00) or, for since, a duration back from now (24h).
 // limit > 0 keeps the newest limit entries that match.
-func (s *Server) filter(r *http.Request, limit int) (logQuery, state.AuditFilter, []state.AuditEntry, error) {
+func (s *Server) filter(r *http.Request, p *page, limit int) (logQuery, state.AuditFilter, []state.AuditEntry, error) {
 	q := r.URL.Query()
 	lq := logQuery{User: strings.TrimSpace(q.Get("user")), Action: q.Get("action"), Result: q.Get("result"), Cycle: strings.TrimSpace(q.Get("cycle")),
 		Since: strings.TrimSpace(q.Get("since")), Until: strings.TrimSpace(q.Get("until"))}
@@ -210,7 +211,7 @@ func (s *Server) filter(r *http.Request, limit int) (logQuery, state.AuditFilter
 		f.Until = t
 	}
 	entries, err := s.opts.Backend.Audit(r.Context(), f)
-	if err != nil {
+	if err = p.damaged(err); err != nil {
 		return lq, f, nil, err
 	}
 	slices.Reverse(entries) // newest first
@@ -230,7 +231,7 @@ func parseTime(s string, now time.Time) (time.Time, error) {
 }
 
 func (s *Server) log(w http.ResponseWriter, r *http.Request, p *page) error {
-	lq, _, entries, err := s.filter(r, logPageEntries)
+	lq, _, entries, err := s.filter(r, p, logPageEntries)
 	d := logData{Query: lq, Capped: len(entries) == logPageEntries}
 	p.Title, p.Nav = "Provisioning log", "log"
 	if err != nil {
@@ -261,7 +262,7 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request, p *page) error {
 // report writes it (CSV cells a spreadsheet would run are neutralised).
 func (s *Server) download(format string) readHandler {
 	return func(w http.ResponseWriter, r *http.Request, p *page) error {
-		_, _, entries, err := s.filter(r, 0)
+		_, _, entries, err := s.filter(r, p, 0)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return nil
@@ -378,4 +379,15 @@ func (s *Server) resume(ctx context.Context, _ *http.Request, op Operator) (stri
 		return "", err
 	}
 	return "provisioning resumed: the next cycle provisions", nil
+}
+
+// damaged takes a read of the provisioning log that left out damaged
+// entries as a notice on the page (the rest is shown); other errors pass.
+func (p *page) damaged(err error) error {
+	var dmg *state.DamagedEntries
+	if errors.As(err, &dmg) {
+		p.Notice = dmg.Error()
+		return nil
+	}
+	return err
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -628,15 +630,45 @@ func (f *AuditFilter) match(e *AuditEntry) bool {
 	return true
 }
 
-// Audit returns the matching provisioning log entries, oldest first.
+// DamagedEntries is the error Audit returns, together with every entry it
+// could read, when some entries of the provisioning log cannot be decoded:
+// one damaged entry must not hide the rest of the log. Callers show the
+// entries and this notice.
+type DamagedEntries struct {
+	Path  string
+	Seqs  []uint64 // the damaged entries' sequence numbers, newest first
+	First error    // why the first of them could not be read
+}
+
+func (e *DamagedEntries) Error() string {
+	seqs := make([]string, 0, min(len(e.Seqs), 5))
+	for _, s := range e.Seqs[:min(len(e.Seqs), 5)] {
+		seqs = append(seqs, strconv.FormatUint(s, 10))
+	}
+	more := ""
+	if len(e.Seqs) > 5 {
+		more = fmt.Sprintf(" and %d more", len(e.Seqs)-5)
+	}
+	return fmt.Sprintf("state file %s: %d provisioning log entries are damaged and left out (entry %s%s: %v); "+
+		"the others are shown, nothing else depends on them, and they are pruned with the log after audit_retention",
+		e.Path, len(e.Seqs), strings.Join(seqs, ", "), more, e.First)
+}
+
+// Audit returns the matching provisioning log entries, oldest first. If
+// some entries are damaged it returns the others and a *DamagedEntries.
 func (s *Store) Audit(f AuditFilter) ([]AuditEntry, error) {
 	var out []AuditEntry
+	var dmg *DamagedEntries
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
 		for k, v := c.Last(); k != nil && (f.Limit <= 0 || len(out) < f.Limit); k, v = c.Prev() {
 			var e AuditEntry
 			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("decode audit entry %d: %w", binary.BigEndian.Uint64(k), err)
+				if dmg == nil {
+					dmg = &DamagedEntries{Path: s.path, First: err}
+				}
+				dmg.Seqs = append(dmg.Seqs, seqOf(k))
+				continue
 			}
 			if f.match(&e) {
 				out = append(out, e)
@@ -645,7 +677,18 @@ func (s *Store) Audit(f AuditFilter) ([]AuditEntry, error) {
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	if err == nil && dmg != nil {
+		return out, dmg
+	}
 	return out, err
+}
+
+// seqOf reads an audit key; a damaged key reads as 0.
+func seqOf(k []byte) uint64 {
+	if len(k) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k)
 }
 
 // PruneAudit deletes provisioning log entries and cycles older than before.
@@ -653,9 +696,13 @@ func (s *Store) Audit(f AuditFilter) ([]AuditEntry, error) {
 func (s *Store) PruneAudit(before time.Time) (int, error) {
 	old := false
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		if k, v := tx.Bucket(bucketAudit).Cursor().First(); k != nil {
+		c := tx.Bucket(bucketAudit).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
 			var e AuditEntry
-			old = json.Unmarshal(v, &e) == nil && e.Time.Before(before)
+			if json.Unmarshal(v, &e) == nil { // the oldest entry that can be read
+				old = e.Time.Before(before)
+				break
+			}
 		}
 		if k, _ := tx.Bucket(bucketCycles).Cursor().First(); k != nil && bytes.Compare(k[:8], u64(uint64(before.UnixNano()))) < 0 {
 			old = true
@@ -668,12 +715,24 @@ func (s *Store) PruneAudit(before time.Time) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
+		// Entries are in time order, so a damaged entry is as old as the
+		// next one that can be read: it goes when that one goes, and does
+		// not stop the pruning of the log behind it.
+		var damaged, gone [][]byte
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			var e AuditEntry
-			if err := json.Unmarshal(v, &e); err != nil || !e.Time.Before(before) {
-				break // entries are in time order
+			if err := json.Unmarshal(v, &e); err != nil {
+				damaged = append(damaged, bytes.Clone(k))
+				continue
 			}
-			if err := c.Delete(); err != nil {
+			if !e.Time.Before(before) {
+				break
+			}
+			gone = append(append(gone, damaged...), bytes.Clone(k))
+			damaged = damaged[:0]
+		}
+		for _, k := range gone {
+			if err := tx.Bucket(bucketAudit).Delete(k); err != nil {
 				return err
 			}
 			n++

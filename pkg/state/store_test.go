@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -579,4 +580,57 @@ func closeAndRead(t testing.TB, s *Store) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// One damaged provisioning-log entry made Audit fail whole: report, the
+// console's log and its downloads showed nothing. The others are read,
+// the damaged one is named, and pruning goes past it.
+func TestDamagedLogEntryIsSkippedAndNamed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s := open(t, path, Options{Binding: binding})
+	old := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 6 {
+		at := old.Add(time.Duration(i) * time.Hour)
+		if i >= 3 {
+			at = old.AddDate(0, 6, i)
+		}
+		if err := s.Commit(Outcome{EntraID: fmt.Sprint("e", i), Audit: AuditEntry{Time: at, Action: "update", Result: ResultSuccess, EntraID: fmt.Sprint("e", i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seqs []uint64
+	all, err := s.Audit(AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range all {
+		seqs = append(seqs, e.Seq)
+	}
+	// Damage the second (old) and the fifth (recent) entries.
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, i := range []int{1, 4} {
+			if err := tx.Bucket(bucketAudit).Put(u64(seqs[i]), []byte(`{"time":`)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Audit(AuditFilter{})
+	var dmg *DamagedEntries
+	if !errors.As(err, &dmg) || len(got) != 4 || !slices.Equal(dmg.Seqs, []uint64{seqs[4], seqs[1]}) {
+		t.Fatalf("Audit: %d entries, err %v; want the 4 others and entries %d and %d named", len(got), err, seqs[4], seqs[1])
+	}
+	if msg := err.Error(); !strings.Contains(msg, fmt.Sprint(seqs[1])) || !strings.Contains(msg, "audit_retention") {
+		t.Errorf("the notice names neither the entry nor what becomes of it: %s", msg)
+	}
+	n, err := s.PruneAudit(old.AddDate(0, 1, 0))
+	if err != nil || n != 3 {
+		t.Fatalf("PruneAudit: %d, %v; want the 2 old entries and the damaged one between them", n, err)
+	}
+	got, err = s.Audit(AuditFilter{})
+	if !errors.As(err, &dmg) || len(got) != 2 || len(dmg.Seqs) != 1 {
+		t.Errorf("after pruning: %d entries, %v; want 2 and the recent damaged one", len(got), err)
+	}
 }
