@@ -7,6 +7,8 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -94,6 +96,7 @@ type pageWalk struct {
 	ps     uint64   // page size
 	hwm    uint64
 	used   []uint64 // a bit per page id: reached once already
+	hdr    [boltPageHeader]byte
 	buf    []byte
 }
 
@@ -173,7 +176,7 @@ func walkPages(r io.ReaderAt, size int64) (*pageWalk, error) {
 			return nil, err
 		}
 	}
-	if err := w.tree(m.root, "the root bucket"); err != nil {
+	if err := w.tree(m.root); err != nil {
 		return nil, err
 	}
 	return w, w.freeInUse()
@@ -195,11 +198,11 @@ func (w *pageWalk) mark(id, overflow uint64) bool {
 // page reads page id with its overflow pages after checking that its header
 // names it, has flags in want, and that all of it lies below the high water
 // mark.
-func (w *pageWalk) page(id uint64, want uint16, what string) ([]byte, uint16, error) {
+func (w *pageWalk) page(id uint64, want uint16, what from) ([]byte, uint16, error) {
 	if id < 2 || id >= w.hwm {
 		return nil, 0, damaged("%s points at page %d, outside the file's %d pages", what, id, w.hwm)
 	}
-	hdr := make([]byte, boltPageHeader)
+	hdr := w.hdr[:]
 	if _, err := w.r.ReadAt(hdr, int64(id*w.ps)); err != nil {
 		return nil, 0, fmt.Errorf("read page %d: %w", id, err)
 	}
@@ -230,7 +233,7 @@ func (w *pageWalk) page(id uint64, want uint16, what string) ([]byte, uint16, er
 // freelist checks the freelist page: its ids fit in it and name pages of
 // the file other than the metas.
 func (w *pageWalk) freelist(id uint64) error {
-	buf, _, err := w.page(id, pageFreelist, "the freelist")
+	buf, _, err := w.page(id, pageFreelist, from{parent: fromMeta, freelist: true})
 	if err != nil {
 		return err
 	}
@@ -269,45 +272,69 @@ func (w *pageWalk) freeInUse() error {
 	return nil
 }
 
+// from says how the walk reached a page, for the message if it is damaged;
+// it is formatted only then, as most files have no damage to report.
+type from struct {
+	parent   uint64 // fromMeta: the meta page
+	bucket   bool   // reached as a bucket's root, else as a branch's child
+	freelist bool   // the meta's freelist, else its root bucket
+}
+
+// fromMeta is the parent of the pages the meta names (page 0 is a meta
+// page, never a parent in the tree).
+const fromMeta = 0
+
+func (f from) String() string {
+	switch {
+	case f.parent == fromMeta && f.freelist:
+		return "the freelist"
+	case f.parent == fromMeta:
+		return "the root bucket"
+	case f.bucket:
+		return fmt.Sprintf("a bucket in leaf page %d", f.parent)
+	}
+	return fmt.Sprintf("a child of branch page %d", f.parent)
+}
+
 // tree checks the bucket rooted at page root and every bucket within it.
 // It walks with its own stack: a damaged file could nest deeper than is
 // wise to recurse.
-func (w *pageWalk) tree(root uint64, what string) error {
+func (w *pageWalk) tree(root uint64) error {
 	type todo struct {
-		id   uint64
-		what string
+		id  uint64
+		how from
 	}
-	stack := []todo{{root, what}}
+	stack := []todo{{id: root}}
+	var children, roots []uint64
 	for len(stack) > 0 {
 		t := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		buf, flags, err := w.page(t.id, pageBranch|pageLeaf, t.what)
+		buf, flags, err := w.page(t.id, pageBranch|pageLeaf, t.how)
 		if err != nil {
 			return err
 		}
-		var roots []uint64
 		if flags == pageBranch {
-			children, err := branchChildren(buf, t.id)
-			if err != nil {
+			if children, err = branchChildren(buf, t.id, children[:0]); err != nil {
 				return err
 			}
 			for _, c := range children {
-				stack = append(stack, todo{c, fmt.Sprintf("a child of branch page %d", t.id)})
+				stack = append(stack, todo{c, from{parent: t.id}})
 			}
 			continue
 		}
-		if err := leafBuckets(buf, fmt.Sprintf("leaf page %d", t.id), 0, &roots); err != nil {
+		roots = roots[:0]
+		if err := leafBuckets(buf, leafPlace{page: t.id}, &roots); err != nil {
 			return err
 		}
 		for _, r := range roots {
-			stack = append(stack, todo{r, fmt.Sprintf("a bucket in leaf page %d", t.id)})
+			stack = append(stack, todo{r, from{parent: t.id, bucket: true}})
 		}
 	}
 	return nil
 }
 
 // branchChildren checks a branch page's elements and returns its children.
-func branchChildren(buf []byte, id uint64) ([]uint64, error) {
+func branchChildren(buf []byte, id uint64, out []uint64) ([]uint64, error) {
 	le := binary.LittleEndian
 	count := uint64(le.Uint16(buf[10:]))
 	if count == 0 {
@@ -316,7 +343,6 @@ func branchChildren(buf []byte, id uint64) ([]uint64, error) {
 	if boltPageHeader+count*elementSize > uint64(len(buf)) {
 		return nil, damaged("branch page %d claims %d elements, more than it holds", id, count)
 	}
-	out := make([]uint64, 0, count)
 	for i := uint64(0); i < count; i++ {
 		off := boltPageHeader + i*elementSize
 		e := buf[off : off+elementSize]
@@ -334,9 +360,26 @@ func branchChildren(buf []byte, id uint64) ([]uint64, error) {
 // or two.
 const maxInlineDepth = 32
 
+// leafPlace names a leaf page, or an inline bucket's page within one (the
+// elements of the buckets it is nested in), for messages.
+type leafPlace struct {
+	page   uint64
+	inline []uint64
+}
+
+func (l leafPlace) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "leaf page %d", l.page)
+	for _, i := range l.inline {
+		fmt.Fprintf(&b, ", inline bucket %d", i)
+	}
+	return b.String()
+}
+
 // leafBuckets checks a leaf page (a page of the file, or an inline page in
 // a bucket's value) and appends the root pages of the buckets it holds.
-func leafBuckets(buf []byte, where string, depth int, roots *[]uint64) error {
+func leafBuckets(buf []byte, where leafPlace, roots *[]uint64) error {
+	depth := len(where.inline)
 	if depth > maxInlineDepth {
 		return damaged("%s nests inline buckets %d deep", where, depth)
 	}
@@ -374,7 +417,8 @@ func leafBuckets(buf []byte, where string, depth int, roots *[]uint64) error {
 			*roots = append(*roots, root)
 			continue
 		}
-		if err := leafBuckets(v[bucketHeader:], fmt.Sprintf("%s, inline bucket %d", where, i), depth+1, roots); err != nil {
+		inner := leafPlace{page: where.page, inline: append(slices.Clip(where.inline), i)}
+		if err := leafBuckets(v[bucketHeader:], inner, roots); err != nil {
 			return err
 		}
 	}
