@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
+	bin "encoding/binary"
 	"fmt"
 	"io"
 	"net/http"
@@ -190,6 +192,28 @@ func TestDamagedOrMissingStateIsNeverStartedAfresh(t *testing.T) {
 			t.Errorf("the refused run changed the file: %d bytes, was %d", fi.Size(), cut)
 		}
 	}
+	// One flipped bit where bbolt follows offsets blindly killed every
+	// command, recovery included, with SIGSEGV or an out-of-memory death.
+	for _, flip := range []struct {
+		name string
+		at   func(root, ps int) int
+		set  byte
+	}{
+		{"the root page's first element points far past it", func(root, ps int) int { return root*ps + 16 + 4 + 3 }, 0x40},
+		{"the root page claims 2^31 overflow pages", func(root, ps int) int { return root*ps + 12 + 3 }, 0x80},
+	} {
+		b := bytes.Clone(whole)
+		ps, root := rootPage(t, b)
+		b[flip.at(root, ps)] |= flip.set
+		for _, args := range [][]string{{"report"}, {"status"}, {"run", "--once"}} {
+			os.WriteFile(path, b, 0o600)
+			code, out := pw.exitCode(args...)
+			if code == ExitOK || !strings.Contains(out, "not a readable") || !strings.Contains(out, "state rebuild") ||
+				strings.Contains(out, "fatal error") || strings.Contains(out, "goroutine") {
+				t.Errorf("%s, %v: exit %d\n%s", flip.name, args, code, out)
+			}
+		}
+	}
 	if pw.w.GoTo.Writes() != 0 {
 		t.Errorf("%d GoTo writes on a damaged state file", pw.w.GoTo.Writes())
 	}
@@ -216,4 +240,18 @@ func TestFileBoundByMistakeIsRecovered(t *testing.T) {
 	if code, out := pw.exitCode("state", "rebuild", "--force"); !strings.Contains(out, "owns no account") || !strings.Contains(out, "moved the old file to") {
 		t.Errorf("rebuild --force: exit %d\n%s", code, out)
 	}
+}
+
+// rootPage reads a bbolt file's page size and the root bucket's page from
+// the meta page bbolt uses (the one with the higher transaction id).
+func rootPage(t *testing.T, b []byte) (ps, root int) {
+	t.Helper()
+	le := bin.LittleEndian
+	ps = int(le.Uint32(b[16+8:]))
+	m0, m1 := b[16:], b[ps+16:]
+	m := m0
+	if le.Uint64(m1[48:]) > le.Uint64(m0[48:]) {
+		m = m1
+	}
+	return ps, int(le.Uint64(m[16:]))
 }
