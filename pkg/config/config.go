@@ -91,6 +91,10 @@ type Entra struct {
 	FederatedTokenFile      string `yaml:"federated_token_file"`
 	ServicePrincipalID      string `yaml:"service_principal_id"`
 	AppID                   string `yaml:"app_id"`
+	// Certificate is CertificateFile (PEM, or PKCS#12 opened with
+	// CertificatePassword) read and checked when the configuration loads,
+	// when the certificate is the credential; nil otherwise.
+	Certificate *ClientCertificate `yaml:"-"`
 	// Cloud is public, usgov, usgov-dod, china or custom.
 	Cloud         string   `yaml:"cloud"`
 	AuthorityHost string   `yaml:"authority_host"`

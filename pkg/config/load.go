@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -124,6 +125,7 @@ func Parse(data []byte, environ []string) (*Config, error) {
 	}
 	loadSecrets(cfg, env, &probs)
 	validate(cfg, &probs)
+	loadCertificate(cfg, time.Now(), &probs)
 	if len(probs) > 0 {
 		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Key < probs[j].Key })
 		return nil, &Error{Problems: probs}
