@@ -2,10 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/sim/gotosim"
+	"github.com/g2msync/g2msync/pkg/sim/graphsim"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
 )
 
@@ -23,7 +31,11 @@ func runCheck(t *testing.T, tw *testWorld) (int, string) {
 // line returns the output line of a check step.
 func line(out, name string) string {
 	for _, l := range strings.Split(out, "\n") {
-		if strings.HasPrefix(strings.TrimLeft(strings.TrimPrefix(strings.TrimPrefix(l, "OK"), "FAIL"), " "), name) {
+		rest := l
+		for _, status := range []string{"OK", "WARN", "FAIL"} {
+			rest = strings.TrimPrefix(rest, status)
+		}
+		if strings.HasPrefix(strings.TrimLeft(rest, " "), name) {
 			return l
 		}
 	}
@@ -89,5 +101,83 @@ func TestCheckReportsEachFailure(t *testing.T) {
 				t.Errorf("exit %d, step %q = %q; want FAIL with %q\n%s", code, tt.step, l, tt.want, out)
 			}
 		})
+	}
+}
+
+// Issue 23, item 4: the certificate credential works with the files an
+// administrator has, PKCS#12 as OpenSSL 3 writes it by default included
+// (before, "pkcs12: unknown digest algorithm" stopped every command).
+func TestCheckSignsInWithACertificate(t *testing.T) {
+	cert, err := graphsim.NewClientCertificate("g2msync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modern, err := pkcs12.Modern2023.Encode(cert.Key, cert.Certificate, nil, "p12-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, err := pkcs12.LegacyRC2.Encode(cert.Key, cert.Certificate, nil, "p12-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		data []byte
+		pw   string
+	}{
+		{"PEM", cert.PEM(), ""},
+		{"PKCS#12 in OpenSSL 3's defaults", modern, "p12-pass"},
+		{"legacy PKCS#12", legacy, "p12-pass"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tw := newTestWorld(t, smallWorld(), "")
+			clientID, err := tw.w.Graph.AddApp(graphsim.App{DisplayName: "g2msync (certificate)", Certificates: []*x509.Certificate{cert.Certificate},
+				Permissions: []string{"Application.Read.All", "User.Read.All", "GroupMember.Read.All"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(tw.dir, "g2msync.cert")
+			if err := os.WriteFile(path, tt.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			env := append(tw.m.Environ, "G2MSYNC_ENTRA_CLIENT_SECRET=", "G2MSYNC_ENTRA_CLIENT_ID="+clientID,
+				"G2MSYNC_ENTRA_CERTIFICATE_FILE="+path, "G2MSYNC_ENTRA_CERTIFICATE_PASSWORD="+tt.pw)
+			if tw.cfg, err = config.Parse([]byte(tw.w.ConfigYAML(filepath.Join(tw.dir, "state.db"), "")), env); err != nil {
+				t.Fatal(err)
+			}
+			code, out := runCheck(t, tw)
+			if l := line(out, "Entra sign-in"); code != ExitOK || !strings.HasPrefix(l, "OK") {
+				t.Fatalf("exit %d, Entra sign-in %q\n%s%s", code, l, out, tw.stderr)
+			}
+		})
+	}
+}
+
+// Issue 23, item 4: a certificate file that cannot be used is a problem of
+// the configuration (exit 2, naming the key) for every command, `check`
+// included; before, it failed the cycle (exit 1) after "Configuration valid".
+func TestCertificateProblemIsAConfigurationError(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "g2msync.yaml")
+	cert := filepath.Join(dir, "absent.pfx")
+	os.WriteFile(path, []byte(fmt.Sprintf(`state_path: %q
+entra:
+  tenant_id: 8f0e6b1a-1c1d-4d1e-9f00-000000000001
+  client_id: 8f0e6b1a-1c1d-4d1e-9f00-000000000002
+  service_principal_id: 8f0e6b1a-1c1d-4d1e-9f00-000000000003
+  certificate_file: %q
+goto:
+  account_key: "4200000000000000001"
+  client_id: goto-client
+roles:
+  User: { licenses: ["123456789012345678901"] }
+`, filepath.Join(dir, "state.db"), cert)), 0o600)
+	env := []string{"G2MSYNC_GOTO_CLIENT_SECRET=goto-s3cret", "G2MSYNC_GOTO_REFRESH_TOKEN=rt"}
+	for _, args := range [][]string{{"check"}, {"run", "--once"}, {"plan"}} {
+		code, out, errOut := runMain(t, env, append(args, "--config", path)...)
+		if code != ExitUsage || !strings.Contains(errOut, "entra.certificate_file: "+cert+": no such file or directory") ||
+			strings.Contains(out, "Configuration") {
+			t.Errorf("%s: exit %d, want %d naming entra.certificate_file\nstdout: %s\nstderr: %s", args[0], code, ExitUsage, out, errOut)
+		}
 	}
 }

@@ -108,7 +108,8 @@ func (m *Main) newApp(cfg *config.Config, log *slog.Logger, met *metrics.Metrics
 	case "client_secret":
 		gcfg.ClientSecret = cfg.Entra.ClientSecret.Value()
 	case "certificate":
-		gcfg.CertificatePath, gcfg.CertificatePassword = cfg.Entra.CertificateFile, cfg.Entra.CertificatePassword.Value()
+		// Read and checked when the configuration loaded.
+		gcfg.Certificates, gcfg.PrivateKey = cfg.Entra.Certificate.Chain(), cfg.Entra.Certificate.PrivateKey()
 	case "managed_identity":
 		gcfg.ManagedIdentity, gcfg.ManagedIdentityClientID = true, cfg.Entra.ManagedIdentityClientID
 	case "workload_identity":

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,15 +66,12 @@ type Config struct {
 
 	// ClientSecret selects the client secret credential.
 	ClientSecret string
-	// CertificatePEM or CertificatePath selects the client certificate
-	// credential: PEM (certificate and, unless given separately, its key) or
-	// PKCS #12. PrivateKeyPEM/PrivateKeyPath hold the key when it is apart;
-	// CertificatePassword decrypts an encrypted key or PKCS #12 file.
-	CertificatePEM      []byte
-	CertificatePath     string
-	PrivateKeyPEM       []byte
-	PrivateKeyPath      string
-	CertificatePassword string
+	// Certificates and PrivateKey select the client certificate credential:
+	// an RSA key and its certificate (any order; the others are sent as
+	// its chain), as the caller read them (pkg/config reads PEM and
+	// PKCS#12 files and checks them when the configuration loads).
+	Certificates []*x509.Certificate
+	PrivateKey   crypto.PrivateKey
 	// ManagedIdentity selects the managed identity of the host (Azure VM,
 	// App Service, ...). ManagedIdentityClientID picks a user-assigned one.
 	ManagedIdentity         bool
@@ -166,7 +165,7 @@ func (c *Config) credentialName() (string, error) {
 	if c.ClientSecret != "" {
 		picked = append(picked, "client secret")
 	}
-	if len(c.CertificatePEM) > 0 || c.CertificatePath != "" {
+	if len(c.Certificates) > 0 || c.PrivateKey != nil {
 		picked = append(picked, "client certificate")
 	}
 	if c.ManagedIdentity {
@@ -193,6 +192,9 @@ func (c *Config) validate() error {
 	name, err := c.credentialName()
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if name == "client certificate" && (len(c.Certificates) == 0 || c.PrivateKey == nil) {
+		errs = append(errs, errors.New("a client certificate needs both the certificates and the private key"))
 	}
 	if c.ClientID == "" && name != "managed identity" && name != "workload identity" {
 		errs = append(errs, errors.New("client id is empty"))

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -150,34 +149,7 @@ func (c *Config) credential(name string, opts azcore.ClientOptions, disableDisco
 		return azidentity.NewClientSecretCredential(c.TenantID, c.ClientID, c.ClientSecret,
 			&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: disableDiscovery})
 	case "client certificate":
-		data := c.CertificatePEM
-		if c.CertificatePath != "" {
-			b, err := os.ReadFile(c.CertificatePath)
-			if err != nil {
-				return nil, fmt.Errorf("read certificate: %w", err)
-			}
-			data = b
-		}
-		key := c.PrivateKeyPEM
-		if c.PrivateKeyPath != "" {
-			b, err := os.ReadFile(c.PrivateKeyPath)
-			if err != nil {
-				return nil, fmt.Errorf("read private key: %w", err)
-			}
-			key = b
-		}
-		if len(key) > 0 {
-			data = append(append(append([]byte{}, data...), '\n'), key...)
-		}
-		var pw []byte
-		if c.CertificatePassword != "" {
-			pw = []byte(c.CertificatePassword)
-		}
-		certs, pk, err := azidentity.ParseCertificates(data, pw)
-		if err != nil {
-			return nil, fmt.Errorf("parse certificate: %w", err)
-		}
-		return azidentity.NewClientCertificateCredential(c.TenantID, c.ClientID, certs, pk,
+		return azidentity.NewClientCertificateCredential(c.TenantID, c.ClientID, c.Certificates, c.PrivateKey,
 			&azidentity.ClientCertificateCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: disableDiscovery})
 	case "managed identity":
 		o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: opts}

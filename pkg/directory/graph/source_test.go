@@ -436,19 +436,15 @@ func TestReadWithCertificateAndWorkloadIdentity(t *testing.T) {
 	cert, err := graphsim.NewClientCertificate("g2msync")
 	tn.must(err)
 	certApp := tn.must1(tn.sim.AddApp(graphsim.App{Certificates: []*x509.Certificate{cert.Certificate}, Permissions: readPerms}))
-	dir := t.TempDir()
-	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	tn.must(os.WriteFile(certPath, cert.CertPEM, 0o600))
-	tn.must(os.WriteFile(keyPath, cert.KeyPEM, 0o600))
-
 	cfg := tn.config()
 	cfg.ClientID, cfg.ClientSecret = certApp, ""
-	cfg.CertificatePath, cfg.PrivateKeyPath = certPath, keyPath
+	cfg.Certificates, cfg.PrivateKey = []*x509.Certificate{cert.Certificate}, cert.Key
 	snap, err := tn.read(cfg)
 	if err != nil || len(snap.Users) != 3 {
 		t.Fatalf("certificate credential: %v", err)
 	}
 
+	dir := t.TempDir()
 	fedApp := tn.must1(tn.sim.AddApp(graphsim.App{FederatedTokens: []string{"projected-sa-token"}, Permissions: readPerms}))
 	tokenFile := filepath.Join(dir, "token")
 	tn.must(os.WriteFile(tokenFile, []byte("projected-sa-token"), 0o600))
