@@ -105,7 +105,7 @@ func loadCertificate(cfg *Config, now time.Time, p *Problems) {
 		return
 	}
 	e.Certificate = c
-	warnIfShared(cfg, key, path)
+	noteSecretFile(cfg, key, path, c.String(), false)
 	const renew = "; make a new one, upload it to the app registration (Certificates & secrets) and set certificate_file to it"
 	leaf := c.chain[0]
 	switch {

@@ -44,9 +44,14 @@ type Config struct {
 	Notify         Notify   `yaml:"notify"`
 
 	// Warnings are problems that do not stop g2msync but that a person
-	// should fix, each with its key: a secret file others can read. `check`
-	// prints them and the daemon logs them at start.
+	// should fix, each with its key: a secret file others can read, a
+	// certificate near or past its end. `check` prints them and the daemon
+	// logs them at start.
 	Warnings []Problem `yaml:"-"`
+	// SecretFiles are the files secrets were read from (*_file keys,
+	// systemd credentials, the certificate, the TLS key, the console's
+	// operators), by key, with who may read each: `check` lists them.
+	SecretFiles []SecretFile `yaml:"-"`
 }
 
 // Notify configures the mail sent when g2msync needs a person.

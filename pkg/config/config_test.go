@@ -330,7 +330,8 @@ func TestSecretFilePermissions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Warnings) != 1 || cfg.Warnings[0].Key != "entra.client_secret_file" || !strings.Contains(cfg.Warnings[0].Msg, "mode 0666") {
+	if len(cfg.Warnings) != 1 || cfg.Warnings[0].Key != "entra.client_secret_file" || !strings.Contains(cfg.Warnings[0].Msg, "mode 0666") ||
+		!strings.Contains(cfg.Warnings[0].Msg, "chmod 600 "+file) {
 		t.Errorf("warnings %+v", cfg.Warnings)
 	}
 	// A credential that cannot be read: a directory in its place here, since

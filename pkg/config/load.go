@@ -126,6 +126,7 @@ func Parse(data []byte, environ []string) (*Config, error) {
 	loadSecrets(cfg, env, &probs)
 	validate(cfg, &probs)
 	loadCertificate(cfg, time.Now(), &probs)
+	sort.SliceStable(cfg.SecretFiles, func(i, j int) bool { return cfg.SecretFiles[i].Key < cfg.SecretFiles[j].Key })
 	if len(probs) > 0 {
 		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Key < probs[j].Key })
 		return nil, &Error{Problems: probs}
@@ -251,7 +252,7 @@ func loadSecrets(cfg *Config, env map[string]string, probs *Problems) {
 			}
 			if v := strings.TrimSpace(string(b)); v != "" {
 				*s.dst = NewSecret(v, s.file)
-				warnIfShared(cfg, s.path+"_file", s.file)
+				noteSecretFile(cfg, s.path+"_file", s.file, "", false)
 			} else {
 				probs.Add(s.path+"_file", "%s is empty", s.file)
 			}
@@ -268,21 +269,10 @@ func loadSecrets(cfg *Config, env map[string]string, probs *Problems) {
 				probs.Add(s.path, "cannot read the credential %s: %v", credentialName(s.path), unwrapPath(err))
 			case strings.TrimSpace(string(b)) != "":
 				*s.dst = NewSecret(strings.TrimSpace(string(b)), "credential "+credentialName(s.path))
-				warnIfShared(cfg, s.path, p)
+				noteSecretFile(cfg, s.path, p, "", true)
 			}
 		}
 	}
-}
-
-// warnIfShared warns, as ssh does for keys, when other users may read or
-// change a secret file.
-func warnIfShared(cfg *Config, key, path string) {
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm()&0o077 == 0 {
-		return
-	}
-	cfg.Warnings = append(cfg.Warnings, Problem{Key: key,
-		Msg: fmt.Sprintf("%s is readable by other users (mode %04o); make it private: chmod 600 %s", path, fi.Mode().Perm(), path)})
 }
 
 // unwrapPath drops the "open PATH:" prefix when the path is said elsewhere.

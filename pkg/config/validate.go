@@ -124,16 +124,20 @@ func validate(c *Config, p *Problems) {
 	if (c.ListenTLS.CertFile == "") != (c.ListenTLS.KeyFile == "") {
 		p.Add("listen_tls", "give both cert_file and key_file, or neither")
 	}
-	for key, f := range map[string]string{"listen_tls.cert_file": c.ListenTLS.CertFile, "listen_tls.key_file": c.ListenTLS.KeyFile} {
-		if f != "" {
-			if _, err := os.ReadFile(f); err != nil {
-				p.Add(key, "%v", unwrapPath(err))
-			}
+	for _, f := range []struct {
+		key, path string
+		secret    bool
+	}{
+		{"listen_tls.cert_file", c.ListenTLS.CertFile, false}, {"listen_tls.key_file", c.ListenTLS.KeyFile, true},
+		{"console.operators_file", c.Console.OperatorsFile, true},
+	} {
+		if f.path == "" || f.key == "console.operators_file" && c.Console.Disabled {
+			continue
 		}
-	}
-	if f := c.Console.OperatorsFile; f != "" && !c.Console.Disabled {
-		if _, err := os.ReadFile(f); err != nil {
-			p.Add("console.operators_file", "%v", unwrapPath(err))
+		if _, err := os.ReadFile(f.path); err != nil {
+			p.Add(f.key, "%v", unwrapPath(err))
+		} else if f.secret {
+			noteSecretFile(c, f.key, f.path, "", false)
 		}
 	}
 	oneOf(p, "log.level", c.Log.Level, logLevels)
