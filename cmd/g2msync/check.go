@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
+	"maps"
 	"slices"
 	"strings"
 
@@ -21,11 +21,17 @@ type CheckCommand struct{ m *Main }
 const checkUsage = `usage: g2msync check [flags]
 
 Validates the configuration, then tests both connections the way the Entra
-portal's Test Connection does, one line per step with OK or FAIL and what to
-do: Entra sign-in, each Graph permission g2msync needs, the enterprise app,
-its assignments, reading a group's members; GoTo sign-in, the account, the
+portal's Test Connection does, one line per step with OK, WARN or FAIL and
+what to do. The configuration: each file a secret comes from (client
+secrets, tokens, passwords, the Entra certificate with its thumbprint and
+expiry, the TLS key, the console's operators) with who may read it and the
+chmod/chown that makes it private; each operator line a bcrypt hash;
+whether /status needs a token; whether the console could start. Then Entra
+sign-in, each Graph permission g2msync needs, the enterprise app, its
+assignments, reading a group's members; GoTo sign-in, the account, the
 admin's role, and each mapped licence with its free seats. Changes nothing
-(except keeping a refresh token GoTo rotates). Exits 1 if any step fails.`
+(except keeping a refresh token GoTo rotates). Exits 2 if the configuration
+is invalid (every problem listed, each with its key), 1 if any step fails.`
 
 // Run implements command.
 func (c *CheckCommand) Run(ctx context.Context, args []string) error {
@@ -39,35 +45,103 @@ func (c *CheckCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	out := c.m.Stdout
-	fmt.Fprintf(out, "OK    %-38s %s\n", "Configuration", "valid")
-	for _, w := range warnings(cfg) {
-		fmt.Fprintf(out, "WARN  %-38s %s\n", w.Key, w.Msg)
-	}
+	failed := c.m.checkConfig(cfg)
 	if *printConfig {
+		out := c.m.Stdout
 		fmt.Fprintln(out, "\nEffective configuration:")
 		if err := cfg.Dump(out); err != nil {
 			return err
 		}
 		fmt.Fprintln(out)
 	}
-	return c.m.check(ctx, cfg, appOptions{})
+	return c.m.checkConnections(ctx, cfg, appOptions{}, failed)
 }
 
+// check runs every step of `check` on a loaded configuration.
 func (m *Main) check(ctx context.Context, cfg *config.Config, o appOptions) error {
+	return m.checkConnections(ctx, cfg, o, m.checkConfig(cfg))
+}
+
+// step prints one line of check: OK, WARN or FAIL, the step, the detail.
+func (m *Main) step(status, name, detail string) {
+	fmt.Fprintf(m.Stdout, "%-5s %-38s %s\n", status, safe(name), safe(detail)) // names and GoTo's words are not ours
+}
+
+// checkConfig prints what loading the configuration found: each file a
+// secret came from with who may read it and the command that makes it
+// private, the console's operators, whether /status needs a token, and
+// the other warnings. It returns how many steps failed.
+func (m *Main) checkConfig(cfg *config.Config) (failed int) {
+	m.step("OK", "Configuration", "valid")
+	seen := map[config.Problem]bool{}
+	var ops map[string][]byte
+	var opsErr error
+	for _, f := range cfg.SecretFiles {
+		status := "OK"
+		if w, ok := f.Warning(); ok {
+			seen[w], status = true, "WARN"
+		}
+		if f.Key == "console.operators_file" {
+			if ops, opsErr = operators(f.Path); opsErr != nil {
+				m.step("FAIL", f.Key, opsErr.Error()+"; the daemon will not start until it is mended")
+				failed++
+				continue
+			}
+			names := slices.Sorted(maps.Keys(ops))
+			f.Holds = fmt.Sprintf("%d operators: %s", len(names), strings.Join(names, ", "))
+			if len(names) == 1 {
+				f.Holds = "1 operator: " + names[0]
+			}
+		}
+		m.step(status, f.Key, f.String())
+	}
+	for _, w := range cfg.Warnings {
+		if !seen[w] {
+			m.step("WARN", w.Key, w.Msg)
+		}
+	}
+	if status, detail := statusToken(cfg); status != "" {
+		m.step(status, "status_token", detail)
+	}
+	if err := consoleRefusal(cfg, ops); err != nil && opsErr == nil {
+		m.step("FAIL", "Console", err.Error())
+		failed++
+	}
+	return failed
+}
+
+// statusToken says whether /status needs the token on the listener, as
+// a step's status and detail; no status when nothing listens.
+func statusToken(cfg *config.Config) (status, detail string) {
+	t := cfg.StatusToken
+	switch {
+	case cfg.Listen == "":
+		return "", ""
+	case daemon.Loopback(cfg.Listen) && t.IsSet():
+		return "OK", fmt.Sprintf("/status on %s answers only this host, and needs no token there; the one from %s is not used", cfg.Listen, t.Source())
+	case daemon.Loopback(cfg.Listen):
+		return "OK", fmt.Sprintf("not needed: /status on %s answers only this host", cfg.Listen)
+	case t.IsSet():
+		return "OK", fmt.Sprintf("/status on %s needs the token from %s, sent as Authorization: Bearer", cfg.Listen, t.Source())
+	}
+	return "WARN", fmt.Sprintf("%s is reachable from other hosts, so /status (which names people) is refused there "+
+		"until status_token_file is set; /metrics, /healthz and /readyz stay open", cfg.Listen)
+}
+
+// checkConnections tests Entra, Graph, the state file and GoTo, after
+// failed steps of the configuration; it fails if any step did.
+func (m *Main) checkConnections(ctx context.Context, cfg *config.Config, o appOptions, failed int) error {
 	a, err := m.newApp(cfg, m.newLogger(cfg, m.Stderr), metrics.New(version), o)
 	if err != nil {
 		return err
 	}
-	out := m.Stdout
-	failed := 0
 	report := func(c graph.Check) {
 		status := "OK"
 		if !c.OK {
 			status = "FAIL"
 			failed++
 		}
-		fmt.Fprintf(out, "%-5s %-38s %s\n", status, safe(c.Name), safe(c.Detail)) // names and GoTo's words are not ours
+		m.step(status, c.Name, c.Detail)
 	}
 	for _, c := range a.source.Check(ctx) {
 		report(c)
@@ -94,7 +168,7 @@ func (m *Main) check(ctx context.Context, cfg *config.Config, o appOptions) erro
 	if failed > 0 {
 		return exitError{ExitFailure, fmt.Sprintf("%d checks failed", failed)}
 	}
-	fmt.Fprintln(out, "\nAll checks passed. Next: `g2msync plan` shows what the first cycle would do.")
+	fmt.Fprintln(m.Stdout, "\nAll checks passed. Next: `g2msync plan` shows what the first cycle would do.")
 	return nil
 }
 
@@ -160,14 +234,13 @@ func checkGoTo(ctx context.Context, a *app) []graph.Check {
 	return out
 }
 
-// warnings are the configuration's warnings (secret files others can read)
-// and the listener's: /status refused on an address other hosts can reach,
-// because no token is set.
+// warnings are the configuration's warnings (secret files others can read,
+// a certificate near or past its end) and the listener's: /status refused
+// on an address other hosts can reach, because no token is set.
 func warnings(cfg *config.Config) []config.Problem {
-	ws := cfg.Warnings
-	if cfg.Listen != "" && !daemon.Loopback(cfg.Listen) && cfg.StatusToken.Value() == "" {
-		ws = append(ws, config.Problem{Key: "listen", Msg: fmt.Sprintf("%s is reachable from other hosts, so /status (which names people) is refused there "+
-			"until status_token_file is set; /metrics, /healthz and /readyz stay open", cfg.Listen)})
+	ws := slices.Clone(cfg.Warnings)
+	if status, detail := statusToken(cfg); status == "WARN" {
+		ws = append(ws, config.Problem{Key: "status_token", Msg: detail})
 	}
 	return ws
 }

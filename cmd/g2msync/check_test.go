@@ -12,6 +12,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/g2msync/g2msync/pkg/config"
+	"github.com/g2msync/g2msync/pkg/console"
 	"github.com/g2msync/g2msync/pkg/sim/gotosim"
 	"github.com/g2msync/g2msync/pkg/sim/graphsim"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
@@ -149,6 +150,9 @@ func TestCheckSignsInWithACertificate(t *testing.T) {
 			if l := line(out, "Entra sign-in"); code != ExitOK || !strings.HasPrefix(l, "OK") {
 				t.Fatalf("exit %d, Entra sign-in %q\n%s%s", code, l, out, tw.stderr)
 			}
+			if l := line(out, "entra.certificate_file"); !strings.HasPrefix(l, "OK") || !strings.Contains(l, path+": CN=g2msync, thumbprint ") {
+				t.Errorf("certificate line %q\n%s", l, out)
+			}
 		})
 	}
 }
@@ -179,5 +183,83 @@ roles:
 			strings.Contains(out, "Configuration") {
 			t.Errorf("%s: exit %d, want %d naming entra.certificate_file\nstdout: %s\nstderr: %s", args[0], code, ExitUsage, out, errOut)
 		}
+	}
+}
+
+// Issue 23, item 11: check lists every secret file with who may read it
+// and the command that makes it private, the console's operators file
+// (each line a bcrypt hash) and whether /status needs a token.
+func TestCheckListsSecretFiles(t *testing.T) {
+	hash, err := console.HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := newTestWorld(t, smallWorld(), "")
+	write := func(name, data string, mode os.FileMode) string {
+		p := filepath.Join(tw.dir, name)
+		if err := os.WriteFile(p, []byte(data), mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, mode) // past the umask
+		return p
+	}
+	creds := t.TempDir()
+	os.WriteFile(filepath.Join(creds, "goto-client-secret"), []byte(tw.w.GoToClientSecret), 0o600)
+	entra := write("entra-secret", tw.w.ClientSecret, 0o644)
+	token := write("refresh-token", tw.w.RefreshToken, 0o640)
+	status := write("status-token", "st-0123456789", 0o600)
+	ops := write("operators", "alice:"+hash+"\nbob:letmein\n", 0o600)
+	tlsKey := write("tls.key", "-----BEGIN PRIVATE KEY-----\n", 0o600)
+	tlsCert := write("tls.crt", "-----BEGIN CERTIFICATE-----\n", 0o644)
+	env := append(tw.m.Environ, "G2MSYNC_GOTO_CLIENT_SECRET=", "CREDENTIALS_DIRECTORY="+creds, "G2MSYNC_GOTO_REFRESH_TOKEN=",
+		"G2MSYNC_ENTRA_CLIENT_SECRET_FILE="+entra, "G2MSYNC_GOTO_REFRESH_TOKEN_FILE="+token, "G2MSYNC_STATUS_TOKEN_FILE="+status,
+		"G2MSYNC_CONSOLE_OPERATORS_FILE="+ops, "G2MSYNC_LISTEN_TLS_CERT_FILE="+tlsCert, "G2MSYNC_LISTEN_TLS_KEY_FILE="+tlsKey)
+	if tw.cfg, err = config.Parse([]byte(tw.w.ConfigYAML(filepath.Join(tw.dir, "state.db"), "0.0.0.0:9464")), env); err != nil {
+		t.Fatal(err)
+	}
+	_, out := runCheck(t, tw)
+	for _, tt := range []struct {
+		step, status string
+		want         []string
+	}{
+		{"entra.client_secret_file", "WARN", []string{entra + ": mode 0644", "its group and all other users can read it", "chmod 600 " + entra}},
+		{"goto.refresh_token_file", "WARN", []string{token + ": mode 0640", "its group can read it", "chmod 600 " + token}},
+		{"goto.client_secret", "OK", []string{filepath.Join(creds, "goto-client-secret") + ": mode 0600", "only its owner"}},
+		{"status_token_file", "OK", []string{status + ": mode 0600"}},
+		{"listen_tls.key_file", "OK", []string{tlsKey + ": mode 0600"}},
+		{"console.operators_file", "FAIL", []string{ops + ": line 2 (bob): not a bcrypt hash; make one with `g2msync console hash`"}},
+		{"status_token", "OK", []string{"/status on 0.0.0.0:9464 needs the token"}},
+	} {
+		l := line(out, tt.step+" ")
+		if !strings.HasPrefix(l, tt.status) {
+			t.Errorf("step %s = %q, want %s", tt.step, l, tt.status)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(l, w) {
+				t.Errorf("step %s = %q, want …%s…", tt.step, l, w)
+			}
+		}
+	}
+	if strings.Contains(out, "st-0123456789") || strings.Contains(out, hash) {
+		t.Errorf("check printed a secret:\n%s", out)
+	}
+
+	// Without a token, /status is refused off loopback; with operators and
+	// without TLS the console would not start.
+	os.WriteFile(ops, []byte("alice:"+hash+"\n"), 0o600)
+	env = append(tw.m.Environ, "G2MSYNC_CONSOLE_OPERATORS_FILE="+ops)
+	if tw.cfg, err = config.Parse([]byte(tw.w.ConfigYAML(filepath.Join(tw.dir, "state.db"), "0.0.0.0:9464")), env); err != nil {
+		t.Fatal(err)
+	}
+	tw.stdout.Reset()
+	_, out = runCheck(t, tw)
+	if l := line(out, "status_token "); !strings.HasPrefix(l, "WARN") || !strings.Contains(l, "/status (which names people) is refused") {
+		t.Errorf("status_token = %q\n%s", l, out)
+	}
+	if l := line(out, "console.operators_file "); !strings.HasPrefix(l, "OK") || !strings.Contains(l, "1 operator: alice") {
+		t.Errorf("operators = %q\n%s", l, out)
+	}
+	if l := line(out, "Console "); !strings.HasPrefix(l, "FAIL") || !strings.Contains(l, "over plain HTTP") {
+		t.Errorf("console = %q\n%s", l, out)
 	}
 }
