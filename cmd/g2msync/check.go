@@ -15,7 +15,8 @@ import (
 	"github.com/g2msync/g2msync/pkg/metrics"
 )
 
-// CheckCommand tests both connections, like the portal's Test Connection.
+// CheckCommand checks the configuration's secret files, then tests both
+// connections, like the portal's Test Connection.
 type CheckCommand struct{ m *Main }
 
 const checkUsage = `usage: g2msync check [flags]

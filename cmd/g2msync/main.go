@@ -140,7 +140,7 @@ Commands:
   demo         run real provisioning cycles against a simulated tenant and GoTo account
   run          run the daemon on its schedule (or one cycle with --once)
   plan         show what the next cycle would do, changing nothing
-  check        test the Entra and GoTo connections, like the portal's Test Connection
+  check        check the configuration and its secret files, then test the Entra and GoTo connections
   login        obtain the first GoTo refresh token (g2msync login goto)
   report       show the provisioning log
   status       show the last cycles, staged disables, deferred changes and failing accounts
