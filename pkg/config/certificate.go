@@ -131,6 +131,9 @@ func readSmallFile(path string, max int64) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
+	if fi.Size() > max {
+		return nil, fmt.Errorf("%s is larger than %d KiB, too large for a certificate and its key", path, max>>10)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, unwrapPath(err)
