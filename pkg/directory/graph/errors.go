@@ -87,7 +87,7 @@ func (s *Source) classify(c call, tries int64, err error) error {
 	}
 	// The detail quotes Entra's or Graph's reply, which may echo the
 	// request: the client secret, an assertion, the bearer token.
-	e.detail = redact.Text(e.detail, s.cfg.ClientSecret, s.cfg.CertificatePassword)
+	e.detail = redact.Text(e.detail, s.cfg.ClientSecret)
 	return e
 }
 
