@@ -95,6 +95,24 @@ type Options struct {
 // sessionTTL is how long a sign-in lasts.
 const sessionTTL = 8 * time.Hour
 
+// Body limits of the console's forms; a larger body is refused with 413
+// and nothing is done. The daemon's listener bounds every body at
+// daemon.MaxBodyBytes before these.
+const (
+	// maxSignInBytes: a name and a password (bcrypt reads 72 bytes of it)
+	// take well under 1 KiB.
+	maxSignInBytes = 16 << 10
+	// maxFormBytes: a retry, a pause with its reason, an explain: well
+	// under 1 KiB, and 64 KiB leaves room to spare.
+	maxFormBytes = 64 << 10
+	// maxApprovalBytes: an approval names every staged row shown, as
+	// "entra-id|fingerprint", once as shown and once if ticked: about
+	// 200 bytes a row, so a gate that staged thousands of disables (a
+	// group unassigned) needs far more than the other forms. 2 MiB takes
+	// 10,000 rows.
+	maxApprovalBytes = daemon.MaxBodyBytes
+)
+
 // Server is the console's http.Handler.
 type Server struct {
 	opts Options
@@ -196,12 +214,12 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /person", s.read(s.person))
 	m.HandleFunc("GET /approvals", s.read(s.approvals))
 	m.HandleFunc("GET /attention", s.read(s.attention))
-	m.HandleFunc("POST /approvals", s.act(s.approve))
-	m.HandleFunc("POST /retry", s.act(s.retry))
-	m.HandleFunc("POST /pause", s.act(s.pause))
-	m.HandleFunc("POST /resume", s.act(s.resume))
+	m.HandleFunc("POST /approvals", s.act(maxApprovalBytes, s.approve))
+	m.HandleFunc("POST /retry", s.act(maxFormBytes, s.retry))
+	m.HandleFunc("POST /pause", s.act(maxFormBytes, s.pause))
+	m.HandleFunc("POST /resume", s.act(maxFormBytes, s.resume))
 	if s.opts.DemoChanges != nil {
-		m.HandleFunc("POST /demo/changes", s.act(func(context.Context, *http.Request, Operator) (string, error) { return s.opts.DemoChanges() }))
+		m.HandleFunc("POST /demo/changes", s.act(maxFormBytes, func(context.Context, *http.Request, Operator) (string, error) { return s.opts.DemoChanges() }))
 	}
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)
@@ -252,6 +270,9 @@ func (s *Server) read(h readHandler) http.HandlerFunc {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
+		if r.Method == http.MethodPost && !parseForm(w, r, maxFormBytes) {
+			return
+		}
 		p := &page{CanAct: len(s.opts.Operators) > 0, Demo: s.opts.DemoChanges != nil}
 		if sess != nil {
 			s.mu.Lock()
@@ -266,14 +287,31 @@ func (s *Server) read(h readHandler) http.HandlerFunc {
 
 type actHandler func(ctx context.Context, r *http.Request, op Operator) (string, error)
 
-// act runs an action: a signed-in operator, the session's CSRF token and
-// a same-origin request, or nothing happens. It redirects back to the
-// page the form was on, saying what was done.
-func (s *Server) act(h actHandler) http.HandlerFunc {
+// parseForm reads a posted form of at most limit bytes. When it cannot,
+// it answers (413 for a body over the limit, 400 for a malformed one) and
+// returns false.
+func parseForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	err := r.ParseForm()
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		http.Error(w, fmt.Sprintf("refused: the form is over the limit of %d bytes", tooBig.Limit), http.StatusRequestEntityTooLarge)
+		return false
+	case err != nil:
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return false
+	}
+	return true
+}
+
+// act runs an action: a form of at most limit bytes, a signed-in
+// operator, the session's CSRF token and a same-origin request, or
+// nothing happens. It redirects back to the page the form was on, saying
+// what was done.
+func (s *Server) act(limit int64, h actHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, "bad form", http.StatusBadRequest)
+		if !parseForm(w, r, limit) {
 			return
 		}
 		if !sameOrigin(r) {
@@ -379,8 +417,10 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil || !sameOrigin(r) {
+	if !parseForm(w, r, maxSignInBytes) {
+		return
+	}
+	if !sameOrigin(r) {
 		http.Error(w, "refused: sign in from this console's own page", http.StatusForbidden)
 		return
 	}

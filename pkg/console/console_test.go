@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -352,5 +353,60 @@ func TestDamagedLogEntriesAreLeftOutWithANotice(t *testing.T) {
 		if !strings.HasSuffix(path, ".json") && !strings.HasSuffix(path, ".csv") && !strings.Contains(body, "entry 7") {
 			t.Errorf("%s does not say which entry is left out:\n%s", path, body)
 		}
+	}
+}
+
+// A form over its limit is refused with 413 and does nothing, whether its
+// length is declared or not, and whether the console's limit or the
+// daemon's listener-wide one catches it; an approval of thousands of
+// staged rows, the one form that grows, still goes through.
+func TestOversizedFormsAreRefused(t *testing.T) {
+	s, b := newTestConsole(t, true)
+	cookie, csrf := signIn(t, s)
+	d, err := daemon.New(daemon.Options{Schedule: "@hourly", Console: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := d.Handler() // the daemon's listener serves the console so
+	pad := func(n int) string { return strings.Repeat("x", n) }
+	for _, tc := range []struct {
+		name, path string
+		form       url.Values
+		chunked    bool
+	}{
+		{"pause with a reason over 64 KiB", "/pause", url.Values{"csrf": {csrf}, "reason": {pad(maxFormBytes)}}, false},
+		{"retry over 64 KiB, no length", "/retry", url.Values{"csrf": {csrf}, "who": {pad(maxFormBytes)}}, true},
+		{"sign-in over 16 KiB", "/login", url.Values{"name": {"alice"}, "password": {"correct horse battery"}, "next": {pad(maxSignInBytes)}}, false},
+		{"explain over 64 KiB", "/person", url.Values{"user": {"ann@contoso.com"}, "x": {pad(maxFormBytes)}}, false},
+		{"approval over the listener's limit", "/approvals", url.Values{"csrf": {csrf}, "all": {"1"}, "shown": {"e1|fp1", pad(daemon.MaxBodyBytes)}}, false},
+		{"approval over the listener's limit, no length", "/approvals", url.Values{"csrf": {csrf}, "all": {"1"}, "shown": {"e1|fp1", pad(daemon.MaxBodyBytes)}}, true},
+	} {
+		var body io.Reader = strings.NewReader(tc.form.Encode())
+		if tc.chunked {
+			body = io.MultiReader(body) // no declared length
+		}
+		r := httptest.NewRequest(http.MethodPost, "http://localhost:9464"+tc.path, body)
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Origin", "http://localhost:9464")
+		r.AddCookie(cookie)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s: %d, want 413", tc.name, w.Code)
+		}
+		if strings.Contains(w.Body.String(), "(Entra object id x)") || len(w.Result().Cookies()) != 0 {
+			t.Errorf("%s: the refused form acted: %s", tc.name, w.Body.String())
+		}
+	}
+	if len(b.actions) != 0 {
+		t.Errorf("refused forms acted: %v", b.actions)
+	}
+
+	shown := url.Values{"csrf": {csrf}, "all": {"1"}, "back": {"/approvals"}}
+	for i := range 5000 {
+		shown.Add("shown", fmt.Sprintf("%08d-0000-4000-8000-000000000000|disable|12345678901234567890123456|l=|r=", i))
+	}
+	if w := post(t, h, "/approvals", shown, "http://localhost:9464", cookie); w.Code != http.StatusSeeOther || len(b.actions) != 1 {
+		t.Errorf("approve all of 5,000 staged rows (%d bytes): %d, actions %d", len(shown.Encode()), w.Code, len(b.actions))
 	}
 }

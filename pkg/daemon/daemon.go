@@ -102,6 +102,80 @@ type Options struct {
 	Console http.Handler
 	// TLSCertFile and TLSKeyFile, when set, serve the listener over HTTPS.
 	TLSCertFile, TLSKeyFile string
+	// Timeouts bound how long one client may hold a connection of the
+	// listener; a zero field takes its default.
+	Timeouts Timeouts
+}
+
+// Timeouts bound how long one client may hold a connection of the
+// listener, so that a client sending a request at a byte a second, or
+// never reading the answer, or keeping a connection open without a
+// request, cannot hold connections and goroutines for minutes. Each zero
+// field means its default.
+type Timeouts struct {
+	// ReadHeader is how long a client has to send a request's headers,
+	// the TLS handshake included; 0 means DefaultReadHeaderTimeout.
+	ReadHeader time.Duration
+	// Read is how long it has to send a whole request, body included;
+	// 0 means DefaultReadTimeout.
+	Read time.Duration
+	// Write is how long the server may take from the end of a request's
+	// headers to the end of its answer; 0 means DefaultWriteTimeout.
+	Write time.Duration
+	// Idle is how long a kept-alive connection may wait for its next
+	// request; 0 means DefaultIdleTimeout.
+	Idle time.Duration
+}
+
+const (
+	// DefaultReadHeaderTimeout is how long a client has to send its
+	// headers: a probe's, a scraper's or a browser's arrive in a packet or
+	// two, and 10 s covers a slow link and the TLS handshake.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultReadTimeout is how long a client has to send a whole request.
+	// The largest is a console form of at most MaxBodyBytes: 30 s takes it
+	// at 70 KB/s, and the small forms at any speed a person would use.
+	DefaultReadTimeout = 30 * time.Second
+	// DefaultWriteTimeout is how long an answer may take. The longest are
+	// the console's explain, which may read Entra and GoTo for up to a
+	// minute, and a download of the whole provisioning log (tens of MB
+	// after a first sync of 100,000 people): 5 minutes lets both through
+	// a slow link, and holds a client that stops reading no longer.
+	DefaultWriteTimeout = 5 * time.Minute
+	// DefaultIdleTimeout is how long a kept-alive connection may wait for
+	// its next request. Prometheus scrapes every minute by default: 2
+	// minutes keeps its connection from one scrape to the next.
+	DefaultIdleTimeout = 2 * time.Minute
+	// MaxHeaderBytes bounds a request's headers. A browser sends every
+	// cookie of the host name whatever the port, so a console on
+	// localhost also gets other local applications' cookies: 64 KiB holds
+	// them, a sixteenth of Go's default of 1 MiB.
+	MaxHeaderBytes = 64 << 10
+	// MaxBodyBytes bounds a request's body on every path: a larger one is
+	// refused with 413 before any handler reads it. Only the console's
+	// forms have a body. They are small (a sign-in, a retry, a pause with
+	// its reason: well under 1 KiB) but for an approval, which names every
+	// staged row shown, about 200 bytes each: 2 MiB takes 10,000 rows.
+	// The console bounds each form more tightly.
+	MaxBodyBytes = 2 << 20
+)
+
+// server is the listener's HTTP server: the handler, with the timeouts
+// and the header limit.
+func (d *Daemon) server() *http.Server {
+	to := d.opts.Timeouts
+	return &http.Server{Handler: d.Handler(), MaxHeaderBytes: MaxHeaderBytes,
+		ReadHeaderTimeout: orDefault(to.ReadHeader, DefaultReadHeaderTimeout), ReadTimeout: orDefault(to.Read, DefaultReadTimeout),
+		WriteTimeout: orDefault(to.Write, DefaultWriteTimeout), IdleTimeout: orDefault(to.Idle, DefaultIdleTimeout),
+		ErrorLog: slog.NewLogLogger(d.opts.Logger.Handler(), slog.LevelDebug)} // a stray client's TLS error is not news
+}
+
+// orDefault returns d, or def when d is zero.
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }
 
 // Loopback reports whether a listen address is reachable from this host
@@ -204,8 +278,7 @@ func (d *Daemon) Run(ctx context.Context, signals <-chan os.Signal) error {
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", d.opts.Listen, err)
 		}
-		srv = &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(d.opts.Logger.Handler(), slog.LevelDebug)} // a stray client's TLS error is not news
+		srv = d.server()
 		if d.opts.TLSCertFile != "" {
 			cert, err := tls.LoadX509KeyPair(d.opts.TLSCertFile, d.opts.TLSKeyFile)
 			if err != nil {
@@ -515,8 +588,29 @@ func (d *Daemon) interval(now time.Time) time.Duration {
 	return d.sched.Next(a).Sub(a)
 }
 
-// Handler serves /healthz, /readyz, /metrics and /status.
+// Handler serves /healthz, /readyz, /metrics and /status, and the console
+// at every other path, each request with a body of at most MaxBodyBytes.
 func (d *Daemon) Handler() http.Handler {
+	return limitBody(d.routes(), MaxBodyBytes)
+}
+
+// limitBody refuses a request whose declared body is over limit with 413,
+// before h sees it, and stops h reading more than limit bytes of a body
+// of unknown length (h then gets an *http.MaxBytesError, and the
+// connection is closed after the answer).
+func limitBody(h http.Handler, limit int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			w.Header().Set("Connection", "close") // the rest of the body is not read
+			http.Error(w, fmt.Sprintf("request body of %d bytes is over the limit of %d", r.ContentLength, limit), http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (d *Daemon) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/g2msync/g2msync/pkg/sim/simtls"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/metrics"
+	"github.com/g2msync/g2msync/pkg/sim/simtls"
 	"github.com/g2msync/g2msync/pkg/state"
 )
 
@@ -366,5 +367,174 @@ func TestListenerOverTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil && resp.StatusCode == http.StatusOK {
 		t.Error("plain HTTP answered on a TLS listener")
+	}
+}
+
+// serve runs a daemon on a free loopback port until the test ends and
+// returns its address once it answers.
+func serve(t *testing.T, opts Options) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Listen = ln.Addr().String()
+	ln.Close()
+	opts.Schedule = "@hourly"
+	opts.Cycle = func(context.Context, engine.Options) (*Report, error) { return okReport("c"), nil }
+	start(t, opts)
+	waitFor(t, "the listener", func() bool {
+		c, err := net.Dial("tcp", opts.Listen)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return opts.Listen
+}
+
+// closedByServer reads c until the server closes it (EOF or a reset) or
+// until wait passes, and reports which, with the bytes read.
+func closedByServer(c net.Conn, wait time.Duration) (bool, int64) {
+	c.SetReadDeadline(time.Now().Add(wait))
+	n, err := io.Copy(io.Discard, c)
+	var ne net.Error
+	return !errors.As(err, &ne) || !ne.Timeout(), n
+}
+
+// trickle writes s then one byte every 20 ms until a write fails or stop
+// is closed: a client sending at a crawl.
+func trickle(c net.Conn, s string, stop <-chan struct{}) {
+	if _, err := io.WriteString(c, s); err != nil {
+		return
+	}
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(20 * time.Millisecond):
+			if _, err := c.Write([]byte("a")); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// A client that sends its headers or its body at a crawl, keeps an idle
+// connection, or stops reading the answer is cut off: the server closes
+// the connection. The timeouts are injected small, so the test takes
+// seconds rather than the defaults' minutes; the 5 s the client waits is
+// only a bound on "never", many times the injected timeouts.
+func TestSlowClientsAreCutOff(t *testing.T) {
+	const big = 64 << 20
+	addr := serve(t, Options{
+		Timeouts: Timeouts{ReadHeader: 300 * time.Millisecond, Read: 500 * time.Millisecond, Write: 500 * time.Millisecond, Idle: 300 * time.Millisecond},
+		Console: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/big" {
+				w.Write(make([]byte, big))
+				return
+			}
+			io.Copy(io.Discard, r.Body)
+		}),
+	})
+	for _, tc := range []struct {
+		name string
+		send string // at once; then one byte every 20 ms when slow
+		slow bool
+		// unread waits before reading anything: a client that does not
+		// read the answer.
+		unread time.Duration
+	}{
+		{name: "headers at a crawl", send: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ", slow: true},
+		{name: "a body at a crawl", send: "POST /pause HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 60000\r\n\r\n", slow: true},
+		{name: "an idle kept-alive connection", send: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"},
+		{name: "an answer never read", send: "GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", unread: 1500 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			stop := make(chan struct{})
+			defer close(stop)
+			if tc.slow {
+				go trickle(c, tc.send, stop)
+			} else if _, err := io.WriteString(c, tc.send); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(tc.unread)
+			closed, n := closedByServer(c, 5*time.Second)
+			if !closed {
+				t.Fatalf("the server still holds the connection after 5 s (%d bytes answered)", n)
+			}
+			if tc.unread > 0 && n >= big {
+				t.Errorf("the whole answer arrived (%d bytes): the write was not cut off", n)
+			}
+		})
+	}
+}
+
+// A body over MaxBodyBytes is refused with 413 before the handler acts
+// (declared length), or stops the handler's read (unknown length);
+// headers over MaxHeaderBytes get 431.
+func TestOversizedRequestsAreRefused(t *testing.T) {
+	var calls atomic.Int32
+	var readErr atomic.Value
+	addr := serve(t, Options{Console: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if _, err := io.ReadAll(r.Body); err != nil {
+			readErr.Store(err)
+			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		}
+	})})
+	body := strings.Repeat("a", MaxBodyBytes+1)
+	resp, err := http.Post("http://"+addr+"/pause", "application/x-www-form-urlencoded", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || calls.Load() != 0 {
+		t.Errorf("declared body of %d bytes: %d, handler called %d times; want 413 and none", len(body), resp.StatusCode, calls.Load())
+	}
+	// Without a length (chunked), the handler's read stops at the limit.
+	resp, err = http.Post("http://"+addr+"/pause", "application/x-www-form-urlencoded", io.MultiReader(strings.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var mbe *http.MaxBytesError
+	if err, _ := readErr.Load().(error); !errors.As(err, &mbe) || resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("chunked body of %d bytes: %d, the handler read %v; want the read stopped at %d", len(body), resp.StatusCode, err, MaxBodyBytes)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/healthz", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", MaxHeaderBytes+8<<10))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("headers over %d bytes: %d, want 431", MaxHeaderBytes, resp.StatusCode)
+	}
+}
+
+// Without injected timeouts the listener has every default, none zero
+// (a zero timeout in net/http means none).
+func TestServerTimeoutsDefault(t *testing.T) {
+	d, err := New(Options{Schedule: "@hourly"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := d.server()
+	got := []time.Duration{srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout}
+	want := []time.Duration{DefaultReadHeaderTimeout, DefaultReadTimeout, DefaultWriteTimeout, DefaultIdleTimeout}
+	for i := range got {
+		if got[i] != want[i] || got[i] <= 0 {
+			t.Errorf("timeout %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+	if srv.MaxHeaderBytes != MaxHeaderBytes {
+		t.Errorf("MaxHeaderBytes %d, want %d", srv.MaxHeaderBytes, MaxHeaderBytes)
 	}
 }
