@@ -76,6 +76,40 @@ func (c *Client) login(ctx context.Context, tk *oauth2.Token, what string) (stri
 // code. A line sent on pasted (that address, or its query) is taken as the
 // redirect; nil means none is read.
 func LoginLoopback(ctx context.Context, cfg Config, listenAddr string, show func(url string), pasted <-chan string) (string, error) {
+	return loginLoopback(ctx, cfg, listenAddr, show, pasted, callbackLimits{readHeader: callbackReadHeaderTimeout,
+		read: callbackReadTimeout, write: callbackWriteTimeout, idle: callbackIdleTimeout})
+}
+
+// Limits of the redirect listener of LoginLoopback, which answers a
+// browser's redirect (a GET without a body) with one line. Any local
+// process can reach it while the login waits, so a client holds it no
+// longer than that exchange needs.
+const (
+	// callbackReadHeaderTimeout is how long a client has to send its
+	// headers: a browser sends them at once; 10 s covers a busy machine.
+	callbackReadHeaderTimeout = 10 * time.Second
+	// callbackReadTimeout is how long it has to send the whole request,
+	// which has no body.
+	callbackReadTimeout = 10 * time.Second
+	// callbackWriteTimeout is how long the one-line answer may take.
+	callbackWriteTimeout = 10 * time.Second
+	// callbackIdleTimeout is how long a kept-alive connection may wait:
+	// the browser sends nothing more after the redirect.
+	callbackIdleTimeout = 30 * time.Second
+	// callbackMaxHeaderBytes bounds the headers: a browser sends every
+	// cookie of 127.0.0.1, whatever the port, so other local
+	// applications' cookies come too; 64 KiB holds them.
+	callbackMaxHeaderBytes = 64 << 10
+	// callbackMaxBodyBytes bounds a body, which the redirect does not
+	// have: 1 KiB, and a larger one is refused with 413.
+	callbackMaxBodyBytes = 1 << 10
+)
+
+// callbackLimits are the timeouts of the redirect listener; tests make
+// them short.
+type callbackLimits struct{ readHeader, read, write, idle time.Duration }
+
+func loginLoopback(ctx context.Context, cfg Config, listenAddr string, show func(url string), pasted <-chan string, lim callbackLimits) (string, error) {
 	c, err := New(cfg)
 	if err != nil {
 		return "", err
@@ -127,7 +161,17 @@ func LoginLoopback(ctx context.Context, cfg Config, listenAddr string, show func
 		default:
 		}
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	limited := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > callbackMaxBodyBytes {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "the redirect has no body", http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, callbackMaxBodyBytes)
+		mux.ServeHTTP(w, r)
+	})
+	srv := &http.Server{Handler: limited, MaxHeaderBytes: callbackMaxHeaderBytes, ReadHeaderTimeout: lim.readHeader,
+		ReadTimeout: lim.read, WriteTimeout: lim.write, IdleTimeout: lim.idle}
 	go func() { _ = srv.Serve(ln) }()
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
