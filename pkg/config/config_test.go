@@ -479,3 +479,30 @@ func exampleEnv() []string {
 		"G2MSYNC_ENTRA_SERVICE_PRINCIPAL_ID=8f0e6b1a-1c1d-4d1e-9f00-000000000003", "G2MSYNC_GOTO_ACCOUNT_KEY=4200000000000000001",
 		"G2MSYNC_GOTO_CLIENT_ID=goto-client", "G2MSYNC_ROLES={User: {licenses: ['51']}, Admin: {licenses: ['51'], admin_roles: [MANAGE_USERS]}}"}
 }
+
+// Listener reads listen and listen_tls alone, from the file and the
+// environment as Load does: the healthcheck of a container whose
+// environment sets G2MSYNC_LISTEN still learns that the file asks for TLS.
+func TestListenerReadsOnlyTheListener(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "g2msync.yaml")
+	os.WriteFile(path, []byte("listen: 0.0.0.0:9555\nlisten_tls: {cert_file: /c.pem, key_file: /k.pem}\nentra: {tenant_id: not-checked-here}\n"), 0o600)
+	for _, tc := range []struct {
+		name, path string
+		env        []string
+		listen     string
+		cert       string
+		err        bool
+	}{
+		{"file", path, nil, "0.0.0.0:9555", "/c.pem", false},
+		{"environment over the file", path, []string{"G2MSYNC_LISTEN=0.0.0.0:9464", "G2MSYNC_LISTEN_TLS_CERT_FILE=/e.pem"}, "0.0.0.0:9464", "/e.pem", false},
+		{"no file, listen from the environment", filepath.Join(dir, "none.yaml"), []string{"G2MSYNC_LISTEN=0.0.0.0:9464"}, "0.0.0.0:9464", "", false},
+		{"no file and no listen", filepath.Join(dir, "none.yaml"), nil, "", "", true},
+		{"environment only", "", []string{"G2MSYNC_LISTEN_TLS_CERT_FILE=/e.pem"}, "127.0.0.1:9464", "/e.pem", false},
+	} {
+		listen, lt, err := Listener(tc.path, tc.env)
+		if (err != nil) != tc.err || listen != tc.listen || lt.CertFile != tc.cert {
+			t.Errorf("%s: %q %+v %v, want %q cert %q (error %v)", tc.name, listen, lt, err, tc.listen, tc.cert, tc.err)
+		}
+	}
+}

@@ -82,6 +82,41 @@ func StatePath(path string, environ []string) (string, error) {
 	return sp, nil
 }
 
+// Listener returns the listen address and listen_tls a configuration
+// names, reading nothing else: `healthcheck` probes the daemon with them,
+// and needs neither the secrets nor a configuration valid in every other
+// respect. G2MSYNC_LISTEN, G2MSYNC_LISTEN_TLS_CERT_FILE and
+// G2MSYNC_LISTEN_TLS_KEY_FILE override the file, as for Load; with
+// G2MSYNC_LISTEN set, a missing file is no error.
+func Listener(path string, environ []string) (string, ListenTLS, error) {
+	env := envMap(environ)
+	listen, lt := Default().Listen, ListenTLS{}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		_, fromEnv := env[EnvPrefix+"LISTEN"]
+		if err != nil && !(errors.Is(err, os.ErrNotExist) && fromEnv) {
+			return "", lt, fmt.Errorf("read config: %w", err)
+		}
+		var only struct {
+			Listen    *string   `yaml:"listen"`
+			ListenTLS ListenTLS `yaml:"listen_tls"`
+		}
+		if err := yaml.Unmarshal(data, &only); err != nil {
+			return "", lt, fmt.Errorf("config %s: not valid YAML: %s", path, cleanYAMLError(err))
+		}
+		if only.Listen != nil {
+			listen = *only.Listen
+		}
+		lt = only.ListenTLS
+	}
+	for name, v := range map[string]*string{"LISTEN": &listen, "LISTEN_TLS_CERT_FILE": &lt.CertFile, "LISTEN_TLS_KEY_FILE": &lt.KeyFile} {
+		if val, ok := env[EnvPrefix+name]; ok {
+			*v = val
+		}
+	}
+	return listen, lt, nil
+}
+
 // Load reads the file at path (if path is not empty), applies the
 // environment's G2MSYNC_ overrides and secrets, and validates the result.
 // environ is os.Environ() in production; tests pass their own.
