@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -184,5 +185,88 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	if !memLimitFromLimits(js.Containers[0]) {
 		t.Error("job: GOMEMLIMIT must come from limits.memory")
+	}
+}
+
+// probeSchemeProblems says which of the container's HTTP probes speak
+// another scheme than the listener its configuration (cfgYAML, then the
+// container's environment, as g2msync reads them) describes: a kubelet
+// probing over HTTP a daemon that serves HTTPS fails every probe, and
+// restarts a healthy pod for ever.
+func probeSchemeProblems(t *testing.T, c corev1.Container, cfgYAML string) []string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "g2msync.yaml")
+	if err := os.WriteFile(path, []byte(cfgYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var environ []string
+	for _, e := range c.Env {
+		environ = append(environ, e.Name+"="+e.Value)
+	}
+	_, lt, err := config.Listener(path, environ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := corev1.URISchemeHTTP
+	if lt.CertFile != "" {
+		want = corev1.URISchemeHTTPS
+	}
+	var out []string
+	for _, p := range []struct {
+		name  string
+		probe *corev1.Probe
+	}{{"liveness", c.LivenessProbe}, {"readiness", c.ReadinessProbe}, {"startup", c.StartupProbe}} {
+		if p.probe == nil || p.probe.HTTPGet == nil {
+			continue
+		}
+		got := p.probe.HTTPGet.Scheme
+		if got == "" {
+			got = corev1.URISchemeHTTP
+		}
+		if got != want {
+			out = append(out, fmt.Sprintf("%s probe speaks %s to a listener that serves %s", p.name, got, want))
+		}
+	}
+	return out
+}
+
+// The probes speak the listener's scheme: plain HTTP as the manifest
+// ships, HTTPS once the variant its comments document (listen_tls from a
+// mounted TLS Secret) is switched on. A TLS listener left with HTTP probes
+// is caught.
+func TestKubernetesProbesFollowListenTLS(t *testing.T) {
+	objs := kubeObjects(t, "g2msync.yaml")
+	d := objs["Deployment"].(*appsv1.Deployment)
+	c := d.Spec.Template.Spec.Containers[0]
+	cfgYAML := objs["ConfigMap"].(*corev1.ConfigMap).Data["g2msync.yaml"]
+	if p := probeSchemeProblems(t, c, cfgYAML); len(p) > 0 {
+		t.Errorf("as shipped: %v", p)
+	}
+
+	// The documented variant: the two settings and the mount, from the
+	// manifest's comments.
+	raw, err := os.ReadFile(filepath.Join("..", "..", "scripts", "kubernetes", "g2msync.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsEnv := regexp.MustCompile(`(?m)^\s*#\s+- \{name: (G2MSYNC_LISTEN_TLS_(?:CERT|KEY)_FILE), value: (\S+)\}$`).FindAllStringSubmatch(string(raw), -1)
+	mount := regexp.MustCompile(`(?m)^\s*#\s+- \{name: tls, mountPath: (\S+), readOnly: true\}$`).FindStringSubmatch(string(raw))
+	if len(tlsEnv) != 2 || mount == nil {
+		t.Fatalf("the manifest documents no TLS variant (listen_tls settings %v, mount %v)", tlsEnv, mount)
+	}
+	for _, m := range tlsEnv {
+		if !strings.HasPrefix(m[2], mount[1]+"/") {
+			t.Errorf("%s=%s is not in the documented mount %s", m[1], m[2], mount[1])
+		}
+		c.Env = append(c.Env, corev1.EnvVar{Name: m[1], Value: m[2]})
+	}
+	if p := probeSchemeProblems(t, c, cfgYAML); len(p) != 3 {
+		t.Errorf("TLS on, probes left on HTTP: %v, want all three caught", p)
+	}
+	for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {
+		p.HTTPGet.Scheme = corev1.URISchemeHTTPS
+	}
+	if p := probeSchemeProblems(t, c, cfgYAML); len(p) > 0 {
+		t.Errorf("TLS on, probes on HTTPS: %v", p)
 	}
 }
