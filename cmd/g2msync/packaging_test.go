@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -143,5 +144,77 @@ func TestScriptsParse(t *testing.T) {
 		if !strings.Contains(string(install), unit) {
 			t.Errorf("install.sh does not install %s", unit)
 		}
+	}
+}
+
+// adminScript is scripts/g2msync-admin rooted in a temporary directory:
+// its /etc/g2msync, /var/lib/g2msync and service user replaced, and
+// g2msync a stub that creates the state file and its lock where
+// G2MSYNC_STATE_PATH says, as g2msync does, and records its environment.
+func adminScript(t *testing.T) (script, etc, stateRoot string) {
+	t.Helper()
+	dir := t.TempDir()
+	etc, stateRoot = filepath.Join(dir, "etc"), filepath.Join(dir, "state")
+	for _, d := range []string{etc, stateRoot} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stub := filepath.Join(dir, "g2msync")
+	os.WriteFile(stub, []byte("#!/bin/sh\nenv | grep -E '^(G2MSYNC_|CREDENTIALS_DIRECTORY)' | sort > \""+dir+"/env\"\n"+
+		": > \"$G2MSYNC_STATE_PATH\" && : > \"$G2MSYNC_STATE_PATH.lock\"\n"), 0o755)
+	raw, err := os.ReadFile(filepath.Join("..", "..", "scripts", "g2msync-admin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.NewReplacer("/usr/local/bin/g2msync", stub, "/var/lib/g2msync", stateRoot, "/etc/g2msync", etc,
+		"owner=g2msync:g2msync", fmt.Sprintf("owner=%d:%d", os.Getuid(), os.Getgid())).Replace(string(raw))
+	script = filepath.Join(dir, "g2msync-admin")
+	if err := os.WriteFile(script, []byte(s), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return script, etc, stateRoot
+}
+
+// The state directory belongs to the service user, who could replace an
+// instance's directory with a link: root's `g2msync-admin -i NAME` then
+// created state.db and its lock in the link's target. It refuses such a
+// link, dangling or not, and runs nothing; a missing directory is made,
+// private, and the command runs with the instance's paths.
+func TestAdminRefusesALinkedInstanceDirectory(t *testing.T) {
+	script, etc, stateRoot := adminScript(t)
+	elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+	os.Mkdir(elsewhere, 0o755)
+	for name, target := range map[string]string{"contoso": elsewhere, "fabrikam": filepath.Join(elsewhere, "missing")} {
+		if err := os.Symlink(target, filepath.Join(stateRoot, name)); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("sh", script, "-i", name, "run", "--once").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "is a symbolic link; g2msync-admin does not follow links") {
+			t.Errorf("-i %s through a link to %s: %v\n%s", name, target, err, out)
+		}
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("root wrote through the link: %v", entries)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "env")); err == nil {
+		t.Error("g2msync ran despite the link")
+	}
+
+	out, err := exec.Command("sh", script, "-i", "northwind", "run", "--once").CombinedOutput()
+	if err != nil {
+		t.Fatalf("-i northwind: %v\n%s", err, out)
+	}
+	inst := filepath.Join(stateRoot, "northwind")
+	if fi, err := os.Lstat(inst); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Errorf("instance directory %v %v, want a directory of mode 0700", fi, err)
+	}
+	if _, err := os.Stat(filepath.Join(inst, "state.db")); err != nil {
+		t.Errorf("the state file is not in the instance's directory: %v", err)
+	}
+	env, _ := os.ReadFile(filepath.Join(filepath.Dir(script), "env"))
+	want := "CREDENTIALS_DIRECTORY=" + etc + "/credentials/northwind\nG2MSYNC_CONFIG=" + etc + "/northwind.yaml\nG2MSYNC_STATE_PATH=" + inst + "/state.db\n"
+	if string(env) != want {
+		t.Errorf("g2msync ran with\n%s\nwant\n%s", env, want)
 	}
 }
