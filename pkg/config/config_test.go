@@ -405,6 +405,12 @@ func TestMalformedExpressionsNameKeyAndColumn(t *testing.T) {
 		{"firstName", `Now()`, `Now() and Guid() give a new value every cycle`},
 		{"firstName", `SelectUniqueValue([givenName], [surname])`, `email is GoTo's only unique field`},
 		{"email", `SelectUniqueValue([mail], [userPrincipalName])`, `SelectUniqueValue applies only when an account is created`},
+		// Issue 23: 461 bytes that asked for 152 GB of every person.
+		{"firstName", `Replace(Replace(Replace(Replace([givenName], "", , , [givenName]), "", , , Replace([givenName], "", , , [givenName])), "", , , ` +
+			`Replace(Replace([givenName], "", , , [givenName]), "", , , Replace([givenName], "", , , [givenName]))), "", , , ` +
+			`Replace(Replace(Replace([givenName], "", , , [givenName]), "", , , Replace([givenName], "", , , [givenName])), "", , , ` +
+			`Replace(Replace([givenName], "", , , [givenName]), "", , , Replace([givenName], "", , , [givenName]))))`,
+			`Replace's oldValue is empty: it would match between every two characters`},
 	} {
 		src := validYAML + "\nmapping:\n  email: mail ?? userPrincipalName\n  " + tc.field + ": '" + strings.ReplaceAll(tc.expr, "'", "''") + "'\n"
 		if tc.field == "email" {

@@ -35,6 +35,9 @@ type FieldValue struct {
 	Value string
 	// Default is what a create sends when Value is empty, or "".
 	Default string
+	// Error is why the expression cannot be evaluated for this user (a
+	// value over a limit), or ""; the person is then skipped with it.
+	Error string
 }
 
 // Explain explains the mapping of u, a user of snap.
@@ -70,7 +73,13 @@ func (m *Mapper) Explain(u *directory.User, snap *directory.Snapshot) Explanatio
 		if !ok || e.IsZero() {
 			continue
 		}
-		x.Fields = append(x.Fields, FieldValue{Field: f, Expr: e.String(), Value: e.EvalEnv(&Env{User: u, App: &snap.App}), Default: m.cfg.Defaults[f]})
+		fv := FieldValue{Field: f, Expr: e.String(), Default: m.cfg.Defaults[f]}
+		v, err := e.EvalEnv(&Env{User: u, App: &snap.App})
+		if err != nil {
+			fv.Error = evalFailure(f, err)
+		}
+		fv.Value = v
+		x.Fields = append(x.Fields, fv)
 	}
 	return x
 }

@@ -127,31 +127,45 @@ func (e Expr) Volatile() bool {
 	return v
 }
 
-// Eval returns the expression's value for u: "" when it is null.
-func (e Expr) Eval(u *directory.User) string { return e.EvalEnv(&Env{User: u}) }
+// Eval returns the expression's value for u: "" when it is null. An
+// *EvalError says why it cannot be evaluated for u.
+func (e Expr) Eval(u *directory.User) (string, error) { return e.EvalEnv(&Env{User: u}) }
 
 // EvalEnv returns the expression's value in env: "" when it is null. A
-// SelectUniqueValue gives its first candidate (see Candidates).
-func (e Expr) EvalEnv(env *Env) string {
+// SelectUniqueValue gives its first candidate (see Candidates). An
+// *EvalError says why it cannot be evaluated in env: a value over a limit
+// (see maxValue), or an argument a function refuses.
+func (e Expr) EvalEnv(env *Env) (string, error) {
 	if e.root == nil {
-		return ""
+		return "", nil
 	}
-	return eval(e.root, env).text()
+	ev := &evaluation{env: env, src: e.src}
+	v := ev.eval(e.root)
+	if ev.err != nil {
+		return "", ev.err
+	}
+	return v.text(), nil
 }
 
 // Candidates returns, for a SelectUniqueValue, the non-empty values of its
-// rules in order, each once; nil otherwise.
-func (e Expr) Candidates(env *Env) []string {
+// rules in order, each once; nil otherwise. The rules share one
+// evaluation's limits, as they do in EvalEnv.
+func (e Expr) Candidates(env *Env) ([]string, error) {
 	if !e.unique {
-		return nil
+		return nil, nil
 	}
+	ev := &evaluation{env: env, src: e.src}
 	var out []string
 	for _, a := range e.root.(*callNode).args {
-		if v := eval(a, env).text(); v != "" && !slices.Contains(out, v) {
-			out = append(out, v)
+		v := ev.eval(a)
+		if ev.err != nil {
+			return nil, ev.err
+		}
+		if s := v.text(); s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Attributes returns the directory attributes the expression reads.

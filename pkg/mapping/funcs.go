@@ -32,7 +32,9 @@ type function struct {
 	result   typ
 	// extra checks what types alone cannot (a regular expression, pairs).
 	extra func(c *callNode) error
-	eval  func(env *Env, args []value) value
+	// eval gives the result; a function whose result could be much larger
+	// than its arguments asks ev.room first.
+	eval func(ev *evaluation, c *callNode, args []value) value
 }
 
 type param struct {
@@ -98,9 +100,9 @@ func init() {
 	functions = []function{
 		{name: "Append", syntax: "Append(source, suffix)", params: []param{p("source", tString), p("suffix", tString)}, min: 2, max: 2, result: tString,
 			// A null source gives the suffix alone.
-			eval: func(_ *Env, a []value) value { return str(a[0].text() + a[1].text()) }},
+			eval: func(_ *evaluation, _ *callNode, a []value) value { return str(a[0].text() + a[1].text()) }},
 		{name: "Coalesce", syntax: "Coalesce(source1, source2, ..., defaultValue)", rest: &param{"source", tString}, min: 1, max: -1, result: tString,
-			eval: func(_ *Env, a []value) value {
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
 				for _, v := range a {
 					if !v.null {
 						return v
@@ -110,23 +112,23 @@ func init() {
 			}},
 		{name: "IIF", syntax: "IIF(condition, valueIfTrue, valueIfFalse)", params: []param{p("condition", tBool), p("valueIfTrue", tString), p("valueIfFalse", tString)},
 			min: 3, max: 3, result: tString,
-			eval: func(_ *Env, a []value) value {
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
 				if a[0].truth() {
 					return a[1]
 				}
 				return a[2]
 			}},
 		{name: "IsNull", syntax: "IsNull(Expression)", params: []param{p("Expression", tString)}, min: 1, max: 1, result: tBool,
-			eval: func(_ *Env, a []value) value { return boolean(a[0].null) }},
+			eval: func(_ *evaluation, _ *callNode, a []value) value { return boolean(a[0].null) }},
 		{name: "IsNullOrEmpty", syntax: "IsNullOrEmpty(Expression)", params: []param{p("Expression", tString)}, min: 1, max: 1, result: tBool,
-			eval: func(_ *Env, a []value) value { return boolean(a[0].text() == "") }},
+			eval: func(_ *evaluation, _ *callNode, a []value) value { return boolean(a[0].text() == "") }},
 		{name: "IsPresent", syntax: "IsPresent(Expression)", params: []param{p("Expression", tString)}, min: 1, max: 1, result: tBool,
-			eval: func(_ *Env, a []value) value { return boolean(a[0].text() != "") }},
+			eval: func(_ *evaluation, _ *callNode, a []value) value { return boolean(a[0].text() != "") }},
 		{name: "IsString", syntax: "IsString(Expression)", params: []param{p("Expression", tString)}, min: 1, max: 1, result: tBool,
-			eval: func(_ *Env, a []value) value { return boolean(!a[0].null && a[0].t == tString) }},
+			eval: func(_ *evaluation, _ *callNode, a []value) value { return boolean(!a[0].null && a[0].t == tString) }},
 		{name: "Item", syntax: "Item(attribute, index)", params: []param{p("attribute", tList), p("index", tNumber)}, min: 2, max: 2, result: tString,
 			// The index counts from 1; one outside the list gives null.
-			eval: func(_ *Env, a []value) value {
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
 				items, i := a[0].items(), a[1].n
 				if i < 1 || i > len(items) {
 					return null
@@ -136,15 +138,23 @@ func init() {
 		{name: "Join", syntax: "Join(separator, source1, source2, ...)", params: []param{p("separator", tString)}, rest: &param{"source", tList},
 			min: 2, max: -1, result: tString,
 			// Null sources are left out, so no separator doubles.
-			eval: func(_ *Env, a []value) value {
+			eval: func(ev *evaluation, c *callNode, a []value) value {
 				var parts []string
 				for _, v := range a[1:] {
 					parts = append(parts, v.items()...)
 				}
-				return str(strings.Join(parts, a[0].text()))
+				sep := a[0].text()
+				size := int64(max(len(parts)-1, 0)) * int64(len(sep))
+				for _, s := range parts {
+					size += int64(len(s))
+				}
+				if !ev.room(c, size, true) {
+					return null
+				}
+				return str(strings.Join(parts, sep))
 			}},
 		{name: "Left", syntax: "Left(String, NumChars)", params: []param{p("String", tString), p("NumChars", tNumber)}, min: 2, max: 2, result: tString,
-			eval: func(_ *Env, a []value) value {
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
 				r, n := []rune(a[0].text()), a[1].n
 				switch {
 				case n < 0:
@@ -157,7 +167,7 @@ func init() {
 		{name: "Mid", syntax: "Mid(source, start, length)", params: []param{p("source", tString), p("start", tNumber), p("length", tNumber)},
 			min: 3, max: 3, result: tString,
 			// start counts from 1; a length past the end stops at the end.
-			eval: func(_ *Env, a []value) value {
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
 				r, start, length := []rune(a[0].text()), a[1].n, a[2].n
 				if start < 1 || start > len(r) || length <= 0 {
 					return null
@@ -166,11 +176,11 @@ func init() {
 				return str(string(r[start-1 : end]))
 			}},
 		{name: "NormalizeDiacritics", syntax: "NormalizeDiacritics(source)", params: []param{p("source", tString)}, min: 1, max: 1, result: tString,
-			eval: func(_ *Env, a []value) value { return str(normalizeDiacritics(a[0].text())) }},
+			eval: func(_ *evaluation, _ *callNode, a []value) value { return str(normalizeDiacritics(a[0].text())) }},
 		{name: "Not", syntax: "Not(source)", params: []param{p("source", tBool)}, min: 1, max: 1, result: tBool,
-			eval: func(_ *Env, a []value) value { return boolean(!a[0].truth()) }},
+			eval: func(_ *evaluation, _ *callNode, a []value) value { return boolean(!a[0].truth()) }},
 		{name: "PCase", syntax: "PCase(source, wordSeparators)", params: []param{p("source", tString), p("wordSeparators", tString)}, min: 1, max: 2, result: tString,
-			eval: func(_ *Env, a []value) value {
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
 				sep := defaultWordSeparator
 				if len(a) > 1 && !a[1].null {
 					seps := a[1].text()
@@ -179,7 +189,7 @@ func init() {
 				return str(pcase(a[0].text(), sep))
 			}},
 		{name: "RemoveDuplicates", syntax: "RemoveDuplicates(attribute)", params: []param{p("attribute", tList)}, min: 1, max: 1, result: tList,
-			eval: func(_ *Env, a []value) value {
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
 				var out []string
 				for _, s := range a[0].items() {
 					if !slices.Contains(out, s) {
@@ -195,7 +205,7 @@ func init() {
 		{name: "SelectUniqueValue", syntax: "SelectUniqueValue(uniqueValueRule1, uniqueValueRule2, ...)", rest: &param{"uniqueValueRule", tString},
 			min: 2, max: -1, result: tString,
 			// The first rule's value; the planner picks among Candidates.
-			eval: func(_ *Env, a []value) value {
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
 				for _, v := range a {
 					if !v.null {
 						return v
@@ -213,7 +223,7 @@ func init() {
 			},
 			// One of the user's roles: the first in a stable order, as the
 			// reference leaves which one unspecified.
-			eval: func(_ *Env, a []value) value {
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
 				items := slices.Clone(a[0].items())
 				slices.Sort(items)
 				if len(items) == 0 {
@@ -222,7 +232,7 @@ func init() {
 				return str(items[0])
 			}},
 		{name: "Split", syntax: "Split(source, delimiter)", params: []param{p("source", tString), p("delimiter", tString)}, min: 2, max: 2, result: tList,
-			eval: func(_ *Env, a []value) value {
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
 				if a[0].null {
 					return null
 				}
@@ -232,7 +242,9 @@ func init() {
 				return list(strings.Split(a[0].text(), a[1].text()))
 			}},
 		{name: "StripSpaces", syntax: "StripSpaces(source)", params: []param{p("source", tString)}, min: 1, max: 1, result: tString,
-			eval: func(_ *Env, a []value) value { return str(strings.ReplaceAll(a[0].text(), " ", "")) }},
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
+				return str(strings.ReplaceAll(a[0].text(), " ", ""))
+			}},
 		{name: "Switch", syntax: "Switch(source, defaultValue, key1, value1, key2, value2, ...)", params: []param{p("source", tString), p("defaultValue", tString)},
 			rest: &param{"key or value", tString}, min: 4, max: -1, result: tString,
 			extra: func(c *callNode) error {
@@ -241,7 +253,7 @@ func init() {
 				}
 				return nil
 			},
-			eval: func(_ *Env, a []value) value {
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
 				for i := 2; i+1 < len(a); i += 2 {
 					if a[0].text() == a[i].text() {
 						return a[i+1]
@@ -251,15 +263,19 @@ func init() {
 			}},
 		{name: "ToLower", syntax: "ToLower(source, culture)", params: []param{p("source", tString), p("culture", tString)}, min: 1, max: 2, result: tString,
 			extra: checkCulture,
-			eval:  func(_ *Env, a []value) value { return str(cases.Lower(culture(a)).String(a[0].text())) }},
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
+				return str(cases.Lower(culture(a)).String(a[0].text()))
+			}},
 		{name: "ToUpper", syntax: "ToUpper(source, culture)", params: []param{p("source", tString), p("culture", tString)}, min: 1, max: 2, result: tString,
 			extra: checkCulture,
-			eval:  func(_ *Env, a []value) value { return str(cases.Upper(culture(a)).String(a[0].text())) }},
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
+				return str(cases.Upper(culture(a)).String(a[0].text()))
+			}},
 		{name: "Trim", syntax: "Trim(source)", params: []param{p("source", tString)}, min: 1, max: 1, result: tString,
-			eval: func(_ *Env, a []value) value { return str(strings.TrimSpace(a[0].text())) }},
+			eval: func(_ *evaluation, _ *callNode, a []value) value { return str(strings.TrimSpace(a[0].text())) }},
 		{name: "Word", syntax: "Word(String, WordNumber, Delimiters)", params: []param{p("String", tString), p("WordNumber", tNumber), p("Delimiters", tString)},
 			min: 3, max: 3, result: tString,
-			eval: func(_ *Env, a []value) value {
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
 				delims := a[2].text()
 				words := strings.FieldsFunc(a[0].text(), func(r rune) bool { return strings.ContainsRune(delims, r) })
 				if n := a[1].n; n >= 1 && n <= len(words) {
@@ -268,14 +284,14 @@ func init() {
 				return null
 			}},
 		{name: "CStr", syntax: "CStr(value)", params: []param{p("value", tString)}, min: 1, max: 1, result: tString,
-			eval: func(_ *Env, a []value) value { return str(a[0].text()) }},
+			eval: func(_ *evaluation, _ *callNode, a []value) value { return str(a[0].text()) }},
 		{name: "CBool", syntax: "CBool(Expression)", params: []param{p("Expression", tBool)}, min: 1, max: 1, result: tBool,
-			eval: func(_ *Env, a []value) value { return boolean(a[0].truth()) }},
+			eval: func(_ *evaluation, _ *callNode, a []value) value { return boolean(a[0].truth()) }},
 		{name: "FormatDateTime", syntax: "FormatDateTime(source, dateTimeStyles, inputFormat, outputFormat)",
 			params: []param{p("source", tString), p("dateTimeStyles", tString), p("inputFormat", tString), p("outputFormat", tString)},
 			min:    4, max: 4, result: tString, extra: checkFormatDateTime, eval: evalFormatDateTime},
 		{name: "DateFromNum", syntax: "DateFromNum(value)", params: []param{p("value", tString)}, min: 1, max: 1, result: tString,
-			eval: func(_ *Env, a []value) value {
+			eval: func(_ *evaluation, _ *callNode, a []value) value {
 				t, ok := fromFileTime(a[0].text())
 				if !ok {
 					return null
@@ -283,17 +299,17 @@ func init() {
 				return str(t.Format(entraDateTime))
 			}},
 		{name: "Now", syntax: "Now()", min: 0, max: 0, result: tString,
-			eval: func(env *Env, _ []value) value {
+			eval: func(ev *evaluation, _ *callNode, _ []value) value {
 				now := time.Now
-				if env != nil && env.Now != nil {
-					now = env.Now
+				if ev.env != nil && ev.env.Now != nil {
+					now = ev.env.Now
 				}
 				return str(now().UTC().Format(entraDateTime))
 			}},
 		{name: "Guid", syntax: "Guid()", min: 0, max: 0, result: tString,
-			eval: func(env *Env, _ []value) value {
-				if env != nil && env.GUID != nil {
-					return str(env.GUID())
+			eval: func(ev *evaluation, _ *callNode, _ []value) value {
+				if ev.env != nil && ev.env.GUID != nil {
+					return str(ev.env.GUID())
 				}
 				return str(uuid.NewString())
 			}},
@@ -371,7 +387,11 @@ func checkCulture(c *callNode) error {
 	return nil
 }
 
-// Replace's forms, by which arguments are given (Microsoft Learn lists them).
+// checkReplace checks Replace's form, by which arguments are given
+// (Microsoft Learn lists them), and its regexPattern, which must be a
+// constant that compiles. A literal oldValue may not be empty: it would
+// match between every two characters and put the replacement there,
+// squaring the value.
 func checkReplace(c *callNode) error {
 	given := func(i int) bool {
 		if i >= len(c.args) {
@@ -379,6 +399,11 @@ func checkReplace(c *callNode) error {
 		}
 		_, empty := c.args[i].(*emptyNode)
 		return !empty
+	}
+	if given(1) {
+		if k, ok := c.args[1].(*constNode); ok && k.s == "" {
+			return typeErrorf(k, "Replace's oldValue is empty: it would match between every two characters; give the text to replace, or a regexPattern")
+		}
 	}
 	if given(2) {
 		k, ok := c.args[2].(*constNode)
@@ -400,7 +425,7 @@ func checkReplace(c *callNode) error {
 	return nil
 }
 
-func evalReplace(_ *Env, a []value) value {
+func evalReplace(ev *evaluation, c *callNode, a []value) value {
 	at := func(i int) value {
 		if i < len(a) {
 			return a[i]
@@ -409,14 +434,18 @@ func evalReplace(_ *Env, a []value) value {
 	}
 	source, old, pattern, group, repl, replAttr, template := at(0), at(1), at(2), at(3), at(4), at(5), at(6)
 	switch {
+	case old.given() && old.text() == "":
+		// A constant was refused when the configuration loaded; an
+		// attribute or a function gave nothing for this person.
+		return ev.fail(c.args[1], "Replace's oldValue (%s) is empty for this user: it would match between every two characters", describe(c.args[1]))
 	case old.given() && template.given():
 		// oldValue is looked for in the template and replaced by the source.
-		return str(strings.ReplaceAll(template.text(), old.text(), source.text()))
+		return replaceAll(ev, c, template.text(), old.text(), source.text())
 	case old.given():
 		if source.null {
 			return null
 		}
-		return str(strings.ReplaceAll(source.text(), old.text(), repl.text()))
+		return replaceAll(ev, c, source.text(), old.text(), repl.text())
 	}
 	re, err := regexp.Compile(pattern.text())
 	if err != nil {
@@ -437,17 +466,52 @@ func evalReplace(_ *Env, a []value) value {
 	case source.null:
 		return null
 	case group.given():
-		return str(replaceGroup(re, source.text(), group.text(), repl.text()))
+		return replaceGroup(ev, c, re, source.text(), group.text(), repl.text())
 	}
-	// ${name} in the replacement names a group, as in .NET.
-	return str(re.ReplaceAllString(source.text(), repl.text()))
+	return replaceRegexp(ev, c, re, source.text(), repl.text())
+}
+
+// replaceAll replaces every old (not empty) in s with with, once it knows
+// the result fits.
+func replaceAll(ev *evaluation, c *callNode, s, old, with string) value {
+	n := strings.Count(s, old)
+	if n == 0 {
+		return str(s)
+	}
+	if !ev.room(c, int64(len(s))+int64(n)*(int64(len(with))-int64(len(old))), true) {
+		return null
+	}
+	return str(strings.Replace(s, old, with, n))
+}
+
+// replaceRegexp replaces each match of re in s with repl, where ${name}
+// names a group, as in .NET. The result's size is known before it is
+// built: exactly when repl has no $, and otherwise bounded by taking each $
+// for a reference to the whole match.
+func replaceRegexp(ev *evaluation, c *callNode, re *regexp.Regexp, s, repl string) value {
+	if repl != "" { // with nothing to put in, the result is no longer than s
+		count, matched := countMatches(re, s)
+		refs := int64(strings.Count(repl, "$"))
+		size := int64(len(s)-matched) + int64(count)*int64(len(repl)) + refs*int64(matched)
+		if !ev.room(c, size, refs == 0) {
+			return null
+		}
+	}
+	return str(re.ReplaceAllString(s, repl))
 }
 
 // replaceGroup replaces, in each match of re, the named group's text.
-func replaceGroup(re *regexp.Regexp, s, group, with string) string {
+func replaceGroup(ev *evaluation, c *callNode, re *regexp.Regexp, s, group, with string) value {
 	gi := re.SubexpIndex(group)
 	if gi < 0 {
-		return s
+		return str(s)
+	}
+	count, _ := countMatches(re, s)
+	// Each match's group gives way to with; the positions of the matches
+	// take 2 ints a group and a slice header each.
+	if !ev.room(c, int64(len(s))+int64(count)*int64(len(with)), false) ||
+		!ev.spend(c, int64(count)*int64(16*(re.NumSubexp()+1)+24), fmt.Sprintf("the positions of its %d matches", count)) {
+		return null
 	}
 	var b strings.Builder
 	last := 0
@@ -460,7 +524,18 @@ func replaceGroup(re *regexp.Regexp, s, group, with string) string {
 		last = m[2*gi+1]
 	}
 	b.WriteString(s[last:])
-	return b.String()
+	return str(b.String())
+}
+
+// countMatches returns how many times re matches in s, and the bytes the
+// matches cover, without keeping their positions.
+func countMatches(re *regexp.Regexp, s string) (count, matched int) {
+	re.ReplaceAllStringFunc(s, func(m string) string {
+		count++
+		matched += len(m)
+		return ""
+	})
+	return count, matched
 }
 
 func checkFormatDateTime(c *callNode) error {
@@ -476,7 +551,7 @@ func checkFormatDateTime(c *callNode) error {
 	return nil
 }
 
-func evalFormatDateTime(_ *Env, a []value) value {
+func evalFormatDateTime(_ *evaluation, _ *callNode, a []value) value {
 	if a[0].null {
 		return null
 	}

@@ -172,8 +172,8 @@ func TestFunctionsAsDocumented(t *testing.T) {
 			t.Errorf("Parse(%s): %v", tc.src, err)
 			continue
 		}
-		if got := e.Eval(tc.u); got != tc.want {
-			t.Errorf("%s = %q, want %q", tc.src, got, tc.want)
+		if got, err := e.Eval(tc.u); got != tc.want || err != nil {
+			t.Errorf("%s = %q, %v; want %q", tc.src, got, err, tc.want)
 		}
 	}
 }
@@ -181,10 +181,11 @@ func TestFunctionsAsDocumented(t *testing.T) {
 func TestNowGuidAndRoles(t *testing.T) {
 	clock := func() time.Time { return time.Date(2021, 7, 2, 15, 33, 38, 0, time.UTC) }
 	env := &Env{User: person(nil, nil), Now: clock}
-	if got := MustParse(`Now()`).EvalEnv(env); got != "7/2/2021 3:33:38 PM" {
+	if got, _ := MustParse(`Now()`).EvalEnv(env); got != "7/2/2021 3:33:38 PM" {
 		t.Errorf("Now() = %q", got)
 	}
-	g1, g2 := MustParse(`Guid()`).Eval(env.User), MustParse(`Guid()`).Eval(env.User)
+	g1, _ := MustParse(`Guid()`).Eval(env.User)
+	g2, _ := MustParse(`Guid()`).Eval(env.User)
 	if len(g1) != 36 || strings.Count(g1, "-") != 4 || g1 == g2 || strings.ToLower(g1) != g1 {
 		t.Errorf("Guid() = %q, %q", g1, g2)
 	}
@@ -194,13 +195,13 @@ func TestNowGuidAndRoles(t *testing.T) {
 	u := person(nil, nil)
 	u.Assignments = []directory.Assignment{{AppRoleID: roleAdmin}}
 	env = &Env{User: u, App: &app}
-	if got := MustParse(`SingleAppRoleAssignment([appRoleAssignments])`).EvalEnv(env); got != "Admin" {
+	if got, _ := MustParse(`SingleAppRoleAssignment([appRoleAssignments])`).EvalEnv(env); got != "Admin" {
 		t.Errorf("SingleAppRoleAssignment = %q, want Admin", got)
 	}
 	sel := MustParse(`SelectUniqueValue(Join(".", [givenName], [surname]), Join(".", Left([givenName], 1), [surname]), [surname])`)
 	u = person(map[string]string{"givenName": "John", "surname": "Smith"}, nil)
-	if got := sel.Candidates(&Env{User: u}); strings.Join(got, " ") != "John.Smith J.Smith Smith" {
-		t.Errorf("candidates = %v", got)
+	if got, err := sel.Candidates(&Env{User: u}); strings.Join(got, " ") != "John.Smith J.Smith Smith" || err != nil {
+		t.Errorf("candidates = %v, %v", got, err)
 	}
 }
 

@@ -45,8 +45,8 @@ func FuzzParse(f *testing.F) {
 		_ = e.Volatile()
 		for _, u := range people {
 			env := &Env{User: u, App: app}
-			_ = e.EvalEnv(env)
-			_ = e.Candidates(env)
+			_, _ = e.EvalEnv(env)
+			_, _ = e.Candidates(env)
 		}
 	})
 }

@@ -118,11 +118,23 @@ func (m *Mapper) account(u *directory.User, app *directory.App, sets map[string]
 		return a
 	}
 	env := &Env{User: u, App: app}
-	for f, e := range m.cfg.Fields {
-		a.Profile.Set(f, e.EvalEnv(env))
-		if f == plan.FieldEmail && e.Unique() {
-			a.EmailCandidates = e.Candidates(env)
+	var failed string // why a mapping cannot be evaluated for u, the first in field order
+	for _, f := range plan.AllFields() {
+		e, ok := m.cfg.Fields[f]
+		if !ok {
+			continue
 		}
+		v, err := e.EvalEnv(env)
+		if err == nil && f == plan.FieldEmail && e.Unique() {
+			a.EmailCandidates, err = e.Candidates(env)
+		}
+		if err != nil {
+			if failed == "" {
+				failed = evalFailure(f, err)
+			}
+			continue
+		}
+		a.Profile.Set(f, v)
 	}
 	for f, d := range m.cfg.Defaults {
 		a.Defaults.Set(f, d)
@@ -138,8 +150,18 @@ func (m *Mapper) account(u *directory.User, app *directory.App, sets map[string]
 		return a
 	}
 	a.Licenses, a.AdminRoles = lic, roles
+	if failed != "" {
+		a.Skip = failed
+		return a
+	}
 	a.Skip = m.checkProfile(&a.Profile)
 	return a
+}
+
+// evalFailure is the skip reason for a mapping that cannot be evaluated
+// for a person: a value over a limit, or an argument refused.
+func evalFailure(f plan.Field, err error) string {
+	return fmt.Sprintf("mapping.%s cannot be evaluated for this user: %v", f, err)
 }
 
 // outOfScope says why u is out of scope, or "", in the order Entra's

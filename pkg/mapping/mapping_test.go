@@ -60,8 +60,8 @@ func TestExpressions(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Parse(%q): %v", tt.src, err)
 		}
-		if got := e.Eval(&u); got != tt.want {
-			t.Errorf("%s = %q, want %q", tt.src, got, tt.want)
+		if got, err := e.Eval(&u); got != tt.want || err != nil {
+			t.Errorf("%s = %q, %v; want %q", tt.src, got, err, tt.want)
 		}
 	}
 }

@@ -310,36 +310,71 @@ func (v value) items() []string {
 	return []string{v.text()}
 }
 
-func eval(n node, env *Env) value {
+// size is the value's length as text: a string's bytes, a list's items
+// joined by commas. The limits count it.
+func (v value) size() int {
+	switch {
+	case v.null:
+		return 0
+	case v.t == tString:
+		return len(v.s)
+	case v.t == tList:
+		n := len(v.l) - 1
+		for _, s := range v.l {
+			n += len(s)
+		}
+		return n
+	}
+	return len(v.text())
+}
+
+// eval gives n's value, counting it against the evaluation's limits; after
+// a failure it gives null without evaluating anything.
+func (ev *evaluation) eval(n node) value {
+	if ev.err != nil {
+		return null
+	}
+	var v value
 	switch x := n.(type) {
 	case *constNode:
-		return str(x.s)
+		v = str(x.s)
 	case *numNode:
-		return value{t: tNumber, n: x.n}
+		v = value{t: tNumber, n: x.n}
 	case *emptyNode:
 		return omitted
 	case *boolNode:
-		return boolean(x.b)
+		v = boolean(x.b)
 	case *attrNode:
-		return readAttr(x, env)
+		v = readAttr(x, ev.env)
 	case *coalesceNode:
+		v = null
 		for _, t := range x.terms {
-			v := eval(t, env)
-			if s := strings.TrimSpace(v.text()); s != "" {
-				return str(s)
+			tv := ev.eval(t)
+			if s := strings.TrimSpace(tv.text()); s != "" {
+				v = str(s)
+				break
 			}
 		}
-		return null
 	case *compareNode:
-		return boolean(compare(x.op, eval(x.left, env).text(), eval(x.right, env).text()))
+		v = boolean(compare(x.op, ev.eval(x.left).text(), ev.eval(x.right).text()))
 	case *callNode:
 		args := make([]value, len(x.args))
 		for i, a := range x.args {
-			args[i] = eval(a, env)
+			args[i] = ev.eval(a)
 		}
-		return x.fn.eval(env, args)
+		if ev.err != nil {
+			return null
+		}
+		v = x.fn.eval(ev, x, args)
 	}
-	return null
+	if ev.err != nil {
+		return null
+	}
+	ev.account(n, v)
+	if ev.err != nil {
+		return null
+	}
+	return v
 }
 
 func readAttr(a *attrNode, env *Env) value {
@@ -362,7 +397,11 @@ func readAttr(a *attrNode, env *Env) value {
 		if l, ok := u.Lists[a.name]; ok {
 			return list(l)
 		}
-		if s := u.Attr(a.name); s != "" {
+		if s := u.Attr(a.name); len(s) > maxValue {
+			// Too long to split: account refuses it by its size, which is
+			// the list's.
+			return str(s)
+		} else if s != "" {
 			return list(strings.Split(s, ","))
 		}
 		return null
