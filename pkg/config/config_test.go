@@ -411,6 +411,7 @@ func TestMalformedExpressionsNameKeyAndColumn(t *testing.T) {
 			`Replace(Replace(Replace([givenName], "", , , [givenName]), "", , , Replace([givenName], "", , , [givenName])), "", , , ` +
 			`Replace(Replace([givenName], "", , , [givenName]), "", , , Replace([givenName], "", , , [givenName]))))`,
 			`Replace's oldValue is empty: it would match between every two characters`},
+		{"lastName", `Replace([surname], , "` + strings.Repeat("a", 1025) + `", , "x")`, `regexPattern is 1025 bytes long; at most 1024`},
 	} {
 		src := validYAML + "\nmapping:\n  email: mail ?? userPrincipalName\n  " + tc.field + ": '" + strings.ReplaceAll(tc.expr, "'", "''") + "'\n"
 		if tc.field == "email" {

@@ -388,10 +388,10 @@ func checkCulture(c *callNode) error {
 }
 
 // checkReplace checks Replace's form, by which arguments are given
-// (Microsoft Learn lists them), and its regexPattern, which must be a
-// constant that compiles. A literal oldValue may not be empty: it would
-// match between every two characters and put the replacement there,
-// squaring the value.
+// (Microsoft Learn lists them), and compiles its regexPattern, which must
+// be a constant: once, here, for every person the expression is evaluated
+// for. A literal oldValue may not be empty: it would match between every
+// two characters and put the replacement there, squaring the value.
 func checkReplace(c *callNode) error {
 	given := func(i int) bool {
 		if i >= len(c.args) {
@@ -410,9 +410,14 @@ func checkReplace(c *callNode) error {
 		if !ok {
 			return typeErrorf(c.args[2], "Replace's regexPattern must be a \"string\"")
 		}
-		if _, err := regexp.Compile(k.s); err != nil {
+		if len(k.s) > maxPattern {
+			return typeErrorf(k, "Replace's regexPattern is %d bytes long; at most %d (for a list of values, use Switch)", len(k.s), maxPattern)
+		}
+		re, err := regexp.Compile(k.s)
+		if err != nil {
 			return typeErrorf(k, "Replace's regexPattern does not compile: %v", err)
 		}
+		c.re = re
 	}
 	switch {
 	case given(1) && given(4), given(1) && given(6):
@@ -432,7 +437,7 @@ func evalReplace(ev *evaluation, c *callNode, a []value) value {
 		}
 		return omitted
 	}
-	source, old, pattern, group, repl, replAttr, template := at(0), at(1), at(2), at(3), at(4), at(5), at(6)
+	source, old, group, repl, replAttr, template := at(0), at(1), at(3), at(4), at(5), at(6)
 	switch {
 	case old.given() && old.text() == "":
 		// A constant was refused when the configuration loaded; an
@@ -447,10 +452,7 @@ func evalReplace(ev *evaluation, c *callNode, a []value) value {
 		}
 		return replaceAll(ev, c, source.text(), old.text(), repl.text())
 	}
-	re, err := regexp.Compile(pattern.text())
-	if err != nil {
-		return source
-	}
+	re := c.re // set by checkReplace: regexPattern is given in every other form
 	switch {
 	case group.given() && replAttr.given():
 		// A source with a value is kept; an empty one takes the group's

@@ -31,6 +31,12 @@ const (
 	// work: a function reads only values already counted. 1 MiB is sixteen
 	// values at maxValue.
 	maxTotal = 1 << 20
+	// maxPattern bounds a Replace regexPattern, which is compiled once,
+	// when the configuration loads. Matching costs time in proportion to
+	// the pattern times the value; the patterns of Microsoft Learn's
+	// examples are under 50 bytes, and a list of alternatives longer than
+	// this is better written with Switch.
+	maxPattern = 1 << 10
 )
 
 // EvalError is an expression that cannot be evaluated for one person: a

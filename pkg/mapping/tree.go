@@ -3,6 +3,7 @@ package mapping
 import (
 	"cmp"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -54,6 +55,9 @@ type callNode struct {
 	pos  int
 	fn   *function
 	args []node
+	// re is Replace's regexPattern, compiled once when the expression is
+	// checked (the pattern must be a constant); nil otherwise.
+	re *regexp.Regexp
 }
 
 // coalesceNode is the short form a ?? b: the first non-empty term.
