@@ -183,16 +183,17 @@ func init() {
 			eval: func(_ *evaluation, _ *callNode, a []value) value {
 				sep := defaultWordSeparator
 				if len(a) > 1 && !a[1].null {
-					seps := a[1].text()
-					sep = func(r rune) bool { return strings.ContainsRune(seps, r) }
+					sep = runeSet(a[1].text())
 				}
 				return str(pcase(a[0].text(), sep))
 			}},
 		{name: "RemoveDuplicates", syntax: "RemoveDuplicates(attribute)", params: []param{p("attribute", tList)}, min: 1, max: 1, result: tList,
 			eval: func(_ *evaluation, _ *callNode, a []value) value {
 				var out []string
+				seen := map[string]bool{}
 				for _, s := range a[0].items() {
-					if !slices.Contains(out, s) {
+					if !seen[s] {
+						seen[s] = true
 						out = append(out, s)
 					}
 				}
@@ -276,8 +277,7 @@ func init() {
 		{name: "Word", syntax: "Word(String, WordNumber, Delimiters)", params: []param{p("String", tString), p("WordNumber", tNumber), p("Delimiters", tString)},
 			min: 3, max: 3, result: tString,
 			eval: func(_ *evaluation, _ *callNode, a []value) value {
-				delims := a[2].text()
-				words := strings.FieldsFunc(a[0].text(), func(r rune) bool { return strings.ContainsRune(delims, r) })
+				words := strings.FieldsFunc(a[0].text(), runeSet(a[2].text()))
 				if n := a[1].n; n >= 1 && n <= len(words) {
 					return str(words[n-1])
 				}
@@ -361,6 +361,18 @@ func pcase(s string, sep func(rune) bool) string {
 		start = false
 	}
 	return b.String()
+}
+
+// runeSet returns a test for the runes of s in logarithmic time, so that a
+// long list of separators does not make the walk over a long value
+// quadratic (PCase, Word).
+func runeSet(s string) func(rune) bool {
+	rs := []rune(s)
+	slices.Sort(rs)
+	return func(r rune) bool {
+		_, ok := slices.BinarySearch(rs, r)
+		return ok
+	}
 }
 
 // culture returns the culture argument's language, or the invariant (und).
