@@ -2,7 +2,9 @@ package mapping
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/g2msync/g2msync/pkg/directory"
@@ -47,6 +49,87 @@ func FuzzParse(f *testing.F) {
 			env := &Env{User: u, App: app}
 			_, _ = e.EvalEnv(env)
 			_, _ = e.Candidates(env)
+		}
+	})
+}
+
+// FuzzEval: whatever the expression and the attributes (up to a little over
+// maxValue long), evaluation does not panic, gives no value over maxValue,
+// fails only with an *EvalError, and allocates at most maxEvalAlloc bytes,
+// however much the expression multiplies what it reads. a is repeated n
+// times as givenName and displayName; b is the surname and jobTitle, and
+// ;-separated the proxyAddresses.
+func FuzzEval(f *testing.F) {
+	// maxEvalAlloc is what EvalEnv and Candidates may allocate together:
+	// each may make maxTotal bytes of values, and a function's scratch
+	// (a rune slice, a Split's headers, a set of items) is a small multiple
+	// of values already counted.
+	const maxEvalAlloc = 32 << 20
+	nested := func(first, format string) string { return nest(first, format, 4) }
+	for _, s := range []struct {
+		src, a, b string
+		n         uint16
+	}{
+		{nested(`Replace([givenName], "", , , [givenName])`, `Replace(%s, "", , , %s)`), "Jane", "", 1},
+		{nested(`Replace([givenName], [jobTitle], , , [givenName])`, `Replace(%s, [jobTitle], , , %s)`), "Jane", "", 1},
+		{nested(`Replace([givenName], "a", , , [givenName])`, `Replace(%s, "a", , , %s)`), "a", "", 8},
+		{nested(`Replace([givenName], , ".", , [givenName])`, `Replace(%s, , ".", , %s)`), "x", "", 300},
+		{nested(`Replace([givenName], , "", , "$0$0")`, `Replace(%s, , "", , %s)`), "x", "", 30},
+		{`Replace([givenName], , ".+", , [surname])`, "x", strings.Repeat("$0", 200), 100},
+		{`Replace([givenName], , "(?<g>a)", "g", [surname])`, "ab", "xyz", 2000},
+		{`Replace([givenName], , "(?<g>a)", "g", , [surname], )`, "", "ab", 0},
+		{`Replace([givenName], "a", , , , , [surname])`, "z", "a-a-a", 3},
+		{`Join([givenName], Split([givenName], "x"))`, "x", "", 300},
+		{`Join([surname], [proxyAddresses], [proxyAddresses])`, "x", "a;b;c", 1},
+		{`Item(RemoveDuplicates(Split([givenName], ",")), 2)`, "a,b,", "", 5000},
+		{`PCase([givenName], [surname])`, "ab ", "ba", 1000},
+		{`Word([givenName], 3, [surname])`, "ab ", " ", 1000},
+		{`Coalesce(` + strings.Repeat(`IsNull(Replace([givenName], "a", , , [givenName])), `, 30) + `"x")`, "a", "", 200},
+		{`SelectUniqueValue(Append([givenName], [surname]), Join(".", [givenName], [surname]), [mail])`, "ann", "lee", 1},
+		{`IIF([givenName] > [surname], Left([displayName], 3), Mid([displayName], 2, 5))`, "7", "10", 2},
+		{`ToUpper(NormalizeDiacritics(StripSpaces(Trim([displayName]))), "tr-TR")`, "ıi é ", "", 500},
+		{`FormatDateTime([givenName], , "yyyyMMddHHmmss.fZ", "dddd MMMM yyyy")`, "20150123105347.1Z", "", 1},
+		{`Switch([surname], [givenName], "a", [displayName], "b", Guid())`, "q", "a", 100},
+		{`givenName ?? surname ?? "-"`, "x ", "", 35000},
+	} {
+		f.Add(s.src, s.a, s.b, s.n)
+	}
+	app := &directory.App{Roles: []directory.AppRole{{ID: "r1", Value: "User", DisplayName: "User"}}}
+	f.Fuzz(func(t *testing.T, src, a, b string, n uint16) {
+		e, err := Parse(src)
+		if err != nil {
+			return
+		}
+		if len(a) > 0 && len(a)*int(n) > maxValue+4096 {
+			n = uint16((maxValue + 4096) / len(a))
+		}
+		big := strings.Repeat(a, int(n))
+		u := &directory.User{ID: "id", UserPrincipalName: "u@x.com", AccountEnabled: true,
+			Attributes: map[string]string{"givenName": big, "displayName": big + b, "surname": b, "jobTitle": b,
+				"mail": "u@x.com", "department": a + "," + b},
+			Lists:       map[string][]string{"proxyAddresses": strings.Split(b, ";")},
+			Assignments: []directory.Assignment{{AppRoleID: "r1"}, {AppRoleID: b}}}
+		env := &Env{User: u, App: app, Now: func() time.Time { return time.Unix(0, 0) }, GUID: func() string { return "guid" }}
+		var v string
+		var cands []string
+		var errV, errC error
+		got := allocated(func() {
+			v, errV = e.EvalEnv(env)
+			cands, errC = e.Candidates(env)
+		})
+		for _, err := range []error{errV, errC} {
+			var ee *EvalError
+			if err != nil && !errors.As(err, &ee) {
+				t.Fatalf("%q: error %T %v, want an *EvalError", src, err, err)
+			}
+		}
+		for _, s := range append(cands, v) {
+			if len(s) > maxValue {
+				t.Fatalf("%q (a %q ×%d, b %q) gave a value of %d bytes, over %d", src, a, n, b, len(s), maxValue)
+			}
+		}
+		if got > maxEvalAlloc {
+			t.Fatalf("%q (a %q ×%d, b %q) allocated %d bytes, over %d", src, a, n, b, got, maxEvalAlloc)
 		}
 	})
 }
