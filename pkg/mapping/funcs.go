@@ -233,14 +233,19 @@ func init() {
 				return str(items[0])
 			}},
 		{name: "Split", syntax: "Split(source, delimiter)", params: []param{p("source", tString), p("delimiter", tString)}, min: 2, max: 2, result: tList,
-			eval: func(_ *evaluation, _ *callNode, a []value) value {
+			eval: func(ev *evaluation, c *callNode, a []value) value {
 				if a[0].null {
 					return null
 				}
 				if a[1].null {
 					return list([]string{a[0].text()})
 				}
-				return list(strings.Split(a[0].text(), a[1].text()))
+				s, d := a[0].text(), a[1].text()
+				n := int64(strings.Count(s, d)) + 1
+				if !ev.room(c, int64(len(s))-(n-1)*int64(len(d))+n*itemSize, true) {
+					return null
+				}
+				return list(strings.Split(s, d))
 			}},
 		{name: "StripSpaces", syntax: "StripSpaces(source)", params: []param{p("source", tString)}, min: 1, max: 1, result: tString,
 			eval: func(_ *evaluation, _ *callNode, a []value) value {
@@ -277,11 +282,7 @@ func init() {
 		{name: "Word", syntax: "Word(String, WordNumber, Delimiters)", params: []param{p("String", tString), p("WordNumber", tNumber), p("Delimiters", tString)},
 			min: 3, max: 3, result: tString,
 			eval: func(_ *evaluation, _ *callNode, a []value) value {
-				words := strings.FieldsFunc(a[0].text(), runeSet(a[2].text()))
-				if n := a[1].n; n >= 1 && n <= len(words) {
-					return str(words[n-1])
-				}
-				return null
+				return str(word(a[0].text(), a[1].n, runeSet(a[2].text())))
 			}},
 		{name: "CStr", syntax: "CStr(value)", params: []param{p("value", tString)}, min: 1, max: 1, result: tString,
 			eval: func(_ *evaluation, _ *callNode, a []value) value { return str(a[0].text()) }},
@@ -361,6 +362,27 @@ func pcase(s string, sep func(rune) bool) string {
 		start = false
 	}
 	return b.String()
+}
+
+// word returns the nth word of s, counting from 1, as strings.FieldsFunc
+// would split it, without keeping the words before it; "" if there is none.
+func word(s string, n int, delim func(rune) bool) string {
+	start := -1 // of the word being read; -1 between words
+	for i, r := range s {
+		switch {
+		case delim(r) && start >= 0:
+			if n--; n == 0 {
+				return s[start:i]
+			}
+			start = -1
+		case !delim(r) && start < 0:
+			start = i
+		}
+	}
+	if start >= 0 && n == 1 {
+		return s[start:]
+	}
+	return ""
 }
 
 // runeSet returns a test for the runes of s in logarithmic time, so that a

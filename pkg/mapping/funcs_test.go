@@ -242,3 +242,20 @@ func TestExpressionErrorsNameTheColumn(t *testing.T) {
 		t.Errorf("deep nesting: %v", err)
 	}
 }
+
+// word finds the words strings.FieldsFunc would, without keeping them.
+func TestWordSplitsAsFieldsFunc(t *testing.T) {
+	delim := func(r rune) bool { return r == ' ' || r == '-' || r == '\uFFFD' }
+	for _, s := range []string{"", " ", "a", " a", "a ", "a b", "  a  b-c ", "a\xffb", "\xff", "é-ü  ö", "a--b"} {
+		words := strings.FieldsFunc(s, delim)
+		for n := -1; n <= len(words)+1; n++ {
+			want := ""
+			if n >= 1 && n <= len(words) {
+				want = words[n-1]
+			}
+			if got := word(s, n, delim); got != want {
+				t.Errorf("word(%q, %d) = %q, want %q", s, n, got, want)
+			}
+		}
+	}
+}

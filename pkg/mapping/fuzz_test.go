@@ -53,6 +53,19 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// distinctItems returns n bytes or so of different two-byte items, each
+// followed by a comma.
+func distinctItems(n int) string {
+	var b strings.Builder
+	for r := rune(0x100); b.Len() < n; r++ {
+		if utf8.ValidRune(r) {
+			b.WriteRune(r)
+			b.WriteByte(',')
+		}
+	}
+	return b.String()
+}
+
 // FuzzEval: whatever the expression and the attributes (up to a little over
 // maxValue long), evaluation does not panic, gives no value over maxValue,
 // fails only with an *EvalError, and allocates at most maxEvalAlloc bytes,
@@ -91,6 +104,12 @@ func FuzzEval(f *testing.F) {
 		{`FormatDateTime([givenName], , "yyyyMMddHHmmss.fZ", "dddd MMMM yyyy")`, "20150123105347.1Z", "", 1},
 		{`Switch([surname], [givenName], "a", [displayName], "b", Guid())`, "q", "a", 100},
 		{`givenName ?? surname ?? "-"`, "x ", "", 35000},
+		// Found by hand after the first run, over 32 MiB each: a Word or a
+		// Split over thousands of items kept them all, and a list of many
+		// empty items counted as almost nothing.
+		{`SelectUniqueValue(` + strings.Repeat(`Word([givenName], 2, ","), `, 20) + `"z")`, "ab,", "", 20000},
+		{`SelectUniqueValue(` + strings.Repeat(`Item(RemoveDuplicates(Split([givenName], ",")), 1), `, 12) + `"z")`, distinctItems(60000), "", 1},
+		{`SelectUniqueValue(` + strings.Repeat(`Join("", Item(Split([givenName], "x"), 1)), `, 12) + `"z")`, "x", "", 60000},
 	} {
 		f.Add(s.src, s.a, s.b, s.n)
 	}

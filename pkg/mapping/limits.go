@@ -17,12 +17,13 @@ import (
 //
 // Every value an evaluation reads or makes is counted in one place,
 // account; a function whose result could be much larger than its arguments
-// (Replace, Join) computes the result's size and asks room before it
+// (Replace, Join, Split) computes the result's size and asks room before it
 // builds it.
 const (
-	// maxValue bounds each value: a string's bytes, a list's items joined
-	// by commas. 64 KiB is 512 times GoTo's longest field and more than ten
-	// times the longest Entra attribute, so no real value comes near it.
+	// maxValue bounds each value: a string's bytes, a list's items' bytes
+	// and 16 for each item (see value.size). 64 KiB is 512 times GoTo's
+	// longest field and more than ten times the longest Entra attribute,
+	// so no real value comes near it.
 	maxValue = 64 << 10
 	// maxTotal bounds what the values of one evaluation add up to: every
 	// attribute read, constant and function result (a function that passes

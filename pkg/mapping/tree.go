@@ -314,8 +314,13 @@ func (v value) items() []string {
 	return []string{v.text()}
 }
 
-// size is the value's length as text: a string's bytes, a list's items
-// joined by commas. The limits count it.
+// itemSize is what holding one item of a list costs besides its bytes: a
+// string header.
+const itemSize = 16
+
+// size is what holding the value costs, as the limits count it: a
+// string's bytes; a list's items' bytes and itemSize for each item, so that
+// a list of many empty items is not free.
 func (v value) size() int {
 	switch {
 	case v.null:
@@ -323,7 +328,7 @@ func (v value) size() int {
 	case v.t == tString:
 		return len(v.s)
 	case v.t == tList:
-		n := len(v.l) - 1
+		n := len(v.l) * itemSize
 		for _, s := range v.l {
 			n += len(s)
 		}
@@ -402,8 +407,8 @@ func readAttr(a *attrNode, env *Env) value {
 			return list(l)
 		}
 		if s := u.Attr(a.name); len(s) > maxValue {
-			// Too long to split: account refuses it by its size, which is
-			// the list's.
+			// Too long to split: as a string it is already over the
+			// limit, and account refuses it; the list would be larger.
 			return str(s)
 		} else if s != "" {
 			return list(strings.Split(s, ","))
