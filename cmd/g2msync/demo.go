@@ -93,14 +93,13 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	pol := planPolicy(cfg, a.mapper)
 
 	fmt.Fprintln(out, "== Initial sync: the plan (g2msync plan --initial-sync)")
 	rep, err := a.cycle(ctx, engine.Options{DryRun: true, InitialSync: true})
 	if err != nil {
 		return err
 	}
-	writePlanText(out, rep.Result.Plan, pol, 4)
+	writePlanText(out, rep.Result.Plan, 4)
 	fmt.Fprintln(out, "\n== Initial sync: applying it (g2msync run --once --initial-sync)")
 	a.progress = c.progressBar()
 	rep, err = a.cycle(ctx, engine.Options{InitialSync: true})
@@ -139,7 +138,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	writePlanText(out, rep.Result.Plan, pol, 0)
+	writePlanText(out, rep.Result.Plan, 0)
 	fmt.Fprintln(out, "\n== Incremental cycle: applying it (g2msync run --once)")
 	rep, err = a.cycle(ctx, engine.Options{})
 	if err != nil {

@@ -49,7 +49,7 @@ func (c *PlanCommand) Run(ctx context.Context, args []string) error {
 			return werr
 		}
 	} else {
-		writePlanText(c.m.Stdout, rep.Result.Plan, planPolicy(cfg, a.mapper), 0)
+		writePlanText(c.m.Stdout, rep.Result.Plan, 0)
 	}
 	return err
 }

@@ -15,7 +15,7 @@ import (
 // bottom: what will change, what is held back, and what is left alone and why.
 // limit > 0 shows at most limit rows of each kind and one person per skip
 // reason, for plans too long to read whole; the summary counts everything.
-func writePlanText(w io.Writer, p *plan.Plan, pol plan.Policy, limit int) error {
+func writePlanText(w io.Writer, p *plan.Plan, limit int) error {
 	fmt.Fprintf(w, "%d people in scope; g2msync owns %d GoTo accounts (%d active).\n", p.InScope, p.Owned, p.OwnedActive)
 	if p.Abort != "" {
 		fmt.Fprintf(w, "\nABORTED: %s\n", safe(p.Abort))
@@ -74,7 +74,7 @@ func writePlanText(w io.Writer, p *plan.Plan, pol plan.Policy, limit int) error 
 	}
 	writeDeferred(w, p.Deferred)
 	fmt.Fprintf(w, "\n%s\n", planSummary(p))
-	if r := p.StageReason(pol); r != "" {
+	if r := p.StageReason; r != "" {
 		fmt.Fprintf(w, "Staged: %s\n", r)
 	}
 	return nil

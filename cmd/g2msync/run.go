@@ -151,7 +151,7 @@ func (m *Main) runOnce(ctx context.Context, a *app, opts engine.Options) error {
 	res := rep.Result
 	if opts.DryRun {
 		if res.Plan != nil {
-			writePlanText(m.Stdout, res.Plan, planPolicy(a.cfg, a.mapper), 0)
+			writePlanText(m.Stdout, res.Plan, 0)
 		}
 		return err
 	}

@@ -197,7 +197,7 @@ func (a *app) cycle(ctx context.Context, opts engine.Options) (*daemon.Report, e
 	}
 	rep := &daemon.Report{Result: res, AuthFailure: authFailure(err)}
 	if res != nil && res.Plan != nil {
-		rep.StageReason = res.Plan.StageReason(planPolicy(a.cfg, a.mapper))
+		rep.StageReason = res.Plan.StageReason
 	}
 	a.fillReport(st, rep)
 	if n, perr := st.PruneAudit(time.Now().Add(-a.cfg.AuditRetention.D())); perr != nil {

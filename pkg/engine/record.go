@@ -33,7 +33,7 @@ func (c *cycle) record(p *plan.Plan, execErr error) error {
 	switch {
 	case len(p.Staged) > 0:
 		c.res.Cycle.Outcome = OutcomeStaged
-		c.log.Warn("disables staged for approval", logkey.Count, len(p.Staged), logkey.Reason, p.StageReason(c.e.Policy))
+		c.log.Warn("disables staged for approval", logkey.Count, len(p.Staged), logkey.Reason, p.StageReason)
 	case len(c.res.Errors) > 0 || sum(c.res.Cycle.Failed) > 0 || len(p.Deferred) > 0:
 		c.res.Cycle.Outcome = OutcomePartial
 	default:

@@ -68,13 +68,13 @@ func gate(p *Plan, pol Policy, allowDisables bool, approvals map[string]string, 
 		kept = append(kept, c)
 	}
 	p.Changes = kept
+	p.StageReason = stageReason(p, pol)
 }
 
-// StageReason says why a plan's disables were staged, or "" if none were.
-func (p *Plan) StageReason(pol Policy) string {
-	if len(p.Staged) == 0 {
-		return ""
-	}
+// stageReason says why a plan's disables were staged, in the words every
+// door prints: the plan carries it, so no caller rebuilds the policy to
+// word it again.
+func stageReason(p *Plan, pol Policy) string {
 	pct := 0.0
 	if p.OwnedActive > 0 {
 		pct = float64(len(p.Staged)) * 100 / float64(p.OwnedActive)

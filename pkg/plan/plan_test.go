@@ -482,8 +482,8 @@ func TestDisableThresholds(t *testing.T) {
 			if p.Count(KindCreate) != 1 {
 				t.Errorf("creates %d, want 1: staging disables must not hold back creates", p.Count(KindCreate))
 			}
-			if (p.StageReason(pol) != "") != (tt.staged > 0) {
-				t.Errorf("stage reason %q with %d staged", p.StageReason(pol), tt.staged)
+			if (p.StageReason != "") != (tt.staged > 0) {
+				t.Errorf("stage reason %q with %d staged", p.StageReason, tt.staged)
 			}
 		})
 	}

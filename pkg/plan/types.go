@@ -417,6 +417,9 @@ type Plan struct {
 	Changes []Change
 	// Staged are disables the threshold gate held back for a person to release.
 	Staged []Change
+	// StageReason says why they were staged (which threshold, how far over,
+	// how to release them), or "" when nothing was.
+	StageReason string
 	// Skips are people in scope, or owned, whom the plan leaves alone, each with a reason.
 	Skips []Change
 	// Deferred are changes not tried this cycle, each with its Deferral:
