@@ -279,7 +279,7 @@ func writeProblems(w io.Writer, ps []state.Problem, errs []*engine.ChangeError) 
 		if p.Result == state.ResultFailure && errs != nil {
 			shown := 0
 			for _, e := range errs {
-				if string(e.Op) != p.Action || e.Class.Cause != p.Cause || shown == len(p.People) {
+				if string(e.Op) != p.Action || string(e.Class.Cause) != p.Cause || shown == len(p.People) {
 					continue
 				}
 				fmt.Fprintf(w, "    %s: %s\n", safe(e.Person()), safe(e.Err.Error()))

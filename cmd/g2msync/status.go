@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/g2msync/g2msync/pkg/plan"
 	"github.com/g2msync/g2msync/pkg/state"
 )
 
@@ -134,7 +135,7 @@ func writeStatusText(w io.Writer, s *Status) error {
 		for _, d := range s.Deferred {
 			next := "when the cause is gone"
 			switch {
-			case d.Cause == "quarantine":
+			case d.Cause == string(plan.CauseQuarantine):
 				next = "g2msync retry " + safe(firstNonEmpty(d.Email, d.UPN, d.EntraID))
 			case !d.Until.IsZero():
 				next = d.Until.UTC().Format("2006-01-02 15:04")

@@ -420,7 +420,7 @@ func (c *cycle) gone(ch *plan.Change) error {
 		o.Audit.Result, o.Audit.Error = state.ResultFailure, msg
 		c.res.Cycle.Failed[string(ch.Kind)]++
 		c.res.Errors = append(c.res.Errors, newChangeError(ch, errors.New("the GoTo account no longer exists"),
-			gotomeeting.Class{Cause: "not-found", Retryable: true, Hint: "deleted outside g2msync; the person is matched or created again next cycle"}))
+			gotomeeting.Class{Cause: gotomeeting.CauseNotFound, Retryable: true, Hint: "deleted outside g2msync; the person is matched or created again next cycle"}))
 		c.log.Warn("owned account gone", append(c.attrs(ch, ch.GoToKey), logkey.Error, msg)...)
 	}
 	c.commit(o)
@@ -465,9 +465,9 @@ func (c *cycle) fail(ch *plan.Change, err error, keepIntent bool) error {
 // conflicts are causes the next cycle observes itself.
 func failureCause(cl gotomeeting.Class) plan.Cause {
 	switch cl.Cause {
-	case "seats":
+	case gotomeeting.CauseSeats:
 		return plan.CauseSeats
-	case "conflict":
+	case gotomeeting.CauseConflict:
 		return plan.CauseConflict
 	}
 	return plan.CauseOther

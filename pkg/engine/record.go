@@ -174,9 +174,9 @@ func (c *cycle) problems(p *plan.Plan) []state.Problem {
 	for _, e := range c.res.Errors {
 		reason := e.Class.Hint
 		if reason == "" {
-			reason = "GoTo refused the change (" + e.Class.Cause + ")"
+			reason = "GoTo refused the change (" + string(e.Class.Cause) + ")"
 		}
-		add(key{state.ResultFailure, string(e.Op), e.Class.Cause, reason}, firstNonEmpty(e.Email, e.UPN, e.EntraID))
+		add(key{state.ResultFailure, string(e.Op), string(e.Class.Cause), reason}, firstNonEmpty(e.Email, e.UPN, e.EntraID))
 	}
 	return out
 }

@@ -212,13 +212,30 @@ func excerpt(b []byte) string {
 	}, s)
 }
 
+// Cause names what kind of failure an Admin API error is. Its values are
+// stable: they label metrics, cycle summaries and JSON.
+type Cause string
+
+// Causes, as Classify reads them.
+const (
+	CauseRedirect    Cause = "redirect"    // a redirect: a configuration problem
+	CauseOversized   Cause = "oversized"   // a reply larger than any GoTo sends
+	CauseCredentials Cause = "credentials" // GoTo refused g2msync's token or grant
+	CauseForbidden   Cause = "forbidden"   // the admin may not manage this user
+	CauseSeats       Cause = "seats"       // no free seat on a licence
+	CauseConflict    Cause = "conflict"    // another account holds the address
+	CauseNotFound    Cause = "not-found"   // the user no longer exists
+	CauseThrottled   Cause = "throttled"   // still 429 after the retries
+	CauseOutage      Cause = "outage"      // no answer, or 5xx
+	CauseRefused     Cause = "refused"     // any other failure of this one request
+)
+
 // Class is what an Admin API error means for the change that met it and for
 // the cycle: the one reading of GoTo errors that every caller uses.
 type Class struct {
-	// Cause is a short stable name: "credentials", "forbidden", "outage",
-	// "throttled", "conflict", "seats", "not-found" or "refused" (any other
-	// failure of this one request).
-	Cause string
+	// Cause is the kind of failure; callers branch on it, never on
+	// message text.
+	Cause Cause
 	// Systemic says the failure concerns GoTo or g2msync's credentials, not
 	// the one person: outages, throttling that outlasted the retries, refused
 	// tokens and roles. Most calls of a cycle failing this way fail the cycle.
@@ -241,32 +258,32 @@ func Classify(err error) Class {
 	case err == nil:
 		return Class{}
 	case errors.Is(err, errRedirect):
-		return Class{Cause: "redirect", Systemic: true, Stop: true,
+		return Class{Cause: CauseRedirect, Systemic: true, Stop: true,
 			Hint: "a redirect is a configuration problem, not an outage: check goto.api_base_url and goto.auth_url"}
 	case errors.Is(err, errTooLarge):
-		return Class{Cause: "oversized", Systemic: true, Stop: true,
+		return Class{Cause: CauseOversized, Systemic: true, Stop: true,
 			Hint: "no GoTo reply is that large: check that goto.api_base_url points at GoTo"}
 	case errors.Is(err, ErrRefreshTokenRejected), errors.Is(err, ErrNotLoggedIn):
-		return Class{Cause: "credentials", Systemic: true, Stop: true, Hint: "run `g2msync login goto`"}
+		return Class{Cause: CauseCredentials, Systemic: true, Stop: true, Hint: "run `g2msync login goto`"}
 	case errors.Is(err, ErrUnauthorized):
-		return Class{Cause: "credentials", Systemic: true, Stop: true,
+		return Class{Cause: CauseCredentials, Systemic: true, Stop: true,
 			Hint: "GoTo refused g2msync's token: check goto.client_id and its secret, then run `g2msync login goto`"}
 	case errors.Is(err, ErrForbidden):
 		// A 403 may concern one account (an identity GoTo marks read-only)
 		// or the admin's role as a whole: a streak of them tells which.
-		return Class{Cause: "forbidden", Systemic: true,
+		return Class{Cause: CauseForbidden, Systemic: true,
 			Hint: "the GoTo admin g2msync signs in as cannot manage this user; give it the MANAGE_USERS or SUPER_USER role"}
 	case errors.Is(err, ErrSeatsExhausted):
-		return Class{Cause: "seats", Retryable: true, Hint: "add seats in GoTo Admin or free some; tried again once a seat is free"}
+		return Class{Cause: CauseSeats, Retryable: true, Hint: "add seats in GoTo Admin or free some; tried again once a seat is free"}
 	case errors.Is(err, ErrConflict):
-		return Class{Cause: "conflict", Retryable: true,
+		return Class{Cause: CauseConflict, Retryable: true,
 			Hint: "another GoTo account already uses this email; rename or remove it, and the change is tried again"}
 	case errors.Is(err, ErrNotFound):
-		return Class{Cause: "not-found"}
+		return Class{Cause: CauseNotFound}
 	case errors.Is(err, ErrThrottled):
-		return Class{Cause: "throttled", Systemic: true, Retryable: true, Hint: "GoTo kept throttling; tried again next cycle"}
+		return Class{Cause: CauseThrottled, Systemic: true, Retryable: true, Hint: "GoTo kept throttling; tried again next cycle"}
 	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return Class{Cause: "outage", Systemic: true, Ambiguous: true, Retryable: true, Hint: "GoTo did not answer; tried again next cycle"}
+		return Class{Cause: CauseOutage, Systemic: true, Ambiguous: true, Retryable: true, Hint: "GoTo did not answer; tried again next cycle"}
 	}
-	return Class{Cause: "refused", Retryable: true, Hint: "tried again next cycle"}
+	return Class{Cause: CauseRefused, Retryable: true, Hint: "tried again next cycle"}
 }
