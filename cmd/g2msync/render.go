@@ -22,6 +22,14 @@ func writePlanText(w io.Writer, p *plan.Plan, limit int) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(p.Recovered) > 0 {
+		fmt.Fprintln(w, "\nRecorded without a call (changes an earlier cycle made before it stopped):")
+		for i := range p.Recovered {
+			c := &p.Recovered[i]
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Kind, user(c), dash(c.GoToKey), safe(c.Reason))
+		}
+		tw.Flush()
+	}
 	if len(p.Changes) == 0 && len(p.Staged) == 0 {
 		fmt.Fprintln(w, "\nNothing to change.")
 	} else {

@@ -267,9 +267,6 @@ type cycle struct {
 	// recordable is set once the directory read succeeded: from then on the
 	// cycle's summary is saved, even if it fails later.
 	recordable bool
-	// recovered are the outcomes of interrupted creates found in GoTo,
-	// committed when execution starts (never in a dry run).
-	recovered []state.Outcome
 	// ownedKeys maps the GoTo key of every owned account to its person.
 	ownedKeys map[string]string
 	// owned says of every owned record, as stored, whether it is disabled:

@@ -379,7 +379,22 @@ func TestInterruptedCreateIsRecoveredNotRepeated(t *testing.T) {
 	st.Close()
 	h.target.CreateUsers(context.Background(), gotomeeting.CreateRequest{Users: []gotomeeting.NewUser{{Email: "user0000@contoso.com", FirstName: "Gu0000", LastName: "S"}}, LicenseKeys: []string{"1001"}})
 	h.target.reset()
+	// `plan` shows the recovery, as a change recorded without a call, and
+	// writes nothing: the intent is still there for the run.
+	dry := h.mustRun(Options{DryRun: true})
+	if len(dry.Plan.Recovered) != 1 || dry.Plan.Recovered[0].EntraID != "u0000" || !strings.Contains(dry.Plan.Recovered[0].Reason, "cycle old") {
+		t.Errorf("plan recovers %+v, want the create of u0000 of cycle old", dry.Plan.Recovered)
+	}
+	if st, _ := state.Open(h.path, state.Options{ReadOnly: true}); st != nil {
+		if in, _ := st.Intents(); len(in) != 1 {
+			t.Errorf("the dry run settled the intent: %d left", len(in))
+		}
+		st.Close()
+	}
 	res := h.mustRun(Options{})
+	if d := cmp.Diff(dry.Plan.Recovered, res.Plan.Recovered); d != "" {
+		t.Errorf("the run recovered other than the plan showed:\n%s", d)
+	}
 	if res.Cycle.Applied["create"] != 1 || len(h.target.users) != 2 {
 		t.Errorf("applied %v, GoTo users %d", res.Cycle.Applied, len(h.target.users))
 	}

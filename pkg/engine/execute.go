@@ -21,11 +21,11 @@ import (
 // the only choice left here is to stop early (on request, refused
 // credentials, or an outage), leaving the rest for the next cycle.
 func (c *cycle) execute(ctx context.Context, p *plan.Plan) error {
-	if len(c.recovered) > 0 {
-		if err := c.e.Store.Commit(c.recovered...); err != nil {
+	if recovered := c.recoveredOutcomes(p); len(recovered) > 0 {
+		if err := c.e.Store.Commit(recovered...); err != nil {
 			return err
 		}
-		c.committed(c.recovered)
+		c.committed(recovered)
 	}
 	total := len(p.Changes)
 	c.progress(0, total)
@@ -595,4 +595,34 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// recoveredOutcomes turns the plan's settling of interrupted changes into
+// outcomes: every settled intent is cleared, and each Recovered change
+// writes its record (or drops it, for a delete) and its log entry.
+func (c *cycle) recoveredOutcomes(p *plan.Plan) []state.Outcome {
+	if len(p.Settled) == 0 {
+		return nil
+	}
+	byID := make(map[string]*plan.Change, len(p.Recovered))
+	for i := range p.Recovered {
+		byID[p.Recovered[i].EntraID] = &p.Recovered[i]
+	}
+	out := make([]state.Outcome, 0, len(p.Settled))
+	for _, id := range p.Settled {
+		o := state.Outcome{EntraID: id, ClearIntent: true}
+		if ch := byID[id]; ch != nil {
+			o.Record, o.DeleteRecord, o.ClearFailure = ch.Recovery.Record, ch.Recovery.Record == nil, true
+			o.Audit = state.AuditEntry{Time: c.e.now(), CycleID: c.id, EntraID: id, UPN: ch.UPN, GoToKey: ch.GoToKey, Email: ch.Email(),
+				Action: string(ch.Kind), Result: state.ResultSuccess, Reason: ch.Reason}
+			if rec := ch.Recovery.Record; rec != nil {
+				c.ownedKeys[rec.GoToKey] = id
+			} else {
+				delete(c.ownedKeys, ch.GoToKey)
+			}
+			c.log.Info("recovered interrupted "+string(ch.Kind), logkey.EntraID, id, logkey.GoToKey, ch.GoToKey, logkey.Email, ch.Email())
+		}
+		out = append(out, o)
+	}
+	return out
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"slices"
 	"sync"
 
 	"github.com/g2msync/g2msync/pkg/address"
@@ -68,7 +67,8 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 	if err != nil {
 		return plan.Input{}, err
 	}
-	if records, err = c.recoverIntents(ctx, records); err != nil {
+	intents, err := c.observeIntents(ctx, records)
+	if err != nil {
 		return plan.Input{}, err
 	}
 	c.ownedKeys = make(map[string]string, len(records))
@@ -80,7 +80,7 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 		pol.Mode = plan.ModeAdoptOnly
 	}
 	in := plan.Input{Accounts: accounts, Records: records, Policy: pol, AllowDisables: c.opts.AllowDisables,
-		Failures: failures, Approvals: approvals, Now: c.e.now(), Only: only}
+		Failures: failures, Approvals: approvals, Now: c.e.now(), Only: only, Intents: intents}
 	if err := c.readGoTo(ctx, &in, plan.Need(in)); err != nil {
 		return plan.Input{}, err
 	}
@@ -364,30 +364,23 @@ func toRemotes(us []gotomeeting.User) []plan.Remote {
 	return out
 }
 
-// recoverIntents settles creates whose call was made but whose outcome was
-// never committed (a crash, a kill, a timeout): an account GoTo holds with
-// the intended email is recorded as created; otherwise the intent is dropped
-// and the plan creates the person again. It returns the records the plan
-// starts from; the outcomes are committed when execution starts, so a dry
-// run plans exactly what the next run does and writes nothing.
-func (c *cycle) recoverIntents(ctx context.Context, records []plan.Record) ([]plan.Record, error) {
-	intents, err := c.e.Store.Intents()
-	if err != nil || len(intents) == 0 {
-		return records, err
-	}
-	owned := map[string]bool{}
-	have := map[string]bool{}
-	for _, r := range records {
-		owned[r.GoToKey] = true
-		have[r.EntraID] = true
+// observeIntents reads what GoTo shows of the accounts of interrupted
+// changes (creates, disables, deletes whose call was sent but whose outcome
+// was never committed), for the plan to settle them: the accounts with a
+// create's address, and the live account of a disable or delete that a
+// record still holds. It decides nothing.
+func (c *cycle) observeIntents(ctx context.Context, records []plan.Record) ([]plan.Intent, error) {
+	stored, err := c.e.Store.Intents()
+	if err != nil || len(stored) == 0 {
+		return nil, err
 	}
 	// A whole batch of intents is cheaper to settle from one list of every
 	// account (which an initial sync needs anyway) than by one lookup each.
 	var byEmail map[string][]gotomeeting.User
-	if c.opts.InitialSync || len(intents) > lookupLimit {
+	if c.opts.InitialSync || len(stored) > lookupLimit {
 		all, err := c.listUsers(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("recover %d interrupted creates: %w", len(intents), err)
+			return nil, fmt.Errorf("recover %d interrupted changes: %w", len(stored), err)
 		}
 		byEmail = make(map[string][]gotomeeting.User, len(all))
 		for _, u := range all {
@@ -395,93 +388,55 @@ func (c *cycle) recoverIntents(ctx context.Context, records []plan.Record) ([]pl
 			byEmail[k] = append(byEmail[k], u)
 		}
 	}
-	at := make(map[string]int, len(records))
-	for i, r := range records {
-		at[r.EntraID] = i
+	keyOf := make(map[string]string, len(records))
+	for _, r := range records {
+		keyOf[r.EntraID] = r.GoToKey
 	}
-	for _, in := range intents {
-		if in.Kind.Deprovisions() {
-			o, rec, err := c.recoverDeprovision(ctx, in, records, at)
+	out := make([]plan.Intent, 0, len(stored))
+	for _, in := range stored {
+		pi := plan.Intent{Kind: in.Kind, EntraID: in.EntraID, UPN: in.UPN, Email: in.Email, GoToKey: in.GoToKey, CycleID: in.CycleID,
+			Licenses: in.Licenses, AdminRoles: in.AdminRoles}
+		switch {
+		case in.Kind.Deprovisions():
+			if keyOf[in.EntraID] != in.GoToKey {
+				break // no record holds the account any more: nothing to read
+			}
+			live, err := c.liveAccount(ctx, in)
 			if err != nil {
 				return nil, err
 			}
-			if rec != nil {
-				records[at[in.EntraID]] = *rec
-			} else if o.DeleteRecord {
-				records = slices.Delete(records, at[in.EntraID], at[in.EntraID]+1)
-				for i, r := range records {
-					at[r.EntraID] = i
+			pi.Live = live
+		default:
+			users := byEmail[address.Fold(in.Email)]
+			if byEmail == nil {
+				if users, err = c.e.Reader.FindUsersByEmail(ctx, in.Email); err != nil {
+					return nil, fmt.Errorf("recover the interrupted create of %s: %w", in.Email, err)
 				}
 			}
-			c.recovered = append(c.recovered, o)
-			continue
+			pi.Found = toRemotes(users)
 		}
-		var users []gotomeeting.User
-		if byEmail != nil {
-			users = byEmail[address.Fold(in.Email)]
-		} else if users, err = c.e.Reader.FindUsersByEmail(ctx, in.Email); err != nil {
-			return nil, fmt.Errorf("recover the interrupted create of %s: %w", in.Email, err)
-		}
-		o := state.Outcome{EntraID: in.EntraID, ClearIntent: true}
-		if len(users) == 1 && !owned[users[0].Key] && !have[in.EntraID] {
-			u := users[0]
-			rec := plan.Record{EntraID: in.EntraID, UPN: in.UPN, GoToKey: u.Key, State: plan.StateActive, Origin: plan.OriginCreated,
-				Profile:  plan.Profile{Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Locale: u.Locale, TimeZone: u.TimeZone},
-				Licenses: u.Licenses, AdminRoles: u.AdminRoles}
-			o.Record, o.ClearFailure = &rec, true
-			o.Audit = state.AuditEntry{Time: c.e.now(), CycleID: c.id, EntraID: in.EntraID, UPN: in.UPN, GoToKey: u.Key, Email: u.Email,
-				Action: string(plan.KindCreate), Result: state.ResultSuccess,
-				Reason: "recovered: the create call of cycle " + in.CycleID + " went through before g2msync stopped"}
-			owned[u.Key], have[in.EntraID] = true, true
-			records = append(records, rec)
-			c.log.Info("recovered interrupted create", logkey.EntraID, in.EntraID, logkey.GoToKey, u.Key, logkey.Email, u.Email)
-		}
-		c.recovered = append(c.recovered, o)
+		out = append(out, pi)
 	}
-	return records, nil
+	return out, nil
 }
 
-// recoverDeprovision settles a disable or delete whose outcome was never
-// committed: when GoTo shows it went through, the record says so, with what
-// the account held before (from the intent), so a re-enable gives back the
-// licences and roles the configuration does not manage too. Otherwise the
-// intent is dropped and the plan decides afresh from what GoTo holds.
-func (c *cycle) recoverDeprovision(ctx context.Context, in state.Intent, records []plan.Record, at map[string]int) (state.Outcome, *plan.Record, error) {
-	o := state.Outcome{EntraID: in.EntraID, ClearIntent: true}
-	i, ok := at[in.EntraID]
-	if !ok || records[i].GoToKey != in.GoToKey {
-		return o, nil, nil
-	}
-	var live *gotomeeting.User
+// liveAccount is the account of an interrupted disable or delete as GoTo
+// holds it now (from the cycle's listing, or asked for), or nil when GoTo no
+// longer has it.
+func (c *cycle) liveAccount(ctx context.Context, in state.Intent) (*plan.Remote, error) {
 	for j := range c.listed {
 		if c.listed[j].Key == in.GoToKey {
-			live = &c.listed[j]
+			rm := toRemote(c.listed[j])
+			return &rm, nil
 		}
 	}
-	if live == nil { // not listed, or absent from the list: ask for it
-		u, err := c.e.Reader.GetUser(ctx, in.GoToKey)
-		switch {
-		case errors.Is(err, gotomeeting.ErrNotFound):
-		case err != nil:
-			return o, nil, fmt.Errorf("recover the interrupted %s of GoTo user %s: %w", in.Kind, in.GoToKey, err)
-		default:
-			live = &u
-		}
-	}
-	audit := state.AuditEntry{Time: c.e.now(), CycleID: c.id, EntraID: in.EntraID, UPN: in.UPN, GoToKey: in.GoToKey, Email: in.Email,
-		Action: string(in.Kind), Result: state.ResultSuccess,
-		Reason: "recovered: the " + string(in.Kind) + " call of cycle " + in.CycleID + " went through before g2msync stopped"}
+	u, err := c.e.Reader.GetUser(ctx, in.GoToKey)
 	switch {
-	case in.Kind == plan.KindDelete && live == nil:
-		o.DeleteRecord, o.ClearFailure, o.Audit = true, true, audit
-		return o, nil, nil
-	case in.Kind == plan.KindDisable && live != nil && len(live.Licenses) == 0 && len(live.AdminRoles) == 0:
-		rec := records[i]
-		rec.State, rec.Licenses, rec.AdminRoles = plan.StateDisabled, nil, nil
-		rec.RemovedLicenses, rec.RemovedAdminRoles = in.Licenses, in.AdminRoles
-		o.Record, o.ClearFailure, o.Audit = &rec, true, audit
-		c.log.Info("recovered interrupted disable", logkey.EntraID, in.EntraID, logkey.GoToKey, in.GoToKey)
-		return o, &rec, nil
+	case errors.Is(err, gotomeeting.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("recover the interrupted %s of GoTo user %s: %w", in.Kind, in.GoToKey, err)
 	}
-	return o, nil, nil
+	rm := toRemote(u)
+	return &rm, nil
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -91,6 +92,7 @@ func drawWorld(t *rapid.T, h *harness) {
 		_, _ = st.ApproveStaged("ops")
 		st.Close()
 	}
+	drawInterrupted(t, h, n)
 	// Since then: leavers, renames, edits, new hires...
 	for i := range n {
 		id := fmt.Sprintf("u%04d", i)
@@ -195,6 +197,8 @@ func TestPropertyPlanIsWhatTheRunAttempts(t *testing.T) { planIsWhatTheRunAttemp
 func TestPropertyPlanIsWhatAConcurrentRunAttempts(t *testing.T) { planIsWhatTheRunAttempts(t, 4) }
 
 func planIsWhatTheRunAttempts(t *testing.T, inFlight int) {
+	recovered := 0 // worlds whose plan recorded interrupted changes
+	defer func() { t.Logf("%d worlds settled interrupted changes", recovered) }()
 	rapid.Check(t, func(rt *rapid.T) {
 		h := newHarness(t, 0)
 		h.inFlight = inFlight
@@ -221,6 +225,10 @@ func planIsWhatTheRunAttempts(t *testing.T, inFlight int) {
 		res, runErr := h.run(opts)
 		if d := cmp.Diff(planned.Plan, res.Plan); d != "" {
 			rt.Fatalf("the run computed another plan than `plan` printed (-plan +run):\n%s", d)
+		}
+		if len(res.Plan.Recovered) > 0 && res.Plan.Abort == "" {
+			recovered++
+			checkRecovered(rt, h, res.Plan)
 		}
 		log := h.target.log
 		first := slices.IndexFunc(log, isWrite)
@@ -262,4 +270,81 @@ func planIsWhatTheRunAttempts(t *testing.T, inFlight int) {
 			rt.Fatalf("the run's calls differ from the plan's changes (-plan +run), run error %v:\n%s", runErr, d)
 		}
 	})
+}
+
+// checkRecovered checks that what the plan recorded of interrupted changes
+// is what the state file holds after the run: the created or disabled
+// account is owned under its key, a deleted one is no longer owned.
+func checkRecovered(rt *rapid.T, h *harness, p *plan.Plan) {
+	st, err := state.Open(h.path, state.Options{ReadOnly: true})
+	if err != nil {
+		rt.Fatal(err)
+	}
+	defer st.Close()
+	recs, err := st.Records()
+	if err != nil {
+		rt.Fatal(err)
+	}
+	for _, c := range p.Recovered {
+		// The run may then change the same account: a recovered create
+		// deleted as its person left, a recovered delete followed by a create.
+		if slices.ContainsFunc(p.Changes, func(ch plan.Change) bool { return ch.EntraID == c.EntraID && ch.Writes() }) {
+			continue
+		}
+		i := slices.IndexFunc(recs, func(r plan.Record) bool { return r.GoToKey == c.GoToKey })
+		switch {
+		case c.Recovery.Record == nil && i >= 0:
+			rt.Fatalf("the plan recorded the delete of %s (%s), the state file still owns it", c.EntraID, c.GoToKey)
+		case c.Recovery.Record != nil && (i < 0 || recs[i].EntraID != c.EntraID):
+			rt.Fatalf("the plan recorded the %s of %s (%s), the state file does not own it for them", c.Kind, c.EntraID, c.GoToKey)
+		}
+	}
+}
+
+// drawInterrupted leaves intents as a process killed mid-call would: a
+// create, disable or delete whose call went through (GoTo shows it) or not,
+// and whose outcome was never committed.
+func drawInterrupted(t *rapid.T, h *harness, n int) {
+	st, err := state.Open(h.path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	recs, err := st.Records()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var intents []state.Intent
+	for i := range n {
+		if rapid.IntRange(0, 3).Draw(t, "interrupted") != 0 {
+			continue
+		}
+		id, email := fmt.Sprintf("u%04d", i), fmt.Sprintf("user%04d@contoso.com", i)
+		went := rapid.Bool().Draw(t, "wentThrough")
+		j := slices.IndexFunc(recs, func(r plan.Record) bool { return r.EntraID == id })
+		switch {
+		case j < 0:
+			if h.target.byEmail(email) != nil {
+				continue
+			}
+			if went {
+				_, _ = h.target.CreateUsers(context.Background(), gotomeeting.CreateRequest{
+					Users: []gotomeeting.NewUser{{Email: email, FirstName: "G" + id, LastName: "S"}}, LicenseKeys: []string{"1001"}})
+			}
+			intents = append(intents, state.Intent{EntraID: id, Email: email, Kind: plan.KindCreate, CycleID: "killed"})
+		case recs[j].State == plan.StateActive && h.target.users[recs[j].GoToKey] != nil:
+			r, u := recs[j], h.target.users[recs[j].GoToKey]
+			kind := rapid.SampledFrom([]plan.Kind{plan.KindDisable, plan.KindDelete}).Draw(t, "interruptedKind")
+			if went && kind == plan.KindDisable {
+				u.Licenses, u.AdminRoles = nil, nil
+			} else if went {
+				delete(h.target.users, r.GoToKey)
+			}
+			intents = append(intents, state.Intent{EntraID: id, Email: r.Profile.Email, GoToKey: r.GoToKey, Kind: kind, CycleID: "killed",
+				Licenses: r.Licenses, AdminRoles: r.AdminRoles})
+		}
+	}
+	if err := st.WriteIntents(intents); err != nil {
+		t.Fatal(err)
+	}
 }

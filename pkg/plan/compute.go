@@ -41,6 +41,10 @@ type Input struct {
 	Approvals map[string]string
 	// Now is the time of the plan, for back-off.
 	Now time.Time
+	// Intents are the interrupted changes of earlier cycles, with what GoTo
+	// shows of their accounts; the plan records those that went through
+	// before deciding anything else (recover.go).
+	Intents []Intent
 	// Only, when set, restricts the plan to these people (Entra ids): an
 	// on-demand provision. Everyone else is left as they are (no change,
 	// skip, approval or forgotten record for them), but their records still
@@ -66,9 +70,12 @@ type Input struct {
 //	seats       a licence with no free seat defers the changes that add it
 //	addresses   again: a deferred rename keeps its old address
 func Compute(in Input) *Plan {
+	var recovered []Change
+	in.Records, recovered = recoverIntents(in.Records, in.Intents)
 	c := newComputer(in)
 	c.join()
-	p := &Plan{InScope: c.inScope, Owned: len(c.records) + len(c.gone), Only: in.Only}
+	p := &Plan{InScope: c.inScope, Owned: len(c.records) + len(c.gone), Only: in.Only,
+		Recovered: recovered, Settled: settled(in.Intents)}
 	for _, r := range c.records {
 		if r.State != StateDisabled {
 			p.OwnedActive++

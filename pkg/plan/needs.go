@@ -21,6 +21,7 @@ type Needs struct {
 // Observed and Licenses are ignored: they are what it asks for.
 func Need(in Input) Needs {
 	in.Remotes, in.Observed, in.Licenses = nil, nil, nil
+	in.Records, _ = recoverIntents(in.Records, in.Intents)
 	c := newComputer(in)
 	c.join()
 	var n Needs

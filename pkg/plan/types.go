@@ -259,6 +259,18 @@ type Change struct {
 	// Approved marks a disable or delete that passes the threshold gate
 	// because a person approved exactly this change.
 	Approved bool
+	// Recovery, on the plan's Recovered changes, says that the change was
+	// made by an earlier cycle that stopped before recording it: it is
+	// recorded now, with no call.
+	Recovery *Recovery
+}
+
+// Recovery is what an interrupted change that went through records.
+type Recovery struct {
+	CycleID string // the cycle that made the call
+	// Record is the owned record to keep; nil for a delete, whose record
+	// is dropped.
+	Record *Record
 }
 
 // Fingerprint identifies what a change asks GoTo to do: its kind, the
@@ -422,6 +434,12 @@ type Plan struct {
 	StageReason string
 	// Skips are people in scope, or owned, whom the plan leaves alone, each with a reason.
 	Skips []Change
+	// Recovered are interrupted creates, disables and deletes of earlier
+	// cycles that GoTo shows went through: recorded before anything is
+	// applied, with no call. Settled are the Entra ids of every intent the
+	// plan was given, gone through or not: their intents are dropped.
+	Recovered []Change
+	Settled   []string
 	// Deferred are changes not tried this cycle, each with its Deferral:
 	// no free seat, waiting for a back-off, or quarantined. They cost no call.
 	Deferred []Change
