@@ -27,11 +27,16 @@ type memBackend struct {
 	cycles  []state.Cycle
 	entries []state.AuditEntry
 	damaged error // what Audit returns with the entries
-	actions []string
+	// cyclesErr, when set, is what Cycles returns: the state file is busy.
+	cyclesErr error
+	actions   []string
 }
 
 func (b *memBackend) Status() daemon.StatusDoc { return b.status }
 func (b *memBackend) Cycles(context.Context, int) ([]state.Cycle, error) {
+	if b.cyclesErr != nil {
+		return nil, b.cyclesErr
+	}
 	return b.cycles, nil
 }
 func (b *memBackend) Audit(_ context.Context, f state.AuditFilter) ([]state.AuditEntry, error) {
@@ -408,5 +413,88 @@ func TestOversizedFormsAreRefused(t *testing.T) {
 	}
 	if w := post(t, h, "/approvals", shown, "http://localhost:9464", cookie); w.Code != http.StatusSeeOther || len(b.actions) != 1 {
 		t.Errorf("approve all of 5,000 staged rows (%d bytes): %d, actions %d", len(shown.Encode()), w.Code, len(b.actions))
+	}
+}
+
+// lastCycleCard returns the overview's "Last cycle" card: its opening tag,
+// its inner HTML and its text.
+func lastCycleCard(t *testing.T, body string) (tag, inner, text string) {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)(<div class="[^"]*"[^>]*>)\s*<h2>Last cycle</h2>(.*?)</div>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no Last cycle card in the overview:\n%s", body)
+	}
+	return m[1], m[2], strings.Join(strings.Fields(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(m[2], " ")), " ")
+}
+
+// The daemon keeps its cycles newest first, and the overview showed the
+// last of them, the oldest: with 20 disables staged by the newest cycle the
+// card said "success · applied none" for an older one. The card shows the
+// newest cycle, and turns amber when that cycle staged disables, or left
+// changes failed or deferred, or when any are still pending.
+func TestOverviewShowsTheNewestCycle(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	staging := state.Cycle{ID: "c3", Start: t0, End: t0.Add(time.Second), Outcome: "staged", Staged: 20}
+	older := state.Cycle{ID: "c2", Start: t0.Add(-time.Hour), End: t0.Add(-time.Hour), Outcome: "success"}
+	oldest := state.Cycle{ID: "c1", Start: t0.Add(-2 * time.Hour), End: t0.Add(-2 * time.Hour), Outcome: "success", Applied: map[string]int{"create": 40}}
+	calm := state.Cycle{ID: "c4", Start: t0.Add(time.Hour), End: t0.Add(time.Hour), Outcome: "success", Applied: map[string]int{"update": 2}}
+	failing := state.Cycle{ID: "c4", Start: t0.Add(time.Hour), End: t0.Add(time.Hour), Outcome: "partial",
+		Applied: map[string]int{"update": 2}, Failed: map[string]int{"create": 3}, Deferred: 1}
+	for _, tc := range []struct {
+		name    string
+		cycles  []state.Cycle // newest first, as the daemon keeps them
+		pending daemon.StatusDoc
+		id      string
+		amber   bool
+		says    []string
+	}{
+		{name: "disables staged by the newest", cycles: []state.Cycle{staging, older, oldest}, id: "c3", amber: true, says: []string{"staged", "20 disables staged"}},
+		{name: "changes failed and deferred in the newest", cycles: []state.Cycle{failing, staging, oldest}, id: "c4", amber: true,
+			says: []string{"partial", "failed create 3", "1 deferred"}},
+		{name: "a calm cycle, nothing pending", cycles: []state.Cycle{calm, older, oldest}, id: "c4", says: []string{"success", "applied update 2"}},
+		{name: "a calm cycle, disables still staged", cycles: []state.Cycle{calm, staging},
+			pending: daemon.StatusDoc{Staged: []state.Staged{{EntraID: "e1", Kind: "disable"}}}, id: "c4", amber: true, says: []string{"success", "1 staged disable waiting"}},
+		{name: "a calm cycle, changes still failing", cycles: []state.Cycle{calm, staging},
+			pending: daemon.StatusDoc{Failures: []state.Failure{{EntraID: "e2", Kind: "create"}}, Deferred: []state.Deferred{{EntraID: "e3"}, {EntraID: "e4"}}},
+			id:      "c4", amber: true, says: []string{"success", "1 failing", "2 deferred"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, b := newTestConsole(t, true)
+			b.status = tc.pending
+			b.status.Cycles = tc.cycles
+			w := get(t, s, "/")
+			if w.Code != http.StatusOK {
+				t.Fatalf("overview: %d", w.Code)
+			}
+			tag, inner, text := lastCycleCard(t, w.Body.String())
+			if want := `href="/cycles/` + tc.id + `"`; !strings.Contains(inner, want) {
+				t.Errorf("the card links no %s: %q", tc.id, text)
+			}
+			if got := strings.Contains(tag, "attention"); got != tc.amber {
+				t.Errorf("card %s amber = %v, want %v (text %q)", tag, got, tc.amber, text)
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(text, s) {
+					t.Errorf("card says %q, want it to say %q", text, s)
+				}
+			}
+		})
+	}
+}
+
+// When the state file is busy the chart draws the daemon's own cycles,
+// which it keeps newest first, as it draws the file's: oldest on the left.
+func TestChartFromTheDaemonsCyclesReadsOldestFirst(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	s, b := newTestConsole(t, true)
+	b.cyclesErr = errors.New("state file busy")
+	b.status.Cycles = []state.Cycle{{ID: "newest", End: t0}, {ID: "middle", End: t0.Add(-time.Hour)}, {ID: "oldest", End: t0.Add(-2 * time.Hour)}}
+	body := get(t, s, "/").Body.String()
+	var got []string
+	for _, m := range regexp.MustCompile(`<title>([a-z]+): `).FindAllStringSubmatch(body, -1) {
+		got = append(got, m[1])
+	}
+	if want := []string{"oldest", "middle", "newest"}; !slices.Equal(got, want) {
+		t.Errorf("chart bars left to right %v, want %v", got, want)
 	}
 }

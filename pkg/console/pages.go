@@ -79,7 +79,50 @@ type overviewData struct {
 	Seats   []Seat
 	SeatErr string
 	Chart   template.HTML
-	Last    *state.Cycle
+	// Last is the newest cycle the daemon ran, nil before the first.
+	Last *state.Cycle
+	// LastNotes say what in Last needs a person (disables it staged,
+	// changes it deferred); Pending, what is waiting now (staged
+	// disables, failing and deferred changes). Either turns the card
+	// amber, as do failed changes in Last.
+	LastNotes, Pending []string
+	Attention          bool
+}
+
+// lastCycle fills the overview's "Last cycle" card from the daemon's
+// status, whose cycles are newest first.
+func (d *overviewData) lastCycle(st daemon.StatusDoc) {
+	if len(st.Cycles) > 0 {
+		c := &st.Cycles[0]
+		d.Last = c
+		if c.Staged > 0 {
+			d.LastNotes = append(d.LastNotes, plural(c.Staged, "disable")+" staged")
+		}
+		if c.Deferred > 0 {
+			d.LastNotes = append(d.LastNotes, fmt.Sprintf("%d deferred", c.Deferred))
+		}
+		for _, n := range c.Failed {
+			d.Attention = d.Attention || n > 0
+		}
+	}
+	if n := len(st.Staged); n > 0 {
+		d.Pending = append(d.Pending, plural(n, "staged disable")+" waiting for approval")
+	}
+	if n := len(st.Failures); n > 0 {
+		d.Pending = append(d.Pending, fmt.Sprintf("%d failing", n))
+	}
+	if n := len(st.Deferred); n > 0 {
+		d.Pending = append(d.Pending, fmt.Sprintf("%d deferred", n))
+	}
+	d.Attention = d.Attention || len(d.LastNotes) > 0 || len(d.Pending) > 0
+}
+
+// plural says n things, adding an s when n is not 1.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 func (s *Server) overview(w http.ResponseWriter, r *http.Request, p *page) error {
@@ -91,9 +134,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, p *page) error
 	case st.Quarantined:
 		d.State = "backing off"
 	}
-	if n := len(st.Cycles); n > 0 {
-		d.Last = &st.Cycles[n-1]
-	}
+	d.lastCycle(st)
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	seats, err := s.opts.Backend.Seats(ctx)
@@ -103,9 +144,9 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, p *page) error
 	d.Seats = seats
 	cycles, err := s.opts.Backend.Cycles(ctx, chartCycles) // newest first
 	if err != nil {
-		// The file is busy with a cycle: the daemon's own memory, oldest first.
-		cycles = slices.Clone(st.Cycles)
-		slices.Reverse(cycles)
+		// The file is busy with a cycle: the daemon's own memory, also
+		// newest first.
+		cycles = st.Cycles
 	}
 	cycles = slices.Clone(cycles)
 	slices.Reverse(cycles) // the chart reads left to right, oldest first
