@@ -81,10 +81,11 @@ type Options struct {
 	Notify func(state string)
 	// Watchdog is systemd's watchdog interval (0: none); pings go at half of it.
 	Watchdog time.Duration
-	// Grace is how long a stop waits for the change in flight; 0 means 30 s.
+	// Grace is how long, after a stop request, the calls in flight have
+	// to finish (Stopper); 0 means DefaultGrace.
 	Grace time.Duration
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock is the time and the timers; nil means SystemClock.
+	Clock Clock
 	// Backoff is the job quarantine: after failed cycles in a row, the next
 	// scheduled cycles are skipped until these delays pass (1st, 2nd, 3rd+
 	// failure). Nil means no back-off.
@@ -254,11 +255,11 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = SystemClock()
 	}
-	if opts.Grace == 0 {
-		opts.Grace = 30 * time.Second
+	if opts.Grace <= 0 {
+		opts.Grace = DefaultGrace
 	}
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.New("")
@@ -268,10 +269,10 @@ func New(opts Options) (*Daemon, error) {
 }
 
 // Run serves until ctx is cancelled or a SIGTERM/SIGINT arrives on signals,
-// then lets the change in flight finish (within Grace) and returns nil.
-// SIGHUP reloads. The first cycle starts at once.
+// then stops the cycle in flight as Stopper says and returns nil. SIGHUP
+// reloads. The first cycle starts at once.
 func (d *Daemon) Run(ctx context.Context, signals <-chan os.Signal) error {
-	d.started = d.opts.Now()
+	d.started = d.now()
 	var srv *http.Server
 	if d.opts.Listen != "" {
 		ln, err := net.Listen("tcp", d.opts.Listen)
@@ -315,7 +316,7 @@ func (d *Daemon) Run(ctx context.Context, signals <-chan os.Signal) error {
 			d.opts.Logger.Warn("skipping a scheduled cycle: the previous one is still running", logkey.Reason, reason)
 			return
 		}
-		if now := d.opts.Now(); now.Before(d.holdUntil) {
+		if now := d.now(); now.Before(d.holdUntil) {
 			until := d.holdUntil
 			d.mu.Unlock()
 			d.opts.Logger.Warn("job quarantined after failed cycles; skipping this one", "until", until.Format(time.RFC3339))
@@ -331,49 +332,53 @@ func (d *Daemon) Run(ctx context.Context, signals <-chan os.Signal) error {
 	}
 
 	start("start")
+	var timer Timer // to the next scheduled cycle; nil when it must be set again
 	for {
-		d.mu.Lock()
-		next := d.sched.Next(d.opts.Now())
-		d.next = next
-		d.mu.Unlock()
-		timer := time.NewTimer(time.Until(next))
+		if timer == nil {
+			d.mu.Lock()
+			now := d.now()
+			next := d.sched.Next(now)
+			d.next = next
+			d.mu.Unlock()
+			timer = d.opts.Clock.NewTimer(next.Sub(now))
+		}
 		select {
-		case <-timer.C:
+		case <-timer.C():
+			timer = nil
 			start("schedule")
 		case <-done:
-			timer.Stop()
+			// The schedule stands: the same timer runs on.
 		case sig := <-signals:
 			timer.Stop()
+			timer = nil
 			if sig == syscall.SIGHUP {
 				d.reload()
 				continue
 			}
+			if !isStop(sig) {
+				continue
+			}
 			d.opts.Logger.Info("stopping", "signal", sig.String())
-			return d.shutdown(srv, stop, done, hardCancel)
+			return d.shutdown(srv, stop, done, hardCancel, signals, 1)
 		case <-ctx.Done():
 			timer.Stop()
 			d.opts.Logger.Info("stopping", logkey.Reason, context.Cause(ctx).Error())
-			return d.shutdown(srv, stop, done, hardCancel)
+			return d.shutdown(srv, stop, done, hardCancel, signals, 0)
 		}
 	}
 }
 
-// shutdown ends the running cycle after its change in flight, or cancels it
-// after the grace period, then stops serving.
-func (d *Daemon) shutdown(srv *http.Server, stop chan struct{}, done chan struct{}, hardCancel context.CancelFunc) error {
+// shutdown stops the running cycle as Stopper says (signalled is how many
+// SIGTERM or SIGINT came so far), then stops serving.
+func (d *Daemon) shutdown(srv *http.Server, stop chan struct{}, done chan struct{}, hardCancel context.CancelFunc, signals <-chan os.Signal, signalled int) error {
 	d.notify("STOPPING=1")
-	close(stop)
 	d.mu.Lock()
 	running := d.running
 	d.mu.Unlock()
 	if running {
-		select {
-		case <-done:
-		case <-time.After(d.opts.Grace):
-			d.opts.Logger.Warn("the change in flight did not finish in time; cancelling it", "grace", d.opts.Grace.String())
-			hardCancel()
-			<-done
-		}
+		d.stopper().finish(stop, done, hardCancel, signals, signalled)
+	} else {
+		close(stop)
 	}
 	if srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -383,9 +388,16 @@ func (d *Daemon) shutdown(srv *http.Server, stop chan struct{}, done chan struct
 	return nil
 }
 
+// stopper is the daemon's stop handling.
+func (d *Daemon) stopper() Stopper {
+	return Stopper{Grace: d.opts.Grace, Clock: d.opts.Clock, Logger: d.opts.Logger}
+}
+
+func (d *Daemon) now() time.Time { return d.opts.Clock.Now() }
+
 func (d *Daemon) runCycle(ctx context.Context, cycle Cycle, stop chan struct{}) {
 	rep, err := d.safely(ctx, cycle, stop)
-	end := d.opts.Now()
+	end := d.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.running = false
@@ -501,9 +513,11 @@ func (d *Daemon) mailer(ctx context.Context) (stop func()) {
 	}()
 	return func() {
 		close(d.observe)
+		t := d.opts.Clock.NewTimer(d.opts.Grace)
+		defer t.Stop()
 		select {
 		case <-done:
-		case <-time.After(d.opts.Grace):
+		case <-t.C():
 			cancel()
 			<-done
 		}
@@ -567,19 +581,20 @@ func (d *Daemon) watchdog() func() {
 	if d.opts.Watchdog <= 0 || d.opts.Notify == nil {
 		return func() {}
 	}
-	t := time.NewTicker(d.opts.Watchdog / 2)
 	quit := make(chan struct{})
 	go func() {
 		for {
+			t := d.opts.Clock.NewTimer(d.opts.Watchdog / 2)
 			select {
-			case <-t.C:
+			case <-t.C():
 				d.notify("WATCHDOG=1")
 			case <-quit:
+				t.Stop()
 				return
 			}
 		}
 	}()
-	return func() { t.Stop(); close(quit) }
+	return func() { close(quit) }
 }
 
 // interval is the time between two scheduled cycles, for /readyz.
@@ -679,7 +694,7 @@ func (d *Daemon) statusAllowed(w http.ResponseWriter, r *http.Request) bool {
 func (d *Daemon) ready() (bool, string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	now := d.opts.Now()
+	now := d.now()
 	switch {
 	case d.paused != nil:
 		return true, "" // a person's choice: the daemon itself works as it should
@@ -723,7 +738,7 @@ func (d *Daemon) Status() StatusDoc {
 	s := StatusDoc{Started: d.started, Schedule: d.schedule, NextCycle: d.next, CycleRunning: d.running,
 		SkippedTicks: d.skipped, Ready: ready, NotReady: why, FailedInARow: d.failedRow, LastError: d.lastErr,
 		Cycles: append([]state.Cycle{}, d.recent...), Staged: []state.Staged{}, Deferred: []state.Deferred{}, Failures: []state.Failure{}, Owned: map[string]int{}}
-	if d.opts.Now().Before(d.holdUntil) {
+	if d.now().Before(d.holdUntil) {
 		s.Quarantined = true
 		h := d.holdUntil
 		s.HeldUntil = &h

@@ -35,9 +35,13 @@ func get(t *testing.T, d *Daemon, path string) (int, string) {
 	return rec.Code, rec.Body.String()
 }
 
-// start runs a daemon; done is closed when Run returns, with its error in *runErr.
+// start runs a daemon, on a fake clock unless opts has a clock; done is
+// closed when Run returns.
 func start(t *testing.T, opts Options) (*Daemon, chan os.Signal, chan struct{}) {
 	t.Helper()
+	if opts.Clock == nil {
+		opts.Clock = newFakeClock()
+	}
 	d, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -88,15 +92,20 @@ func TestInvalidScheduleIsRejectedWithTheReason(t *testing.T) {
 
 func TestCyclesRunAtStartAndOnSchedule(t *testing.T) {
 	var n atomic.Int32
-	d, _, _ := start(t, Options{Schedule: "@every 1s", Cycle: func(context.Context, engine.Options) (*Report, error) {
+	clk := newFakeClock()
+	d, _, _ := start(t, Options{Schedule: "@every 1s", Clock: clk, Cycle: func(context.Context, engine.Options) (*Report, error) {
 		n.Add(1)
 		return okReport("c"), nil
 	}})
-	waitFor(t, "the first cycle", func() bool { return n.Load() >= 1 })
+	waitFor(t, "the first cycle", func() bool { return len(d.Status().Cycles) >= 1 })
 	if code, _ := get(t, d, "/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz after a successful cycle: %d", code)
 	}
-	waitFor(t, "a scheduled cycle", func() bool { return n.Load() >= 2 })
+	if n.Load() != 1 {
+		t.Errorf("%d cycles before the schedule's first tick, want 1", n.Load())
+	}
+	clk.tick(t)
+	waitFor(t, "a scheduled cycle", func() bool { return len(d.Status().Cycles) >= 2 })
 	var s StatusDoc
 	_, body := get(t, d, "/status")
 	if err := json.Unmarshal([]byte(body), &s); err != nil {
@@ -110,7 +119,8 @@ func TestCyclesRunAtStartAndOnSchedule(t *testing.T) {
 func TestTickDuringCycleIsSkippedAndCounted(t *testing.T) {
 	release := make(chan struct{})
 	var n atomic.Int32
-	d, _, _ := start(t, Options{Schedule: "@every 1s", Cycle: func(ctx context.Context, o engine.Options) (*Report, error) {
+	clk := newFakeClock()
+	d, _, _ := start(t, Options{Schedule: "@every 1s", Clock: clk, Cycle: func(ctx context.Context, o engine.Options) (*Report, error) {
 		n.Add(1)
 		select {
 		case <-release:
@@ -118,7 +128,11 @@ func TestTickDuringCycleIsSkippedAndCounted(t *testing.T) {
 		}
 		return okReport("slow"), nil
 	}})
-	waitFor(t, "a skipped tick", func() bool { return d.Status().SkippedTicks >= 1 })
+	waitFor(t, "the first cycle", func() bool { return n.Load() == 1 })
+	clk.tick(t)
+	if s := d.Status().SkippedTicks; s != 1 {
+		t.Errorf("%d skipped ticks, want 1", s)
+	}
 	if n.Load() != 1 {
 		t.Errorf("%d cycles ran at once", n.Load())
 	}
@@ -128,13 +142,40 @@ func TestTickDuringCycleIsSkippedAndCounted(t *testing.T) {
 	close(release)
 }
 
+// waitGrace waits until the daemon times a grace period of grace from now:
+// it is stopping.
+func (c *fakeClock) waitGrace(t *testing.T, grace time.Duration) {
+	t.Helper()
+	want := c.Now().Add(grace)
+	waitFor(t, "the grace period to start", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, tm := range c.timers {
+			if tm.live && tm.at.Equal(want) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// stopped waits at most a few seconds for done: a bound on "never".
+func stopped(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	case <-time.After(5 * time.Second):
+		return false
+	}
+}
+
 func TestStopLetsTheChangeInFlightFinish(t *testing.T) {
-	started := make(chan struct{})
-	finished := make(chan struct{})
-	_, sig, done := start(t, Options{Schedule: "@hourly", Cycle: func(ctx context.Context, o engine.Options) (*Report, error) {
+	started, release, finished := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	clk := newFakeClock()
+	_, sig, done := start(t, Options{Schedule: "@hourly", Clock: clk, Grace: time.Minute, Cycle: func(ctx context.Context, o engine.Options) (*Report, error) {
 		close(started)
 		<-o.Stop
-		time.Sleep(50 * time.Millisecond) // the change in flight
+		<-release // the change in flight
 		if ctx.Err() != nil {
 			t.Error("the in-flight call's context was cancelled before it finished")
 		}
@@ -143,9 +184,15 @@ func TestStopLetsTheChangeInFlightFinish(t *testing.T) {
 	}})
 	<-started
 	sig <- syscall.SIGTERM
+	clk.waitGrace(t, time.Minute)
+	clk.Advance(time.Minute - time.Second)
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+		t.Fatal("daemon returned before the change in flight finished")
+	default:
+	}
+	close(release)
+	if !stopped(done) {
 		t.Fatal("daemon did not stop")
 	}
 	select {
@@ -157,7 +204,8 @@ func TestStopLetsTheChangeInFlightFinish(t *testing.T) {
 
 func TestStopCancelsACallThatOutlastsTheGrace(t *testing.T) {
 	started := make(chan struct{})
-	_, sig, done := start(t, Options{Schedule: "@hourly", Grace: 100 * time.Millisecond,
+	clk := newFakeClock()
+	_, sig, done := start(t, Options{Schedule: "@hourly", Clock: clk, Grace: time.Minute,
 		Cycle: func(ctx context.Context, o engine.Options) (*Report, error) {
 			close(started)
 			<-ctx.Done() // a hung call, ignoring the stop signal
@@ -165,17 +213,82 @@ func TestStopCancelsACallThatOutlastsTheGrace(t *testing.T) {
 		}})
 	<-started
 	sig <- syscall.SIGTERM
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
+	clk.waitGrace(t, time.Minute)
+	clk.Advance(time.Minute)
+	if !stopped(done) {
 		t.Fatal("daemon did not stop after the grace period")
+	}
+}
+
+// A second SIGTERM or SIGINT does not wait for the grace period.
+func TestASecondSignalCancelsAtOnce(t *testing.T) {
+	for _, second := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+		t.Run(second.String(), func(t *testing.T) {
+			started := make(chan struct{})
+			clk := newFakeClock()
+			_, sig, done := start(t, Options{Schedule: "@hourly", Clock: clk, Grace: time.Hour,
+				Cycle: func(ctx context.Context, o engine.Options) (*Report, error) {
+					close(started)
+					<-ctx.Done() // a hung call
+					return nil, ctx.Err()
+				}})
+			<-started
+			sig <- syscall.SIGTERM
+			clk.waitGrace(t, time.Hour)
+			sig <- syscall.SIGHUP // no stop request
+			sig <- second
+			if !stopped(done) {
+				t.Fatal("daemon did not stop at a second signal")
+			}
+		})
+	}
+}
+
+// In a process, one SIGTERM both ends Run's context (main's) and arrives on
+// signals; read in that order it is still one signal, and the calls in
+// flight keep their grace period.
+func TestOneSignalEndingTheContextTooIsNotASecond(t *testing.T) {
+	started, release, cancelled := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	clk := newFakeClock()
+	d, err := New(Options{Schedule: "@hourly", Clock: clk, Grace: time.Minute,
+		Cycle: func(ctx context.Context, o engine.Options) (*Report, error) {
+			close(started)
+			<-o.Stop
+			select {
+			case <-release:
+			case <-ctx.Done():
+				close(cancelled)
+			}
+			return okReport("c"), nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	go func() { d.Run(ctx, sig); close(done) }()
+	<-started
+	cancel()
+	clk.waitGrace(t, time.Minute)
+	sig <- syscall.SIGTERM
+	waitFor(t, "the signal to be read", func() bool { return len(sig) == 0 })
+	select {
+	case <-cancelled:
+		t.Error("the calls in flight were cancelled at the first signal")
+	case <-time.After(50 * time.Millisecond): // a chance to go wrong, not a wait for the daemon
+	}
+	close(release)
+	if !stopped(done) {
+		t.Fatal("daemon did not stop")
 	}
 }
 
 func TestReloadKeepsTheRunningConfigWhenTheNewOneIsInvalid(t *testing.T) {
 	var calls atomic.Int32
 	var reloads atomic.Int32
-	d, sig, _ := start(t, Options{Schedule: "@hourly",
+	clk := newFakeClock()
+	d, sig, _ := start(t, Options{Schedule: "@hourly", Clock: clk,
 		Cycle: func(context.Context, engine.Options) (*Report, error) { calls.Add(1); return okReport("c"), nil },
 		Reload: func() (Reloaded, error) {
 			if reloads.Add(1) == 1 {
@@ -190,6 +303,8 @@ func TestReloadKeepsTheRunningConfigWhenTheNewOneIsInvalid(t *testing.T) {
 		t.Errorf("schedule after a refused reload = %q, want the running @hourly", s)
 	}
 	sig <- syscall.SIGHUP
+	waitFor(t, "the second reload", func() bool { return reloads.Load() == 2 })
+	clk.tick(t)
 	waitFor(t, "a cycle of the reloaded configuration", func() bool { return calls.Load() >= 101 })
 	if s := d.Status().Schedule; s != "@every 1s" {
 		t.Errorf("schedule after a good reload = %q, want @every 1s", s)
@@ -201,7 +316,8 @@ func TestFailedCyclesBackOffAndResume(t *testing.T) {
 	var fail atomic.Bool
 	fail.Store(true)
 	met := metrics.New("test")
-	d, _, _ := start(t, Options{Schedule: "@every 1s", Backoff: []time.Duration{0, 3 * time.Second}, Metrics: met,
+	clk := newFakeClock()
+	d, _, _ := start(t, Options{Schedule: "@every 1s", Clock: clk, Backoff: []time.Duration{0, 3 * time.Second}, Metrics: met,
 		Cycle: func(context.Context, engine.Options) (*Report, error) {
 			n.Add(1)
 			if fail.Load() {
@@ -209,7 +325,9 @@ func TestFailedCyclesBackOffAndResume(t *testing.T) {
 			}
 			return okReport("ok"), nil
 		}})
-	waitFor(t, "two failed cycles", func() bool { return n.Load() >= 2 })
+	waitFor(t, "the first failed cycle", func() bool { return d.Status().FailedInARow == 1 })
+	clk.tick(t) // the first failure is retried on schedule
+	waitFor(t, "two failed cycles", func() bool { return d.Status().FailedInARow == 2 })
 	s := d.Status()
 	if !s.Quarantined || s.FailedInARow != 2 || s.HeldUntil == nil {
 		t.Fatalf("status after 2 failures = %+v", s)
@@ -217,8 +335,9 @@ func TestFailedCyclesBackOffAndResume(t *testing.T) {
 	if code, body := get(t, d, "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "503") {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
-	time.Sleep(1500 * time.Millisecond)
-	if n.Load() != 2 {
+	clk.tick(t) // 1 s and 2 s into the 3 s hold
+	clk.tick(t)
+	if n.Load() != 2 || d.Status().CycleRunning {
 		t.Errorf("%d cycles ran while quarantined, want 2", n.Load())
 	}
 	if _, body := get(t, d, "/metrics"); !strings.Contains(body, "g2msync_job_quarantined 1") || !strings.Contains(body, `g2msync_cycles_total{outcome="failed"} 2`) {
@@ -227,6 +346,7 @@ func TestFailedCyclesBackOffAndResume(t *testing.T) {
 	// The cause is fixed: once the hold ends, the next scheduled cycle runs
 	// and succeeds, and the job leaves quarantine.
 	fail.Store(false)
+	clk.tick(t) // the hold ends
 	waitFor(t, "a successful cycle after the hold", func() bool { return d.Status().Ready })
 	if s := d.Status(); s.Quarantined || s.FailedInARow != 0 || s.HeldUntil != nil || n.Load() < 3 {
 		t.Errorf("status after resuming = %+v, cycles %d", s, n.Load())
@@ -238,13 +358,16 @@ func TestFailedCyclesBackOffAndResume(t *testing.T) {
 
 func TestAPanickingCycleFailsOnlyThatCycle(t *testing.T) {
 	var n atomic.Int32
-	d, _, _ := start(t, Options{Schedule: "@every 1s", Cycle: func(context.Context, engine.Options) (*Report, error) {
+	clk := newFakeClock()
+	d, _, _ := start(t, Options{Schedule: "@every 1s", Clock: clk, Cycle: func(context.Context, engine.Options) (*Report, error) {
 		if n.Add(1) == 1 {
 			var m map[string]int
 			m["boom"]++ // a bug
 		}
 		return okReport("c"), nil
 	}})
+	waitFor(t, "the panicking cycle", func() bool { return d.Status().FailedInARow == 1 })
+	clk.tick(t)
 	waitFor(t, "a cycle after the panic", func() bool { return n.Load() >= 2 && d.Status().Ready })
 	if s := d.Status(); s.FailedInARow != 0 {
 		t.Errorf("status %+v", s)
@@ -304,14 +427,15 @@ func TestPausedDaemonServesAndResumes(t *testing.T) {
 	var n atomic.Int32
 	met := metrics.New("test")
 	pause := &state.Pause{Since: time.Now(), By: "ops", Reason: "merger"}
-	d, _, _ := start(t, Options{Schedule: "@every 1s", Metrics: met, Cycle: func(context.Context, engine.Options) (*Report, error) {
+	clk := newFakeClock()
+	d, _, _ := start(t, Options{Schedule: "@every 1s", Clock: clk, Metrics: met, Cycle: func(context.Context, engine.Options) (*Report, error) {
 		n.Add(1)
 		if paused.Load() {
 			return &Report{Paused: pause}, nil
 		}
 		return okReport("c"), nil
 	}})
-	waitFor(t, "a paused cycle", func() bool { return n.Load() >= 1 })
+	waitFor(t, "a paused cycle", func() bool { return d.Status().Paused != nil })
 	if code, body := get(t, d, "/readyz"); code != http.StatusOK || !strings.Contains(body, "paused since") {
 		t.Errorf("/readyz while paused: %d %q", code, body)
 	}
@@ -322,6 +446,7 @@ func TestPausedDaemonServesAndResumes(t *testing.T) {
 		t.Error("metric g2msync_paused is not 1")
 	}
 	paused.Store(false)
+	clk.tick(t)
 	waitFor(t, "a cycle after resuming", func() bool { return d.Status().Paused == nil && len(d.Status().Cycles) > 0 })
 	if _, body := get(t, d, "/metrics"); !strings.Contains(body, "g2msync_paused 0") {
 		t.Error("metric g2msync_paused is not 0 after resuming")
