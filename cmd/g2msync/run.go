@@ -34,13 +34,15 @@ Without --once, runs as a daemon: a cycle at start, then on the configured
 schedule, never two at once; /healthz, /readyz, /metrics and /status on
 the listen address; SIGHUP re-reads and applies the configuration (an
 invalid one, or one that changes listen or state_path, is refused and the
-running one kept); SIGTERM lets the change in flight finish, records the
-cycle as stopped, and exits 0.
+running one kept); SIGTERM or SIGINT lets the calls in flight finish and
+commit (for at most shutdown_grace, 30s), then cancels them, records the
+cycle as stopped, and exits 0; a second signal cancels them at once.
 
 With --once, runs one cycle and exits:
   0 success, 1 failure, 2 bad configuration,
   3 disables staged for approval, 4 some changes failed or were deferred
   (no free seat, back-off, quarantine); they are tried again later.
+SIGTERM and SIGINT stop it as they stop the daemon.
 
 --once --allow-disables releases the disables the last cycle staged (as
 status lists them), each bound to its exact change: one that has changed
@@ -118,8 +120,8 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	return c.m.runDaemon(ctx, a, *cfgPath)
 }
 
-// runOnce runs one cycle. A signal ends it after the change in flight; the
-// call itself is cancelled only if it outlasts the grace period.
+// runOnce runs one cycle, stopped on SIGTERM or SIGINT as the daemon's
+// cycles are (daemon.Stopper).
 func (m *Main) runOnce(ctx context.Context, a *app, opts engine.Options) error {
 	// No next cycle in this process will follow from the directory picture:
 	// holding it decoded would only keep 100,000 people in memory while the
@@ -128,19 +130,9 @@ func (m *Main) runOnce(ctx context.Context, a *app, opts engine.Options) error {
 	if !opts.DryRun && a.progress == nil {
 		a.progress = newProgress(m.Stderr, a.log, "applying the plan", time.Now)
 	}
-	stop := make(chan struct{})
-	opts.Stop = stop
-	cycleCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	go func() {
-		select {
-		case <-ctx.Done():
-			close(stop)
-			time.AfterFunc(30*time.Second, cancel)
-		case <-cycleCtx.Done():
-		}
-	}()
-	rep, err := a.cycle(cycleCtx, opts)
+	signals, unsubscribe := m.signals(syscall.SIGTERM, syscall.SIGINT)
+	defer unsubscribe()
+	rep, err := daemon.Stopper{Grace: a.cfg.ShutdownGrace.D(), Logger: a.log}.Once(ctx, signals, opts, a.cycle)
 	if rep != nil && rep.Paused != nil {
 		fmt.Fprintf(m.Stdout, "Nothing done: %s.\n", safe(rep.Paused.Text()))
 		return err
@@ -360,14 +352,21 @@ func jobBackoff() []time.Duration {
 	return []time.Duration{0, 0, time.Hour, 6 * time.Hour, 24 * time.Hour}
 }
 
-func (m *Main) runDaemon(ctx context.Context, a *app, cfgPath string) error {
-	signals := make(chan os.Signal, 4)
+// signals delivers these signals (m.Signals, in tests, delivers what it
+// likes) until unsubscribe is called.
+func (m *Main) signals(sigs ...os.Signal) (_ <-chan os.Signal, unsubscribe func()) {
+	c := make(chan os.Signal, 4)
 	if m.Signals != nil {
-		m.Signals(signals)
-	} else {
-		signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-		defer signal.Stop(signals)
+		m.Signals(c)
+		return c, func() {}
 	}
+	signal.Notify(c, sigs...)
+	return c, func() { signal.Stop(c) }
+}
+
+func (m *Main) runDaemon(ctx context.Context, a *app, cfgPath string) error {
+	signals, unsubscribe := m.signals(syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer unsubscribe()
 	watchdog, _ := sddaemon.SdWatchdogEnabled(false)
 	tracker, err := a.tracker()
 	if err != nil {
@@ -391,7 +390,7 @@ func (m *Main) runDaemon(ctx context.Context, a *app, cfgPath string) error {
 		Tracker: tracker, StatusURL: statusURL, StatusToken: a.cfg.StatusToken.Value(),
 		Schedule: a.cfg.Schedule, Cycle: a.cycle, Listen: a.cfg.Listen, Logger: a.log, Metrics: a.metrics,
 		Notify:   func(s string) { _, _ = sddaemon.SdNotify(false, s) },
-		Watchdog: watchdog, Backoff: jobBackoff(),
+		Watchdog: watchdog, Backoff: jobBackoff(), Grace: a.cfg.ShutdownGrace.D(),
 		Reload: m.reloader(a, cfgPath),
 	})
 	if err != nil {

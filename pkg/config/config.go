@@ -8,6 +8,10 @@ import (
 type Config struct {
 	// Schedule is a cron expression (5 fields) or a descriptor such as "@every 20m".
 	Schedule string `yaml:"schedule"`
+	// ShutdownGrace is how long, on SIGTERM or SIGINT, the cycle in flight
+	// has to finish its calls in flight and commit them before they are
+	// cancelled; a second signal cancels them at once. Between 0 and 1h.
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
 	// StatePath is the bbolt state file.
 	StatePath string `yaml:"state_path"`
 	// Listen is the address of /healthz, /readyz, /metrics and /status; "" disables it.
@@ -180,11 +184,12 @@ type Safety struct {
 // Default returns the configuration before any file is read.
 func Default() *Config {
 	return &Config{
-		Schedule:  "@every 20m",
-		StatePath: "/var/lib/g2msync/state.db",
-		Listen:    "127.0.0.1:9464",
-		Log:       Log{Level: "info", Format: "auto"},
-		Entra:     Entra{Cloud: "public", Timeout: Duration(60 * time.Second), FullReadInterval: Duration(24 * time.Hour)},
+		Schedule:      "@every 20m",
+		ShutdownGrace: Duration(30 * time.Second),
+		StatePath:     "/var/lib/g2msync/state.db",
+		Listen:        "127.0.0.1:9464",
+		Log:           Log{Level: "info", Format: "auto"},
+		Entra:         Entra{Cloud: "public", Timeout: Duration(60 * time.Second), FullReadInterval: Duration(24 * time.Hour)},
 		GoTo: GoTo{
 			AuthURL:            "https://authentication.logmeininc.com",
 			APIBaseURL:         "https://api.getgo.com/admin/rest/v1",

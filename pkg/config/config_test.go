@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
@@ -33,7 +34,8 @@ func TestValidMinimalConfigGetsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Schedule != "@every 20m" || cfg.Safety.MaxDisables != 50 || cfg.Safety.MaxDisablesPercent != 20 ||
-		cfg.GoTo.RateLimitPerSecond != 10 || cfg.Policy != "sync" || cfg.Mapping["email"].Expr != "mail ?? userPrincipalName" {
+		cfg.GoTo.RateLimitPerSecond != 10 || cfg.Policy != "sync" || cfg.Mapping["email"].Expr != "mail ?? userPrincipalName" ||
+		cfg.ShutdownGrace.D() != 30*time.Second {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
 	if cfg.Entra.AuthMethod() != "client_secret" || cfg.Entra.ClientSecret.Value() != "entra-s3cret" {
@@ -166,6 +168,8 @@ func TestEveryProblemNamesItsKey(t *testing.T) {
 		{"password without user", "", []string{"G2MSYNC_GOTO_PASSWORD=x"}, "goto.username", "no username"},
 		{"broken yaml", "!roles: [", nil, "(file)", "not valid YAML"},
 		{"every 0s", "schedule: '@every 0s'", nil, "schedule", "without pause"},
+		{"no shutdown grace", "shutdown_grace: 0s", nil, "shutdown_grace", "must be positive"},
+		{"shutdown grace of hours", "shutdown_grace: 2h", nil, "shutdown_grace", "at most 1h"},
 		{"port out of range", "listen: localhost:99999", nil, "listen", "not a TCP port"},
 		{"nil guid tenant", "entra: { tenant_id: 00000000-0000-0000-0000-000000000000 }", nil, "entra.tenant_id", "placeholder"},
 		{"key given twice", "safety: { max_disables: 5 }\nsafety: { max_disables_percent: 10 }", nil, "safety", "given twice, on lines"},

@@ -161,6 +161,8 @@ func checkRanges(t *testing.T, c *Config) {
 		t.Fatalf("accepted goto.max_retries %d", g.MaxRetries)
 	case g.Timeout <= 0 || c.Entra.Timeout <= 0:
 		t.Fatalf("accepted timeouts %v %v", g.Timeout.D(), c.Entra.Timeout.D())
+	case c.ShutdownGrace <= 0 || c.ShutdownGrace.D() > time.Hour:
+		t.Fatalf("accepted shutdown_grace %v", c.ShutdownGrace.D())
 	case s.RetryBackoff <= 0 || s.QuarantineAfter < 0 || c.AuditRetention.D() < 24*time.Hour:
 		t.Fatalf("accepted retry_backoff %v, quarantine_after %d, audit_retention %v", s.RetryBackoff.D(), s.QuarantineAfter, c.AuditRetention.D())
 	case len(c.Roles) == 0 || len(c.Matching) == 0 || c.Mapping["email"].Expr == "":

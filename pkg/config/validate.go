@@ -111,6 +111,12 @@ func validate(c *Config, p *Problems) {
 		}
 	}
 	placeholders(c, p)
+	switch {
+	case c.ShutdownGrace <= 0:
+		p.Add("shutdown_grace", "must be positive, got %s; the cycle in flight needs time to commit its calls (the default is 30s)", c.ShutdownGrace.D())
+	case c.ShutdownGrace.D() > time.Hour:
+		p.Add("shutdown_grace", "must be at most 1h, got %s; the service manager would kill g2msync first", c.ShutdownGrace.D())
+	}
 	if c.StatePath == "" {
 		p.Add("state_path", "empty; g2msync needs a state file, e.g. /var/lib/g2msync/state.db")
 	}

@@ -663,3 +663,85 @@ func TestServerTimeoutsDefault(t *testing.T) {
 		t.Errorf("MaxHeaderBytes %d, want %d", srv.MaxHeaderBytes, MaxHeaderBytes)
 	}
 }
+
+// run --once stops its cycle as the daemon does: Stopper.Once.
+func TestOnceStopsItsCycleAsTheDaemonDoes(t *testing.T) {
+	type step struct {
+		cancel  bool // end Once's context (main's, on a signal)
+		signals []os.Signal
+		advance time.Duration
+	}
+	for _, tc := range []struct {
+		name      string
+		steps     []step
+		cancelled bool // the cycle's context ended before it returned
+	}{
+		{name: "the context ends; the calls finish", steps: []step{{cancel: true}}},
+		{name: "SIGINT; the calls finish within the grace", steps: []step{{signals: []os.Signal{os.Interrupt}}, {advance: time.Minute - time.Second}}},
+		{name: "SIGTERM; the grace passes", steps: []step{{signals: []os.Signal{syscall.SIGTERM}}, {advance: time.Minute}}, cancelled: true},
+		{name: "the context and its signal, then SIGHUP", steps: []step{{cancel: true, signals: []os.Signal{syscall.SIGTERM, syscall.SIGHUP}}}},
+		{name: "a second signal", steps: []step{{signals: []os.Signal{syscall.SIGTERM}}, {signals: []os.Signal{syscall.SIGTERM}}}, cancelled: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			sig := make(chan os.Signal, 4)
+			stopped, release := make(chan struct{}), make(chan struct{})
+			var gotCancelled atomic.Bool
+			type result struct {
+				rep *Report
+				err error
+			}
+			out := make(chan result, 1)
+			go func() {
+				rep, err := Stopper{Grace: time.Minute, Clock: clk}.Once(ctx, sig, engine.Options{}, func(ctx context.Context, o engine.Options) (*Report, error) {
+					<-o.Stop
+					close(stopped)
+					select {
+					case <-release:
+					case <-ctx.Done():
+						gotCancelled.Store(true)
+					}
+					return okReport("once"), nil
+				})
+				out <- result{rep, err}
+			}()
+			for _, s := range tc.steps {
+				if s.cancel {
+					cancel()
+				}
+				for _, v := range s.signals {
+					sig <- v
+				}
+				waitFor(t, "the signals to be read", func() bool { return len(sig) == 0 })
+				if s.advance > 0 {
+					<-stopped
+					clk.waitTimer(t, "the grace period")
+					clk.Advance(s.advance)
+				}
+			}
+			<-stopped
+			if !tc.cancelled {
+				select {
+				case r := <-out:
+					t.Fatalf("Once returned %v before the calls in flight finished", r.err)
+				case <-time.After(50 * time.Millisecond): // a chance to go wrong
+				}
+				close(release)
+			}
+			var r result
+			select {
+			case r = <-out:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Once did not return")
+			}
+			if r.err != nil || r.rep == nil || r.rep.Result.CycleID != "once" {
+				t.Errorf("Once = %+v, %v; want the cycle's report", r.rep, r.err)
+			}
+			if gotCancelled.Load() != tc.cancelled {
+				t.Errorf("cycle cancelled = %v, want %v", gotCancelled.Load(), tc.cancelled)
+			}
+		})
+	}
+}
