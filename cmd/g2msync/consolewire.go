@@ -98,8 +98,12 @@ func consoleRefusal(cfg *config.Config, ops map[string][]byte) error {
 	return nil
 }
 
-// read opens the state file read-only for a page.
+// read runs fn for a page: on the running cycle's store, beside it, or on
+// the state file opened read-only between cycles.
 func (b *consoleBackend) read(fn func(st *state.Store) error) error {
+	if ok, err := b.a.live.read(fn); ok {
+		return err
+	}
 	select {
 	case b.readers <- struct{}{}:
 		defer func() { <-b.readers }()

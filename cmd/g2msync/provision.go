@@ -258,22 +258,30 @@ func (r *onDemandReport) exit() error {
 
 // onDemand runs an on-demand cycle for the people queries name and reports
 // each person's steps. A dry run changes nothing and, with explain, adds
-// what the state file holds about them. The state file is held for the
-// whole run, as a cycle holds it, so a daemon's cycle waits for it.
+// what the state file holds about them; it reads the state file first, in
+// one short read, and lets it go before reading Graph and GoTo, so a cycle
+// never waits for it. A provision holds the file for its run, as a cycle
+// does.
 func (a *app) onDemand(ctx context.Context, queries []string, dryRun, force, explain bool) (*onDemandReport, error) {
-	var st *state.Store
-	var err error
-	if dryRun {
-		st, err = a.openExisting()
-	} else {
-		st, err = a.openState(false, true)
-	}
-	if err != nil {
-		return nil, err
-	}
-	var store engine.Store = emptyStore{}
 	rep := &onDemandReport{DryRun: dryRun, People: []*personReport{}, Unmatched: []string{}}
-	if st != nil {
+	var store engine.Store = emptyStore{}
+	var held onDemandState
+	if dryRun {
+		snap, err := a.snapshot()
+		if err != nil {
+			return nil, err
+		}
+		if snap != nil {
+			store, held = snap, snap
+			if snap.paused != nil {
+				rep.Paused = snap.paused.Text()
+			}
+		}
+	} else {
+		st, err := a.openState(false, true)
+		if err != nil {
+			return nil, err
+		}
 		defer st.Close()
 		p, err := st.Paused()
 		if err != nil {
@@ -281,16 +289,13 @@ func (a *app) onDemand(ctx context.Context, queries []string, dryRun, force, exp
 		}
 		if p != nil {
 			rep.Paused = p.Text()
-			if !dryRun && !force {
+			if !force {
 				return nil, fmt.Errorf("%s (or provision with --force)", safe(p.Text()))
 			}
 		}
 		a.tokens.set(st)
 		defer a.tokens.set(nil)
-		store = st
-		if dryRun {
-			store = readOnlyStore{st}
-		}
+		store, held = st, st
 	}
 	e := a.engine(store, dryRun)
 	e.Finder = a.source
@@ -301,15 +306,26 @@ func (a *app) onDemand(ctx context.Context, queries []string, dryRun, force, exp
 	if !dryRun {
 		rep.CycleID = res.CycleID
 	}
-	if err := a.fillOnDemand(rep, res, st, explain); err != nil {
+	if err := a.fillOnDemand(rep, res, held, explain); err != nil {
 		return nil, err
 	}
 	return rep, runErr
 }
 
+// onDemandState is what a report of named people reads of the state file:
+// the file a provision holds, or a dry run's snapshot.
+type onDemandState interface {
+	Records() ([]plan.Record, error)
+	Failures() ([]state.Failure, error)
+	Deferred() ([]state.Deferred, error)
+	Staged() ([]state.Staged, error)
+	Audit(state.AuditFilter) ([]state.AuditEntry, error)
+}
+
 // fillOnDemand builds each person's steps from the cycle's read, plan and
-// provisioning log, and with explain what the state file holds.
-func (a *app) fillOnDemand(rep *onDemandReport, res *engine.Result, st *state.Store, explain bool) error {
+// provisioning log, and with explain what the state file holds (st is nil
+// before the first sync).
+func (a *app) fillOnDemand(rep *onDemandReport, res *engine.Result, st onDemandState, explain bool) error {
 	records := map[string]plan.Record{}
 	var failures []state.Failure
 	var deferred []state.Deferred
@@ -444,7 +460,7 @@ func actionOf(ch *plan.Change, list string, x mapping.Explanation, owned, dryRun
 }
 
 // resultOf reads what the cycle recorded for the person's change.
-func resultOf(res *engine.Result, st *state.Store, id string) resultStep {
+func resultOf(res *engine.Result, st onDemandState, id string) resultStep {
 	for _, e := range res.Errors {
 		if e.EntraID == id {
 			return resultStep{Status: statusFailed, Error: e.Error()}
@@ -471,7 +487,7 @@ func resultOf(res *engine.Result, st *state.Store, id string) resultStep {
 }
 
 // known is what the state file holds about the person.
-func known(st *state.Store, id string, rec plan.Record, owned bool, fs []state.Failure, ds []state.Deferred, ss []state.Staged) (*knownStep, error) {
+func known(st onDemandState, id string, rec plan.Record, owned bool, fs []state.Failure, ds []state.Deferred, ss []state.Staged) (*knownStep, error) {
 	k := &knownStep{Log: []state.AuditEntry{}}
 	if owned {
 		k.Account = &knownAccount{GoToKey: rec.GoToKey, Email: rec.Profile.Email, State: string(rec.State), Origin: string(rec.Origin),

@@ -14,6 +14,7 @@ import (
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/plan"
 	"github.com/g2msync/g2msync/pkg/sim/gotosim"
+	"github.com/g2msync/g2msync/pkg/sim/graphsim"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
 	"github.com/g2msync/g2msync/pkg/state"
 )
@@ -362,4 +363,80 @@ func TestChangedScopeFilterReevaluatesEveryone(t *testing.T) {
 			t.Errorf("disable reason %q", c.Reason)
 		}
 	}
+}
+
+// Explain held the state file through its Graph and GoTo reads: the
+// daemon's cycles waited for it and, with explains posted in a loop, failed
+// with "state file … is in use". Explain now reads what it needs of the
+// file in one short read and lets it go before reading Graph: a cycle of
+// this process or of another runs while an explain waits on Graph.
+func TestCyclesRunWhileAnExplainWaitsOnGraph(t *testing.T) {
+	tw, a := syncedSales(t)
+	if err := tw.w.Graph.InjectFault(graphsim.Fault{Route: "GET /users", Hang: true, Times: -1}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.onDemand(ctx, []string{"nobody@contoso.example"}, true, false, true)
+		done <- err
+	}()
+	for tw.w.Graph.Calls("GET /users") == 0 { // the explain now waits on Graph
+		select {
+		case err := <-done:
+			t.Fatalf("the explain ended before its Graph read: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	for name, c := range map[string]*app{"this process": a, "another process": tw.app()} {
+		if rep, err := c.cycle(context.Background(), engine.Options{}); err != nil || rep.Result == nil {
+			t.Errorf("a cycle of %s while an explain waits on Graph: %v", name, err)
+		}
+	}
+	cancel()
+	<-done
+}
+
+// The console's pages opened the state file between cycles and answered
+// "busy" for the whole of a cycle (a long initial sync): they now read
+// beside the cycle of their own process.
+func TestConsoleReadsWhileACycleRuns(t *testing.T) {
+	tw, a := syncedSales(t)
+	const route = "GET /servicePrincipals/{id}/appRoleAssignedTo"
+	if err := tw.w.Graph.InjectFault(graphsim.Fault{Route: route, Hang: true}); err != nil {
+		t.Fatal(err)
+	}
+	before := tw.w.Graph.Calls(route)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.cycle(ctx, engine.Options{})
+		done <- err
+	}()
+	for tw.w.Graph.Calls(route) == before { // the cycle holds the file and waits on Graph
+		time.Sleep(10 * time.Millisecond)
+	}
+	b := &consoleBackend{a: a, now: time.Now, readAfter: 200 * time.Millisecond, readers: make(chan struct{}, 2)}
+	cycles, err := b.Cycles(context.Background(), 0)
+	if err != nil || len(cycles) == 0 {
+		t.Errorf("the console's cycles page during a cycle: %d cycles, %v", len(cycles), err)
+	}
+	if entries, err := b.Audit(context.Background(), state.AuditFilter{}); err != nil || len(entries) == 0 {
+		t.Errorf("the console's log during a cycle: %d entries, %v", len(entries), err)
+	}
+	cancel()
+	<-done
+}
+
+// syncedSales is a world of five people in Sales after its initial sync,
+// and the app that made it.
+func syncedSales(t *testing.T) (*testWorld, *app) {
+	t.Helper()
+	tw := newTestWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 5}}, DirectAdmins: -1, DefaultAccess: -1,
+		Disabled: -1, PreExisting: -1}, "")
+	a := tw.app()
+	if _, err := a.cycle(context.Background(), engine.Options{InitialSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	return tw, a
 }

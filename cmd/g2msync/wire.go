@@ -42,6 +42,9 @@ type app struct {
 	gotoc   *gotomeeting.Client
 	gotoCfg gotomeeting.Config
 	tokens  *tokenStore
+	// live is the state file of the cycle running in this process, for
+	// readers that must not wait for it.
+	live liveStore
 	// pictures keeps the directory picture decoded between cycles.
 	pictures *engine.PictureCache
 	// progress, if set, is told of each cycle's progress.
@@ -85,7 +88,19 @@ func (m *Main) newApp(cfg *config.Config, log *slog.Logger, met *metrics.Metrics
 	}
 	a := &app{cfg: cfg, log: log, metrics: met, mapper: mapper, roots: o.roots, pictures: &engine.PictureCache{}}
 	a.tokens = &tokenStore{keep: func() (*state.Store, error) {
-		return state.Open(cfg.StatePath, state.Options{TokensOnly: true, Timeout: 10 * time.Second})
+		// A token rotated outside a cycle: kept in the state file, or, before
+		// the first sync, in a file of its own that no cycle takes for state.
+		opts := state.Options{TokensOnly: true, Timeout: 10 * time.Second}
+		if _, err := os.Lstat(cfg.StatePath); err == nil {
+			opts = state.Options{CheckOnly: true, Binding: binding(cfg), Timeout: 10 * time.Second}
+		}
+		return state.Open(cfg.StatePath, opts)
+	}, live: &a.live, stored: func(ctx context.Context) (tok string, err error) {
+		err = a.readState(10*time.Second, func(st *state.Store) (err error) { tok, err = st.RefreshToken(ctx); return err })
+		if errors.Is(err, errNoStateFile) {
+			return "", nil
+		}
+		return tok, err
 	}}
 	for _, w := range warnings(cfg) {
 		log.Warn("configuration warning", "key", w.Key, logkey.Reason, w.Msg)
@@ -174,6 +189,8 @@ func (a *app) cycle(ctx context.Context, opts engine.Options) (*daemon.Report, e
 		return nil, err
 	}
 	defer st.Close()
+	a.live.set(st) // readers in this process read beside the cycle
+	defer a.live.set(nil)
 	if p, err := st.Paused(); err != nil || (p != nil && !opts.AdoptOnly) {
 		// A person paused provisioning: the cycle reads and changes nothing.
 		return &daemon.Report{Paused: p}, err
@@ -258,9 +275,14 @@ func (a *app) fillReport(st *state.Store, rep *daemon.Report) {
 type tokenStore struct {
 	mu sync.Mutex
 	st *state.Store
-	// keep opens a file only to keep a rotated token when no state file is
-	// open: `check` and `plan` before the first sync (state.Options.TokensOnly).
-	keep func() (*state.Store, error)
+	// live is the store of a cycle running in this process, which a run
+	// that does not hold the file (explain) shares.
+	live *liveStore
+	// stored reads the kept refresh token in a short read when no state
+	// file is held; keep opens a file only to keep a rotated token then
+	// (the state file, or before the first sync a token-only file).
+	stored func(context.Context) (string, error)
+	keep   func() (*state.Store, error)
 }
 
 // errNoState: a token rotated outside a cycle with nowhere to keep it.
@@ -276,10 +298,13 @@ func (t *tokenStore) set(st *state.Store) {
 func (t *tokenStore) RefreshToken(ctx context.Context) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.st == nil {
-		return "", nil // the configured one; a kept one is read when the file is opened
+	if t.st != nil {
+		return t.st.RefreshToken(ctx)
 	}
-	return t.st.RefreshToken(ctx)
+	if t.stored != nil {
+		return t.stored(ctx) // "" before the first sync: the configured one
+	}
+	return "", nil
 }
 
 // SaveRefreshToken implements gotomeeting.TokenStore.
@@ -288,6 +313,11 @@ func (t *tokenStore) SaveRefreshToken(ctx context.Context, token string) error {
 	defer t.mu.Unlock()
 	if t.st != nil {
 		return t.st.SaveRefreshToken(ctx, token)
+	}
+	if t.live != nil {
+		if ok, err := t.live.read(func(st *state.Store) error { return st.SaveRefreshToken(ctx, token) }); ok {
+			return err
+		}
 	}
 	if t.keep == nil {
 		return errNoState
