@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -137,10 +136,13 @@ type AuditEntry struct {
 	Error   string           `json:"error,omitempty"`
 	// OnDemand marks a change `g2msync provision` made for a person named.
 	OnDemand bool `json:"on_demand,omitempty"`
-	// Operator and Address say who acted in the console (approve, retry,
-	// pause, resume), and from where.
+	// Operator and Address say who took an operator's action (approve,
+	// retry, pause, resume) and from where: the console's operator and
+	// their IP address, or the OS user and host of a command.
 	Operator string `json:"operator,omitempty"`
 	Address  string `json:"address,omitempty"`
+	// Door is where an operator's action came in: "console" or "cli".
+	Door string `json:"door,omitempty"`
 }
 
 // Cycle is the summary of one provisioning cycle.
@@ -357,35 +359,12 @@ func (s *Store) Failures() ([]Failure, error) {
 	return out, err
 }
 
-// ClearFailures removes the failure records of the people matched by who
-// (an Entra id, UPN, email or GoTo key, ignoring case), or of every
-// quarantined account when who is "", so the next cycle tries them again.
-// It returns what it cleared.
+// ClearFailures removes the failure records of the people matched by who,
+// as Tx.ClearFailures does, in a transaction of its own. It returns what it
+// cleared.
 func (s *Store) ClearFailures(who string) ([]Failure, error) {
 	var cleared []Failure
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketFailures)
-		var keys [][]byte
-		err := each(tx, bucketFailures, func(k []byte, f *Failure) error {
-			w := address.Fold(who)
-			match := (who == "" && f.Quarantined) || who == EveryFailure || (who != "" && (w == address.Fold(f.EntraID) || w == address.Fold(f.UPN) ||
-				w == address.Fold(f.Email) || who == f.GoToKey))
-			if match {
-				keys = append(keys, append([]byte(nil), k...))
-				cleared = append(cleared, *f)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := s.Update(func(tx *Tx) (err error) { cleared, err = tx.ClearFailures(who); return err })
 	if err != nil {
 		return nil, fmt.Errorf("clear failures in %s: %w", s.path, err)
 	}
@@ -433,40 +412,39 @@ func (s *Store) SetStaged(staged []Staged) error {
 	})
 }
 
-// ApproveStaged records that by approved the disables and deletes staged
-// now, each bound to its exact change, so that the running daemon applies
-// them on its next cycle (the daemon holds the process lock, so `run --once
-// --allow-disables` cannot run beside it). It returns what was approved.
+// ApproveStaged approves every change staged now, each bound to its exact
+// change.
+//
+// Deprecated: approve the rows someone listed, with ApproveShown or
+// Tx.Approve; this goes with its last caller.
 func (s *Store) ApproveStaged(by string) ([]Staged, error) {
-	return s.approve(by, func(Staged) bool { return true })
+	var staged []Staged
+	err := s.Update(func(tx *Tx) error {
+		all, err := tx.Staged()
+		if err != nil {
+			return err
+		}
+		shown := map[string]string{}
+		for _, st := range all {
+			shown[st.EntraID] = st.Fingerprint
+		}
+		staged, err = tx.Approve(by, shown)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record approval in %s: %w", s.path, err)
+	}
+	return staged, nil
 }
 
 // ApproveShown approves the staged changes a person saw (Entra id → the
-// fingerprint shown): a change staged since, or changed since it was shown,
-// is not approved, however the console's form was sent.
+// fingerprint shown), as Tx.Approve does, in a transaction of its own: a
+// change staged since, or changed since it was shown, is not approved,
+// however the console's form was sent. There is no "approve whatever is
+// staged": an approval is always of rows someone listed.
 func (s *Store) ApproveShown(by string, shown map[string]string) ([]Staged, error) {
-	return s.approve(by, func(st Staged) bool { fp, ok := shown[st.EntraID]; return ok && fp == st.Fingerprint })
-}
-
-func (s *Store) approve(by string, want func(Staged) bool) ([]Staged, error) {
-	staged, err := s.Staged()
-	if err != nil || len(staged) == 0 {
-		return staged, err
-	}
-	staged = slices.DeleteFunc(staged, func(st Staged) bool { return !want(st) })
-	if len(staged) == 0 {
-		return nil, nil
-	}
-	now := s.now()
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketApprovals)
-		for _, st := range staged {
-			if err := putJSON(b, []byte(st.EntraID), Approval{EntraID: st.EntraID, Fingerprint: st.Fingerprint, At: now, By: by}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	var staged []Staged
+	err := s.Update(func(tx *Tx) (err error) { staged, err = tx.Approve(by, shown); return err })
 	if err != nil {
 		return nil, fmt.Errorf("record approval in %s: %w", s.path, err)
 	}
