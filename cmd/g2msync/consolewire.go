@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/console"
 	"github.com/g2msync/g2msync/pkg/daemon"
@@ -20,9 +21,12 @@ import (
 // consoleBackend is what the console reads and does, on the daemon's app:
 // the daemon's own status, the state file (opened per request, briefly,
 // so a running cycle answers "busy" rather than blocking a page), and the
-// clients for explain and seats.
+// clients for explain and seats. Its actions are the application layer's,
+// the same calls the CLI makes.
 type consoleBackend struct {
-	a      *app
+	a *app
+	// svc takes the operators' actions, as it takes the CLI's.
+	svc    *application.Service
 	status func() daemon.StatusDoc
 	now    func() time.Time
 
@@ -55,7 +59,8 @@ func (m *Main) newConsole(a *app, status func() daemon.StatusDoc) (*console.Serv
 		return nil, err
 	}
 	open := daemon.Loopback(a.cfg.Listen) && !c.RequireSignIn
-	b := &consoleBackend{a: a, status: status, now: m.now, seatsTTL: 5 * time.Minute, readAfter: 2 * time.Second, readers: make(chan struct{}, 2)}
+	svc := &application.Service{StatePath: a.cfg.StatePath, Binding: binding(a.cfg), Now: m.now, Log: a.log.With("component", "console")}
+	b := &consoleBackend{a: a, svc: svc, status: status, now: m.now, seatsTTL: 5 * time.Minute, readAfter: 2 * time.Second, readers: make(chan struct{}, 2)}
 	return console.New(console.Options{Backend: b, Operators: ops, OpenReads: open, Logger: a.log.With("component", "console"), Now: m.now,
 		DemoChanges: m.demoChanges})
 }
@@ -114,17 +119,6 @@ func (b *consoleBackend) read(fn func(st *state.Store) error) error {
 	if errors.Is(err, state.ErrInUse) {
 		return console.ErrBusy
 	}
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	return fn(st)
-}
-
-// write opens the state file for an action; it waits longer than a read,
-// since an operator asked for it.
-func (b *consoleBackend) write(fn func(st *state.Store) error) error {
-	st, err := state.Open(b.a.cfg.StatePath, state.Options{MustExist: true, Binding: binding(b.a.cfg), Timeout: 30 * time.Second})
 	if err != nil {
 		return err
 	}
@@ -191,73 +185,32 @@ func (b *consoleBackend) Explain(ctx context.Context, user string) (string, erro
 	return out.String(), err
 }
 
-// audited is the provisioning log entry of an operator's action.
-func (b *consoleBackend) audited(op console.Operator, action, reason string) state.AuditEntry {
-	return state.AuditEntry{Time: b.now(), Action: action, Result: state.ResultSuccess, Reason: reason, Operator: op.Name, Address: op.Address}
+// actor is the signed-in operator taking an action in the console.
+func actor(op console.Operator, reason string) application.Actor {
+	return application.Actor{Name: op.Name, Address: op.Address, Door: application.DoorConsole, Reason: reason}
 }
 
-// auditedFor is the outcome that logs an operator's action on one person.
-func (b *consoleBackend) auditedFor(op console.Operator, action, reason, entraID, upn, email, key string) state.Outcome {
-	e := b.audited(op, action, reason)
-	e.EntraID, e.UPN, e.Email, e.GoToKey = entraID, upn, email, key
-	return state.Outcome{EntraID: entraID, Audit: e}
+func (b *consoleBackend) Approve(ctx context.Context, op console.Operator, shown map[string]string) (int, error) {
+	approved, err := b.svc.Approve(ctx, actor(op, ""), shown)
+	return len(approved), err
 }
 
-func (b *consoleBackend) Approve(_ context.Context, op console.Operator, shown map[string]string) (int, error) {
-	n := 0
-	err := b.write(func(st *state.Store) error {
-		staged, err := st.ApproveShown(op.Name+" (console, "+op.Address+")", shown)
-		if err != nil {
-			return err
-		}
-		var outs []state.Outcome
-		for _, s := range staged {
-			outs = append(outs, b.auditedFor(op, "approve", fmt.Sprintf("approved the staged %s (%s) in the console", s.Kind, s.Reason),
-				s.EntraID, s.UPN, s.Email, s.GoToKey))
-		}
-		n = len(staged)
-		return st.Commit(outs...)
-	})
-	return n, err
-}
-
-func (b *consoleBackend) Retry(_ context.Context, op console.Operator, who string) (int, error) {
+func (b *consoleBackend) Retry(ctx context.Context, op console.Operator, who string) (int, error) {
 	if who == "" {
 		who = state.EveryFailure
 	}
-	n := 0
-	err := b.write(func(st *state.Store) error {
-		cleared, err := st.ClearFailures(who)
-		if err != nil {
-			return err
-		}
-		var outs []state.Outcome
-		for _, f := range cleared {
-			outs = append(outs, b.auditedFor(op, "retry", fmt.Sprintf("released after %d failed attempts of %s, in the console", f.Count, f.Kind),
-				f.EntraID, f.UPN, f.Email, f.GoToKey))
-		}
-		n = len(cleared)
-		return st.Commit(outs...)
-	})
-	return n, err
+	cleared, err := b.svc.Retry(ctx, actor(op, ""), who)
+	return len(cleared), err
 }
 
-func (b *consoleBackend) Pause(_ context.Context, op console.Operator, reason string) error {
-	return b.write(func(st *state.Store) error {
-		if err := st.SetPause(&state.Pause{Since: b.now(), By: op.Name, Reason: reason}); err != nil {
-			return err
-		}
-		return st.Commit(state.Outcome{Audit: b.audited(op, "pause", firstNonEmpty(reason, "paused in the console"))})
-	})
+func (b *consoleBackend) Pause(ctx context.Context, op console.Operator, reason string) error {
+	_, err := b.svc.Pause(ctx, actor(op, reason))
+	return err
 }
 
-func (b *consoleBackend) Resume(_ context.Context, op console.Operator) error {
-	return b.write(func(st *state.Store) error {
-		if err := st.SetPause(nil); err != nil {
-			return err
-		}
-		return st.Commit(state.Outcome{Audit: b.audited(op, "resume", "resumed in the console")})
-	})
+func (b *consoleBackend) Resume(ctx context.Context, op console.Operator) error {
+	_, err := b.svc.Resume(ctx, actor(op, ""))
+	return err
 }
 
 // ConsoleCommand holds the console's helpers.

@@ -380,7 +380,7 @@ func TestAllowDisablesReleasesOnlyWhatWasStaged(t *testing.T) {
 	}
 	// Nothing staged yet: --allow-disables releases nothing, and stages.
 	a := tw.app()
-	if err := tw.m.approveForRun(a); err != nil {
+	if err := tw.m.approveForRun(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
 	res := tw.mustCycle(a, engine.Options{})
@@ -391,7 +391,7 @@ func TestAllowDisablesReleasesOnlyWhatWasStaged(t *testing.T) {
 	tw.w.RemoveFromGroup(people[3].ID)
 	a = tw.app()
 	tw.stdout.Reset()
-	if err := tw.m.approveForRun(a); err != nil {
+	if err := tw.m.approveForRun(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
 	res = tw.mustCycle(a, engine.Options{})

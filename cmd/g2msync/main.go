@@ -85,6 +85,7 @@ func (m *Main) commands() map[string]command {
 		"healthcheck": &HealthcheckCommand{m: m},
 		"version":     &VersionCommand{m: m},
 		"retry":       &RetryCommand{m: m},
+		"approve":     &ApproveCommand{m: m},
 		"state":       &StateCommand{m: m},
 		"pause":       &PauseCommand{m: m},
 		"resume":      &ResumeCommand{m: m},
@@ -145,6 +146,7 @@ Commands:
   report       show the provisioning log
   status       show the last cycles, staged disables, deferred changes and failing accounts
   retry        try a failing or quarantined account again on the next cycle
+  approve      approve staged disables, each as listed (approve --all, or name the people)
   provision    provision named people now, and no one else; print the steps
   explain      say why a person has the GoTo account they have, or none
   mapping      try attribute mappings on real people before saving them (mapping test)

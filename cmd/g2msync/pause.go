@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
+	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/config"
-	"github.com/g2msync/g2msync/pkg/state"
 )
 
 // PauseCommand stops provisioning without stopping the daemon.
@@ -18,25 +16,24 @@ const pauseUsage = `usage: g2msync pause [flags]
 Pauses provisioning: the daemon keeps running and serving, and its cycles
 change nothing until ` + "`g2msync resume`" + `; run --once does nothing either.
 The pause is kept in the state file with when, by whom (the OS user) and
-why, and shows in status, /status, /readyz and the g2msync_paused metric.
+why, and the provisioning log records it with the host; it shows in status, /status, /readyz and the g2msync_paused metric.
 Nothing is lost meanwhile: records, approvals, back-off and the log stay.
 Works while the daemon runs.`
 
 // Run implements command.
-func (c *PauseCommand) Run(_ context.Context, args []string) error {
+func (c *PauseCommand) Run(ctx context.Context, args []string) error {
 	fs := c.m.newFlagSet("pause", pauseUsage)
 	cfgPath := c.m.configFlag(fs)
 	reason := fs.String("reason", "", "why, for status and the log (e.g. \"tenant migration\")")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	st, err := c.m.openStateToPause(*cfgPath)
+	svc, err := c.m.pauseService(*cfgPath)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	p := &state.Pause{Since: c.m.now(), By: operator(), Reason: *reason}
-	if err := st.SetPause(p); err != nil {
+	p, err := svc.Pause(ctx, c.m.actor(*reason))
+	if err != nil {
 		return err
 	}
 	fmt.Fprintln(c.m.Stdout, safe(p.Text())+".")
@@ -48,21 +45,22 @@ type ResumeCommand struct{ m *Main }
 
 const resumeUsage = `usage: g2msync resume [flags]
 
-Lifts a pause: the next cycle provisions again, as if nothing had happened.`
+Lifts a pause: the next cycle provisions again, as if nothing had happened.
+The provisioning log records who resumed (the OS user and host) and why.`
 
 // Run implements command.
-func (c *ResumeCommand) Run(_ context.Context, args []string) error {
+func (c *ResumeCommand) Run(ctx context.Context, args []string) error {
 	fs := c.m.newFlagSet("resume", resumeUsage)
 	cfgPath := c.m.configFlag(fs)
+	reason := fs.String("reason", "", "why, for the log (e.g. \"migration done\")")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	st, err := c.m.openStateToPause(*cfgPath)
+	svc, err := c.m.pauseService(*cfgPath)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	p, err := st.Paused()
+	p, err := svc.Resume(ctx, c.m.actor(*reason))
 	if err != nil {
 		return err
 	}
@@ -70,23 +68,17 @@ func (c *ResumeCommand) Run(_ context.Context, args []string) error {
 		fmt.Fprintln(c.m.Stdout, "Provisioning is not paused.")
 		return nil
 	}
-	if err := st.SetPause(nil); err != nil {
-		return err
-	}
 	fmt.Fprintf(c.m.Stdout, "Resumed (it was paused since %s by %s); the next cycle provisions.\n", p.Since.UTC().Format("2006-01-02 15:04 UTC"), safe(p.By))
 	return nil
 }
 
-// openStateToPause opens the existing state file named by the
-// configuration: pausing needs the file, not the secrets.
-func (m *Main) openStateToPause(cfgPath string) (*state.Store, error) {
+// pauseService is the application layer on the state file named by the
+// configuration: pausing needs the file, not the secrets, so the file's
+// binding is not checked.
+func (m *Main) pauseService(cfgPath string) (*application.Service, error) {
 	path, err := config.StatePath(cfgPath, m.Environ)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	st, err := state.Open(path, state.Options{MustExist: true, Timeout: 30 * time.Second})
-	if errors.Is(err, state.ErrNoState) {
-		return nil, fmt.Errorf("%w (nothing to pause before the first sync)", err)
-	}
-	return st, err
+	return &application.Service{StatePath: path, Now: m.now}, nil
 }

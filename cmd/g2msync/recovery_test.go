@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	bin "encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -138,6 +139,17 @@ func TestCorruptStateIsRebuilt(t *testing.T) {
 
 func TestRetryReleasesAQuarantinedAccount(t *testing.T) {
 	pw := newProcWorld(t, smallWorld(), "@every 20m")
+	// Before the first sync there is nothing to retry, and retry creates
+	// no state file (it did, bound, and empty).
+	if code, out := pw.exitCode("retry", "nobody@contoso.example"); code != ExitFailure || !strings.Contains(out, "no state file") {
+		t.Errorf("retry before the first sync: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(pw.dir, "state.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("retry before the first sync made a state file: %v", err)
+	}
+	if code, out := pw.exitCode("run", "--once", "--initial-sync"); code != ExitOK {
+		t.Fatalf("initial sync: exit %d\n%s", code, out)
+	}
 	if code, out := pw.exitCode("retry", "nobody@contoso.example"); code != ExitFailure || !strings.Contains(out, "no failing account matches") {
 		t.Errorf("retry of nobody: exit %d\n%s", code, out)
 	}

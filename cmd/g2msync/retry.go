@@ -17,14 +17,16 @@ A change that keeps failing is retried with a growing back-off and, after
 safety.quarantine_after failures, quarantined: not tried again until the
 directory changes it or someone runs this command. Name the person by Entra
 object id, UPN, email or GoTo key; --quarantined releases every quarantined
-account. The next cycle tries them at once.`
+account. The next cycle tries them at once. The provisioning log records
+whom it released, who did (the OS user and host) and why.`
 
 // Run implements command.
-func (c *RetryCommand) Run(_ context.Context, args []string) error {
+func (c *RetryCommand) Run(ctx context.Context, args []string) error {
 	fs := c.m.newFlagSet("retry", retryUsage)
 	cfgPath := c.m.configFlag(fs)
 	all := fs.Bool("quarantined", false, "release every quarantined account")
 	every := fs.Bool("all", false, "release every failing account, in back-off or quarantined (as the portal's Restart)")
+	reason := fs.String("reason", "", "why, for the log (e.g. \"licence added\")")
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -41,12 +43,7 @@ func (c *RetryCommand) Run(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStateForWrite(cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	cleared, err := st.ClearFailures(who)
+	cleared, err := c.m.service(cfg).Retry(ctx, c.m.actor(*reason), who)
 	if err != nil {
 		return err
 	}

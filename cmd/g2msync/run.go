@@ -18,6 +18,7 @@ import (
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
+	application "github.com/g2msync/g2msync/pkg/app" // cmd's own app is the wiring; this is the application layer
 	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/engine"
@@ -44,11 +45,12 @@ With --once, runs one cycle and exits:
   (no free seat, back-off, quarantine); they are tried again later.
 SIGTERM and SIGINT stop it as they stop the daemon.
 
---once --allow-disables releases the disables the last cycle staged (as
-status lists them), each bound to its exact change: one that has changed
-since (another kind, account or list), or that no cycle staged yet, waits.
-While the daemon runs it does not run a cycle: it approves them, and the
-daemon applies them on its next cycle.
+--once --allow-disables is ` + "`g2msync approve --all`" + ` and then the cycle: it
+approves the disables the last cycle staged (as status lists them), each
+bound to its exact change, and logs the approval with the OS user and host;
+one that has changed since (another kind, account or list), or that no
+cycle staged yet, waits. While the daemon runs it does not run a cycle: it
+approves them, and the daemon applies them on its next cycle.
 
 Between full directory reads (at least every entra.full_read_interval,
 24h) a cycle asks Graph only what changed since the last one; a full sync
@@ -88,7 +90,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	if !*dry {
 		unlock, err := state.Lock(cfg.StatePath)
 		if errors.Is(err, state.ErrInUse) && *once && *allow && !*initial {
-			return c.m.approve(cfg) // the daemon runs: let it apply them
+			return c.m.approve(ctx, cfg) // the daemon runs: let it apply them
 		}
 		if errors.Is(err, state.ErrInUse) && *once && *initial && !*allow {
 			return c.m.requestFullSync(cfg) // the daemon runs: its next cycle re-matches
@@ -102,7 +104,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 		// The release is bound to what a person saw: the disables the last
 		// cycle staged (status and plan list them), each by its exact change.
 		// One that changed since, or that no cycle staged yet, waits.
-		if err := c.m.approveForRun(a); err != nil {
+		if err := c.m.approveForRun(ctx, a); err != nil {
 			return err
 		}
 		return c.m.runOnce(ctx, a, engine.Options{InitialSync: *initial})
@@ -151,15 +153,10 @@ func (m *Main) runOnce(ctx context.Context, a *app, opts engine.Options) error {
 	return exitFor(res, err)
 }
 
-// approve records the approval of the disables staged now, for the running
+// approve approves the disables staged now, as listed, for the running
 // daemon to apply on its next cycle.
-func (m *Main) approve(cfg *config.Config) error {
-	st, err := openStateForWrite(cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	staged, err := st.ApproveStaged(operator())
+func (m *Main) approve(ctx context.Context, cfg *config.Config) error {
+	staged, err := m.approveShown(ctx, m.service(cfg))
 	if err != nil {
 		return err
 	}
@@ -174,6 +171,17 @@ func (m *Main) approve(cfg *config.Config) error {
 	fmt.Fprintln(m.Stdout, "Each approval is bound to the exact change shown: if it changes before the daemon's next cycle")
 	fmt.Fprintln(m.Stdout, "(another kind, account or list), or a new disable is staged, that one waits for another approval.")
 	return nil
+}
+
+// approveShown is --allow-disables: it lists what is staged now and
+// approves exactly that, each by its fingerprint, as the operator running
+// the command (`g2msync approve --all`).
+func (m *Main) approveShown(ctx context.Context, svc *application.Service) ([]state.Staged, error) {
+	staged, err := svc.Staged(ctx)
+	if err != nil || len(staged) == 0 {
+		return nil, err
+	}
+	return svc.Approve(ctx, m.actor(""), application.Shown(staged))
 }
 
 // requestFullSync asks the running daemon to make its next cycle a full
@@ -192,6 +200,18 @@ func (m *Main) requestFullSync(cfg *config.Config) error {
 	return nil
 }
 
+// service is the application layer on cfg's state file.
+func (m *Main) service(cfg *config.Config) *application.Service {
+	return &application.Service{StatePath: cfg.StatePath, Binding: binding(cfg), Now: m.now}
+}
+
+// actor is the person running a command, for the provisioning log: the OS
+// user on this host, through the CLI.
+func (m *Main) actor(reason string) application.Actor {
+	host, _ := os.Hostname()
+	return application.Actor{Name: operator(), Address: host, Door: application.DoorCLI, Reason: reason}
+}
+
 // operator names the person running the command, for the provisioning log:
 // the login behind sudo when there is one.
 func operator() string {
@@ -205,14 +225,12 @@ func operator() string {
 }
 
 // approveForRun approves, for the run about to start, the disables staged
-// by the last cycle, bound to their exact changes.
-func (m *Main) approveForRun(a *app) error {
-	st, err := a.openExisting()
-	if err != nil || st == nil {
-		return err
+// by the last cycle, as listed now, each bound to its exact change.
+func (m *Main) approveForRun(ctx context.Context, a *app) error {
+	staged, err := m.approveShown(ctx, m.service(a.cfg))
+	if errors.Is(err, state.ErrNoState) {
+		return nil // no cycle has run: the run about to start says what to do
 	}
-	defer st.Close()
-	staged, err := st.ApproveStaged(operator())
 	if err != nil {
 		return err
 	}
