@@ -588,6 +588,20 @@ func TestDisableTakesWhatTheAccountReallyHolds(t *testing.T) {
 	}
 }
 
+// approveAll approves every change staged, as listed now: what `g2msync
+// approve --all` does.
+func approveAll(st *state.Store) ([]state.Staged, error) {
+	staged, err := st.Staged()
+	if err != nil {
+		return nil, err
+	}
+	shown := map[string]string{}
+	for _, s := range staged {
+		shown[s.EntraID] = s.Fingerprint
+	}
+	return st.ApproveShown("ops", shown)
+}
+
 func TestApprovalReleasesExactlyTheStagedDisables(t *testing.T) {
 	h := newHarness(t, 10)
 	h.mustRun(Options{})
@@ -596,7 +610,7 @@ func TestApprovalReleasesExactlyTheStagedDisables(t *testing.T) {
 		t.Fatalf("staged %d", len(res.Plan.Staged))
 	}
 	st, _ := state.Open(h.path, state.Options{})
-	approved, err := st.ApproveStaged("ops")
+	approved, err := approveAll(st)
 	st.Close()
 	if err != nil || len(approved) != 3 {
 		t.Fatalf("approve: %v %v", approved, err)

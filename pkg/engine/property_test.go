@@ -89,7 +89,7 @@ func drawWorld(t *rapid.T, h *harness) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _ = st.ApproveStaged("ops")
+		_, _ = approveAll(st)
 		st.Close()
 	}
 	drawInterrupted(t, h, n)

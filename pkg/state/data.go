@@ -412,31 +412,6 @@ func (s *Store) SetStaged(staged []Staged) error {
 	})
 }
 
-// ApproveStaged approves every change staged now, each bound to its exact
-// change.
-//
-// Deprecated: approve the rows someone listed, with ApproveShown or
-// Tx.Approve; this goes with its last caller.
-func (s *Store) ApproveStaged(by string) ([]Staged, error) {
-	var staged []Staged
-	err := s.Update(func(tx *Tx) error {
-		all, err := tx.Staged()
-		if err != nil {
-			return err
-		}
-		shown := map[string]string{}
-		for _, st := range all {
-			shown[st.EntraID] = st.Fingerprint
-		}
-		staged, err = tx.Approve(by, shown)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("record approval in %s: %w", s.path, err)
-	}
-	return staged, nil
-}
-
 // ApproveShown approves the staged changes a person saw (Entra id → the
 // fingerprint shown), as Tx.Approve does, in a transaction of its own: a
 // change staged since, or changed since it was shown, is not approved,
