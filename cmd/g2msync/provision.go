@@ -248,7 +248,7 @@ func (r *onDemandReport) exit() error {
 	case len(msgs) > 0:
 		return exitError{ExitFailure, strings.Join(msgs, "; ")}
 	case len(staged) > 0:
-		return exitError{ExitStaged, fmt.Sprintf("the disable of %s is staged for approval: review it with `g2msync status`, release it with `g2msync run --once --allow-disables`",
+		return exitError{ExitStaged, fmt.Sprintf("the disable of %s is staged for approval: review it with `g2msync status`, approve it with `g2msync approve USER`, and the next cycle applies it",
 			safe(strings.Join(staged, ", ")))}
 	case len(deferred) > 0:
 		return exitError{ExitPartial, fmt.Sprintf("the change of %s is deferred (see above); it is tried again on later cycles", safe(strings.Join(deferred, ", ")))}

@@ -250,7 +250,7 @@ func exitFor(res *engine.Result, err error) error {
 	}
 	switch res.Outcome() {
 	case engine.OutcomeStaged:
-		msg := fmt.Sprintf("%d disables are staged for approval: review them with `g2msync plan`, release them with `g2msync run --once --allow-disables`", res.Cycle.Staged)
+		msg := fmt.Sprintf("%d disables are staged for approval: review them with `g2msync plan`, approve them with `g2msync approve --all` or `g2msync approve USER`, or approve and apply them at once with `g2msync run --once --allow-disables`", res.Cycle.Staged)
 		if n := len(res.Errors); n > 0 {
 			msg += fmt.Sprintf("; %d other changes failed and are retried on the next cycle", n)
 		}

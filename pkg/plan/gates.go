@@ -80,6 +80,6 @@ func stageReason(p *Plan, pol Policy) string {
 		pct = float64(len(p.Staged)) * 100 / float64(p.OwnedActive)
 	}
 	return fmt.Sprintf("%d disables (%.0f%% of %d owned active accounts) exceed safety.max_disables=%d or safety.max_disables_percent=%g; "+
-		"review them with `g2msync plan`, then release them with `g2msync run --once --allow-disables`",
+		"review them with `g2msync plan`, then approve them with `g2msync approve --all` (or one by one with `g2msync approve USER`) for the next cycle, or approve and apply them at once with `g2msync run --once --allow-disables`",
 		len(p.Staged), pct, p.OwnedActive, pol.MaxDisables, pol.MaxDisablesPercent)
 }

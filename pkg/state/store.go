@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -38,6 +41,11 @@ var (
 
 	keySchema  = []byte("schema")
 	keyBinding = []byte("binding")
+	// keyBindingSum holds the SHA-256 of the binding's JSON: a flipped
+	// character in an account key would otherwise read as another
+	// account's file. Files written before it have none until their next
+	// open for writing.
+	keyBindingSum = []byte("binding_sum")
 	// keyTokensOnly marks a file that `check` or `plan` created before the
 	// first sync, only to keep a refresh token GoTo rotated: it is not a
 	// state file yet, and a regular cycle must not take it for one.
@@ -322,7 +330,9 @@ func (s *Store) init(b *Binding) error {
 		if err := s.checkTx(tx, b); err != nil {
 			return err
 		}
-		ready = (b == nil || tx.Bucket(bucketMeta).Get(keyBinding) != nil) && schemaOf(tx) == SchemaVersion
+		meta := tx.Bucket(bucketMeta)
+		ready = (b == nil || meta.Get(keyBinding) != nil) && (meta.Get(keyBinding) == nil || meta.Get(keyBindingSum) != nil) &&
+			schemaOf(tx) == SchemaVersion
 		return nil
 	}); err != nil {
 		return err
@@ -353,7 +363,13 @@ func (s *Store) init(b *Binding) error {
 			}
 		}
 		if b != nil && meta.Get(keyBinding) == nil {
-			return putJSON(meta, keyBinding, b)
+			if err := putJSON(meta, keyBinding, b); err != nil {
+				return err
+			}
+		}
+		if raw := meta.Get(keyBinding); raw != nil && meta.Get(keyBindingSum) == nil {
+			sum := sha256.Sum256(raw)
+			return meta.Put(keyBindingSum, sum[:])
 		}
 		return nil
 	})
@@ -416,6 +432,14 @@ func (s *Store) checkBuckets() error {
 				return fmt.Errorf("state file %s is %w: its %q bucket is missing; %s", s.path, ErrCorrupt, name, recovery)
 			}
 		}
+		// A later bucket may be missing (created on the next open for
+		// writing), but not stand there as a plain value: the cursor gives
+		// a bucket a nil value.
+		for _, name := range allBuckets {
+			if k, v := tx.Cursor().Seek(name); bytes.Equal(k, name) && v != nil {
+				return fmt.Errorf("state file %s is %w: its %q bucket is a plain value; %s", s.path, ErrCorrupt, name, recovery)
+			}
+		}
 		return nil
 	})
 }
@@ -437,14 +461,16 @@ func (s *Store) checkTx(tx *bolt.Tx, b *Binding) error {
 		return nil
 	}
 	if raw := meta.Get(keyBinding); raw != nil {
-		// The binding has no checksum of its own: a damaged one must not
-		// read as another tenant's or account's (a mismatch says "set
-		// state_path to another file"), so anything but the three names,
-		// each given, is damage.
+		// A damaged binding must not read as another tenant's or account's
+		// (a mismatch says "set state_path to another file"): one that
+		// fails its checksum, or, in a file from before the checksum, is
+		// anything but the three names, each plausible, is damage.
 		var stored Binding
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&stored); err != nil || stored.TenantID == "" || stored.App == "" || stored.GoToAccount == "" {
+		sum := sha256.Sum256(raw)
+		if want := meta.Get(keyBindingSum); want != nil && !bytes.Equal(want, sum[:]) ||
+			dec.Decode(&stored) != nil || !plausible(stored.TenantID) || !plausible(stored.App) || !plausible(stored.GoToAccount) {
 			return fmt.Errorf("state file %s is %w: its binding to a tenant, app and GoTo account is damaged (%q); %s", s.path, ErrCorrupt, raw, recovery)
 		}
 		if stored != *b {
@@ -452,6 +478,17 @@ func (s *Store) checkTx(tx *bolt.Tx, b *Binding) error {
 		}
 	}
 	return nil
+}
+
+// plausible reports whether v could be a tenant id, app or GoTo account key
+// that a configuration gave: not empty, valid UTF-8, no control character.
+// A file written before the binding had its checksum is checked this far.
+func plausible(v string) bool {
+	// JSON decoding turns invalid UTF-8 into U+FFFD: a key never holds it.
+	if v == "" || !utf8.ValidString(v) || strings.ContainsRune(v, utf8.RuneError) {
+		return false
+	}
+	return !strings.ContainsFunc(v, unicode.IsControl)
 }
 
 // Path returns the file's path.

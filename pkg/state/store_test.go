@@ -634,3 +634,59 @@ func TestDamagedLogEntryIsSkippedAndNamed(t *testing.T) {
 		t.Errorf("after pruning: %d entries, %v; want 2 and the recent damaged one", len(got), err)
 	}
 }
+
+// The long bit-flip campaign found a flipped account key read as another
+// GoTo account's file ("set state_path to another file"), and a bucket whose
+// flag was flipped refused with bbolt's "incompatible value". Both are damage.
+func TestDamagedBindingAndBucketFlagAreDamage(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		damage func(tx *bolt.Tx) error
+	}{
+		{"another plausible account key", func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketMeta).Put(keyBinding, []byte(`{"tenant_id":"t1","app":"sp1","goto_account":"43"}`))
+		}},
+		{"an account key that is no text, in a file without the checksum", func(tx *bolt.Tx) error {
+			if err := tx.Bucket(bucketMeta).Delete(keyBindingSum); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketMeta).Put(keyBinding, []byte("{\"tenant_id\":\"t1\",\"app\":\"sp1\",\"goto_account\":\"\xc02\"}"))
+		}},
+		{"a bucket stored as a plain value", func(tx *bolt.Tx) error {
+			if err := tx.DeleteBucket(bucketDeferred); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketMeta).Put([]byte("x"), []byte("y")) // keep a write in the tx
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "s.db")
+			open(t, path, Options{Binding: binding}).Close()
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = db.Update(func(tx *bolt.Tx) error {
+				if err := c.damage(tx); err != nil {
+					return err
+				}
+				if c.name == "a bucket stored as a plain value" {
+					return tx.Cursor().Bucket().Put(bucketDeferred, []byte("plain"))
+				}
+				return nil
+			})
+			db.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, opts := range []Options{{ReadOnly: true, Binding: binding}, {Binding: binding}} {
+				if s, err := Open(path, opts); !errors.Is(err, ErrCorrupt) {
+					if s != nil {
+						s.Close()
+					}
+					t.Errorf("%+v: %v, want it refused as damaged", opts, err)
+				}
+			}
+		})
+	}
+}
