@@ -39,36 +39,9 @@ func (c *HealthcheckCommand) Run(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfgFile := *cfgPath
-	if cfgFile == defaultConfigPath {
-		if _, err := os.Stat(cfgFile); errors.Is(err, os.ErrNotExist) {
-			cfgFile = "" // configured by environment only, as in a container
-		}
-	}
-	listen, lt, cfgErr := config.Listener(cfgFile, c.m.Environ)
-	base := *url
-	if base == "" {
-		if cfgErr != nil {
-			return usageError{cfgErr}
-		}
-		if listen == "" {
-			return usageError{fmt.Errorf("listen is empty in the configuration: the daemon serves no health endpoint")}
-		}
-		if strings.HasPrefix(listen, ":") || strings.HasPrefix(listen, "0.0.0.0:") {
-			listen = "127.0.0.1" + listen[strings.Index(listen, ":"):]
-		}
-		base = "http://" + listen
-		if lt.CertFile != "" {
-			base = "https://" + listen
-		}
-	}
-	client := &http.Client{}
-	if strings.HasPrefix(base, "https://") && cfgErr == nil && lt.CertFile != "" {
-		tc, err := probeTLS(lt.CertFile)
-		if err != nil {
-			return err
-		}
-		client.Transport = &http.Transport{TLSClientConfig: tc}
+	base, client, err := c.m.daemonClient(*cfgPath, *url)
+	if err != nil {
+		return err
 	}
 	path := "/healthz"
 	if *ready {
@@ -76,7 +49,7 @@ func (c *HealthcheckCommand) Run(ctx context.Context, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
 		return usageError{err}
 	}
@@ -91,6 +64,45 @@ func (c *HealthcheckCommand) Run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprint(c.m.Stdout, string(body))
 	return nil
+}
+
+// daemonClient returns the base URL of the daemon of the configuration at
+// cfgPath (or url, when given) and a client that trusts only its listener:
+// for healthcheck's probes and status's live read. Only listen and
+// listen_tls are read from the configuration.
+func (m *Main) daemonClient(cfgPath, url string) (string, *http.Client, error) {
+	cfgFile := cfgPath
+	if cfgFile == defaultConfigPath {
+		if _, err := os.Stat(cfgFile); errors.Is(err, os.ErrNotExist) {
+			cfgFile = "" // configured by environment only, as in a container
+		}
+	}
+	listen, lt, cfgErr := config.Listener(cfgFile, m.Environ)
+	base := url
+	if base == "" {
+		if cfgErr != nil {
+			return "", nil, usageError{cfgErr}
+		}
+		if listen == "" {
+			return "", nil, usageError{fmt.Errorf("listen is empty in the configuration: the daemon serves no health endpoint")}
+		}
+		if strings.HasPrefix(listen, ":") || strings.HasPrefix(listen, "0.0.0.0:") {
+			listen = "127.0.0.1" + listen[strings.Index(listen, ":"):]
+		}
+		base = "http://" + listen
+		if lt.CertFile != "" {
+			base = "https://" + listen
+		}
+	}
+	client := &http.Client{}
+	if strings.HasPrefix(base, "https://") && cfgErr == nil && lt.CertFile != "" {
+		tc, err := probeTLS(lt.CertFile)
+		if err != nil {
+			return "", nil, err
+		}
+		client.Transport = &http.Transport{TLSClientConfig: tc}
+	}
+	return strings.TrimSuffix(base, "/"), client, nil
 }
 
 // probeTLS is the TLS configuration of a probe of our own listener: the

@@ -5,12 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/g2msync/g2msync/pkg/config"
+	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/plan"
 	"github.com/g2msync/g2msync/pkg/sim/gotosim"
@@ -439,4 +443,35 @@ func syncedSales(t *testing.T) (*testWorld, *app) {
 		t.Fatal(err)
 	}
 	return tw, a
+}
+
+// status refused while a cycle held the state file: the whole of a long
+// initial sync. It now asks the running daemon at its listen address.
+func TestStatusAsksTheDaemonWhileACycleHoldsTheFile(t *testing.T) {
+	tw, a := syncedSales(t)
+	listen := freeAddr(t)
+	cfgFile := filepath.Join(tw.dir, "g2msync.yaml")
+	if err := os.WriteFile(cfgFile, []byte("state_path: "+tw.cfg.StatePath+"\nlisten: "+listen+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const route = "GET /servicePrincipals/{id}/appRoleAssignedTo"
+	if err := tw.w.Graph.InjectFault(graphsim.Fault{Route: route, Hang: true}); err != nil {
+		t.Fatal(err)
+	}
+	before := tw.w.Graph.Calls(route)
+	d, err := daemon.New(daemon.Options{Schedule: "@every 1h", Cycle: a.cycle, Listen: listen, Logger: a.log, Metrics: a.metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := make(chan os.Signal, 2)
+	done := make(chan struct{})
+	go func() { d.Run(context.Background(), sig); close(done) }()
+	defer func() { sig <- syscall.SIGTERM; sig <- syscall.SIGTERM; tw.w.Graph.ClearFaults(); <-done }()
+	for tw.w.Graph.Calls(route) == before { // the daemon's cycle holds the file and waits on Graph
+		time.Sleep(10 * time.Millisecond)
+	}
+	code, out, errOut := runMain(t, nil, "status", "--config", cfgFile)
+	if code != ExitOK || !strings.Contains(errOut, "live status from http://"+listen+"/status") || !strings.Contains(out, "Changes deferred") {
+		t.Errorf("status during a cycle: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
 }

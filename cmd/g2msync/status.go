@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/plan"
 	"github.com/g2msync/g2msync/pkg/state"
 )
@@ -21,7 +24,9 @@ const statusUsage = `usage: g2msync status [flags]
 Prints the last cycles (outcome, counts, API calls, problems by cause), the
 disables waiting for approval, the changes deferred (no free seat, back-off,
 quarantine) with what they wait for, and the accounts whose last change failed. Reads the state file
-only. A running daemon serves the same, live, at http://<listen>/status.`
+only. A running daemon serves the same, live, at http://<listen>/status; while
+a cycle holds the state file, status asks the daemon there instead (with
+status_token when the listener needs one).`
 
 // Status is what `status` prints and the daemon serves on /status.
 type Status struct {
@@ -33,7 +38,7 @@ type Status struct {
 }
 
 // Run implements command.
-func (c *StatusCommand) Run(_ context.Context, args []string) error {
+func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	fs := c.m.newFlagSet("status", statusUsage)
 	cfgPath, statePath := c.m.statePathFlags(fs)
 	n := fs.Int("cycles", 10, "how many recent cycles to show")
@@ -41,14 +46,24 @@ func (c *StatusCommand) Run(_ context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	var s *Status
 	st, err := c.m.openStateReadOnly(*cfgPath, *statePath)
-	if err != nil {
+	switch {
+	case errors.Is(err, state.ErrInUse) && *statePath == "":
+		// A cycle holds the file (a long initial sync): the daemon that
+		// runs it knows the same, live.
+		var from string
+		if s, from, err = c.m.liveStatus(ctx, *cfgPath, *n); err != nil {
+			return fmt.Errorf("the state file is in use by a running cycle, and the daemon did not answer at its listen address: %w", err)
+		}
+		fmt.Fprintf(c.m.Stderr, "A cycle holds the state file; this is the daemon's live status from %s.\n", from)
+	case err != nil:
 		return err
-	}
-	defer st.Close()
-	s, err := readStatus(st, *n)
-	if err != nil {
-		return err
+	default:
+		defer st.Close()
+		if s, err = readStatus(st, *n); err != nil {
+			return err
+		}
 	}
 	if *output == "json" {
 		enc := json.NewEncoder(c.m.Stdout)
@@ -56,6 +71,39 @@ func (c *StatusCommand) Run(_ context.Context, args []string) error {
 		return enc.Encode(s)
 	}
 	return writeStatusText(c.m.Stdout, s)
+}
+
+// liveStatus reads /status from the daemon of the configuration at cfgPath
+// (its listen address, over TLS when listen_tls is set, with status_token
+// when the configuration loads and has one), keeping the newest n cycles.
+func (m *Main) liveStatus(ctx context.Context, cfgPath string, n int) (*Status, string, error) {
+	base, client, err := m.daemonClient(cfgPath, "")
+	if err != nil {
+		return nil, "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/status", nil)
+	if err != nil {
+		return nil, "", err
+	}
+	if cfg, err := m.loadConfig(cfgPath); err == nil && cfg.StatusToken.IsSet() {
+		req.Header.Set("Authorization", "Bearer "+cfg.StatusToken.Value())
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", fmt.Errorf("%s/status answered %d", base, resp.StatusCode)
+	}
+	var doc daemon.StatusDoc
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&doc); err != nil {
+		return nil, "", fmt.Errorf("read %s/status: %w", base, err)
+	}
+	s := &Status{Cycles: doc.Cycles[:min(n, len(doc.Cycles))], Staged: doc.Staged, Deferred: doc.Deferred, Failures: doc.Failures, Paused: doc.Paused}
+	return s, base + "/status", nil
 }
 
 func readStatus(st *state.Store, n int) (*Status, error) {
