@@ -445,10 +445,11 @@ func syncedSales(t *testing.T) (*testWorld, *app) {
 	return tw, a
 }
 
-// status refused while a cycle held the state file: the whole of a long
-// initial sync. It now asks the running daemon at its listen address.
-func TestStatusAsksTheDaemonWhileACycleHoldsTheFile(t *testing.T) {
-	tw, a := syncedSales(t)
+// status and report refused while a cycle held the state file: the whole
+// of a long initial sync. They now ask the running daemon at its listen
+// address (/status, and the console's log download).
+func TestStatusAndReportAskTheDaemonWhileACycleHoldsTheFile(t *testing.T) {
+	tw, _ := syncedSales(t)
 	listen := freeAddr(t)
 	cfgFile := filepath.Join(tw.dir, "g2msync.yaml")
 	if err := os.WriteFile(cfgFile, []byte("state_path: "+tw.cfg.StatePath+"\nlisten: "+listen+"\n"), 0o600); err != nil {
@@ -459,7 +460,15 @@ func TestStatusAsksTheDaemonWhileACycleHoldsTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := tw.w.Graph.Calls(route)
-	d, err := daemon.New(daemon.Options{Schedule: "@every 1h", Cycle: a.cycle, Listen: listen, Logger: a.log, Metrics: a.metrics})
+	cfg := *tw.cfg
+	cfg.Listen, cfg.Console.Disabled = listen, false
+	b := tw.appWith(&cfg) // the daemon's
+	var d *daemon.Daemon
+	ui, err := tw.m.newConsole(b, func() daemon.StatusDoc { return d.Status() })
+	if err != nil || ui == nil {
+		t.Fatalf("console: %v", err)
+	}
+	d, err = daemon.New(daemon.Options{Schedule: "@every 1h", Cycle: b.cycle, Listen: listen, Logger: b.log, Metrics: b.metrics, Console: ui})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,5 +482,10 @@ func TestStatusAsksTheDaemonWhileACycleHoldsTheFile(t *testing.T) {
 	code, out, errOut := runMain(t, nil, "status", "--config", cfgFile)
 	if code != ExitOK || !strings.Contains(errOut, "live status from http://"+listen+"/status") || !strings.Contains(out, "Changes deferred") {
 		t.Errorf("status during a cycle: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	code, out, errOut = runMain(t, nil, "report", "--config", cfgFile, "--action", "create", "--output", "json")
+	var entries []state.AuditEntry
+	if code != ExitOK || json.Unmarshal([]byte(out), &entries) != nil || len(entries) != 5 || !strings.Contains(errOut, "http://"+listen+"/log.json") {
+		t.Errorf("report during a cycle: exit %d, %d entries, want the 5 creates\nstdout:\n%s\nstderr:\n%s", code, len(entries), out, errOut)
 	}
 }

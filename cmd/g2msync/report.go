@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,7 +22,9 @@ const reportUsage = `usage: g2msync report [flags]
 
 Prints the provisioning log: one entry per change g2msync applied, failed,
 staged or skipped, with the properties it modified (old → new). Reads the
-state file only; safe to run while the daemon is up (between its cycles).
+state file only; safe to run while the daemon is up. While a cycle holds
+the file, report asks the daemon's console at its listen address for the
+same entries (the console must be on, and open to reads there: loopback).
 
 Examples:
   g2msync report --since 24h --result failure
@@ -29,7 +32,7 @@ Examples:
   g2msync report --cycle 20261126T001650Z-ab12 --output csv > cycle.csv`
 
 // Run implements command.
-func (c *ReportCommand) Run(_ context.Context, args []string) error {
+func (c *ReportCommand) Run(ctx context.Context, args []string) error {
 	fs := c.m.newFlagSet("report", reportUsage)
 	cfgPath, statePath := c.m.statePathFlags(fs)
 	var f state.AuditFilter
@@ -54,6 +57,15 @@ func (c *ReportCommand) Run(_ context.Context, args []string) error {
 		return usageError{fmt.Errorf("--output: want text, json or csv, got %q", *output)}
 	}
 	st, err := c.m.openStateReadOnly(*cfgPath, *statePath)
+	if errors.Is(err, state.ErrInUse) && *statePath == "" {
+		// A cycle holds the file: the daemon's console serves the same log.
+		entries, from, lerr := c.m.liveLog(ctx, *cfgPath, f)
+		if lerr != nil {
+			return fmt.Errorf("the state file is in use by a running cycle, and the daemon's console did not answer at its listen address: %w", lerr)
+		}
+		fmt.Fprintf(c.m.Stderr, "A cycle holds the state file; these entries come from the daemon at %s.\n", from)
+		return writeReport(c.m.Stdout, entries, *output)
+	}
 	if err != nil {
 		return err
 	}
@@ -67,6 +79,30 @@ func (c *ReportCommand) Run(_ context.Context, args []string) error {
 		return fmt.Errorf("read provisioning log: %w", err)
 	}
 	return writeReport(c.m.Stdout, entries, *output)
+}
+
+// liveLog reads the provisioning log entries f selects from the console of
+// the daemon of the configuration at cfgPath (its JSON download), oldest
+// first, keeping the newest f.Limit.
+func (m *Main) liveLog(ctx context.Context, cfgPath string, f state.AuditFilter) ([]state.AuditEntry, string, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"user": f.User, "action": f.Action, "result": f.Result, "cycle": f.CycleID} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if !f.Since.IsZero() {
+		q.Set("since", f.Since.UTC().Format("2006-01-02T15:04")) // the console's finest: minutes
+	}
+	var entries []state.AuditEntry
+	from, err := m.askDaemon(ctx, cfgPath, "/log.json?"+q.Encode(), "", time.Minute, &entries)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w (the console must be on, and open to reads on its listener)", err)
+	}
+	if f.Limit > 0 && len(entries) > f.Limit {
+		entries = entries[len(entries)-f.Limit:]
+	}
+	return entries, from, nil
 }
 
 func parseSince(s string, now time.Time) (time.Time, error) {

@@ -74,36 +74,52 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 }
 
 // liveStatus reads /status from the daemon of the configuration at cfgPath
-// (its listen address, over TLS when listen_tls is set, with status_token
-// when the configuration loads and has one), keeping the newest n cycles.
+// (with status_token when the configuration loads and has one), keeping
+// the newest n cycles.
 func (m *Main) liveStatus(ctx context.Context, cfgPath string, n int) (*Status, string, error) {
+	var doc daemon.StatusDoc
+	token := ""
+	if cfg, err := m.loadConfig(cfgPath); err == nil && cfg.StatusToken.IsSet() {
+		token = cfg.StatusToken.Value()
+	}
+	from, err := m.askDaemon(ctx, cfgPath, "/status", token, 10*time.Second, &doc)
+	if err != nil {
+		return nil, "", err
+	}
+	s := &Status{Cycles: doc.Cycles[:min(n, len(doc.Cycles))], Staged: doc.Staged, Deferred: doc.Deferred, Failures: doc.Failures, Paused: doc.Paused}
+	return s, from, nil
+}
+
+// askDaemon GETs path (with its query) from the daemon of the configuration
+// at cfgPath, over its listener as healthcheck reaches it, and decodes the
+// JSON reply into v. It returns the URL asked, without the query.
+func (m *Main) askDaemon(ctx context.Context, cfgPath, path, token string, wait time.Duration, v any) (string, error) {
 	base, client, err := m.daemonClient(cfgPath, "")
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	from, _, _ := strings.Cut(base+path, "?")
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/status", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
-	if cfg, err := m.loadConfig(cfgPath); err == nil && cfg.StatusToken.IsSet() {
-		req.Header.Set("Authorization", "Bearer "+cfg.StatusToken.Value())
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, "", fmt.Errorf("%s/status answered %d", base, resp.StatusCode)
+		return "", fmt.Errorf("%s answered %d", from, resp.StatusCode)
 	}
-	var doc daemon.StatusDoc
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&doc); err != nil {
-		return nil, "", fmt.Errorf("read %s/status: %w", base, err)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<30)).Decode(v); err != nil {
+		return "", fmt.Errorf("read %s: %w", from, err)
 	}
-	s := &Status{Cycles: doc.Cycles[:min(n, len(doc.Cycles))], Staged: doc.Staged, Deferred: doc.Deferred, Failures: doc.Failures, Paused: doc.Paused}
-	return s, base + "/status", nil
+	return from, nil
 }
 
 func readStatus(st *state.Store, n int) (*Status, error) {
