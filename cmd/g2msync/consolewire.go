@@ -59,7 +59,7 @@ func (m *Main) newConsole(a *app, status func() daemon.StatusDoc) (*console.Serv
 		return nil, err
 	}
 	open := daemon.Loopback(a.cfg.Listen) && !c.RequireSignIn
-	svc := &application.Service{StatePath: a.cfg.StatePath, Binding: binding(a.cfg), Now: m.now, Log: a.log.With("component", "console")}
+	svc := &application.Service{StatePath: a.cfg.StatePath, Binding: binding(a.cfg), Now: m.now, Log: a.log.With("component", "console"), Live: &a.live}
 	b := &consoleBackend{a: a, svc: svc, status: status, now: m.now, seatsTTL: 5 * time.Minute, readAfter: 2 * time.Second, readers: make(chan struct{}, 2)}
 	return console.New(console.Options{Backend: b, Operators: ops, OpenReads: open, Logger: a.log.With("component", "console"), Now: m.now,
 		DemoChanges: m.demoChanges})
@@ -106,7 +106,7 @@ func consoleRefusal(cfg *config.Config, ops map[string][]byte) error {
 // read runs fn for a page: on the running cycle's store, beside it, or on
 // the state file opened read-only between cycles.
 func (b *consoleBackend) read(fn func(st *state.Store) error) error {
-	if ok, err := b.a.live.read(fn); ok {
+	if ok, err := b.a.live.Use(fn); ok {
 		return err
 	}
 	select {

@@ -2,42 +2,12 @@ package main
 
 import (
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/plan"
 	"github.com/g2msync/g2msync/pkg/state"
 )
-
-// liveStore is the state file of the cycle running in this process, shared
-// with this process's readers (the console's pages, explain): bbolt lets
-// read transactions run beside the cycle's writes, each on a consistent
-// snapshot, so a reader neither waits for a ten-minute cycle nor, by
-// holding the file, keeps a cycle out.
-type liveStore struct {
-	mu sync.RWMutex
-	st *state.Store
-}
-
-// set shares st, or with nil stops sharing; it waits for the readers
-// using the store before to finish, so the cycle closes the file after it.
-func (l *liveStore) set(st *state.Store) {
-	l.mu.Lock()
-	l.st = st
-	l.mu.Unlock()
-}
-
-// read runs fn on the running cycle's store and reports true, or reports
-// false when no cycle runs.
-func (l *liveStore) read(fn func(*state.Store) error) (bool, error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.st == nil {
-		return false, nil
-	}
-	return true, fn(l.st)
-}
 
 // errNoStateFile: readState found no state file (before the first sync).
 var errNoStateFile = errors.New("no state file yet")
@@ -47,7 +17,7 @@ var errNoStateFile = errors.New("no state file yet")
 // wait for a cycle of another process). With no state file yet it returns
 // errNoStateFile.
 func (a *app) readState(wait time.Duration, fn func(*state.Store) error) error {
-	if ok, err := a.live.read(fn); ok {
+	if ok, err := a.live.Use(fn); ok {
 		return err
 	}
 	st, err := state.Open(a.cfg.StatePath, state.Options{ReadOnly: true, Binding: binding(a.cfg), Timeout: wait})

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/engine"
@@ -427,6 +428,14 @@ func TestConsoleReadsWhileACycleRuns(t *testing.T) {
 	}
 	if entries, err := b.Audit(context.Background(), state.AuditFilter{}); err != nil || len(entries) == 0 {
 		t.Errorf("the console's log during a cycle: %d entries, %v", len(entries), err)
+	}
+	// An operator's action writes beside the cycle too, with its log entry.
+	svc := &application.Service{StatePath: a.cfg.StatePath, Binding: binding(a.cfg), Live: &a.live, Wait: 500 * time.Millisecond}
+	if _, err := svc.Pause(context.Background(), application.Actor{Name: "alice", Door: application.DoorConsole, Reason: "migration"}); err != nil {
+		t.Errorf("a pause from the console during a cycle: %v", err)
+	}
+	if entries, _ := b.Audit(context.Background(), state.AuditFilter{Action: "pause"}); len(entries) != 1 {
+		t.Errorf("the pause's log entry: %d entries", len(entries))
 	}
 	cancel()
 	<-done

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/term"
 
+	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/directory/graph"
@@ -44,7 +45,7 @@ type app struct {
 	tokens  *tokenStore
 	// live is the state file of the cycle running in this process, for
 	// readers that must not wait for it.
-	live liveStore
+	live application.Live
 	// pictures keeps the directory picture decoded between cycles.
 	pictures *engine.PictureCache
 	// progress, if set, is told of each cycle's progress.
@@ -189,8 +190,8 @@ func (a *app) cycle(ctx context.Context, opts engine.Options) (*daemon.Report, e
 		return nil, err
 	}
 	defer st.Close()
-	a.live.set(st) // readers in this process read beside the cycle
-	defer a.live.set(nil)
+	a.live.Set(st) // readers and actions in this process use it beside the cycle
+	defer a.live.Set(nil)
 	if p, err := st.Paused(); err != nil || (p != nil && !opts.AdoptOnly) {
 		// A person paused provisioning: the cycle reads and changes nothing.
 		return &daemon.Report{Paused: p}, err
@@ -277,7 +278,7 @@ type tokenStore struct {
 	st *state.Store
 	// live is the store of a cycle running in this process, which a run
 	// that does not hold the file (explain) shares.
-	live *liveStore
+	live *application.Live
 	// stored reads the kept refresh token in a short read when no state
 	// file is held; keep opens a file only to keep a rotated token then
 	// (the state file, or before the first sync a token-only file).
@@ -315,7 +316,7 @@ func (t *tokenStore) SaveRefreshToken(ctx context.Context, token string) error {
 		return t.st.SaveRefreshToken(ctx, token)
 	}
 	if t.live != nil {
-		if ok, err := t.live.read(func(st *state.Store) error { return st.SaveRefreshToken(ctx, token) }); ok {
+		if ok, err := t.live.Use(func(st *state.Store) error { return st.SaveRefreshToken(ctx, token) }); ok {
 			return err
 		}
 	}

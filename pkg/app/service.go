@@ -75,6 +75,10 @@ type Service struct {
 	// Wait is how long an action waits for a running cycle to let go of the
 	// state file; zero means 30 s.
 	Wait time.Duration
+	// Live, when set, is the store of a cycle running in this process (the
+	// daemon's): actions then write beside the cycle instead of waiting
+	// for it to let the file go.
+	Live *Live
 }
 
 func (s *Service) now() time.Time {
@@ -106,6 +110,9 @@ func (s *Service) wait() time.Duration {
 
 // update runs fn in one transaction on the state file.
 func (s *Service) update(fn func(tx *state.Tx) error) error {
+	if ok, err := s.Live.Use(func(st *state.Store) error { return st.Update(fn) }); ok {
+		return err
+	}
 	st, err := s.open()
 	if err != nil {
 		return err
@@ -203,7 +210,10 @@ func (s *Service) Retry(_ context.Context, a Actor, who string) ([]state.Failure
 
 // Staged returns the changes waiting for approval, sorted by Entra id: what
 // a person looks at before choosing what to approve.
-func (s *Service) Staged(context.Context) ([]state.Staged, error) {
+func (s *Service) Staged(context.Context) (staged []state.Staged, err error) {
+	if ok, err := s.Live.Use(func(st *state.Store) (err error) { staged, err = st.Staged(); return err }); ok {
+		return staged, err
+	}
 	st, err := state.Open(s.StatePath, state.Options{ReadOnly: true, MustExist: true, Timeout: s.wait()})
 	if err != nil {
 		return nil, err
