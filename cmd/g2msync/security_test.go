@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -120,5 +121,29 @@ func TestHostileNamesCannotForgeOutput(t *testing.T) {
 	var back []state.AuditEntry
 	if err := json.Unmarshal(jsonOut.Bytes(), &back); err != nil || back[0].Changes[1].New != forged {
 		t.Errorf("JSON must keep the name exact: %v %+v", err, back)
+	}
+}
+
+// Entra's token endpoint answering 400 with an error_description that
+// repeated the request printed client_secret=… in check and in run --once,
+// as WARN and ERROR lines and as the cycle's error. The process runs
+// against graphsim told to echo every token request.
+func TestEchoedSecretsAreNeverPrinted(t *testing.T) {
+	pw := newProcWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 3}}, DirectAdmins: -1, DefaultAccess: -1,
+		Disabled: -1, PreExisting: -1}, "@every 20m")
+	if err := pw.w.Graph.InjectFault(graphsim.Fault{Route: "POST /token", Status: 400, Echo: true, Times: -1}); err != nil {
+		t.Fatal(err)
+	}
+	secret := pw.w.ClientSecret
+	for _, args := range [][]string{{"check"}, {"run", "--once", "--initial-sync"}} {
+		code, out := pw.exitCode(args...)
+		if code == ExitOK || !strings.Contains(out, "the request was") {
+			t.Errorf("%v against an echoing token endpoint: exit %d, want a failure that quotes the reply\n%s", args, code, out)
+		}
+		for _, s := range []string{secret, url.QueryEscape(secret)} {
+			if strings.Contains(out, s) {
+				t.Errorf("%v printed the client secret:\n%s", args, out)
+			}
+		}
 	}
 }

@@ -304,6 +304,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
+		if f.Status != 0 && f.Echo {
+			s.write(w, r, s.echoResponse(f, r, rt.key == routeToken), false)
+			return
+		}
 		if f.Status != 0 {
 			s.write(w, r, s.faultResponse(f), false)
 			return

@@ -2,6 +2,8 @@ package graphsim
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -34,6 +36,11 @@ type Fault struct {
 	Hang bool
 	// Latency delays the matching calls by this much more.
 	Latency time.Duration
+	// Echo makes a Status reply repeat the request in its error text (the
+	// form body and the Authorization header), as a careless or hostile
+	// server does: in error_description on the token endpoint, in the
+	// error's message on Graph. Clients must not print what it repeats.
+	Echo bool
 }
 
 type faultState struct {
@@ -46,6 +53,9 @@ type faultState struct {
 func (s *Server) InjectFault(f Fault) error {
 	if f.Status == 0 && !f.Truncate && !f.Hang && f.Latency == 0 {
 		return errors.New("graphsim: fault needs Status, Truncate, Hang or Latency")
+	}
+	if f.Echo && f.Status == 0 {
+		return errors.New("graphsim: an Echo fault needs a Status")
 	}
 	if f.Nth <= 0 {
 		f.Nth = 1
@@ -192,4 +202,15 @@ func requestCost(base int, r *http.Request) int {
 		cost--
 	}
 	return max(cost, 1)
+}
+
+// echoResponse is an Echo fault's reply: the request repeated in the error
+// text, in Entra's OAuth shape on the token endpoint and Graph's elsewhere.
+func (s *Server) echoResponse(f *Fault, r *http.Request, token bool) *resp {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	said := fmt.Sprintf("the request was: %s %s with Authorization %q and body %s", r.Method, r.URL.Path, r.Header.Get("Authorization"), body)
+	if token {
+		return s.entraError(f.Status, "invalid_request", 900144, said)
+	}
+	return graphErrorAt(s.now(), f.Status, "BadRequest", said)
 }
