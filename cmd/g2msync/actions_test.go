@@ -323,3 +323,30 @@ func TestApproveCommandOutput(t *testing.T) {
 		t.Errorf("approve again: exit %d\n%s", code, out)
 	}
 }
+
+// run --once --initial-sync while the daemon holds the state file asks the
+// daemon for a full sync; the request left no trace in the provisioning log.
+func TestFullSyncRequestIsLogged(t *testing.T) {
+	aw := newActionWorld(t)
+	unlock, err := state.Lock(aw.cfg.StatePath) // the daemon's lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	code, out, errOut := runMain(t, aw.m.Environ, "run", "--once", "--initial-sync", "--config", aw.cfgFile)
+	if code != ExitOK || !strings.Contains(out, "next cycle will be a full sync") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	st, err := state.Open(aw.cfg.StatePath, state.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if r, _ := st.FullSyncRequested(); r == nil || r.By != operator() {
+		t.Errorf("request %+v, want one by %s", r, operator())
+	}
+	es, _ := st.Audit(state.AuditFilter{Action: "full-sync"})
+	if len(es) != 1 || es[0].Door != "cli" || es[0].Operator != operator() {
+		t.Errorf("log entries %+v, want one full-sync entry from the command line", es)
+	}
+}

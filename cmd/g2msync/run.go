@@ -93,7 +93,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 			return c.m.approve(ctx, cfg) // the daemon runs: let it apply them
 		}
 		if errors.Is(err, state.ErrInUse) && *once && *initial && !*allow {
-			return c.m.requestFullSync(cfg) // the daemon runs: its next cycle re-matches
+			return c.m.requestFullSync(ctx, cfg) // the daemon runs: its next cycle re-matches
 		}
 		if err != nil {
 			return err
@@ -186,13 +186,8 @@ func (m *Main) approveShown(ctx context.Context, svc *application.Service) ([]st
 
 // requestFullSync asks the running daemon to make its next cycle a full
 // sync, as `run --once --initial-sync` would have been.
-func (m *Main) requestFullSync(cfg *config.Config) error {
-	st, err := openStateForWrite(cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.RequestFullSync(&state.FullSyncRequest{At: m.now(), By: operator()}); err != nil {
+func (m *Main) requestFullSync(ctx context.Context, cfg *config.Config) error {
+	if err := m.service(cfg).RequestFullSync(ctx, m.actor("")); err != nil {
 		return err
 	}
 	fmt.Fprintln(m.Stdout, "The daemon is running, so its next cycle will be a full sync: every GoTo account listed, what g2msync owns")

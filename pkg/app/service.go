@@ -157,6 +157,24 @@ func (s *Service) Pause(_ context.Context, a Actor) (*state.Pause, error) {
 	return p, nil
 }
 
+// RequestFullSync asks the daemon that holds the state file to make its
+// next cycle a full sync (every GoTo account listed, owned records
+// refreshed, everyone re-matched), as `run --once --initial-sync` would
+// while it runs, and logs who asked.
+func (s *Service) RequestFullSync(_ context.Context, a Actor) error {
+	err := s.update(func(tx *state.Tx) error {
+		if err := tx.RequestFullSync(state.FullSyncRequest{At: s.now(), By: a.Name}); err != nil {
+			return err
+		}
+		return tx.Log(s.entry(a, "full-sync", a.because("asked for a full sync on the next cycle "+a.where())))
+	})
+	if err != nil {
+		return err
+	}
+	s.logged(a, "full-sync")
+	return nil
+}
+
 // Resume lifts the pause in force and returns it; nil, and nothing
 // written, when provisioning was not paused.
 func (s *Service) Resume(_ context.Context, a Actor) (*state.Pause, error) {

@@ -66,6 +66,11 @@ func (t *Tx) SetPause(p *Pause) error {
 	return putJSON(b, []byte(keyPause), p)
 }
 
+// RequestFullSync records a request that the next cycle be a full sync.
+func (t *Tx) RequestFullSync(r FullSyncRequest) error {
+	return putJSON(t.tx.Bucket(bucketKV), []byte(keyFullSync), &r)
+}
+
 // Staged returns the changes waiting for approval, sorted by Entra id.
 func (t *Tx) Staged() ([]Staged, error) {
 	var out []Staged
