@@ -10,18 +10,18 @@ import (
 // a remote text some caller forgot to scrub. Attributes that are not text
 // (numbers, times, durations) pass as they are.
 func Handler(h slog.Handler, secrets ...string) slog.Handler {
-	return &handler{next: h, secrets: secrets}
+	return &handler{next: h, forms: formsOf(secrets)}
 }
 
 type handler struct {
-	next    slog.Handler
-	secrets []string
+	next  slog.Handler
+	forms []string // every form of every secret, worked out once
 }
 
 func (h *handler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
-	out := slog.NewRecord(r.Time, r.Level, Text(r.Message, h.secrets...), r.PC)
+	out := slog.NewRecord(r.Time, r.Level, scrub(r.Message, h.forms), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(h.attr(a))
 		return true
@@ -34,18 +34,18 @@ func (h *handler) WithAttrs(as []slog.Attr) slog.Handler {
 	for i, a := range as {
 		clean[i] = h.attr(a)
 	}
-	return &handler{next: h.next.WithAttrs(clean), secrets: h.secrets}
+	return &handler{next: h.next.WithAttrs(clean), forms: h.forms}
 }
 
 func (h *handler) WithGroup(name string) slog.Handler {
-	return &handler{next: h.next.WithGroup(name), secrets: h.secrets}
+	return &handler{next: h.next.WithGroup(name), forms: h.forms}
 }
 
 func (h *handler) attr(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
-		return slog.String(a.Key, Text(v.String(), h.secrets...))
+		return slog.String(a.Key, scrub(v.String(), h.forms))
 	case slog.KindGroup:
 		g := v.Group()
 		clean := make([]any, len(g))
@@ -55,10 +55,10 @@ func (h *handler) attr(a slog.Attr) slog.Attr {
 		return slog.Group(a.Key, clean...)
 	case slog.KindAny:
 		if err, ok := v.Any().(error); ok {
-			return slog.String(a.Key, Text(err.Error(), h.secrets...))
+			return slog.String(a.Key, scrub(err.Error(), h.forms))
 		}
 		if s, ok := v.Any().(interface{ String() string }); ok {
-			return slog.String(a.Key, Text(s.String(), h.secrets...))
+			return slog.String(a.Key, scrub(s.String(), h.forms))
 		}
 	}
 	return slog.Attr{Key: a.Key, Value: v}

@@ -49,15 +49,65 @@ var credential = regexp.MustCompile(`(?i)` +
 // its encoded forms) and every value that follows a word that introduces
 // a credential.
 func Text(s string, secrets ...string) string {
-	for _, v := range secrets {
-		if len(v) < minSecret {
-			continue
-		}
-		for _, form := range forms(v) {
+	return scrub(s, formsOf(secrets))
+}
+
+// scrub removes the given forms of secrets and every value that follows a
+// credential's name. Most texts hold no such name, and a scan for one
+// costs far less than the regular expression, so only those that do run it.
+func scrub(s string, forms []string) string {
+	for _, form := range forms {
+		if strings.Contains(s, form) {
 			s = strings.ReplaceAll(s, form, Mask)
 		}
 	}
+	if !mayNameCredential(s) {
+		return s
+	}
 	return credential.ReplaceAllString(s, "${1}${2}"+Mask)
+}
+
+// credentialWords are the words credential's alternatives start with.
+var credentialWords = []string{"bearer", "basic", "client_secret", "refresh_token", "access_token", "id_token",
+	"password", "assertion", "pat", "code_verifier", "token"}
+
+// mayNameCredential reports whether s holds one of credentialWords,
+// ignoring ASCII case, without allocating.
+func mayNameCredential(s string) bool {
+	for _, w := range credentialWords {
+		for i := 0; i+len(w) <= len(s); i++ {
+			if foldEqual(s[i:i+len(w)], w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// foldEqual reports whether a equals the lowercase ASCII word w, ignoring
+// the case of ASCII letters in a.
+func foldEqual(a, w string) bool {
+	for i := 0; i < len(w); i++ {
+		c := a[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != w[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// formsOf lists every form of every secret long enough to remove.
+func formsOf(secrets []string) []string {
+	var out []string
+	for _, v := range secrets {
+		if len(v) >= minSecret {
+			out = append(out, forms(v)...)
+		}
+	}
+	return out
 }
 
 // forms lists the ways a secret appears in an echoed request: as it is,
