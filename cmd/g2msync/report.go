@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -99,6 +100,8 @@ func (m *Main) liveLog(ctx context.Context, cfgPath string, f state.AuditFilter)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w (the console must be on, and open to reads on its listener)", err)
 	}
+	// The console takes since to the minute: drop what lies before it.
+	entries = slices.DeleteFunc(entries, func(e state.AuditEntry) bool { return e.Time.Before(f.Since) })
 	if f.Limit > 0 && len(entries) > f.Limit {
 		entries = entries[len(entries)-f.Limit:]
 	}
