@@ -30,7 +30,8 @@ type Intent struct {
 // recoverIntents settles the interrupted changes against the owned records:
 //
 //	intent   what GoTo shows                              recorded as
-//	create   exactly one account with the address, owned  created (record from the account)
+//	create   exactly one account with the address (by     created (record from the account)
+//	         address rules), owned
 //	         by no one, and the person has no record
 //	disable  the recorded account holds no licence and    disabled (with what it held before,
 //	         no admin role                                for a re-enable)
@@ -56,7 +57,9 @@ func recoverIntents(records []Record, intents []Intent) ([]Record, []Change) {
 		switch in.Kind {
 		case KindCreate:
 			_, has := at[in.EntraID]
-			if len(in.Found) != 1 || ownedKey[in.Found[0].Key] || has {
+			// The account must carry the address the create sent, by the
+			// address rules, whatever the lookup returned.
+			if len(in.Found) != 1 || ownedKey[in.Found[0].Key] || has || fold(in.Found[0].Profile.Email) != fold(in.Email) {
 				continue
 			}
 			u := in.Found[0]
