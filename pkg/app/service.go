@@ -127,6 +127,13 @@ func (s *Service) entry(a Actor, action, reason string) state.AuditEntry {
 		Operator: a.Name, Address: a.Address, Door: string(a.Door)}
 }
 
+// personEntry is the log entry of a's action on one person.
+func (s *Service) personEntry(a Actor, action, reason, entraID, upn, email, goToKey string) state.AuditEntry {
+	e := s.entry(a, action, reason)
+	e.EntraID, e.UPN, e.Email, e.GoToKey = entraID, upn, email, goToKey
+	return e
+}
+
 func (s *Service) logged(a Actor, action string, attrs ...any) {
 	s.log().Info("operator action", append([]any{logkey.Op, action, "operator", a.Name, "address", a.Address, "door", string(a.Door),
 		logkey.Reason, a.Reason}, attrs...)...)
@@ -209,9 +216,8 @@ func (s *Service) Retry(_ context.Context, a Actor, who string) ([]state.Failure
 			return err
 		}
 		for _, f := range cleared {
-			e := s.entry(a, "retry", a.because(fmt.Sprintf("released after %d failed attempts of %s, %s", f.Count, f.Kind, a.where())))
-			e.EntraID, e.UPN, e.Email, e.GoToKey = f.EntraID, f.UPN, f.Email, f.GoToKey
-			if err := tx.Log(e); err != nil {
+			why := a.because(fmt.Sprintf("released after %d failed attempts of %s, %s", f.Count, f.Kind, a.where()))
+			if err := tx.Log(s.personEntry(a, "retry", why, f.EntraID, f.UPN, f.Email, f.GoToKey)); err != nil {
 				return err
 			}
 		}
@@ -289,9 +295,8 @@ func (s *Service) Approve(_ context.Context, a Actor, sel Selection) ([]state.St
 			return err
 		}
 		for _, st := range approved {
-			e := s.entry(a, "approve", a.because(fmt.Sprintf("approved the staged %s (%s) %s", st.Kind, st.Reason, a.where())))
-			e.EntraID, e.UPN, e.Email, e.GoToKey = st.EntraID, st.UPN, st.Email, st.GoToKey
-			if err := tx.Log(e); err != nil {
+			why := a.because(fmt.Sprintf("approved the staged %s (%s) %s", st.Kind, st.Reason, a.where()))
+			if err := tx.Log(s.personEntry(a, "approve", why, st.EntraID, st.UPN, st.Email, st.GoToKey)); err != nil {
 				return err
 			}
 		}
