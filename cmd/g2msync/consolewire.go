@@ -106,24 +106,17 @@ func consoleRefusal(cfg *config.Config, ops map[string][]byte) error {
 // read runs fn for a page: on the running cycle's store, beside it, or on
 // the state file opened read-only between cycles.
 func (b *consoleBackend) read(fn func(st *state.Store) error) error {
-	if ok, err := b.a.live.Use(fn); ok {
-		return err
-	}
 	select {
 	case b.readers <- struct{}{}:
 		defer func() { <-b.readers }()
 	case <-time.After(b.readAfter):
 		return console.ErrBusy
 	}
-	st, err := state.Open(b.a.cfg.StatePath, state.Options{ReadOnly: true, MustExist: true, Timeout: b.readAfter})
+	err := b.a.readState(b.readAfter, fn)
 	if errors.Is(err, state.ErrInUse) {
 		return console.ErrBusy
 	}
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	return fn(st)
+	return err
 }
 
 func (b *consoleBackend) Status() daemon.StatusDoc { return b.status() }

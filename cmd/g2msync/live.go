@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/g2msync/g2msync/pkg/engine"
@@ -22,7 +23,7 @@ func (a *app) readState(wait time.Duration, fn func(*state.Store) error) error {
 	}
 	st, err := state.Open(a.cfg.StatePath, state.Options{ReadOnly: true, Binding: binding(a.cfg), Timeout: wait})
 	if errors.Is(err, state.ErrNoState) {
-		return errNoStateFile
+		return fmt.Errorf("%w: %w", errNoStateFile, err) // the message says what to run
 	}
 	if err != nil {
 		return err
