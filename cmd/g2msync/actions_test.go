@@ -349,4 +349,18 @@ func TestFullSyncRequestIsLogged(t *testing.T) {
 	if len(es) != 1 || es[0].Door != "cli" || es[0].Operator != operator() {
 		t.Errorf("log entries %+v, want one full-sync entry from the command line", es)
 	}
+	st.Close()
+	unlock()
+	// `plan` shows the cycle that runs next: a full sync, until one ran.
+	a := aw.app()
+	for i, want := range []bool{true, true, false} {
+		dry := i != 1
+		rep, err := a.cycle(context.Background(), engine.Options{DryRun: dry})
+		if err != nil || rep.Result == nil {
+			t.Fatalf("cycle %d (dry run %v): %v", i, dry, err)
+		}
+		if full := strings.Contains(rep.Result.Cycle.Mode, "initial-sync"); full != want {
+			t.Errorf("cycle %d (dry run %v): mode %q, want a full sync %v", i, dry, rep.Result.Cycle.Mode, want)
+		}
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/g2msync/g2msync/pkg/view"
+
 	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/state"
 )
@@ -59,15 +61,15 @@ func (c *ApproveCommand) Run(ctx context.Context, args []string) error {
 		var unmatched []string
 		if sel, unmatched = application.Select(staged, fs.Args()); len(unmatched) > 0 {
 			for i, u := range unmatched {
-				unmatched[i] = fmt.Sprintf("%q", safe(u))
+				unmatched[i] = fmt.Sprintf("%q", view.Safe(u))
 			}
 			return fmt.Errorf("no staged change matches %s, so nothing was approved (`g2msync status` lists what is staged)", strings.Join(unmatched, ", "))
 		}
 	}
-	fmt.Fprintf(c.m.Stdout, "Approving %s, each bound to the change listed:\n", plural(len(sel), "staged change"))
+	fmt.Fprintf(c.m.Stdout, "Approving %s, each bound to the change listed:\n", view.Plural(len(sel), "staged change"))
 	for _, s := range staged {
 		if _, ok := sel[s.EntraID]; ok {
-			fmt.Fprintf(c.m.Stdout, "  %s %s (%s)\n    fingerprint %s\n", s.Kind, safe(firstNonEmpty(s.Email, s.UPN, s.EntraID)), safe(s.Reason), safe(s.Fingerprint))
+			fmt.Fprintf(c.m.Stdout, "  %s %s (%s)\n    fingerprint %s\n", s.Kind, view.Safe(view.FirstNonEmpty(s.Email, s.UPN, s.EntraID)), view.Safe(s.Reason), view.Safe(s.Fingerprint))
 		}
 	}
 	approved, err := svc.Approve(ctx, c.m.actor(*reason), sel)
@@ -76,7 +78,7 @@ func (c *ApproveCommand) Run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(c.m.Stdout, "Approved %d; the next cycle applies them (the daemon's, or `g2msync run --once`).\n", len(approved))
 	if n := len(sel) - len(approved); n > 0 {
-		fmt.Fprintf(c.m.Stdout, "%s changed since it was listed and waits for another approval (`g2msync approve` again).\n", plural(n, "change"))
+		fmt.Fprintf(c.m.Stdout, "%s changed since it was listed and waits for another approval (`g2msync approve` again).\n", view.Plural(n, "change"))
 	}
 	return nil
 }

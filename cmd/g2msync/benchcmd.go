@@ -19,6 +19,7 @@ import (
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/metrics"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
+	"github.com/g2msync/g2msync/pkg/view"
 )
 
 // BenchCommand measures whole cycles against the simulators, as a person
@@ -198,7 +199,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 			ratio = fmt.Sprintf("%.2f×", r.wall.Seconds()/r.bound.Seconds())
 		}
 		read, _, _ := strings.Cut(r.read, ":")
-		lastCol := countsOrNone(r.applied)
+		lastCol := view.CountsOrNone(r.applied)
 		if child != nil {
 			lastCol = r.rss
 		}

@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/g2msync/g2msync/pkg/state"
+	"github.com/g2msync/g2msync/pkg/view"
+
 	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/directory/graph"
@@ -65,7 +68,7 @@ func (m *Main) check(ctx context.Context, cfg *config.Config, o appOptions) erro
 
 // step prints one line of check: OK, WARN or FAIL, the step, the detail.
 func (m *Main) step(status, name, detail string) {
-	fmt.Fprintf(m.Stdout, "%-5s %-38s %s\n", status, safe(name), safe(detail)) // names and GoTo's words are not ours
+	fmt.Fprintf(m.Stdout, "%-5s %-38s %s\n", status, view.Safe(name), view.Safe(detail)) // names and GoTo's words are not ours
 }
 
 // checkConfig prints what loading the configuration found: each file a
@@ -150,21 +153,24 @@ func (m *Main) checkConnections(ctx context.Context, cfg *config.Config, o appOp
 	for _, c := range checkRoles(ctx, a) {
 		report(c)
 	}
-	// check never creates or binds the state file (plan neither).
-	st, err := a.openExisting()
-	switch {
-	case err != nil:
+	// check never creates or binds the state file (plan neither); it holds
+	// an existing one so that a token GoTo rotates meanwhile is kept.
+	err = a.svc.WithTokens(func(st *state.Store) error {
+		if st == nil {
+			report(graph.Check{Name: "State file", OK: true, Detail: a.cfg.StatePath + " does not exist yet; `g2msync run --once --initial-sync` creates it"})
+		} else {
+			report(graph.Check{Name: "State file", OK: true, Detail: st.Path()})
+		}
+		for _, c := range checkGoTo(ctx, a) {
+			report(c)
+		}
+		return nil
+	})
+	if err != nil {
 		report(graph.Check{Name: "State file", Detail: err.Error()})
-	case st == nil:
-		report(graph.Check{Name: "State file", OK: true, Detail: a.cfg.StatePath + " does not exist yet; `g2msync run --once --initial-sync` creates it"})
-	default:
-		defer st.Close()
-		a.tokens.set(st)
-		defer a.tokens.set(nil)
-		report(graph.Check{Name: "State file", OK: true, Detail: st.Path()})
-	}
-	for _, c := range checkGoTo(ctx, a) {
-		report(c)
+		for _, c := range checkGoTo(ctx, a) {
+			report(c)
+		}
 	}
 	if failed > 0 {
 		return exitError{ExitFailure, fmt.Sprintf("%d checks failed", failed)}
@@ -176,7 +182,7 @@ func (m *Main) checkConnections(ctx context.Context, cfg *config.Config, o appOp
 // checkGoTo tests the GoTo side: sign-in, account, the admin's role, licences.
 func checkGoTo(ctx context.Context, a *app) []graph.Check {
 	var out []graph.Check
-	me, err := a.gotoc.Me(ctx)
+	me, err := a.svc.GoTo().Me(ctx)
 	if err != nil {
 		hint := ""
 		switch {
@@ -200,7 +206,7 @@ func checkGoTo(ctx context.Context, a *app) []graph.Check {
 			"%s does not administer account %s; set goto.account_key to one of: %s", me.Email, a.cfg.GoTo.AccountKey, strings.Join(keys, ", "))})
 	}
 	out = append(out, graph.Check{Name: "GoTo account", OK: true, Detail: "account " + a.cfg.GoTo.AccountKey})
-	if u, err := a.gotoc.GetUser(ctx, me.Key); err != nil {
+	if u, err := a.svc.GoTo().GetUser(ctx, me.Key); err != nil {
 		out = append(out, graph.Check{Name: "GoTo admin role", Detail: "cannot read the admin's own account: " + err.Error()})
 	} else if slices.Contains(u.AdminRoles, "SUPER_USER") || slices.Contains(u.AdminRoles, "MANAGE_USERS") {
 		out = append(out, graph.Check{Name: "GoTo admin role", OK: true, Detail: strings.Join(u.AdminRoles, ", ") + ": may manage users"})
@@ -208,7 +214,7 @@ func checkGoTo(ctx context.Context, a *app) []graph.Check {
 		out = append(out, graph.Check{Name: "GoTo admin role", Detail: fmt.Sprintf(
 			"%s has roles [%s]; give it SUPER_USER or MANAGE_USERS in GoTo Admin, or sign in as another admin", me.Email, strings.Join(u.AdminRoles, ", "))})
 	}
-	lics, err := a.gotoc.Licenses(ctx)
+	lics, err := a.svc.GoTo().Licenses(ctx)
 	if err != nil {
 		return append(out, graph.Check{Name: "GoTo licences", Detail: err.Error()})
 	}
@@ -216,7 +222,7 @@ func checkGoTo(ctx context.Context, a *app) []graph.Check {
 	for _, l := range lics {
 		all = append(all, fmt.Sprintf("%s (%s)", l.Key, l.Description))
 	}
-	for _, key := range a.mapper.ManagedLicenses() {
+	for _, key := range a.svc.Mapper().ManagedLicenses() {
 		name := "Licence " + key
 		i := slices.IndexFunc(lics, func(l gotomeeting.License) bool { return l.Key == key })
 		switch {
@@ -257,7 +263,7 @@ func checkRoles(ctx context.Context, a *app) []graph.Check {
 		for _, r := range app.Roles {
 			known = append(known, r.Value)
 		}
-		for _, name := range a.mapper.UnknownRoles(app) {
+		for _, name := range a.svc.Mapper().UnknownRoles(app) {
 			out = append(out, graph.Check{Name: "Role " + name, Detail: fmt.Sprintf("the enterprise app %q has no app role with this value or id; "+
 				"its roles: %s; fix the name under roles", app.DisplayName, strings.Join(known, ", "))})
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/state"
 )
@@ -38,13 +39,7 @@ func (m *Main) loadConfig(path string) (*config.Config, error) {
 }
 
 // binding is the setup a state file belongs to.
-func binding(cfg *config.Config) *state.Binding {
-	app := cfg.Entra.ServicePrincipalID
-	if app == "" {
-		app = "appId:" + cfg.Entra.AppID
-	}
-	return &state.Binding{TenantID: cfg.Entra.TenantID, App: app, GoToAccount: cfg.GoTo.AccountKey}
-}
+func binding(cfg *config.Config) *state.Binding { return application.Binding(cfg) }
 
 // statePathFlags registers --config and --state for commands that only read
 // the state file, so an administrator can read it without the secrets.

@@ -8,8 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"sync"
-	"time"
+
+	"github.com/g2msync/g2msync/pkg/view"
 
 	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/config"
@@ -18,27 +18,13 @@ import (
 	"github.com/g2msync/g2msync/pkg/state"
 )
 
-// consoleBackend is what the console reads and does, on the daemon's app:
-// the daemon's own status, the state file (opened per request, briefly,
-// so a running cycle answers "busy" rather than blocking a page), and the
-// clients for explain and seats. Its actions are the application layer's,
-// the same calls the CLI makes.
+// consoleBackend is the console's door onto the application layer: the
+// pages read and act through the daemon's Service, the one the CLI calls;
+// this adapter only names the operator and renders explain as the CLI
+// prints it.
 type consoleBackend struct {
-	a *app
-	// svc takes the operators' actions, as it takes the CLI's.
 	svc    *application.Service
 	status func() daemon.StatusDoc
-	now    func() time.Time
-
-	mu        sync.Mutex
-	seats     []console.Seat
-	seatsAt   time.Time
-	seatsErr  error
-	seatsTTL  time.Duration
-	readAfter time.Duration // how long a read waits for the file
-	// readers bounds the pages reading the state file at once, so that
-	// readers cannot keep a cycle from it.
-	readers chan struct{}
 }
 
 var _ console.Backend = (*consoleBackend)(nil)
@@ -59,8 +45,7 @@ func (m *Main) newConsole(a *app, status func() daemon.StatusDoc) (*console.Serv
 		return nil, err
 	}
 	open := daemon.Loopback(a.cfg.Listen) && !c.RequireSignIn
-	svc := &application.Service{StatePath: a.cfg.StatePath, Binding: binding(a.cfg), Now: m.now, Log: a.log.With("component", "console"), Live: &a.live}
-	b := &consoleBackend{a: a, svc: svc, status: status, now: m.now, seatsTTL: 5 * time.Minute, readAfter: 2 * time.Second, readers: make(chan struct{}, 2)}
+	b := &consoleBackend{svc: a.svc, status: status}
 	return console.New(console.Options{Backend: b, Operators: ops, OpenReads: open, Logger: a.log.With("component", "console"), Now: m.now,
 		DemoChanges: m.demoChanges})
 }
@@ -103,78 +88,46 @@ func consoleRefusal(cfg *config.Config, ops map[string][]byte) error {
 	return nil
 }
 
-// read runs fn for a page: on the running cycle's store, beside it, or on
-// the state file opened read-only between cycles.
-func (b *consoleBackend) read(fn func(st *state.Store) error) error {
-	select {
-	case b.readers <- struct{}{}:
-		defer func() { <-b.readers }()
-	case <-time.After(b.readAfter):
-		return console.ErrBusy
-	}
-	err := b.a.readState(b.readAfter, fn)
-	if errors.Is(err, state.ErrInUse) {
+func (b *consoleBackend) Status() daemon.StatusDoc { return b.status() }
+
+// busy turns the application layer's busy answer into the console's.
+func busy(err error) error {
+	if errors.Is(err, application.ErrBusy) {
 		return console.ErrBusy
 	}
 	return err
 }
 
-func (b *consoleBackend) Status() daemon.StatusDoc { return b.status() }
-
-func (b *consoleBackend) Cycles(_ context.Context, limit int) ([]state.Cycle, error) {
-	var out []state.Cycle
-	err := b.read(func(st *state.Store) (err error) { out, err = st.Cycles(limit); return err })
-	return out, err
+func (b *consoleBackend) Cycles(ctx context.Context, limit int) ([]state.Cycle, error) {
+	out, err := b.svc.Cycles(ctx, limit)
+	return out, busy(err)
 }
 
-func (b *consoleBackend) Audit(_ context.Context, f state.AuditFilter) ([]state.AuditEntry, error) {
-	var out []state.AuditEntry
-	err := b.read(func(st *state.Store) (err error) { out, err = st.Audit(f); return err })
-	return out, err
+func (b *consoleBackend) Audit(ctx context.Context, f state.AuditFilter) ([]state.AuditEntry, error) {
+	out, err := b.svc.Audit(ctx, f)
+	return out, busy(err)
 }
 
 func (b *consoleBackend) WriteLog(w io.Writer, entries []state.AuditEntry, format string) error {
-	return writeReport(w, entries, format)
+	return view.Log(w, entries, format)
 }
 
-// Seats reads the licences from GoTo, at most every few minutes: the
-// overview refreshes itself, and seats change slowly.
 func (b *consoleBackend) Seats(ctx context.Context) ([]console.Seat, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.seatsAt.IsZero() && b.now().Sub(b.seatsAt) < b.seatsTTL {
-		return b.seats, b.seatsErr
+	seats, err := b.svc.Seats(ctx)
+	out := make([]console.Seat, len(seats))
+	for i, s := range seats {
+		out[i] = console.Seat(s)
 	}
-	// The call may refresh GoTo's token, which rotates it: hold the state
-	// file as a cycle does, so the rotated token is kept there, and so no
-	// cycle runs meanwhile. While one runs, the last seats read stand.
-	st, err := state.Open(b.a.cfg.StatePath, state.Options{MustExist: true, Binding: binding(b.a.cfg), Timeout: b.readAfter})
-	if errors.Is(err, state.ErrInUse) {
-		return b.seats, b.seatsErr
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	b.a.tokens.set(st)
-	defer b.a.tokens.set(nil)
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // the file is held meanwhile
-	defer cancel()
-	lics, err := b.a.gotoc.Licenses(ctx)
-	b.seatsAt, b.seatsErr, b.seats = b.now(), err, nil
-	for _, l := range lics {
-		b.seats = append(b.seats, console.Seat{Key: l.Key, Used: l.UserCount, Total: l.Seats})
-	}
-	return b.seats, err
+	return out, err
 }
 
 func (b *consoleBackend) Explain(ctx context.Context, user string) (string, error) {
-	rep, err := b.a.onDemand(ctx, []string{user}, true, false, true)
+	rep, err := b.svc.OnDemand(ctx, []string{user}, application.OnDemandOptions{Explain: true})
 	if rep == nil {
 		return "", err
 	}
 	var out bytes.Buffer
-	writeOnDemandText(&out, rep)
+	view.OnDemandText(&out, rep)
 	return out.String(), err
 }
 

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/g2msync/g2msync/pkg/view"
+
 	"golang.org/x/term"
 
 	"github.com/g2msync/g2msync/pkg/config"
@@ -99,15 +101,15 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	writePlanText(out, rep.Result.Plan, 4)
+	view.PlanText(out, rep.Result.Plan, 4)
 	fmt.Fprintln(out, "\n== Initial sync: applying it (g2msync run --once --initial-sync)")
-	a.progress = c.progressBar()
+	a.svc.Progress = c.progressBar()
 	rep, err = a.cycle(ctx, engine.Options{InitialSync: true})
-	a.progress = nil
+	a.svc.Progress = nil
 	if err != nil {
 		return err
 	}
-	writeCycleSummary(out, rep.Result)
+	view.CycleSummary(out, rep.Result)
 	fmt.Fprintf(out, "  GoTo now holds %d accounts: g2msync owns %d, the admin's is left alone.\n\n", len(w.GoTo.Users()), rep.OwnedActive)
 
 	fmt.Fprintln(out, "== Changing the tenant")
@@ -138,13 +140,13 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	writePlanText(out, rep.Result.Plan, 0)
+	view.PlanText(out, rep.Result.Plan, 0)
 	fmt.Fprintln(out, "\n== Incremental cycle: applying it (g2msync run --once)")
 	rep, err = a.cycle(ctx, engine.Options{})
 	if err != nil {
 		return err
 	}
-	writeCycleSummary(out, rep.Result)
+	view.CycleSummary(out, rep.Result)
 	fmt.Fprintf(out, "\n== The provisioning log of that cycle (g2msync report --cycle %s)\n", rep.Result.CycleID)
 	st, err := state.Open(cfg.StatePath, state.Options{ReadOnly: true})
 	if err != nil {
@@ -155,7 +157,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeReport(out, entries, "text"); err != nil {
+	if err := view.Log(out, entries, "text"); err != nil {
 		return err
 	}
 	if !*serve {

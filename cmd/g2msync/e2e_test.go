@@ -12,11 +12,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/plan"
 	"github.com/g2msync/g2msync/pkg/sim/gotosim"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
 	"github.com/g2msync/g2msync/pkg/state"
+	"github.com/g2msync/g2msync/pkg/view"
 )
 
 // TestEndToEnd runs graphsim + gotosim + the real Graph SDK and GoTo client +
@@ -137,7 +139,7 @@ func TestSeatStory(t *testing.T) {
 	}
 	reason := fmt.Sprintf("licence %s has no free seat (6 of 6 used); add seats in GoTo Admin or free some", lic.Key)
 	var sum bytes.Buffer
-	writeCycleSummary(&sum, res)
+	view.CycleSummary(&sum, res)
 	if !strings.Contains(sum.String(), "28 creates deferred: "+reason+"\n") || strings.Count(sum.String(), "no free seat") != 1 {
 		t.Errorf("summary does not state the cause once for the 28:\n%s", sum.String())
 	}
@@ -423,10 +425,10 @@ func TestPauseAndResume(t *testing.T) {
 		tw.w.GoTo.Writes() != writes {
 		t.Fatalf("while paused: %d writes\n%s", tw.w.GoTo.Writes()-writes, tw.stdout.String())
 	}
-	var s *Status
-	tw.read(func(st *state.Store) { s, _ = readStatus(st, 5) })
+	var s *application.Status
+	tw.read(func(st *state.Store) { s, _ = application.ReadStatus(st, 5) })
 	var out bytes.Buffer
-	writeStatusText(&out, s)
+	view.Status(&out, s)
 	if !strings.HasPrefix(out.String(), "PAUSED: provisioning is paused since") {
 		t.Errorf("status:\n%s", out.String())
 	}

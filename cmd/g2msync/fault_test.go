@@ -17,6 +17,7 @@ import (
 	"github.com/g2msync/g2msync/pkg/sim/graphsim"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
 	"github.com/g2msync/g2msync/pkg/state"
+	"github.com/g2msync/g2msync/pkg/view"
 )
 
 // faultRow is one row of the fault matrix in docs/reliability.md.
@@ -327,7 +328,7 @@ func TestFaultMatrix(t *testing.T) {
 			}
 			_, back := tw.w.GoTo.UserByEmail(q.Mail)
 			return fmt.Sprintf("incremental cycle: %d writes; initial sync: %s, restoring the edited account's name and licence (%d writes); deleted account back: %v; %s",
-				incremental, counts(res.Cycle.Applied), tw.w.GoTo.Writes(), back, tw.settled(a))
+				incremental, view.Counts(res.Cycle.Applied), tw.w.GoTo.Writes(), back, tw.settled(a))
 		})
 
 	row("GoTo", "bulk create refused as a whole (400 for one entry)", "the request is sent again in halves, so only the entry it concerns can fail",

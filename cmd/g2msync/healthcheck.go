@@ -150,3 +150,19 @@ func probeTLS(certFile string) (*tls.Config, error) {
 		},
 	}, nil
 }
+
+// statusToken reads only the status token of the configuration at cfgPath,
+// which /status and /status/log need off loopback.
+func (m *Main) statusToken(cfgPath string) (string, error) {
+	cfgFile := cfgPath
+	if cfgFile == defaultConfigPath {
+		if _, err := os.Stat(cfgFile); errors.Is(err, os.ErrNotExist) {
+			cfgFile = "" // configured by environment only, as in a container
+		}
+	}
+	t, err := config.StatusToken(cfgFile, m.Environ)
+	if err != nil {
+		return "", usageError{err}
+	}
+	return t.Value(), nil
+}

@@ -47,6 +47,7 @@ func (c *LoginCommand) Run(ctx context.Context, args []string) error {
 	cfgPath := c.m.configFlag(fs)
 	listen := fs.String("listen", "127.0.0.1:8765", "loopback address for GoTo's redirect")
 	patFile := fs.String("pat-file", "", "exchange the personal access token in this file instead of opening a browser")
+	reason := fs.String("reason", "", "why, for the provisioning log")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -58,24 +59,15 @@ func (c *LoginCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := a.openState(false, false)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	a.tokens.set(st)
-	defer a.tokens.set(nil)
-	if *patFile != "" {
-		raw, err := os.ReadFile(*patFile)
-		if err != nil {
-			return fmt.Errorf("read personal access token: %w", err)
-		}
-		if _, err := a.gotoc.ExchangePAT(ctx, strings.TrimSpace(string(raw))); err != nil {
+	err = a.svc.LoginGoTo(ctx, c.m.actor(*reason), func(ctx context.Context, gc *gotomeeting.Client, gcfg gotomeeting.Config) error {
+		if *patFile != "" {
+			raw, err := os.ReadFile(*patFile)
+			if err != nil {
+				return fmt.Errorf("read personal access token: %w", err)
+			}
+			_, err = gc.ExchangePAT(ctx, strings.TrimSpace(string(raw)))
 			return err
 		}
-	} else {
-		gcfg := a.gotoConfig()
-		gcfg.TokenStore = a.tokens
 		_, err := gotomeeting.LoginLoopback(ctx, gcfg, *listen, func(url string) {
 			fmt.Fprintf(c.m.Stdout, "Open this URL in a browser and sign in as a GoTo admin:\n\n  %s\n\nWaiting for GoTo's redirect to http://%s%s ...\n\n"+
 				"On a host without a browser, either forward the port from your machine first\n"+
@@ -84,9 +76,10 @@ func (c *LoginCommand) Run(ctx context.Context, args []string) error {
 				"(http://%s%s?code=…; the page itself will not load):\n",
 				url, *listen, gotomeeting.CallbackPath, portOf(*listen), *listen, hostname(), *listen, gotomeeting.CallbackPath)
 		}, lines(c.m.Stdin))
-		if err != nil {
-			return err
-		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(c.m.Stdout, "Logged in to GoTo. The refresh token is stored in %s; g2msync keeps it current from now on.\n", cfg.StatePath)
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/metrics"
 )
@@ -68,7 +69,7 @@ func (c *MappingCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := a.onDemand(ctx, fs.Args(), true, false, false)
+	rep, err := a.svc.OnDemand(ctx, fs.Args(), application.OnDemandOptions{DryRun: true})
 	return c.m.printOnDemand(rep, err, *output)
 }
 

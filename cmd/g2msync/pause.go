@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/g2msync/g2msync/pkg/view"
+
 	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/config"
 )
@@ -36,7 +38,7 @@ func (c *PauseCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(c.m.Stdout, safe(p.Text())+".")
+	fmt.Fprintln(c.m.Stdout, view.Safe(p.Text())+".")
 	return nil
 }
 
@@ -68,7 +70,7 @@ func (c *ResumeCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.m.Stdout, "Provisioning is not paused.")
 		return nil
 	}
-	fmt.Fprintf(c.m.Stdout, "Resumed (it was paused since %s by %s); the next cycle provisions.\n", p.Since.UTC().Format("2006-01-02 15:04 UTC"), safe(p.By))
+	fmt.Fprintf(c.m.Stdout, "Resumed (it was paused since %s by %s); the next cycle provisions.\n", p.Since.UTC().Format("2006-01-02 15:04 UTC"), view.Safe(p.By))
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/g2msync/g2msync/pkg/view"
+
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/metrics"
 )
@@ -45,11 +47,11 @@ func (c *PlanCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if *output == "json" {
-		if werr := writePlanJSON(c.m.Stdout, rep.Result.Plan); werr != nil {
+		if werr := view.PlanJSON(c.m.Stdout, rep.Result.Plan); werr != nil {
 			return werr
 		}
 	} else {
-		writePlanText(c.m.Stdout, rep.Result.Plan, 0)
+		view.PlanText(c.m.Stdout, rep.Result.Plan, 0)
 	}
 	return err
 }

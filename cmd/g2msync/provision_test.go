@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/g2msync/g2msync/pkg/view"
 
 	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/config"
@@ -24,9 +28,9 @@ import (
 	"github.com/g2msync/g2msync/pkg/state"
 )
 
-func (tw *testWorld) onDemand(dry, explain bool, queries ...string) *onDemandReport {
+func (tw *testWorld) onDemand(dry, explain bool, queries ...string) *application.OnDemandReport {
 	tw.t.Helper()
-	rep, err := tw.app().onDemand(context.Background(), queries, dry, false, explain)
+	rep, err := tw.app().svc.OnDemand(context.Background(), queries, application.OnDemandOptions{DryRun: dry, Force: false, Explain: explain})
 	if err != nil {
 		tw.t.Fatalf("provision %v: %v", queries, err)
 	}
@@ -65,8 +69,8 @@ func TestProvisionTouchesOnlyThePersonNamed(t *testing.T) {
 		t.Errorf("the bulk create holds more than the new hire: %s", body)
 	}
 	p := rep.People[0]
-	if len(rep.People) != 1 || p.EntraID != hire.ID || p.Action.Action != "create" || p.Result.Status != statusApplied || p.Match.By != "none" ||
-		!p.Scope.InScope || p.Scope.Reasons[0] != "member of Sales, assigned as User" || rep.exit() != nil {
+	if len(rep.People) != 1 || p.EntraID != hire.ID || p.Action.Action != "create" || p.Result.Status != application.StatusApplied || p.Match.By != "none" ||
+		!p.Scope.InScope || p.Scope.Reasons[0] != "member of Sales, assigned as User" || onDemandExit(rep) != nil {
 		t.Errorf("report: %+v", p)
 	}
 
@@ -78,7 +82,7 @@ func TestProvisionTouchesOnlyThePersonNamed(t *testing.T) {
 	if u, _ := g.UserByEmail(leaver.Mail); u.Status != "SUSPENDED" {
 		t.Errorf("leaver's account %+v, want SUSPENDED", u)
 	}
-	if p := rep.People[0]; p.Action.Action != "disable" || p.Result.Status != statusApplied || p.Match.By != "owned" || p.Scope.InScope ||
+	if p := rep.People[0]; p.Action.Action != "disable" || p.Result.Status != application.StatusApplied || p.Match.By != "owned" || p.Scope.InScope ||
 		p.Scope.Reasons[0] != "not assigned to the app, directly or through an assigned group" {
 		t.Errorf("report: %+v", p)
 	}
@@ -180,7 +184,7 @@ func TestExplainScopeReasons(t *testing.T) {
 				t.Fatal("explain says nothing of what g2msync knows")
 			}
 			var out bytes.Buffer
-			writeOnDemandText(&out, rep)
+			view.OnDemandText(&out, rep)
 			if !strings.Contains(out.String(), tc.reason) {
 				t.Errorf("text output lacks the reason:\n%s", out.String())
 			}
@@ -204,10 +208,10 @@ func TestProvisionUnmatchedAndPaused(t *testing.T) {
 	}
 	rep := tw.onDemand(true, false, "nobody@contoso.example", hire.ID)
 	var ee exitError
-	if err := rep.exit(); !errors.As(err, &ee) || ee.code != ExitFailure || !strings.Contains(ee.msg, "no Entra user matches nobody@contoso.example") {
+	if err := onDemandExit(rep); !errors.As(err, &ee) || ee.code != ExitFailure || !strings.Contains(ee.msg, "no Entra user matches nobody@contoso.example") {
 		t.Errorf("exit = %v", err)
 	}
-	if len(rep.People) != 1 || rep.People[0].Result.Status != statusDryRun {
+	if len(rep.People) != 1 || rep.People[0].Result.Status != application.StatusDryRun {
 		t.Errorf("people: %+v", rep.People)
 	}
 
@@ -220,12 +224,12 @@ func TestProvisionUnmatchedAndPaused(t *testing.T) {
 	}
 	st.Close()
 	writes := tw.w.GoTo.Writes()
-	_, err = tw.app().onDemand(context.Background(), []string{hire.UPN}, false, false, false)
+	_, err = tw.app().svc.OnDemand(context.Background(), []string{hire.UPN}, application.OnDemandOptions{DryRun: false, Force: false, Explain: false})
 	if err == nil || !strings.Contains(err.Error(), "provisioning is paused since") || !strings.Contains(err.Error(), "--force") || tw.w.GoTo.Writes() != writes {
 		t.Fatalf("while paused: %v, %d writes", err, tw.w.GoTo.Writes()-writes)
 	}
-	rep, err = tw.app().onDemand(context.Background(), []string{hire.UPN}, false, true, false)
-	if err != nil || rep.People[0].Result.Status != statusApplied {
+	rep, err = tw.app().svc.OnDemand(context.Background(), []string{hire.UPN}, application.OnDemandOptions{DryRun: false, Force: true, Explain: false})
+	if err != nil || rep.People[0].Result.Status != application.StatusApplied {
 		t.Fatalf("--force: %v %+v", err, rep)
 	}
 }
@@ -265,7 +269,7 @@ func TestMappingTestTriesAnExpression(t *testing.T) {
 	}
 	a := tw.appWith(&cfg)
 	writes := tw.w.GoTo.Writes()
-	rep, err := a.onDemand(context.Background(), []string{p.UPN}, true, false, false)
+	rep, err := a.svc.OnDemand(context.Background(), []string{p.UPN}, application.OnDemandOptions{DryRun: true, Force: false, Explain: false})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +387,7 @@ func TestCyclesRunWhileAnExplainWaitsOnGraph(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := a.onDemand(ctx, []string{"nobody@contoso.example"}, true, false, true)
+		_, err := a.svc.OnDemand(ctx, []string{"nobody@contoso.example"}, application.OnDemandOptions{DryRun: true, Force: false, Explain: true})
 		done <- err
 	}()
 	for tw.w.Graph.Calls("GET /users") == 0 { // the explain now waits on Graph
@@ -421,7 +425,8 @@ func TestConsoleReadsWhileACycleRuns(t *testing.T) {
 	for tw.w.Graph.Calls(route) == before { // the cycle holds the file and waits on Graph
 		time.Sleep(10 * time.Millisecond)
 	}
-	b := &consoleBackend{a: a, now: time.Now, readAfter: 200 * time.Millisecond, readers: make(chan struct{}, 2)}
+	a.svc.SetPageWait(200 * time.Millisecond)
+	b := &consoleBackend{svc: a.svc}
 	cycles, err := b.Cycles(context.Background(), 0)
 	if err != nil || len(cycles) == 0 {
 		t.Errorf("the console's cycles page during a cycle: %d cycles, %v", len(cycles), err)
@@ -430,7 +435,7 @@ func TestConsoleReadsWhileACycleRuns(t *testing.T) {
 		t.Errorf("the console's log during a cycle: %d entries, %v", len(entries), err)
 	}
 	// An operator's action writes beside the cycle too, with its log entry.
-	svc := &application.Service{StatePath: a.cfg.StatePath, Binding: binding(a.cfg), Live: &a.live, Wait: 500 * time.Millisecond}
+	svc := &application.Service{StatePath: a.cfg.StatePath, Binding: binding(a.cfg), Live: a.svc.Live, Wait: 500 * time.Millisecond}
 	if _, err := svc.Pause(context.Background(), application.Actor{Name: "alice", Door: application.DoorConsole, Reason: "migration"}); err != nil {
 		t.Errorf("a pause from the console during a cycle: %v", err)
 	}
@@ -458,10 +463,35 @@ func syncedSales(t *testing.T) (*testWorld, *app) {
 // of a long initial sync. They now ask the running daemon at its listen
 // address (/status, and the console's log download).
 func TestStatusAndReportAskTheDaemonWhileACycleHoldsTheFile(t *testing.T) {
+	// On loopback the daemon answers this host; on an address other hosts
+	// reach, it answers whoever has the status token (the console is off
+	// there: it would need operators and TLS).
+	for _, offLoopback := range []bool{false, true} {
+		t.Run(fmt.Sprintf("offLoopback=%v", offLoopback), func(t *testing.T) {
+			statusAndReportDuringACycle(t, offLoopback)
+		})
+	}
+}
+
+func statusAndReportDuringACycle(t *testing.T, offLoopback bool) {
 	tw, _ := syncedSales(t)
 	listen := freeAddr(t)
+	cfg := *tw.cfg
+	cfg.Listen, cfg.Console.Disabled = listen, false
+	yaml := "state_path: " + tw.cfg.StatePath + "\nlisten: " + listen + "\n"
+	if offLoopback {
+		_, port, _ := net.SplitHostPort(listen)
+		listen = "0.0.0.0:" + port
+		tokenFile := filepath.Join(tw.dir, "status-token")
+		if err := os.WriteFile(tokenFile, []byte("a-long-status-token-for-the-test\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		yaml = "state_path: " + tw.cfg.StatePath + "\nlisten: " + listen + "\nstatus_token_file: " + tokenFile + "\n"
+		cfg.Listen, cfg.Console.Disabled = listen, true
+		cfg.StatusToken = config.NewSecret("a-long-status-token-for-the-test", "status_token_file")
+	}
 	cfgFile := filepath.Join(tw.dir, "g2msync.yaml")
-	if err := os.WriteFile(cfgFile, []byte("state_path: "+tw.cfg.StatePath+"\nlisten: "+listen+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	const route = "GET /servicePrincipals/{id}/appRoleAssignedTo"
@@ -469,15 +499,18 @@ func TestStatusAndReportAskTheDaemonWhileACycleHoldsTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := tw.w.Graph.Calls(route)
-	cfg := *tw.cfg
-	cfg.Listen, cfg.Console.Disabled = listen, false
 	b := tw.appWith(&cfg) // the daemon's
 	var d *daemon.Daemon
 	ui, err := tw.m.newConsole(b, func() daemon.StatusDoc { return d.Status() })
-	if err != nil || ui == nil {
+	if err != nil || (ui == nil) != offLoopback {
 		t.Fatalf("console: %v", err)
 	}
-	d, err = daemon.New(daemon.Options{Schedule: "@every 1h", Cycle: b.cycle, Listen: listen, Logger: b.log, Metrics: b.metrics, Console: ui})
+	opts := daemon.Options{Schedule: "@every 1h", Cycle: b.cycle, Listen: listen, Logger: b.log, Metrics: b.metrics,
+		StatusToken: cfg.StatusToken.Value(), Log: b.svc.Audit}
+	if ui != nil {
+		opts.Console = ui
+	}
+	d, err = daemon.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,13 +521,19 @@ func TestStatusAndReportAskTheDaemonWhileACycleHoldsTheFile(t *testing.T) {
 	for tw.w.Graph.Calls(route) == before { // the daemon's cycle holds the file and waits on Graph
 		time.Sleep(10 * time.Millisecond)
 	}
+	_, port, _ := net.SplitHostPort(listen)
+	asked := "http://127.0.0.1:" + port
 	code, out, errOut := runMain(t, nil, "status", "--config", cfgFile)
-	if code != ExitOK || !strings.Contains(errOut, "live status from http://"+listen+"/status") || !strings.Contains(out, "Changes deferred") {
+	if code != ExitOK || !strings.Contains(errOut, "live status from "+asked+"/status") || !strings.Contains(out, "Changes deferred") {
 		t.Errorf("status during a cycle: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	code, out, errOut = runMain(t, nil, "report", "--config", cfgFile, "--action", "create", "--output", "json")
 	var entries []state.AuditEntry
-	if code != ExitOK || json.Unmarshal([]byte(out), &entries) != nil || len(entries) != 5 || !strings.Contains(errOut, "http://"+listen+"/log.json") {
+	if code != ExitOK || json.Unmarshal([]byte(out), &entries) != nil || len(entries) != 5 || !strings.Contains(errOut, asked+"/status/log") {
 		t.Errorf("report during a cycle: exit %d, %d entries, want the 5 creates\nstdout:\n%s\nstderr:\n%s", code, len(entries), out, errOut)
+	}
+	code, out, errOut = runMain(t, nil, "report", "--config", cfgFile, "--limit", "2", "--output", "json")
+	if code != ExitOK || json.Unmarshal([]byte(out), &entries) != nil || len(entries) != 2 {
+		t.Errorf("report --limit 2 during a cycle: exit %d, %d entries\nstdout:\n%s\nstderr:\n%s", code, len(entries), out, errOut)
 	}
 }

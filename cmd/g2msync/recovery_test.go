@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
+	"github.com/g2msync/g2msync/pkg/state"
 )
 
 // login runs `g2msync login goto` as a process and plays the person: it
@@ -111,6 +112,24 @@ func TestCorruptStateIsRebuilt(t *testing.T) {
 	if want := fmt.Sprintf("re-adopted %d GoTo accounts", len(pw.w.InScope(false))); code != ExitOK || !strings.Contains(out, want) {
 		t.Fatalf("rebuild: exit %d\n%s", code, out)
 	}
+	// The login and the rebuild are in the provisioning log, with who
+	// took them, from where, and through which door.
+	host, _ := os.Hostname()
+	st, err := state.Open(path, state.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, action := range []string{"login", "rebuild"} {
+		entries, err := st.Audit(state.AuditFilter{Action: action})
+		if err != nil || len(entries) != 1 {
+			t.Errorf("%s: %d log entries, %v", action, len(entries), err)
+			continue
+		}
+		if e := entries[0]; e.Operator != operator() || e.Address != host || e.Door != "cli" || e.Result != state.ResultSuccess || e.Reason == "" {
+			t.Errorf("%s's log entry: %+v", action, e)
+		}
+	}
+	st.Close()
 	if code, out := pw.exitCode("state", "rebuild"); code != ExitUsage || !strings.Contains(out, "is readable") {
 		t.Errorf("second rebuild: exit %d\n%s", code, out)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/g2msync/g2msync/pkg/view"
+
 	"github.com/g2msync/g2msync/pkg/state"
 )
 
@@ -52,7 +54,7 @@ func (c *RetryCommand) Run(ctx context.Context, args []string) error {
 		return nil
 	}
 	if len(cleared) == 0 {
-		return fmt.Errorf("no failing account matches %q (see `g2msync status`)", safe(who))
+		return fmt.Errorf("no failing account matches %q (see `g2msync status`)", view.Safe(who))
 	}
 	for _, f := range cleared {
 		state := "failing"
@@ -60,7 +62,7 @@ func (c *RetryCommand) Run(ctx context.Context, args []string) error {
 			state = "quarantined"
 		}
 		fmt.Fprintf(c.m.Stdout, "released %s (%s after %d attempts of %s): the next cycle tries again\n",
-			firstNonEmpty(f.Email, f.UPN, f.EntraID), state, f.Count, f.Kind)
+			view.FirstNonEmpty(f.Email, f.UPN, f.EntraID), state, f.Count, f.Kind)
 	}
 	return nil
 }

@@ -4,17 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/signal"
 	osuser "os/user"
 	"reflect"
-	"sort"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/g2msync/g2msync/pkg/view"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
@@ -128,15 +127,15 @@ func (m *Main) runOnce(ctx context.Context, a *app, opts engine.Options) error {
 	// No next cycle in this process will follow from the directory picture:
 	// holding it decoded would only keep 100,000 people in memory while the
 	// plan is applied.
-	a.pictures = nil
-	if !opts.DryRun && a.progress == nil {
-		a.progress = newProgress(m.Stderr, a.log, "applying the plan", time.Now)
+	a.svc.KeepPictures(false)
+	if !opts.DryRun && a.svc.Progress == nil {
+		a.svc.Progress = newProgress(m.Stderr, a.log, "applying the plan", time.Now)
 	}
 	signals, unsubscribe := m.signals(syscall.SIGTERM, syscall.SIGINT)
 	defer unsubscribe()
 	rep, err := daemon.Stopper{Grace: a.cfg.ShutdownGrace.D(), Logger: a.log}.Once(ctx, signals, opts, a.cycle)
 	if rep != nil && rep.Paused != nil {
-		fmt.Fprintf(m.Stdout, "Nothing done: %s.\n", safe(rep.Paused.Text()))
+		fmt.Fprintf(m.Stdout, "Nothing done: %s.\n", view.Safe(rep.Paused.Text()))
 		return err
 	}
 	if rep == nil || rep.Result == nil {
@@ -145,11 +144,11 @@ func (m *Main) runOnce(ctx context.Context, a *app, opts engine.Options) error {
 	res := rep.Result
 	if opts.DryRun {
 		if res.Plan != nil {
-			writePlanText(m.Stdout, res.Plan, 0)
+			view.PlanText(m.Stdout, res.Plan, 0)
 		}
 		return err
 	}
-	writeCycleSummary(m.Stdout, res)
+	view.CycleSummary(m.Stdout, res)
 	return exitFor(res, err)
 }
 
@@ -166,7 +165,7 @@ func (m *Main) approve(ctx context.Context, cfg *config.Config) error {
 	}
 	fmt.Fprintf(m.Stdout, "The daemon is running, so it will apply the %d staged disables on its next cycle:\n", len(staged))
 	for _, s := range staged {
-		fmt.Fprintf(m.Stdout, "  %s (%s)\n", safe(firstNonEmpty(s.Email, s.UPN, s.EntraID)), safe(s.Reason))
+		fmt.Fprintf(m.Stdout, "  %s (%s)\n", view.Safe(view.FirstNonEmpty(s.Email, s.UPN, s.EntraID)), view.Safe(s.Reason))
 	}
 	fmt.Fprintln(m.Stdout, "Each approval is bound to the exact change shown: if it changes before the daemon's next cycle")
 	fmt.Fprintln(m.Stdout, "(another kind, account or list), or a new disable is staged, that one waits for another approval.")
@@ -257,75 +256,6 @@ func exitFor(res *engine.Result, err error) error {
 	return nil
 }
 
-func writeCycleSummary(w io.Writer, res *engine.Result) {
-	c := res.Cycle
-	fmt.Fprintf(w, "Cycle %s: %s in %s.\n", c.ID, c.Outcome, c.End.Sub(c.Start).Round(time.Millisecond))
-	fmt.Fprintf(w, "  in scope %d, owned %d; applied %s; failed %s; deferred %d; left alone %d; staged %d; API calls %s\n",
-		c.InScope, c.Owned, countsOrNone(c.Applied), countsOrNone(c.Failed), c.Deferred, c.Skipped, c.Staged, callsOrNone(c.Calls))
-	if c.Read != "" {
-		fmt.Fprintf(w, "  directory read %s\n", safe(c.Read))
-	}
-	if c.Error != "" {
-		fmt.Fprintf(w, "  %s\n", safe(c.Error))
-	}
-	writeProblems(w, c.Problems, res.Errors)
-}
-
-// writeProblems prints the failed and deferred changes grouped by cause:
-// the cause and what to do once, then the people (with each failure's own
-// error).
-func writeProblems(w io.Writer, ps []state.Problem, errs []*engine.ChangeError) {
-	for _, p := range ps {
-		verb := "deferred"
-		if p.Result == state.ResultFailure {
-			verb = "failed"
-		}
-		fmt.Fprintf(w, "  %s %s: %s\n", plural(p.Count, p.Action), verb, safe(p.Reason))
-		if p.Result == state.ResultFailure && errs != nil {
-			shown := 0
-			for _, e := range errs {
-				if string(e.Op) != p.Action || string(e.Class.Cause) != p.Cause || shown == len(p.People) {
-					continue
-				}
-				fmt.Fprintf(w, "    %s: %s\n", safe(e.Person()), safe(e.Err.Error()))
-				shown++
-			}
-		} else {
-			people := make([]string, len(p.People))
-			for i, s := range p.People {
-				people[i] = safe(s)
-			}
-			fmt.Fprintf(w, "    %s\n", strings.Join(people, ", "))
-		}
-		if more := p.Count - len(p.People); more > 0 {
-			fmt.Fprintf(w, "    … and %d more (g2msync status lists everyone)\n", more)
-		}
-	}
-}
-
-func countsOrNone(m map[string]int) string {
-	if s := counts(m); s != "-" {
-		return s
-	}
-	return "none"
-}
-
-func callsOrNone(m map[string]int64) string {
-	if len(m) == 0 {
-		return "none"
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", k, m[k])
-	}
-	return strings.Join(parts, ", ")
-}
-
 // reloader returns the daemon's SIGHUP handler: it re-reads the
 // configuration and applies every setting it can; a setting that needs a
 // restart (the state file, the listen address) refuses the whole reload,
@@ -343,7 +273,7 @@ func (m *Main) reloader(a *app, cfgPath string) daemon.Reload {
 		if cfg.Listen != last.Listen {
 			return daemon.Reloaded{}, fmt.Errorf("listen changed from %q to %q; restart g2msync to serve on another address", last.Listen, cfg.Listen)
 		}
-		na, err := m.newApp(cfg, m.newLogger(cfg, m.Stderr), a.metrics, appOptions{roots: a.roots})
+		na, err := m.newApp(cfg, m.newLogger(cfg, m.Stderr), a.metrics, appOptions{roots: a.roots, live: a.svc.Live})
 		if err != nil {
 			return daemon.Reloaded{}, err
 		}
@@ -400,7 +330,7 @@ func (m *Main) runDaemon(ctx context.Context, a *app, cfgPath string) error {
 	}
 	d, err = daemon.New(daemon.Options{
 		Console: uiHandler, TLSCertFile: a.cfg.ListenTLS.CertFile, TLSKeyFile: a.cfg.ListenTLS.KeyFile,
-		Tracker: tracker, StatusURL: statusURL, StatusToken: a.cfg.StatusToken.Value(),
+		Tracker: tracker, StatusURL: statusURL, StatusToken: a.cfg.StatusToken.Value(), Log: a.svc.Audit,
 		Schedule: a.cfg.Schedule, Cycle: a.cycle, Listen: a.cfg.Listen, Logger: a.log, Metrics: a.metrics,
 		Notify:   func(s string) { _, _ = sddaemon.SdNotify(false, s) },
 		Watchdog: watchdog, Backoff: jobBackoff(), Grace: a.cfg.ShutdownGrace.D(),

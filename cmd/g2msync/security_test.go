@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/g2msync/g2msync/pkg/view"
+
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/sim/gotosim"
 	"github.com/g2msync/g2msync/pkg/sim/graphsim"
@@ -98,7 +100,7 @@ func TestHostileNamesCannotForgeOutput(t *testing.T) {
 	var entries []state.AuditEntry
 	tw.read(func(st *state.Store) { entries, _ = st.Audit(state.AuditFilter{User: eve}) })
 	var csvOut, jsonOut, textOut bytes.Buffer
-	if err := writeReport(&csvOut, entries, "csv"); err != nil {
+	if err := view.Log(&csvOut, entries, "csv"); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&csvOut).ReadAll()
@@ -113,11 +115,11 @@ func TestHostileNamesCannotForgeOutput(t *testing.T) {
 			t.Errorf("csv cell %q carries control characters", c)
 		}
 	}
-	writeReport(&textOut, entries, "text")
+	view.Log(&textOut, entries, "text")
 	if strings.Count(textOut.String(), "\n") != 2 {
 		t.Errorf("report text has more lines than entries:\n%s", textOut.String())
 	}
-	writeReport(&jsonOut, entries, "json")
+	view.Log(&jsonOut, entries, "json")
 	var back []state.AuditEntry
 	if err := json.Unmarshal(jsonOut.Bytes(), &back); err != nil || back[0].Changes[1].New != forged {
 		t.Errorf("JSON must keep the name exact: %v %+v", err, back)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/g2msync/g2msync/pkg/config"
-	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/metrics"
 	"github.com/g2msync/g2msync/pkg/state"
 )
@@ -39,6 +38,7 @@ func (c *StateCommand) Run(ctx context.Context, args []string) error {
 	fs := c.m.newFlagSet("state rebuild", stateUsage)
 	cfgPath := c.m.configFlag(fs)
 	force := fs.Bool("force", false, "rebuild even if the state file is readable (the old one is kept)")
+	reason := fs.String("reason", "", "why, for the provisioning log")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func (c *StateCommand) Run(ctx context.Context, args []string) error {
 			if len(recs) == 0 {
 				// A file that owns nothing yet (say, a rebuild that stopped
 				// for a login): rebuilding into it loses nothing.
-				return c.m.rebuildWith(ctx, cfg, "", "")
+				return c.m.rebuildWith(ctx, cfg, "", "", *reason)
 			}
 			if !*force {
 				return usageError{fmt.Errorf("state file %s is readable: nothing to rebuild (--force rebuilds it anyway, keeping the old one)", cfg.StatePath)}
@@ -85,12 +85,12 @@ func (c *StateCommand) Run(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(c.m.Stdout, "moved the old file to %s\n", aside)
 	}
-	return c.m.rebuildWith(ctx, cfg, aside, token)
+	return c.m.rebuildWith(ctx, cfg, aside, token, *reason)
 }
 
 // rebuildWith rebuilds into a new file, first carrying over the refresh
 // token of a readable old file (GoTo has rotated the configured one since).
-func (m *Main) rebuildWith(ctx context.Context, cfg *config.Config, aside, token string) error {
+func (m *Main) rebuildWith(ctx context.Context, cfg *config.Config, aside, token, reason string) error {
 	if token != "" {
 		st, err := openStateForWrite(cfg)
 		if err != nil {
@@ -106,12 +106,12 @@ func (m *Main) rebuildWith(ctx context.Context, cfg *config.Config, aside, token
 	if err != nil {
 		return err
 	}
-	return m.rebuild(ctx, a, aside)
+	return m.rebuild(ctx, a, aside, reason)
 }
 
-func (m *Main) rebuild(ctx context.Context, a *app, aside string) error {
-	a.progress = newProgress(m.Stderr, a.log, "re-adopting", time.Now)
-	rep, err := a.cycle(ctx, engine.Options{InitialSync: true, AdoptOnly: true})
+func (m *Main) rebuild(ctx context.Context, a *app, aside, reason string) error {
+	a.svc.Progress = newProgress(m.Stderr, a.log, "re-adopting", time.Now)
+	rep, err := a.svc.Rebuild(ctx, m.actor(reason))
 	if err != nil {
 		if rep == nil || rep.Result == nil {
 			return fmt.Errorf("rebuild: %w", err)

@@ -79,6 +79,13 @@ type Service struct {
 	// daemon's): actions then write beside the cycle instead of waiting
 	// for it to let the file go.
 	Live *Live
+	// Progress, if set, is told of each cycle's progress.
+	Progress func(done, total int)
+
+	// rt is what New builds from the configuration: the clients, the
+	// mapper, the token hand-off. A Service without it takes operator
+	// actions on the state file only.
+	rt *runtime
 }
 
 func (s *Service) now() time.Time {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -115,6 +116,42 @@ func Listener(path string, environ []string) (string, ListenTLS, error) {
 		}
 	}
 	return listen, lt, nil
+}
+
+// StatusToken returns the status token a configuration names
+// (status_token, status_token_file, $G2MSYNC_STATUS_TOKEN or the systemd
+// credential), reading nothing else: `status` and `report` send it to the
+// daemon while a cycle holds the state file, and need neither the other
+// secrets nor a configuration valid in every other part.
+func StatusToken(path string, environ []string) (Secret, error) {
+	env := envMap(environ)
+	cfg := &Config{}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return Secret{}, fmt.Errorf("read config: %w", err)
+		}
+		var only struct {
+			StatusToken     string `yaml:"status_token"`
+			StatusTokenFile string `yaml:"status_token_file"`
+		}
+		if err := yaml.Unmarshal(data, &only); err != nil {
+			return Secret{}, fmt.Errorf("config %s: not valid YAML: %s", path, cleanYAMLError(err))
+		}
+		if only.StatusToken != "" {
+			cfg.StatusToken = NewSecret(only.StatusToken, path)
+		}
+		cfg.StatusTokenFile = only.StatusTokenFile
+	}
+	if v, ok := env[EnvPrefix+"STATUS_TOKEN_FILE"]; ok {
+		cfg.StatusTokenFile = v
+	}
+	var probs Problems
+	loadSecrets(cfg, env, &probs, "status_token")
+	if len(probs) > 0 {
+		return Secret{}, &Error{Path: path, Problems: probs}
+	}
+	return cfg.StatusToken, nil
 }
 
 // Load reads the file at path (if path is not empty), applies the
@@ -261,7 +298,7 @@ var serviceLink = regexp.MustCompile(`^G2MSYNC_(SERVICE_HOST|SERVICE_PORT(_[A-Z0
 
 // loadSecrets fills each Secret from, in order: the file its _file key names,
 // its G2MSYNC_ variable, or the systemd credential of the same name.
-func loadSecrets(cfg *Config, env map[string]string, probs *Problems) {
+func loadSecrets(cfg *Config, env map[string]string, probs *Problems, only ...string) {
 	secrets := []struct {
 		path string
 		dst  *Secret
@@ -278,6 +315,9 @@ func loadSecrets(cfg *Config, env map[string]string, probs *Problems) {
 	}
 	credDir := env["CREDENTIALS_DIRECTORY"]
 	for _, s := range secrets {
+		if len(only) > 0 && !slices.Contains(only, s.path) {
+			continue
+		}
 		switch {
 		case s.file != "":
 			b, err := os.ReadFile(s.file)

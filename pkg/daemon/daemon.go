@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/logkey"
 	"github.com/g2msync/g2msync/pkg/metrics"
@@ -30,24 +32,8 @@ import (
 	"github.com/g2msync/g2msync/pkg/state"
 )
 
-// Report is what one cycle tells the daemon.
-type Report struct {
-	// Result is the engine's result; nil if the cycle failed before it ran.
-	Result *engine.Result
-	// After the cycle, from the state file:
-	Staged        []state.Staged
-	Deferred      []state.Deferred
-	Failures      []state.Failure
-	OwnedActive   int
-	OwnedDisabled int
-	// Paused, when set, says a person paused provisioning: the cycle did
-	// nothing, and that is no failure.
-	Paused *state.Pause
-	// AuthFailure, when the cycle failed because Entra or GoTo refused the
-	// credentials, says what to do; StageReason says why disables were staged.
-	AuthFailure string
-	StageReason string
-}
+// Report is what a cycle did: the application layer's account of it.
+type Report = app.Report
 
 // Cycle runs one cycle. The daemon supplies the options (Stop included).
 type Cycle func(ctx context.Context, opts engine.Options) (*Report, error)
@@ -98,6 +84,10 @@ type Options struct {
 	// StatusToken, when Listen is not a loopback address, is the bearer
 	// token /status requires; "" refuses /status there to everyone.
 	StatusToken string
+	// Log, when set, serves the provisioning log on /status/log behind
+	// /status's guard, so that `report` reads it while a cycle holds the
+	// state file, from this host or, with the status token, another.
+	Log func(ctx context.Context, f state.AuditFilter) ([]state.AuditEntry, error)
 	// Console, when set, is served at / (the web console): every path the
 	// JSON endpoints do not claim.
 	Console http.Handler
@@ -656,10 +646,53 @@ func (d *Daemon) routes() http.Handler {
 		enc.SetIndent("", "  ")
 		enc.Encode(d.Status())
 	})
+	if d.opts.Log != nil {
+		mux.HandleFunc("GET /status/log", d.serveLog)
+	}
 	if d.opts.Console != nil {
 		mux.Handle("/", d.opts.Console)
 	}
 	return mux
+}
+
+// serveLog serves the provisioning log entries the query selects (user,
+// action, result, cycle, since as RFC 3339, limit), oldest first, as JSON.
+// A damaged entry leaves out only itself; its id goes in a header.
+func (d *Daemon) serveLog(w http.ResponseWriter, r *http.Request) {
+	if !d.statusAllowed(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	f := state.AuditFilter{User: q.Get("user"), Action: q.Get("action"), Result: q.Get("result"), CycleID: q.Get("cycle")}
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			http.Error(w, "since: want an RFC 3339 time such as 2026-11-01T00:00:00Z", http.StatusBadRequest)
+			return
+		}
+		f.Since = t
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			http.Error(w, "limit: want a count of entries", http.StatusBadRequest)
+			return
+		}
+		f.Limit = n
+	}
+	entries, err := d.opts.Log(r.Context(), f)
+	var damaged *state.DamagedEntries
+	if errors.As(err, &damaged) {
+		w.Header().Set("X-G2msync-Damaged-Entries", strconv.Itoa(len(damaged.Seqs)))
+	} else if err != nil {
+		http.Error(w, "read the provisioning log: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	if entries == nil {
+		entries = []state.AuditEntry{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(entries)
 }
 
 // statusAllowed guards /status, which names people and their errors: open

@@ -392,24 +392,33 @@ func TestStatusNeedsATokenOffLoopback(t *testing.T) {
 		{"0.0.0.0:9464", "s3cret-token", "Bearer wrong", http.StatusUnauthorized},
 		{"0.0.0.0:9464", "s3cret-token", "Bearer s3cret-token", http.StatusOK},
 	} {
-		d, err := New(Options{Schedule: "@hourly", Listen: tc.listen, StatusToken: tc.token,
+		log := func(context.Context, state.AuditFilter) ([]state.AuditEntry, error) {
+			return []state.AuditEntry{{Action: "create", UPN: "ada@contoso.example"}}, nil
+		}
+		d, err := New(Options{Schedule: "@hourly", Listen: tc.listen, StatusToken: tc.token, Log: log,
 			Cycle: func(context.Context, engine.Options) (*Report, error) { return okReport("c"), nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodGet, "/status", nil)
-		req.Host = tc.listen
-		switch tc.auth {
-		case "":
-		case "rebound":
-			req.Host = "attacker.example:9464"
-		default:
-			req.Header.Set("Authorization", tc.auth)
-		}
-		d.Handler().ServeHTTP(rec, req)
-		if rec.Code != tc.want || strings.Contains(rec.Body.String(), "s3cret") {
-			t.Errorf("%s token %q auth %q: %d, want %d", tc.listen, tc.token, tc.auth, rec.Code, tc.want)
+		// The provisioning log names people as /status does, behind the same guard.
+		for _, path := range []string{"/status", "/status/log"} {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Host = tc.listen
+			switch tc.auth {
+			case "":
+			case "rebound":
+				req.Host = "attacker.example:9464"
+			default:
+				req.Header.Set("Authorization", tc.auth)
+			}
+			d.Handler().ServeHTTP(rec, req)
+			if rec.Code != tc.want || strings.Contains(rec.Body.String(), "s3cret") {
+				t.Errorf("%s on %s token %q auth %q: %d, want %d", path, tc.listen, tc.token, tc.auth, rec.Code, tc.want)
+			}
+			if named := strings.Contains(rec.Body.String(), "ada@contoso.example"); named != (tc.want == http.StatusOK && path == "/status/log") {
+				t.Errorf("%s on %s auth %q: names a person %v", path, tc.listen, tc.auth, named)
+			}
 		}
 		for _, open := range []string{"/metrics", "/healthz"} {
 			if code, _ := get(t, d, open); code != http.StatusOK {
@@ -743,5 +752,39 @@ func TestOnceStopsItsCycleAsTheDaemonDoes(t *testing.T) {
 				t.Errorf("cycle cancelled = %v, want %v", gotCancelled.Load(), tc.cancelled)
 			}
 		})
+	}
+}
+
+// /status/log passes the query on as the filter `report` would use, and
+// refuses what it cannot read rather than serve everything.
+func TestStatusLogFilters(t *testing.T) {
+	var got state.AuditFilter
+	d, err := New(Options{Schedule: "@hourly", Listen: "127.0.0.1:9464",
+		Log:   func(_ context.Context, f state.AuditFilter) ([]state.AuditEntry, error) { got = f; return nil, nil },
+		Cycle: func(context.Context, engine.Options) (*Report, error) { return okReport("c"), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(q string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/status/log?"+q, nil)
+		req.Host = "127.0.0.1:9464"
+		d.Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	rec := serve("user=ADA%40contoso.example&action=disable&result=failure&cycle=c1&since=2026-11-01T10:20:30.5Z&limit=7")
+	want := state.AuditFilter{User: "ADA@contoso.example", Action: "disable", Result: "failure", CycleID: "c1",
+		Since: time.Date(2026, 11, 1, 10, 20, 30, 5e8, time.UTC), Limit: 7}
+	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != "[]" || !got.Since.Equal(want.Since) {
+		t.Fatalf("%d %q, filter %+v", rec.Code, rec.Body, got)
+	}
+	got.Since = want.Since
+	if got != want {
+		t.Errorf("filter %+v, want %+v", got, want)
+	}
+	for _, q := range []string{"since=yesterday", "limit=-1", "limit=x"} {
+		if rec := serve(q); rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", q, rec.Code)
+		}
 	}
 }

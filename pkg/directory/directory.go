@@ -2,8 +2,15 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrCredentials: the directory refused g2msync's credentials (Entra would
+// not issue a token: a bad secret, an unregistered certificate, an unknown
+// app or tenant). Sources wrap it, so that the application layer can say
+// what to fix without knowing which directory it reads.
+var ErrCredentials = errors.New("entra refused the credentials")
 
 // DefaultAccessRoleID is the app role id Entra gives an assignment made without
 // choosing a role ("Default Access").

@@ -13,6 +13,7 @@ import (
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
+	"github.com/g2msync/g2msync/pkg/directory"
 	"github.com/g2msync/g2msync/pkg/redact"
 )
 
@@ -20,7 +21,8 @@ import (
 var (
 	// ErrCredentials: Entra refused to issue a token (bad secret,
 	// unregistered certificate, unknown app or tenant).
-	ErrCredentials = errors.New("entra refused the credentials")
+	// It is directory.ErrCredentials, so callers that know no Graph can test for it.
+	ErrCredentials = directory.ErrCredentials
 	// ErrPermission: Graph answered 403; Error.Permission names what to grant.
 	ErrPermission = errors.New("graph permission missing")
 	// ErrThrottled: still 429 after the retries.

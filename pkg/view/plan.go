@@ -1,4 +1,4 @@
-package main
+package view
 
 import (
 	"encoding/json"
@@ -6,8 +6,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
+	"github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/plan"
 )
 
@@ -15,10 +15,10 @@ import (
 // bottom: what will change, what is held back, and what is left alone and why.
 // limit > 0 shows at most limit rows of each kind and one person per skip
 // reason, for plans too long to read whole; the summary counts everything.
-func writePlanText(w io.Writer, p *plan.Plan, limit int) error {
+func PlanText(w io.Writer, p *plan.Plan, limit int) error {
 	fmt.Fprintf(w, "%d people in scope; g2msync owns %d GoTo accounts (%d active).\n", p.InScope, p.Owned, p.OwnedActive)
 	if p.Abort != "" {
-		fmt.Fprintf(w, "\nABORTED: %s\n", safe(p.Abort))
+		fmt.Fprintf(w, "\nABORTED: %s\n", Safe(p.Abort))
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -26,7 +26,7 @@ func writePlanText(w io.Writer, p *plan.Plan, limit int) error {
 		fmt.Fprintln(w, "\nRecorded without a call (changes an earlier cycle made before it stopped):")
 		for i := range p.Recovered {
 			c := &p.Recovered[i]
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Kind, user(c), dash(c.GoToKey), safe(c.Reason))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Kind, user(c), Dash(c.GoToKey), Safe(c.Reason))
 		}
 		tw.Flush()
 	}
@@ -69,19 +69,19 @@ func writePlanText(w io.Writer, p *plan.Plan, limit int) error {
 			if limit > 0 && reasons[s.Reason] > 1 {
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", user(&s), dash(s.GoToKey), safe(s.Reason))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", user(&s), Dash(s.GoToKey), Safe(s.Reason))
 		}
 		tw.Flush()
 		if limit > 0 {
 			for r, n := range reasons {
 				if n > 1 {
-					fmt.Fprintf(w, "  … and %d more for the same reason: %.60s…\n", n-1, safe(r))
+					fmt.Fprintf(w, "  … and %d more for the same reason: %.60s…\n", n-1, Safe(r))
 				}
 			}
 		}
 	}
 	writeDeferred(w, p.Deferred)
-	fmt.Fprintf(w, "\n%s\n", planSummary(p))
+	fmt.Fprintf(w, "\n%s\n", PlanSummary(p))
 	if r := p.StageReason; r != "" {
 		fmt.Fprintf(w, "Staged: %s\n", r)
 	}
@@ -114,7 +114,7 @@ func writeDeferred(w io.Writer, ds []plan.Change) {
 		g.people = append(g.people, d)
 	}
 	for _, g := range groups {
-		fmt.Fprintf(w, "  %s: %s\n", plural(len(g.people), string(g.kind)), safe(g.reason))
+		fmt.Fprintf(w, "  %s: %s\n", Plural(len(g.people), string(g.kind)), Safe(g.reason))
 		for i, d := range g.people {
 			if i == 10 {
 				fmt.Fprintf(w, "    … and %d more\n", len(g.people)-10)
@@ -125,7 +125,7 @@ func writeDeferred(w io.Writer, ds []plan.Change) {
 				line += "  next try after " + dd.Until.UTC().Format("2006-01-02 15:04 UTC")
 			}
 			if dd := d.Deferral; dd.Attempts > 0 {
-				line += fmt.Sprintf("  (%d failed attempts; last: %s)", dd.Attempts, safe(dd.LastError))
+				line += fmt.Sprintf("  (%d failed attempts; last: %s)", dd.Attempts, Safe(dd.LastError))
 			}
 			fmt.Fprintln(w, line)
 		}
@@ -133,7 +133,7 @@ func writeDeferred(w io.Writer, ds []plan.Change) {
 }
 
 // plural returns "1 create", "3 creates".
-func plural(n int, noun string) string {
+func Plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
@@ -141,20 +141,20 @@ func plural(n int, noun string) string {
 }
 
 func writeChangeRow(tw io.Writer, kind plan.Kind, c *plan.Change) {
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", kind, user(c), dash(c.GoToKey), safe(details(c)))
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", kind, user(c), Dash(c.GoToKey), Safe(details(c)))
 }
 
 // user names the person of a change, made safe to print.
 func user(c *plan.Change) string {
-	return safe(firstNonEmpty(c.Email(), c.UPN, c.EntraID))
+	return Safe(FirstNonEmpty(c.Email(), c.UPN, c.EntraID))
 }
 
 // dash prints s made safe, or "-" for nothing.
-func dash(s string) string {
+func Dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return safe(s)
+	return Safe(s)
 }
 
 // details says what a change does in one line.
@@ -181,18 +181,18 @@ func details(c *plan.Change) string {
 		parts = append(parts, c.Reason)
 	}
 	for _, f := range c.Fields {
-		parts = append(parts, fmt.Sprintf("%s: %s → %s", f.Field, dash(f.Old), f.New))
+		parts = append(parts, fmt.Sprintf("%s: %s → %s", f.Field, Dash(f.Old), f.New))
 	}
 	if c.Licenses != nil {
-		parts = append(parts, fmt.Sprintf("licences: %s → %s", dash(strings.Join(c.Licenses.Old, ",")), dash(strings.Join(c.Licenses.New, ","))))
+		parts = append(parts, fmt.Sprintf("licences: %s → %s", Dash(strings.Join(c.Licenses.Old, ",")), Dash(strings.Join(c.Licenses.New, ","))))
 	}
 	if c.AdminRoles != nil {
-		parts = append(parts, fmt.Sprintf("admin roles: %s → %s", dash(strings.Join(c.AdminRoles.Old, ",")), dash(strings.Join(c.AdminRoles.New, ","))))
+		parts = append(parts, fmt.Sprintf("admin roles: %s → %s", Dash(strings.Join(c.AdminRoles.Old, ",")), Dash(strings.Join(c.AdminRoles.New, ","))))
 	}
 	return strings.Join(parts, "; ")
 }
 
-func planSummary(p *plan.Plan) string {
+func PlanSummary(p *plan.Plan) string {
 	var parts []string
 	for _, k := range plan.Kinds() {
 		if k == plan.KindSkip || (k == plan.KindForget && p.Count(k) == 0) {
@@ -203,77 +203,10 @@ func planSummary(p *plan.Plan) string {
 	return fmt.Sprintf("Plan: %s; %d left alone; %d staged; %d deferred.", strings.Join(parts, ", "), len(p.Skips), len(p.Staged), len(p.Deferred))
 }
 
-// jsonChange is the stable JSON shape of a change.
-type jsonChange struct {
-	Action     string            `json:"action"`
-	EntraID    string            `json:"entra_id"`
-	UPN        string            `json:"upn,omitempty"`
-	Email      string            `json:"email,omitempty"`
-	GoToKey    string            `json:"goto_key,omitempty"`
-	Reason     string            `json:"reason,omitempty"`
-	Fields     []jsonField       `json:"fields,omitempty"`
-	Licenses   *plan.ListChange  `json:"licenses,omitempty"`
-	AdminRoles *plan.ListChange  `json:"admin_roles,omitempty"`
-	Profile    map[string]string `json:"profile,omitempty"`
-	// Approved marks a disable or delete released by a person's approval.
-	Approved bool `json:"approved,omitempty"`
-	// Deferred says why a deferred change waits (deferred list only).
-	Deferred *jsonDeferral `json:"deferral,omitempty"`
-}
-
-type jsonDeferral struct {
-	Cause     string    `json:"cause"`
-	Reason    string    `json:"reason"`
-	Until     time.Time `json:"until,omitzero"`
-	Attempts  int       `json:"attempts,omitempty"`
-	LastError string    `json:"last_error,omitempty"`
-}
-
-type jsonField struct {
-	Name string `json:"name"`
-	Old  string `json:"old"`
-	New  string `json:"new"`
-}
-
-type jsonPlan struct {
-	InScope     int          `json:"in_scope"`
-	Owned       int          `json:"owned"`
-	OwnedActive int          `json:"owned_active"`
-	Abort       string       `json:"abort,omitempty"`
-	Changes     []jsonChange `json:"changes"`
-	Staged      []jsonChange `json:"staged"`
-	Deferred    []jsonChange `json:"deferred"`
-	Skips       []jsonChange `json:"skips"`
-}
-
-func toJSONChanges(cs []plan.Change) []jsonChange {
-	out := make([]jsonChange, 0, len(cs))
-	for i := range cs {
-		c := &cs[i]
-		j := jsonChange{Action: string(c.Kind), EntraID: c.EntraID, UPN: c.UPN, Email: c.Email(), GoToKey: c.GoToKey,
-			Reason: c.Reason, Licenses: c.Licenses, AdminRoles: c.AdminRoles, Approved: c.Approved}
-		if d := c.Deferral; d != nil {
-			j.Deferred = &jsonDeferral{Cause: string(d.Cause), Reason: d.Reason, Until: d.Until, Attempts: d.Attempts, LastError: d.LastError}
-		}
-		for _, f := range c.Fields {
-			j.Fields = append(j.Fields, jsonField{Name: f.Field.String(), Old: f.Old, New: f.New})
-		}
-		if c.Kind == plan.KindCreate {
-			j.Profile = map[string]string{}
-			for _, f := range plan.AllFields() {
-				if v := c.Profile.Get(f); v != "" {
-					j.Profile[f.String()] = v
-				}
-			}
-		}
-		out = append(out, j)
-	}
-	return out
-}
-
-func writePlanJSON(w io.Writer, p *plan.Plan) error {
+// PlanJSON writes p in its stable JSON shape.
+func PlanJSON(w io.Writer, p *plan.Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(jsonPlan{InScope: p.InScope, Owned: p.Owned, OwnedActive: p.OwnedActive, Abort: p.Abort,
-		Changes: toJSONChanges(p.Changes), Staged: toJSONChanges(p.Staged), Deferred: toJSONChanges(p.Deferred), Skips: toJSONChanges(p.Skips)})
+	return enc.Encode(app.JSONPlan{InScope: p.InScope, Owned: p.Owned, OwnedActive: p.OwnedActive, Abort: p.Abort,
+		Changes: app.JSONChanges(p.Changes), Staged: app.JSONChanges(p.Staged), Deferred: app.JSONChanges(p.Deferred), Skips: app.JSONChanges(p.Skips)})
 }

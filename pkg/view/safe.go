@@ -1,4 +1,4 @@
-package main
+package view
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 // so a crafted givenName can neither forge a line of the plan, nor break a
 // table's columns, nor move the cursor. JSON output is left exact; this is
 // for text only (STYLE.md §9).
-func safe(s string) string {
+func Safe(s string) string {
 	clean := true
 	for _, r := range s {
 		if escaped(r) {
@@ -65,9 +65,9 @@ func escaped(r rune) bool {
 // safeCell is safe for a spreadsheet cell: a value that a spreadsheet would run
 // as a formula (it starts with = + - @, a tab or a CR) is prefixed with a
 // quote, as OWASP's CSV-injection guidance asks.
-func safeCell(s string) string {
+func SafeCell(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		s = "'" + s
 	}
-	return safe(s)
+	return Safe(s)
 }

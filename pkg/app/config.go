@@ -1,12 +1,13 @@
-package main
+package app
 
 // This file turns the validated configuration into the inputs of the
-// mapper and the planner: wiring, so pkg/config imports neither.
+// mapper, the planner and the state file: pkg/config imports none of them.
 
 import (
 	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/mapping"
 	"github.com/g2msync/g2msync/pkg/plan"
+	"github.com/g2msync/g2msync/pkg/state"
 )
 
 // mappingConfig returns the validated mapping configuration.
@@ -41,7 +42,7 @@ func mappingConfig(c *config.Config) mapping.Config {
 
 // planPolicy returns the planner's policy. The managed licence and role lists
 // come from the mapper, which knows every role.
-func planPolicy(c *config.Config, m *mapping.Mapper) plan.Policy {
+func policy(c *config.Config, m *mapping.Mapper) plan.Policy {
 	pol := plan.Policy{
 		Mode:               plan.Mode(c.Policy),
 		Deprovision:        plan.Deprovision(c.Deprovision),
@@ -67,4 +68,14 @@ func retryPolicy(c *config.Config) plan.RetryPolicy {
 		q = -1 // 0 in the configuration means never
 	}
 	return plan.RetryPolicy{Base: c.Safety.RetryBackoff.D(), QuarantineAfter: q}
+}
+
+// Binding is the setup a state file belongs to: a file of another tenant,
+// app or GoTo account is refused rather than provisioned from.
+func Binding(cfg *config.Config) *state.Binding {
+	app := cfg.Entra.ServicePrincipalID
+	if app == "" {
+		app = "appId:" + cfg.Entra.AppID
+	}
+	return &state.Binding{TenantID: cfg.Entra.TenantID, App: app, GoToAccount: cfg.GoTo.AccountKey}
 }

@@ -1,4 +1,4 @@
-package main
+package view
 
 import (
 	"strings"
@@ -16,11 +16,11 @@ func TestSafeEscapesWhatCouldForgeOutput(t *testing.T) {
 		{"c1\u0085", `c1\u0085`},
 		{"bad\xffbyte", `bad\xffbyte`},
 	} {
-		if got := safe(tc.in); got != tc.want {
-			t.Errorf("safe(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := Safe(tc.in); got != tc.want {
+			t.Errorf("Safe(%q) = %q, want %q", tc.in, got, tc.want)
 		}
-		if strings.ContainsAny(safe(tc.in), "\n\r\t\x1b\x07") {
-			t.Errorf("safe(%q) still holds a control character", tc.in)
+		if strings.ContainsAny(Safe(tc.in), "\n\r\t\x1b\x07") {
+			t.Errorf("Safe(%q) still holds a control character", tc.in)
 		}
 	}
 }
@@ -30,8 +30,8 @@ func TestSafeCellNeutralisesFormulas(t *testing.T) {
 		{`=HYPERLINK("http://evil","click")`, `'=HYPERLINK("http://evil","click")`},
 		{"+1", "'+1"}, {"-1", "'-1"}, {"@SUM(A1)", "'@SUM(A1)"}, {"\tx", `'\tx`}, {"plain", "plain"}, {"", ""},
 	} {
-		if got := safeCell(tc.in); got != tc.want {
-			t.Errorf("safeCell(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := SafeCell(tc.in); got != tc.want {
+			t.Errorf("SafeCell(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
@@ -41,10 +41,10 @@ func FuzzSafe(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		out := safe(s)
+		out := Safe(s)
 		for _, r := range out {
 			if escaped(r) {
-				t.Fatalf("safe(%q) = %q holds %U", s, out, r)
+				t.Fatalf("Safe(%q) = %q holds %U", s, out, r)
 			}
 		}
 	})

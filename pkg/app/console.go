@@ -1,0 +1,108 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+// ErrBusy: a page's read found the state file held by a cycle of another
+// process; try again shortly. (A cycle of this process is read beside.)
+var ErrBusy = errors.New("the state file is busy with a running cycle; try again in a moment")
+
+// Seat is one GoTo licence's seats.
+type Seat struct {
+	Key         string
+	Used, Total int
+}
+
+// consoleReads bounds the reads of the console's pages and keeps the seats
+// GoTo last reported.
+type consoleReads struct {
+	// readers bounds the pages reading the state file at once, so that
+	// readers cannot keep a cycle from it.
+	readers chan struct{}
+	// wait is how long a page's read waits for the file.
+	wait time.Duration
+
+	mu       sync.Mutex
+	seats    []Seat
+	seatsAt  time.Time
+	seatsErr error
+	seatsTTL time.Duration
+}
+
+func newConsoleReads() consoleReads {
+	return consoleReads{readers: make(chan struct{}, 2), wait: 2 * time.Second, seatsTTL: 5 * time.Minute}
+}
+
+// SetPageWait sets how long a page's read waits for the state file before
+// it answers ErrBusy (tests shorten it).
+func (s *Service) SetPageWait(d time.Duration) { s.rt.console.wait = d }
+
+// pageRead runs fn for a page: on the running cycle's store, beside it,
+// or on the state file opened read-only between cycles. It answers ErrBusy
+// rather than make a page wait on another process's cycle.
+func (s *Service) pageRead(fn func(st *state.Store) error) error {
+	c := &s.rt.console
+	select {
+	case c.readers <- struct{}{}:
+		defer func() { <-c.readers }()
+	case <-time.After(c.wait):
+		return ErrBusy
+	}
+	err := s.readState(c.wait, fn)
+	if errors.Is(err, state.ErrInUse) {
+		return ErrBusy
+	}
+	return err
+}
+
+// Cycles returns the last cycles, newest first (all when limit is 0).
+func (s *Service) Cycles(_ context.Context, limit int) ([]state.Cycle, error) {
+	var out []state.Cycle
+	err := s.pageRead(func(st *state.Store) (err error) { out, err = st.Cycles(limit); return err })
+	return out, err
+}
+
+// Audit returns the provisioning log entries f selects.
+func (s *Service) Audit(_ context.Context, f state.AuditFilter) ([]state.AuditEntry, error) {
+	var out []state.AuditEntry
+	err := s.pageRead(func(st *state.Store) (err error) { out, err = st.Audit(f); return err })
+	return out, err
+}
+
+// Seats reads the licences from GoTo, at most every few minutes: the
+// overview refreshes itself, and seats change slowly.
+func (s *Service) Seats(ctx context.Context) ([]Seat, error) {
+	c := &s.rt.console
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.seatsAt.IsZero() && s.now().Sub(c.seatsAt) < c.seatsTTL {
+		return c.seats, c.seatsErr
+	}
+	// The call may refresh GoTo's token, which rotates it: hold the state
+	// file as a cycle does, so the rotated token is kept there, and so no
+	// cycle runs meanwhile. While one runs, the last seats read stand.
+	st, err := state.Open(s.StatePath, state.Options{MustExist: true, Binding: s.Binding, Timeout: c.wait})
+	if errors.Is(err, state.ErrInUse) {
+		return c.seats, c.seatsErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	s.rt.tokens.set(st)
+	defer s.rt.tokens.set(nil)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // the file is held meanwhile
+	defer cancel()
+	lics, err := s.rt.gotoc.Licenses(ctx)
+	c.seatsAt, c.seatsErr, c.seats = s.now(), err, nil
+	for _, l := range lics {
+		c.seats = append(c.seats, Seat{Key: l.Key, Used: l.UserCount, Total: l.Seats})
+	}
+	return c.seats, err
+}

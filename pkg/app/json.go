@@ -1,0 +1,80 @@
+package app
+
+import (
+	"time"
+
+	"github.com/g2msync/g2msync/pkg/plan"
+)
+
+// JSONChange is the stable JSON shape of a change, in `plan --output json`,
+// provision and explain. Fields are added, never renamed or removed.
+type JSONChange struct {
+	Action     string            `json:"action"`
+	EntraID    string            `json:"entra_id"`
+	UPN        string            `json:"upn,omitempty"`
+	Email      string            `json:"email,omitempty"`
+	GoToKey    string            `json:"goto_key,omitempty"`
+	Reason     string            `json:"reason,omitempty"`
+	Fields     []JSONField       `json:"fields,omitempty"`
+	Licenses   *plan.ListChange  `json:"licenses,omitempty"`
+	AdminRoles *plan.ListChange  `json:"admin_roles,omitempty"`
+	Profile    map[string]string `json:"profile,omitempty"`
+	// Approved marks a disable or delete released by a person's approval.
+	Approved bool `json:"approved,omitempty"`
+	// Deferred says why a deferred change waits (deferred list only).
+	Deferred *JSONDeferral `json:"deferral,omitempty"`
+}
+
+// JSONDeferral says why a deferred change waits.
+type JSONDeferral struct {
+	Cause     string    `json:"cause"`
+	Reason    string    `json:"reason"`
+	Until     time.Time `json:"until,omitzero"`
+	Attempts  int       `json:"attempts,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// JSONField is one field a change sets.
+type JSONField struct {
+	Name string `json:"name"`
+	Old  string `json:"old"`
+	New  string `json:"new"`
+}
+
+// JSONPlan is the stable JSON shape of a plan.
+type JSONPlan struct {
+	InScope     int          `json:"in_scope"`
+	Owned       int          `json:"owned"`
+	OwnedActive int          `json:"owned_active"`
+	Abort       string       `json:"abort,omitempty"`
+	Changes     []JSONChange `json:"changes"`
+	Staged      []JSONChange `json:"staged"`
+	Deferred    []JSONChange `json:"deferred"`
+	Skips       []JSONChange `json:"skips"`
+}
+
+// JSONChanges gives the JSON shape of cs.
+func JSONChanges(cs []plan.Change) []JSONChange {
+	out := make([]JSONChange, 0, len(cs))
+	for i := range cs {
+		c := &cs[i]
+		j := JSONChange{Action: string(c.Kind), EntraID: c.EntraID, UPN: c.UPN, Email: c.Email(), GoToKey: c.GoToKey,
+			Reason: c.Reason, Licenses: c.Licenses, AdminRoles: c.AdminRoles, Approved: c.Approved}
+		if d := c.Deferral; d != nil {
+			j.Deferred = &JSONDeferral{Cause: string(d.Cause), Reason: d.Reason, Until: d.Until, Attempts: d.Attempts, LastError: d.LastError}
+		}
+		for _, f := range c.Fields {
+			j.Fields = append(j.Fields, JSONField{Name: f.Field.String(), Old: f.Old, New: f.New})
+		}
+		if c.Kind == plan.KindCreate {
+			j.Profile = map[string]string{}
+			for _, f := range plan.AllFields() {
+				if v := c.Profile.Get(f); v != "" {
+					j.Profile[f.String()] = v
+				}
+			}
+		}
+		out = append(out, j)
+	}
+	return out
+}

@@ -1,0 +1,40 @@
+package plan
+
+import (
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+// TestPropertyBegin checks the rules of how a cycle begins over every
+// combination of what was asked.
+func TestPropertyBegin(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		o := Opening{
+			DryRun: rapid.Bool().Draw(rt, "dry"), AdoptOnly: rapid.Bool().Draw(rt, "adoptOnly"),
+			InitialSync:   rapid.Bool().Draw(rt, "initialSync"),
+			Paused:        rapid.SampledFrom([]string{"", "paused by alice"}).Draw(rt, "paused"),
+			FullSyncAsked: rapid.SampledFrom([]string{"", "bob"}).Draw(rt, "asked"),
+		}
+		s := Begin(o)
+		writes := !o.DryRun && !o.AdoptOnly
+		if paused := o.Paused != "" && writes; s.Run == paused {
+			rt.Fatalf("%+v: Run %v; a pause must stop exactly the cycles that write", o, s.Run)
+		}
+		if !s.Run && (s.Why == "" || s.Full || s.Settle) {
+			rt.Fatalf("%+v: a cycle that does not run says why and settles nothing: %+v", o, s)
+		}
+		if s.Run && o.InitialSync && !s.Full {
+			rt.Fatalf("%+v: an initial sync asked on the command line was dropped", o)
+		}
+		if s.Run && !o.AdoptOnly && o.FullSyncAsked != "" && !s.Full {
+			rt.Fatalf("%+v: a requested full sync was not made (a dry run must show it too)", o)
+		}
+		if s.Settle != (s.Run && writes && o.FullSyncAsked != "") {
+			rt.Fatalf("%+v: Settle %v; only a cycle that writes and makes the asked full sync settles it", o, s.Settle)
+		}
+		if o.AdoptOnly && (s.Full != o.InitialSync || !s.Run) {
+			rt.Fatalf("%+v: a rebuild runs as asked, whatever the state file says: %+v", o, s)
+		}
+	})
+}
