@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"os"
-	"time"
 
 	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/config"
@@ -68,10 +67,4 @@ func (m *Main) openStateReadOnly(cfgPath, statePath string) (*state.Store, error
 		path = p
 	}
 	return state.Open(path, state.Options{ReadOnly: true})
-}
-
-// openStateForWrite opens the state file of cfg for a command that changes it
-// between cycles (retry, login); it waits for a running cycle to end.
-func openStateForWrite(cfg *config.Config) (*state.Store, error) {
-	return state.Open(cfg.StatePath, state.Options{Binding: binding(cfg), Timeout: 30 * time.Second})
 }

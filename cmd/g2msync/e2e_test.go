@@ -425,6 +425,14 @@ func TestPauseAndResume(t *testing.T) {
 		tw.w.GoTo.Writes() != writes {
 		t.Fatalf("while paused: %d writes\n%s", tw.w.GoTo.Writes()-writes, tw.stdout.String())
 	}
+	// `plan` while paused shows what the first cycle after resume does.
+	tw.stdout.Reset()
+	if err := tw.m.runOnce(context.Background(), tw.app(), engine.Options{DryRun: true}); err != nil {
+		t.Fatalf("plan while paused: %v", err)
+	}
+	if out := tw.stdout.String(); !strings.HasPrefix(out, "Note: provisioning is paused since") || !strings.Contains(out, hire.UPN) {
+		t.Errorf("plan while paused:\n%s", out)
+	}
 	var s *application.Status
 	tw.read(func(st *state.Store) { s, _ = application.ReadStatus(st, 5) })
 	var out bytes.Buffer

@@ -51,6 +51,7 @@ func (c *PlanCommand) Run(ctx context.Context, args []string) error {
 			return werr
 		}
 	} else {
+		view.PausedNote(c.m.Stdout, rep.Paused)
 		view.PlanText(c.m.Stdout, rep.Result.Plan, 0)
 	}
 	return err

@@ -134,7 +134,7 @@ func (m *Main) runOnce(ctx context.Context, a *app, opts engine.Options) error {
 	signals, unsubscribe := m.signals(syscall.SIGTERM, syscall.SIGINT)
 	defer unsubscribe()
 	rep, err := daemon.Stopper{Grace: a.cfg.ShutdownGrace.D(), Logger: a.log}.Once(ctx, signals, opts, a.cycle)
-	if rep != nil && rep.Paused != nil {
+	if rep != nil && rep.Paused != nil && rep.Result == nil {
 		fmt.Fprintf(m.Stdout, "Nothing done: %s.\n", view.Safe(rep.Paused.Text()))
 		return err
 	}
@@ -144,6 +144,7 @@ func (m *Main) runOnce(ctx context.Context, a *app, opts engine.Options) error {
 	res := rep.Result
 	if opts.DryRun {
 		if res.Plan != nil {
+			view.PausedNote(m.Stdout, rep.Paused)
 			view.PlanText(m.Stdout, res.Plan, 0)
 		}
 		return err

@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/gotomeeting"
@@ -41,29 +43,124 @@ func (s *Service) LoginGoTo(ctx context.Context, a Actor, login func(ctx context
 	return nil
 }
 
+// ErrNothingToRebuild: the state file is readable and owns accounts, and
+// the rebuild was not forced.
+var ErrNothingToRebuild = errors.New("nothing to rebuild")
+
+// Rebuilt is what a rebuild did.
+type Rebuilt struct {
+	Report *Report
+	// Adopted is how many GoTo accounts of in-scope people were re-adopted;
+	// Unprovisioned how many in-scope people have none or cannot have one.
+	Adopted, Unprovisioned int
+	// Aside is where the old file was moved, "" when there was none to
+	// keep; Found says what was wrong with it.
+	Aside, Found string
+}
+
 // Rebuild re-adopts the GoTo accounts of in-scope people into a state file
-// that was lost or set aside (`g2msync state rebuild`): a full read that
-// records ownership and changes nothing else. The provisioning log records
-// who rebuilt it, beside the adoptions the cycle logs.
-func (s *Service) Rebuild(ctx context.Context, a Actor) (*Report, error) {
-	rep, err := s.Cycle(ctx, engine.Options{InitialSync: true, AdoptOnly: true})
-	if err != nil {
-		return rep, err
+// that was lost, damaged or set aside (`g2msync state rebuild`): a full
+// read that records ownership and changes nothing else.
+//
+// The rules of the old file: one that owns nothing is rebuilt into; a
+// readable one that owns accounts only with force, and then it is kept
+// aside; a damaged one is kept aside; one bound to another tenant, app or
+// GoTo account is never moved, force or not, unless it owns nothing. A
+// readable old file's refresh token is carried over (GoTo has rotated the
+// configured one since). The provisioning log records who rebuilt it,
+// beside the adoptions the cycle logs.
+func (s *Service) Rebuild(ctx context.Context, a Actor, force bool) (*Rebuilt, error) {
+	if s.rt == nil {
+		return nil, errNoRuntime
 	}
-	adopted := 0
-	if rep.Result != nil {
-		adopted = rep.Result.Cycle.Applied["adopt"]
+	unlock, err := state.Lock(s.StatePath)
+	if err != nil {
+		return nil, fmt.Errorf("%w; stop the daemon before rebuilding its state file", err)
+	}
+	defer unlock()
+	out := &Rebuilt{}
+	token := ""
+	if _, err := os.Stat(s.StatePath); err == nil {
+		st, err := state.Open(s.StatePath, state.Options{Binding: s.Binding, ReadOnly: true})
+		switch {
+		case err == nil:
+			recs, _ := st.Records()
+			token, _ = st.RefreshToken(ctx)
+			st.Close()
+			if len(recs) > 0 && !force {
+				return nil, fmt.Errorf("state file %s is readable: %w (--force rebuilds it anyway, keeping the old one)", s.StatePath, ErrNothingToRebuild)
+			}
+			if len(recs) == 0 {
+				// A file that owns nothing yet (say, a rebuild that stopped
+				// for a login): rebuilding into it loses nothing.
+				token = ""
+				return s.rebuild(ctx, a, out)
+			}
+			out.Found = "readable, rebuilt as asked (--force)"
+		case errors.Is(err, state.ErrCorrupt):
+			out.Found = err.Error()
+		case errors.As(err, new(*state.BindingError)) && force && ownsNothing(s.StatePath):
+			// Bound by mistake (a check with a mistyped account key, before
+			// check stopped binding files): it owns nothing, so moving it
+			// aside loses nothing.
+			out.Found = "bound to another setup but owns no account: " + err.Error()
+		default:
+			// In use, or another tenant's, app's or GoTo account's file:
+			// not ours to move, force or not.
+			return nil, err
+		}
+		out.Aside = fmt.Sprintf("%s.corrupt-%s", s.StatePath, s.now().UTC().Format("20060102T150405Z"))
+		if err := os.Rename(s.StatePath, out.Aside); err != nil {
+			return nil, fmt.Errorf("move the old state file aside: %w", err)
+		}
+	}
+	if token != "" {
+		st, err := s.openCycle(false)
+		if err != nil {
+			return out, err
+		}
+		err = st.SaveRefreshToken(ctx, token)
+		st.Close()
+		if err != nil {
+			return out, err
+		}
+	}
+	return s.rebuild(ctx, a, out)
+}
+
+// rebuild runs the adopt-only cycle into the state file and logs it.
+func (s *Service) rebuild(ctx context.Context, a Actor, out *Rebuilt) (*Rebuilt, error) {
+	rep, err := s.Cycle(ctx, engine.Options{InitialSync: true, AdoptOnly: true})
+	out.Report = rep
+	if err != nil {
+		return out, err
+	}
+	res := rep.Result
+	out.Adopted = res.Cycle.Applied["adopt"]
+	for _, c := range res.Plan.Skips {
+		if c.Prior == nil && c.GoToKey == "" {
+			out.Unprovisioned++
+		}
 	}
 	lerr := s.update(func(tx *state.Tx) error {
-		e := s.entry(a, "rebuild", a.because(fmt.Sprintf("rebuilt the state file %s: re-adopted %d GoTo accounts", a.where(), adopted)))
-		if rep.Result != nil {
-			e.CycleID = rep.Result.CycleID
-		}
+		e := s.entry(a, "rebuild", a.because(fmt.Sprintf("rebuilt the state file %s: re-adopted %d GoTo accounts", a.where(), out.Adopted)))
+		e.CycleID = res.CycleID
 		return tx.Log(e)
 	})
 	if lerr != nil {
-		return rep, fmt.Errorf("rebuilt, but the provisioning log entry failed: %w", lerr)
+		return out, fmt.Errorf("rebuilt, but the provisioning log entry failed: %w", lerr)
 	}
 	s.logged(a, "rebuild")
-	return rep, nil
+	return out, nil
+}
+
+// ownsNothing reports whether the state file at path owns no account.
+func ownsNothing(path string) bool {
+	st, err := state.Open(path, state.Options{ReadOnly: true})
+	if err != nil {
+		return false
+	}
+	defer st.Close()
+	recs, err := st.Records()
+	return err == nil && len(recs) == 0
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/plan"
+	"github.com/g2msync/g2msync/pkg/state"
 )
 
 // writePlanText prints a plan as a table an administrator can read top to
@@ -209,4 +210,13 @@ func PlanJSON(w io.Writer, p *plan.Plan) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(app.JSONPlan{InScope: p.InScope, Owned: p.Owned, OwnedActive: p.OwnedActive, Abort: p.Abort,
 		Changes: app.JSONChanges(p.Changes), Staged: app.JSONChanges(p.Staged), Deferred: app.JSONChanges(p.Deferred), Skips: app.JSONChanges(p.Skips)})
+}
+
+// PausedNote says, above a plan, that provisioning is paused, so that the
+// plan reads as what the first cycle after `resume` does; nothing for nil.
+func PausedNote(w io.Writer, p *state.Pause) {
+	if p == nil {
+		return
+	}
+	fmt.Fprintf(w, "Note: %s. Until then cycles change nothing; this plan is what the first cycle after would do.\n\n", Safe(p.Text()))
 }
