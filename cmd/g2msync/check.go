@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/g2msync/g2msync/pkg/console"
 	"github.com/g2msync/g2msync/pkg/state"
 	"github.com/g2msync/g2msync/pkg/view"
 
@@ -86,7 +87,7 @@ func (m *Main) checkConfig(cfg *config.Config) (failed int) {
 			seen[w], status = true, "WARN"
 		}
 		if f.Key == "console.operators_file" {
-			if ops, opsErr = operators(f.Path); opsErr != nil {
+			if ops, opsErr = console.LoadOperators(f.Path); opsErr != nil {
 				m.step("FAIL", f.Key, opsErr.Error()+"; the daemon will not start until it is mended")
 				failed++
 				continue
@@ -107,7 +108,7 @@ func (m *Main) checkConfig(cfg *config.Config) (failed int) {
 	if status, detail := statusToken(cfg); status != "" {
 		m.step(status, "status_token", detail)
 	}
-	if err := consoleRefusal(cfg, ops); err != nil && opsErr == nil {
+	if err := console.Refusal(cfg.Listen, cfg.Console.Disabled, len(ops) > 0, cfg.ListenTLS.CertFile != ""); err != nil && opsErr == nil {
 		m.step("FAIL", "Console", err.Error())
 		failed++
 	}

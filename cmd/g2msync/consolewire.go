@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 
 	"github.com/g2msync/g2msync/pkg/view"
 
 	application "github.com/g2msync/g2msync/pkg/app"
-	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/console"
 	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/state"
@@ -37,55 +35,17 @@ func (m *Main) newConsole(a *app, status func() daemon.StatusDoc) (*console.Serv
 	if c.Disabled || a.cfg.Listen == "" {
 		return nil, nil
 	}
-	ops, err := operators(c.OperatorsFile)
+	ops, err := console.LoadOperators(c.OperatorsFile)
 	if err != nil {
 		return nil, fmt.Errorf("console.operators_file %w", err)
 	}
-	if err := consoleRefusal(a.cfg, ops); err != nil {
+	if err := console.Refusal(a.cfg.Listen, c.Disabled, len(ops) > 0, a.cfg.ListenTLS.CertFile != ""); err != nil {
 		return nil, err
 	}
 	open := daemon.Loopback(a.cfg.Listen) && !c.RequireSignIn
 	b := &consoleBackend{svc: a.svc, status: status}
 	return console.New(console.Options{Backend: b, Operators: ops, OpenReads: open, Logger: a.log.With("component", "console"), Now: m.now,
 		DemoChanges: m.demoChanges})
-}
-
-// operators reads the console's operators file at path; nil for "". Its
-// errors start with the path.
-func operators(path string) (map[string][]byte, error) {
-	if path == "" {
-		return nil, nil
-	}
-	data, err := os.ReadFile(path)
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return nil, fmt.Errorf("%s: %w", path, pe.Err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	ops, err := console.ParseOperators(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return ops, nil
-}
-
-// consoleRefusal says why the daemon would not serve the console with ops
-// on cfg's listener: one other hosts can reach needs operators and TLS.
-func consoleRefusal(cfg *config.Config, ops map[string][]byte) error {
-	if cfg.Console.Disabled || cfg.Listen == "" || daemon.Loopback(cfg.Listen) {
-		return nil
-	}
-	if len(ops) == 0 {
-		return fmt.Errorf("the console on %s, which other hosts can reach, needs operators to sign in: set console.operators_file "+
-			"(name:bcrypt-hash lines; `g2msync console hash` makes a hash), or console.disabled: true", cfg.Listen)
-	}
-	if cfg.ListenTLS.CertFile == "" {
-		return fmt.Errorf("the console on %s, which other hosts can reach, would take operators' passwords over plain HTTP: "+
-			"set listen_tls.cert_file and listen_tls.key_file, or console.disabled: true", cfg.Listen)
-	}
-	return nil
 }
 
 func (b *consoleBackend) Status() daemon.StatusDoc { return b.status() }
