@@ -46,7 +46,8 @@ func benchTenant() scenario.Options {
 		groups[i] = scenario.GroupSpec{Name: fmt.Sprintf("Group %d", i+1), Size: benchGroupSize}
 	}
 	return scenario.Options{Groups: groups, DirectAdmins: benchAdmins, DefaultAccess: -1, Disabled: -1, PreExisting: -1,
-		GraphLatency: benchGraphLatency, GoToLatency: benchGoToLatency}
+		GraphLatency: benchGraphLatency, GoToLatency: benchGoToLatency,
+		GoToJitter: gotosim.DefaultJitter, GoToHandling: gotosim.DefaultHandling, GoToHandlingPerItem: gotosim.DefaultHandlingPerItem}
 }
 
 // benchApp is the app built on a scenario, as the demo builds it.

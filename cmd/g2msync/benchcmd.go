@@ -18,6 +18,7 @@ import (
 	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/metrics"
+	"github.com/g2msync/g2msync/pkg/sim/gotosim"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
 	"github.com/g2msync/g2msync/pkg/view"
 )
@@ -29,7 +30,9 @@ type BenchCommand struct{ m *Main }
 const benchUsage = `usage: g2msync bench [flags]
 
 Starts the simulated Entra tenant and GoTo account on loopback with the
-latency and rate given, builds a tenant of --users people (30 % assigned
+latency and rate given (GoTo's arrivals jitter by up to --goto-jitter and
+its limit is the strictest: at most --goto-rate requests in any one-second
+window, counted when it handles them), builds a tenant of --users people (30 % assigned
 directly, 70 % in 10 assigned groups), and times three cycles of the real
 code: the initial sync, a cycle with no change, and one after 1 % of the
 people changed (a surname each). For each it prints the wall time, the
@@ -50,7 +53,10 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	users := fs.Int("users", 1000, "people in the tenant")
 	graphLatency := fs.Duration("graph-latency", 50*time.Millisecond, "latency of each Graph call")
 	gotoLatency := fs.Duration("goto-latency", 50*time.Millisecond, "latency of each GoTo call")
-	rate := fs.Float64("goto-rate", 10, "GoTo requests per second before 429 (the client is set to the same)")
+	rate := fs.Float64("goto-rate", 10, "GoTo requests per second before 429, in any one-second window (the client is set to the same)")
+	jitter := fs.Duration("goto-jitter", gotosim.DefaultJitter, "most random delay added to each GoTo call's latency (uniform from 0), so arrivals bunch as on a real network")
+	handling := fs.Duration("goto-handling", gotosim.DefaultHandling, "GoTo's own work per request, after the rate limit counts it")
+	perItem := fs.Duration("goto-handling-per-item", gotosim.DefaultHandlingPerItem, "GoTo's further work per user of a bulk create")
 	inFlight := fs.Int("max-in-flight", 4, "goto.max_in_flight")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the no-change cycle to this file (go tool pprof)")
 	cycles := fs.Int("cycles", 3, "how many of the three cycles to run, in order (1: the initial sync alone; 2: and the no-change cycle)")
@@ -67,6 +73,9 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	if *cpuProfile != "" && *cycles < 2 {
 		return usageError{fmt.Errorf("--cpuprofile profiles the no-change cycle; it needs --cycles 2 or 3")}
 	}
+	if *jitter < 0 || *handling < 0 || *perItem < 0 {
+		return usageError{fmt.Errorf("--goto-jitter, --goto-handling and --goto-handling-per-item: want 0 or more")}
+	}
 	if *rate <= 0 || *inFlight < 1 {
 		return usageError{fmt.Errorf("--goto-rate and --max-in-flight: want more than 0")}
 	}
@@ -80,7 +89,8 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(c.m.Stderr, "building a tenant of %d people...\n", *users)
 	w, err := scenario.Start(scenario.Options{Groups: groups, DirectAdmins: direct, DefaultAccess: -1, Disabled: -1, PreExisting: -1,
-		GraphLatency: *graphLatency, GoToLatency: *gotoLatency, GoToRateLimit: *rate})
+		GraphLatency: *graphLatency, GoToLatency: *gotoLatency, GoToRateLimit: *rate,
+		GoToJitter: *jitter, GoToHandling: *handling, GoToHandlingPerItem: *perItem})
 	if err != nil {
 		return err
 	}
@@ -180,12 +190,12 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	fmt.Fprintf(c.m.Stdout, "%d people; Graph %s, GoTo %s + jitter 0-%s, handling %s + %s per created user, %g requests/s in any second; max_in_flight %d; ",
+		*users, *graphLatency, *gotoLatency, *jitter, *handling, *perItem, *rate, *inFlight)
 	if child != nil {
-		fmt.Fprintf(c.m.Stdout, "%d people; Graph %s, GoTo %s and %g requests/s; max_in_flight %d; each cycle a `run --once` process (CPU and RSS are its own)\n",
-			*users, *graphLatency, *gotoLatency, *rate, *inFlight)
+		fmt.Fprintln(c.m.Stdout, "each cycle a `run --once` process (CPU and RSS are its own)")
 	} else {
-		fmt.Fprintf(c.m.Stdout, "%d people; Graph %s, GoTo %s and %g requests/s; max_in_flight %d; peak RSS %s (simulators included)\n",
-			*users, *graphLatency, *gotoLatency, *rate, *inFlight, peakRSS())
+		fmt.Fprintf(c.m.Stdout, "peak RSS %s (simulators included)\n", peakRSS())
 	}
 	tw := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
 	last := "applied"

@@ -64,12 +64,14 @@
 package gotosim
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -100,11 +102,27 @@ type Options struct {
 	// every refresh); negative means never rotate.
 	RotateRefreshEvery int
 	// RateLimit is requests per second per API (OAuth and Admin API are
-	// separate buckets, each with a burst equal to the rate). Zero means 10;
-	// negative means unlimited.
+	// counted apart). Zero means 10; negative means unlimited. It is taken
+	// in its strictest reading (DESIGN §5.3): at most RateLimit requests in
+	// any one-second window, sliding, counted when the server handles each
+	// request (after Latency and Jitter), so bunched arrivals get 429s even
+	// from a client that sends at exactly the rate.
 	RateLimit float64
-	// Latency is added to every request before it is handled.
+	// Latency is the one-way network delay added to every request before it
+	// is handled (and counted by the rate limit).
 	Latency time.Duration
+	// Jitter adds a further delay drawn uniformly from [0, Jitter] to each
+	// request before it is handled, so that arrivals bunch and reorder as
+	// on a real network. Zero means none (the fast default of unit tests);
+	// DefaultJitter is what the benchmark and the demo use.
+	Jitter time.Duration
+	// Seed makes the jitter repeatable; zero means 1.
+	Seed uint64
+	// Handling is the server's own work per request, after it is counted
+	// and before it replies; HandlingPerItem is added per user of a bulk
+	// create, which is not free. Zero means none; DefaultHandling and
+	// DefaultHandlingPerItem are what the benchmark uses.
+	Handling, HandlingPerItem time.Duration
 	// Now is the clock for token and code expiry; nil means time.Now. Rate
 	// limiting always uses real time, as it is about real request spacing.
 	Now func() time.Time
@@ -181,8 +199,12 @@ type Server struct {
 	mu sync.Mutex
 	// knobs
 	latency       time.Duration
+	jitter        time.Duration
+	rng           *mrand.Rand // draws the jitter; guarded by mu
+	handling      time.Duration
+	handlingItem  time.Duration
 	rateLimit     float64
-	buckets       map[string]*bucket
+	windows       map[string]*window
 	faults        []*faultState
 	authShape     AuthErrorShape
 	authShapeN    int
@@ -234,6 +256,10 @@ func New(opts Options) (*Server, error) {
 		defaultPage:   opts.DefaultPageSize,
 		maxPage:       opts.MaxPageSize,
 		latency:       opts.Latency,
+		jitter:        max(opts.Jitter, 0),
+		rng:           mrand.New(mrand.NewPCG(cmp.Or(opts.Seed, 1), 0x6f746f67)),
+		handling:      max(opts.Handling, 0),
+		handlingItem:  max(opts.HandlingPerItem, 0),
 		rateLimit:     opts.RateLimit,
 		authShape:     opts.AuthErrorShape,
 		keysAsStrings: opts.KeysAsStrings,
@@ -278,7 +304,7 @@ func New(opts Options) (*Server, error) {
 	if s.rateLimit == 0 {
 		s.rateLimit = 10
 	}
-	s.buckets = newBuckets(s.rateLimit)
+	s.windows = newWindows(s.rateLimit)
 
 	tlsConf, err := ca.ServerConfig()
 	if err != nil {
@@ -336,8 +362,10 @@ func (s *Server) Close() {
 	})
 }
 
-// ServeHTTP routes one request through counting, latency, rate limiting and
-// faults before the handler proper, in the order a real gateway would.
+// ServeHTTP routes one request through counting, the network delay, rate
+// limiting, faults and the server's own handling time before the handler
+// proper, in the order a real gateway would. The rate limit counts the
+// request when it arrives, after the delay, not when the client sent it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, api, params := route(r)
 
@@ -355,23 +383,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(body) > 0 {
 		s.lastBody[name] = body
 	}
-	latency := s.latency
+	delay := s.latency
+	if s.jitter > 0 {
+		delay += time.Duration(s.rng.Int64N(int64(s.jitter) + 1))
+	}
 	s.mu.Unlock()
 
-	if latency > 0 && !s.sleep(r.Context(), latency) {
+	if delay > 0 && !s.sleep(r.Context(), delay) {
 		return
 	}
 
 	s.mu.Lock()
-	allowed := s.buckets[api].allow(time.Now())
+	allowed := s.windows[api].allow(time.Now())
 	if !allowed {
 		s.throttled++
 	}
 	f := s.matchFault(r.Method, name, r.URL.Path)
+	work := s.handling
+	if name == RouteCreateUsers && s.handlingItem > 0 {
+		work += time.Duration(bulkItems(body)) * s.handlingItem
+	}
 	s.mu.Unlock()
 	if !allowed {
 		w.WriteHeader(http.StatusTooManyRequests)
 		return
+	}
+	if work > 0 && !s.sleep(r.Context(), work) {
+		return // the client gave up while the server worked; nothing is applied
 	}
 
 	if f != nil && f.Hang > 0 && !s.sleep(r.Context(), f.Hang) {

@@ -578,10 +578,11 @@ func TestRateLimitPerAPI(t *testing.T) {
 		}
 	}
 
-	// A client pacing itself at the rate never sees a 429.
+	// A client pacing itself below the rate never sees a 429 (at exactly
+	// the rate, the ticker's own lateness would bunch some arrivals).
 	s.SetRateLimit(20)
 	s.ResetCounters()
-	tick := time.NewTicker(time.Second / 20)
+	tick := time.NewTicker(time.Second / 16)
 	defer tick.Stop()
 	for range 30 {
 		<-tick.C
@@ -667,5 +668,72 @@ func TestEditUserAndStatusOverride(t *testing.T) {
 	}
 	if s.Licenses()[0].UserCount != 0 {
 		t.Error("deleted user still holds a seat")
+	}
+}
+
+// TestWindowIsStrict checks the limiter's reading of "N per second": N in
+// any one-second window, sliding, where a token bucket with a burst of N
+// would let 2N-1 through within one second.
+func TestWindowIsStrict(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	w := newWindows(10)[apiAdmin]
+	accepted := 0
+	for i := range 10 { // a burst of 10 at t0, t0+1ms, …
+		if w.allow(at(i)) {
+			accepted++
+		}
+	}
+	if accepted != 10 {
+		t.Fatalf("burst of 10 at rate 10: %d accepted", accepted)
+	}
+	// Within the second after the first arrival, nothing more is handled,
+	// however the requests are spread (a bucket would have refilled 9).
+	for _, ms := range []int{100, 500, 900, 999} {
+		if w.allow(at(ms)) {
+			t.Errorf("request at +%d ms accepted: 11 within one second", ms)
+		}
+	}
+	// One second after the first, one slot frees; the rejected ones did
+	// not take a slot.
+	if !w.allow(at(1000)) {
+		t.Error("request at +1000 ms refused: the first left the window")
+	}
+	if w.allow(at(1000)) {
+		t.Error("second request at +1000 ms accepted: only one slot freed")
+	}
+
+	// Sent exactly 100 ms apart, any arrival 1 ms early bunches 11 into one
+	// second: the 11th is refused.
+	w = newWindows(10)[apiAdmin]
+	for i := range 10 {
+		if !w.allow(at(i * 100)) {
+			t.Fatalf("request %d at its slot refused", i)
+		}
+	}
+	if w.allow(at(999)) {
+		t.Error("11th request 1 ms early accepted")
+	}
+
+	// A fractional rate keeps its average with no burst: 2.5/s is 2 per 800 ms.
+	w = newWindows(2.5)[apiAdmin]
+	if w.n != 2 || w.span != 800*time.Millisecond {
+		t.Errorf("rate 2.5: %d per %s, want 2 per 800ms", w.n, w.span)
+	}
+	if w = newWindows(-1)[apiAdmin]; !w.allow(t0) || w.n != 0 {
+		t.Error("negative rate is not unlimited")
+	}
+}
+
+func TestBulkItems(t *testing.T) {
+	for body, want := range map[string]int{
+		`{"users":[{"email":"a@x"},{"email":"b@x"}],"licenseKeys":["1"]}`: 2,
+		`{"users":[]}`: 0,
+		`not json`:     0,
+		``:             0,
+	} {
+		if got := bulkItems([]byte(body)); got != want {
+			t.Errorf("bulkItems(%q) = %d, want %d", body, got, want)
+		}
 	}
 }

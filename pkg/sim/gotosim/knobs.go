@@ -1,10 +1,22 @@
 package gotosim
 
 import (
+	"encoding/json"
 	"maps"
+	"math"
 	"net/http"
 	"strings"
 	"time"
+)
+
+// Realistic timing, for the benchmark and the demo (unit tests leave it out
+// to stay fast). Nothing public measures GoTo's handling time; these are
+// modest guesses, so that a bulk create of 100 is not free and arrivals
+// within 30 ms of each other bunch as a server sees them.
+const (
+	DefaultJitter          = 30 * time.Millisecond
+	DefaultHandling        = 2 * time.Millisecond
+	DefaultHandlingPerItem = time.Millisecond
 )
 
 // Fault makes matching requests misbehave. A request matches when Method
@@ -104,7 +116,7 @@ func (s *Server) SetLatency(d time.Duration) {
 }
 
 // SetRateLimit changes the requests per second per API (negative: unlimited)
-// and refills both buckets.
+// and empties both windows.
 func (s *Server) SetRateLimit(perSecond float64) {
 	if perSecond == 0 {
 		perSecond = 10
@@ -112,7 +124,23 @@ func (s *Server) SetRateLimit(perSecond float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rateLimit = perSecond
-	s.buckets = newBuckets(perSecond)
+	s.windows = newWindows(perSecond)
+}
+
+// SetJitter changes the most random delay added to a request's latency
+// (see Options.Jitter).
+func (s *Server) SetJitter(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jitter = max(d, 0)
+}
+
+// SetHandling changes the server's own work per request and per user of a
+// bulk create (see Options.Handling).
+func (s *Server) SetHandling(perRequest, perItem time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handling, s.handlingItem = max(perRequest, 0), max(perItem, 0)
 }
 
 // SetAuthErrorShape changes the body of 401 replies.
@@ -184,32 +212,57 @@ func (s *Server) ResetCounters() {
 	s.throttled = 0
 }
 
-// bucket is a token bucket: rate tokens a second, holding at most burst.
-// A client that paces itself at rate never empties it.
-type bucket struct {
-	rate, burst, tokens float64
-	last                time.Time
+// window is a sliding-window limiter: at most n requests handled in any
+// span of time. It replaced a token bucket (burst = rate), which let up to
+// 2×rate−1 requests through within one second: kinder than the strictest
+// reading of GoTo's "10 requests per second", which a client must survive.
+type window struct {
+	n       int           // requests allowed per span; 0 means unlimited
+	span    time.Duration // the window's length
+	handled []time.Time   // arrival times of the last accepted requests, oldest first
 }
 
-func newBuckets(rate float64) map[string]*bucket {
-	mk := func() *bucket {
-		burst := max(rate, 1)
-		return &bucket{rate: rate, burst: burst, tokens: burst, last: time.Now()}
+// newWindows makes one window per API. A whole rate r allows r requests
+// per second; a fractional one allows floor(r) (at least 1) per
+// floor(r)/r seconds, the same average and no burst beyond it.
+func newWindows(rate float64) map[string]*window {
+	mk := func() *window {
+		if rate < 0 {
+			return &window{}
+		}
+		n := max(int(math.Floor(rate)), 1)
+		return &window{n: n, span: time.Duration(float64(n) / rate * float64(time.Second))}
 	}
-	return map[string]*bucket{apiOAuth: mk(), apiAdmin: mk()}
+	return map[string]*window{apiOAuth: mk(), apiAdmin: mk()}
 }
 
-func (b *bucket) allow(now time.Time) bool {
-	if b.rate < 0 {
+// allow counts a request arriving at now, unless n requests were already
+// accepted within the span before it. Rejected requests are not counted:
+// they are not handled.
+func (w *window) allow(now time.Time) bool {
+	if w.n == 0 {
 		return true
 	}
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(b.burst, b.tokens+el*b.rate)
+	drop := 0
+	for drop < len(w.handled) && now.Sub(w.handled[drop]) >= w.span {
+		drop++
 	}
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true
+	w.handled = w.handled[drop:]
+	if len(w.handled) >= w.n {
+		return false
 	}
-	return false
+	w.handled = append(w.handled, now)
+	return true
+}
+
+// bulkItems counts the users of a bulk create body, for its handling time;
+// a body that does not parse counts as none (the handler refuses it).
+func bulkItems(body []byte) int {
+	var b struct {
+		Users []json.RawMessage `json:"users"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return 0
+	}
+	return len(b.Users)
 }

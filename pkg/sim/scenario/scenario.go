@@ -50,6 +50,10 @@ type Options struct {
 	GraphLatency, GoToLatency time.Duration
 	// GoToRateLimit is the GoTo simulator's requests per second (default 10; <0 unlimited).
 	GoToRateLimit float64
+	// GoToJitter, GoToHandling and GoToHandlingPerItem are passed to the
+	// GoTo simulator (gotosim.Options Jitter, Handling, HandlingPerItem);
+	// zero means none.
+	GoToJitter, GoToHandling, GoToHandlingPerItem time.Duration
 	// GoToRotateRefreshEvery is passed to the GoTo simulator: 0 rotates the
 	// refresh token on every refresh, negative never.
 	GoToRotateRefreshEvery int
@@ -126,6 +130,7 @@ func Start(opts Options) (*World, error) {
 		return nil, fmt.Errorf("start graph simulator: %w", err)
 	}
 	if w.GoTo, err = gotosim.New(gotosim.Options{CA: ca, Addr: opts.GoToAddr, Latency: opts.GoToLatency, RateLimit: opts.GoToRateLimit,
+		Jitter: opts.GoToJitter, Seed: opts.Seed, Handling: opts.GoToHandling, HandlingPerItem: opts.GoToHandlingPerItem,
 		AccountName: "Contoso", RotateRefreshEvery: opts.GoToRotateRefreshEvery}); err != nil {
 		w.Graph.Close()
 		return nil, fmt.Errorf("start GoTo simulator: %w", err)
