@@ -390,7 +390,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	if delay > 0 && !s.sleep(r.Context(), delay) {
-		return
+		abandon()
 	}
 
 	s.mu.Lock()
@@ -409,11 +409,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if work > 0 && !s.sleep(r.Context(), work) {
-		return // the client gave up while the server worked; nothing is applied
+		abandon() // the client gave up while the server worked; nothing is applied
 	}
 
 	if f != nil && f.Hang > 0 && !s.sleep(r.Context(), f.Hang) {
-		return // the client gave up; nothing is applied
+		abandon() // the client gave up; nothing is applied
 	}
 	if f != nil && f.Status != 0 && !f.Truncate {
 		s.writeFault(w, f)
@@ -427,6 +427,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec.flush(w)
 }
+
+// abandon ends a request cut short (the client gave up, or the server is
+// closing) with no reply at all. Returning from the handler would send an
+// empty 200, which a client still listening would take for a change that
+// was never applied; seen once, under load, in TestRetries.
+func abandon() { panic(http.ErrAbortHandler) }
 
 // sleep waits d, or returns false when the request or the server ends first.
 func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
