@@ -28,7 +28,6 @@ require (
 	golang.org/x/oauth2 v0.37.0
 	golang.org/x/term v0.46.0
 	golang.org/x/text v0.42.0
-	golang.org/x/time v0.16.0
 	k8s.io/api v0.34.1
 	pgregory.net/rapid v1.3.0
 	sigs.k8s.io/yaml v1.6.0

@@ -438,6 +438,7 @@ func (d *Daemon) runCycle(ctx context.Context, cycle Cycle, stop chan struct{}) 
 			cr.Duration = rep.Result.Cycle.End.Sub(rep.Result.Cycle.Start)
 			cr.Applied, cr.Failed = rep.Result.Cycle.Applied, rep.Result.Cycle.Failed
 			cr.Deferred = rep.Result.Cycle.DeferredBy
+			cr.GoToPace = rep.Result.Cycle.GoToPace
 		}
 		cr.OwnedActive, cr.OwnedDisabled = rep.OwnedActive, rep.OwnedDisabled
 		cr.Staged, cr.Failing = len(rep.Staged), len(rep.Failures)

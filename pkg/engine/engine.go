@@ -90,6 +90,13 @@ type Engine struct {
 	Calls func() map[string]int64
 }
 
+// pacedClient is a GoTo reader that paces itself and counts 429s, as
+// gotomeeting.Client does; a cycle reports both (state.Cycle.GoToPace).
+// Optional, so that fakes need not pretend.
+type pacedClient interface {
+	Stats() gotomeeting.Stats
+}
+
 // Options select what kind of cycle to run.
 type Options struct {
 	// DryRun plans and stops: nothing is written anywhere.
@@ -179,6 +186,10 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	if e.Calls != nil {
 		c.callsAtStart = e.Calls()
 	}
+	paced, _ := e.Reader.(pacedClient)
+	if paced != nil {
+		c.throttledAtStart = paced.Stats().Throttled
+	}
 	err := c.run(ctx)
 	if c.owned != nil && !opts.DryRun {
 		o := &OwnedCounts{}
@@ -193,6 +204,10 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	c.res.Cycle.End = e.now()
 	c.res.Cycle.Calls = c.calls()
+	if paced != nil {
+		s := paced.Stats()
+		c.res.Cycle.GoToThrottled, c.res.Cycle.GoToPace = s.Throttled-c.throttledAtStart, s.Pace
+	}
 	if err != nil {
 		c.res.Cycle.Outcome = OutcomeFailed
 		if errors.Is(err, ErrAborted) {
@@ -214,7 +229,8 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	c.log.Log(ctx, level, "cycle finished", logkey.Outcome, c.res.Cycle.Outcome,
 		"planned", counts[int](c.res.Cycle.Planned), "applied", counts[int](c.res.Cycle.Applied), "failed", counts[int](c.res.Cycle.Failed),
-		"skipped", c.res.Cycle.Skipped, "staged", c.res.Cycle.Staged, "deferred", c.res.Cycle.Deferred, "calls", counts[int64](c.res.Cycle.Calls), "read", c.res.Cycle.Read,
+		"skipped", c.res.Cycle.Skipped, "staged", c.res.Cycle.Staged, "deferred", c.res.Cycle.Deferred, "calls", counts[int64](c.res.Cycle.Calls),
+		"goto_429s", c.res.Cycle.GoToThrottled, "goto_pace", c.res.Cycle.GoToPace, "read", c.res.Cycle.Read,
 		logkey.DurationMS, c.res.Cycle.End.Sub(start).Milliseconds(), logkey.Error, errString(err))
 	return c.res, err
 }
@@ -264,6 +280,8 @@ type cycle struct {
 	log          *slog.Logger
 	res          *Result
 	callsAtStart map[string]int64
+	// throttledAtStart is the GoTo client's 429 count when the cycle began.
+	throttledAtStart int64
 	// recordable is set once the directory read succeeded: from then on the
 	// cycle's summary is saved, even if it fails later.
 	recordable bool

@@ -906,3 +906,46 @@ func TestAccountMissingFromTheListIsReadNotForgotten(t *testing.T) {
 		t.Errorf("calls %v: the one account absent from the list is read", h.target.calls)
 	}
 }
+
+// pacedTarget is the fake GoTo with the pacing figures a real client
+// reports: each Stats call reads the next of stats.
+type pacedTarget struct {
+	*fakeTarget
+	stats []gotomeeting.Stats
+}
+
+func (p *pacedTarget) Stats() gotomeeting.Stats {
+	s := p.stats[0]
+	if len(p.stats) > 1 {
+		p.stats = p.stats[1:]
+	}
+	return s
+}
+
+func TestCycleReportsGoTo429sAndPace(t *testing.T) {
+	h := newHarness(t, 3)
+	st, err := state.Open(h.path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := h.engine(st, false)
+	// 5 429s before the cycle (earlier cycles), 8 after: 3 were this cycle's.
+	e.Reader = &pacedTarget{fakeTarget: h.target, stats: []gotomeeting.Stats{{Throttled: 5, Pace: 9.5}, {Throttled: 8, Pace: 4.75}}}
+	res, err := e.Run(context.Background(), Options{InitialSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := res.Cycle; c.GoToThrottled != 3 || c.GoToPace != 4.75 {
+		t.Errorf("cycle GoTo 429s %d, pace %g; want 3 and 4.75", c.GoToThrottled, c.GoToPace)
+	}
+	cycles, err := st.Cycles(1)
+	if err != nil || len(cycles) != 1 || cycles[0].GoToThrottled != 3 || cycles[0].GoToPace != 4.75 {
+		t.Errorf("saved cycle %+v, %v: the figures are not kept", cycles, err)
+	}
+	st.Close()
+	// A reader that does not pace (the fakes, older clients) reports nothing.
+	h.now = h.now.Add(time.Hour)
+	if res := h.mustRun(Options{}); res.Cycle.GoToPace != 0 || res.Cycle.GoToThrottled != 0 {
+		t.Errorf("unpaced reader: cycle %+v", res.Cycle)
+	}
+}

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/time/rate"
 
 	"github.com/g2msync/g2msync/pkg/redact"
 )
@@ -58,13 +57,21 @@ type Config struct {
 	// only, so a restart after a rotation needs a new login.
 	TokenStore TokenStore
 
-	RateLimit float64 // Admin API requests per second; 0 means 10, negative means unlimited
-	Burst     int     // limiter burst; 0 means 1
+	// RateLimit is GoTo's Admin API limit in requests per second, read as
+	// at most that many in any one-second window; 0 means 10, negative
+	// means unlimited (no pacing).
+	RateLimit float64
+	// RateMargin is the share of RateLimit the client keeps in reserve,
+	// pacing at RateLimit×(1−RateMargin) so that jittered arrivals never
+	// bunch above the limit; 0 means DefaultRateMargin, negative means
+	// none. After a 429 the pace halves, then climbs back slowly.
+	RateMargin float64
 	// MaxRetries bounds retries of one call after 429, 5xx, timeouts and
 	// broken replies; 0 means 4, negative means none.
 	MaxRetries int
 	// RetryBackoff is the first back-off delay, doubled per retry with
-	// jitter up to MaxBackoff; zero means 500 ms and 30 s.
+	// jitter up to MaxBackoff; zero means 500 ms and 30 s. MaxBackoff also
+	// caps a Retry-After header.
 	RetryBackoff time.Duration
 	MaxBackoff   time.Duration
 	// RequestTimeout bounds each HTTP attempt; zero means 30 s. An attempt
@@ -105,21 +112,19 @@ func (c Config) LogValue() slog.Value {
 }
 
 // Client talks to GoTo's OAuth service and Admin API. It is safe for
-// concurrent use; all Admin API calls share one rate limiter.
+// concurrent use; all Admin API calls share one pace (see pacer).
 type Client struct {
-	cfg     Config
-	base    string // APIBaseURL without a trailing slash
-	http    *http.Client
-	log     *slog.Logger
-	oauth   *oauth2.Config
-	limiter *rate.Limiter
-	maxRate rate.Limit
-	tokens  *tokenSource
+	cfg    Config
+	base   string // APIBaseURL without a trailing slash
+	http   *http.Client
+	log    *slog.Logger
+	oauth  *oauth2.Config
+	pace   *pacer
+	tokens *tokenSource
 
 	acctMu  sync.Mutex
 	account string
 
-	lastSlow  atomic.Int64 // unix nanoseconds of the last rate decrease
 	calls     atomic.Int64
 	throttled atomic.Int64
 	retries   atomic.Int64
@@ -159,8 +164,13 @@ func New(cfg Config) (*Client, error) {
 	if cfg.RateLimit == 0 {
 		cfg.RateLimit = 10
 	}
-	if cfg.Burst <= 0 {
-		cfg.Burst = 1
+	if cfg.RateMargin == 0 {
+		cfg.RateMargin = DefaultRateMargin
+	} else if cfg.RateMargin < 0 {
+		cfg.RateMargin = 0
+	}
+	if cfg.RateMargin >= 1 {
+		return nil, fmt.Errorf("goto: rate margin %g leaves no requests: want a share below 1", cfg.RateMargin)
 	}
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = 4
@@ -204,17 +214,12 @@ func New(cfg Config) (*Client, error) {
 	if cfg.TokenStore == nil {
 		cfg.TokenStore = &MemoryTokenStore{}
 	}
-	lim := rate.Limit(cfg.RateLimit)
-	if cfg.RateLimit < 0 {
-		lim = rate.Inf
-	}
 	c := &Client{
 		cfg:     cfg,
 		base:    strings.TrimSuffix(cfg.APIBaseURL, "/"),
 		http:    cfg.HTTPClient,
 		log:     cfg.Logger,
-		limiter: rate.NewLimiter(lim, cfg.Burst),
-		maxRate: lim,
+		pace:    newPacer(cfg.RateLimit, cfg.RateMargin),
 		account: cfg.AccountKey,
 		oauth: &oauth2.Config{
 			ClientID:     cfg.ClientID,
@@ -236,6 +241,9 @@ type Stats struct {
 	Throttled      int64 // 429 replies received
 	Retries        int64 // requests repeated after a 429, 5xx, timeout or broken reply
 	TokenRefreshes int64 // access tokens obtained from the token endpoint
+	// Pace is the requests per second the client paces at now: the ceiling
+	// (RateLimit less the margin) unless 429s slowed it; 0 means unpaced.
+	Pace float64
 }
 
 // Stats returns the counters.
@@ -245,6 +253,7 @@ func (c *Client) Stats() Stats {
 		Throttled:      c.throttled.Load(),
 		Retries:        c.retries.Load(),
 		TokenRefreshes: c.refreshes.Load(),
+		Pace:           c.pace.current(),
 	}
 }
 
@@ -301,7 +310,8 @@ func (c *Client) do(ctx context.Context, r request) error {
 	refreshed := false
 	retries := 0
 	for attempt := 1; ; attempt++ {
-		if err := c.limiter.Wait(ctx); err != nil {
+		ticket, err := c.pace.wait(ctx)
+		if err != nil {
 			return fmt.Errorf("goto: %s %s: wait for rate limit: %w", r.method, r.display, err)
 		}
 		tok, err := c.tokens.token(ctx)
@@ -323,12 +333,12 @@ func (c *Client) do(ctx context.Context, r request) error {
 			}
 		case status >= 200 && status < 300:
 			if r.decode == nil {
-				c.speedUp()
+				c.pace.succeeded()
 				return nil
 			}
 			derr := r.decode(body)
 			if derr == nil {
-				c.speedUp()
+				c.pace.succeeded()
 				return nil
 			}
 			if retries >= c.cfg.MaxRetries {
@@ -345,7 +355,10 @@ func (c *Client) do(ctx context.Context, r request) error {
 			continue
 		case status == http.StatusTooManyRequests:
 			c.throttled.Add(1)
-			c.slowDown()
+			if c.pace.throttled(ticket) {
+				c.log.LogAttrs(ctx, slog.LevelWarn, "goto throttled: slowing down", slog.String("api", "goto"),
+					slog.String("op", r.op), slog.Float64("pace", c.pace.current()))
+			}
 			if retries >= c.cfg.MaxRetries {
 				return fail(status, attempt, body, nil)
 			}
@@ -365,7 +378,9 @@ func (c *Client) do(ctx context.Context, r request) error {
 		c.retries.Add(1)
 		wait := c.backoff(retries)
 		if retryAfter > 0 {
-			wait = retryAfter
+			// A hostile or confused server must not park a cycle for
+			// hours: its Retry-After is honoured up to MaxBackoff.
+			wait = min(retryAfter, c.cfg.MaxBackoff)
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return fmt.Errorf("goto: %s %s: %w", r.method, r.display, err)
@@ -427,28 +442,6 @@ func (c *Client) backoff(n int) time.Duration {
 	d = min(d, c.cfg.MaxBackoff)
 	half := d / 2
 	return half + time.Duration(rand.Int64N(int64(half)+1))
-}
-
-// slowDown halves the request rate after a 429, at most once a second, so
-// that a server limiting below the configured rate is met at its own pace.
-func (c *Client) slowDown() {
-	if c.maxRate == rate.Inf {
-		return
-	}
-	now := time.Now().UnixNano()
-	last := c.lastSlow.Load()
-	if now-last < int64(time.Second) || !c.lastSlow.CompareAndSwap(last, now) {
-		return
-	}
-	c.limiter.SetLimit(max(c.limiter.Limit()/2, c.maxRate/10))
-}
-
-// speedUp climbs back towards the configured rate by a twentieth of it per
-// successful call.
-func (c *Client) speedUp() {
-	if cur := c.limiter.Limit(); cur < c.maxRate {
-		c.limiter.SetLimit(min(c.maxRate, cur+c.maxRate/20))
-	}
 }
 
 // parseRetryAfter reads seconds or an HTTP date; GoTo does not document the

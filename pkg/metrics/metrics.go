@@ -32,6 +32,7 @@ type Metrics struct {
 	SkippedTicks    prometheus.Counter
 	APIRequests     *prometheus.CounterVec // api, code
 	APIThrottled    *prometheus.CounterVec // api
+	APIPace         *prometheus.GaugeVec   // api
 	JobQuarantined  prometheus.Gauge
 
 	mu    sync.Mutex
@@ -71,6 +72,9 @@ func New(version string) *Metrics {
 			[]string{"api", "code"}),
 		APIThrottled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "g2msync_api_throttled_total",
 			Help: "Responses with status 429 (Too Many Requests), by API."}, []string{"api"}),
+		APIPace: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "g2msync_api_pace_requests_per_second",
+			Help: "Requests per second the client paced at when the last cycle ended (goto: the configured limit less the margin, lower while it recovers from 429s)."},
+			[]string{"api"}),
 		JobQuarantined: prometheus.NewGauge(prometheus.GaugeOpts{Name: "g2msync_job_quarantined",
 			Help: "1 while the job is quarantined after failed cycles and cycles back off."}),
 		calls: map[string]int64{},
@@ -78,7 +82,7 @@ func New(version string) *Metrics {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "g2msync_build_info", Help: "Version of the running g2msync."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
 	m.Registry.MustRegister(m.Cycles, m.Changes, m.CycleDuration, m.LastSuccess, m.OwnedAccounts, m.StagedDisables,
-		m.FailingAccounts, m.Quarantined, m.Deferred, m.Paused, m.SkippedTicks, m.APIRequests, m.APIThrottled, m.JobQuarantined, build,
+		m.FailingAccounts, m.Quarantined, m.Deferred, m.Paused, m.SkippedTicks, m.APIRequests, m.APIThrottled, m.APIPace, m.JobQuarantined, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -144,6 +148,9 @@ type CycleResult struct {
 	Deferred map[string]int
 	// Paused: a person paused provisioning, and the cycle did nothing.
 	Paused bool
+	// GoToPace is the GoTo client's pace at the end (requests per second);
+	// 0 leaves the gauge as it was.
+	GoToPace float64
 }
 
 // deferredReasons are the causes the deferred gauge always shows, so a
@@ -159,6 +166,9 @@ func (m *Metrics) ObserveCycle(r CycleResult) {
 	}
 	m.Paused.Set(0)
 	m.CycleDuration.Observe(r.Duration.Seconds())
+	if r.GoToPace > 0 {
+		m.APIPace.WithLabelValues("goto").Set(r.GoToPace)
+	}
 	for k, n := range r.Applied {
 		m.Changes.WithLabelValues(k, "success").Add(float64(n))
 	}

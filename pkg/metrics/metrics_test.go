@@ -50,13 +50,13 @@ func TestObserveCycle(t *testing.T) {
 	m := New("v1")
 	end := time.Unix(1_800_000_000, 0)
 	m.ObserveCycle(CycleResult{Outcome: "partial", Duration: 3 * time.Second, End: end, Applied: map[string]int{"create": 5},
-		Failed: map[string]int{"update": 1}, OwnedActive: 40, OwnedDisabled: 2, Staged: 0, Failing: 1, Quarantined: 1})
-	m.ObserveCycle(CycleResult{Outcome: "failed", End: end.Add(time.Hour)})
+		Failed: map[string]int{"update": 1}, OwnedActive: 40, OwnedDisabled: 2, Staged: 0, Failing: 1, Quarantined: 1, GoToPace: 4.75})
+	m.ObserveCycle(CycleResult{Outcome: "failed", End: end.Add(time.Hour)}) // no pace known: the gauge keeps 4.75
 	body := scrape(t, m)
 	for _, want := range []string{`g2msync_cycles_total{outcome="partial"} 1`, `g2msync_cycles_total{outcome="failed"} 1`,
 		`g2msync_changes_total{kind="create",result="success"} 5`, `g2msync_changes_total{kind="update",result="failure"} 1`,
 		`g2msync_owned_accounts{status="active"} 40`, `g2msync_failing_accounts 1`, `g2msync_quarantined_accounts 1`,
-		`g2msync_last_success_timestamp_seconds 1.8e+09`} {
+		`g2msync_last_success_timestamp_seconds 1.8e+09`, `g2msync_api_pace_requests_per_second{api="goto"} 4.75`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -166,6 +166,12 @@ type Cycle struct {
 	Deferred   int              `json:"deferred,omitempty"`
 	DeferredBy map[string]int   `json:"deferred_by_cause,omitempty"`
 	Calls      map[string]int64 `json:"calls,omitempty"` // API requests by API (graph, goto)
+	// GoToThrottled counts GoTo's 429 replies during the cycle (each was
+	// retried); GoToPace is the requests per second the GoTo client paced
+	// at when the cycle ended: the limit less the margin, lower while it
+	// recovers from 429s; 0 when unknown or unpaced.
+	GoToThrottled int64   `json:"goto_throttled,omitempty"`
+	GoToPace      float64 `json:"goto_pace,omitempty"`
 	// Read says how the directory was read: "delta: N changes", or
 	// "full: why" (a first read, a requested full sync, the interval, a
 	// refused delta link).

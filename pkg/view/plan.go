@@ -220,3 +220,14 @@ func PausedNote(w io.Writer, p *state.Pause) {
 	}
 	fmt.Fprintf(w, "Note: %s. Until then cycles change nothing; this plan is what the first cycle after would do.\n\n", Safe(p.Text()))
 }
+
+// paceNote completes a cycle summary's "API calls" with GoTo's 429s and
+// the pace its client ended at, as "; GoTo 429s 0, pace 9.5/s", so a
+// person sees that the pacing held (or what it cost); "" when the client
+// was unpaced or the cycle predates the figures.
+func paceNote(c state.Cycle) string {
+	if c.GoToPace <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("; GoTo 429s %d, pace %.3g/s", c.GoToThrottled, c.GoToPace)
+}

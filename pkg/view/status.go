@@ -29,7 +29,7 @@ func Status(w io.Writer, s *app.Status) error {
 			read, _, _ := strings.Cut(c.Read, ":")
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\n", c.Start.UTC().Format("2006-01-02 15:04:05"),
 				c.End.Sub(c.Start).Round(time.Millisecond), c.Mode, Dash(read), c.Outcome, c.InScope, Counts(c.Applied), Counts(c.Failed),
-				c.Deferred, c.Skipped, c.Staged, Calls(c.Calls))
+				c.Deferred, c.Skipped, c.Staged, Calls(c.Calls, c.GoToThrottled))
 		}
 		tw.Flush()
 		last := s.Cycles[0]
@@ -105,8 +105,9 @@ func Counts(m map[string]int) string {
 	return out
 }
 
-// Calls prints API calls by API, "-" for none.
-func Calls(m map[string]int64) string {
+// Calls prints API calls by API, and GoTo's 429s when there were any;
+// "-" for no call.
+func Calls(m map[string]int64, goto429s int64) string {
 	if len(m) == 0 {
 		return "-"
 	}
@@ -119,6 +120,9 @@ func Calls(m map[string]int64) string {
 			out += fmt.Sprintf("%s:%d", k, m[k])
 		}
 	}
+	if goto429s > 0 {
+		out += fmt.Sprintf(" (goto 429s:%d)", goto429s)
+	}
 	return out
 }
 
@@ -126,8 +130,8 @@ func Calls(m map[string]int64) string {
 func CycleSummary(w io.Writer, res *engine.Result) {
 	c := res.Cycle
 	fmt.Fprintf(w, "Cycle %s: %s in %s.\n", c.ID, c.Outcome, c.End.Sub(c.Start).Round(time.Millisecond))
-	fmt.Fprintf(w, "  in scope %d, owned %d; applied %s; failed %s; deferred %d; left alone %d; staged %d; API calls %s\n",
-		c.InScope, c.Owned, CountsOrNone(c.Applied), CountsOrNone(c.Failed), c.Deferred, c.Skipped, c.Staged, callsOrNone(c.Calls))
+	fmt.Fprintf(w, "  in scope %d, owned %d; applied %s; failed %s; deferred %d; left alone %d; staged %d; API calls %s%s\n",
+		c.InScope, c.Owned, CountsOrNone(c.Applied), CountsOrNone(c.Failed), c.Deferred, c.Skipped, c.Staged, callsOrNone(c.Calls), paceNote(c))
 	if c.Read != "" {
 		fmt.Fprintf(w, "  directory read %s\n", Safe(c.Read))
 	}
