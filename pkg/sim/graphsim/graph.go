@@ -438,12 +438,13 @@ func (s *Server) handleGetByIds(c *call) *resp {
 	if bad != nil {
 		return bad
 	}
+	lagging := s.lagging(in.IDs) // before s.mu: ctl is never taken under it here
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	value := make([]map[string]any, 0, len(in.IDs))
 	seen := map[string]bool{}
 	for _, id := range in.IDs {
-		if seen[id] {
+		if seen[id] || lagging[id] {
 			continue
 		}
 		seen[id] = true

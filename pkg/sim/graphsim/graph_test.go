@@ -320,3 +320,24 @@ func TestChangesWhileServing(t *testing.T) {
 		t.Errorf("members = %d, want 200", len(items))
 	}
 }
+
+// TestLagUserLeavesIdsOutOfGetByIds: a lagging user is left out of the
+// next replies that ask for it, then comes back; other ids are unaffected.
+func TestLagUserLeavesIdsOutOfGetByIds(t *testing.T) {
+	f := newFixture(t, graphsim.Options{})
+	f.login()
+	ids := f.addUsers("u", 2)
+	body := map[string]any{"ids": ids, "types": []string{"user"}}
+	f.sim.LagUser(ids[0], 2)
+	for i, want := range []int{1, 1, 2} {
+		r := f.do(http.MethodPost, "/directoryObjects/getByIds", body)
+		if r.status != http.StatusOK || len(r.value()) != want {
+			t.Errorf("reply %d: %d with %d users, want 200 with %d", i+1, r.status, len(r.value()), want)
+		}
+	}
+	f.sim.LagUser(ids[1], 5)
+	f.sim.LagUser(ids[1], 0) // cleared
+	if r := f.do(http.MethodPost, "/directoryObjects/getByIds", body); len(r.value()) != 2 {
+		t.Errorf("after clearing: %d users", len(r.value()))
+	}
+}

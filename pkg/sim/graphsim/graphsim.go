@@ -177,6 +177,7 @@ type Server struct {
 	faults   []*faultState
 	storm    int
 	ru       map[string]*ruWindow
+	lag      map[string]int // user id → getByIds replies that still leave it out (LagUser)
 }
 
 // New starts a simulator on 127.0.0.1 with an ephemeral port.

@@ -69,6 +69,44 @@ func (s *Server) InjectFault(f Fault) error {
 	return nil
 }
 
+// LagUser makes the next replies getByIds replies that ask for the user id
+// leave it out, as Graph does while the replica that answers has not yet
+// seen a new user (replication lag): the reply is a success, only shorter.
+// Zero or less clears it.
+func (s *Server) LagUser(id string, replies int) {
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	if replies <= 0 {
+		delete(s.lag, id)
+		return
+	}
+	if s.lag == nil {
+		s.lag = map[string]int{}
+	}
+	s.lag[id] = replies
+}
+
+// lagging returns which of ids this getByIds reply leaves out, and counts
+// the reply against each one's LagUser.
+func (s *Server) lagging(ids []string) map[string]bool {
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	var out map[string]bool
+	for _, id := range ids {
+		if s.lag[id] <= 0 || out[id] {
+			continue
+		}
+		if out == nil {
+			out = map[string]bool{}
+		}
+		out[id] = true
+		if s.lag[id]--; s.lag[id] == 0 {
+			delete(s.lag, id)
+		}
+	}
+	return out
+}
+
 // ClearFaults removes every injected fault and a pending 429 storm.
 func (s *Server) ClearFaults() {
 	s.ctl.Lock()
