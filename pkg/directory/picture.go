@@ -92,8 +92,9 @@ type Picture struct {
 	// Users holds every user reached, by id (Assignments empty).
 	Users map[string]User
 	// Absent holds ids reached (assigned, or a group's members) that read
-	// as no user: deleted since, or not a user. They are not asked for again
-	// until the user delta names them or a full read.
+	// as no user: deleted since, not a user, or left out of a reply by
+	// Graph's replication lag. Every delta read asks for them again, in the
+	// getByIds call it makes for the newly reached (one per 1,000 ids).
 	Absent map[string]bool
 
 	// UserLink is the users/delta deltaLink.

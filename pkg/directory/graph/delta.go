@@ -256,9 +256,13 @@ func (s *Source) readDelta(ctx context.Context, prev *directory.Picture, consume
 			reached[id] = true
 		}
 	}
+	// The absent are asked for again every time, with the newly reached,
+	// in the same getByIds call: a reply may leave out a user that exists
+	// (replication lag), and users/delta never names them again unless they
+	// change, so a new hire would otherwise wait for the next full read.
 	var missing []string
 	for id := range reached {
-		if _, ok := pic.Users[id]; !ok && !pic.Absent[id] {
+		if _, ok := pic.Users[id]; !ok {
 			missing = append(missing, id)
 		}
 	}
@@ -268,10 +272,17 @@ func (s *Source) readDelta(ctx context.Context, prev *directory.Picture, consume
 			return nil, nil, err
 		}
 		for _, id := range missing {
-			if _, ok := pic.Users[id]; !ok {
+			_, found := pic.Users[id]
+			switch {
+			case found && pic.Absent[id]: // the lag is over
+				delete(pic.Absent, id)
+				changes++
+			case !found && !pic.Absent[id]: // reached, and no user
 				pic.Absent[id] = true
+				changes++
+			case found: // reached for the first time
+				changes++
 			}
-			changes++
 		}
 	}
 	for id := range pic.Users {

@@ -246,6 +246,82 @@ func TestDeltaReadCosts(t *testing.T) {
 	sameSnapshot(t, "a join and a rename", snap, full)
 }
 
+// TestPersonLeftOutOfAReplyIsReadAgain: a new hire whom one getByIds reply
+// left out (Graph's replication lag) is read again by the next delta read,
+// in one call, though nothing about them changed since: not a day later,
+// at the next full read.
+func TestPersonLeftOutOfAReplyIsReadAgain(t *testing.T) {
+	sc := newScenario(t, graphsim.Options{})
+	src := newSource(t, sc.config())
+	ctx := context.Background()
+	_, pic, err := src.ReadChanges(ctx, nil, deltaPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hire := sc.users("hire", 1)[0]
+	sc.must1(sc.sim.Assign(sc.spID, hire, sc.roleU))
+	sc.sim.LagUser(hire, 1) // the first reply that asks for them leaves them out
+	snap, pic, err := src.ReadChanges(ctx, pic, deltaPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := byID(snap)[hire]; ok {
+		t.Fatal("the hire was read despite the lag: the test proves nothing")
+	}
+
+	// Nothing changes in Entra; the next delta read asks for them again.
+	sc.sim.ResetCounters()
+	snap, pic, err = src.ReadChanges(ctx, pic, deltaPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := byID(snap)[hire]; !ok || !snap.Delta {
+		t.Fatalf("delta=%v: the hire left out of one getByIds reply is still missing from the next delta read", snap.Delta)
+	}
+	if n := sc.sim.Calls("POST /directoryObjects/getByIds"); n != 1 || snap.Changes != 1 {
+		t.Errorf("read again in %d getByIds calls with %d changes, want 1 and 1 (the hire)", n, snap.Changes)
+	}
+	full, err := src.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameSnapshot(t, "after the lag", snap, full)
+
+	// Read, they are absent no more: the next delta read asks for no one.
+	if len(pic.Absent) != 0 {
+		t.Errorf("absent after the lag: %v", pic.Absent)
+	}
+	sc.sim.ResetCounters()
+	if snap, _, err = src.ReadChanges(ctx, pic, deltaPolicy()); err != nil {
+		t.Fatal(err)
+	}
+	if n := sc.sim.Calls("POST /directoryObjects/getByIds"); n != 0 || snap.Changes != 0 {
+		t.Errorf("no change: %d getByIds calls, %d changes; want none", n, snap.Changes)
+	}
+
+	// Someone who stays absent (a lag that outlasts a read, or an id that
+	// is no user) is asked for on every delta read, one call, no change.
+	other := sc.users("late", 1)[0]
+	sc.must1(sc.sim.Assign(sc.spID, other, sc.roleU))
+	sc.sim.LagUser(other, 3)
+	for i, want := range []int{1, 0, 0} { // reached (a change), then still absent (none)
+		sc.sim.ResetCounters()
+		if snap, pic, err = src.ReadChanges(ctx, pic, deltaPolicy()); err != nil {
+			t.Fatal(err)
+		}
+		if n := sc.sim.Calls("POST /directoryObjects/getByIds"); n != 1 || snap.Changes != want || !pic.Absent[other] {
+			t.Errorf("read %d of a lagging user: %d getByIds calls, %d changes, absent %v; want 1, %d, true", i+1, n, snap.Changes, pic.Absent[other], want)
+		}
+	}
+	sc.sim.ResetCounters()
+	if snap, pic, err = src.ReadChanges(ctx, pic, deltaPolicy()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := byID(snap)[other]; !ok || snap.Changes != 1 || pic.Absent[other] {
+		t.Errorf("after the lag: read=%v, %d changes, absent %v", ok, snap.Changes, pic.Absent[other])
+	}
+}
+
 // TestDeltaFallsBackToFullRead: expired and reset links, a picture of
 // another configuration, an old full read and a requested full sync each
 // give a full read that says why; nested groups never follow deltas.
