@@ -252,6 +252,50 @@ func toPlanFailure(f state.Failure) plan.Failure {
 // (a mass unassignment), and otherwise makes those calls.
 func (c *cycle) readGoTo(ctx context.Context, in *plan.Input, need plan.Needs) error {
 	full := c.opts.InitialSync
+	if !need.Licenses && !full {
+		return c.readAccounts(ctx, in, need, full)
+	}
+	// The licences do not depend on the accounts: read them while the
+	// accounts are read, one round trip less before the first change (at
+	// 200 ms of latency, 2 % of a 10,000-person initial sync). The client's
+	// one pace still spaces the two.
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var lics []gotomeeting.License
+	var lerr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		lics, lerr = c.e.Reader.Licenses(lctx)
+	}()
+	err := c.readAccounts(ctx, in, need, full)
+	if err != nil {
+		cancel()
+	}
+	<-done
+	if err != nil {
+		return err
+	}
+	switch {
+	case errors.Is(lerr, gotomeeting.ErrForbidden):
+		// Some admin roles may manage users without seeing licences: then
+		// GoTo decides about seats, call by call.
+		c.log.Warn("GoTo refused to list licences; seats are not checked before calls", logkey.Error, lerr.Error())
+	case lerr != nil:
+		return fmt.Errorf("read GoTo licences: %w", lerr)
+	default:
+		in.Licenses = make([]plan.License, len(lics))
+		for i, l := range lics {
+			in.Licenses[i] = plan.License{Key: l.Key, Seats: l.Seats, Used: l.UserCount}
+		}
+	}
+	return nil
+}
+
+// readAccounts reads the GoTo accounts the plan needs: the whole list, or
+// lookups by address and the live state of owned accounts, whichever costs
+// fewer calls.
+func (c *cycle) readAccounts(ctx context.Context, in *plan.Input, need plan.Needs, full bool) error {
 	if full || listIsCheaper(len(need.Lookups)+len(need.Live), len(in.Records)+len(need.Lookups)) {
 		users, err := c.listUsers(ctx)
 		if err != nil {
@@ -296,23 +340,6 @@ func (c *cycle) readGoTo(ctx context.Context, in *plan.Input, need plan.Needs) e
 			if err := c.observeOne(ctx, in.Observed, k); err != nil {
 				return err
 			}
-		}
-	}
-	if !need.Licenses && !full {
-		return nil
-	}
-	lics, err := c.e.Reader.Licenses(ctx)
-	switch {
-	case errors.Is(err, gotomeeting.ErrForbidden):
-		// Some admin roles may manage users without seeing licences: then
-		// GoTo decides about seats, call by call.
-		c.log.Warn("GoTo refused to list licences; seats are not checked before calls", logkey.Error, err.Error())
-	case err != nil:
-		return fmt.Errorf("read GoTo licences: %w", err)
-	default:
-		in.Licenses = make([]plan.License, len(lics))
-		for i, l := range lics {
-			in.Licenses[i] = plan.License{Key: l.Key, Seats: l.Seats, Used: l.UserCount}
 		}
 	}
 	return nil
