@@ -36,16 +36,22 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		t.Fatalf("only %d commands", len(commands))
 	}
 	for name := range commands {
-		code, out, errOut := runMain(t, nil, name, "-h")
-		if code != ExitOK || !strings.Contains(out+errOut, "usage: g2msync "+name) {
-			t.Errorf("%s -h: exit %d\n%s%s", name, code, out, errOut)
+		// Help goes to stdout, as the family's does: `plan --help | less`.
+		for _, h := range []string{"-h", "--help"} {
+			code, out, errOut := runMain(t, nil, name, h)
+			if code != ExitOK || !strings.Contains(out, "usage: g2msync "+name) || errOut != "" {
+				t.Errorf("%s %s: exit %d\nstdout:\n%s\nstderr:\n%s", name, h, code, out, errOut)
+			}
+			if strings.Contains(out, "\n  -config") || (strings.Contains(out, "Flags:") && !strings.Contains(out, "--")) {
+				t.Errorf("%s %s lists flags Go-style:\n%s", name, h, out)
+			}
 		}
 		if !strings.Contains(usage, "\n  "+name+" ") {
 			t.Errorf("g2msync help does not list %s", name)
 		}
 	}
 	code, out, errOut := runMain(t, nil, "login", "--help")
-	if code != ExitOK || !strings.Contains(out+errOut, "usage: g2msync login goto") {
+	if code != ExitOK || !strings.Contains(out, "usage: g2msync login goto") {
 		t.Errorf("login --help: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, _ = runMain(t, nil, "help")
@@ -292,5 +298,51 @@ func TestReportLeavesOutADamagedEntry(t *testing.T) {
 	code, out, errOut := runMain(t, nil, "report", "--state", path)
 	if code != ExitOK || !strings.Contains(out, "bob@contoso.com") || !strings.Contains(errOut, fmt.Sprintf("entry %d", seq)) {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant the other entries and entry %d named", code, out, errOut, seq)
+	}
+}
+
+// A mistyped command or flag gets one line naming what was meant, as the
+// family's tools say it; -o is --output wherever --output is.
+func TestMistypesAreSuggestedAndShortOutputWorks(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"stauts"}, `unknown command "stauts"; did you mean "status"?`},
+		{[]string{"explian", "x"}, `did you mean "explain"?`},
+		{[]string{"completoin"}, `did you mean "completion"?`},
+		{[]string{"status", "--ouput", "json"}, "flag provided but not defined: -ouput; did you mean --output?"},
+		{[]string{"plan", "--alow-disables"}, "did you mean --allow-disables?"},
+		{[]string{"report", "--sinse", "24h"}, "did you mean --since?"},
+	} {
+		code, out, errOut := runMain(t, nil, tc.args...)
+		if code != ExitUsage || out != "" || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want one line with %q", tc.args, code, out, errOut, tc.want)
+		}
+	}
+	if code, _, errOut := runMain(t, nil, "frobnicate"); code != ExitUsage || strings.Contains(errOut, "did you mean") {
+		t.Errorf("a command close to none: exit %d %q", code, errOut)
+	}
+	// -o json, -o=json and -ojson are --output json: a state file that does
+	// not exist is the error, not the flag.
+	for _, o := range [][]string{{"-o", "json"}, {"-o=json"}, {"-ojson"}, {"--output", "json"}} {
+		args := append([]string{"status", "--state", filepath.Join(t.TempDir(), "none.db")}, o...)
+		if code, _, errOut := runMain(t, nil, args...); code != ExitFailure || !strings.Contains(errOut, "does not exist") {
+			t.Errorf("%v: exit %d %q", o, code, errOut)
+		}
+	}
+	if code, _, errOut := runMain(t, nil, "status", "-o", "yaml", "--state", "x"); code != ExitUsage || !strings.Contains(errOut, "yaml") {
+		t.Errorf("-o yaml: exit %d %q", code, errOut)
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{{"", "", 0}, {"status", "status", 0}, {"stauts", "status", 1}, {"stat", "status", 2}, {"kitten", "sitting", 3}, {"", "abc", 3}} {
+		if got := editDistance(tc.a, tc.b); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
 	}
 }

@@ -133,8 +133,8 @@ approve, retry, pause and resume.
 // Run implements command.
 func (c *ConsoleCommand) Run(_ context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "hash" {
-		fmt.Fprintln(c.m.Stderr, consoleUsage)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintln(c.m.Stdout, consoleUsage)
 			return nil
 		}
 		return usageError{errors.New("console: say what to do: g2msync console hash NAME")}

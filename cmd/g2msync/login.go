@@ -37,10 +37,9 @@ Run it again whenever g2msync says "GoTo rejected the refresh token".`
 func (c *LoginCommand) Run(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "goto" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(c.m.Stderr, loginUsage)
+			fmt.Fprintln(c.m.Stdout, loginUsage)
 			return nil
 		}
-		fmt.Fprintln(c.m.Stderr, loginUsage)
 		return usageError{errors.New("login: say which service: g2msync login goto")}
 	}
 	fs := c.m.newFlagSet("login goto", loginUsage)

@@ -14,8 +14,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 )
 
@@ -97,6 +99,16 @@ func (m *Main) commands() map[string]command {
 	}
 }
 
+// commandNames lists the commands, completion and man included, sorted.
+func (m *Main) commandNames() []string {
+	names := []string{"completion", "man", "help"}
+	for name := range m.commands() {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // Run runs the subcommand named by args[0].
 func (m *Main) Run(ctx context.Context, args []string) error {
 	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
@@ -126,8 +138,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	}
 	c, ok := m.commands()[args[0]]
 	if !ok {
-		fmt.Fprint(m.Stderr, usage)
-		return usageError{fmt.Errorf("unknown command %q", args[0])}
+		hint := ""
+		if s := closest(args[0], m.commandNames()); s != "" {
+			hint = fmt.Sprintf("; did you mean %q?", s)
+		}
+		return usageError{fmt.Errorf("unknown command %q%s (g2msync --help lists them)", args[0], hint)}
 	}
 	return c.Run(ctx, args[1:])
 }
@@ -160,14 +175,14 @@ Commands:
   completion   print the shell completion script: completion bash|zsh|fish
   man          print the man page (man DIR: one page per command into DIR)
 
-Run 'g2msync <command> -h' for a command's flags.
+Run 'g2msync <command> --help' for a command's flags.
 
 Exit codes:
   0  success
   1  the cycle or command failed
   2  bad flags or configuration
-  3  disables are staged and need approval: review with 'g2msync plan', release with
-     'g2msync run --once --allow-disables'
+  3  disables are staged and need approval: review with 'g2msync status', approve
+     with 'g2msync approve --all' (or name the people)
   4  the cycle ran but some changes failed or were deferred (no free seat,
      back-off, quarantine); they are tried again on later cycles
 `
@@ -211,8 +226,9 @@ func (m *Main) exit(err error) int {
 }
 
 // newFlagSet returns a flag set whose help (-h, --help) prints the
-// command's synopsis and flags to Stderr, and whose errors are returned,
-// not printed: a bad flag is one line, `g2msync: …`, not an error and the
+// command's synopsis and flags to Stdout, as kubectl, helm and gh do (so
+// `g2msync plan --help | less` works), and whose errors are returned, not
+// printed: a bad flag is one line, `g2msync: …`, not an error and the
 // whole help.
 func (m *Main) newFlagSet(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -221,18 +237,48 @@ func (m *Main) newFlagSet(name, synopsis string) *flag.FlagSet {
 	}
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
-		fmt.Fprintln(m.Stderr, synopsis)
-		n := 0
-		fs.VisitAll(func(*flag.Flag) { n++ })
-		if n == 0 {
-			return // no empty "Flags:" section
-		}
-		fmt.Fprint(m.Stderr, "\nFlags:\n")
-		fs.SetOutput(m.Stderr)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		fmt.Fprintln(m.Stdout, synopsis)
+		writeFlags(m.Stdout, fs)
 	}
 	return fs
+}
+
+// shortName is the one-letter form a flag has, as the family spells its
+// most used flags (-o for --output), or "".
+func shortName(long string) string {
+	if long == "output" {
+		return "o"
+	}
+	return ""
+}
+
+// writeFlags lists fs's flags the way the family does: "-o, --output
+// string", the usage, and the default when it is not the zero value.
+func writeFlags(w io.Writer, fs *flag.FlagSet) {
+	var rows []string
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "    --" + f.Name
+		if s := shortName(f.Name); s != "" {
+			name = "-" + s + ", --" + f.Name
+		}
+		kind, usage := flag.UnquoteUsage(f)
+		if kind != "" {
+			name += " " + kind
+		}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+			usage += fmt.Sprintf(" (default %q)", f.DefValue)
+		}
+		rows = append(rows, "  "+name+"\t"+usage)
+	})
+	if len(rows) == 0 {
+		return // no empty "Flags:" section
+	}
+	fmt.Fprint(w, "\nFlags:\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, r)
+	}
+	tw.Flush()
 }
 
 // parse parses args allowing no positional argument.
@@ -241,19 +287,21 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("%s: unexpected argument %q (see g2msync %s -h)", fs.Name(), fs.Arg(0), fs.Name())}
+		return usageError{fmt.Errorf("%s: unexpected argument %q (see g2msync %s --help)", fs.Name(), fs.Arg(0), fs.Name())}
 	}
 	return nil
 }
 
 // parseArgs parses flags before or after the positional arguments, as the
 // Go tools administrators know do (`g2msync retry jane@contoso.com
-// --config x.yaml`); "--" ends the flags. Flag errors become usage errors;
-// -h and --help print the help and return flag.ErrHelp.
+// --config x.yaml`); "--" ends the flags. -o stands for --output. Flag
+// errors become usage errors, with the flag meant when one is close; -h
+// and --help print the help and return flag.ErrHelp.
 func parseArgs(fs *flag.FlagSet, args []string) error {
 	usage := fs.Usage
 	fs.Usage = func() {}
 	defer func() { fs.Usage = usage }()
+	args = expandShort(fs, args)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -261,7 +309,7 @@ func parseArgs(fs *flag.FlagSet, args []string) error {
 				usage()
 				return err
 			}
-			return usageError{fmt.Errorf("%s: %w (see g2msync %s -h)", fs.Name(), err, fs.Name())}
+			return usageError{fmt.Errorf("%s: %w%s (see g2msync %s --help)", fs.Name(), err, flagSuggestion(fs, err), fs.Name())}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -274,6 +322,93 @@ func parseArgs(fs *flag.FlagSet, args []string) error {
 		pos, args = append(pos, args[0]), args[1:]
 	}
 	return fs.Parse(append([]string{"--"}, pos...))
+}
+
+// expandShort spells the short forms of fs's flags out (-o json, -o=json,
+// -ojson become --output …), up to a "--".
+func expandShort(fs *flag.FlagSet, args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		expanded := a
+		fs.VisitAll(func(f *flag.Flag) {
+			s := shortName(f.Name)
+			if s == "" || fs.Lookup(s) != nil || !strings.HasPrefix(a, "-"+s) {
+				return
+			}
+			switch rest := a[1+len(s):]; {
+			case rest == "":
+				expanded = "--" + f.Name
+			case rest[0] == '=':
+				expanded = "--" + f.Name + rest
+			default:
+				expanded = "--" + f.Name + "=" + rest
+			}
+		})
+		out = append(out, expanded)
+	}
+	return out
+}
+
+// flagSuggestion says which flag of fs a mistyped one was likely meant to
+// be ("; did you mean --output?"), or "".
+func flagSuggestion(fs *flag.FlagSet, err error) string {
+	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: ")
+	if !ok {
+		return ""
+	}
+	name = strings.TrimLeft(name, "-")
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if s := closest(name, names); s != "" {
+		return "; did you mean --" + s + "?"
+	}
+	return ""
+}
+
+// closest returns the candidate within two edits of name, or that name
+// starts, the nearest first; "" when none is close.
+func closest(name string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		d := editDistance(strings.ToLower(name), c)
+		if len(name) >= 3 && strings.HasPrefix(c, strings.ToLower(name)) {
+			d = min(d, 1)
+		}
+		if d < bestD || (d == bestD && c < best) {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the edit distance between a and b, in bytes, counting a
+// swap of two neighbours as one edit ("stauts" is one from "status"): the
+// optimal string alignment distance.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }
 
 func (m *Main) getenv(key string) string {

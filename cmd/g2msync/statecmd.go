@@ -29,8 +29,8 @@ A readable state file is not replaced unless --force is given.`
 // Run implements command.
 func (c *StateCommand) Run(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "rebuild" {
-		fmt.Fprintln(c.m.Stderr, stateUsage)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintln(c.m.Stdout, stateUsage)
 			return nil
 		}
 		return usageError{errors.New("state: say what to do: g2msync state rebuild")}

@@ -39,6 +39,9 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *output != "text" && *output != "json" {
+		return usageError{fmt.Errorf("--output: want text or json, got %q", *output)}
+	}
 	var s *application.Status
 	st, err := c.m.openStateReadOnly(*cfgPath, *statePath)
 	switch {
