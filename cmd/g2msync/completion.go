@@ -5,11 +5,13 @@ import (
 	"context"
 	"flag"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
+	"github.com/spf13/pflag"
 )
 
 // cobraTree builds the cobra command tree from the command table, each
@@ -29,8 +31,20 @@ func (m *Main) cobraTree() *cobra.Command {
 		fs, synopsis := m.flagsOf(name)
 		sub := &cobra.Command{Use: name, Short: shortOf(name), Long: verbatim(synopsis), DisableFlagsInUseLine: true,
 			Run: func(*cobra.Command, []string) {}}
+		leaf := sub
+		if verb := subcommandOf(name); verb != "" {
+			// `login goto`, `state rebuild`, …: the flags are the verb's.
+			leaf = &cobra.Command{Use: verb, Short: shortOf(name), Long: verbatim(synopsis), DisableFlagsInUseLine: true,
+				Run: func(*cobra.Command, []string) {}}
+			sub.AddCommand(leaf)
+		}
 		if fs != nil {
-			sub.Flags().AddGoFlagSet(fs)
+			fs.VisitAll(func(f *flag.Flag) {
+				pf := pflag.PFlagFromGoFlag(f)
+				pf.Shorthand = shortName(f.Name) // -o, as the command itself takes it
+				leaf.Flags().AddFlag(pf)
+			})
+			m.completeValues(leaf, fs)
 		}
 		root.AddCommand(sub)
 	}
@@ -39,6 +53,9 @@ func (m *Main) cobraTree() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			header := &doc.GenManHeader{Title: "G2MSYNC", Section: "1", Source: "g2msync " + version, Manual: "g2msync manual"}
 			if len(args) == 1 {
+				if err := os.MkdirAll(args[0], 0o755); err != nil {
+					return err
+				}
 				return doc.GenManTree(root, header, args[0])
 			}
 			return doc.GenMan(root, header, cmd.OutOrStdout())
@@ -54,18 +71,83 @@ func (m *Main) flagsOf(name string) (*flag.FlagSet, string) {
 	cm := &Main{Stdout: io.Discard, Stderr: io.Discard, Environ: m.Environ, Now: m.Now,
 		capture: func(f *flag.FlagSet, s string) { fs, synopsis = f, s }}
 	args := []string{"-h"}
-	switch name { // commands whose first argument names what they act on
-	case "login":
-		args = []string{"goto", "-h"}
-	case "state":
-		args = []string{"rebuild", "-h"}
-	case "mapping":
-		args = []string{"test", "-h"}
-	case "console":
-		args = []string{"hash", "-h"}
+	if verb := subcommandOf(name); verb != "" {
+		args = []string{verb, "-h"}
 	}
 	_ = cm.commands()[name].Run(context.Background(), args)
 	return fs, synopsis
+}
+
+// subcommandOf is the verb a command takes first (`login goto`), or "".
+func subcommandOf(name string) string {
+	switch name {
+	case "login":
+		return "goto"
+	case "state":
+		return "rebuild"
+	case "mapping":
+		return "test"
+	case "console":
+		return "hash"
+	}
+	return ""
+}
+
+// completeValues completes the values of the flags that take one of a few
+// words (--output, --action, --result), from the words the flag's own
+// usage lists, and the cycle ids of the state file for --cycle.
+func (m *Main) completeValues(c *cobra.Command, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		switch f.Name {
+		case "output", "action", "result":
+			words := usageWords(f.Usage)
+			_ = c.RegisterFlagCompletionFunc(f.Name, func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+				return words, cobra.ShellCompDirectiveNoFileComp
+			})
+		case "cycle":
+			_ = c.RegisterFlagCompletionFunc(f.Name, func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+				cfgPath, _ := cmd.Flags().GetString("config")
+				statePath, _ := cmd.Flags().GetString("state")
+				return m.cycleIDs(cfgPath, statePath), cobra.ShellCompDirectiveNoFileComp
+			})
+		}
+	})
+}
+
+// usageWords are the values a flag's usage lists: "text, json or csv", or
+// "only this result: success, failure, …".
+func usageWords(usage string) []string {
+	if _, list, ok := strings.Cut(usage, ":"); ok {
+		usage = list
+	}
+	var out []string
+	for _, w := range strings.FieldsFunc(usage, func(r rune) bool { return r == ',' || r == ';' || r == ':' || r == ' ' }) {
+		switch w {
+		case "or", "an", "operator's", "only", "this":
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// cycleIDs lists the state file's newest cycle ids, for `report --cycle`;
+// none when the file cannot be read now (a cycle holds it).
+func (m *Main) cycleIDs(cfgPath, statePath string) []string {
+	st, err := m.openStateReadOnly(cfgPath, statePath)
+	if err != nil {
+		return nil
+	}
+	defer st.Close()
+	cycles, err := st.Cycles(50)
+	if err != nil {
+		return nil
+	}
+	ids := make([]string, len(cycles))
+	for i, c := range cycles {
+		ids[i] = c.ID + "\t" + c.Start.UTC().Format("2006-01-02 15:04") + " " + c.Outcome
+	}
+	return ids
 }
 
 // shortOf is the one-line description the top-level usage gives a command.

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/g2msync/g2msync/pkg/state"
 )
 
 // Completion and the man page come from the commands' own definitions: a
@@ -32,13 +35,22 @@ func TestCompletionAndManPage(t *testing.T) {
 		{[]string{"__complete", "run", "--o"}, "--once"},
 		{[]string{"__complete", "report", "--out"}, "--output"},
 		{[]string{"__complete", "retry", "--"}, "--quarantined"},
-		{[]string{"__complete", "login", "--"}, "--pat-file"},
+		{[]string{"__complete", "login", "goto", "--"}, "--pat-file"},
+		{[]string{"__complete", "login", ""}, "goto"},
+		{[]string{"__complete", "state", ""}, "rebuild"},
+		{[]string{"__complete", "state", "rebuild", "--"}, "--force"},
+		{[]string{"__complete", "mapping", ""}, "test"},
+		{[]string{"__complete", "console", ""}, "hash"},
+		{[]string{"__complete", "report", "--output", ""}, "csv"},
+		{[]string{"__complete", "plan", "-o", ""}, "json"},
+		{[]string{"__complete", "report", "--result", ""}, "deferred"},
+		{[]string{"__complete", "report", "--action", ""}, "full-sync"},
 	} {
 		if code, out, errOut := runMain(t, nil, tc.args...); code != ExitOK || !strings.Contains(out, tc.want) {
 			t.Errorf("%v: exit %d, want %q in\n%s%s", tc.args, code, tc.want, out, errOut)
 		}
 	}
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "man", "man1") // not there yet: man makes it
 	if code, _, errOut := runMain(t, nil, "man", dir); code != ExitOK {
 		t.Fatalf("man: exit %d %s", code, errOut)
 	}
@@ -49,5 +61,25 @@ func TestCompletionAndManPage(t *testing.T) {
 	root, _ := os.ReadFile(filepath.Join(dir, "g2msync.1"))
 	if !strings.Contains(string(root), "<command>") && !strings.Contains(string(root), "\\\\<command\\\\>") && !strings.Contains(string(root), "command>") {
 		t.Errorf("the root page lost the usage's <command>:\n%.600s", root)
+	}
+}
+
+// report --cycle completes the state file's cycle ids, newest first.
+func TestCompletionOfCycleIDs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	st, err := state.Open(path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"20261101T100000Z-aaaa", "20261102T100000Z-bbbb"} {
+		start, _ := time.Parse("20060102T150405Z", id[:16])
+		if err := st.SaveCycle(state.Cycle{ID: id, Start: start, End: start, Outcome: "success"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	code, out, errOut := runMain(t, nil, "__complete", "report", "--state", path, "--cycle", "")
+	if code != ExitOK || !strings.HasPrefix(out, "20261102T100000Z-bbbb\t2026-11-02 10:00 success\n20261101T100000Z-aaaa") {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
 	}
 }

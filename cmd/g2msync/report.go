@@ -36,7 +36,7 @@ func (c *ReportCommand) Run(ctx context.Context, args []string) error {
 	var f state.AuditFilter
 	fs.StringVar(&f.CycleID, "cycle", "", "only this cycle id")
 	fs.StringVar(&f.User, "user", "", "only this person: Entra object id, UPN, email or GoTo key")
-	fs.StringVar(&f.Action, "action", "", "only this action: create, adopt, update, disable, enable, delete, forget, skip; or an operator's: pause, resume, retry, approve, full-sync")
+	fs.StringVar(&f.Action, "action", "", "only this action: create, adopt, update, disable, enable, delete, forget, skip; or an operator's: pause, resume, retry, approve, full-sync, login, rebuild")
 	fs.StringVar(&f.Result, "result", "", "only this result: success, failure, staged, skipped, deferred")
 	since := fs.String("since", "", "only entries newer than a duration (24h) or a date (2026-11-01)")
 	fs.IntVar(&f.Limit, "limit", 0, "only the newest N matching entries (0: all)")
