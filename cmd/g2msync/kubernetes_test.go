@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
@@ -45,8 +44,6 @@ func kubeObjects(t *testing.T, file string) map[string]any {
 		switch head.Kind {
 		case "Deployment":
 			obj = &appsv1.Deployment{}
-		case "Job":
-			obj = &batchv1.Job{}
 		case "ConfigMap":
 			obj = &corev1.ConfigMap{}
 		case "Secret":
@@ -174,17 +171,23 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 	}
 
-	job := kubeObjects(t, "initial-sync-job.yaml")["Job"].(*batchv1.Job)
-	js := job.Spec.Template.Spec
-	if len(js.InitContainers) != 1 || !slices.Contains(js.InitContainers[0].Args, "login") ||
-		!slices.Equal(js.Containers[0].Args[:3], []string{"run", "--once", "--initial-sync"}) {
-		t.Errorf("job: init %v, main %v", js.InitContainers, js.Containers[0].Args)
+	// The first sync: an initContainer, not a hand-run Job, on the same
+	// state file, with the image pinned as the daemon's.
+	if len(pod.InitContainers) != 1 || !slices.Equal(pod.InitContainers[0].Args[:1], []string{"bootstrap"}) {
+		t.Fatalf("init containers %v, want one running g2msync bootstrap", pod.InitContainers)
 	}
-	if envOf(js.Containers[0])["G2MSYNC_STATE_PATH"] != env["G2MSYNC_STATE_PATH"] || mountOf(js.Containers[0], "state") != mountOf(c, "state") {
-		t.Error("the job must write the state file the Deployment reads")
+	ic := pod.InitContainers[0]
+	if envOf(ic)["G2MSYNC_STATE_PATH"] != env["G2MSYNC_STATE_PATH"] || mountOf(ic, "state") != mountOf(c, "state") ||
+		envOf(ic)["CREDENTIALS_DIRECTORY"] != env["CREDENTIALS_DIRECTORY"] || mountOf(ic, "credentials") != mountOf(c, "credentials") {
+		t.Error("the bootstrap container must write the state file the daemon reads, with its credentials")
 	}
-	if !memLimitFromLimits(js.Containers[0]) {
-		t.Error("job: GOMEMLIMIT must come from limits.memory")
+	if !memLimitFromLimits(ic) || ic.SecurityContext == nil || ic.SecurityContext.ReadOnlyRootFilesystem == nil || !*ic.SecurityContext.ReadOnlyRootFilesystem {
+		t.Error("bootstrap: GOMEMLIMIT from limits.memory and a read-only root filesystem")
+	}
+	for _, k := range []corev1.Container{c, ic} {
+		if k.Image != ic.Image || !regexp.MustCompile(`:\d+\.\d+\.\d+$`).MatchString(k.Image) || k.ImagePullPolicy != corev1.PullIfNotPresent {
+			t.Errorf("%s: image %q pulled %q, want one pinned version for both, IfNotPresent", k.Name, k.Image, k.ImagePullPolicy)
+		}
 	}
 }
 

@@ -83,6 +83,7 @@ func (m *Main) commands() map[string]command {
 		"status":      &StatusCommand{m: m},
 		"check":       &CheckCommand{m: m},
 		"login":       &LoginCommand{m: m},
+		"bootstrap":   &BootstrapCommand{m: m},
 		"demo":        &DemoCommand{m: m},
 		"healthcheck": &HealthcheckCommand{m: m},
 		"version":     &VersionCommand{m: m},
@@ -158,6 +159,7 @@ Commands:
   plan         show what the next cycle would do, changing nothing
   check        check the configuration and its secret files, then test the Entra and GoTo connections
   login        obtain the first GoTo refresh token (g2msync login goto)
+  bootstrap    the first run in a container: login with a token file and first sync, unless done
   report       show the provisioning log
   status       show the last cycles, staged disables, deferred changes and failing accounts
   retry        try a failing or quarantined account again on the next cycle
