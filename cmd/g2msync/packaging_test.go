@@ -136,7 +136,7 @@ func TestScriptsParse(t *testing.T) {
 		}
 	}
 	install, _ := os.ReadFile(filepath.Join("..", "..", "scripts", "install.sh"))
-	bin, build := strings.Index(string(install), `[ -x "$root/g2msync" ]`), strings.Index(string(install), "go build")
+	bin, build := strings.Index(string(install), `[ -x "$top/g2msync" ]`), strings.Index(string(install), "go build")
 	if bin < 0 || build < 0 || bin > build {
 		t.Error("install.sh must prefer the binary of a release archive to building one")
 	}
