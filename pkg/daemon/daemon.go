@@ -439,6 +439,10 @@ func (d *Daemon) runCycle(ctx context.Context, cycle Cycle, stop chan struct{}) 
 			cr.Applied, cr.Failed = rep.Result.Cycle.Applied, rep.Result.Cycle.Failed
 			cr.Deferred = rep.Result.Cycle.DeferredBy
 			cr.GoToPace = rep.Result.Cycle.GoToPace
+			cr.Read = rep.Result.Cycle.Read
+			for _, l := range rep.Result.Licenses {
+				cr.Licenses = append(cr.Licenses, metrics.License{Key: l.Key, Seats: l.Seats, Used: l.Used})
+			}
 		}
 		cr.OwnedActive, cr.OwnedDisabled = rep.OwnedActive, rep.OwnedDisabled
 		cr.Staged, cr.Failing = len(rep.Staged), len(rep.Failures)

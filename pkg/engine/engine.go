@@ -145,6 +145,10 @@ type Result struct {
 	// Counting here spares a report reading 100,000 records again, which
 	// also maps every page of them into memory.
 	Owned *OwnedCounts
+	// Licenses are GoTo's licences with their seats, as the cycle read
+	// them; nil when it read none (a cycle reads them only when a change
+	// may take a seat, and on a full sync).
+	Licenses []plan.License
 }
 
 // OwnedCounts counts owned accounts by state.

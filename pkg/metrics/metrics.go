@@ -7,6 +7,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +35,9 @@ type Metrics struct {
 	APIThrottled    *prometheus.CounterVec // api
 	APIPace         *prometheus.GaugeVec   // api
 	JobQuarantined  prometheus.Gauge
+	DirectoryReads  *prometheus.CounterVec // mode: full, delta
+	LicenseSeats    *prometheus.GaugeVec   // license
+	LicenseUsed     *prometheus.GaugeVec   // license
 
 	mu    sync.Mutex
 	calls map[string]int64
@@ -77,12 +81,21 @@ func New(version string) *Metrics {
 			[]string{"api"}),
 		JobQuarantined: prometheus.NewGauge(prometheus.GaugeOpts{Name: "g2msync_job_quarantined",
 			Help: "1 while the job is quarantined after failed cycles and cycles back off."}),
+		DirectoryReads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "g2msync_directory_reads_total",
+			Help: "Cycles by how they read the directory: full (every assignment, member and user) or delta (what changed since the last read)."},
+			[]string{"mode"}),
+		LicenseSeats: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "g2msync_license_seats",
+			Help: "Seats of each GoTo licence, as the last cycle that read the licences saw them (cycles read them when a change may take a seat)."},
+			[]string{"license"}),
+		LicenseUsed: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "g2msync_license_seats_used",
+			Help: "Seats in use of each GoTo licence, as the last cycle that read the licences saw them."}, []string{"license"}),
 		calls: map[string]int64{},
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "g2msync_build_info", Help: "Version of the running g2msync."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
 	m.Registry.MustRegister(m.Cycles, m.Changes, m.CycleDuration, m.LastSuccess, m.OwnedAccounts, m.StagedDisables,
-		m.FailingAccounts, m.Quarantined, m.Deferred, m.Paused, m.SkippedTicks, m.APIRequests, m.APIThrottled, m.APIPace, m.JobQuarantined, build,
+		m.FailingAccounts, m.Quarantined, m.Deferred, m.Paused, m.SkippedTicks, m.APIRequests, m.APIThrottled, m.APIPace, m.JobQuarantined,
+		m.DirectoryReads, m.LicenseSeats, m.LicenseUsed, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -151,6 +164,17 @@ type CycleResult struct {
 	// GoToPace is the GoTo client's pace at the end (requests per second);
 	// 0 leaves the gauge as it was.
 	GoToPace float64
+	// Read is how the cycle read the directory ("full: why", "delta: N
+	// changes"; empty: it did not get that far).
+	Read string
+	// Licenses are GoTo's licences, when the cycle read them.
+	Licenses []License
+}
+
+// License is one GoTo licence's seats.
+type License struct {
+	Key         string
+	Seats, Used int
 }
 
 // deferredReasons are the causes the deferred gauge always shows, so a
@@ -168,6 +192,13 @@ func (m *Metrics) ObserveCycle(r CycleResult) {
 	m.CycleDuration.Observe(r.Duration.Seconds())
 	if r.GoToPace > 0 {
 		m.APIPace.WithLabelValues("goto").Set(r.GoToPace)
+	}
+	if mode, _, _ := strings.Cut(r.Read, ":"); mode == "full" || mode == "delta" {
+		m.DirectoryReads.WithLabelValues(mode).Inc()
+	}
+	for _, l := range r.Licenses {
+		m.LicenseSeats.WithLabelValues(l.Key).Set(float64(l.Seats))
+		m.LicenseUsed.WithLabelValues(l.Key).Set(float64(l.Used))
 	}
 	for k, n := range r.Applied {
 		m.Changes.WithLabelValues(k, "success").Add(float64(n))
