@@ -1,21 +1,15 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/g2msync/g2msync/pkg/config"
 )
@@ -30,37 +24,8 @@ func kubeObjects(t *testing.T, file string) map[string]any {
 		t.Fatal(err)
 	}
 	out := map[string]any{}
-	for _, doc := range regexp.MustCompile(`(?m)^---$`).Split(string(raw), -1) {
-		if strings.TrimSpace(regexp.MustCompile(`(?m)^#.*$`).ReplaceAllString(doc, "")) == "" {
-			continue
-		}
-		js, err := yaml.YAMLToJSONStrict([]byte(doc))
-		if err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		var head struct{ Kind string }
-		json.Unmarshal(js, &head)
-		var obj any
-		switch head.Kind {
-		case "Deployment":
-			obj = &appsv1.Deployment{}
-		case "ConfigMap":
-			obj = &corev1.ConfigMap{}
-		case "Secret":
-			obj = &corev1.Secret{}
-		case "PersistentVolumeClaim":
-			obj = &corev1.PersistentVolumeClaim{}
-		case "Service":
-			obj = &corev1.Service{}
-		default:
-			t.Fatalf("%s: unexpected kind %q", file, head.Kind)
-		}
-		dec := json.NewDecoder(bytes.NewReader(js))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(obj); err != nil {
-			t.Fatalf("%s: %s: %v", file, head.Kind, err)
-		}
-		out[head.Kind] = obj
+	for kind, objs := range decodeObjects(t, file, string(raw)) {
+		out[kind] = objs[0]
 	}
 	return out
 }
@@ -107,31 +72,8 @@ func TestKubernetesManifests(t *testing.T) {
 	d := objs["Deployment"].(*appsv1.Deployment)
 	pod := d.Spec.Template.Spec
 	c := pod.Containers[0]
-	env := envOf(c)
-	switch {
-	case d.Spec.Replicas == nil || *d.Spec.Replicas != 1:
-		t.Error("replicas must be 1: one writer per state file")
-	case d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType:
-		t.Error("strategy must be Recreate")
-	case pod.EnableServiceLinks == nil || *pod.EnableServiceLinks:
-		t.Error("enableServiceLinks must be false")
-	case pod.SecurityContext == nil || pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot:
-		t.Error("the pod must run as non-root")
-	case c.SecurityContext == nil || c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem ||
-		c.SecurityContext.AllowPrivilegeEscalation == nil || *c.SecurityContext.AllowPrivilegeEscalation:
-		t.Error("the container must have a read-only root filesystem and no privilege escalation")
-	case c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz":
-		t.Error("probes must be /healthz (liveness) and /readyz (readiness)")
-	case c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero():
-		t.Error("memory request and limit must be set")
-	case !memLimitFromLimits(c):
-		t.Error("GOMEMLIMIT must come from limits.memory")
-	case mountOf(c, "state") != path.Dir(env["G2MSYNC_STATE_PATH"]):
-		t.Errorf("state volume at %s, state file %s", mountOf(c, "state"), env["G2MSYNC_STATE_PATH"])
-	case mountOf(c, "credentials") != env["CREDENTIALS_DIRECTORY"]:
-		t.Errorf("credentials at %s, CREDENTIALS_DIRECTORY %s", mountOf(c, "credentials"), env["CREDENTIALS_DIRECTORY"])
-	case !slices.Contains(c.Args, path.Join(mountOf(c, "config"), "g2msync.yaml")):
-		t.Errorf("args %v do not read the mounted configuration", c.Args)
+	for _, p := range deploymentProblems(d) {
+		t.Error(p)
 	}
 	svc := objs["Service"].(*corev1.Service)
 	if svc.Annotations["prometheus.io/scrape"] != "true" || svc.Annotations["prometheus.io/port"] != "9464" {
@@ -150,43 +92,14 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	// The ConfigMap's configuration, with the Deployment's environment and
 	// the Secret as files, is valid but for its placeholders.
-	creds := t.TempDir()
-	for _, k := range []string{"entra-client-secret", "goto-client-secret", "status-token"} {
-		os.WriteFile(filepath.Join(creds, k), []byte("x"), 0o400)
+	cfg := objs["ConfigMap"].(*corev1.ConfigMap).Data["g2msync.yaml"]
+	probs := configProblems(t, cfg, c, map[string]string{"entra-client-secret": "x", "goto-client-secret": "x", "status-token": "x"})
+	if len(probs) == 0 {
+		t.Error("the ConfigMap's configuration names no placeholder")
 	}
-	environ := []string{"CREDENTIALS_DIRECTORY=" + creds}
-	for k, v := range env {
-		if k != "CREDENTIALS_DIRECTORY" {
-			environ = append(environ, k+"="+v)
-		}
-	}
-	_, err := config.Parse([]byte(objs["ConfigMap"].(*corev1.ConfigMap).Data["g2msync.yaml"]), environ)
-	var cerr *config.Error
-	if !errors.As(err, &cerr) {
-		t.Fatalf("the ConfigMap's configuration: %v, want only its placeholders named", err)
-	}
-	for _, p := range cerr.Problems {
+	for _, p := range probs {
 		if !strings.Contains(p.Msg, "placeholder") {
 			t.Errorf("ConfigMap configuration: %s: %s", p.Key, p.Msg)
-		}
-	}
-
-	// The first sync: an initContainer, not a hand-run Job, on the same
-	// state file, with the image pinned as the daemon's.
-	if len(pod.InitContainers) != 1 || !slices.Equal(pod.InitContainers[0].Args[:1], []string{"bootstrap"}) {
-		t.Fatalf("init containers %v, want one running g2msync bootstrap", pod.InitContainers)
-	}
-	ic := pod.InitContainers[0]
-	if envOf(ic)["G2MSYNC_STATE_PATH"] != env["G2MSYNC_STATE_PATH"] || mountOf(ic, "state") != mountOf(c, "state") ||
-		envOf(ic)["CREDENTIALS_DIRECTORY"] != env["CREDENTIALS_DIRECTORY"] || mountOf(ic, "credentials") != mountOf(c, "credentials") {
-		t.Error("the bootstrap container must write the state file the daemon reads, with its credentials")
-	}
-	if !memLimitFromLimits(ic) || ic.SecurityContext == nil || ic.SecurityContext.ReadOnlyRootFilesystem == nil || !*ic.SecurityContext.ReadOnlyRootFilesystem {
-		t.Error("bootstrap: GOMEMLIMIT from limits.memory and a read-only root filesystem")
-	}
-	for _, k := range []corev1.Container{c, ic} {
-		if k.Image != ic.Image || !regexp.MustCompile(`:\d+\.\d+\.\d+$`).MatchString(k.Image) || k.ImagePullPolicy != corev1.PullIfNotPresent {
-			t.Errorf("%s: image %q pulled %q, want one pinned version for both, IfNotPresent", k.Name, k.Image, k.ImagePullPolicy)
 		}
 	}
 }
