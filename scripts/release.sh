@@ -27,6 +27,13 @@ commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 date=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
 out=${OUT:-$root/dist}
+# A release version (v1.2.3 or 1.2.3) is the image tag the chart and the
+# manifests pin: they must say the same before it is built.
+app=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' scripts/helm/g2msync/Chart.yaml)
+if expr "$version" : 'v\{0,1\}[0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*$' >/dev/null && [ "${version#v}" != "$app" ]; then
+  echo "release.sh: scripts/helm/g2msync/Chart.yaml has appVersion $app, not ${version#v}: set it, the chart's version and the manifests' image tags (scripts/kubernetes/g2msync.yaml, README.md) to ${version#v} first" >&2
+  exit 1
+fi
 mkdir -p "$out"
 # The man pages and completions come from the release's own commands, made
 # by a build for this host (the archives' binaries may not run here).
@@ -46,7 +53,7 @@ for arch in ${ARCHES:-amd64 arm64}; do
     -ldflags "-s -w -buildid= -X main.version=$version -X main.commit=$commit -X main.date=$date" \
     -o "$stage/$name/g2msync" ./cmd/g2msync
   cp scripts/install.sh scripts/g2msync-admin scripts/*.service "$stage/$name/scripts/"
-  cp -R scripts/kubernetes "$stage/$name/scripts/"
+  cp -R scripts/kubernetes scripts/helm scripts/monitoring "$stage/$name/scripts/"
   cp config/g2msync.example.yaml "$stage/$name/config/"
   cp -R docs "$gen/man" "$gen/completions" "$stage/$name/"
   cp README.md LICENSE "$stage/$name/"

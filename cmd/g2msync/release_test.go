@@ -80,7 +80,9 @@ func TestReleaseInstallsAsTheReadmeSays(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"/g2msync", "/scripts/install.sh", "/scripts/g2msync-admin", "/scripts/g2msync-initial-sync.service",
-		"/scripts/kubernetes/g2msync.yaml", "/docs/benchmarks.md", "/man/g2msync.1", "/man/g2msync-run.1",
+		"/scripts/kubernetes/g2msync.yaml", "/scripts/helm/g2msync/Chart.yaml", "/scripts/helm/g2msync/templates/deployment.yaml",
+		"/scripts/helm/g2msync/files/dashboard.json", "/scripts/monitoring/alerts.yaml", "/scripts/monitoring/dashboard.json",
+		"/docs/benchmarks.md", "/docs/runbook.md", "/man/g2msync.1", "/man/g2msync-run.1",
 		"/completions/g2msync.bash", "/completions/_g2msync", "/completions/g2msync.fish", "/config/g2msync.example.yaml", "/README.md", "/LICENSE"} {
 		if !strings.Contains(string(list), name+want+"\n") {
 			t.Errorf("the archive lacks %s", want)
@@ -168,5 +170,16 @@ func TestReleaseInstallsAsTheReadmeSays(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(bad, name)); err == nil {
 		t.Error("an altered archive was unpacked")
+	}
+}
+
+// A release version that is not the chart's appVersion (the image tag the
+// chart and the manifests pin) is refused before anything is built.
+func TestReleaseRefusesAVersionTheChartDoesNotPin(t *testing.T) {
+	cmd := exec.Command("sh", filepath.Join("..", "..", "scripts", "release.sh"), "v99.0.0")
+	cmd.Env = append(os.Environ(), "OUT="+t.TempDir(), "ARCHES="+runtime.GOARCH)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "has appVersion "+chartAppVersion(t)+", not 99.0.0") {
+		t.Errorf("release.sh v99.0.0: %v\n%s", err, out)
 	}
 }
