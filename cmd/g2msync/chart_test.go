@@ -257,6 +257,9 @@ func deploymentProblems(d *appsv1.Deployment) []string {
 	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
 		p = append(p, "strategy must be Recreate")
 	}
+	if d.Spec.ProgressDeadlineSeconds == nil || *d.Spec.ProgressDeadlineSeconds < 1800 {
+		p = append(p, "progressDeadlineSeconds must leave the first sync, in the first rollout, half an hour at least")
+	}
 	if pod.EnableServiceLinks == nil || *pod.EnableServiceLinks {
 		p = append(p, "enableServiceLinks must be false")
 	}
@@ -541,6 +544,15 @@ func TestHelmChartTwoTenants(t *testing.T) {
 	a := renderChart(t, "contoso", "g2msync-contoso", "--set", "prometheusRule.enabled=true,serviceMonitor.enabled=true")
 	b := renderChart(t, "g2msync-fabrikam", "g2msync-fabrikam", "--set", "prometheusRule.enabled=true,serviceMonitor.enabled=true",
 		"--set", "existingSecret=fabrikam-credentials,persistence.existingClaim=fabrikam-state")
+	// The longest release name helm takes (53): every name stays a DNS label.
+	long := strings.Repeat("n", 53)
+	for kind, objs := range renderChart(t, long, "g2msync-long", "--set", "prometheusRule.enabled=true,serviceMonitor.enabled=true") {
+		for _, o := range objs {
+			if name := o.(metav1.Object).GetName(); len(name) > 63 {
+				t.Errorf("%s %s: longer than 63", kind, name)
+			}
+		}
+	}
 	da, db := a.one(t, "Deployment").(*appsv1.Deployment), b.one(t, "Deployment").(*appsv1.Deployment)
 	if db.Name != "g2msync-fabrikam" || da.Name == db.Name {
 		t.Errorf("names %s and %s", da.Name, db.Name)
