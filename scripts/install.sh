@@ -50,10 +50,10 @@ fi
 
 # systemctl only for the running system, and only when systemd runs it
 # (sd_booted(3): /run/systemd/system exists).
-if [ -n "$r" ]; then
-  nosystemd="the destination is $root, not the running system"
-elif [ ! -d /run/systemd/system ]; then
+if [ ! -d /run/systemd/system ]; then
   nosystemd="systemd is not running as PID 1 here"
+elif [ -n "$r" ]; then
+  nosystemd="the destination is $root, not the running system"
 else
   nosystemd=
 fi
