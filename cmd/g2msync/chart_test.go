@@ -46,6 +46,18 @@ var (
 	helmErr  error
 )
 
+// TestMain removes the binaries the tests built once per run (helm, and
+// g2msync for the process tests) from the temporary directory.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, p := range []string{helmPath, binPath} {
+		if p != "" {
+			os.RemoveAll(filepath.Dir(p))
+		}
+	}
+	os.Exit(code)
+}
+
 // needTool skips the test when a tool it needs is missing, but fails it
 // under CI=1, where .ci/run installs every tool.
 func needTool(t *testing.T, name string, err error) {
