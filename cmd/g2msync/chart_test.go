@@ -579,7 +579,9 @@ func TestHelmChartTwoTenants(t *testing.T) {
 	for _, r := range []struct {
 		c   chart
 		sel string
-	}{{a, `{job="contoso-g2msync",namespace="g2msync-contoso"`}, {b, `{job="g2msync-fabrikam",namespace="g2msync-fabrikam"`}} {
+	}{{a, `{job="contoso-g2msync",namespace="g2msync-contoso"`}, {b, `{job="g2msync-fabrikam",namespace="g2msync-fabrikam"`},
+		{renderChart(t, "northwind", "g2msync-northwind", "--set", "prometheusRule.enabled=true,prometheusRule.job=kubernetes-pods"),
+			`{job="kubernetes-pods",namespace="g2msync-northwind"`}} {
 		for _, rule := range r.c.one(t, "PrometheusRule").(*prometheusRule).Spec.Groups[0].Rules {
 			if n := strings.Count(rule.Expr, "{"); n == 0 || strings.Count(rule.Expr, r.sel) != n {
 				t.Errorf("%s: every selector must be %s}: %s", rule.Alert, r.sel, rule.Expr)

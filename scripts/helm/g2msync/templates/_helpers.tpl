@@ -66,11 +66,11 @@ entra-client-secret entra-certificate-password goto-client-secret goto-refresh-t
 
 {{/*
 The label matchers that pick this release's series out of every tenant's:
-the scrape job (the Service's name, as the ServiceMonitor names it) and the
-namespace.
+the scrape job (the Service's name, as the ServiceMonitor names it, or
+prometheusRule.job) and the namespace.
 */}}
 {{- define "g2msync.alertSelector" -}}
-job="{{ include "g2msync.fullname" . }}",namespace="{{ .Release.Namespace }}"
+job="{{ default (include "g2msync.fullname" .) .Values.prometheusRule.job }}",namespace="{{ .Release.Namespace }}"
 {{- end }}
 
 {{/* The environment both containers share. */}}
