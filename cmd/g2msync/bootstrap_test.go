@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,5 +68,23 @@ func TestBootstrapFailureStopsBeforeTheDaemon(t *testing.T) {
 	pw.env = good
 	if code, out := pw.exitCode("bootstrap"); code != ExitOK || strings.Contains(out, "nothing to do") {
 		t.Fatalf("bootstrap after the failure: exit %d\n%s", code, out)
+	}
+}
+
+// With no GoTo refresh token anywhere, bootstrap signs in with the
+// personal access token of its file (the Secret's key) before the first
+// sync, as the initContainer does on a new tenant.
+func TestBootstrapSignsInWithTheToken(t *testing.T) {
+	pw := newProcWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 5}}, DirectAdmins: 1}, "@every 1h")
+	pw.env = slices.DeleteFunc(pw.env, func(e string) bool { return strings.HasPrefix(e, "G2MSYNC_GOTO_REFRESH_TOKEN=") })
+	if code, out := pw.exitCode("bootstrap"); code == ExitOK {
+		t.Fatalf("bootstrap without any GoTo token: exit 0\n%s", out)
+	}
+	pat := filepath.Join(pw.dir, "goto-personal-access-token")
+	if err := os.WriteFile(pat, []byte(pw.w.GoTo.IssuePAT()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := pw.exitCode("bootstrap", "--pat-file", pat); code != ExitOK || strings.Contains(out, "No personal access token") {
+		t.Fatalf("bootstrap with a personal access token: exit %d\n%s", code, out)
 	}
 }
