@@ -37,6 +37,8 @@ func (p *Problems) Add(key, format string, args ...any) {
 type Error struct {
 	Path     string
 	Problems Problems
+	// partial is the configuration as far as it loaded, for LoadSetup.
+	partial *Config
 }
 
 func (e *Error) Error() string {
@@ -176,6 +178,66 @@ func Load(path string, environ []string) (*Config, error) {
 
 // Parse is Load for configuration already in memory.
 func Parse(data []byte, environ []string) (*Config, error) {
+	cfg, _, err := parse(data, environ, false)
+	return cfg, err
+}
+
+// LoadSetup is Load for a configuration still being set up, as `check`,
+// `login goto` and `import entra-job` read it: one incomplete only in what
+// `check` finds out (roles whose licences are placeholders, empty or
+// missing; goto.account_key missing or a placeholder) loads, and Pending
+// lists those problems. A placeholder account key is cleared: GoTo then
+// names the admin's account. Every other problem is an error, as for Load.
+func LoadSetup(path string, environ []string) (*Config, Problems, error) {
+	var data []byte
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, nil, fmt.Errorf("read config: %w", err)
+		}
+	}
+	cfg, pending, err := ParseSetup(data, environ)
+	var cerr *Error
+	if errors.As(err, &cerr) {
+		cerr.Path = path
+	}
+	return cfg, pending, err
+}
+
+// ParseSetup is LoadSetup for configuration already in memory.
+func ParseSetup(data []byte, environ []string) (*Config, Problems, error) {
+	return parse(data, environ, true)
+}
+
+// pendingKey matches the keys LoadSetup lets wait: roles with no licence
+// key yet, and the GoTo account.
+var pendingKey = regexp.MustCompile(`(?s)^(roles|roles\..*\.licenses(\[[0-9]+\])?|goto\.account_key)$`)
+
+func parse(data []byte, environ []string, setup bool) (*Config, Problems, error) {
+	cfg, err := parseAll(data, environ)
+	var cerr *Error
+	if !setup || !errors.As(err, &cerr) {
+		return cfg, nil, err
+	}
+	var pending, rest Problems
+	for _, p := range cerr.Problems {
+		if pendingKey.MatchString(p.Key) && !strings.HasPrefix(p.Msg, "an app role name is empty") {
+			pending = append(pending, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	if len(rest) > 0 {
+		return nil, nil, &Error{Problems: rest}
+	}
+	cfg = cerr.partial
+	if slices.ContainsFunc(pending, func(p Problem) bool { return p.Key == "goto.account_key" }) {
+		cfg.GoTo.AccountKey = ""
+	}
+	return cfg, pending, nil
+}
+
+func parseAll(data []byte, environ []string) (*Config, error) {
 	env := envMap(environ)
 	cfg := Default()
 	var probs Problems
@@ -201,7 +263,7 @@ func Parse(data []byte, environ []string) (*Config, error) {
 	sort.SliceStable(cfg.SecretFiles, func(i, j int) bool { return cfg.SecretFiles[i].Key < cfg.SecretFiles[j].Key })
 	if len(probs) > 0 {
 		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Key < probs[j].Key })
-		return nil, &Error{Problems: probs}
+		return nil, &Error{Problems: probs, partial: cfg}
 	}
 	return cfg, nil
 }
