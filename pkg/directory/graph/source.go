@@ -567,6 +567,20 @@ func (s *Source) sendPage(ctx context.Context, c call, req *abs.RequestInformati
 // the memory and twice the CPU of one decode, and a full read of 100,000
 // people holds several replies at once.
 func (s *Source) sendRaw(ctx context.Context, c call, req *abs.RequestInformation) (*rawObject, error) {
+	body, err := s.sendBytes(ctx, c, req)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := decodeRaw(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.op, err)
+	}
+	return obj, nil
+}
+
+// sendBytes sends req through the SDK's adapter (its retries, its bounds
+// on the reply) and returns the reply's body.
+func (s *Source) sendBytes(ctx context.Context, c call, req *abs.RequestInformation) ([]byte, error) {
 	ctx, tries := withAttempts(ctx)
 	res, err := s.adapter.SendPrimitive(ctx, req, "[]byte", errorMappings())
 	if err != nil {
@@ -576,11 +590,7 @@ func (s *Source) sendRaw(ctx context.Context, c call, req *abs.RequestInformatio
 	if len(body) == 0 {
 		return nil, fmt.Errorf("%s: empty reply", c.op)
 	}
-	obj, err := decodeRaw(body)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.op, err)
-	}
-	return obj, nil
+	return body, nil
 }
 
 // user converts one user object. Users without userPrincipalName come from

@@ -88,6 +88,9 @@ func (s *Server) matchGraph(r *http.Request, segs []string) route {
 		return get("GET /servicePrincipals/{id}", 1, permApplication, func(c *call) *resp { return s.handleSP(c, segs[1]) })
 	case len(segs) == 3 && strings.EqualFold(segs[0], "servicePrincipals") && strings.EqualFold(segs[2], "appRoleAssignedTo"):
 		return get("GET /servicePrincipals/{id}/appRoleAssignedTo", 1, permAssignments, func(c *call) *resp { return s.handleAssignedTo(c, segs[1]) })
+	case len(segs) >= 4 && len(segs) <= 6 && strings.EqualFold(segs[0], "servicePrincipals") && strings.EqualFold(segs[2], "synchronization") &&
+		strings.EqualFold(segs[3], "jobs"):
+		return s.matchSynchronization(r, segs)
 	case len(segs) == 2 && strings.EqualFold(segs[0], "users") && isDelta(segs[1]):
 		return get("GET /users/delta", 1, permUsers, func(c *call) *resp { return s.handleDelta(c, "user") })
 	case len(segs) == 2 && strings.EqualFold(segs[0], "groups") && isDelta(segs[1]):

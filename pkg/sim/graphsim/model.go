@@ -88,6 +88,8 @@ type app struct {
 type servicePrincipal struct {
 	ServicePrincipal
 	created time.Time
+	// jobs are its provisioning (synchronization) jobs.
+	jobs []*SynchronizationJob
 }
 
 type user struct {

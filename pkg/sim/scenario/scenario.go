@@ -10,6 +10,7 @@
 package scenario
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -59,6 +60,11 @@ type Options struct {
 	GoToRotateRefreshEvery int
 	// GoToAddr, GraphAddr pin the listen addresses (default: free loopback ports).
 	GoToAddr string
+	// EntraJob gives the enterprise app the provisioning job of Entra's own
+	// connector (EntraJobSchema) and grants the client
+	// Synchronization.Read.All; everyone the job provisioned (the people
+	// InEntraJobScope says) already has a GoTo account, as the job made it.
+	EntraJob bool
 }
 
 // GroupSpec is one assigned group.
@@ -90,6 +96,8 @@ type World struct {
 	GoToClientID, GoToClientSecret, RefreshToken         string
 	AccountKey, LicenseKey                               string
 	AdminEmail                                           string
+	// EntraJobID is the provisioning job's id when Options.EntraJob is set.
+	EntraJobID string
 
 	People []Person
 	rng    *rand.Rand
@@ -274,8 +282,118 @@ func (w *World) load(opts Options) error {
 		}
 		p.PreExisting = true
 	}
+	if opts.EntraJob {
+		return w.addEntraJob()
+	}
 	return nil
 }
+
+// addEntraJob gives the app Entra's provisioning job, and GoTo an account
+// for everyone the job provisioned, as the job wrote it.
+func (w *World) addEntraJob() error {
+	var err error
+	began := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	if w.EntraJobID, err = w.Graph.AddSynchronizationJob(w.ServicePrincipalID, graphsim.SynchronizationJob{TemplateID: "gotomeeting",
+		Interval: "PT40M", Code: "Active", LastRun: "Succeeded", LastBegan: began, LastEnded: began.Add(3 * time.Minute),
+		Schema: json.RawMessage(EntraJobSchema)}); err != nil {
+		return err
+	}
+	if err := w.Graph.GrantPermission(w.ClientID, "Synchronization.Read.All"); err != nil {
+		return err
+	}
+	for i := range w.People {
+		p := &w.People[i]
+		if !w.InEntraJobScope(*p) || p.PreExisting {
+			continue
+		}
+		if _, err := w.GoTo.AddUser(gotosim.User{Email: p.UPN, FirstName: p.GivenName, LastName: p.Surname,
+			LicenseKeys: []string{w.LicenseKey}}); err != nil {
+			return err
+		}
+		p.PreExisting = true
+	}
+	return nil
+}
+
+// InEntraJobScope reports whether Entra's job (EntraJobSchema) provisioned
+// p: enabled, assigned a role other than Default Access, and in one of its
+// scoping filters (a department other than Support, or none).
+func (w *World) InEntraJobScope(p Person) bool {
+	if p.Disabled || p.Unassigned || p.Role == "Default Access" || strings.HasSuffix(p.Group, " Interns") {
+		return false
+	}
+	return p.Group != "Support"
+}
+
+// EntraJobSchema is the synchronizationSchema of the scenario's Entra job,
+// shaped as Microsoft Graph returns it: expression mappings, a constant,
+// a default value, an add-only flow, two matching attributes (userName,
+// then the work email) and two scoping filter groups (ORed), beside parts
+// g2msync does not carry over (active, externalId, a group mapping).
+const EntraJobSchema = `{
+  "@odata.context": "$metadata#servicePrincipals/synchronization/jobs/schema/$entity",
+  "id": "gotomeeting.scenario",
+  "version": "date:2024-05-02T10:00:00Z~###~sourceRevision:4",
+  "directories": [
+    {"id": "d1", "name": "Azure Active Directory", "objects": [{"name": "User", "attributes": [
+      {"name": "userPrincipalName", "type": "String"}, {"name": "mail", "type": "String"}]}]},
+    {"id": "d2", "name": "GoToMeeting", "objects": [{"name": "User", "attributes": [{"name": "userName", "type": "String"}]}]}
+  ],
+  "synchronizationRules": [{
+    "id": "6c409270-f78a-4bc6-af23-7cf3ab6482fe",
+    "name": "USER_OUTBOUND_USER",
+    "sourceDirectoryName": "Azure Active Directory",
+    "targetDirectoryName": "GoToMeeting",
+    "objectMappings": [{
+      "name": "Synchronize Azure Active Directory Users to GoToMeeting",
+      "enabled": true,
+      "flowTypes": "Add, Update, Delete",
+      "sourceObjectName": "User",
+      "targetObjectName": "User",
+      "scope": {"groups": [
+        {"name": "Staff but Support", "clauses": [
+          {"operatorName": "IS NOT NULL", "sourceOperandName": "department", "targetOperand": {"values": []}},
+          {"operatorName": "NOT EQUALS", "sourceOperandName": "department", "targetOperand": {"values": ["Support"]}}]},
+        {"name": "No department", "clauses": [
+          {"operatorName": "IS NULL", "sourceOperandName": "department", "targetOperand": {"values": []}},
+          {"operatorName": "IS TRUE", "sourceOperandName": "accountEnabled", "targetOperand": {"values": []}}]}]},
+      "attributeMappings": [
+        {"targetAttributeName": "userName", "flowType": "Always", "flowBehavior": "FlowWhenChanged", "matchingPriority": 1, "defaultValue": null,
+         "source": {"type": "Attribute", "name": "userPrincipalName", "expression": "[userPrincipalName]", "parameters": []}},
+        {"targetAttributeName": "emails[type eq "work"].value", "flowType": "Always", "matchingPriority": 2,
+         "source": {"type": "Attribute", "name": "mail", "expression": "[mail]", "parameters": []}},
+        {"targetAttributeName": "active", "flowType": "Always", "matchingPriority": 0,
+         "source": {"type": "Function", "name": "Switch", "expression": "Switch([IsSoftDeleted], , "False", "True", "True", "False")", "parameters": [
+           {"key": "source", "value": {"type": "Attribute", "name": "IsSoftDeleted", "expression": "[IsSoftDeleted]", "parameters": []}},
+           {"key": "defaultValue", "value": null},
+           {"key": "key", "value": {"type": "Constant", "name": "False", "expression": ""False"", "parameters": []}},
+           {"key": "value", "value": {"type": "Constant", "name": "True", "expression": ""True"", "parameters": []}},
+           {"key": "key", "value": {"type": "Constant", "name": "True", "expression": ""True"", "parameters": []}},
+           {"key": "value", "value": {"type": "Constant", "name": "False", "expression": ""False"", "parameters": []}}]}},
+        {"targetAttributeName": "name.givenName", "flowType": "Always", "defaultValue": "Colleague",
+         "source": {"type": "Function", "name": "Coalesce", "expression": "Coalesce([givenName], Word([displayName], 1, " "))", "parameters": [
+           {"key": "source", "value": {"type": "Attribute", "name": "givenName", "expression": "[givenName]", "parameters": []}},
+           {"key": "source", "value": {"type": "Function", "name": "Word", "expression": "Word([displayName], 1, " ")", "parameters": [
+             {"key": "String", "value": {"type": "Attribute", "name": "displayName", "parameters": []}},
+             {"key": "WordNumber", "value": {"type": "Constant", "name": "1", "parameters": []}},
+             {"key": "Delimiters", "value": {"type": "Constant", "name": " ", "parameters": []}}]}}]}},
+        {"targetAttributeName": "name.familyName", "flowType": "Always",
+         "source": {"type": "Attribute", "name": "surname", "expression": "[surname]", "parameters": []}},
+        {"targetAttributeName": "locale", "flowType": "ObjectAddOnly",
+         "source": {"type": "Constant", "name": "en_US", "expression": ""en_US"", "parameters": []}},
+        {"targetAttributeName": "externalId", "flowType": "Always",
+         "source": {"type": "Attribute", "name": "objectId", "expression": "[objectId]", "parameters": []}}
+      ]
+    }, {
+      "name": "Synchronize Azure Active Directory Groups to GoToMeeting",
+      "enabled": false,
+      "flowTypes": "Add, Update, Delete",
+      "sourceObjectName": "Group",
+      "targetObjectName": "Group",
+      "attributeMappings": []
+    }]
+  }]
+}`
 
 func (w *World) addPerson(group, role string, disabled bool) (Person, error) {
 	w.n++
