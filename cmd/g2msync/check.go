@@ -15,6 +15,7 @@ import (
 	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/directory/graph"
+	"github.com/g2msync/g2msync/pkg/entrajob"
 	"github.com/g2msync/g2msync/pkg/gotomeeting"
 	"github.com/g2msync/g2msync/pkg/metrics"
 )
@@ -35,8 +36,15 @@ whether /status needs a token; whether the console could start. Then Entra
 sign-in, each Graph permission g2msync needs, the enterprise app, its
 assignments, reading a group's members; GoTo sign-in, the account, the
 admin's role, and each mapped licence with its free seats. Changes nothing
-(except keeping a refresh token GoTo rotates). Exits 2 if the configuration
-is invalid (every problem listed, each with its key), 1 if any step fails.`
+(except keeping a refresh token GoTo rotates).
+
+It runs before the configuration is complete: with roles whose licences are
+placeholders or empty, or without goto.account_key, it marks those WARN,
+lists the GoTo accounts the admin manages, and prints a roles: block ready
+to paste, with each app role of the enterprise app (value, id, display
+name) and each licence of the account (name, key, free seats). Exits 2 if
+the configuration is otherwise invalid (every problem listed, each with its
+key), 1 if any step fails.`
 
 // Run implements command.
 func (c *CheckCommand) Run(ctx context.Context, args []string) error {
@@ -46,11 +54,11 @@ func (c *CheckCommand) Run(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.m.loadConfig(*cfgPath)
+	cfg, pending, err := c.m.loadSetupConfig(*cfgPath)
 	if err != nil {
 		return err
 	}
-	failed := c.m.checkConfig(cfg)
+	failed := c.m.checkConfig(cfg, pending)
 	if *printConfig {
 		out := c.m.Stdout
 		fmt.Fprintln(out, "\nEffective configuration:")
@@ -59,12 +67,12 @@ func (c *CheckCommand) Run(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintln(out)
 	}
-	return c.m.checkConnections(ctx, cfg, appOptions{}, failed)
+	return c.m.checkConnections(ctx, cfg, pending, appOptions{}, failed)
 }
 
 // check runs every step of `check` on a loaded configuration.
 func (m *Main) check(ctx context.Context, cfg *config.Config, o appOptions) error {
-	return m.checkConnections(ctx, cfg, o, m.checkConfig(cfg))
+	return m.checkConnections(ctx, cfg, nil, o, m.checkConfig(cfg, nil))
 }
 
 // step prints one line of check: OK, WARN or FAIL, the step, the detail.
@@ -76,8 +84,15 @@ func (m *Main) step(status, name, detail string) {
 // secret came from with who may read it and the command that makes it
 // private, the console's operators, whether /status needs a token, and
 // the other warnings. It returns how many steps failed.
-func (m *Main) checkConfig(cfg *config.Config) (failed int) {
-	m.step("OK", "Configuration", "valid")
+func (m *Main) checkConfig(cfg *config.Config, pending config.Problems) (failed int) {
+	if len(pending) == 0 {
+		m.step("OK", "Configuration", "valid")
+	} else {
+		m.step("WARN", "Configuration", fmt.Sprintf("valid but for %d settings check helps fill in (below)", len(pending)))
+		for _, p := range pending {
+			m.step("WARN", p.Key, p.Msg)
+		}
+	}
 	seen := map[config.Problem]bool{}
 	var ops map[string][]byte
 	var opsErr error
@@ -135,19 +150,24 @@ func statusToken(cfg *config.Config) (status, detail string) {
 
 // checkConnections tests Entra, Graph, the state file and GoTo, after
 // failed steps of the configuration; it fails if any step did.
-func (m *Main) checkConnections(ctx context.Context, cfg *config.Config, o appOptions, failed int) error {
+func (m *Main) checkConnections(ctx context.Context, cfg *config.Config, pending config.Problems, o appOptions, failed int) error {
 	a, err := m.newApp(cfg, m.newLogger(cfg, m.Stderr), metrics.New(version), o)
 	if err != nil {
 		return err
 	}
 	report := func(c graph.Check) {
 		status := "OK"
-		if !c.OK {
+		switch {
+		case !c.OK:
 			status = "FAIL"
 			failed++
+		case c.Warn:
+			status = "WARN"
 		}
 		m.step(status, c.Name, c.Detail)
 	}
+	rolesPending := slices.ContainsFunc(pending, func(p config.Problem) bool { return strings.HasPrefix(p.Key, "roles") })
+	var lics []gotomeeting.License
 	for _, c := range a.source.Check(ctx) {
 		report(c)
 	}
@@ -162,26 +182,63 @@ func (m *Main) checkConnections(ctx context.Context, cfg *config.Config, o appOp
 		} else {
 			report(graph.Check{Name: "State file", OK: true, Detail: st.Path()})
 		}
-		for _, c := range checkGoTo(ctx, a) {
+		var checks []graph.Check
+		checks, lics = checkGoTo(ctx, a, rolesPending)
+		for _, c := range checks {
 			report(c)
 		}
 		return nil
 	})
 	if err != nil {
 		report(graph.Check{Name: "State file", Detail: err.Error()})
-		for _, c := range checkGoTo(ctx, a) {
+		var checks []graph.Check
+		checks, lics = checkGoTo(ctx, a, rolesPending)
+		for _, c := range checks {
 			report(c)
+		}
+	}
+	if rolesPending && lics != nil {
+		if err := m.printRolesBlock(ctx, a, lics); err != nil {
+			report(graph.Check{Name: "Roles block", Detail: err.Error()})
 		}
 	}
 	if failed > 0 {
 		return exitError{ExitFailure, fmt.Sprintf("%d checks failed", failed)}
 	}
+	if len(pending) > 0 {
+		fmt.Fprintf(m.Stdout, "\nThe configuration is not complete: fill in the %d settings marked WARN above from what check found, then run check again.\n", len(pending))
+		return nil
+	}
 	fmt.Fprintln(m.Stdout, "\nAll checks passed. Next: `g2msync plan` shows what the first cycle would do.")
 	return nil
 }
 
-// checkGoTo tests the GoTo side: sign-in, account, the admin's role, licences.
-func checkGoTo(ctx context.Context, a *app) []graph.Check {
+// printRolesBlock prints a roles: block ready to paste: each app role of
+// the enterprise app (value, id, display name) with every licence of the
+// GoTo account (name, key, free seats) to keep or delete.
+func (m *Main) printRolesBlock(ctx context.Context, a *app, lics []gotomeeting.License) error {
+	app, err := a.source.App(ctx)
+	if err != nil {
+		return err
+	}
+	ls := make([]entrajob.License, 0, len(lics))
+	for _, l := range lics {
+		if l.Enabled {
+			ls = append(ls, entrajob.License{Key: l.Key, Name: l.Description, Seats: l.Seats, Free: l.Free()})
+		}
+	}
+	block, err := entrajob.RolesBlock(app.Roles, ls)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "\nPaste this roles: block into the configuration, keeping under each app role the licences it gives:\n\n%s", block)
+	return nil
+}
+
+// checkGoTo tests the GoTo side: sign-in, account, the admin's role,
+// licences (each mapped one, unless the roles wait for theirs); it returns
+// the account's licences, nil if they could not be read.
+func checkGoTo(ctx context.Context, a *app, rolesPending bool) ([]graph.Check, []gotomeeting.License) {
 	var out []graph.Check
 	me, err := a.svc.GoTo().Me(ctx)
 	if err != nil {
@@ -191,7 +248,7 @@ func checkGoTo(ctx context.Context, a *app) []graph.Check {
 		case errors.Is(err, gotomeeting.ErrUnauthorized):
 			hint = "; check goto.client_id and the client secret, or run `g2msync login goto`"
 		}
-		return append(out, graph.Check{Name: "GoTo sign-in", Detail: err.Error() + hint})
+		return append(out, graph.Check{Name: "GoTo sign-in", Detail: err.Error() + hint}), nil
 	}
 	out = append(out, graph.Check{Name: "GoTo sign-in", OK: true, Detail: fmt.Sprintf("signed in as %s (user key %s)", me.Email, me.Key)})
 	var keys []string
@@ -202,11 +259,20 @@ func checkGoTo(ctx context.Context, a *app) []graph.Check {
 			found = true
 		}
 	}
-	if !found {
+	switch {
+	case a.cfg.GoTo.AccountKey == "":
+		if len(keys) == 0 {
+			keys = append(keys, me.AccountKey)
+		}
+		out = append(out, graph.Check{Name: "GoTo account", OK: true, Warn: true, Detail: fmt.Sprintf(
+			"goto.account_key is not set; %s administers: %s; set it to the account to provision (the licences below are %s's)",
+			me.Email, strings.Join(keys, ", "), me.AccountKey)})
+	case !found:
 		return append(out, graph.Check{Name: "GoTo account", Detail: fmt.Sprintf(
-			"%s does not administer account %s; set goto.account_key to one of: %s", me.Email, a.cfg.GoTo.AccountKey, strings.Join(keys, ", "))})
+			"%s does not administer account %s; set goto.account_key to one of: %s", me.Email, a.cfg.GoTo.AccountKey, strings.Join(keys, ", "))}), nil
+	default:
+		out = append(out, graph.Check{Name: "GoTo account", OK: true, Detail: "account " + a.cfg.GoTo.AccountKey})
 	}
-	out = append(out, graph.Check{Name: "GoTo account", OK: true, Detail: "account " + a.cfg.GoTo.AccountKey})
 	if u, err := a.svc.GoTo().GetUser(ctx, me.Key); err != nil {
 		out = append(out, graph.Check{Name: "GoTo admin role", Detail: "cannot read the admin's own account: " + err.Error()})
 	} else if slices.Contains(u.AdminRoles, "SUPER_USER") || slices.Contains(u.AdminRoles, "MANAGE_USERS") {
@@ -217,7 +283,11 @@ func checkGoTo(ctx context.Context, a *app) []graph.Check {
 	}
 	lics, err := a.svc.GoTo().Licenses(ctx)
 	if err != nil {
-		return append(out, graph.Check{Name: "GoTo licences", Detail: err.Error()})
+		return append(out, graph.Check{Name: "GoTo licences", Detail: err.Error()}), nil
+	}
+	if rolesPending {
+		return append(out, graph.Check{Name: "GoTo licences", OK: true, Warn: true, Detail: fmt.Sprintf(
+			"%d licences in the account; the roles wait for theirs: paste the roles block below", len(lics))}), lics
 	}
 	var all []string
 	for _, l := range lics {
@@ -239,7 +309,7 @@ func checkGoTo(ctx context.Context, a *app) []graph.Check {
 				lics[i].Description, lics[i].UserCount, lics[i].Seats, lics[i].Free())})
 		}
 	}
-	return out
+	return out, lics
 }
 
 // warnings are the configuration's warnings (secret files others can read,

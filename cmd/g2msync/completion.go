@@ -83,6 +83,8 @@ func subcommandOf(name string) string {
 	switch name {
 	case "login":
 		return "goto"
+	case "import":
+		return "entra-job"
 	case "state":
 		return "rebuild"
 	case "mapping":

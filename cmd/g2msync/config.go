@@ -25,16 +25,35 @@ func (m *Main) configFlag(fs *flag.FlagSet) *string {
 
 // loadConfig loads and validates the configuration; problems are usage errors.
 func (m *Main) loadConfig(path string) (*config.Config, error) {
-	if path == defaultConfigPath {
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && m.getenv("G2MSYNC_ENTRA_TENANT_ID") != "" {
-			path = "" // configured by environment only, as in a container
-		}
-	}
-	cfg, err := config.Load(path, m.Environ)
+	cfg, err := config.Load(m.configPath(path), m.Environ)
 	if err != nil {
 		return nil, usageError{err}
 	}
 	return cfg, nil
+}
+
+// configPath is the configuration file to read: path, or none when the
+// default file is absent and the environment configures g2msync, as in a
+// container.
+func (m *Main) configPath(path string) string {
+	if path == defaultConfigPath {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && m.getenv("G2MSYNC_ENTRA_TENANT_ID") != "" {
+			return ""
+		}
+	}
+	return path
+}
+
+// loadSetupConfig is loadConfig for `check`, `login goto` and `import
+// entra-job`, which run on a configuration still being set up: one that
+// lacks only its roles' licences or the GoTo account key loads, with those
+// problems pending (config.LoadSetup).
+func (m *Main) loadSetupConfig(path string) (*config.Config, config.Problems, error) {
+	cfg, pending, err := config.LoadSetup(m.configPath(path), m.Environ)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	return cfg, pending, nil
 }
 
 // binding is the setup a state file belongs to.

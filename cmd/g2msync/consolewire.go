@@ -132,12 +132,8 @@ approve, retry, pause and resume.
 
 // Run implements command.
 func (c *ConsoleCommand) Run(_ context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "hash" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(c.m.Stdout, consoleUsage)
-			return nil
-		}
-		return usageError{errors.New("console: say what to do: g2msync console hash NAME")}
+	if done, err := c.m.subcommand(args, "hash", consoleUsage, "console: say what to do: g2msync console hash NAME"); done {
+		return err
 	}
 	fs := c.m.newFlagSet("console hash", consoleUsage)
 	if err := parseArgs(fs, args[1:]); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -31,16 +30,16 @@ On a host without a browser (a server over SSH): forward the port first
 in anywhere and paste the address the browser then shows
 (http://127.0.0.1:8765/callback?code=…) at the prompt.
 
+It runs before the configuration is complete: with roles whose licences are
+not filled in yet, or without goto.account_key (the token is then kept in a
+file of its own at state_path, which the first sync takes over).
+
 Run it again whenever g2msync says "GoTo rejected the refresh token".`
 
 // Run implements command.
 func (c *LoginCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "goto" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(c.m.Stdout, loginUsage)
-			return nil
-		}
-		return usageError{errors.New("login: say which service: g2msync login goto")}
+	if done, err := c.m.subcommand(args, "goto", loginUsage, "login: say which service: g2msync login goto"); done {
+		return err
 	}
 	fs := c.m.newFlagSet("login goto", loginUsage)
 	cfgPath := c.m.configFlag(fs)
@@ -50,7 +49,7 @@ func (c *LoginCommand) Run(ctx context.Context, args []string) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	cfg, err := c.m.loadConfig(*cfgPath)
+	cfg, _, err := c.m.loadSetupConfig(*cfgPath) // before licences and the account key are known
 	if err != nil {
 		return err
 	}

@@ -84,6 +84,7 @@ func (m *Main) commands() map[string]command {
 		"check":       &CheckCommand{m: m},
 		"login":       &LoginCommand{m: m},
 		"bootstrap":   &BootstrapCommand{m: m},
+		"import":      &ImportCommand{m: m},
 		"demo":        &DemoCommand{m: m},
 		"healthcheck": &HealthcheckCommand{m: m},
 		"version":     &VersionCommand{m: m},
@@ -160,6 +161,7 @@ Commands:
   check        check the configuration and its secret files, then test the Entra and GoTo connections
   login        obtain the first GoTo refresh token (g2msync login goto)
   bootstrap    the first run in a container: login with a token file and first sync, unless done
+  import       write a configuration from Entra's provisioning job (import entra-job)
   report       show the provisioning log
   status       show the last cycles, staged disables, deferred changes and failing accounts
   retry        try a failing or quarantined account again on the next cycle
@@ -225,6 +227,21 @@ func (m *Main) exit(err error) int {
 		fmt.Fprintln(m.Stderr, "g2msync:", err)
 		return ExitFailure
 	}
+}
+
+// subcommand handles the word a command takes first (`login goto`): it
+// returns done when args do not start with it, after printing the help
+// to stdout for -h or --help, or with a one-line usage error naming the
+// missing word.
+func (m *Main) subcommand(args []string, word, usageText, missing string) (done bool, err error) {
+	if len(args) > 0 && args[0] == word {
+		return false, nil
+	}
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprintln(m.Stdout, usageText)
+		return true, nil
+	}
+	return true, usageError{errors.New(missing)}
 }
 
 // newFlagSet returns a flag set whose help (-h, --help) prints the

@@ -37,12 +37,8 @@ var _ flag.Value = (*setFlags)(nil)
 
 // Run implements command.
 func (c *MappingCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "test" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(c.m.Stdout, mappingUsage)
-			return nil
-		}
-		return usageError{errors.New("mapping: say what to do: g2msync mapping test USER")}
+	if done, err := c.m.subcommand(args, "test", mappingUsage, "mapping: say what to do: g2msync mapping test USER"); done {
+		return err
 	}
 	fs := c.m.newFlagSet("mapping test", mappingUsage)
 	cfgPath := c.m.configFlag(fs)

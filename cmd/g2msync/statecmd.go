@@ -28,12 +28,8 @@ A readable state file is not replaced unless --force is given.`
 
 // Run implements command.
 func (c *StateCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "rebuild" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(c.m.Stdout, stateUsage)
-			return nil
-		}
-		return usageError{errors.New("state: say what to do: g2msync state rebuild")}
+	if done, err := c.m.subcommand(args, "rebuild", stateUsage, "state: say what to do: g2msync state rebuild"); done {
+		return err
 	}
 	fs := c.m.newFlagSet("state rebuild", stateUsage)
 	cfgPath := c.m.configFlag(fs)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/gotomeeting"
@@ -21,7 +22,16 @@ func (s *Service) LoginGoTo(ctx context.Context, a Actor, login func(ctx context
 	if s.rt == nil {
 		return errNoRuntime
 	}
-	st, err := s.openCycle(false)
+	open := func() (*state.Store, error) { return s.openCycle(false) }
+	if s.rt.cfg.GoTo.AccountKey == "" {
+		// A configuration still being set up (config.LoadSetup): with no
+		// GoTo account to bind the state file to, the token goes to a file
+		// of its own that the first sync, with the account set, takes over.
+		open = func() (*state.Store, error) {
+			return state.Open(s.StatePath, state.Options{TokensOnly: true, Timeout: 10 * time.Second})
+		}
+	}
+	st, err := open()
 	if err != nil {
 		return err
 	}

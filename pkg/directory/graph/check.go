@@ -16,8 +16,11 @@ import (
 
 // Check is one step of a connection test, as `g2msync check` prints it.
 type Check struct {
-	Name   string
-	OK     bool
+	Name string
+	OK   bool
+	// Warn, with OK, marks a step that passed but leaves a person
+	// something to do (check prints WARN).
+	Warn   bool
 	Detail string // what was found, or what failed
 }
 
