@@ -360,27 +360,27 @@ const EntraJobSchema = `{
       "attributeMappings": [
         {"targetAttributeName": "userName", "flowType": "Always", "flowBehavior": "FlowWhenChanged", "matchingPriority": 1, "defaultValue": null,
          "source": {"type": "Attribute", "name": "userPrincipalName", "expression": "[userPrincipalName]", "parameters": []}},
-        {"targetAttributeName": "emails[type eq "work"].value", "flowType": "Always", "matchingPriority": 2,
+        {"targetAttributeName": "emails[type eq \"work\"].value", "flowType": "Always", "matchingPriority": 2,
          "source": {"type": "Attribute", "name": "mail", "expression": "[mail]", "parameters": []}},
         {"targetAttributeName": "active", "flowType": "Always", "matchingPriority": 0,
-         "source": {"type": "Function", "name": "Switch", "expression": "Switch([IsSoftDeleted], , "False", "True", "True", "False")", "parameters": [
+         "source": {"type": "Function", "name": "Switch", "expression": "Switch([IsSoftDeleted], , \"False\", \"True\", \"True\", \"False\")", "parameters": [
            {"key": "source", "value": {"type": "Attribute", "name": "IsSoftDeleted", "expression": "[IsSoftDeleted]", "parameters": []}},
            {"key": "defaultValue", "value": null},
-           {"key": "key", "value": {"type": "Constant", "name": "False", "expression": ""False"", "parameters": []}},
-           {"key": "value", "value": {"type": "Constant", "name": "True", "expression": ""True"", "parameters": []}},
-           {"key": "key", "value": {"type": "Constant", "name": "True", "expression": ""True"", "parameters": []}},
-           {"key": "value", "value": {"type": "Constant", "name": "False", "expression": ""False"", "parameters": []}}]}},
+           {"key": "key", "value": {"type": "Constant", "name": "False", "expression": "\"False\"", "parameters": []}},
+           {"key": "value", "value": {"type": "Constant", "name": "True", "expression": "\"True\"", "parameters": []}},
+           {"key": "key", "value": {"type": "Constant", "name": "True", "expression": "\"True\"", "parameters": []}},
+           {"key": "value", "value": {"type": "Constant", "name": "False", "expression": "\"False\"", "parameters": []}}]}},
         {"targetAttributeName": "name.givenName", "flowType": "Always", "defaultValue": "Colleague",
-         "source": {"type": "Function", "name": "Coalesce", "expression": "Coalesce([givenName], Word([displayName], 1, " "))", "parameters": [
+         "source": {"type": "Function", "name": "Coalesce", "expression": "Coalesce([givenName], Word([displayName], 1, \" \"))", "parameters": [
            {"key": "source", "value": {"type": "Attribute", "name": "givenName", "expression": "[givenName]", "parameters": []}},
-           {"key": "source", "value": {"type": "Function", "name": "Word", "expression": "Word([displayName], 1, " ")", "parameters": [
+           {"key": "source", "value": {"type": "Function", "name": "Word", "expression": "Word([displayName], 1, \" \")", "parameters": [
              {"key": "String", "value": {"type": "Attribute", "name": "displayName", "parameters": []}},
              {"key": "WordNumber", "value": {"type": "Constant", "name": "1", "parameters": []}},
              {"key": "Delimiters", "value": {"type": "Constant", "name": " ", "parameters": []}}]}}]}},
         {"targetAttributeName": "name.familyName", "flowType": "Always",
          "source": {"type": "Attribute", "name": "surname", "expression": "[surname]", "parameters": []}},
         {"targetAttributeName": "locale", "flowType": "ObjectAddOnly",
-         "source": {"type": "Constant", "name": "en_US", "expression": ""en_US"", "parameters": []}},
+         "source": {"type": "Constant", "name": "en_US", "expression": "\"en_US\"", "parameters": []}},
         {"targetAttributeName": "externalId", "flowType": "Always",
          "source": {"type": "Attribute", "name": "objectId", "expression": "[objectId]", "parameters": []}}
       ]
