@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	bin "encoding/binary"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/g2msync/g2msync/pkg/plan"
+	"github.com/g2msync/g2msync/pkg/sim/scenario"
 	"github.com/g2msync/g2msync/pkg/state"
 )
 
@@ -222,7 +225,7 @@ func TestFlagsAnywhereAndOneLineErrors(t *testing.T) {
 	}
 	code, _, errOut := runMain(t, nil, "plan", "--no-such-flag")
 	if lines := strings.Split(strings.TrimSpace(errOut), "\n"); code != ExitUsage || len(lines) != 1 ||
-		!strings.Contains(lines[0], "g2msync: plan: flag provided but not defined: -no-such-flag (see g2msync plan -h)") {
+		!strings.Contains(lines[0], "g2msync: plan: flag provided but not defined: -no-such-flag (see g2msync plan --help)") {
 		t.Errorf("bad flag: exit %d, stderr:\n%s", code, errOut)
 	}
 	for name := range (&Main{}).commands() {
@@ -232,13 +235,15 @@ func TestFlagsAnywhereAndOneLineErrors(t *testing.T) {
 		}
 		// The flag package takes a `quoted` word of a flag's usage for the
 		// value's name: "-dry-run g2msync plan". No usage may hold one.
-		fs, _ := (&Main{}).flagsOf(name)
-		if fs != nil {
-			fs.VisitAll(func(f *flag.Flag) {
-				if strings.Contains(f.Usage, "`") {
-					t.Errorf("%s --%s: usage %q holds a backquote", name, f.Name, f.Usage)
-				}
-			})
+		for _, verb := range append(subcommandsOf(name), "") {
+			fs, _ := (&Main{}).flagsOf(name, verb)
+			if fs != nil {
+				fs.VisitAll(func(f *flag.Flag) {
+					if strings.Contains(f.Usage, "`") {
+						t.Errorf("%s %s --%s: usage %q holds a backquote", name, verb, f.Name, f.Usage)
+					}
+				})
+			}
 		}
 	}
 }
@@ -345,4 +350,79 @@ func TestEditDistance(t *testing.T) {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
 	}
+}
+
+// Every --output json speaks one contract: snake_case keys, and empty
+// lists as [] rather than null, so a script written against one command
+// reads the others.
+func TestEveryJSONOutputIsSnakeCase(t *testing.T) {
+	pw := newProcWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 4}}, DirectAdmins: 1, DefaultAccess: -1,
+		Disabled: -1, PreExisting: -1}, "@every 20m")
+	if code, out := pw.exitCode("run", "--once", "--initial-sync"); code != ExitOK {
+		t.Fatalf("initial sync: exit %d\n%s", code, out)
+	}
+	hire, err := pw.w.NewHire("Sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	people := pw.w.InScope(false)
+	for _, args := range [][]string{
+		{"plan", "-o", "json"},
+		{"status", "-o", "json"},
+		{"report", "-o", "json"},
+		{"explain", "-o", "json", people[0].UPN, hire.UPN},
+		{"provision", "--dry-run", "-o", "json", hire.UPN},
+		{"mapping", "test", "-o", "json", hire.UPN},
+	} {
+		cmd, stdout, stderr := pw.command(args...)
+		err := cmd.Run()
+		var v any
+		if jerr := json.Unmarshal(stdout.Bytes(), &v); err != nil || jerr != nil {
+			t.Errorf("%v: %v, %v\n%s%s", args, err, jerr, stdout, stderr)
+			continue
+		}
+		for _, p := range jsonProblems("", v) {
+			t.Errorf("%v: %s", args, p)
+		}
+	}
+	code, out, errOut := runMain(t, nil, "version", "-o", "json")
+	var v any
+	if err := json.Unmarshal([]byte(out), &v); code != ExitOK || err != nil {
+		t.Errorf("version -o json: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	for _, p := range jsonProblems("", v) {
+		t.Errorf("version: %s", p)
+	}
+}
+
+// jsonProblems lists the keys of v that are not snake_case and the values
+// that are null, by path.
+func jsonProblems(path string, v any) []string {
+	var out []string
+	switch x := v.(type) {
+	case nil:
+		out = append(out, path+" is null")
+	case map[string]any:
+		// import and profile map attribute names to values, spelt as Graph
+		// and GoTo's API spell them (givenName, firstName): data, not keys
+		// of the contract.
+		data := strings.HasSuffix(path, ".import") || strings.HasSuffix(path, ".profile")
+		for k, e := range x {
+			if data {
+				out = append(out, jsonProblems(path+"."+k, e)...)
+				continue
+			}
+			// Keys that are data (a kind, an API, a licence key) are
+			// lowercase words too; a Go field name would start upper.
+			if !regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`).MatchString(k) {
+				out = append(out, fmt.Sprintf("%s.%s is not snake_case", path, k))
+			}
+			out = append(out, jsonProblems(path+"."+k, e)...)
+		}
+	case []any:
+		for i, e := range x {
+			out = append(out, jsonProblems(fmt.Sprintf("%s[%d]", path, i), e)...)
+		}
+	}
+	return out
 }

@@ -28,23 +28,32 @@ func (m *Main) cobraTree() *cobra.Command {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		fs, synopsis := m.flagsOf(name)
-		sub := &cobra.Command{Use: name, Short: shortOf(name), Long: verbatim(synopsis), DisableFlagsInUseLine: true,
-			Run: func(*cobra.Command, []string) {}}
-		leaf := sub
-		if verb := subcommandOf(name); verb != "" {
-			// `login goto`, `state rebuild`, …: the flags are the verb's.
-			leaf = &cobra.Command{Use: verb, Short: shortOf(name), Long: verbatim(synopsis), DisableFlagsInUseLine: true,
-				Run: func(*cobra.Command, []string) {}}
-			sub.AddCommand(leaf)
+		verbs := subcommandsOf(name)
+		if len(verbs) == 0 {
+			verbs = []string{""}
 		}
-		if fs != nil {
-			fs.VisitAll(func(f *flag.Flag) {
-				pf := pflag.PFlagFromGoFlag(f)
-				pf.Shorthand = shortName(f.Name) // -o, as the command itself takes it
-				leaf.Flags().AddFlag(pf)
-			})
-			m.completeValues(leaf, fs)
+		var sub *cobra.Command
+		for _, verb := range verbs {
+			fs, synopsis := m.flagsOf(name, verb)
+			if sub == nil {
+				sub = &cobra.Command{Use: name, Short: shortOf(name), Long: verbatim(synopsis), DisableFlagsInUseLine: true,
+					Run: func(*cobra.Command, []string) {}}
+			}
+			leaf := sub
+			if verb != "" {
+				// `login goto`, `state rebuild`, …: the flags are the verb's.
+				leaf = &cobra.Command{Use: verb, Short: shortOf(name), Long: verbatim(synopsis), DisableFlagsInUseLine: true,
+					Run: func(*cobra.Command, []string) {}}
+				sub.AddCommand(leaf)
+			}
+			if fs != nil {
+				fs.VisitAll(func(f *flag.Flag) {
+					pf := pflag.PFlagFromGoFlag(f)
+					pf.Shorthand = shortName(f.Name) // -o, as the command itself takes it
+					leaf.Flags().AddFlag(pf)
+				})
+				m.completeValues(leaf, fs)
+			}
 		}
 		root.AddCommand(sub)
 	}
@@ -63,36 +72,37 @@ func (m *Main) cobraTree() *cobra.Command {
 	return root
 }
 
-// flagsOf returns the flag set and synopsis a command defines, by asking it
-// for its help with the output discarded and the flag set captured.
-func (m *Main) flagsOf(name string) (*flag.FlagSet, string) {
+// flagsOf returns the flag set and synopsis a command (with its verb, for
+// `state rebuild`) defines, by asking it for its help with the output
+// discarded and the flag set captured.
+func (m *Main) flagsOf(name, verb string) (*flag.FlagSet, string) {
 	var fs *flag.FlagSet
 	var synopsis string
 	cm := &Main{Stdout: io.Discard, Stderr: io.Discard, Environ: m.Environ, Now: m.Now,
 		capture: func(f *flag.FlagSet, s string) { fs, synopsis = f, s }}
 	args := []string{"-h"}
-	if verb := subcommandOf(name); verb != "" {
+	if verb != "" {
 		args = []string{verb, "-h"}
 	}
 	_ = cm.commands()[name].Run(context.Background(), args)
 	return fs, synopsis
 }
 
-// subcommandOf is the verb a command takes first (`login goto`), or "".
-func subcommandOf(name string) string {
+// subcommandsOf are the verbs a command takes first (`login goto`).
+func subcommandsOf(name string) []string {
 	switch name {
 	case "login":
-		return "goto"
+		return []string{"goto"}
 	case "import":
-		return "entra-job"
+		return []string{"entra-job"}
 	case "state":
-		return "rebuild"
+		return []string{"rebuild", "backup"}
 	case "mapping":
-		return "test"
+		return []string{"test"}
 	case "console":
-		return "hash"
+		return []string{"hash"}
 	}
-	return ""
+	return nil
 }
 
 // completeValues completes the values of the flags that take one of a few
@@ -102,6 +112,9 @@ func (m *Main) completeValues(c *cobra.Command, fs *flag.FlagSet) {
 	fs.VisitAll(func(f *flag.Flag) {
 		switch f.Name {
 		case "output", "action", "result":
+			if f.Name == "output" && !strings.Contains(f.Usage, "json") {
+				return // a file to write (import), not a format
+			}
 			words := usageWords(f.Usage)
 			_ = c.RegisterFlagCompletionFunc(f.Name, func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 				return words, cobra.ShellCompDirectiveNoFileComp

@@ -71,19 +71,28 @@ func (m *Main) statePathFlags(fs *flag.FlagSet) (cfgPath, statePath *string) {
 func (m *Main) openStateReadOnly(cfgPath, statePath string) (*state.Store, error) {
 	path := statePath
 	if path == "" {
-		// Only the state file's path: no secret, nor the rest of the
-		// configuration, is needed to read it.
-		cfgFile := cfgPath
-		if cfgFile == defaultConfigPath {
-			if _, err := os.Stat(cfgFile); errors.Is(err, os.ErrNotExist) {
-				cfgFile = ""
-			}
-		}
-		p, err := config.StatePath(cfgFile, m.Environ)
+		p, err := m.statePathOf(cfgPath)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, err
 		}
 		path = p
 	}
 	return state.Open(path, state.Options{ReadOnly: true})
+}
+
+// statePathOf reads only the state file's path from the configuration at
+// cfgPath: no secret, nor the rest of the configuration, is needed to read
+// the state file.
+func (m *Main) statePathOf(cfgPath string) (string, error) {
+	cfgFile := cfgPath
+	if cfgFile == defaultConfigPath {
+		if _, err := os.Stat(cfgFile); errors.Is(err, os.ErrNotExist) {
+			cfgFile = ""
+		}
+	}
+	p, err := config.StatePath(cfgFile, m.Environ)
+	if err != nil {
+		return "", usageError{err}
+	}
+	return p, nil
 }

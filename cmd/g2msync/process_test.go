@@ -94,8 +94,8 @@ func freeAddr(t *testing.T) string {
 
 // command returns a g2msync command with the world's configuration.
 func (pw *procWorld) command(args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-	verb := 1 // "run", or "login goto" and "state rebuild"
-	if (args[0] == "login" || args[0] == "state") && len(args) > 1 {
+	verb := 1 // "run", or "login goto", "state rebuild" and "mapping test"
+	if (args[0] == "login" || args[0] == "state" || args[0] == "mapping") && len(args) > 1 {
 		verb = 2
 	}
 	full := append(append(append([]string{}, args[:verb]...), "--config", pw.cfg), args[verb:]...)

@@ -537,3 +537,57 @@ func statusAndReportDuringACycle(t *testing.T, offLoopback bool) {
 		t.Errorf("report --limit 2 during a cycle: exit %d, %d entries\nstdout:\n%s\nstderr:\n%s", code, len(entries), out, errOut)
 	}
 }
+
+// state backup writes a copy that opens and holds what was committed: in
+// the daemon's process beside a running cycle (a pause written during the
+// cycle included); from another process it waits for the cycle, and says
+// so when it waits too long.
+func TestBackupBesideARunningCycle(t *testing.T) {
+	tw, a := syncedSales(t)
+	const route = "GET /servicePrincipals/{id}/appRoleAssignedTo"
+	if err := tw.w.Graph.InjectFault(graphsim.Fault{Route: route, Hang: true}); err != nil {
+		t.Fatal(err)
+	}
+	before := tw.w.Graph.Calls(route)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.cycle(ctx, engine.Options{})
+		done <- err
+	}()
+	for tw.w.Graph.Calls(route) == before {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := a.svc.Pause(context.Background(), application.Actor{Name: "alice", Door: application.DoorConsole}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(tw.dir, "backup.db")
+	b, err := a.svc.Backup(context.Background(), path, false)
+	if err != nil || b.Accounts != 5 || b.Cycles != 1 {
+		t.Fatalf("backup beside the cycle: %+v, %v", b, err)
+	}
+	st, err := state.Open(path, state.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := st.Paused()
+	st.Close()
+	if p == nil || p.By != "alice" {
+		t.Errorf("the backup lacks the pause committed during the cycle: %+v", p)
+	}
+	// Another process waits for the cycle; told to wait briefly, it says why.
+	other := filepath.Join(tw.dir, "other.db")
+	code, _, errOut := runMain(t, nil, "state", "backup", "--state", tw.cfg.StatePath, "--wait", "200ms", other)
+	if code != ExitFailure || !strings.Contains(errOut, "in use") {
+		t.Errorf("backup from another process during the cycle: exit %d %s", code, errOut)
+	}
+	cancel()
+	<-done
+	code, out, errOut := runMain(t, nil, "state", "backup", "--state", tw.cfg.StatePath, other)
+	if code != ExitOK || !strings.Contains(out, "5 accounts") {
+		t.Errorf("backup after the cycle: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runMain(t, nil, "state", "backup", "--state", tw.cfg.StatePath, other); code != ExitUsage || !strings.Contains(errOut, "exists") {
+		t.Errorf("backup over an existing file: exit %d %s", code, errOut)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	application "github.com/g2msync/g2msync/pkg/app"
+	"github.com/g2msync/g2msync/pkg/state"
 
 	"github.com/g2msync/g2msync/pkg/metrics"
 	"github.com/g2msync/g2msync/pkg/view"
@@ -16,6 +17,18 @@ import (
 type StateCommand struct{ m *Main }
 
 const stateUsage = `usage: g2msync state rebuild [flags]
+       g2msync state backup [flags] FILE
+
+state backup writes a consistent copy of the state file to FILE (mode
+0600; whole or not at all; never over a file without --force) and checks
+that the copy opens. It reads the file between cycles, so while another
+process's cycle holds it, backup waits for the cycle to end (--wait). To
+restore: stop the daemon, keep the current file aside, copy the backup to
+state_path (mode 0600, owned by the user g2msync runs as), start the
+daemon. The next cycle repairs what changed since the backup by the usual
+rules; 'g2msync plan' shows it first.
+
+state rebuild:
 
 Rebuilds a lost, truncated or corrupt state file: the old file is moved
 aside (kept as <state_path>.corrupt-<time>), a new one is created, and one
@@ -28,7 +41,10 @@ A readable state file is not replaced unless --force is given.`
 
 // Run implements command.
 func (c *StateCommand) Run(ctx context.Context, args []string) error {
-	if done, err := c.m.subcommand(args, "rebuild", stateUsage, "state: say what to do: g2msync state rebuild"); done {
+	if len(args) > 0 && args[0] == "backup" {
+		return c.backup(ctx, args[1:])
+	}
+	if done, err := c.m.subcommand(args, "rebuild", stateUsage, "state: say what to do: g2msync state rebuild, or g2msync state backup FILE"); done {
 		return err
 	}
 	fs := c.m.newFlagSet("state rebuild", stateUsage)
@@ -73,4 +89,37 @@ func (m *Main) now() time.Time {
 		return m.Now()
 	}
 	return time.Now()
+}
+
+// backup is `state backup FILE`.
+func (c *StateCommand) backup(ctx context.Context, args []string) error {
+	fs := c.m.newFlagSet("state backup", stateUsage)
+	cfgPath, statePath := c.m.statePathFlags(fs)
+	force := fs.Bool("force", false, "replace FILE if it exists")
+	wait := fs.Duration("wait", 10*time.Minute, "how long to wait for a running cycle to let the state file go")
+	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{errors.New("state backup: name the file to write: g2msync state backup FILE")}
+	}
+	path := *statePath
+	if path == "" {
+		p, err := c.m.statePathOf(*cfgPath)
+		if err != nil {
+			return err
+		}
+		path = p
+	}
+	svc := &application.Service{StatePath: path, Wait: *wait}
+	b, err := svc.Backup(ctx, fs.Arg(0), *force)
+	if errors.Is(err, state.ErrBackupExists) {
+		return usageError{err}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.m.Stdout, "Backed up %s to %s (%d bytes): %d accounts, %d cycles. Restore: stop the daemon, copy it to state_path (mode 0600).\n",
+		path, fs.Arg(0), b.Bytes, b.Accounts, b.Cycles)
+	return nil
 }

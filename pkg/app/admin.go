@@ -174,3 +174,51 @@ func ownsNothing(path string) bool {
 	recs, err := st.Records()
 	return err == nil && len(recs) == 0
 }
+
+// BackedUp is what a backup wrote.
+type BackedUp struct {
+	Bytes            int64
+	Accounts, Cycles int
+}
+
+// Backup writes a consistent copy of the state file to path
+// (`g2msync state backup`): beside a cycle of this process, from one read
+// transaction; otherwise from the file opened read-only, which waits for a
+// cycle of another process to end (Wait). It then opens the copy as a
+// state file, so a backup that would not restore is an error now, not on
+// the day it is needed. A backup needs no secrets and binds nothing.
+func (s *Service) Backup(_ context.Context, path string, replace bool) (*BackedUp, error) {
+	b := &BackedUp{}
+	write := func(st *state.Store) (err error) {
+		b.Bytes, err = st.BackupTo(path, replace)
+		return err
+	}
+	if ok, err := s.Live.Use(write); !ok {
+		st, oerr := state.Open(s.StatePath, state.Options{ReadOnly: true, MustExist: true, Binding: s.Binding, Timeout: s.wait()})
+		if oerr != nil {
+			return nil, oerr
+		}
+		err = write(st)
+		st.Close()
+		if err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	copied, err := state.Open(path, state.Options{ReadOnly: true, Binding: s.Binding})
+	if err != nil {
+		return nil, fmt.Errorf("the backup %s does not open as a state file: %w", path, err)
+	}
+	defer copied.Close()
+	active, disabled, err := copied.OwnedCounts()
+	if err != nil {
+		return nil, fmt.Errorf("read the backup %s: %w", path, err)
+	}
+	cycles, err := copied.Cycles(0)
+	if err != nil {
+		return nil, fmt.Errorf("read the backup %s: %w", path, err)
+	}
+	b.Accounts, b.Cycles = active+disabled, len(cycles)
+	return b, nil
+}

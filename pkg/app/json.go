@@ -16,8 +16,8 @@ type JSONChange struct {
 	GoToKey    string            `json:"goto_key,omitempty"`
 	Reason     string            `json:"reason,omitempty"`
 	Fields     []JSONField       `json:"fields,omitempty"`
-	Licenses   *plan.ListChange  `json:"licenses,omitempty"`
-	AdminRoles *plan.ListChange  `json:"admin_roles,omitempty"`
+	Licenses   *JSONList         `json:"licenses,omitempty"`
+	AdminRoles *JSONList         `json:"admin_roles,omitempty"`
 	Profile    map[string]string `json:"profile,omitempty"`
 	// Approved marks a disable or delete released by a person's approval.
 	Approved bool `json:"approved,omitempty"`
@@ -59,7 +59,7 @@ func JSONChanges(cs []plan.Change) []JSONChange {
 	for i := range cs {
 		c := &cs[i]
 		j := JSONChange{Action: string(c.Kind), EntraID: c.EntraID, UPN: c.UPN, Email: c.Email(), GoToKey: c.GoToKey,
-			Reason: c.Reason, Licenses: c.Licenses, AdminRoles: c.AdminRoles, Approved: c.Approved}
+			Reason: c.Reason, Licenses: jsonList(c.Licenses), AdminRoles: jsonList(c.AdminRoles), Approved: c.Approved}
 		if d := c.Deferral; d != nil {
 			j.Deferred = &JSONDeferral{Cause: string(d.Cause), Reason: d.Reason, Until: d.Until, Attempts: d.Attempts, LastError: d.LastError}
 		}
@@ -77,4 +77,25 @@ func JSONChanges(cs []plan.Change) []JSONChange {
 		out = append(out, j)
 	}
 	return out
+}
+
+// JSONList is the JSON shape of a list a change sets: what it held and
+// what it will hold, [] for none, in the snake_case every JSON output uses.
+type JSONList struct {
+	Old []string `json:"old"`
+	New []string `json:"new"`
+}
+
+func jsonList(l *plan.ListChange) *JSONList {
+	if l == nil {
+		return nil
+	}
+	j := &JSONList{Old: l.Old, New: l.New}
+	if j.Old == nil {
+		j.Old = []string{}
+	}
+	if j.New == nil {
+		j.New = []string{}
+	}
+	return j
 }

@@ -101,7 +101,7 @@ type ResultStep struct {
 }
 
 type KnownStep struct {
-	Account  *KnownAccount      `json:"account"`
+	Account  *KnownAccount      `json:"account,omitempty"`
 	Failure  *KnownFailure      `json:"failure,omitempty"`
 	Deferred *state.Deferred    `json:"deferred,omitempty"`
 	Staged   *state.Staged      `json:"staged,omitempty"`

@@ -24,14 +24,15 @@ func Status(w io.Writer, s *app.Status) error {
 		fmt.Fprintln(w, "No cycle has run yet.")
 	} else {
 		fmt.Fprintln(w, "Recent cycles:")
-		fmt.Fprintln(tw, "STARTED\tDURATION\tMODE\tREAD\tOUTCOME\tIN SCOPE\tAPPLIED\tFAILED\tDEFERRED\tSKIPPED\tSTAGED\tCALLS")
+		fmt.Fprintln(tw, "CYCLE\tSTARTED\tDURATION\tMODE\tREAD\tOUTCOME\tIN SCOPE\tAPPLIED\tFAILED\tDEFERRED\tSKIPPED\tSTAGED\tCALLS")
 		for _, c := range s.Cycles {
 			read, _, _ := strings.Cut(c.Read, ":")
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\n", c.Start.UTC().Format("2006-01-02 15:04:05"),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\n", Safe(c.ID), c.Start.UTC().Format("2006-01-02 15:04:05"),
 				c.End.Sub(c.Start).Round(time.Millisecond), c.Mode, Dash(read), c.Outcome, c.InScope, Counts(c.Applied), Counts(c.Failed),
 				c.Deferred, c.Skipped, c.Staged, Calls(c.Calls, c.GoToThrottled))
 		}
 		tw.Flush()
+		fmt.Fprintln(w, "A cycle's changes: g2msync report --cycle CYCLE")
 		last := s.Cycles[0]
 		if last.Read != "" {
 			fmt.Fprintf(w, "Last directory read: %s\n", Safe(last.Read))
