@@ -411,20 +411,7 @@ func TestCyclesRunWhileAnExplainWaitsOnGraph(t *testing.T) {
 // beside the cycle of their own process.
 func TestConsoleReadsWhileACycleRuns(t *testing.T) {
 	tw, a := syncedSales(t)
-	const route = "GET /servicePrincipals/{id}/appRoleAssignedTo"
-	if err := tw.w.Graph.InjectFault(graphsim.Fault{Route: route, Hang: true}); err != nil {
-		t.Fatal(err)
-	}
-	before := tw.w.Graph.Calls(route)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := a.cycle(ctx, engine.Options{})
-		done <- err
-	}()
-	for tw.w.Graph.Calls(route) == before { // the cycle holds the file and waits on Graph
-		time.Sleep(10 * time.Millisecond)
-	}
+	stop := cycleWaitingOnGraph(t, tw, a)
 	a.svc.SetPageWait(200 * time.Millisecond)
 	b := &consoleBackend{svc: a.svc}
 	cycles, err := b.Cycles(context.Background(), 0)
@@ -442,8 +429,7 @@ func TestConsoleReadsWhileACycleRuns(t *testing.T) {
 	if entries, _ := b.Audit(context.Background(), state.AuditFilter{Action: "pause"}); len(entries) != 1 {
 		t.Errorf("the pause's log entry: %d entries", len(entries))
 	}
-	cancel()
-	<-done
+	stop()
 }
 
 // syncedSales is a world of five people in Sales after its initial sync,
@@ -544,20 +530,7 @@ func statusAndReportDuringACycle(t *testing.T, offLoopback bool) {
 // so when it waits too long.
 func TestBackupBesideARunningCycle(t *testing.T) {
 	tw, a := syncedSales(t)
-	const route = "GET /servicePrincipals/{id}/appRoleAssignedTo"
-	if err := tw.w.Graph.InjectFault(graphsim.Fault{Route: route, Hang: true}); err != nil {
-		t.Fatal(err)
-	}
-	before := tw.w.Graph.Calls(route)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := a.cycle(ctx, engine.Options{})
-		done <- err
-	}()
-	for tw.w.Graph.Calls(route) == before {
-		time.Sleep(10 * time.Millisecond)
-	}
+	stop := cycleWaitingOnGraph(t, tw, a)
 	if _, err := a.svc.Pause(context.Background(), application.Actor{Name: "alice", Door: application.DoorConsole}); err != nil {
 		t.Fatal(err)
 	}
@@ -581,8 +554,7 @@ func TestBackupBesideARunningCycle(t *testing.T) {
 	if code != ExitFailure || !strings.Contains(errOut, "in use") {
 		t.Errorf("backup from another process during the cycle: exit %d %s", code, errOut)
 	}
-	cancel()
-	<-done
+	stop()
 	code, out, errOut := runMain(t, nil, "state", "backup", "--state", tw.cfg.StatePath, other)
 	if code != ExitOK || !strings.Contains(out, "5 accounts") {
 		t.Errorf("backup after the cycle: exit %d\n%s%s", code, out, errOut)
@@ -590,4 +562,25 @@ func TestBackupBesideARunningCycle(t *testing.T) {
 	if code, _, errOut := runMain(t, nil, "state", "backup", "--state", tw.cfg.StatePath, other); code != ExitUsage || !strings.Contains(errOut, "exists") {
 		t.Errorf("backup over an existing file: exit %d %s", code, errOut)
 	}
+}
+
+// cycleWaitingOnGraph starts a cycle of a that holds the state file and
+// waits on Graph until stop is called.
+func cycleWaitingOnGraph(t *testing.T, tw *testWorld, a *app) (stop func()) {
+	t.Helper()
+	const route = "GET /servicePrincipals/{id}/appRoleAssignedTo"
+	if err := tw.w.Graph.InjectFault(graphsim.Fault{Route: route, Hang: true}); err != nil {
+		t.Fatal(err)
+	}
+	before := tw.w.Graph.Calls(route)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.cycle(ctx, engine.Options{})
+		done <- err
+	}()
+	for tw.w.Graph.Calls(route) == before { // the cycle holds the file and waits on Graph
+		time.Sleep(10 * time.Millisecond)
+	}
+	return func() { cancel(); <-done }
 }
