@@ -2,6 +2,7 @@ package plan
 
 import (
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 )
@@ -12,9 +13,14 @@ func TestPropertyBegin(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		o := Opening{
 			DryRun: rapid.Bool().Draw(rt, "dry"), AdoptOnly: rapid.Bool().Draw(rt, "adoptOnly"),
-			InitialSync:   rapid.Bool().Draw(rt, "initialSync"),
-			Paused:        rapid.SampledFrom([]string{"", "paused by alice"}).Draw(rt, "paused"),
-			FullSyncAsked: rapid.SampledFrom([]string{"", "bob"}).Draw(rt, "asked"),
+			InitialSync:    rapid.Bool().Draw(rt, "initialSync"),
+			Paused:         rapid.SampledFrom([]string{"", "paused by alice"}).Draw(rt, "paused"),
+			FullSyncAsked:  rapid.SampledFrom([]string{"", "bob"}).Draw(rt, "asked"),
+			ReconcileEvery: time.Duration(rapid.SampledFrom([]int{0, 1, 24}).Draw(rt, "everyHours")) * time.Hour,
+			Now:            time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
+		}
+		if ago := rapid.IntRange(-1, 48).Draw(rt, "reconciledHoursAgo"); ago >= 0 {
+			o.Reconciled = o.Now.Add(-time.Duration(ago) * time.Hour)
 		}
 		s := Begin(o)
 		writes := !o.DryRun && !o.AdoptOnly
@@ -32,6 +38,13 @@ func TestPropertyBegin(t *testing.T) {
 		}
 		if s.Settle != (s.Run && writes && o.FullSyncAsked != "") {
 			rt.Fatalf("%+v: Settle %v; only a cycle that writes and makes the asked full sync settles it", o, s.Settle)
+		}
+		due := o.ReconcileEvery > 0 && (o.Reconciled.IsZero() || o.Now.Sub(o.Reconciled) >= o.ReconcileEvery)
+		if s.Run && !s.Full && !o.AdoptOnly && s.Reconcile != due {
+			rt.Fatalf("%+v: Reconcile %v; a reconcile is due once the interval has passed since the last, or none was recorded", o, s.Reconcile)
+		}
+		if s.Reconcile && (s.Full || !s.Run) {
+			rt.Fatalf("%+v: a full sync, or a cycle that does not run, does not reconcile as well: %+v", o, s)
 		}
 		if o.AdoptOnly && (s.Full != o.InitialSync || !s.Run) {
 			rt.Fatalf("%+v: a rebuild runs as asked, whatever the state file says: %+v", o, s)
