@@ -54,6 +54,11 @@ type Input struct {
 	// account; the no-one-in-scope gate, which guards a full read, does not
 	// apply to a read of named people.
 	Only map[string]bool
+	// Reconcile says that Observed holds every owned account, listed to
+	// find drift: changes that undo what was changed in GoTo outside
+	// g2msync are reported in Plan.Drift, and held there when the
+	// policy's Drift is report.
+	Reconcile bool
 }
 
 // Compute returns the plan that makes GoTo match the directory. It is a pure
@@ -63,6 +68,7 @@ type Input struct {
 //	join        each person against their record (refreshed from Observed)
 //	policy      the mode drops what it forbids
 //	protect     no SUPER_USER is deprovisioned unless allowed
+//	drift       on a reconcile, the changes that undo drift are noted, and held under goto.drift: report
 //	licences    an unmanaged licence that no longer exists is not given back
 //	back-off    a change that failed waits for its next try, or is quarantined
 //	gate        no one in scope aborts; too many disables are staged unless approved
@@ -86,6 +92,8 @@ func Compute(in Input) *Plan {
 	changes, skips = applyMode(in.Policy.Mode, changes, skips)
 	changes, skips = protect(in.Policy, changes, skips)
 	p.StaleApprovals = staleApprovals(in.Approvals, changes, in.Only)
+	p.Reconciled = in.Reconcile
+	changes, p.Drift = c.drifts(changes)
 	if abort := c.trimMissing(changes); abort != "" {
 		p.Abort, p.Skips = abort, sortedSkips(skips)
 		return p
@@ -147,6 +155,9 @@ type computer struct {
 	// Entra id): both observed before planning.
 	gone    []*Record
 	renamed map[string]string
+	// stored are the records as the state file holds them, by Entra id, of
+	// the accounts a reconcile observed otherwise.
+	stored map[string]*Record
 	// failures are the earlier failures by Entra id.
 	failures map[string]*Failure
 	// ambiguous says, by Entra id, why a person's address is refused (see
@@ -341,6 +352,12 @@ func (c *computer) refresh(records []Record, observed map[string]*Remote) []*Rec
 				c.renamed[r.EntraID] = o.Profile.Email
 			}
 			nr.Profile, nr.Licenses, nr.AdminRoles = o.Profile, normalize(o.Licenses), normalize(o.AdminRoles)
+			if c.in.Reconcile && (nr.Profile != r.Profile || !slices.Equal(nr.Licenses, normalize(r.Licenses)) || !slices.Equal(nr.AdminRoles, normalize(r.AdminRoles))) {
+				if c.stored == nil {
+					c.stored = map[string]*Record{}
+				}
+				c.stored[r.EntraID] = r
+			}
 			if nr.State == StateDisabled && (len(nr.Licenses) > 0 || len(nr.AdminRoles) > 0) {
 				nr.State = StateActive
 			}

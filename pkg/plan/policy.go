@@ -62,6 +62,8 @@ type Policy struct {
 	MaxDisablesPercent float64
 	// Retry is the back-off and quarantine of changes that failed.
 	Retry RetryPolicy
+	// Drift is what a reconcile does with drift; "" repairs it.
+	Drift DriftPolicy
 }
 
 // DefaultPolicy returns the policy with DESIGN §4's defaults.

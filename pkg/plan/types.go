@@ -455,6 +455,12 @@ type Plan struct {
 	OwnedActive int
 	// Only is Input.Only: an on-demand plan decided for these people alone.
 	Only map[string]bool
+	// Reconciled says the plan was made from a listing of every GoTo
+	// account (Input.Reconcile); Drift are the owned accounts it found
+	// changed outside g2msync, each with its repair (held, not in Changes,
+	// under goto.drift: report), in Entra id order.
+	Reconciled bool
+	Drift      []Drift
 }
 
 // Count returns the number of changes of kind k (skips and staged included
