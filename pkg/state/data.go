@@ -179,6 +179,18 @@ type Cycle struct {
 	// Problems group the failed and deferred changes by cause, each cause
 	// said once.
 	Problems []Problem `json:"problems,omitempty"`
+	// Reconcile, on a cycle that listed GoTo to find drift, counts what
+	// it found; nil on other cycles.
+	Reconcile *Reconcile `json:"reconcile,omitempty"`
+}
+
+// Reconcile counts the drift one reconcile found: owned accounts changed in
+// GoTo outside g2msync, those whose repair was applied, and those only
+// reported (goto.drift: report).
+type Reconcile struct {
+	Drifted  int `json:"drifted"`
+	Repaired int `json:"repaired"`
+	Reported int `json:"reported"`
 }
 
 // Problem is a group of changes of one kind that failed, or were deferred,
@@ -779,6 +791,23 @@ func (s *Store) RequestFullSync(r *FullSyncRequest) error { return setKV(s, keyF
 func (s *Store) FullSyncRequested() (*FullSyncRequest, error) {
 	return getKV[FullSyncRequest](s, keyFullSync)
 }
+
+const keyReconciled = "reconciled"
+
+// Reconciled is the last cycle that listed every GoTo account and planned
+// each owned one from what GoTo holds (a reconcile or a full sync), and
+// succeeded: goto.reconcile_interval runs from its start.
+type Reconciled struct {
+	At      time.Time `json:"at"`
+	CycleID string    `json:"cycle_id"`
+}
+
+// SetReconciled records the last successful reconcile.
+func (s *Store) SetReconciled(r Reconciled) error { return setKV(s, keyReconciled, &r) }
+
+// LastReconciled returns the last successful reconcile, or nil when none
+// was recorded.
+func (s *Store) LastReconciled() (*Reconciled, error) { return getKV[Reconciled](s, keyReconciled) }
 
 // setKV stores v as JSON under key, or deletes the key when v is nil.
 func setKV[T any](s *Store, key string, v *T) error {

@@ -440,6 +440,23 @@ func TestPauseSurvivesAndLifts(t *testing.T) {
 	}
 }
 
+func TestReconcileTimeSurvives(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := open(t, path, Options{Binding: binding})
+	if r, err := s.LastReconciled(); r != nil || err != nil {
+		t.Fatalf("a new file holds a reconcile: %+v %v", r, err)
+	}
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	if err := s.SetReconciled(Reconciled{At: at, CycleID: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	r := open(t, path, Options{ReadOnly: true})
+	if got, err := r.LastReconciled(); err != nil || got == nil || !got.At.Equal(at) || got.CycleID != "c1" {
+		t.Fatalf("reconciled %+v %v", got, err)
+	}
+}
+
 func TestClearEveryFailure(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "state.db"), Options{Binding: binding})
 	for i, q := range []bool{true, false, false} {
