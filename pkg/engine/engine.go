@@ -106,6 +106,11 @@ type Options struct {
 	InitialSync bool
 	// AllowDisables releases disables the threshold gate would stage.
 	AllowDisables bool
+	// Reconcile lists every GoTo account, as a full sync does, and plans
+	// each owned account from what GoTo holds, so that changes made in GoTo
+	// outside g2msync are repaired or reported (plan.Input.Reconcile); the
+	// directory is read as on any cycle. plan.Begin says when it is due.
+	Reconcile bool
 	// Stop, when closed, ends the cycle after the change in flight.
 	Stop <-chan struct{}
 	// AdoptOnly records ownership of the GoTo accounts that match in-scope
@@ -247,6 +252,9 @@ func mode(o Options) string {
 	if o.InitialSync {
 		m = append(m, "initial-sync")
 	}
+	if o.Reconcile {
+		m = append(m, "reconcile")
+	}
 	if o.AllowDisables {
 		m = append(m, "allow-disables")
 	}
@@ -299,6 +307,9 @@ type cycle struct {
 	tried     int                // changes whose call was made
 	systemic  int                // failures of the kind that concern GoTo, not one person
 	listed    []gotomeeting.User // every GoTo account, once listed this cycle
+	// drifted are the people whose drift the cycle repairs, until their
+	// repair is committed (state.Cycle.Reconcile).
+	drifted map[string]bool
 	// mu guards the cycle's bookkeeping (counts, errors, commits) while
 	// changes are in flight together.
 	mu sync.Mutex
@@ -369,6 +380,19 @@ func (c *cycle) summarisePlan(p *plan.Plan) {
 	cy.InScope, cy.Owned = p.InScope, p.Owned
 	for _, ch := range p.Changes {
 		cy.Planned[string(ch.Kind)]++
+	}
+	if p.Reconciled {
+		cy.Reconcile = &state.Reconcile{Drifted: len(p.Drift)}
+		for _, d := range p.Drift {
+			if d.Held {
+				cy.Reconcile.Reported++
+				continue
+			}
+			if c.drifted == nil {
+				c.drifted = map[string]bool{}
+			}
+			c.drifted[d.EntraID] = true
+		}
 	}
 	cy.Skipped = len(p.Skips)
 	cy.Staged = len(p.Staged)

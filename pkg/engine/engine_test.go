@@ -949,3 +949,42 @@ func TestCycleReportsGoTo429sAndPace(t *testing.T) {
 		t.Errorf("unpaced reader: cycle %+v", res.Cycle)
 	}
 }
+
+// A reconcile lists GoTo on a regular cycle, repairs the owned accounts
+// changed there by hand and leaves unmanaged accounts alone; the cycle
+// counts what it found. Without it, the same cycle sees nothing.
+func TestReconcileRepairsDriftAndCountsIt(t *testing.T) {
+	for _, policy := range []plan.DriftPolicy{plan.DriftRepair, plan.DriftReport} {
+		t.Run(string(policy), func(t *testing.T) {
+			h := newHarness(t, 3)
+			h.policy.Drift = policy
+			h.mustRun(Options{InitialSync: true})
+			byEmail := func(e string) *gotomeeting.User { return h.target.byEmail(e) }
+			byEmail("user0000@contoso.com").LastName = "Edited"
+			byEmail("user0001@contoso.com").Licenses = nil
+			h.target.users["555"] = &gotomeeting.User{Key: "555", Email: "outsider@contoso.com", LastName: "Mine"}
+			h.target.reset()
+			if res := h.mustRun(Options{}); res.Cycle.Reconcile != nil || h.target.writes() != 0 {
+				t.Fatalf("a regular cycle found drift: %+v, %d writes", res.Cycle.Reconcile, h.target.writes())
+			}
+			res := h.mustRun(Options{Reconcile: true})
+			want := &state.Reconcile{Drifted: 2, Repaired: 2}
+			if policy == plan.DriftReport {
+				want = &state.Reconcile{Drifted: 2, Reported: 2}
+			}
+			if d := cmp.Diff(want, res.Cycle.Reconcile); d != "" {
+				t.Errorf("reconcile (-want +got):\n%s", d)
+			}
+			if res.Cycle.Mode != "reconcile" {
+				t.Errorf("mode %q", res.Cycle.Mode)
+			}
+			repaired := byEmail("user0000@contoso.com").LastName == "S" && len(byEmail("user0001@contoso.com").Licenses) == 1
+			if repaired != (policy == plan.DriftRepair) {
+				t.Errorf("repaired %v under %s: %+v %+v", repaired, policy, byEmail("user0000@contoso.com"), byEmail("user0001@contoso.com"))
+			}
+			if u := h.target.users["555"]; u.LastName != "Mine" {
+				t.Errorf("an unmanaged account was touched: %+v", u)
+			}
+		})
+	}
+}

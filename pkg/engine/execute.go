@@ -494,6 +494,12 @@ func (c *cycle) commit(os ...state.Outcome) bool {
 // records' states (Result.Owned). Callers hold c.mu where changes run
 // together.
 func (c *cycle) committed(os []state.Outcome) {
+	for _, o := range os {
+		if c.drifted[o.EntraID] && o.Audit.Result == state.ResultSuccess {
+			delete(c.drifted, o.EntraID)
+			c.res.Cycle.Reconcile.Repaired++
+		}
+	}
 	if c.owned == nil {
 		return
 	}

@@ -80,7 +80,7 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 		pol.Mode = plan.ModeAdoptOnly
 	}
 	in := plan.Input{Accounts: accounts, Records: records, Policy: pol, AllowDisables: c.opts.AllowDisables,
-		Failures: failures, Approvals: approvals, Now: c.e.now(), Only: only, Intents: intents}
+		Failures: failures, Approvals: approvals, Now: c.e.now(), Only: only, Intents: intents, Reconcile: c.opts.Reconcile && !c.opts.InitialSync}
 	if err := c.readGoTo(ctx, &in, plan.Need(in)); err != nil {
 		return plan.Input{}, err
 	}
@@ -245,13 +245,14 @@ func toPlanFailure(f state.Failure) plan.Failure {
 		FirstAt: f.FirstAt, NextAttempt: f.NextAttempt, Quarantined: f.Quarantined, LastError: f.LastError}
 }
 
-// readGoTo reads what the plan needs from GoTo. A full sync lists every
-// account, refreshes every owned record from the list and reads seats. Any
+// readGoTo reads what the plan needs from GoTo. A full sync or a reconcile
+// lists every account, refreshes every owned record from the list and
+// reads seats. Any
 // other cycle lists every account too when that costs fewer calls than
 // looking up each address and reading each account a disable may touch
 // (a mass unassignment), and otherwise makes those calls.
 func (c *cycle) readGoTo(ctx context.Context, in *plan.Input, need plan.Needs) error {
-	full := c.opts.InitialSync
+	full := c.opts.InitialSync || c.opts.Reconcile
 	if !need.Licenses && !full {
 		return c.readAccounts(ctx, in, need, full)
 	}
@@ -405,7 +406,7 @@ func (c *cycle) observeIntents(ctx context.Context, records []plan.Record) ([]pl
 	// A whole batch of intents is cheaper to settle from one list of every
 	// account (which an initial sync needs anyway) than by one lookup each.
 	var byEmail map[string][]gotomeeting.User
-	if c.opts.InitialSync || len(stored) > lookupLimit {
+	if c.opts.InitialSync || c.opts.Reconcile || len(stored) > lookupLimit {
 		all, err := c.listUsers(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("recover %d interrupted changes: %w", len(stored), err)

@@ -75,6 +75,7 @@ func drawWorld(t *rapid.T, h *harness) {
 	h.policy.MaxDisables = rapid.IntRange(-1, 3).Draw(t, "maxDisables")
 	h.policy.MaxDisablesPercent = 100
 	h.policy.Retry = plan.RetryPolicy{QuarantineAfter: rapid.IntRange(1, 3).Draw(t, "quarantineAfter")}
+	h.policy.Drift = rapid.SampledFrom([]plan.DriftPolicy{plan.DriftRepair, plan.DriftReport}).Draw(t, "drift")
 	h.target.seats["1001"] = rapid.IntRange(0, n+2).Draw(t, "seats")
 	for i := range n { // accounts that exist before g2msync: adopted
 		if rapid.IntRange(0, 3).Draw(t, "preexisting") == 0 {
@@ -111,15 +112,20 @@ func drawWorld(t *rapid.T, h *harness) {
 		h.src.add(fmt.Sprintf("h%04d", i), fmt.Sprintf("hire%04d@contoso.com", i))
 	}
 	// ... and GoTo edited by hand: super users granted, accounts deleted,
-	// licences added, an unmanaged account holding a new hire's address.
+	// licences added or removed, names edited, an unmanaged account holding
+	// a new hire's address.
 	for _, u := range sortedUsers(h) {
-		switch rapid.IntRange(0, 7).Draw(t, "gotoEdit") {
+		switch rapid.IntRange(0, 9).Draw(t, "gotoEdit") {
 		case 0:
 			u.AdminRoles = append(u.AdminRoles, gotomeeting.RoleSuperUser)
 		case 1:
 			delete(h.target.users, u.Key)
 		case 2:
 			u.Licenses = append(slices.Clone(u.Licenses), "2002")
+		case 3:
+			u.Licenses = nil
+		case 4:
+			u.LastName = "Edited in GoTo"
 		}
 	}
 	if rapid.Bool().Draw(t, "squatter") {
@@ -198,19 +204,29 @@ func TestPropertyPlanIsWhatAConcurrentRunAttempts(t *testing.T) { planIsWhatTheR
 
 func planIsWhatTheRunAttempts(t *testing.T, inFlight int) {
 	recovered := 0 // worlds whose plan recorded interrupted changes
+	drifted := 0   // worlds whose reconcile found drift
 	defer func() {
 		// About a quarter of the worlds do; none would mean the property
 		// no longer covers recovery.
-		t.Logf("%d worlds settled interrupted changes", recovered)
+		t.Logf("%d worlds settled interrupted changes, %d reconciled drift", recovered, drifted)
 		if recovered == 0 && !t.Failed() {
 			t.Error("no world settled an interrupted change: drawInterrupted no longer reaches the plan")
+		}
+		if drifted == 0 && !t.Failed() {
+			t.Error("no reconcile found drift: the property no longer covers reconciles")
 		}
 	}()
 	rapid.Check(t, func(rt *rapid.T) {
 		h := newHarness(t, 0)
 		h.inFlight = inFlight
 		drawWorld(rt, h)
-		opts := Options{InitialSync: rapid.Bool().Draw(rt, "initialSync"), AllowDisables: rapid.Bool().Draw(rt, "allowDisables")}
+		opts := Options{AllowDisables: rapid.Bool().Draw(rt, "allowDisables")}
+		switch rapid.IntRange(0, 2).Draw(rt, "cycle") {
+		case 1:
+			opts.InitialSync = true
+		case 2:
+			opts.Reconcile = true
+		}
 		now := h.now
 
 		h.target.reset()
@@ -236,6 +252,10 @@ func planIsWhatTheRunAttempts(t *testing.T, inFlight int) {
 		if len(res.Plan.Recovered) > 0 && res.Plan.Abort == "" {
 			recovered++
 			checkRecovered(rt, h, res.Plan)
+		}
+		if len(res.Plan.Drift) > 0 {
+			drifted++
+			checkDrift(rt, h.policy.Drift, res.Plan)
 		}
 		log := h.target.log
 		first := slices.IndexFunc(log, isWrite)
@@ -279,6 +299,18 @@ func planIsWhatTheRunAttempts(t *testing.T, inFlight int) {
 			rt.Fatalf("the run's calls differ from the plan's changes (-plan +run), run error %v:\n%s", runErr, d)
 		}
 	})
+}
+
+// checkDrift checks that a reconcile under goto.drift: report applies no
+// change to an account it found drifted, and that under repair each repair
+// is not held (it may still wait for seats, a back-off or approval).
+func checkDrift(rt *rapid.T, policy plan.DriftPolicy, p *plan.Plan) {
+	for _, d := range p.Drift {
+		in := slices.ContainsFunc(p.Changes, func(ch plan.Change) bool { return ch.EntraID == d.EntraID })
+		if d.Held != (policy == plan.DriftReport) || (in && d.Held) {
+			rt.Fatalf("drift of %s under %s: held %v, in the changes %v", d.EntraID, policy, d.Held, in)
+		}
+	}
 }
 
 // checkRecovered checks that what the plan recorded of interrupted changes
