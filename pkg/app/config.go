@@ -52,6 +52,7 @@ func policy(c *config.Config, m *mapping.Mapper) plan.Policy {
 		ManagedLicenses:    m.ManagedLicenses(),
 		ManagedAdminRoles:  m.ManagedAdminRoles(),
 		Retry:              retryPolicy(c),
+		Drift:              plan.DriftPolicy(c.GoTo.Drift),
 	}
 	for name, fm := range c.Mapping {
 		if f, ok := plan.ParseField(name); ok && fm.CreateOnly {

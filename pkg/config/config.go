@@ -140,6 +140,13 @@ type GoTo struct {
 	// renames aside) are sent at once,
 	// so that the rate limit, not GoTo's latency, bounds a cycle.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// ReconcileInterval is the longest time between two cycles that list
+	// every GoTo account to find accounts changed there outside g2msync
+	// (drift); 0 never reconciles.
+	ReconcileInterval Duration `yaml:"reconcile_interval"`
+	// Drift is what a reconcile does with drift: repair (the default) or
+	// report.
+	Drift string `yaml:"drift"`
 }
 
 // Role is what one app role gives.
@@ -198,6 +205,8 @@ func Default() *Config {
 			Timeout:            Duration(30 * time.Second),
 			MaxRetries:         4,
 			MaxInFlight:        4,
+			ReconcileInterval:  Duration(24 * time.Hour),
+			Drift:              "repair",
 		},
 		Mapping: map[string]FieldMapping{
 			"email":     {Expr: "mail ?? userPrincipalName"},

@@ -153,6 +153,8 @@ func TestEveryProblemNamesItsKey(t *testing.T) {
 		{"negative full read interval", "entra: { full_read_interval: -1h }", nil, "entra.full_read_interval", "0 (a full read every cycle) or positive"},
 		{"plain http api", "goto: { api_base_url: 'http://api.getgo.com/admin/rest/v1' }", nil, "goto.api_base_url", "want https"},
 		{"rate above GoTo's limit", "goto: { rate_limit_per_second: 50 }", nil, "goto.rate_limit_per_second", "at most 10"},
+		{"negative reconcile interval", "goto: { reconcile_interval: -1h }", nil, "goto.reconcile_interval", "0 (never reconcile) or positive"},
+		{"drift policy", "goto: { drift: fix }", nil, "goto.drift", `unknown drift policy "fix" (want repair or report)`},
 		{"batch size", "goto: { create_batch_size: 0 }", nil, "goto.create_batch_size", "between 1 and 500"},
 		{"account key", "goto: { account_key: acme }", nil, "goto.account_key", "numeric account key"},
 		{"duration", "goto: { timeout: soon }", nil, "goto.timeout", "want a duration"},

@@ -266,6 +266,12 @@ func validateGoTo(g *GoTo, p *Problems) {
 	if g.MaxInFlight < 1 || g.MaxInFlight > 16 {
 		p.Add("goto.max_in_flight", "must be between 1 and 16, got %d", g.MaxInFlight)
 	}
+	if g.ReconcileInterval < 0 {
+		p.Add("goto.reconcile_interval", "must be 0 (never reconcile) or positive, got %s", g.ReconcileInterval.D())
+	}
+	if _, err := plan.ParseDriftPolicy(g.Drift); err != nil {
+		p.Add("goto.drift", "%v", err)
+	}
 	if g.MaxRetries < 0 || g.MaxRetries > 10 {
 		p.Add("goto.max_retries", "must be between 0 and 10, got %d", g.MaxRetries)
 	}
