@@ -59,12 +59,18 @@ func (s *Service) Cycle(ctx context.Context, opts engine.Options) (*Report, erro
 	if !start.Run {
 		return &Report{Paused: paused}, nil
 	}
-	opts.InitialSync = start.Full
+	opts.InitialSync, opts.Reconcile = start.Full, start.Reconcile
 	s.rt.tokens.set(st)
 	defer s.rt.tokens.set(nil)
+	began := s.now()
 	res, err := s.engine(st, false).Run(ctx, opts)
 	if start.Settle && err == nil {
 		if cerr := st.RequestFullSync(nil); cerr != nil {
+			return nil, cerr
+		}
+	}
+	if (start.Full || start.Reconcile) && !opts.AdoptOnly && reconciled(res, err) {
+		if cerr := st.SetReconciled(state.Reconciled{At: began, CycleID: res.CycleID}); cerr != nil {
 			return nil, cerr
 		}
 	}
@@ -81,10 +87,20 @@ func (s *Service) Cycle(ctx context.Context, opts engine.Options) (*Report, erro
 	return rep, err
 }
 
+// reconciled says whether a cycle that listed every GoTo account counts
+// as the last reconcile: it ran to its end and no change failed, so every
+// drift it found was repaired, reported, or waits for a cause status shows
+// (seats, approval). A failed repair is not retried from the state file,
+// which does not show the drift: the next cycle reconciles again.
+func reconciled(res *engine.Result, err error) bool {
+	return err == nil && res != nil && len(res.Errors) == 0 && len(res.Cycle.Failed) == 0
+}
+
 // pauseAndRequest is what plan.Begin reads of the state file.
 type pauseAndRequest interface {
 	Paused() (*state.Pause, error)
 	FullSyncRequested() (*state.FullSyncRequest, error)
+	LastReconciled() (*state.Reconciled, error)
 }
 
 // begin reads the pause and any full-sync request from st (nil: no state
@@ -92,8 +108,9 @@ type pauseAndRequest interface {
 func (s *Service) begin(st pauseAndRequest, opts engine.Options) (plan.Start, *state.Pause, error) {
 	o := plan.Opening{DryRun: opts.DryRun, AdoptOnly: opts.AdoptOnly, InitialSync: opts.InitialSync}
 	if st == nil {
-		return plan.Begin(o), nil, nil
+		return plan.Begin(o), nil, nil // nothing is owned yet: no drift to find
 	}
+	o.ReconcileEvery, o.Now = s.rt.cfg.GoTo.ReconcileInterval.D(), s.now()
 	p, err := st.Paused()
 	if err != nil {
 		return plan.Start{}, nil, err
@@ -110,6 +127,13 @@ func (s *Service) begin(st pauseAndRequest, opts engine.Options) (plan.Start, *s
 		if !opts.AdoptOnly {
 			s.log().Info("full sync requested", "by", full.By, "at", full.At)
 		}
+	}
+	last, err := st.LastReconciled()
+	if err != nil {
+		return plan.Start{}, nil, err
+	}
+	if last != nil {
+		o.Reconciled = last.At
 	}
 	return plan.Begin(o), p, nil
 }
@@ -133,7 +157,7 @@ func (s *Service) dryRun(ctx context.Context, opts engine.Options) (*Report, err
 		if err != nil {
 			return nil, err
 		}
-		opts.InitialSync, rep.Paused = start.Full, paused
+		opts.InitialSync, opts.Reconcile, rep.Paused = start.Full, start.Reconcile, paused
 		s.rt.tokens.set(st)
 		defer s.rt.tokens.set(nil)
 		store = readOnlyStore{st}

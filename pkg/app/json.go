@@ -51,6 +51,41 @@ type JSONPlan struct {
 	Staged      []JSONChange `json:"staged"`
 	Deferred    []JSONChange `json:"deferred"`
 	Skips       []JSONChange `json:"skips"`
+	// Reconcile is set when the plan listed every GoTo account to find
+	// drift; Drift are the accounts it found changed outside g2msync.
+	Reconcile bool        `json:"reconcile,omitempty"`
+	Drift     []JSONDrift `json:"drift,omitempty"`
+}
+
+// JSONDrift is an owned account changed in GoTo outside g2msync: what GoTo
+// holds against what g2msync recorded (old), and the change that repairs
+// it, held (not applied) under goto.drift: report.
+type JSONDrift struct {
+	EntraID    string           `json:"entra_id"`
+	UPN        string           `json:"upn,omitempty"`
+	GoToKey    string           `json:"goto_key"`
+	Deleted    bool             `json:"deleted,omitempty"`
+	Suspended  bool             `json:"suspended,omitempty"`
+	Fields     []JSONField      `json:"fields,omitempty"`
+	Licenses   *plan.ListChange `json:"licenses,omitempty"`
+	AdminRoles *plan.ListChange `json:"admin_roles,omitempty"`
+	Repair     JSONChange       `json:"repair"`
+	Held       bool             `json:"held,omitempty"`
+}
+
+// JSONDrifts gives the JSON shape of ds.
+func JSONDrifts(ds []plan.Drift) []JSONDrift {
+	out := make([]JSONDrift, 0, len(ds))
+	for i := range ds {
+		d := &ds[i]
+		j := JSONDrift{EntraID: d.EntraID, UPN: d.UPN, GoToKey: d.GoToKey, Deleted: d.Deleted, Suspended: d.Suspended,
+			Licenses: d.Licenses, AdminRoles: d.AdminRoles, Repair: JSONChanges([]plan.Change{d.Repair})[0], Held: d.Held}
+		for _, f := range d.Fields {
+			j.Fields = append(j.Fields, JSONField{Name: f.Field.String(), Old: f.Old, New: f.New})
+		}
+		out = append(out, j)
+	}
+	return out
 }
 
 // JSONChanges gives the JSON shape of cs.

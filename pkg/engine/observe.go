@@ -247,10 +247,9 @@ func toPlanFailure(f state.Failure) plan.Failure {
 
 // readGoTo reads what the plan needs from GoTo. A full sync or a reconcile
 // lists every account, refreshes every owned record from the list and
-// reads seats. Any
-// other cycle lists every account too when that costs fewer calls than
-// looking up each address and reading each account a disable may touch
-// (a mass unassignment), and otherwise makes those calls.
+// reads seats. Any other cycle lists every account too when that costs
+// fewer calls than looking up each address and reading each account a
+// disable may touch (a mass unassignment), and otherwise makes those calls.
 func (c *cycle) readGoTo(ctx context.Context, in *plan.Input, need plan.Needs) error {
 	full := c.opts.InitialSync || c.opts.Reconcile
 	if !need.Licenses && !full {

@@ -31,6 +31,7 @@ func PlanText(w io.Writer, p *plan.Plan, limit int) error {
 		}
 		tw.Flush()
 	}
+	writeDrift(w, p)
 	if len(p.Changes) == 0 && len(p.Staged) == 0 {
 		fmt.Fprintln(w, "\nNothing to change.")
 	} else {
@@ -87,6 +88,57 @@ func PlanText(w io.Writer, p *plan.Plan, limit int) error {
 		fmt.Fprintf(w, "Staged: %s\n", r)
 	}
 	return nil
+}
+
+// writeDrift says that the plan reconciles (lists every GoTo account), and
+// which owned accounts it found changed in GoTo outside g2msync, with the
+// repair each gets, or that under goto.drift: report the repair is only
+// shown.
+func writeDrift(w io.Writer, p *plan.Plan) {
+	if !p.Reconciled {
+		return
+	}
+	fmt.Fprintf(w, "\nReconcile (goto.reconcile_interval has passed): every GoTo account listed; %s.\n", Plural(len(p.Drift), "account")+" changed in GoTo outside g2msync")
+	if len(p.Drift) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USER\tGOTO KEY\tIN GOTO NOW\tREPAIR")
+	held := 0
+	for i := range p.Drift {
+		d := &p.Drift[i]
+		repair := string(d.Repair.Kind)
+		if d.Held {
+			repair, held = "not applied (goto.drift: report): "+repair, held+1
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", Safe(FirstNonEmpty(d.UPN, d.EntraID)), Dash(d.GoToKey), Safe(DriftText(d)), repair)
+	}
+	tw.Flush()
+	if held > 0 {
+		fmt.Fprintln(w, "goto.drift is report: nothing is written to these accounts; repair them in GoTo Admin, or set goto.drift: repair.")
+	}
+}
+
+// DriftText says in one line how GoTo holds an account otherwise than
+// g2msync recorded.
+func DriftText(d *plan.Drift) string {
+	if d.Deleted {
+		return "deleted in GoTo"
+	}
+	var parts []string
+	if d.Suspended {
+		parts = append(parts, "suspended by g2msync, but holds licences or admin roles again")
+	}
+	for _, f := range d.Fields {
+		parts = append(parts, fmt.Sprintf("%s: %s, was %s", f.Field, Dash(f.New), Dash(f.Old)))
+	}
+	if d.Licenses != nil {
+		parts = append(parts, fmt.Sprintf("licences: %s, was %s", Dash(strings.Join(d.Licenses.New, ",")), Dash(strings.Join(d.Licenses.Old, ","))))
+	}
+	if d.AdminRoles != nil {
+		parts = append(parts, fmt.Sprintf("admin roles: %s, was %s", Dash(strings.Join(d.AdminRoles.New, ",")), Dash(strings.Join(d.AdminRoles.Old, ","))))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // writeDeferred prints the changes that wait, grouped by what they wait
@@ -209,7 +261,8 @@ func PlanJSON(w io.Writer, p *plan.Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(app.JSONPlan{InScope: p.InScope, Owned: p.Owned, OwnedActive: p.OwnedActive, Abort: p.Abort,
-		Changes: app.JSONChanges(p.Changes), Staged: app.JSONChanges(p.Staged), Deferred: app.JSONChanges(p.Deferred), Skips: app.JSONChanges(p.Skips)})
+		Changes: app.JSONChanges(p.Changes), Staged: app.JSONChanges(p.Staged), Deferred: app.JSONChanges(p.Deferred), Skips: app.JSONChanges(p.Skips),
+		Reconcile: p.Reconciled, Drift: app.JSONDrifts(p.Drift)})
 }
 
 // PausedNote says, above a plan, that provisioning is paused, so that the

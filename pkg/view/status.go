@@ -37,6 +37,12 @@ func Status(w io.Writer, s *app.Status) error {
 		if last.Read != "" {
 			fmt.Fprintf(w, "Last directory read: %s\n", Safe(last.Read))
 		}
+		for _, c := range s.Cycles {
+			if c.Reconcile != nil {
+				fmt.Fprintf(w, "Last reconcile (every GoTo account listed): %s, %s\n", c.Start.UTC().Format("2006-01-02 15:04"), ReconcileText(c.Reconcile))
+				break
+			}
+		}
 		if last.Error != "" {
 			fmt.Fprintf(w, "Last cycle error: %s\n", Safe(last.Error))
 		}
@@ -127,6 +133,27 @@ func Calls(m map[string]int64, goto429s int64) string {
 	return out
 }
 
+// ReconcileText says what a reconcile found: "reconciled: 2 drifted,
+// repaired", or how many were repaired, reported or still wait.
+func ReconcileText(r *state.Reconcile) string {
+	switch {
+	case r.Drifted == 0:
+		return "reconciled: no drift"
+	case r.Reported == r.Drifted:
+		return fmt.Sprintf("reconciled: %d drifted, reported (goto.drift: report), not written", r.Drifted)
+	case r.Repaired == r.Drifted:
+		return fmt.Sprintf("reconciled: %d drifted, repaired", r.Drifted)
+	}
+	s := fmt.Sprintf("reconciled: %d drifted, %d repaired", r.Drifted, r.Repaired)
+	if r.Reported > 0 {
+		s += fmt.Sprintf(", %d reported", r.Reported)
+	}
+	if n := r.Drifted - r.Repaired - r.Reported; n > 0 {
+		s += fmt.Sprintf(", %d not repaired yet (failed, deferred or staged)", n)
+	}
+	return s
+}
+
 // CycleSummary prints what a cycle did, in a few lines.
 func CycleSummary(w io.Writer, res *engine.Result) {
 	c := res.Cycle
@@ -135,6 +162,9 @@ func CycleSummary(w io.Writer, res *engine.Result) {
 		c.InScope, c.Owned, CountsOrNone(c.Applied), CountsOrNone(c.Failed), c.Deferred, c.Skipped, c.Staged, callsOrNone(c.Calls), paceNote(c))
 	if c.Read != "" {
 		fmt.Fprintf(w, "  directory read %s\n", Safe(c.Read))
+	}
+	if r := c.Reconcile; r != nil {
+		fmt.Fprintf(w, "  %s\n", ReconcileText(r))
 	}
 	if c.Error != "" {
 		fmt.Fprintf(w, "  %s\n", Safe(c.Error))
