@@ -73,26 +73,10 @@ func TestNotificationsAndSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := daemon.New(daemon.Options{Schedule: "@every 1s", Cycle: a.cycle, Listen: listen, Logger: a.log, Metrics: a.metrics,
+	d, sig, done := startDaemon(t, daemon.Options{Schedule: "@every 1s", Cycle: a.cycle, Listen: listen, Logger: a.log, Metrics: a.metrics,
 		Tracker: tracker, StatusURL: "http://" + listen + "/status", Backoff: []time.Duration{0, 2 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := make(chan os.Signal, 1)
-	done := make(chan struct{})
-	go func() { d.Run(context.Background(), sig); close(done) }()
 	defer func() { sig <- syscall.SIGTERM; <-done }()
-
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; mails: %v\nstatus: %+v", what, subjects(smtpSrv), d.Status())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	waitFor := mailWaiter(t, smtpSrv, d)
 	mailed := func(subject string) func() bool {
 		return func() bool { return strings.Contains(strings.Join(subjects(smtpSrv), "\n"), subject) }
 	}
@@ -203,6 +187,33 @@ func TestNotificationsAndSecrets(t *testing.T) {
 		}
 	}
 	t.Logf("scanned %d bytes of logs, endpoints, reports, mails and errors for %d secrets", len(all), len(secrets))
+}
+
+// startDaemon runs a daemon until a signal on sig; done closes when it
+// has stopped.
+func startDaemon(t *testing.T, opts daemon.Options) (*daemon.Daemon, chan os.Signal, chan struct{}) {
+	t.Helper()
+	d, err := daemon.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	go func() { d.Run(context.Background(), sig); close(done) }()
+	return d, sig, done
+}
+
+// mailWaiter returns a wait for a condition, which fails the test after 30
+// seconds naming the mails sent and the daemon's status.
+func mailWaiter(t *testing.T, s *smtpsim.Server, d *daemon.Daemon) func(what string, cond func() bool) {
+	return func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; mails: %v\nstatus: %+v", what, subjects(s), d.Status())
+			}
+		}
+	}
 }
 
 func subjects(s *smtpsim.Server) []string {

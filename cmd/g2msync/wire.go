@@ -140,5 +140,9 @@ func (a *app) tracker() (*notify.Tracker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	return notify.NewTracker(m.Send, n.FailedCycles, a.log), nil
+	t := notify.NewTracker(m.Send, n.FailedCycles, a.log)
+	if t.SeatsFreeBelow, err = notify.ParseSeatsThreshold(n.SeatsFreeBelow); err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	return t, nil
 }

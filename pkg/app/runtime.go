@@ -169,7 +169,8 @@ func (s *Service) engine(st engine.Store, dryRun bool) *engine.Engine {
 	e := &engine.Engine{Source: rt.dir, Mapper: rt.mapper, Reader: rt.gotoc, Store: st, Policy: policy(rt.cfg, rt.mapper),
 		FullReadInterval: rt.cfg.Entra.FullReadInterval.D(), Pictures: rt.pictures, BatchSize: rt.cfg.GoTo.CreateBatchSize,
 		InFlight: rt.cfg.GoTo.MaxInFlight, SuppressEmail: rt.cfg.GoTo.SuppressWelcomeEmail, Logger: s.log(),
-		Calls: rt.metrics.Calls, Progress: s.Progress}
+		ReadSeats: rt.cfg.Notify.SeatsFreeBelow != "",
+		Calls:     rt.metrics.Calls, Progress: s.Progress}
 	if !dryRun {
 		e.Writer = rt.gotoc
 	}

@@ -65,6 +65,10 @@ type Notify struct {
 	To   []string `yaml:"to"`
 	// FailedCycles in a row make an incident.
 	FailedCycles int `yaml:"failed_cycles"`
+	// SeatsFreeBelow, a count ("10") or a share of a licence's seats
+	// ("5%"), opens an incident while a GoTo licence has fewer free seats;
+	// "" warns of nothing.
+	SeatsFreeBelow string `yaml:"seats_free_below"`
 }
 
 // SMTP is the mail server; an empty Host sends no mail.

@@ -155,6 +155,7 @@ func TestEveryProblemNamesItsKey(t *testing.T) {
 		{"rate above GoTo's limit", "goto: { rate_limit_per_second: 50 }", nil, "goto.rate_limit_per_second", "at most 10"},
 		{"negative reconcile interval", "goto: { reconcile_interval: -1h }", nil, "goto.reconcile_interval", "0 (never reconcile) or positive"},
 		{"drift policy", "goto: { drift: fix }", nil, "goto.drift", `unknown drift policy "fix" (want repair or report)`},
+		{"seats threshold", "notify: { seats_free_below: lots }", nil, "notify.seats_free_below", `want a count of seats above 0 (10) or a percentage (5%), got "lots"`},
 		{"batch size", "goto: { create_batch_size: 0 }", nil, "goto.create_batch_size", "between 1 and 500"},
 		{"account key", "goto: { account_key: acme }", nil, "goto.account_key", "numeric account key"},
 		{"duration", "goto: { timeout: soon }", nil, "goto.timeout", "want a duration"},

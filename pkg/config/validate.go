@@ -15,6 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/g2msync/g2msync/pkg/mapping"
+	"github.com/g2msync/g2msync/pkg/notify"
 	"github.com/g2msync/g2msync/pkg/plan"
 )
 
@@ -386,6 +387,9 @@ func httpsURL(p *Problems, key, v string, required bool) {
 }
 
 func validateNotify(n *Notify, p *Problems) {
+	if _, err := notify.ParseSeatsThreshold(n.SeatsFreeBelow); err != nil {
+		p.Add("notify.seats_free_below", "%v", err)
+	}
 	s := &n.SMTP
 	if s.Host == "" {
 		return // no mail

@@ -26,6 +26,7 @@ import (
 
 	"github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/engine"
+	"github.com/g2msync/g2msync/pkg/gotomeeting"
 	"github.com/g2msync/g2msync/pkg/logkey"
 	"github.com/g2msync/g2msync/pkg/metrics"
 	"github.com/g2msync/g2msync/pkg/notify"
@@ -456,6 +457,23 @@ func (d *Daemon) runCycle(ctx context.Context, cycle Cycle, stop chan struct{}) 
 	d.queueObservation(rep, err, outcome, end)
 }
 
+// seats turns the licences a cycle read into what the seats warning needs;
+// nil when it read none.
+func seats(lics []gotomeeting.License) []notify.Seats {
+	if lics == nil {
+		return nil
+	}
+	out := make([]notify.Seats, 0, len(lics))
+	for _, l := range lics {
+		name := l.Key
+		if l.Description != "" {
+			name = l.Description + " (" + l.Key + ")"
+		}
+		out = append(out, notify.Seats{Licence: name, Seats: l.Seats, Free: l.Free()})
+	}
+	return out
+}
+
 // queueObservation hands the cycle to the notification worker; mail never
 // delays the next cycle. The caller holds d.mu.
 func (d *Daemon) queueObservation(rep *Report, err error, outcome string, end time.Time) {
@@ -472,6 +490,7 @@ func (d *Daemon) queueObservation(rep *Report, err error, outcome string, end ti
 	if rep != nil {
 		if rep.Result != nil {
 			o.CycleID = rep.Result.CycleID
+			o.Seats = seats(rep.Result.Licenses)
 		}
 		o.AuthFailure, o.StageReason = rep.AuthFailure, rep.StageReason
 		for _, s := range rep.Staged {

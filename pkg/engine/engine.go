@@ -78,6 +78,10 @@ type Engine struct {
 	// Pictures, if set, keeps the last directory picture decoded from one
 	// cycle to the next in this process.
 	Pictures *PictureCache
+	// ReadSeats reads GoTo's licences every cycle, not only when a change
+	// may add one, so that Result.Licenses can warn before seats run out
+	// (notify.seats_free_below).
+	ReadSeats bool
 	// SuppressEmail asks GoTo not to send welcome emails to created users.
 	SuppressEmail bool
 	Logger        *slog.Logger
@@ -141,7 +145,10 @@ type Result struct {
 	Plan    *plan.Plan
 	// Found is what an on-demand cycle read of the people named.
 	Found *directory.Found
-	Cycle state.Cycle
+	// Licenses are GoTo's licences with their seats as the cycle read them,
+	// before its changes; nil when it did not read them.
+	Licenses []gotomeeting.License
+	Cycle    state.Cycle
 	// Errors are the changes that failed, with what to do about them.
 	Errors []*ChangeError
 	// Owned counts the owned accounts by state when the cycle ended: the

@@ -252,7 +252,7 @@ func toPlanFailure(f state.Failure) plan.Failure {
 // disable may touch (a mass unassignment), and otherwise makes those calls.
 func (c *cycle) readGoTo(ctx context.Context, in *plan.Input, need plan.Needs) error {
 	full := c.opts.InitialSync || c.opts.Reconcile
-	if !need.Licenses && !full {
+	if !need.Licenses && !full && !c.e.ReadSeats {
 		return c.readAccounts(ctx, in, need, full)
 	}
 	// The licences do not depend on the accounts: read them while the
@@ -284,6 +284,7 @@ func (c *cycle) readGoTo(ctx context.Context, in *plan.Input, need plan.Needs) e
 	case lerr != nil:
 		return fmt.Errorf("read GoTo licences: %w", lerr)
 	default:
+		c.res.Licenses = lics
 		in.Licenses = make([]plan.License, len(lics))
 		for i, l := range lics {
 			in.Licenses[i] = plan.License{Key: l.Key, Seats: l.Seats, Used: l.UserCount}

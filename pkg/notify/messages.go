@@ -16,6 +16,7 @@ const (
 	kindQuarantine
 	kindStaged
 	kindAccounts
+	kindSeats
 	numKinds
 )
 
@@ -45,6 +46,8 @@ func (k kind) String() string {
 		return "staged"
 	case kindAccounts:
 		return "accounts"
+	case kindSeats:
+		return "seats"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -136,6 +139,19 @@ func (k kind) opened(o Observation, failedCycles int, seen map[string]bool, grow
 	return subject, b.String()
 }
 
+// seatsOpened writes the mail for licences whose free seats fell below th.
+func seatsOpened(o Observation, th SeatsThreshold) (subject, body string) {
+	var b text
+	low := th.low(o)
+	subject = fmt.Sprintf("GoTo seats running low: %d %s below %s free", len(low), plural(len(low), "licence", "licences"), th)
+	b.para("In cycle %s (%s) these GoTo licences had fewer free seats than notify.seats_free_below (%s):", o.CycleID, when(o.Time), th)
+	b.list(low)
+	b.para("What it means: once a licence has no free seat, new hires and re-enabled people who need it are deferred (no call is made for them) until seats are added or freed.")
+	b.para("What to do: add seats in GoTo Admin, or free seats held by accounts that no longer need them. `%s` lists the people deferred for want of a seat.", cmdStatus)
+	b.footer(o)
+	return subject, b.String()
+}
+
 // resolved writes the mail for an incident whose condition no longer holds.
 func (k kind) resolved(o Observation, since time.Time) (subject, body string) {
 	var b text
@@ -153,6 +169,9 @@ func (k kind) resolved(o Observation, since time.Time) (subject, body string) {
 	case kindStaged:
 		subject = "Resolved: no disables wait for approval"
 		b.para("As of %s no disables are staged: they were released with `%s`, or the plan no longer includes them. Disables had waited since %s.", at, cmdRelease, orUnknown(since))
+	case kindSeats:
+		subject = "Resolved: GoTo licences have free seats again"
+		b.para("As of %s every GoTo licence has at least notify.seats_free_below free seats; seats had run low since %s.", at, orUnknown(since))
 	case kindAccounts:
 		subject = "Resolved: no accounts are quarantined"
 		b.para("As of %s no account is quarantined: each was retried, changed in Entra ID, or no longer needs a change. Accounts had been quarantined since %s.", at, orUnknown(since))

@@ -23,6 +23,9 @@ type Observation struct {
 	AuthFailure    string   // non-empty when the cycle failed because Entra or GoTo refused g2msync's credentials: what to do
 	Quarantined    []string // accounts quarantined after repeated failures
 	StatusURL      string   // e.g. http://127.0.0.1:9464/status, to put in mails; may be empty
+	// Seats are the GoTo licences' seats as the cycle read them; nil when
+	// it did not read them, which leaves the seats incident as it was.
+	Seats []Seats
 }
 
 // defaultFailedCycles is how many failed cycles in a row open the "failing"
@@ -58,6 +61,9 @@ type Tracker struct {
 	send         func(ctx context.Context, subject, body string) error
 	failedCycles int
 	log          *slog.Logger
+	// SeatsFreeBelow, when set, opens the "seats" incident while a
+	// licence's free seats are below it (notify.seats_free_below).
+	SeatsFreeBelow SeatsThreshold
 
 	mu        sync.Mutex
 	incidents [numKinds]incident
@@ -104,7 +110,10 @@ func (t *Tracker) Observe(ctx context.Context, o Observation) {
 // step advances one incident by one observation.
 func (t *Tracker) step(ctx context.Context, log *slog.Logger, k kind, o Observation) {
 	in := &t.incidents[k]
-	active := k.active(o, t.failedCycles)
+	if k == kindSeats && o.Seats == nil {
+		return // not read this cycle: nothing known either way
+	}
+	active := k.active(o, t.failedCycles) || (k == kindSeats && len(t.SeatsFreeBelow.low(o)) > 0)
 	switch {
 	case active && !in.open:
 		*in = incident{open: true, since: o.Time}
@@ -128,6 +137,9 @@ func (t *Tracker) step(ctx context.Context, log *slog.Logger, k kind, o Observat
 // and marks the incident notified only when the send succeeded.
 func (t *Tracker) deliver(ctx context.Context, log *slog.Logger, k kind, in *incident, o Observation, grown bool) {
 	subject, body := k.opened(o, t.failedCycles, in.users, grown)
+	if k == kindSeats {
+		subject, body = seatsOpened(o, t.SeatsFreeBelow)
+	}
 	if !t.try(ctx, log, k, subject, body) {
 		return
 	}

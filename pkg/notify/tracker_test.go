@@ -437,3 +437,56 @@ func TestTrackerBodiesAreComplete(t *testing.T) {
 		}
 	}
 }
+
+// The seats incident opens when a licence's free seats fall below
+// notify.seats_free_below, stays quiet while they stay low, is left as it
+// is by a cycle that did not read the seats, and clears when they recover.
+func TestTrackerSeatsFreeBelow(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ threshold string }{{"5"}, {"10%"}} {
+		t.Run(tc.threshold, func(t *testing.T) {
+			tr, box, _ := newTestTracker(t, 3)
+			th, err := ParseSeatsThreshold(tc.threshold)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr.SeatsFreeBelow = th
+			var c clock
+			seats := func(free int) func(*Observation) {
+				return func(o *Observation) {
+					o.Seats = []Seats{{Licence: "G2M Business (1001)", Seats: 50, Free: free}, {Licence: "G2M Pro (2002)", Seats: 10, Free: 10}}
+				}
+			}
+			tr.Observe(ctx, c.obs(seats(5)))
+			wantSubjects(t, "5 of 50 free", box.take())
+			tr.Observe(ctx, c.obs(seats(4)))
+			m := box.take()
+			wantSubjects(t, "4 of 50 free", m, "GoTo seats running low: 1 licence below "+tc.threshold+" free")
+			if len(m) == 1 {
+				wantBody(t, m[0], "G2M Business (1001): 4 of 50 seats free", "add seats in GoTo Admin")
+			}
+			tr.Observe(ctx, c.obs(seats(0)))
+			tr.Observe(ctx, c.obs(nil)) // a cycle that failed before reading seats
+			wantSubjects(t, "still low, then unknown", box.take())
+			tr.Observe(ctx, c.obs(seats(20)))
+			wantSubjects(t, "recovered", box.take(), "Resolved: GoTo licences have free seats again")
+		})
+	}
+}
+
+func TestParseSeatsThreshold(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want SeatsThreshold
+		err  bool
+	}{
+		{"", SeatsThreshold{}, false}, {"10", SeatsThreshold{Count: 10}, false}, {"5%", SeatsThreshold{Percent: 5}, false},
+		{" 2.5 % ", SeatsThreshold{Percent: 2.5}, false}, {"0", SeatsThreshold{}, true}, {"-1", SeatsThreshold{}, true},
+		{"150%", SeatsThreshold{}, true}, {"ten", SeatsThreshold{}, true},
+	} {
+		got, err := ParseSeatsThreshold(tc.in)
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("ParseSeatsThreshold(%q) = %+v, %v; want %+v, error %v", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
