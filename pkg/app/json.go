@@ -61,16 +61,16 @@ type JSONPlan struct {
 // holds against what g2msync recorded (old), and the change that repairs
 // it, held (not applied) under goto.drift: report.
 type JSONDrift struct {
-	EntraID    string           `json:"entra_id"`
-	UPN        string           `json:"upn,omitempty"`
-	GoToKey    string           `json:"goto_key"`
-	Deleted    bool             `json:"deleted,omitempty"`
-	Suspended  bool             `json:"suspended,omitempty"`
-	Fields     []JSONField      `json:"fields,omitempty"`
-	Licenses   *plan.ListChange `json:"licenses,omitempty"`
-	AdminRoles *plan.ListChange `json:"admin_roles,omitempty"`
-	Repair     JSONChange       `json:"repair"`
-	Held       bool             `json:"held,omitempty"`
+	EntraID    string      `json:"entra_id"`
+	UPN        string      `json:"upn,omitempty"`
+	GoToKey    string      `json:"goto_key"`
+	Deleted    bool        `json:"deleted,omitempty"`
+	Suspended  bool        `json:"suspended,omitempty"`
+	Fields     []JSONField `json:"fields,omitempty"`
+	Licenses   *JSONList   `json:"licenses,omitempty"`
+	AdminRoles *JSONList   `json:"admin_roles,omitempty"`
+	Repair     JSONChange  `json:"repair"`
+	Held       bool        `json:"held,omitempty"`
 }
 
 // JSONDrifts gives the JSON shape of ds.
@@ -79,7 +79,7 @@ func JSONDrifts(ds []plan.Drift) []JSONDrift {
 	for i := range ds {
 		d := &ds[i]
 		j := JSONDrift{EntraID: d.EntraID, UPN: d.UPN, GoToKey: d.GoToKey, Deleted: d.Deleted, Suspended: d.Suspended,
-			Licenses: d.Licenses, AdminRoles: d.AdminRoles, Repair: JSONChanges([]plan.Change{d.Repair})[0], Held: d.Held}
+			Licenses: jsonList(d.Licenses), AdminRoles: jsonList(d.AdminRoles), Repair: JSONChanges([]plan.Change{d.Repair})[0], Held: d.Held}
 		for _, f := range d.Fields {
 			j.Fields = append(j.Fields, JSONField{Name: f.Field.String(), Old: f.Old, New: f.New})
 		}

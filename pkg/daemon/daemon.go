@@ -442,7 +442,7 @@ func (d *Daemon) runCycle(ctx context.Context, cycle Cycle, stop chan struct{}) 
 			cr.GoToPace = rep.Result.Cycle.GoToPace
 			cr.Read = rep.Result.Cycle.Read
 			for _, l := range rep.Result.Licenses {
-				cr.Licenses = append(cr.Licenses, metrics.License{Key: l.Key, Seats: l.Seats, Used: l.Used})
+				cr.Licenses = append(cr.Licenses, metrics.License{Key: l.Key, Seats: l.Seats, Used: l.UserCount})
 			}
 		}
 		cr.OwnedActive, cr.OwnedDisabled = rep.OwnedActive, rep.OwnedDisabled

@@ -146,7 +146,9 @@ type Result struct {
 	// Found is what an on-demand cycle read of the people named.
 	Found *directory.Found
 	// Licenses are GoTo's licences with their seats as the cycle read them,
-	// before its changes; nil when it did not read them.
+	// before its changes; nil when it did not read them (a cycle reads them
+	// when a change may take a seat, on a full sync or reconcile, and every
+	// cycle when notify.seats_free_below is set).
 	Licenses []gotomeeting.License
 	Cycle    state.Cycle
 	// Errors are the changes that failed, with what to do about them.
@@ -157,10 +159,6 @@ type Result struct {
 	// Counting here spares a report reading 100,000 records again, which
 	// also maps every page of them into memory.
 	Owned *OwnedCounts
-	// Licenses are GoTo's licences with their seats, as the cycle read
-	// them; nil when it read none (a cycle reads them only when a change
-	// may take a seat, and on a full sync).
-	Licenses []plan.License
 }
 
 // OwnedCounts counts owned accounts by state.

@@ -289,7 +289,6 @@ func (c *cycle) readGoTo(ctx context.Context, in *plan.Input, need plan.Needs) e
 		for i, l := range lics {
 			in.Licenses[i] = plan.License{Key: l.Key, Seats: l.Seats, Used: l.UserCount}
 		}
-		c.res.Licenses = in.Licenses
 	}
 	return nil
 }
