@@ -196,6 +196,21 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// The migration demo: import Entra's job, fill in the licences, and the
+// initial sync adopts what the old job made and creates nothing.
+func TestDemoFromEntraJob(t *testing.T) {
+	code, out, errOut := runMain(t, nil, "demo", "--from-entra-job")
+	if code != ExitOK {
+		t.Fatalf("demo --from-entra-job: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"== Migrating: g2msync import entra-job", "WARN  Entra's job still provisions", "Not carried over (3)",
+		"0 enable, 228 adopt, 0 create; 3 left alone", "applied adopt:228;", "Done."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // status and report only read the state file: they demanded the Entra and
 // GoTo secrets (and a configuration valid in every other respect).
 func TestStatusAndReportNeedNoSecrets(t *testing.T) {

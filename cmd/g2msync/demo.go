@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
+	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/view"
 
 	"golang.org/x/term"
@@ -39,6 +42,11 @@ the planner, the safety gates and a real state file.
      disabled in Entra;
   3. plans and runs an incremental cycle that makes exactly those changes.
 
+With --from-entra-job it starts as a migration: the tenant has Entra's own
+GoToMeeting provisioning job, whose accounts exist in GoTo. The demo runs
+'g2msync import entra-job', fills in the licences 'check' lists, and the
+initial sync adopts every account the old job made and creates none.
+
 With --serve it then keeps the daemon running on the simulated tenant, with
 the web console, /status and /metrics on --listen, until Ctrl-C; it prints
 the console's address and a password for the operator "demo".`
@@ -50,6 +58,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:9464", "with --serve: address of /healthz, /readyz, /metrics and /status")
 	dir := fs.String("state-dir", "", "directory of the demo's state file (default: a temporary directory, removed at exit)")
 	latency := fs.Duration("latency", 0, "latency to add to every simulated call, e.g. 20ms")
+	fromJob := fs.Bool("from-entra-job", false, "start as a migration: the tenant has Entra's own GoToMeeting provisioning job, whose accounts exist in GoTo; import its configuration first")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -64,7 +73,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		stateDir = tmp
 	}
 	fmt.Fprintln(out, "Starting a simulated Entra tenant and GoTo account on loopback (HTTPS, throwaway CA) ...")
-	w, err := scenario.Start(scenario.Options{GraphLatency: *latency, GoToLatency: *latency})
+	w, err := scenario.Start(scenario.Options{GraphLatency: *latency, GoToLatency: *latency, EntraJob: *fromJob})
 	if err != nil {
 		return err
 	}
@@ -73,7 +82,11 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	fmt.Fprintf(out, "         groups Sales, Engineering and Support assigned as User; 12 people assigned directly as Admin;\n")
 	fmt.Fprintf(out, "         3 assigned with Default Access only; 4 group members disabled in Entra (%d people in all)\n", len(w.People))
 	fmt.Fprintf(out, "  GoTo:  account %s at %s, licence %s, a SUPER_USER admin (%s)\n", w.AccountKey, w.GoTo.URL(), w.LicenseKey, w.AdminEmail)
-	fmt.Fprintf(out, "         and 15 accounts that already exist for people in scope, their emails in other case\n\n")
+	if *fromJob {
+		fmt.Fprintf(out, "         and an account for everyone Entra's own provisioning job (%s) made\n\n", w.EntraJobID)
+	} else {
+		fmt.Fprintf(out, "         and 15 accounts that already exist for people in scope, their emails in other case\n\n")
+	}
 
 	listenAddr := ""
 	if *serve {
@@ -82,6 +95,11 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	cfg, err := config.Parse([]byte(w.ConfigYAML(filepath.Join(stateDir, "state.db"), listenAddr)), w.Environ())
 	if err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
+	}
+	if *fromJob {
+		if cfg, err = c.importDemoJob(ctx, w, cfg, stateDir); err != nil {
+			return err
+		}
 	}
 	demoPassword := ""
 	if *serve {
@@ -220,4 +238,36 @@ func demoOperator(cfg *config.Config, dir string) (string, error) {
 	}
 	cfg.Console.OperatorsFile = path
 	return pw, nil
+}
+
+// importDemoJob is the migration the demo shows with --from-entra-job:
+// `import entra-job` writes the configuration from Entra's job, then the
+// licences `check` would list are filled in, as an administrator pastes
+// them, and the demo goes on with that configuration.
+func (c *DemoCommand) importDemoJob(ctx context.Context, w *scenario.World, cfg *config.Config, dir string) (*config.Config, error) {
+	out := c.m.Stdout
+	file := filepath.Join(dir, "g2msync.yaml")
+	fmt.Fprintf(out, "== Migrating: g2msync import entra-job --output %s\n", file)
+	// The written file names the simulators' secrets by their variables,
+	// as a real one names its secret files: the import checks it loads
+	// with them.
+	saved := c.m.Environ
+	c.m.Environ = append(slices.Clone(saved), w.Environ()...)
+	err := c.m.importEntraJob(ctx, cfg, application.ImportRequest{}, file, false, appOptions{roots: w.CA.Pool()})
+	c.m.Environ = saved
+	if err != nil {
+		return nil, err
+	}
+	written, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "\n== Filling in the licences `g2msync check` lists: every role gets %s\n\n", w.LicenseKey)
+	filled := strings.ReplaceAll(string(written), "licenses: []", `licenses: ["`+w.LicenseKey+`"]`)
+	imported, err := config.Parse([]byte(filled), w.Environ())
+	if err != nil {
+		return nil, fmt.Errorf("the imported configuration: %w", err)
+	}
+	imported.Log = cfg.Log // the demo's quiet logging, not the daemon's
+	return imported, nil
 }
