@@ -27,7 +27,7 @@ type CheckCommand struct{ m *Main }
 const checkUsage = `usage: g2msync check [flags]
 
 Validates the configuration, then tests both connections the way the Entra
-portal's Test Connection does, one line per step with OK, WARN or FAIL and
+portal's Test Connection does, one line per step with OK, WARN, FAIL or SKIP and
 what to do. The configuration: each file a secret comes from (client
 secrets, tokens, passwords, the Entra certificate with its thumbprint and
 expiry, the TLS key, the console's operators) with who may read it and the
@@ -75,7 +75,7 @@ func (m *Main) check(ctx context.Context, cfg *config.Config, o appOptions) erro
 	return m.checkConnections(ctx, cfg, nil, o, m.checkConfig(cfg, nil))
 }
 
-// step prints one line of check: OK, WARN or FAIL, the step, the detail.
+// step prints one line of check: OK, WARN, FAIL or SKIP (not taken: a step it needs failed), the step, the detail.
 func (m *Main) step(status, name, detail string) {
 	fmt.Fprintf(m.Stdout, "%-5s %-38s %s\n", status, view.Safe(name), view.Safe(detail)) // names and GoTo's words are not ours
 }
@@ -151,7 +151,7 @@ func statusToken(cfg *config.Config) (status, detail string) {
 // checkConnections tests Entra, Graph, the state file and GoTo, after
 // failed steps of the configuration; it fails if any step did.
 func (m *Main) checkConnections(ctx context.Context, cfg *config.Config, pending config.Problems, o appOptions, failed int) error {
-	a, err := m.newApp(cfg, m.newLogger(cfg, m.Stderr), metrics.New(version), o)
+	a, err := m.newApp(cfg, m.quietLogger(cfg, m.Stderr), metrics.New(version), o)
 	if err != nil {
 		return err
 	}
@@ -161,6 +161,8 @@ func (m *Main) checkConnections(ctx context.Context, cfg *config.Config, pending
 		case !c.OK:
 			status = "FAIL"
 			failed++
+		case c.Skipped:
+			status = "SKIP"
 		case c.Warn:
 			status = "WARN"
 		}

@@ -33,7 +33,7 @@ func runCheck(t *testing.T, tw *testWorld) (int, string) {
 func line(out, name string) string {
 	for _, l := range strings.Split(out, "\n") {
 		rest := l
-		for _, status := range []string{"OK", "WARN", "FAIL"} {
+		for _, status := range []string{"OK", "WARN", "FAIL", "SKIP"} {
 			rest = strings.TrimPrefix(rest, status)
 		}
 		if strings.HasPrefix(strings.TrimLeft(rest, " "), name) {
@@ -100,6 +100,14 @@ func TestCheckReportsEachFailure(t *testing.T) {
 			l := line(out, tt.step)
 			if code != ExitFailure || !strings.HasPrefix(l, "FAIL") || !strings.Contains(l, tt.want) {
 				t.Errorf("exit %d, step %q = %q; want FAIL with %q\n%s", code, tt.step, l, tt.want, out)
+			}
+			if tt.step == "Entra sign-in" {
+				// The steps that needed the sign-in are listed, not dropped.
+				for _, step := range []string{"Graph permission User.Read.All", "Enterprise app", "Assignments", "Group members"} {
+					if l := line(out, step); !strings.HasPrefix(l, "SKIP") || !strings.Contains(l, "not checked: Entra sign-in failed") {
+						t.Errorf("step %q after a failed sign-in = %q, want SKIP\n%s", step, l, out)
+					}
+				}
 			}
 		})
 	}

@@ -441,3 +441,25 @@ func jsonProblems(path string, v any) []string {
 	}
 	return out
 }
+
+// A connection that fails says so once, in one line naming the host and
+// what to check: here the simulators' CA, which this process does not
+// trust, stands for a TLS-intercepting proxy. plan printed a JSON log line
+// and then the same 300-character SDK chain, with a literal "\n".
+func TestNetworkFailureIsOneLineOnce(t *testing.T) {
+	w, err := scenario.Start(scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 2}}, DirectAdmins: -1, DefaultAccess: -1,
+		Disabled: -1, PreExisting: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	cfg := filepath.Join(t.TempDir(), "g2msync.yaml")
+	if err := os.WriteFile(cfg, []byte(w.ConfigYAML(filepath.Join(filepath.Dir(cfg), "state.db"), "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runMain(t, w.Environ(), "plan", "--config", cfg)
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if code != ExitFailure || out != "" || len(lines) != 1 || !strings.Contains(errOut, "does not trust") || !strings.Contains(errOut, "127.0.0.1:") {
+		t.Errorf("plan with an untrusted server: exit %d, %d lines on stderr:\n%s", code, len(lines), errOut)
+	}
+}

@@ -83,7 +83,7 @@ func (c *ImportCommand) Run(ctx context.Context, args []string) error {
 
 // importEntraJob imports, writes output and prints what it did.
 func (m *Main) importEntraJob(ctx context.Context, cfg *config.Config, req application.ImportRequest, output string, force bool, o appOptions) error {
-	a, err := m.newApp(cfg, m.newLogger(cfg, m.Stderr), metrics.New(version), o)
+	a, err := m.newApp(cfg, m.quietLogger(cfg, m.Stderr), metrics.New(version), o)
 	if err != nil {
 		return err
 	}

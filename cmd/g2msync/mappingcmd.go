@@ -61,7 +61,7 @@ func (c *MappingCommand) Run(ctx context.Context, args []string) error {
 	if err := applySets(cfg, sets); err != nil {
 		return err
 	}
-	a, err := c.m.newApp(cfg, c.m.newLogger(cfg, c.m.Stderr), metrics.New(version), appOptions{})
+	a, err := c.m.newApp(cfg, c.m.quietLogger(cfg, c.m.Stderr), metrics.New(version), appOptions{})
 	if err != nil {
 		return err
 	}

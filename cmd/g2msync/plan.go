@@ -38,7 +38,7 @@ func (c *PlanCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := c.m.newApp(cfg, c.m.newLogger(cfg, c.m.Stderr), metrics.New(version), appOptions{})
+	a, err := c.m.newApp(cfg, c.m.quietLogger(cfg, c.m.Stderr), metrics.New(version), appOptions{})
 	if err != nil {
 		return err
 	}

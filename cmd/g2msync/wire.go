@@ -53,8 +53,24 @@ type appOptions struct {
 }
 
 func (m *Main) newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	return m.logger(cfg, w, slog.LevelDebug)
+}
+
+// quietLogger is the logger of a command a person runs and reads (plan,
+// explain, check, …): it prints what it found itself, and its error once,
+// so only warnings and errors are logged beside it, unless log.level asks
+// for debug.
+func (m *Main) quietLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	return m.logger(cfg, w, slog.LevelWarn)
+}
+
+// logger logs at log.level, but not below floor (debug: as configured).
+func (m *Main) logger(cfg *config.Config, w io.Writer, floor slog.Level) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	if level > slog.LevelDebug {
+		level = max(level, floor)
+	}
 	opts := &slog.HandlerOptions{Level: level}
 	text := cfg.Log.Format == "text"
 	if cfg.Log.Format == "auto" {

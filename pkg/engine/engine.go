@@ -238,7 +238,9 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	level := slog.LevelInfo
-	if err != nil {
+	if err != nil && !opts.DryRun {
+		// A dry run's caller reports its error (plan, explain): logged as
+		// an error too, a person would read it twice.
 		level = slog.LevelError
 	}
 	c.log.Log(ctx, level, "cycle finished", logkey.Outcome, c.res.Cycle.Outcome,

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/g2msync/g2msync/pkg/netfail"
 	"github.com/g2msync/g2msync/pkg/redact"
 )
 
@@ -319,6 +320,9 @@ func wordOAuthFailure(what string, err error) error {
 		if re.Response != nil && re.Response.StatusCode < 500 {
 			return fmt.Errorf("goto: %s: %w", what, err)
 		}
+	}
+	if line, ok := netfail.Describe(err); ok {
+		return fmt.Errorf("goto: %s: %s (%w)", what, line, ErrUnavailable)
 	}
 	return fmt.Errorf("goto: %s (%w): %w", what, ErrUnavailable, err)
 }

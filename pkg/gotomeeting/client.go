@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/g2msync/g2msync/pkg/netfail"
 	"github.com/g2msync/g2msync/pkg/redact"
 )
 
@@ -299,6 +300,9 @@ func (c *Client) do(ctx context.Context, r request) error {
 		sentinel := classify(status, code)
 		if status == 0 {
 			sentinel = ErrUnavailable // no reply at all: transport failure or timeout
+			if line, ok := netfail.Describe(cause); ok {
+				msg = line // the host and what to check, in one line
+			}
 		}
 		return &APIError{
 			Op: r.op, Method: r.method, Path: r.display, Status: status,

@@ -20,9 +20,28 @@ type Check struct {
 	OK   bool
 	// Warn, with OK, marks a step that passed but leaves a person
 	// something to do (check prints WARN).
-	Warn   bool
-	Detail string // what was found, or what failed
+	Warn bool
+	// Skipped marks a step not taken because one it depends on failed
+	// (check prints SKIP): it is listed, so a person sees what is left to
+	// check once the failure is mended.
+	Skipped bool
+	Detail  string // what was found, or what failed
 }
+
+// skip lists the steps named as not taken because of the step failed.
+func skip(out []Check, failed string, names ...string) []Check {
+	for _, n := range names {
+		out = append(out, Check{Name: n, OK: true, Skipped: true, Detail: "not checked: " + failed + " failed"})
+	}
+	return out
+}
+
+// The steps after the sign-in, in order, for the ones a failure skips.
+const (
+	stepApp         = "Enterprise app"
+	stepAssignments = "Assignments"
+	stepMembers     = "Group members"
+)
 
 // permissions g2msync needs, each with the broader ones that also grant it.
 var needed = []struct {
@@ -50,7 +69,11 @@ func (s *Source) Check(ctx context.Context) []Check {
 	tok, err := s.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{s.scope}})
 	if err != nil {
 		ce := s.classify(call{op: "sign in to tenant " + s.cfg.TenantID}, 1, err)
-		return append(out, Check{Name: "Entra sign-in", Detail: ce.Error()})
+		out = append(out, Check{Name: "Entra sign-in", Detail: ce.Error()})
+		for _, p := range needed {
+			out = skip(out, "Entra sign-in", "Graph permission "+p.name)
+		}
+		return skip(out, "Entra sign-in", stepApp, stepAssignments, stepMembers)
 	}
 	out = append(out, Check{Name: "Entra sign-in", OK: true,
 		Detail: fmt.Sprintf("token for tenant %s as app %s (%s)", s.cfg.TenantID, s.cfg.ClientID, strings.ReplaceAll(s.credName, "_", " "))})
@@ -72,7 +95,8 @@ func (s *Source) Check(ctx context.Context) []Check {
 	}
 	app, err := s.readApp(ctx)
 	if err != nil {
-		return append(out, Check{Name: "Enterprise app", Detail: err.Error()})
+		out = append(out, Check{Name: stepApp, Detail: err.Error()})
+		return skip(out, "reading the enterprise app", stepAssignments, stepMembers)
 	}
 	var roleNames []string
 	for _, r := range app.Roles {
@@ -89,7 +113,8 @@ func (s *Source) Check(ctx context.Context) []Check {
 			QueryParameters: &serviceprincipals.ItemAppRoleAssignedToRequestBuilderGetQueryParameters{Top: &top}})
 	if err != nil {
 		e := s.classify(call{op: "list assignments of " + app.DisplayName, permission: permApplication}, 1, err)
-		return append(out, Check{Name: "Assignments", Detail: e.Error()})
+		out = append(out, Check{Name: stepAssignments, Detail: e.Error()})
+		return skip(out, "listing the assignments", stepMembers)
 	}
 	users, groups := 0, 0
 	var group, groupName string

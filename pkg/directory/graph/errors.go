@@ -14,6 +14,7 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
 	"github.com/g2msync/g2msync/pkg/directory"
+	"github.com/g2msync/g2msync/pkg/netfail"
 	"github.com/g2msync/g2msync/pkg/redact"
 )
 
@@ -85,7 +86,7 @@ func (s *Source) classify(c call, tries int64, err error) error {
 	default:
 		// Transport failures, truncated bodies, unparseable JSON.
 		e.kind = ErrUnavailable
-		e.detail = fmt.Sprintf("%v (after %d attempts)", err, e.Attempts)
+		e.detail = fmt.Sprintf("%s (after %d attempts)", netfail.OneLine(err), e.Attempts)
 	}
 	// The detail quotes Entra's or Graph's reply, which may echo the
 	// request: the client secret, an assertion, the bearer token.
@@ -149,7 +150,7 @@ func (s *Source) entraFailure(e *Error, afe *azidentity.AuthenticationFailedErro
 	e.kind = ErrCredentials
 	if afe.RawResponse == nil {
 		e.kind = ErrUnavailable
-		e.detail = fmt.Sprintf("get a token from Entra for tenant %s with the %s: %v", s.cfg.TenantID, s.credName, afe)
+		e.detail = fmt.Sprintf("get a token from Entra for tenant %s with the %s: %s", s.cfg.TenantID, s.credName, netfail.OneLine(afe))
 		return
 	}
 	e.Status = afe.RawResponse.StatusCode
