@@ -81,7 +81,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	switch v.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			d.probs.Add(keyOrFile(path), "want a mapping of keys, got %s (line %d)", describe(n), n.Line)
+			d.probs.Add(keyOrFile(path), "want a mapping of keys, got %s (line %d)%s", describe(n), n.Line, dedented(path))
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -265,4 +265,15 @@ func cleanYAMLError(err error) string {
 		s = strings.TrimSpace(s[i+len("unmarshal errors:\n"):])
 	}
 	return s
+}
+
+// dedented explains a key of a role's (licenses, admin_roles) found where
+// role names go: the YAML was indented one level too little, under roles:
+// rather than under a role.
+func dedented(path string) string {
+	parent, key, ok := strings.Cut(path, ".")
+	if ok && parent == "roles" && (key == "licenses" || key == "admin_roles") {
+		return fmt.Sprintf("; %s belongs to a role: indent it under the role's name (roles: User: %s: [...])", key, key)
+	}
+	return ""
 }

@@ -53,6 +53,17 @@ func (e *Entra) AuthMethod() string {
 	if e.Auth != "" {
 		return e.Auth
 	}
+	if found := e.found(); len(found) == 1 {
+		return found[0]
+	}
+	return ""
+}
+
+// credentials counts the credentials configured.
+func (e *Entra) credentials() int { return len(e.found()) }
+
+// found lists the credentials configured.
+func (e *Entra) found() []string {
 	var found []string
 	if e.ClientSecret.IsSet() {
 		found = append(found, "client_secret")
@@ -66,10 +77,7 @@ func (e *Entra) AuthMethod() string {
 	if e.ManagedIdentityClientID != "" {
 		found = append(found, "managed_identity")
 	}
-	if len(found) == 1 {
-		return found[0]
-	}
-	return ""
+	return found
 }
 
 // placeholder reports whether v is one of the example configuration's
@@ -186,10 +194,12 @@ func validateEntra(e *Entra, p *Problems) {
 	switch {
 	case e.Auth != "" && !slices.Contains(authMethods, e.Auth):
 		p.Add("entra.auth", "want one of %s, got %q", strings.Join(authMethods, ", "), e.Auth)
+	case method == "" && e.credentials() == 0:
+		// Most often a client secret that did not arrive: say it there.
+		p.Add("entra.client_secret", "missing: set client_secret_file or $G2MSYNC_ENTRA_CLIENT_SECRET (or entra.certificate_file, "+
+			"or a managed or workload identity)")
 	case method == "":
-		p.Add("entra.auth", "no single credential configured: set one of client_secret_file (or $G2MSYNC_ENTRA_CLIENT_SECRET, "+
-			"or the systemd credential entra-client-secret), certificate_file, federated_token_file, managed_identity_client_id, "+
-			"or choose with auth: client_secret | certificate | managed_identity | workload_identity")
+		p.Add("entra.auth", "more than one credential is configured: choose one with auth: client_secret | certificate | managed_identity | workload_identity")
 	case method == "client_secret" && !e.ClientSecret.IsSet():
 		p.Add("entra.client_secret", "missing: set client_secret_file, $G2MSYNC_ENTRA_CLIENT_SECRET or the systemd credential entra-client-secret")
 	case method == "certificate" && e.CertificateFile == "":
