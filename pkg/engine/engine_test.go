@@ -342,6 +342,11 @@ func TestSeatsBeyondTheFreeOnesAreDeferredWithoutACall(t *testing.T) {
 	if fs := h.failures(); len(fs) != 0 {
 		t.Errorf("a deferral is not a failure: %+v", fs)
 	}
+	for _, d := range h.deferred() {
+		if d.Cause != string(plan.CauseSeats) || d.License != "1001" {
+			t.Errorf("deferred %s: cause %q licence %q, want seats and 1001 (what `g2msync licenses` counts as waiting)", d.EntraID, d.Cause, d.License)
+		}
+	}
 	// Seats are added: the very next cycle creates them, with no back-off.
 	h.target.seats["1001"] = 10
 	h.target.reset()
@@ -435,6 +440,13 @@ func TestAccountDeletedInGoToIsMatchedAgain(t *testing.T) {
 	if res.Cycle.Applied["create"] != 1 || h.target.byEmail("user0001@contoso.com") == nil {
 		t.Errorf("applied %v: the person must be created again", res.Cycle.Applied)
 	}
+}
+
+func (h *harness) deferred() []state.Deferred {
+	st, _ := state.Open(h.path, state.Options{ReadOnly: true})
+	defer st.Close()
+	ds, _ := st.Deferred()
+	return ds
 }
 
 func (h *harness) failures() []state.Failure {

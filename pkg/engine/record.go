@@ -108,7 +108,7 @@ func (c *cycle) recordPlan(p *plan.Plan) error {
 		ch := &p.Deferred[i]
 		d := ch.Deferral
 		s := state.Deferred{EntraID: ch.EntraID, UPN: ch.UPN, GoToKey: ch.GoToKey, Email: ch.Email(), Kind: ch.Kind, Cause: string(d.Cause),
-			Reason: d.Reason, Until: d.Until, Attempts: d.Attempts, LastError: d.LastError, Since: now}
+			Reason: d.Reason, Until: d.Until, Attempts: d.Attempts, LastError: d.LastError, Since: now, License: d.License}
 		if b, ok := before[ch.EntraID]; ok && b.Reason == s.Reason && b.Kind == s.Kind {
 			s.Since = b.Since
 		} else {

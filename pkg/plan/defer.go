@@ -186,14 +186,14 @@ func (c *computer) seats(p *Plan) {
 			continue
 		}
 		add := added(ch.Licenses.Old, ch.Licenses.New)
-		full := ""
+		full, lic := "", ""
 		for _, k := range add {
 			if n, ok := seats[k]; ok && full == "" && used[k] >= n {
-				full = fmt.Sprintf("licence %s has no free seat (%d of %d used); add seats in GoTo Admin or free some", k, used[k], n)
+				full, lic = fmt.Sprintf("licence %s has no free seat (%d of %d used); add seats in GoTo Admin or free some", k, used[k], n), k
 			}
 		}
 		if full != "" {
-			ch.Deferral = &Deferral{Cause: CauseSeats, Reason: full}
+			ch.Deferral = &Deferral{Cause: CauseSeats, Reason: full, License: lic}
 			p.Deferred = append(p.Deferred, ch)
 			continue
 		}

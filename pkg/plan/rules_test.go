@@ -117,6 +117,11 @@ func TestSeats(t *testing.T) {
 			if tc.reason != "" && p.Deferred[0].Deferral.Reason != tc.reason {
 				t.Errorf("reason = %q, want %q", p.Deferred[0].Deferral.Reason, tc.reason)
 			}
+			for _, d := range p.Deferred {
+				if d.Deferral.License != "L-user" {
+					t.Errorf("deferred %s waits for licence %q, want L-user", d.EntraID, d.Deferral.License)
+				}
+			}
 		})
 	}
 }

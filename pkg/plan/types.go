@@ -337,6 +337,9 @@ type Deferral struct {
 	// quarantine only).
 	Attempts  int
 	LastError string
+	// License is the licence with no free seat that the change waits for
+	// (cause seats only; "" otherwise).
+	License string
 }
 
 // Failure is what the state file remembers of a change that failed: the

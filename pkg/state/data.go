@@ -79,6 +79,10 @@ type Deferred struct {
 	Attempts  int       `json:"attempts,omitempty"`
 	LastError string    `json:"last_error,omitempty"`
 	Since     time.Time `json:"since"`
+	// License is the licence with no free seat the change waits for (cause
+	// seats only); "" in files written before it was recorded, until the
+	// next cycle records the deferral again.
+	License string `json:"license,omitempty"`
 }
 
 // Staged is a disable held back by the threshold gate.
