@@ -84,22 +84,15 @@ func (s *Service) Seats(ctx context.Context) ([]Seat, error) {
 	if !c.seatsAt.IsZero() && s.now().Sub(c.seatsAt) < c.seatsTTL {
 		return c.seats, c.seatsErr
 	}
-	// The call may refresh GoTo's token, which rotates it: hold the state
-	// file as a cycle does, so the rotated token is kept there, and so no
-	// cycle runs meanwhile. While one runs, the last seats read stand.
-	st, err := state.Open(s.StatePath, state.Options{MustExist: true, Binding: s.Binding, Timeout: c.wait})
-	if errors.Is(err, state.ErrInUse) {
+	// While a cycle runs, the last seats read stand; before the first
+	// sync there are none to keep.
+	lics, err := s.goToLicenses(ctx, c.wait)
+	switch {
+	case errors.Is(err, state.ErrInUse):
 		return c.seats, c.seatsErr
-	}
-	if err != nil {
+	case errors.Is(err, state.ErrNoState):
 		return nil, err
 	}
-	defer st.Close()
-	s.rt.tokens.set(st)
-	defer s.rt.tokens.set(nil)
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // the file is held meanwhile
-	defer cancel()
-	lics, err := s.rt.gotoc.Licenses(ctx)
 	c.seatsAt, c.seatsErr, c.seats = s.now(), err, nil
 	for _, l := range lics {
 		c.seats = append(c.seats, Seat{Key: l.Key, Used: l.UserCount, Total: l.Seats})
