@@ -384,6 +384,7 @@ func TestEveryJSONOutputIsSnakeCase(t *testing.T) {
 	for _, args := range [][]string{
 		{"plan", "-o", "json"},
 		{"status", "-o", "json"},
+		{"licenses", "-o", "json"},
 		{"report", "-o", "json"},
 		{"explain", "-o", "json", people[0].UPN, hire.UPN},
 		{"provision", "--dry-run", "-o", "json", hire.UPN},

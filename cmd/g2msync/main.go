@@ -81,6 +81,7 @@ func (m *Main) commands() map[string]command {
 		"plan":        &PlanCommand{m: m},
 		"report":      &ReportCommand{m: m},
 		"status":      &StatusCommand{m: m},
+		"licenses":    &LicensesCommand{m: m},
 		"check":       &CheckCommand{m: m},
 		"login":       &LoginCommand{m: m},
 		"bootstrap":   &BootstrapCommand{m: m},
@@ -101,6 +102,10 @@ func (m *Main) commands() map[string]command {
 	}
 }
 
+// aliases are other spellings of commands: licences is how British
+// English spells GoTo's licenses.
+var aliases = map[string]string{"licences": "licenses"}
+
 // commandNames lists the commands, completion and man included, sorted.
 func (m *Main) commandNames() []string {
 	names := []string{"completion", "man", "help"}
@@ -116,6 +121,9 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
 		args = []string{"version"}
 	}
+	if len(args) > 0 && aliases[args[0]] != "" {
+		args = append([]string{aliases[args[0]]}, args[1:]...)
+	}
 	if len(args) > 0 && (args[0] == "completion" || args[0] == "man" || strings.HasPrefix(args[0], "__complete")) {
 		root := m.cobraTree()
 		root.SetArgs(args)
@@ -128,7 +136,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
-			if c, ok := m.commands()[args[1]]; ok {
+			name := args[1]
+			if a := aliases[name]; a != "" {
+				name = a
+			}
+			if c, ok := m.commands()[name]; ok {
 				return c.Run(ctx, []string{"-h"})
 			}
 		}
@@ -164,6 +176,7 @@ Commands:
   import       write a configuration from Entra's provisioning job (import entra-job)
   report       show the provisioning log
   status       show the last cycles, staged disables, deferred changes and failing accounts
+  licenses     show each GoTo licence's seats: managed, suspended, unmanaged, free, waiting, and when they run out
   retry        try a failing or quarantined account again on the next cycle
   approve      approve staged disables, each as listed (approve --all, or name the people)
   provision    provision named people now, and no one else; print the steps
