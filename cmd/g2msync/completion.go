@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/g2msync/g2msync/pkg/address"
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 	"github.com/spf13/pflag"
@@ -16,7 +17,7 @@ import (
 
 // cobraTree builds the cobra command tree from the command table, each
 // command's own synopsis and its own flag set, as the command parses with
-// them: shell completion (`g2msync completion bash|zsh|fish`, and the
+// them: shell completion (`g2msync completion bash|zsh|fish|powershell`, and the
 // `__complete` calls the scripts make) and the man page (`g2msync man`)
 // are generated from the same definitions, never from a second list.
 func (m *Main) cobraTree() *cobra.Command {
@@ -45,6 +46,12 @@ func (m *Main) cobraTree() *cobra.Command {
 				leaf = &cobra.Command{Use: verb, Short: shortOf(name), Long: verbatim(synopsis), DisableFlagsInUseLine: true,
 					Run: func(*cobra.Command, []string) {}}
 				sub.AddCommand(leaf)
+			}
+			if takesPeople(name, verb) {
+				leaf.ValidArgsFunction = func(cmd *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+					cfgPath, _ := cmd.Flags().GetString("config")
+					return m.people(cfgPath, prefix), cobra.ShellCompDirectiveNoFileComp
+				}
 			}
 			if fs != nil {
 				fs.VisitAll(func(f *flag.Flag) {
@@ -184,4 +191,43 @@ func verbatim(text string) string {
 		lines[i] = "    " + l
 	}
 	return strings.Join(lines, "\n")
+}
+
+// takesPeople says whether a command's arguments name people.
+func takesPeople(name, verb string) bool {
+	switch name {
+	case "explain", "provision", "retry", "approve":
+		return true
+	case "mapping":
+		return verb == "test"
+	}
+	return false
+}
+
+// people completes a USER argument from the state file: the UPNs of the
+// people g2msync owns an account for that start with prefix (compared as
+// addresses are: ASCII case folded), at most 200; none when the file
+// cannot be read now.
+func (m *Main) people(cfgPath, prefix string) []string {
+	st, err := m.openStateReadOnly(cfgPath, "")
+	if err != nil {
+		return nil
+	}
+	defer st.Close()
+	recs, err := st.Records()
+	if err != nil {
+		return nil
+	}
+	want := address.Fold(prefix)
+	var out []string
+	for _, r := range recs {
+		if strings.HasPrefix(address.Fold(r.UPN), want) {
+			out = append(out, r.UPN)
+		}
+		if len(out) == 200 {
+			break
+		}
+	}
+	slices.Sort(out)
+	return out
 }

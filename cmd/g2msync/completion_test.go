@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g2msync/g2msync/pkg/plan"
 	"github.com/g2msync/g2msync/pkg/state"
 )
 
@@ -77,8 +78,22 @@ func TestCompletionOfCycleIDs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, upn := range []string{"ada@contoso.example", "Adam@contoso.example", "bob@contoso.example"} {
+		r := plan.Record{EntraID: "id-" + upn, UPN: upn, GoToKey: "k-" + upn, State: plan.StateActive, Origin: plan.OriginCreated}
+		if err := st.Commit(state.Outcome{EntraID: r.EntraID, Record: &r}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	st.Close()
-	code, out, errOut := runMain(t, nil, "__complete", "report", "--state", path, "--cycle", "")
+	cfg := filepath.Join(t.TempDir(), "g2msync.yaml")
+	os.WriteFile(cfg, []byte("state_path: "+path+"\n"), 0o600)
+	// explain (and the other commands that name people) complete the
+	// people g2msync owns an account for.
+	code, out, errOut := runMain(t, nil, "__complete", "explain", "--config", cfg, "ad")
+	if code != ExitOK || !strings.HasPrefix(out, "Adam@contoso.example\nada@contoso.example\n:4") {
+		t.Errorf("explain ad<TAB>: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runMain(t, nil, "__complete", "report", "--state", path, "--cycle", "")
 	if code != ExitOK || !strings.HasPrefix(out, "20261102T100000Z-bbbb\t2026-11-02 10:00 success\n20261101T100000Z-aaaa") {
 		t.Errorf("exit %d\n%s%s", code, out, errOut)
 	}

@@ -189,7 +189,7 @@ Commands:
   bench        time whole cycles against the simulators at a size, latency and rate you choose
   healthcheck  exit 0 if the daemon's /healthz answers (for container health checks)
   version      print the version
-  completion   print the shell completion script: completion bash|zsh|fish
+  completion   print the shell completion script: completion bash|zsh|fish|powershell
   man          print the man page (man DIR: one page per command into DIR)
 
 Run 'g2msync <command> --help' for a command's flags.

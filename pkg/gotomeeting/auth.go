@@ -283,8 +283,8 @@ func grantRefused(err error) bool {
 
 func transientGrantError(err error) bool {
 	var certErr *tls.CertificateVerificationError
-	if errors.As(err, &certErr) || errors.Is(err, errRedirect) {
-		return false // a wrong CA or a redirect does not heal
+	if errors.As(err, &certErr) || errors.Is(err, errRedirect) || netfail.Lasting(err) {
+		return false // a wrong CA, an unknown name or a redirect does not heal
 	}
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {

@@ -332,7 +332,7 @@ func (c *Client) do(ctx context.Context, r request) error {
 		case err != nil: // transport error or attempt timeout
 			var certErr *tls.CertificateVerificationError
 			// A wrong CA, a redirect and an oversized reply do not heal.
-			if retries >= c.cfg.MaxRetries || errors.As(err, &certErr) || errors.Is(err, errRedirect) || errors.Is(err, errTooLarge) {
+			if retries >= c.cfg.MaxRetries || errors.As(err, &certErr) || errors.Is(err, errRedirect) || errors.Is(err, errTooLarge) || netfail.Lasting(err) {
 				return fail(0, attempt, nil, err)
 			}
 		case status >= 200 && status < 300:

@@ -89,6 +89,18 @@ func describeText(text string) (string, bool) {
 	return "", false
 }
 
+// Lasting reports whether err is a failure that retrying within a cycle
+// cannot mend: a name that does not resolve, or a certificate this host
+// does not accept. Retrying those only makes a person wait (check took
+// 37 s with no network) before reading the same line.
+func Lasting(err error) bool {
+	var dns *net.DNSError
+	var unknown x509.UnknownAuthorityError
+	var verify *tls.CertificateVerificationError
+	var hostname x509.HostnameError
+	return (errors.As(err, &dns) && dns.IsNotFound) || errors.As(err, &unknown) || errors.As(err, &verify) || errors.As(err, &hostname)
+}
+
 // OneLine is err's text on one line: Describe's when it knows the
 // failure, otherwise the text with its line breaks and runs of spaces
 // folded, so a log or a terminal never shows a literal "\n".

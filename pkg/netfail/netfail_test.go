@@ -78,3 +78,19 @@ func TestDescribeFlattenedErrors(t *testing.T) {
 		t.Errorf("%q %v", line, ok)
 	}
 }
+
+func TestLasting(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	_, tlsErr := http.Get(srv.URL)
+	notFound := &url.Error{Op: "Get", URL: "https://x.invalid", Err: &net.DNSError{Name: "x.invalid", Err: "no such host", IsNotFound: true}}
+	tempDNS := &url.Error{Op: "Get", URL: "https://x.example", Err: &net.DNSError{Name: "x.example", Err: "server misbehaving", IsTemporary: true}}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{{tlsErr, true}, {notFound, true}, {tempDNS, false}, {errors.New("EOF"), false}} {
+		if got := Lasting(tc.err); got != tc.want {
+			t.Errorf("Lasting(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}

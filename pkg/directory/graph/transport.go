@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/g2msync/g2msync/pkg/netfail"
 	khttp "github.com/microsoft/kiota-http-go"
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
@@ -96,6 +97,11 @@ func (m *meter) RoundTrip(req *http.Request) (*http.Response, error) {
 		slog.Int64(logDuration, time.Since(start).Milliseconds())}
 	if err != nil {
 		m.log.DebugContext(ctx, "http call failed", append(attrs, slog.String(logError, err.Error()))...)
+		if netfail.Lasting(err) {
+			// An unknown name or an untrusted certificate: azcore's retry
+			// policy would try it again for seconds to the same end.
+			return nil, &lastingError{err}
+		}
 		return nil, err
 	}
 	m.log.DebugContext(ctx, "http call", append(attrs, slog.Int(logStatus, res.StatusCode))...)
@@ -196,3 +202,14 @@ func (c *cappedBody) Read(p []byte) (int, error) {
 	c.left -= int64(n)
 	return n, err
 }
+
+// lastingError is a transport failure that retrying cannot mend
+// (netfail.Lasting); it tells azcore's retry policy to give up at once and
+// keeps the failure for errors.As.
+type lastingError struct{ err error }
+
+func (e *lastingError) Error() string { return e.err.Error() }
+func (e *lastingError) Unwrap() error { return e.err }
+
+// NonRetriable marks the error for azcore (errorinfo.NonRetriable).
+func (*lastingError) NonRetriable() {}
