@@ -44,7 +44,10 @@ process's peak RSS (the simulators share the process, so CPU and RSS are
 upper bounds for g2msync alone). With --separate-process each cycle is its
 own ` + "`g2msync run --once`" + ` and its peak RSS is split, as Linux counts it,
 into anonymous memory (the heap) and file-backed pages (the binary and
-the state file bbolt maps). --cycles 1 stops after the initial sync.
+the state file bbolt maps). --cycles 1 stops after the initial sync;
+--cycles 4 adds a fourth: a reconcile (goto.reconcile_interval passed)
+after 1 % of the GoTo accounts were renamed out of band, which lists the
+GoTo account and repairs them (not with --separate-process).
   g2msync bench --users 10000 --goto-latency 200ms
   g2msync bench --users 100000 --separate-process --cycles 2`
 
@@ -60,7 +63,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	perItem := fs.Duration("goto-handling-per-item", gotosim.DefaultHandlingPerItem, "GoTo's further work per user of a bulk create")
 	inFlight := fs.Int("max-in-flight", 4, "goto.max_in_flight")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the no-change cycle to this file (go tool pprof)")
-	cycles := fs.Int("cycles", 3, "how many of the three cycles to run, in order (1: the initial sync alone; 2: and the no-change cycle)")
+	cycles := fs.Int("cycles", 3, "how many cycles to run, in order (1: the initial sync alone; 2: and the no-change cycle; 3: and 1 % changed; 4: and a reconcile of 1 % drifted)")
 	separate := fs.Bool("separate-process", false, "run each cycle as its own g2msync run --once process, as cron or a Kubernetes CronJob would, and report that process's CPU and peak RSS alone")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -68,8 +71,11 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	if *users < 10 || *users > 1_000_000 {
 		return usageError{fmt.Errorf("--users: want 10 to 1,000,000, got %d", *users)}
 	}
-	if *cycles < 1 || *cycles > 3 {
-		return usageError{fmt.Errorf("--cycles: want 1, 2 or 3, got %d", *cycles)}
+	if *cycles < 1 || *cycles > 4 {
+		return usageError{fmt.Errorf("--cycles: want 1 to 4, got %d", *cycles)}
+	}
+	if *cycles == 4 && *separate {
+		return usageError{fmt.Errorf("--cycles 4 (the reconcile) runs in this process; it cannot be given with --separate-process")}
 	}
 	if *cpuProfile != "" && *cycles < 2 {
 		return usageError{fmt.Errorf("--cpuprofile profiles the no-change cycle; it needs --cycles 2 or 3")}
@@ -193,6 +199,25 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 			}
 		}
 		if err := measure("1 % changed", engine.Options{}); err != nil {
+			return err
+		}
+	}
+	if *cycles > 3 {
+		// GoTo Admin edits 1 % of the accounts g2msync owns; the reconcile
+		// interval passes.
+		users := w.GoTo.Users()
+		drifted := max(1, len(users)/100)
+		for i := range drifted {
+			u := users[i*len(users)/drifted]
+			if u.Email == w.AdminEmail {
+				continue
+			}
+			if err := w.GoTo.EditUser(u.Key, func(u *gotosim.User) { u.LastName = "Drifted" }); err != nil {
+				return err
+			}
+		}
+		cfg.GoTo.ReconcileInterval = config.Duration(time.Nanosecond)
+		if err := measure("reconcile, 1 % drifted", engine.Options{}); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package gotomeeting
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -214,5 +215,40 @@ func TestHostileRetryAfter(t *testing.T) {
 				t.Errorf("stats %+v", s)
 			}
 		})
+	}
+}
+
+// A client that sent nothing for a while climbs back as if its calls had
+// gone out and succeeded: the daemon's next cycle does not start at the
+// pace a 429 of the last one left it at.
+func TestPaceRecoversWhileIdle(t *testing.T) {
+	p := newPacer(10, DefaultRateMargin)
+	clock := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	p.now = func() time.Time { return clock }
+	ceiling := p.current()
+	ctx := context.Background()
+	tk, err := p.wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.throttled(tk)
+	half := p.current()
+	// One interval later: no idle time, no climb.
+	clock = clock.Add(time.Duration(float64(time.Second) / half))
+	if _, err := p.wait(ctx); err != nil || p.current() != half {
+		t.Fatalf("right after the 429: pace %g, want %g (%v)", p.current(), half, err)
+	}
+	// Two seconds of nothing: about as many steps as calls at the pace.
+	clock = clock.Add(time.Duration(float64(time.Second)/half) + 2*time.Second)
+	if _, err := p.wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.current(), half+p.step*2*half; math.Abs(got-want) > 1e-9 {
+		t.Errorf("after 2 s idle: pace %g, want %g", got, want)
+	}
+	// Twenty minutes (the next scheduled cycle): the ceiling, not beyond.
+	clock = clock.Add(20 * time.Minute)
+	if _, err := p.wait(ctx); err != nil || p.current() != ceiling {
+		t.Errorf("after 20 minutes idle: pace %g, want the ceiling %g (%v)", p.current(), ceiling, err)
 	}
 }
