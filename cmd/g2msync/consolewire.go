@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/g2msync/g2msync/pkg/view"
 
@@ -73,10 +74,15 @@ func (b *consoleBackend) WriteLog(w io.Writer, entries []state.AuditEntry, forma
 }
 
 func (b *consoleBackend) Seats(ctx context.Context) ([]console.Seat, error) {
-	seats, err := b.svc.Seats(ctx)
-	out := make([]console.Seat, len(seats))
-	for i, s := range seats {
-		out[i] = console.Seat(s)
+	views, err := b.svc.Seats(ctx)
+	out := make([]console.Seat, len(views))
+	for i, v := range views {
+		runsOut := ""
+		if !v.Forecast.RunsOut.IsZero() {
+			runsOut = view.RunsOut(v.Forecast, time.Now())
+		}
+		out[i] = console.Seat{Key: v.Key, Name: v.Name, Used: v.Used, Total: v.Seats, ManagedActive: v.ManagedActive,
+			ManagedSuspended: v.ManagedSuspended, Unmanaged: v.Unmanaged, Waiting: v.Waiting, RunsOut: runsOut}
 	}
 	return out, err
 }

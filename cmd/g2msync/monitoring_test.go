@@ -259,6 +259,11 @@ func TestMonitoringMetricsExist(t *testing.T) {
 			break
 		}
 	}
+	// Not in a rule or the dashboard, but the seats' holders are counted
+	// by a real cycle too.
+	if !regexp.MustCompile(`(?m)^g2msync_license_seats_held\{holder="managed_active",license="[0-9]+"\} [1-9]`).MatchString(body) {
+		t.Errorf("/metrics has no managed seats of a licence:\n%s", body)
+	}
 	for name, labels := range want {
 		series := regexp.MustCompile(`(?m)^`+name+`(?:_bucket|_sum|_count)?(\{[^}]*\})? `).FindAllStringSubmatch(body, -1)
 		if len(series) == 0 {

@@ -114,7 +114,7 @@ func (c *StateCommand) backup(ctx context.Context, args []string) error {
 	svc := &application.Service{StatePath: path, Wait: *wait}
 	b, err := svc.Backup(ctx, fs.Arg(0), *force)
 	if errors.Is(err, state.ErrBackupExists) {
-		return usageError{err}
+		return usageError{fmt.Errorf("%w; --force replaces it", err)}
 	}
 	if err != nil {
 		return err

@@ -13,12 +13,6 @@ import (
 // process; try again shortly. (A cycle of this process is read beside.)
 var ErrBusy = errors.New("the state file is busy with a running cycle; try again in a moment")
 
-// Seat is one GoTo licence's seats.
-type Seat struct {
-	Key         string
-	Used, Total int
-}
-
 // consoleReads bounds the reads of the console's pages and keeps the seats
 // GoTo last reported.
 type consoleReads struct {
@@ -29,7 +23,7 @@ type consoleReads struct {
 	wait time.Duration
 
 	mu       sync.Mutex
-	seats    []Seat
+	seats    []LicenseView
 	seatsAt  time.Time
 	seatsErr error
 	seatsTTL time.Duration
@@ -75,9 +69,10 @@ func (s *Service) Audit(_ context.Context, f state.AuditFilter) ([]state.AuditEn
 	return out, err
 }
 
-// Seats reads the licences from GoTo, at most every few minutes: the
+// Seats is the licences view for the console's overview (as `g2msync
+// licenses` prints it), read from GoTo at most every few minutes: the
 // overview refreshes itself, and seats change slowly.
-func (s *Service) Seats(ctx context.Context) ([]Seat, error) {
+func (s *Service) Seats(ctx context.Context) ([]LicenseView, error) {
 	c := &s.rt.console
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -94,8 +89,14 @@ func (s *Service) Seats(ctx context.Context) ([]Seat, error) {
 		return nil, err
 	}
 	c.seatsAt, c.seatsErr, c.seats = s.now(), err, nil
-	for _, l := range lics {
-		c.seats = append(c.seats, Seat{Key: l.Key, Used: l.UserCount, Total: l.Seats})
+	if err != nil {
+		return nil, err
 	}
-	return c.seats, err
+	in, err := s.licenseInputs(lics, c.wait)
+	if err != nil {
+		// GoTo's figures alone, rather than none.
+		in = LicenseInputs{Now: s.now(), Licenses: lics}
+	}
+	c.seats = ComputeLicenses(in).Licenses
+	return c.seats, nil
 }

@@ -30,6 +30,10 @@ type Report struct {
 	// credentials, says what to do; StageReason says why disables were staged.
 	AuthFailure string
 	StageReason string
+	// Licenses are GoTo's licences with who holds their seats (accounts
+	// g2msync manages, active and suspended, and the others), when the
+	// cycle read the licences; nil when it did not.
+	Licenses []LicenseView
 }
 
 // Cycle runs one cycle: it opens the state file for its duration, shares
@@ -175,6 +179,13 @@ func (s *Service) fillReport(st *state.Store, rep *Report) {
 	rep.Staged, _ = st.Staged()
 	rep.Deferred, _ = st.Deferred()
 	rep.Failures, _ = st.Failures()
+	if rep.Result != nil && rep.Result.Licenses != nil {
+		// Only when the cycle read the licences: counting holders reads
+		// every record (0.2 s at 100,000 people).
+		if recs, err := st.Records(); err == nil {
+			rep.Licenses = ComputeLicenses(LicenseInputs{Now: s.now(), Licenses: rep.Result.Licenses, Records: recs, Deferred: rep.Deferred}).Licenses
+		}
+	}
 }
 
 // AuthFailure says what to do when a cycle failed because Entra or GoTo

@@ -210,8 +210,18 @@ func (s *Service) Licenses(ctx context.Context) (*Licenses, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read goto licences: %w", err)
 	}
+	in, err := s.licenseInputs(lics, waitShort)
+	if err != nil {
+		return nil, err
+	}
+	return ComputeLicenses(in), nil
+}
+
+// licenseInputs reads what the licences view needs of the state file, in
+// one short read (waiting at most wait for a cycle of another process).
+func (s *Service) licenseInputs(lics []gotomeeting.License, wait time.Duration) (LicenseInputs, error) {
 	in := LicenseInputs{Now: s.now(), Licenses: lics}
-	err = s.readState(waitShort, func(st *state.Store) (err error) {
+	err := s.readState(wait, func(st *state.Store) (err error) {
 		if in.Records, err = st.Records(); err != nil {
 			return err
 		}
@@ -228,10 +238,7 @@ func (s *Service) Licenses(ctx context.Context) (*Licenses, error) {
 		in.Creates, err = st.Audit(state.AuditFilter{Action: string(plan.KindCreate), Result: state.ResultSuccess, Since: in.Now.Add(-forecastWindow)})
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return ComputeLicenses(in), nil
+	return in, err
 }
 
 // goToLicenses reads GoTo's licences. The call may refresh GoTo's token,

@@ -44,10 +44,18 @@ var assets embed.FS
 // the request came from.
 type Operator struct{ Name, Address string }
 
-// Seat is one GoTo licence's seats.
+// Seat is one GoTo licence's seats, as `g2msync licenses` counts them.
 type Seat struct {
-	Key         string
+	Key, Name   string
 	Used, Total int
+	// ManagedActive and ManagedSuspended hold seats through accounts
+	// g2msync manages; Unmanaged through the others.
+	ManagedActive, ManagedSuspended, Unmanaged int
+	// Waiting are the people whose create waits for a seat.
+	Waiting int
+	// RunsOut says when free seats run out at the last 30 days' rate
+	// ("2027-01-10", "now"), or why there is no forecast.
+	RunsOut string
 }
 
 // Backend is what the console reads and does; cmd/g2msync wires it to the

@@ -53,7 +53,7 @@ func (b *memBackend) WriteLog(w io.Writer, entries []state.AuditEntry, format st
 	return json.NewEncoder(w).Encode(entries)
 }
 func (b *memBackend) Seats(context.Context) ([]Seat, error) {
-	return []Seat{{Key: "5100000000000000000001", Used: 47, Total: 50}}, nil
+	return []Seat{{Key: "5100000000000000000001", Name: "GoToMeeting Business", Used: 47, Total: 50, ManagedActive: 45, Unmanaged: 2, Waiting: 3, RunsOut: "2027-01-10"}}, nil
 }
 func (b *memBackend) Explain(_ context.Context, user string) (string, error) {
 	return user + " (Entra object id x)\n  scope    in scope: member of <b>Sales</b>", nil
@@ -191,7 +191,7 @@ func TestEveryPageRendersEscaped(t *testing.T) {
 		t.Errorf("download: %d %v", w.Code, w.Header())
 	}
 	overview := get(t, s, "/").Body.String()
-	for _, want := range []string{`<svg class="chart"`, `47 of 50 used (94%)`, `40 active`, `2 staged disables`, `href="/cycles/c2"`} {
+	for _, want := range []string{`<svg class="chart"`, `47 of 50 used (94%): 45 managed, 2 other accounts; 3 waiting for a seat; runs out 2027-01-10`, `GoToMeeting Business (5100000000000000000001)`, `40 active`, `2 staged disables`, `href="/cycles/c2"`} {
 		if !strings.Contains(overview, want) {
 			t.Errorf("overview lacks %q", want)
 		}

@@ -441,8 +441,12 @@ func (d *Daemon) runCycle(ctx context.Context, cycle Cycle, stop chan struct{}) 
 			cr.Deferred = rep.Result.Cycle.DeferredBy
 			cr.GoToPace = rep.Result.Cycle.GoToPace
 			cr.Read = rep.Result.Cycle.Read
+			held := map[string]map[string]int{}
+			for _, v := range rep.Licenses {
+				held[v.Key] = map[string]int{"managed_active": v.ManagedActive, "managed_suspended": v.ManagedSuspended, "unmanaged": v.Unmanaged}
+			}
 			for _, l := range rep.Result.Licenses {
-				cr.Licenses = append(cr.Licenses, metrics.License{Key: l.Key, Seats: l.Seats, Used: l.UserCount})
+				cr.Licenses = append(cr.Licenses, metrics.License{Key: l.Key, Seats: l.Seats, Used: l.UserCount, Held: held[l.Key]})
 			}
 		}
 		cr.OwnedActive, cr.OwnedDisabled = rep.OwnedActive, rep.OwnedDisabled

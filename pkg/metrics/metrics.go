@@ -38,6 +38,7 @@ type Metrics struct {
 	DirectoryReads  *prometheus.CounterVec // mode: full, delta
 	LicenseSeats    *prometheus.GaugeVec   // license
 	LicenseUsed     *prometheus.GaugeVec   // license
+	LicenseHeld     *prometheus.GaugeVec   // license, holder
 
 	mu    sync.Mutex
 	calls map[string]int64
@@ -87,6 +88,9 @@ func New(version string) *Metrics {
 		LicenseSeats: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "g2msync_license_seats",
 			Help: "Seats of each GoTo licence, as the last cycle that read the licences saw them (cycles read them when a change may take a seat)."},
 			[]string{"license"}),
+		LicenseHeld: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "g2msync_license_seats_held",
+			Help: "Seats in use of each GoTo licence by who holds them: managed_active and managed_suspended (accounts g2msync manages; suspended ones should hold none), unmanaged (the rest), as the last cycle that read the licences saw them."},
+			[]string{"license", "holder"}),
 		LicenseUsed: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "g2msync_license_seats_used",
 			Help: "Seats in use of each GoTo licence, as the last cycle that read the licences saw them."}, []string{"license"}),
 		calls: map[string]int64{},
@@ -95,7 +99,7 @@ func New(version string) *Metrics {
 	build.WithLabelValues(version).Set(1)
 	m.Registry.MustRegister(m.Cycles, m.Changes, m.CycleDuration, m.LastSuccess, m.OwnedAccounts, m.StagedDisables,
 		m.FailingAccounts, m.Quarantined, m.Deferred, m.Paused, m.SkippedTicks, m.APIRequests, m.APIThrottled, m.APIPace, m.JobQuarantined,
-		m.DirectoryReads, m.LicenseSeats, m.LicenseUsed, build,
+		m.DirectoryReads, m.LicenseSeats, m.LicenseUsed, m.LicenseHeld, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -175,6 +179,9 @@ type CycleResult struct {
 type License struct {
 	Key         string
 	Seats, Used int
+	// Held counts the seats in use by holder (managed_active,
+	// managed_suspended, unmanaged); nil when not counted.
+	Held map[string]int
 }
 
 // deferredReasons are the causes the deferred gauge always shows, so a
@@ -199,6 +206,9 @@ func (m *Metrics) ObserveCycle(r CycleResult) {
 	for _, l := range r.Licenses {
 		m.LicenseSeats.WithLabelValues(l.Key).Set(float64(l.Seats))
 		m.LicenseUsed.WithLabelValues(l.Key).Set(float64(l.Used))
+		for holder, n := range l.Held {
+			m.LicenseHeld.WithLabelValues(l.Key, holder).Set(float64(n))
+		}
 	}
 	for k, n := range r.Applied {
 		m.Changes.WithLabelValues(k, "success").Add(float64(n))

@@ -67,13 +67,16 @@ func TestObserveCycle(t *testing.T) {
 // those of the last cycle that read them, kept by a cycle that did not.
 func TestObserveCycleReadModeAndSeats(t *testing.T) {
 	m := New("v1")
-	m.ObserveCycle(CycleResult{Outcome: "success", Read: "full: first read", Licenses: []License{{Key: "111", Seats: 10, Used: 7}}})
+	m.ObserveCycle(CycleResult{Outcome: "success", Read: "full: first read", Licenses: []License{{Key: "111", Seats: 10, Used: 7,
+		Held: map[string]int{"managed_active": 5, "managed_suspended": 1, "unmanaged": 1}}}})
 	m.ObserveCycle(CycleResult{Outcome: "success", Read: "delta: 3 changes"})
 	m.ObserveCycle(CycleResult{Outcome: "success", Read: "full"})
 	m.ObserveCycle(CycleResult{Outcome: "aborted"})
 	body := scrape(t, m)
 	for _, want := range []string{`g2msync_directory_reads_total{mode="full"} 2`, `g2msync_directory_reads_total{mode="delta"} 1`,
-		`g2msync_license_seats{license="111"} 10`, `g2msync_license_seats_used{license="111"} 7`} {
+		`g2msync_license_seats{license="111"} 10`, `g2msync_license_seats_used{license="111"} 7`,
+		`g2msync_license_seats_held{holder="managed_active",license="111"} 5`, `g2msync_license_seats_held{holder="managed_suspended",license="111"} 1`,
+		`g2msync_license_seats_held{holder="unmanaged",license="111"} 1`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s\n%s", want, body)
 		}

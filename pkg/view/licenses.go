@@ -31,7 +31,7 @@ func Licenses(w io.Writer, l *app.Licenses, output string) error {
 		fmt.Fprintln(tw, "LICENSE\tNAME\tSEATS\tUSED\tMANAGED\tSUSPENDED\tUNMANAGED\tFREE\tWAITING\tRUNS OUT")
 		for _, v := range l.Licenses {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", Safe(v.Key), Dash(Safe(v.Name)), v.Seats, v.Used,
-				v.ManagedActive, v.ManagedSuspended, v.Unmanaged, v.Free, v.Waiting, runsOut(v.Forecast, l.At))
+				v.ManagedActive, v.ManagedSuspended, v.Unmanaged, v.Free, v.Waiting, RunsOut(v.Forecast, l.At))
 		}
 		tw.Flush()
 		fmt.Fprintln(w, "MANAGED and SUSPENDED are accounts g2msync manages, active and suspended; UNMANAGED is the rest of GoTo's USED.")
@@ -54,9 +54,9 @@ func Licenses(w io.Writer, l *app.Licenses, output string) error {
 	return nil
 }
 
-// runsOut is the RUNS OUT cell: the day, "now" when no seat is free, or a
-// dash when there is no forecast.
-func runsOut(f app.Forecast, at time.Time) string {
+// RunsOut is when a licence's seats run out: the day, "now" when no seat
+// is free, or a dash when there is no forecast.
+func RunsOut(f app.Forecast, at time.Time) string {
 	switch {
 	case f.RunsOut.IsZero():
 		return Dash("")
