@@ -434,7 +434,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	name, password := r.PostFormValue("name"), r.PostFormValue("password")
 	next := localPath(r.PostFormValue("next"), "/")
-	if wait := s.signInWait(remoteIP(r)); wait > 0 {
+	addr := remoteIP(r)
+	if wait := s.beginSignIn(addr); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		http.Error(w, fmt.Sprintf("too many failed sign-ins from your address; try again in %s", wait.Round(time.Second)), http.StatusTooManyRequests)
 		return
@@ -443,8 +444,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		hash = s.dummy // as slow as a wrong password: no name is confirmed
 	}
-	if err := bcrypt.CompareHashAndPassword(hash, []byte(password)); err != nil || !ok {
-		s.signInFailed(remoteIP(r))
+	err := bcrypt.CompareHashAndPassword(hash, []byte(password))
+	s.endSignIn(addr, err == nil && ok)
+	if err != nil || !ok {
 		s.opts.Logger.Warn("console sign-in refused", "name", name, "address", remoteIP(r))
 		http.Redirect(w, r, "/login?failed=1&next="+url.QueryEscape(next), http.StatusSeeOther)
 		return
@@ -506,10 +508,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, p *page, err error
 	s.renderStatus(w, "error", p, status)
 }
 
-// failures are an address's recent failed sign-ins.
+// failures are an address's recent failed sign-ins, and the sign-ins of
+// it being checked now.
 type failures struct {
-	n    int
-	last time.Time
+	n       int
+	pending int
+	last    time.Time
 }
 
 // signInFailures is how many failed sign-ins an address may make before
@@ -519,27 +523,17 @@ const (
 	signInMaxWait  = 15 * time.Minute
 )
 
-// signInWait says how long an address must wait before its next sign-in.
-func (s *Server) signInWait(addr string) time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := s.failures[addr]
-	if f == nil || f.n < signInFailures {
-		return 0
-	}
-	wait := min(signInMaxWait, time.Second<<min(f.n-signInFailures, 10))
-	if left := f.last.Add(wait).Sub(s.opts.Now()); left > 0 {
-		return left
-	}
-	return 0
-}
-
-func (s *Server) signInFailed(addr string) {
+// beginSignIn reserves a sign-in check for addr, or says how long it must
+// wait instead. The checks under way count as failures until they end:
+// otherwise concurrent guesses all passed the count before the first
+// failure was recorded (174 of 200 were checked). Past the free attempts,
+// one check at a time, after the doubling wait.
+func (s *Server) beginSignIn(addr string) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.opts.Now()
 	for k, f := range s.failures {
-		if now.Sub(f.last) > signInMaxWait {
+		if f.pending == 0 && now.Sub(f.last) > signInMaxWait {
 			delete(s.failures, k)
 		}
 	}
@@ -548,6 +542,30 @@ func (s *Server) signInFailed(addr string) {
 		f = &failures{}
 		s.failures[addr] = f
 	}
-	f.n++
-	f.last = now
+	if f.n+f.pending >= signInFailures {
+		if f.pending > 0 {
+			return time.Second // another guess of this address is being checked
+		}
+		wait := min(signInMaxWait, time.Second<<min(f.n-signInFailures, 10))
+		if left := f.last.Add(wait).Sub(now); left > 0 {
+			return left
+		}
+	}
+	f.pending++
+	return 0
+}
+
+// endSignIn ends a check beginSignIn reserved, counting it if it failed.
+func (s *Server) endSignIn(addr string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.failures[addr]
+	if f == nil {
+		return
+	}
+	f.pending--
+	if !ok {
+		f.n++
+		f.last = s.opts.Now()
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -496,5 +498,32 @@ func TestChartFromTheDaemonsCyclesReadsOldestFirst(t *testing.T) {
 	}
 	if want := []string{"oldest", "middle", "newest"}; !slices.Equal(got, want) {
 		t.Errorf("chart bars left to right %v, want %v", got, want)
+	}
+}
+
+// Guesses sent together were all checked: each passed the count before the
+// first failure was recorded. Now the checks under way count too.
+func TestConcurrentGuessesAreThrottled(t *testing.T) {
+	s, _ := newTestConsole(t, false)
+	var checked, refused atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := post(t, s, "/login", url.Values{"name": {"alice"}, "password": {fmt.Sprintf("guess %d", i)}}, "http://localhost:9464")
+			switch w.Code {
+			case http.StatusSeeOther:
+				checked.Add(1)
+			case http.StatusTooManyRequests:
+				refused.Add(1)
+			default:
+				t.Errorf("a guess: %d", w.Code)
+			}
+		}()
+	}
+	wg.Wait()
+	if checked.Load() > signInFailures || checked.Load()+refused.Load() != 200 {
+		t.Errorf("%d of 200 concurrent guesses were checked (%d refused), want at most %d", checked.Load(), refused.Load(), signInFailures)
 	}
 }
