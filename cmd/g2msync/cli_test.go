@@ -163,6 +163,7 @@ func TestReportAndStatusOutput(t *testing.T) {
 		{"report-jane.json", []string{"report", "--user", "JANE@contoso.com", "--output", "json"}},
 		{"report-cycle.txt", []string{"report", "--cycle", "c2", "--action", "skip"}},
 		{"status.txt", []string{"status"}},
+		{"status.json", []string{"status", "-o", "json"}},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			code, out, errOut := runMain(t, nil, append(tt.args, "--state", path)...)
