@@ -346,7 +346,7 @@ func TestMistypesAreSuggestedAndShortOutputWorks(t *testing.T) {
 	}
 	// -o json, -o=json and -ojson are --output json: a state file that does
 	// not exist is the error, not the flag.
-	for _, o := range [][]string{{"-o", "json"}, {"-o=json"}, {"-ojson"}, {"--output", "json"}} {
+	for _, o := range [][]string{{"-o", "json"}, {"-o=json"}, {"--output", "json"}, {"-output", "json"}, {"-output=json"}} {
 		args := append([]string{"status", "--state", filepath.Join(t.TempDir(), "none.db")}, o...)
 		if code, _, errOut := runMain(t, nil, args...); code != ExitFailure || !strings.Contains(errOut, "does not exist") {
 			t.Errorf("%v: exit %d %q", o, code, errOut)

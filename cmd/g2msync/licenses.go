@@ -22,7 +22,8 @@ want of a seat of it. RUNS OUT forecasts the day the free seats run out at
 the rate of the last 30 days' successful creates giving the licence, from
 the provisioning log; there is none with no such create or with less than
 a week of history, and the output says why. Reads the licences from GoTo
-and the rest from the state file; changes nothing. Also spelt licences.
+and the rest from the state file; changes nothing in GoTo (a GoTo token
+rotated during the read is kept in the state file). Also spelt licences.
 
 Examples:
   g2msync licenses

@@ -356,30 +356,34 @@ func parseArgs(fs *flag.FlagSet, args []string) error {
 	return fs.Parse(append([]string{"--"}, pos...))
 }
 
-// expandShort spells the short forms of fs's flags out (-o json, -o=json,
-// -ojson become --output …), up to a "--".
+// expandShort spells the short forms of fs's flags out (-o json and
+// -o=json become --output …), up to a "--". Only the short form itself is
+// expanded: -output, a flag fs defines, and the value of the flag before
+// (--reason -ops) are left as they are.
 func expandShort(fs *flag.FlagSet, args []string) []string {
 	out := make([]string, 0, len(args))
+	value := false // args[i] is the value of the flag before it
 	for i, a := range args {
 		if a == "--" {
 			return append(out, args[i:]...)
 		}
-		expanded := a
-		fs.VisitAll(func(f *flag.Flag) {
-			s := shortName(f.Name)
-			if s == "" || fs.Lookup(s) != nil || !strings.HasPrefix(a, "-"+s) {
-				return
-			}
-			switch rest := a[1+len(s):]; {
-			case rest == "":
-				expanded = "--" + f.Name
-			case rest[0] == '=':
-				expanded = "--" + f.Name + rest
-			default:
-				expanded = "--" + f.Name + "=" + rest
-			}
-		})
-		out = append(out, expanded)
+		if value {
+			out, value = append(out, a), false
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && fs.Lookup(name) == nil {
+			fs.VisitAll(func(f *flag.Flag) {
+				if shortName(f.Name) == name {
+					a, name = "-"+strings.Replace(a, "-"+name, "-"+f.Name, 1), f.Name
+				}
+			})
+		}
+		if f := fs.Lookup(name); f != nil && strings.HasPrefix(a, "-") && !hasValue {
+			b, ok := f.Value.(interface{ IsBoolFlag() bool })
+			value = !ok || !b.IsBoolFlag()
+		}
+		out = append(out, a)
 	}
 	return out
 }

@@ -35,12 +35,19 @@ func newConsoleReads() consoleReads {
 
 // SetPageWait sets how long a page's read waits for the state file before
 // it answers ErrBusy (tests shorten it).
-func (s *Service) SetPageWait(d time.Duration) { s.rt.console.wait = d }
+func (s *Service) SetPageWait(d time.Duration) {
+	if s.rt != nil {
+		s.rt.console.wait = d
+	}
+}
 
 // pageRead runs fn for a page: on the running cycle's store, beside it,
 // or on the state file opened read-only between cycles. It answers ErrBusy
 // rather than make a page wait on another process's cycle.
 func (s *Service) pageRead(fn func(st *state.Store) error) error {
+	if s.rt == nil {
+		return s.readState(s.wait(), fn) // an action-only Service: no pages to bound
+	}
 	c := &s.rt.console
 	select {
 	case c.readers <- struct{}{}:
@@ -73,6 +80,9 @@ func (s *Service) Audit(_ context.Context, f state.AuditFilter) ([]state.AuditEn
 // licenses` prints it), read from GoTo at most every few minutes: the
 // overview refreshes itself, and seats change slowly.
 func (s *Service) Seats(ctx context.Context) ([]LicenseView, error) {
+	if s.rt == nil {
+		return nil, errNoRuntime
+	}
 	c := &s.rt.console
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/g2msync/g2msync/pkg/directory"
@@ -68,14 +69,16 @@ func (s *Service) Cycle(ctx context.Context, opts engine.Options) (*Report, erro
 	defer s.rt.tokens.set(nil)
 	began := s.now()
 	res, err := s.engine(st, false).Run(ctx, opts)
+	// What the cycle did stands even if recording the request or the
+	// reconcile below fails: the report goes out with both errors.
 	if start.Settle && err == nil {
 		if cerr := st.RequestFullSync(nil); cerr != nil {
-			return nil, cerr
+			err = fmt.Errorf("settle the full-sync request: %w", cerr)
 		}
 	}
 	if (start.Full || start.Reconcile) && !opts.AdoptOnly && reconciled(res, err) {
 		if cerr := st.SetReconciled(state.Reconciled{At: began, CycleID: res.CycleID}); cerr != nil {
-			return nil, cerr
+			err = errors.Join(err, fmt.Errorf("record the reconcile: %w", cerr))
 		}
 	}
 	rep := &Report{Result: res, AuthFailure: AuthFailure(err)}

@@ -203,6 +203,9 @@ func createdLicenses(e state.AuditEntry) []string {
 // licences view. It needs a state file: before the first sync no seat is
 // managed.
 func (s *Service) Licenses(ctx context.Context) (*Licenses, error) {
+	if s.rt == nil {
+		return nil, errNoRuntime
+	}
 	lics, err := s.goToLicenses(ctx, s.wait())
 	if errors.Is(err, state.ErrNoState) {
 		return nil, fmt.Errorf("%w: the licences view counts the accounts g2msync manages; run a first sync (g2msync run --once --initial-sync)", err)

@@ -145,16 +145,29 @@ func (s *Service) Config() *config.Config {
 }
 
 // Mapper is the configuration's mapper.
-func (s *Service) Mapper() *mapping.Mapper { return s.rt.mapper }
+func (s *Service) Mapper() *mapping.Mapper {
+	if s.rt == nil {
+		return nil
+	}
+	return s.rt.mapper
+}
 
 // GoTo is the GoTo client, shared by every operation so that its access
 // token and its pace are one.
-func (s *Service) GoTo() *gotomeeting.Client { return s.rt.gotoc }
+func (s *Service) GoTo() *gotomeeting.Client {
+	if s.rt == nil {
+		return nil
+	}
+	return s.rt.gotoc
+}
 
 // KeepPictures says whether the directory picture is kept decoded between
 // cycles (the daemon's) or read from the state file each time (a run of one
 // cycle, which would only hold the memory).
 func (s *Service) KeepPictures(keep bool) {
+	if s.rt == nil {
+		return
+	}
 	if keep {
 		s.rt.pictures = &engine.PictureCache{}
 	} else {

@@ -245,7 +245,7 @@ func (s *Service) Staged(context.Context) (staged []state.Staged, err error) {
 	if ok, err := s.Live.Use(func(st *state.Store) (err error) { staged, err = st.Staged(); return err }); ok {
 		return staged, err
 	}
-	st, err := state.Open(s.StatePath, state.Options{ReadOnly: true, MustExist: true, Timeout: s.wait()})
+	st, err := state.Open(s.StatePath, state.Options{ReadOnly: true, MustExist: true, Binding: s.Binding, Timeout: s.wait()})
 	if err != nil {
 		return nil, err
 	}

@@ -152,7 +152,7 @@ func TestEveryProblemNamesItsKey(t *testing.T) {
 		{"authority on public cloud", "entra: { authority_host: 'https://login.example.com/' }", nil, "entra.authority_host", "only with cloud: custom"},
 		{"negative full read interval", "entra: { full_read_interval: -1h }", nil, "entra.full_read_interval", "0 (a full read every cycle) or positive"},
 		{"plain http api", "goto: { api_base_url: 'http://api.getgo.com/admin/rest/v1' }", nil, "goto.api_base_url", "want https"},
-		{"rate above GoTo's limit", "goto: { rate_limit_per_second: 50 }", nil, "goto.rate_limit_per_second", "at most 10"},
+		{"rate above GoTo's limit", "goto: { rate_limit_per_second: 50 }", nil, "goto.rate_limit_per_second", "from 0.1 to 10"},
 		{"negative reconcile interval", "goto: { reconcile_interval: -1h }", nil, "goto.reconcile_interval", "0 (never reconcile) or positive"},
 		{"drift policy", "goto: { drift: fix }", nil, "goto.drift", `unknown drift policy "fix" (want repair or report)`},
 		{"seats threshold", "notify: { seats_free_below: lots }", nil, "notify.seats_free_below", `want a count of seats above 0 (10) or a percentage (5%), got "lots"`},

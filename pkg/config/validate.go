@@ -265,8 +265,8 @@ func validateGoTo(g *GoTo, p *Problems) {
 	}
 	httpsURL(p, "goto.auth_url", g.AuthURL, true)
 	httpsURL(p, "goto.api_base_url", g.APIBaseURL, true)
-	if g.RateLimitPerSecond <= 0 || g.RateLimitPerSecond > 10 {
-		p.Add("goto.rate_limit_per_second", "must be above 0 and at most 10 (GoTo answers 429 beyond 10 requests per second), got %g", g.RateLimitPerSecond)
+	if g.RateLimitPerSecond < 0.1 || g.RateLimitPerSecond > 10 {
+		p.Add("goto.rate_limit_per_second", "must be from 0.1 to 10 (GoTo answers 429 beyond 10 requests per second), got %g", g.RateLimitPerSecond)
 	}
 	if g.CreateBatchSize < 1 || g.CreateBatchSize > 500 {
 		p.Add("goto.create_batch_size", "must be between 1 and 500, got %d", g.CreateBatchSize)

@@ -444,9 +444,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		hash = s.dummy // as slow as a wrong password: no name is confirmed
 	}
+	signedIn := false
+	defer func() { s.endSignIn(addr, signedIn) }() // a panic must not leave the reservation
 	err := bcrypt.CompareHashAndPassword(hash, []byte(password))
-	s.endSignIn(addr, err == nil && ok)
-	if err != nil || !ok {
+	signedIn = err == nil && ok
+	if !signedIn {
 		s.opts.Logger.Warn("console sign-in refused", "name", name, "address", remoteIP(r))
 		http.Redirect(w, r, "/login?failed=1&next="+url.QueryEscape(next), http.StatusSeeOther)
 		return

@@ -713,7 +713,9 @@ func (d *Daemon) serveLog(w http.ResponseWriter, r *http.Request) {
 	if errors.As(err, &damaged) {
 		w.Header().Set("X-G2msync-Damaged-Entries", strconv.Itoa(len(damaged.Seqs)))
 	} else if err != nil {
-		http.Error(w, "read the provisioning log: "+err.Error(), http.StatusServiceUnavailable)
+		// The detail names the state file: for the log, not the caller.
+		d.opts.Logger.Warn("serve /status/log", logkey.Error, err.Error())
+		http.Error(w, "the provisioning log cannot be read now; try again in a moment", http.StatusServiceUnavailable)
 		return
 	}
 	if entries == nil {

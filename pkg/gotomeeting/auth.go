@@ -322,7 +322,7 @@ func wordOAuthFailure(what string, err error) error {
 		}
 	}
 	if line, ok := netfail.Describe(err); ok {
-		return fmt.Errorf("goto: %s: %s (%w)", what, line, ErrUnavailable)
+		return fmt.Errorf("goto: %s: %s (%w)%w", what, line, ErrUnavailable, quiet{err})
 	}
 	return fmt.Errorf("goto: %s (%w): %w", what, ErrUnavailable, err)
 }
@@ -337,3 +337,10 @@ type afterLostReply struct{ err error }
 
 func (e *afterLostReply) Error() string { return e.err.Error() }
 func (e *afterLostReply) Unwrap() error { return e.err }
+
+// quiet wraps an error for errors.Is and errors.As without adding its
+// text: the line before it already says what it means.
+type quiet struct{ err error }
+
+func (q quiet) Error() string { return "" }
+func (q quiet) Unwrap() error { return q.err }

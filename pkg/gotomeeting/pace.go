@@ -92,9 +92,14 @@ func (p *pacer) wait(ctx context.Context) (uint64, error) {
 		// Read again after every sleep: a 429 meanwhile lowers the pace.
 		d := p.last.Add(time.Duration(float64(time.Second) / p.pace)).Sub(p.now())
 		if d <= 0 {
+			// The ticket is taken with the departure, in one critical
+			// section: a cut in between would count this call, paced at
+			// the old rate, as sent after it.
 			p.last = p.now()
+			p.sent++
+			ticket := p.sent
 			p.mu.Unlock()
-			return p.take(), nil
+			return ticket, nil
 		}
 		p.mu.Unlock()
 		if err := sleep(ctx, d); err != nil {

@@ -7,6 +7,7 @@
 package netfail
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -21,6 +22,11 @@ import (
 // Describe says what err, a failed request, means and what to check, in
 // one line; ok is false when err is no connection failure it knows.
 func Describe(err error) (line string, ok bool) {
+	if errors.Is(err, context.Canceled) {
+		// g2msync gave up (a stop): not the network. A deadline is a
+		// request's own timeout, which the server did not meet.
+		return "", false
+	}
 	host := hostOf(err)
 	var dns *net.DNSError
 	var op *net.OpError

@@ -1,7 +1,9 @@
 package netfail
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -91,6 +93,19 @@ func TestLasting(t *testing.T) {
 	}{{tlsErr, true}, {notFound, true}, {tempDNS, false}, {errors.New("EOF"), false}} {
 		if got := Lasting(tc.err); got != tc.want {
 			t.Errorf("Lasting(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// A request g2msync gave up on itself (a stop) is not a network failure,
+// whatever the transport made of it.
+func TestStopIsNotTheNetwork(t *testing.T) {
+	for _, err := range []error{
+		&url.Error{Op: "Get", URL: "https://api.getgo.com/x", Err: context.Canceled},
+		fmt.Errorf("cycle: %w", &url.Error{Op: "Get", URL: "https://api.getgo.com/x", Err: &net.OpError{Op: "dial", Err: context.Canceled}}),
+	} {
+		if line, ok := Describe(err); ok {
+			t.Errorf("Describe(%v) = %q", err, line)
 		}
 	}
 }

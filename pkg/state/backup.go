@@ -36,6 +36,11 @@ var ErrBackupExists = errors.New("the file exists")
 // or a crash leaves no half a backup under the name. It returns the bytes
 // written.
 func (s *Store) BackupTo(path string, replace bool) (int64, error) {
+	if fi, err := os.Stat(path); err == nil {
+		if live, lerr := os.Stat(s.path); lerr == nil && os.SameFile(fi, live) {
+			return 0, fmt.Errorf("back up to %s: that is the state file itself", path)
+		}
+	}
 	if _, err := os.Lstat(path); err == nil && !replace {
 		return 0, fmt.Errorf("back up to %s: %w (choose another name, or replace it)", path, ErrBackupExists)
 	}
@@ -59,15 +64,28 @@ func (s *Store) BackupTo(path string, replace bool) (int64, error) {
 		return 0, fmt.Errorf("back up to %s: %w; nothing was written there", path, err)
 	}
 	if !replace {
-		// Link refuses a file that appeared meanwhile; rename would not.
-		if err := os.Link(tmp.Name(), path); err == nil {
-			return n, nil
-		} else if errors.Is(err, os.ErrExist) {
+		// Link refuses a file that appeared meanwhile; rename would not,
+		// so a file system without hard links refuses the backup rather
+		// than risk replacing one.
+		err := os.Link(tmp.Name(), path)
+		if errors.Is(err, os.ErrExist) {
 			return 0, fmt.Errorf("back up to %s: %w", path, ErrBackupExists)
 		}
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+		if err != nil {
+			return 0, fmt.Errorf("back up to %s: %w (replace it explicitly where hard links are not supported)", path, err)
+		}
+	} else if err := os.Rename(tmp.Name(), path); err != nil {
 		return 0, fmt.Errorf("back up to %s: %w", path, err)
 	}
+	syncDir(filepath.Dir(path)) // the new name survives a crash
 	return n, nil
+}
+
+// syncDir flushes a directory's entries; a file system that cannot is no
+// reason to fail a backup already written and synced.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
 }

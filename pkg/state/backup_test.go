@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/g2msync/g2msync/pkg/plan"
@@ -53,6 +54,9 @@ func TestBackupIsConsistentAndWhole(t *testing.T) {
 	}
 	if _, err := st.BackupTo(path, true); err != nil {
 		t.Errorf("replace: %v", err)
+	}
+	if _, err := st.BackupTo(filepath.Join(dir, "state.db"), true); err == nil || !strings.Contains(err.Error(), "the state file itself") {
+		t.Errorf("a backup over the state file itself, forced: %v", err)
 	}
 	if _, err := st.BackupTo(filepath.Join(dir, "missing", "backup.db"), false); err == nil {
 		t.Error("a backup into a directory that does not exist succeeded")
