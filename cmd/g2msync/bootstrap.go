@@ -5,11 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
-
-	"github.com/g2msync/g2msync/pkg/config"
-	"github.com/g2msync/g2msync/pkg/engine"
-	"github.com/g2msync/g2msync/pkg/state"
 )
 
 const bootstrapUsage = `usage: g2msync bootstrap [flags]
@@ -42,7 +37,7 @@ func (c *BootstrapCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	done, err := firstSyncDone(cfg)
+	done, err := c.m.service(cfg).FirstSyncDone()
 	if err != nil {
 		return err
 	}
@@ -67,29 +62,4 @@ func (c *BootstrapCommand) Run(ctx context.Context, args []string) error {
 		return nil
 	}
 	return err
-}
-
-// firstSyncDone reports whether the state file records a cycle that
-// applied its plan. A missing file, or one holding only a GoTo token (a
-// `login` or `check` before the first sync), has none.
-func firstSyncDone(cfg *config.Config) (bool, error) {
-	if _, err := os.Lstat(cfg.StatePath); errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	st, err := state.Open(cfg.StatePath, state.Options{ReadOnly: true, Binding: binding(cfg), Timeout: 10 * time.Second})
-	if err != nil {
-		return false, err
-	}
-	defer st.Close()
-	cycles, err := st.Cycles(0)
-	if err != nil {
-		return false, err
-	}
-	for _, cy := range cycles {
-		switch cy.Outcome {
-		case engine.OutcomeSuccess, engine.OutcomePartial, engine.OutcomeStaged:
-			return true, nil
-		}
-	}
-	return false, nil
 }

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	application "github.com/g2msync/g2msync/pkg/app"
+	"github.com/g2msync/g2msync/pkg/atomicfile"
 	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/directory/graph"
 	"github.com/g2msync/g2msync/pkg/entrajob"
@@ -162,28 +162,9 @@ func writeConfig(path string, data []byte, force bool, environ []string) error {
 	if _, _, err := config.ParseSetup(data, environ); err != nil {
 		return fmt.Errorf("the configuration written from Entra's job does not load, so it was not written: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if force {
-		err = os.Rename(tmp.Name(), path)
-	} else if err = os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
+	err := atomicfile.Write(path, force, func(w io.Writer) error { _, err := w.Write(data); return err })
+	if errors.Is(err, atomicfile.ErrExists) {
 		return usageError{fmt.Errorf("import entra-job: %s exists; choose another --output, or --force to replace it", path)}
 	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return err
 }

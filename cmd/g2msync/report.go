@@ -57,11 +57,15 @@ func (c *ReportCommand) Run(ctx context.Context, args []string) error {
 	st, err := c.m.openStateReadOnly(*cfgPath, *statePath)
 	if errors.Is(err, state.ErrInUse) && *statePath == "" {
 		// A cycle holds the file: the daemon serves the same log on /status/log.
-		entries, from, lerr := c.m.liveLog(ctx, *cfgPath, f)
+		entries, from, damaged, lerr := c.m.liveLog(ctx, *cfgPath, f)
 		if lerr != nil {
 			return fmt.Errorf("the state file is in use by a running cycle, and the daemon did not answer at its listen address: %w", lerr)
 		}
 		fmt.Fprintf(c.m.Stderr, "A cycle holds the state file; these entries come from the daemon at %s.\n", from)
+		if damaged > 0 {
+			// As the local read says it: the rest of the log is good.
+			fmt.Fprintf(c.m.Stderr, "warning: damaged provisioning log entries left out: %d; `g2msync report` after the cycle names them\n", damaged)
+		}
 		return view.Log(c.m.Stdout, entries, *output)
 	}
 	if err != nil {
@@ -82,7 +86,7 @@ func (c *ReportCommand) Run(ctx context.Context, args []string) error {
 // liveLog reads the provisioning log entries f selects from the daemon of
 // the configuration at cfgPath (/status/log, behind /status's guard: the
 // status token off loopback), oldest first, keeping the newest f.Limit.
-func (m *Main) liveLog(ctx context.Context, cfgPath string, f state.AuditFilter) ([]state.AuditEntry, string, error) {
+func (m *Main) liveLog(ctx context.Context, cfgPath string, f state.AuditFilter) (_ []state.AuditEntry, from string, damaged int, _ error) {
 	q := url.Values{}
 	for k, v := range map[string]string{"user": f.User, "action": f.Action, "result": f.Result, "cycle": f.CycleID} {
 		if v != "" {
@@ -97,14 +101,15 @@ func (m *Main) liveLog(ctx context.Context, cfgPath string, f state.AuditFilter)
 	}
 	token, err := m.statusToken(cfgPath)
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	var entries []state.AuditEntry
-	from, err := m.askDaemon(ctx, cfgPath, "/status/log?"+q.Encode(), token, time.Minute, &entries)
+	from, header, err := m.askDaemon(ctx, cfgPath, "/status/log?"+q.Encode(), token, time.Minute, &entries)
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
-	return entries, from, nil
+	damaged, _ = strconv.Atoi(header.Get("X-G2msync-Damaged-Entries"))
+	return entries, from, damaged, nil
 }
 
 func parseSince(s string, now time.Time) (time.Time, error) {

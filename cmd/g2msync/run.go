@@ -156,7 +156,7 @@ func (m *Main) runOnce(ctx context.Context, a *app, opts engine.Options) error {
 // approve approves the disables staged now, as listed, for the running
 // daemon to apply on its next cycle.
 func (m *Main) approve(ctx context.Context, cfg *config.Config) error {
-	staged, err := m.approveShown(ctx, m.service(cfg))
+	staged, err := m.service(cfg).ApproveAllShown(ctx, m.actor(""))
 	if err != nil {
 		return err
 	}
@@ -171,17 +171,6 @@ func (m *Main) approve(ctx context.Context, cfg *config.Config) error {
 	fmt.Fprintln(m.Stdout, "Each approval is bound to the exact change shown: if it changes before the daemon's next cycle")
 	fmt.Fprintln(m.Stdout, "(another kind, account or list), or a new disable is staged, that one waits for another approval.")
 	return nil
-}
-
-// approveShown is --allow-disables: it lists what is staged now and
-// approves exactly that, each by its fingerprint, as the operator running
-// the command (`g2msync approve --all`).
-func (m *Main) approveShown(ctx context.Context, svc *application.Service) ([]state.Staged, error) {
-	staged, err := svc.Staged(ctx)
-	if err != nil || len(staged) == 0 {
-		return nil, err
-	}
-	return svc.Approve(ctx, m.actor(""), application.Shown(staged))
 }
 
 // requestFullSync asks the running daemon to make its next cycle a full
@@ -222,7 +211,7 @@ func operator() string {
 // approveForRun approves, for the run about to start, the disables staged
 // by the last cycle, as listed now, each bound to its exact change.
 func (m *Main) approveForRun(ctx context.Context, a *app) error {
-	staged, err := m.approveShown(ctx, m.service(a.cfg))
+	staged, err := m.service(a.cfg).ApproveAllShown(ctx, m.actor(""))
 	if errors.Is(err, state.ErrNoState) {
 		return nil // no cycle has run: the run about to start says what to do
 	}

@@ -78,7 +78,7 @@ func (m *Main) liveStatus(ctx context.Context, cfgPath string, n int) (*applicat
 	if err != nil {
 		return nil, "", err
 	}
-	from, err := m.askDaemon(ctx, cfgPath, "/status", token, 10*time.Second, &doc)
+	from, _, err := m.askDaemon(ctx, cfgPath, "/status", token, 10*time.Second, &doc)
 	if err != nil {
 		return nil, "", err
 	}
@@ -88,32 +88,33 @@ func (m *Main) liveStatus(ctx context.Context, cfgPath string, n int) (*applicat
 
 // askDaemon GETs path (with its query) from the daemon of the configuration
 // at cfgPath, over its listener as healthcheck reaches it, and decodes the
-// JSON reply into v. It returns the URL asked, without the query.
-func (m *Main) askDaemon(ctx context.Context, cfgPath, path, token string, wait time.Duration, v any) (string, error) {
+// JSON reply into v. It returns the URL asked, without the query, and the
+// reply's header.
+func (m *Main) askDaemon(ctx context.Context, cfgPath, path, token string, wait time.Duration, v any) (string, http.Header, error) {
 	base, client, err := m.daemonClient(cfgPath, "")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	from, _, _ := strings.Cut(base+path, "?")
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s answered %d", from, resp.StatusCode)
+		return "", nil, fmt.Errorf("%s answered %d", from, resp.StatusCode)
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<30)).Decode(v); err != nil {
-		return "", fmt.Errorf("read %s: %w", from, err)
+		return "", nil, fmt.Errorf("read %s: %w", from, err)
 	}
-	return from, nil
+	return from, resp.Header, nil
 }

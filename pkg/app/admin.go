@@ -222,3 +222,30 @@ func (s *Service) Backup(_ context.Context, path string, replace bool) (*BackedU
 	b.Accounts, b.Cycles = active+disabled, len(cycles)
 	return b, nil
 }
+
+// FirstSyncDone reports whether the state file records a cycle that
+// applied its plan (a success, or one that left changes failing, deferred
+// or staged for a person): `g2msync bootstrap` runs the first sync only
+// when not. A missing file, or one holding only a GoTo token (a `login`
+// or `check` before the first sync), has none.
+func (s *Service) FirstSyncDone() (bool, error) {
+	if _, err := os.Lstat(s.StatePath); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	st, err := state.Open(s.StatePath, state.Options{ReadOnly: true, Binding: s.Binding, Timeout: waitShort})
+	if err != nil {
+		return false, err
+	}
+	defer st.Close()
+	cycles, err := st.Cycles(0)
+	if err != nil {
+		return false, err
+	}
+	for _, cy := range cycles {
+		switch cy.Outcome {
+		case engine.OutcomeSuccess, engine.OutcomePartial, engine.OutcomeStaged:
+			return true, nil
+		}
+	}
+	return false, nil
+}

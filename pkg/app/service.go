@@ -317,3 +317,14 @@ func (s *Service) Approve(_ context.Context, a Actor, sel Selection) ([]state.St
 	}
 	return approved, nil
 }
+
+// ApproveAllShown approves every change staged now, each bound to its
+// fingerprint as listed at this moment (`g2msync approve --all`, `run
+// --once --allow-disables`); nothing and no error when none is staged.
+func (s *Service) ApproveAllShown(ctx context.Context, a Actor) ([]state.Staged, error) {
+	staged, err := s.Staged(ctx)
+	if err != nil || len(staged) == 0 {
+		return nil, err
+	}
+	return s.Approve(ctx, a, Shown(staged))
+}

@@ -787,4 +787,21 @@ func TestStatusLogFilters(t *testing.T) {
 			t.Errorf("%s: %d, want 400", q, rec.Code)
 		}
 	}
+	// Damaged entries leave out only themselves, and the reply says how many.
+	d2, err := New(Options{Schedule: "@hourly", Listen: "127.0.0.1:9464",
+		Log: func(context.Context, state.AuditFilter) ([]state.AuditEntry, error) {
+			return []state.AuditEntry{{Action: "create"}}, &state.DamagedEntries{Path: "/var/lib/g2msync/state.db", Seqs: []uint64{4, 3}}
+		},
+		Cycle: func(context.Context, engine.Options) (*Report, error) { return okReport("c"), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec = httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/status/log", nil)
+	req.Host = "127.0.0.1:9464"
+	d2.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || rec.Header().Get("X-G2msync-Damaged-Entries") != "2" || !strings.Contains(rec.Body.String(), `"create"`) ||
+		strings.Contains(rec.Body.String(), "/var/lib") {
+		t.Errorf("damaged entries: %d %q %s", rec.Code, rec.Header().Get("X-G2msync-Damaged-Entries"), rec.Body)
+	}
 }

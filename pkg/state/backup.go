@@ -1,12 +1,11 @@
 package state
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
+	"github.com/g2msync/g2msync/pkg/atomicfile"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -28,12 +27,11 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 
 // ErrBackupExists: the backup's destination exists and was not to be
 // replaced.
-var ErrBackupExists = errors.New("the file exists")
+var ErrBackupExists = atomicfile.ErrExists
 
 // BackupTo writes a consistent copy of the state file to path, mode 0600,
-// whole or not at all: it is written beside path, synced, and renamed
-// into place (replacing a file there only with replace), so a full disk
-// or a crash leaves no half a backup under the name. It returns the bytes
+// whole or not at all (atomicfile.Write: never over a file unless
+// replace), and never over the state file itself. It returns the bytes
 // written.
 func (s *Store) BackupTo(path string, replace bool) (int64, error) {
 	if fi, err := os.Stat(path); err == nil {
@@ -41,51 +39,13 @@ func (s *Store) BackupTo(path string, replace bool) (int64, error) {
 			return 0, fmt.Errorf("back up to %s: that is the state file itself", path)
 		}
 	}
-	if _, err := os.Lstat(path); err == nil && !replace {
-		return 0, fmt.Errorf("back up to %s: %w (choose another name, or replace it)", path, ErrBackupExists)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	var n int64
+	err := atomicfile.Write(path, replace, func(w io.Writer) (err error) {
+		n, err = s.Backup(w)
+		return err
+	})
 	if err != nil {
-		return 0, fmt.Errorf("back up to %s: %w", path, err)
+		return 0, fmt.Errorf("back up: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // after the rename, a no-op
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return 0, fmt.Errorf("back up to %s: %w", path, err)
-	}
-	n, err := s.Backup(tmp)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return 0, fmt.Errorf("back up to %s: %w; nothing was written there", path, err)
-	}
-	if !replace {
-		// Link refuses a file that appeared meanwhile; rename would not,
-		// so a file system without hard links refuses the backup rather
-		// than risk replacing one.
-		err := os.Link(tmp.Name(), path)
-		if errors.Is(err, os.ErrExist) {
-			return 0, fmt.Errorf("back up to %s: %w", path, ErrBackupExists)
-		}
-		if err != nil {
-			return 0, fmt.Errorf("back up to %s: %w (replace it explicitly where hard links are not supported)", path, err)
-		}
-	} else if err := os.Rename(tmp.Name(), path); err != nil {
-		return 0, fmt.Errorf("back up to %s: %w", path, err)
-	}
-	syncDir(filepath.Dir(path)) // the new name survives a crash
 	return n, nil
-}
-
-// syncDir flushes a directory's entries; a file system that cannot is no
-// reason to fail a backup already written and synced.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }
