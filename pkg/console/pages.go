@@ -233,7 +233,9 @@ func (s *Server) filter(r *http.Request, p *page, limit int) (logQuery, state.Au
 	q := r.URL.Query()
 	lq := logQuery{User: strings.TrimSpace(q.Get("user")), Action: q.Get("action"), Result: q.Get("result"), Cycle: strings.TrimSpace(q.Get("cycle")),
 		Since: strings.TrimSpace(q.Get("since")), Until: strings.TrimSpace(q.Get("until"))}
-	f := state.AuditFilter{User: lq.User, Action: lq.Action, Result: lq.Result, CycleID: lq.Cycle, Limit: limit}
+	// The person field searches: part of a name or an address finds the
+	// people it names, each with their whole history (across a rename).
+	f := state.AuditFilter{Search: lq.User, Action: lq.Action, Result: lq.Result, CycleID: lq.Cycle, Limit: limit}
 	if lq.Since != "" {
 		t, err := parseTime(lq.Since, s.opts.Now())
 		if err != nil {

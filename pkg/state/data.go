@@ -570,7 +570,12 @@ func (s *Store) Cycles(limit int) ([]Cycle, error) {
 type AuditFilter struct {
 	CycleID string
 	// User matches an Entra id, UPN, email or GoTo key, ignoring case.
-	User   string
+	User string
+	// Search matches the entries whose UPN, email, Entra id or GoTo key,
+	// or a value one of its changes set, contains it (ignoring case), and
+	// every other entry of the same people: a part of a name finds a
+	// person's whole history, across a rename (the console's search).
+	Search string
 	Action string
 	Result string
 	Since  time.Time
@@ -605,6 +610,22 @@ func (f *AuditFilter) match(e *AuditEntry) bool {
 	return true
 }
 
+// mentions reports whether e names the folded text q: its person or a
+// value one of its changes set.
+func mentions(e *AuditEntry, q string) bool {
+	for _, v := range []string{e.EntraID, e.UPN, e.Email, e.GoToKey} {
+		if strings.Contains(address.Fold(v), q) {
+			return true
+		}
+	}
+	for _, c := range e.Changes {
+		if strings.Contains(address.Fold(c.Old), q) || strings.Contains(address.Fold(c.New), q) {
+			return true
+		}
+	}
+	return false
+}
+
 // DamagedEntries is the error Audit returns, together with every entry it
 // could read, when some entries of the provisioning log cannot be decoded:
 // one damaged entry must not hide the rest of the log. Callers show the
@@ -635,6 +656,19 @@ func (s *Store) Audit(f AuditFilter) ([]AuditEntry, error) {
 	var out []AuditEntry
 	var dmg *DamagedEntries
 	err := s.db.View(func(tx *bolt.Tx) error {
+		// A search first finds the people it names, in the whole log.
+		var people map[string]bool
+		q := address.Fold(strings.TrimSpace(f.Search))
+		if q != "" {
+			people = map[string]bool{}
+			_ = tx.Bucket(bucketAudit).ForEach(func(_, v []byte) error {
+				var e AuditEntry
+				if json.Unmarshal(v, &e) == nil && e.EntraID != "" && mentions(&e, q) {
+					people[e.EntraID] = true
+				}
+				return nil
+			})
+		}
 		c := tx.Bucket(bucketAudit).Cursor()
 		for k, v := c.Last(); k != nil && (f.Limit <= 0 || len(out) < f.Limit); k, v = c.Prev() {
 			var e AuditEntry
@@ -645,7 +679,7 @@ func (s *Store) Audit(f AuditFilter) ([]AuditEntry, error) {
 				dmg.Seqs = append(dmg.Seqs, seqOf(k))
 				continue
 			}
-			if f.match(&e) {
+			if f.match(&e) && (q == "" || people[e.EntraID] || mentions(&e, q)) {
 				out = append(out, e)
 			}
 		}
