@@ -182,12 +182,10 @@ func (s *Service) fillReport(st *state.Store, rep *Report) {
 	rep.Staged, _ = st.Staged()
 	rep.Deferred, _ = st.Deferred()
 	rep.Failures, _ = st.Failures()
-	if rep.Result != nil && rep.Result.Licenses != nil {
-		// Only when the cycle read the licences: counting holders reads
-		// every record (0.2 s at 100,000 people).
-		if recs, err := st.Records(); err == nil {
-			rep.Licenses = ComputeLicenses(LicenseInputs{Now: s.now(), Licenses: rep.Result.Licenses, Records: recs, Deferred: rep.Deferred}).Licenses
-		}
+	if res := rep.Result; res != nil && res.Licenses != nil && res.Owned != nil {
+		// The engine counted the holders from the records it holds: the
+		// state file is not read again for them.
+		rep.Licenses = ComputeLicenses(LicenseInputs{Now: s.now(), Licenses: res.Licenses, Holders: res.Owned.Licenses, Deferred: rep.Deferred}).Licenses
 	}
 }
 

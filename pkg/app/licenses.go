@@ -78,8 +78,10 @@ type LicenseInputs struct {
 	Now time.Time
 	// Licenses are GoTo's licences as read now.
 	Licenses []gotomeeting.License
-	// Records are the owned accounts, Deferred the deferred changes.
-	Records  []plan.Record
+	// Holders counts the seats the owned accounts hold (plan.Holders.Add
+	// over the records, or the cycle's own count); Deferred are the
+	// deferred changes.
+	Holders  plan.Holders
 	Deferred []state.Deferred
 	// Creates are the provisioning log's create entries; those outside
 	// the window or not successful are not counted.
@@ -92,16 +94,7 @@ type LicenseInputs struct {
 // ComputeLicenses builds the licences view. It does no I/O.
 func ComputeLicenses(in LicenseInputs) *Licenses {
 	out := &Licenses{At: in.Now, Licenses: make([]LicenseView, 0, len(in.Licenses)), Problems: []string{}}
-	active, suspended, waiting := map[string]int{}, map[string]int{}, map[string]int{}
-	for _, r := range in.Records {
-		for _, k := range r.Licenses {
-			if r.State == plan.StateDisabled {
-				suspended[k]++
-			} else {
-				active[k]++
-			}
-		}
-	}
+	waiting := map[string]int{}
 	unnamed := 0
 	for _, d := range in.Deferred {
 		switch {
@@ -128,7 +121,7 @@ func ComputeLicenses(in LicenseInputs) *Licenses {
 	}
 	for _, l := range in.Licenses {
 		v := LicenseView{Key: l.Key, Name: l.Description, Seats: l.Seats, Used: l.UserCount,
-			ManagedActive: active[l.Key], ManagedSuspended: suspended[l.Key], Waiting: waiting[l.Key], Problems: []string{}}
+			ManagedActive: in.Holders[l.Key].Active, ManagedSuspended: in.Holders[l.Key].Suspended, Waiting: waiting[l.Key], Problems: []string{}}
 		v.Free = max(0, l.Seats-l.UserCount)
 		if over := l.UserCount - l.Seats; over > 0 {
 			v.Problems = append(v.Problems, fmt.Sprintf("%s used beyond the licence's; add seats in GoTo Admin or free some", count(over, "seat", "seats")))
@@ -225,8 +218,13 @@ func (s *Service) Licenses(ctx context.Context) (*Licenses, error) {
 func (s *Service) licenseInputs(lics []gotomeeting.License, wait time.Duration) (LicenseInputs, error) {
 	in := LicenseInputs{Now: s.now(), Licenses: lics}
 	err := s.readState(wait, func(st *state.Store) (err error) {
-		if in.Records, err = st.Records(); err != nil {
+		recs, err := st.Records()
+		if err != nil {
 			return err
+		}
+		in.Holders = plan.Holders{}
+		for _, r := range recs {
+			in.Holders.Add(r.State, r.Licenses)
 		}
 		if in.Deferred, err = st.Deferred(); err != nil {
 			return err

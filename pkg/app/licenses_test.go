@@ -67,7 +67,11 @@ func TestLicenseCounts(t *testing.T) {
 			want:    [5]int{2, 0, 0, 4, 0}, problem: "1 more managed holder than GoTo counts"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ComputeLicenses(LicenseInputs{Now: licNow, Licenses: []gotomeeting.License{tc.lic}, Records: tc.records, Deferred: tc.deferred})
+			held := plan.Holders{}
+			for _, r := range tc.records {
+				held.Add(r.State, r.Licenses)
+			}
+			got := ComputeLicenses(LicenseInputs{Now: licNow, Licenses: []gotomeeting.License{tc.lic}, Holders: held, Deferred: tc.deferred})
 			v := got.Licenses[0]
 			if g := [5]int{v.ManagedActive, v.ManagedSuspended, v.Unmanaged, v.Free, v.Waiting}; g != tc.want {
 				t.Errorf("active, suspended, unmanaged, free, waiting = %v, want %v", g, tc.want)

@@ -162,7 +162,19 @@ type Result struct {
 }
 
 // OwnedCounts counts owned accounts by state.
-type OwnedCounts struct{ Active, Disabled int }
+type OwnedCounts struct {
+	Active, Disabled int
+	// Licenses counts the seats the owned accounts hold, per licence, when
+	// the cycle read GoTo's licences (nil otherwise): counted from the
+	// records the cycle already holds, so nothing reads them again.
+	Licenses plan.Holders
+}
+
+// ownedAccount is an owned record as stored, as far as the counts need.
+type ownedAccount struct {
+	state    plan.State
+	licenses []string
+}
 
 // Outcome returns the cycle's outcome.
 func (r *Result) Outcome() string { return r.Cycle.Outcome }
@@ -207,11 +219,17 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	err := c.run(ctx)
 	if c.owned != nil && !opts.DryRun {
 		o := &OwnedCounts{}
-		for _, disabled := range c.owned {
-			if disabled {
+		if c.res.Licenses != nil {
+			o.Licenses = plan.Holders{}
+		}
+		for _, a := range c.owned {
+			if a.state == plan.StateDisabled {
 				o.Disabled++
 			} else {
 				o.Active++
+			}
+			if o.Licenses != nil {
+				o.Licenses.Add(a.state, a.licenses)
 			}
 		}
 		c.res.Owned = o
@@ -306,9 +324,9 @@ type cycle struct {
 	recordable bool
 	// ownedKeys maps the GoTo key of every owned account to its person.
 	ownedKeys map[string]string
-	// owned says of every owned record, as stored, whether it is disabled:
-	// the records read, then each outcome once committed (Result.Owned).
-	owned     map[string]bool
+	// owned holds every owned record's state and licences, as stored: the
+	// records read, then each outcome once committed (Result.Owned).
+	owned     map[string]ownedAccount
 	failures  map[string]state.Failure
 	commitErr error
 	tried     int                // changes whose call was made

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/g2msync/g2msync/pkg/directory"
 	"github.com/g2msync/g2msync/pkg/gotomeeting"
@@ -87,6 +88,23 @@ func (h *harness) ownedAgree(st *state.Store, res *Result) {
 	if res.Owned.Active != active || res.Owned.Disabled != disabled {
 		h.t.Errorf("cycle %s (%s) counts %d active and %d disabled; the state file holds %d and %d",
 			res.CycleID, res.Cycle.Outcome, res.Owned.Active, res.Owned.Disabled, active, disabled)
+	}
+	if (res.Licenses != nil) != (res.Owned.Licenses != nil) {
+		h.t.Errorf("cycle %s read licences %v but counted their holders %v", res.CycleID, res.Licenses != nil, res.Owned.Licenses != nil)
+	}
+	if res.Owned.Licenses != nil {
+		// The seats counted as the cycle went are those of the records it wrote.
+		recs, err := st.Records()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		want := plan.Holders{}
+		for _, r := range recs {
+			want.Add(r.State, r.Licenses)
+		}
+		if d := cmp.Diff(want, res.Owned.Licenses, cmpopts.EquateEmpty()); d != "" {
+			h.t.Errorf("cycle %s counts other licence holders than the state file (-file +cycle):\n%s", res.CycleID, d)
+		}
 	}
 }
 
@@ -353,6 +371,11 @@ func TestSeatsBeyondTheFreeOnesAreDeferredWithoutACall(t *testing.T) {
 	res = h.mustRun(Options{})
 	if res.Cycle.Applied["create"] != 3 || res.Cycle.Deferred != 0 || res.Outcome() != OutcomeSuccess {
 		t.Errorf("after seats were added: applied %v deferred %d outcome %s", res.Cycle.Applied, res.Cycle.Deferred, res.Outcome())
+	}
+	// The cycle counted who holds the seats as it went (ownedAgree checks
+	// them against the state file): the 7 made before and the 3 now.
+	if got := res.Owned.Licenses["1001"]; got != (plan.Held{Active: 10}) {
+		t.Errorf("seats of 1001 held by owned accounts: %+v, want 10 active", got)
 	}
 }
 

@@ -508,7 +508,7 @@ func (c *cycle) committed(os []state.Outcome) {
 		case o.DeleteRecord:
 			delete(c.owned, o.EntraID)
 		case o.Record != nil:
-			c.owned[o.EntraID] = o.Record.State == plan.StateDisabled
+			c.owned[o.EntraID] = ownedAccount{state: o.Record.State, licenses: o.Record.Licenses}
 		}
 	}
 }

@@ -49,9 +49,9 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 		return plan.Input{}, err
 	}
 	c.res.Cycle.Owned = len(records)
-	c.owned = make(map[string]bool, len(records))
+	c.owned = make(map[string]ownedAccount, len(records))
 	for _, r := range records {
-		c.owned[r.EntraID] = r.State == plan.StateDisabled
+		c.owned[r.EntraID] = ownedAccount{state: r.State, licenses: r.Licenses}
 	}
 	fs, err := c.e.Store.Failures()
 	if err != nil {

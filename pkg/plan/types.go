@@ -510,3 +510,24 @@ func normalize(s []string) []string {
 // fold is the form of an email that matching compares: ASCII case folded
 // only, so two different addresses never match (see package address).
 func fold(email string) string { return address.Fold(email) }
+
+// Held is how many seats of a licence owned accounts hold: active ones,
+// and suspended ones (which should hold none).
+type Held struct{ Active, Suspended int }
+
+// Holders counts, per licence key, the seats owned accounts hold: the one
+// count the licences view, the console and the seat metric share.
+type Holders map[string]Held
+
+// Add counts the licences an owned account with this state holds.
+func (h Holders) Add(state State, licenses []string) {
+	for _, k := range licenses {
+		x := h[k]
+		if state == StateDisabled {
+			x.Suspended++
+		} else {
+			x.Active++
+		}
+		h[k] = x
+	}
+}
