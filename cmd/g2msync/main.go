@@ -204,8 +204,6 @@ Exit codes:
      back-off, quarantine); they are tried again on later cycles
 `
 
-var errHelp = flag.ErrHelp
-
 // usageError marks bad flags or configuration.
 type usageError struct{ error }
 

@@ -236,11 +236,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-
-func keys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}

@@ -109,7 +109,6 @@ type user struct {
 }
 
 func (u *user) upn() string     { s, _ := u.props["userPrincipalName"].(string); return s }
-func (u *user) enabled() bool   { b, _ := u.props["accountEnabled"].(bool); return b }
 func (u *user) display() string { s, _ := u.props["displayName"].(string); return s }
 
 type group struct {
