@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	bin "encoding/binary"
@@ -8,7 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -463,5 +467,68 @@ func TestNetworkFailureIsOneLineOnce(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(errOut), "\n")
 	if code != ExitFailure || out != "" || len(lines) != 1 || !strings.Contains(errOut, "does not trust") || !strings.Contains(errOut, "127.0.0.1:") {
 		t.Errorf("plan with an untrusted server: exit %d, %d lines on stderr:\n%s", code, len(lines), errOut)
+	}
+}
+
+// The README says HTTPS_PROXY is honoured: every call to Entra, Graph and
+// GoTo goes through the proxy (a CONNECT to it), and a proxy that cannot
+// be reached is named in one line. The endpoints are names that do not
+// resolve here, so nothing could reach them but through the proxy.
+func TestHTTPSProxyIsHonoured(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	hosts := make(chan string, 64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err == nil && req.Method == http.MethodConnect {
+					hosts <- req.Host
+				}
+				io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n") // the proxy refuses to go on
+			}()
+		}
+	}()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "g2msync.yaml")
+	os.WriteFile(cfg, []byte(`entra:
+  tenant_id: 3f782963-1da0-4787-a4b5-77a4d41bdf07
+  client_id: 3f782963-1da0-4787-a4b5-77a4d41bdf08
+  service_principal_id: 3f782963-1da0-4787-a4b5-77a4d41bdf09
+  cloud: custom
+  authority_host: https://login.proxied.invalid/
+  graph_base_url: https://graph.proxied.invalid/
+goto:
+  account_key: "8887380153236031176710"
+  client_id: abc
+  api_base_url: https://api.proxied.invalid/admin/rest/v1
+  auth_url: https://auth.proxied.invalid
+roles:
+  User: { licenses: ["5100000000000000000001"] }
+state_path: `+filepath.Join(dir, "state.db")+"\n"), 0o600)
+	cmd := exec.Command(binary(t), "check", "--config", cfg)
+	cmd.Env = []string{"HTTPS_PROXY=http://" + ln.Addr().String(), "PATH=" + os.Getenv("PATH"),
+		"G2MSYNC_ENTRA_CLIENT_SECRET=x", "G2MSYNC_GOTO_CLIENT_SECRET=y", "G2MSYNC_GOTO_REFRESH_TOKEN=z",
+		"G2MSYNC_GOTO_MAX_RETRIES=0"} // a refusing proxy is retried otherwise (24 s)
+	out, _ := cmd.CombinedOutput()
+	seen := map[string]bool{}
+	for len(hosts) > 0 {
+		seen[<-hosts] = true
+	}
+	for _, h := range []string{"login.proxied.invalid:443", "auth.proxied.invalid:443"} {
+		if !seen[h] {
+			t.Errorf("no CONNECT to %s through the proxy (saw %v)\n%s", h, seen, out)
+		}
+	}
+	if strings.Contains(string(out), "cannot resolve") {
+		t.Errorf("a name was resolved here rather than by the proxy:\n%s", out)
 	}
 }
