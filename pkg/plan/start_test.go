@@ -51,3 +51,32 @@ func TestPropertyBegin(t *testing.T) {
 		}
 	})
 }
+
+// Literal cases, stated apart from the rule the code writes: at the
+// interval exactly, a clock behind the last reconcile, and the askings
+// that win over a pause.
+func TestBeginCases(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		name string
+		o    Opening
+		want Start
+	}{
+		{"nothing asked", Opening{Now: t0}, Start{Run: true}},
+		{"reconcile due at the interval exactly", Opening{Now: t0, ReconcileEvery: day, Reconciled: t0.Add(-day)}, Start{Run: true, Reconcile: true}},
+		{"reconcile not yet due", Opening{Now: t0, ReconcileEvery: day, Reconciled: t0.Add(-day + time.Second)}, Start{Run: true}},
+		{"clock behind the last reconcile", Opening{Now: t0, ReconcileEvery: day, Reconciled: t0.Add(time.Hour)}, Start{Run: true}},
+		{"never reconciled", Opening{Now: t0, ReconcileEvery: day}, Start{Run: true, Reconcile: true}},
+		{"reconcile off", Opening{Now: t0}, Start{Run: true}},
+		{"a full sync needs no reconcile", Opening{Now: t0, InitialSync: true, ReconcileEvery: day}, Start{Run: true, Full: true}},
+		{"paused", Opening{Now: t0, Paused: "paused by ann", FullSyncAsked: "bob", ReconcileEvery: day}, Start{Why: "paused by ann"}},
+		{"paused, dry run", Opening{Now: t0, DryRun: true, Paused: "paused by ann", FullSyncAsked: "bob"}, Start{Run: true, Full: true}},
+		{"asked, written", Opening{Now: t0, FullSyncAsked: "bob"}, Start{Run: true, Full: true, Settle: true}},
+		{"rebuild while paused and asked", Opening{Now: t0, AdoptOnly: true, InitialSync: true, Paused: "p", FullSyncAsked: "bob"}, Start{Run: true, Full: true}},
+	} {
+		if got := Begin(tc.o); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
