@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/g2msync/g2msync/pkg/metrics"
 	"github.com/g2msync/g2msync/pkg/view"
 )
 
@@ -40,11 +39,7 @@ func (c *LicensesCommand) Run(ctx context.Context, args []string) error {
 	if *output != "text" && *output != "json" && *output != "csv" {
 		return usageError{fmt.Errorf("--output: want text, json or csv, got %q", *output)}
 	}
-	cfg, err := c.m.loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	a, err := c.m.newApp(cfg, c.m.newLogger(cfg, c.m.Stderr), metrics.New(version), appOptions{})
+	a, err := c.m.commandApp(*cfgPath)
 	if err != nil {
 		return err
 	}

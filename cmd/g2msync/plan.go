@@ -7,7 +7,6 @@ import (
 	"github.com/g2msync/g2msync/pkg/view"
 
 	"github.com/g2msync/g2msync/pkg/engine"
-	"github.com/g2msync/g2msync/pkg/metrics"
 )
 
 // PlanCommand prints what the next cycle would do.
@@ -34,11 +33,7 @@ func (c *PlanCommand) Run(ctx context.Context, args []string) error {
 	if *output != "text" && *output != "json" {
 		return usageError{fmt.Errorf("--output: want text or json, got %q", *output)}
 	}
-	cfg, err := c.m.loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	a, err := c.m.newApp(cfg, c.m.quietLogger(cfg, c.m.Stderr), metrics.New(version), appOptions{})
+	a, err := c.m.commandApp(*cfgPath)
 	if err != nil {
 		return err
 	}

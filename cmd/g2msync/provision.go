@@ -9,8 +9,6 @@ import (
 
 	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/view"
-
-	"github.com/g2msync/g2msync/pkg/metrics"
 )
 
 // ProvisionCommand provisions named people now, as the portal's
@@ -76,11 +74,7 @@ func (c *ProvisionCommand) Run(ctx context.Context, args []string) error {
 			return usageError{fmt.Errorf("%q is not an object id, userPrincipalName or mail address", view.Safe(q))}
 		}
 	}
-	cfg, err := c.m.loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	a, err := c.m.newApp(cfg, c.m.quietLogger(cfg, c.m.Stderr), metrics.New(version), appOptions{})
+	a, err := c.m.commandApp(*cfgPath)
 	if err != nil {
 		return err
 	}

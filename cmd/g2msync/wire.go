@@ -86,6 +86,17 @@ func (m *Main) logger(cfg *config.Config, w io.Writer, floor slog.Level) *slog.L
 	return slog.New(redact.Handler(h, cfg.SecretValues()...))
 }
 
+// commandApp builds the app of a command a person runs and reads (plan,
+// explain, licenses, …): the configuration at cfgPath, warnings and errors
+// logged beside what the command prints.
+func (m *Main) commandApp(cfgPath string) (*app, error) {
+	cfg, err := m.loadConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	return m.newApp(cfg, m.quietLogger(cfg, m.Stderr), metrics.New(version), appOptions{})
+}
+
 // newApp builds the Service of cfg, with Microsoft Graph as its directory.
 func (m *Main) newApp(cfg *config.Config, log *slog.Logger, met *metrics.Metrics, o appOptions) (*app, error) {
 	mapper, err := application.NewMapper(cfg)
