@@ -86,6 +86,9 @@ func (m *Main) liveStatus(ctx context.Context, cfgPath string, n int) (*applicat
 	return s, from, nil
 }
 
+// maxDaemonReply bounds what status and report read from the daemon.
+const maxDaemonReply = 256 << 20
+
 // askDaemon GETs path (with its query) from the daemon of the configuration
 // at cfgPath, over its listener as healthcheck reaches it, and decodes the
 // JSON reply into v. It returns the URL asked, without the query, and the
@@ -113,7 +116,9 @@ func (m *Main) askDaemon(ctx context.Context, cfgPath, path, token string, wait 
 	if resp.StatusCode != http.StatusOK {
 		return "", nil, fmt.Errorf("%s answered %d", from, resp.StatusCode)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<30)).Decode(v); err != nil {
+	// Whoever answers on the port is read within a bound: the whole
+	// provisioning log of 100,000 people is some 60 MB of JSON.
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxDaemonReply)).Decode(v); err != nil {
 		return "", nil, fmt.Errorf("read %s: %w", from, err)
 	}
 	return from, resp.Header, nil
