@@ -120,12 +120,41 @@ type Options struct {
 	// AdoptOnly records ownership of the GoTo accounts that match in-scope
 	// people and changes nothing else: `g2msync state rebuild`.
 	AdoptOnly bool
+	// OnProgress, if set, is told what the cycle is doing as it moves from
+	// one phase to the next, and of each change done while it applies the
+	// plan: the daemon serves it, so a long first sync shows how far it is.
+	// It is called from the cycle's goroutines and must not block.
+	OnProgress func(Progress)
 	// OnDemand, when set, runs an on-demand cycle for these people (Entra
 	// object ids, userPrincipalNames or mail addresses): only they are read
 	// (Engine.Finder), planned (plan.Input.Only) and changed, and the
 	// provisioning log marks their entries on-demand. What the last regular
 	// cycle recorded for everyone else stays as it was.
 	OnDemand []string
+}
+
+// Phase is what a running cycle is doing, in the order a cycle does it.
+type Phase string
+
+// The phases of a cycle.
+const (
+	PhaseEntra    Phase = "reading Entra"
+	PhaseGoTo     Phase = "reading GoTo"
+	PhasePlanning Phase = "planning"
+	PhaseApplying Phase = "applying"
+)
+
+// Progress is where a running cycle is. Done and Total count the plan's
+// changes, and are zero before the cycle applies any.
+type Progress struct {
+	Phase       Phase
+	Done, Total int
+	// Pace is the requests per second the GoTo client paces at now (0:
+	// unpaced or unknown), and Throttled the 429s GoTo answered this
+	// cycle so far: what is left takes about (Total-Done)/Pace seconds
+	// when each change is one call.
+	Pace      float64
+	Throttled int64
 }
 
 // Cycle outcomes.
@@ -216,6 +245,7 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	if paced != nil {
 		c.throttledAtStart = paced.Stats().Throttled
 	}
+	c.paced = paced
 	err := c.run(ctx)
 	if c.owned != nil && !opts.DryRun {
 		o := &OwnedCounts{}
@@ -319,6 +349,8 @@ type cycle struct {
 	callsAtStart map[string]int64
 	// throttledAtStart is the GoTo client's 429 count when the cycle began.
 	throttledAtStart int64
+	// paced is the GoTo reader's pace and 429 counts, when it keeps them.
+	paced pacedClient
 	// recordable is set once the directory read succeeded: from then on the
 	// cycle's summary is saved, even if it fails later.
 	recordable bool
@@ -359,6 +391,7 @@ func (c *cycle) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.phase(PhasePlanning)
 	p := plan.Compute(in)
 	c.res.Plan = p
 	c.summarisePlan(p)

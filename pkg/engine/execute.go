@@ -185,6 +185,23 @@ func (c *cycle) progress(done, total int) {
 	if c.e.Progress != nil {
 		c.e.Progress(done, total)
 	}
+	c.report(Progress{Phase: PhaseApplying, Done: done, Total: total})
+}
+
+// phase tells Options.OnProgress that the cycle begins a phase.
+func (c *cycle) phase(p Phase) { c.report(Progress{Phase: p}) }
+
+// report tells Options.OnProgress where the cycle is, with the GoTo
+// client's pace and this cycle's 429s so far.
+func (c *cycle) report(p Progress) {
+	if c.opts.OnProgress == nil {
+		return
+	}
+	if c.paced != nil {
+		s := c.paced.Stats()
+		p.Pace, p.Throttled = s.Pace, s.Throttled-c.throttledAtStart
+	}
+	c.opts.OnProgress(p)
 }
 
 func (c *cycle) stopRequested(ctx context.Context) error {

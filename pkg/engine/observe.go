@@ -21,6 +21,7 @@ import (
 // then from GoTo what plan.Need asks for. Any read error ends the cycle
 // here, before anything is decided or written.
 func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
+	c.phase(PhaseEntra)
 	// The owned records are read from the state file while Graph answers:
 	// decoding 10,000 of them takes about as long as a Graph call.
 	type recordsRead struct {
@@ -81,6 +82,7 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 	}
 	in := plan.Input{Accounts: accounts, Records: records, Policy: pol, AllowDisables: c.opts.AllowDisables,
 		Failures: failures, Approvals: approvals, Now: c.e.now(), Only: only, Intents: intents, Reconcile: c.opts.Reconcile && !c.opts.InitialSync}
+	c.phase(PhaseGoTo)
 	if err := c.readGoTo(ctx, &in, plan.Need(in)); err != nil {
 		return plan.Input{}, err
 	}
