@@ -20,7 +20,7 @@ func TestCycleReportsItsPhasesAndProgress(t *testing.T) {
 			if _, err := h.run(Options{InitialSync: true}); err != nil {
 				t.Fatal(err)
 			}
-			for i := range 12 { 
+			for i := range 12 {
 				h.src.edit(fmt.Sprintf("u%04d", i), func(u *directory.User) { u.Attributes["surname"] = "Changed" })
 			}
 			var mu sync.Mutex
