@@ -13,6 +13,9 @@ type Status struct {
 	Deferred []state.Deferred `json:"deferred_changes"`
 	Failures []state.Failure  `json:"failing_accounts"`
 	Paused   *state.Pause     `json:"paused,omitempty"`
+	// Running is where a running cycle is, when the daemon running it
+	// answered; nil otherwise.
+	Running *Progress `json:"running_cycle,omitempty"`
 }
 
 // ReadStatus reads what `status` prints and the daemon serves: the newest

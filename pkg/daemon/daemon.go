@@ -232,6 +232,8 @@ type Daemon struct {
 	observe   chan notify.Observation
 	tracker   *notify.Tracker
 	paused    *state.Pause // as the last cycle found it
+	// progress is the running cycle's; nil between cycles.
+	progress *app.Progress
 }
 
 // OutcomePaused is a cycle skipped because a person paused provisioning.
@@ -387,11 +389,14 @@ func (d *Daemon) stopper() Stopper {
 func (d *Daemon) now() time.Time { return d.opts.Clock.Now() }
 
 func (d *Daemon) runCycle(ctx context.Context, cycle Cycle, stop chan struct{}) {
+	d.mu.Lock()
+	d.beginProgress()
+	d.mu.Unlock()
 	rep, err := d.safely(ctx, cycle, stop)
 	end := d.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.running = false
+	d.running, d.progress = false, nil
 	d.lastEnd = end
 	d.paused = nil
 	if rep != nil && rep.Paused != nil && err == nil {
@@ -562,7 +567,7 @@ func (d *Daemon) safely(ctx context.Context, cycle Cycle, stop chan struct{}) (r
 			d.opts.Logger.Error("cycle panicked", logkey.Error, err.Error(), "stack", string(debug.Stack()))
 		}
 	}()
-	return cycle(ctx, engine.Options{Stop: stop})
+	return cycle(ctx, engine.Options{Stop: stop, OnProgress: d.onProgress})
 }
 
 func (d *Daemon) reload() {
@@ -773,10 +778,12 @@ func (d *Daemon) ready() (bool, string) {
 
 // StatusDoc is the JSON served on /status.
 type StatusDoc struct {
-	Started      time.Time        `json:"started"`
-	Schedule     string           `json:"schedule"`
-	NextCycle    time.Time        `json:"next_cycle"`
-	CycleRunning bool             `json:"cycle_running"`
+	Started      time.Time `json:"started"`
+	Schedule     string    `json:"schedule"`
+	NextCycle    time.Time `json:"next_cycle"`
+	CycleRunning bool      `json:"cycle_running"`
+	// Running is where the running cycle is; nil when none runs.
+	Running      *app.Progress    `json:"running_cycle,omitempty"`
 	SkippedTicks int              `json:"skipped_ticks"`
 	Ready        bool             `json:"ready"`
 	NotReady     string           `json:"not_ready_reason,omitempty"`
@@ -818,6 +825,7 @@ func (d *Daemon) Status() StatusDoc {
 		}
 	}
 	s.Paused = d.paused
+	s.Running = d.runningProgress()
 	if d.last != nil {
 		s.Owned["active"], s.Owned["disabled"] = d.last.OwnedActive, d.last.OwnedDisabled
 	}

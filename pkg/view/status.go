@@ -20,6 +20,9 @@ func Status(w io.Writer, s *app.Status) error {
 	if s.Paused != nil {
 		fmt.Fprintf(w, "PAUSED: %s.\n\n", Safe(s.Paused.Text()))
 	}
+	if s.Running != nil {
+		fmt.Fprintf(w, "A cycle is running: %s.\n\n", ProgressText(s.Running))
+	}
 	if len(s.Cycles) == 0 {
 		fmt.Fprintln(w, "No cycle has run yet.")
 	} else {
