@@ -264,7 +264,11 @@ type page struct {
 	Flash    string // what the last action did
 	Error    string
 	Notice   string // handled, but the operator should know (damaged log entries left out)
-	Data     any
+	// Refresh, when above zero, reloads the page after that many seconds
+	// (a meta refresh: no script). Only pages without a form to fill in
+	// set it, so that a reload loses nothing typed.
+	Refresh int
+	Data    any
 }
 
 type readHandler func(w http.ResponseWriter, r *http.Request, p *page) error

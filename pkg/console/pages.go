@@ -22,6 +22,11 @@ const logPageSize = 50
 // chartCycles is how many cycles the overview's chart shows.
 const chartCycles = 30
 
+// runningRefresh is how often, in seconds, the overview reloads itself
+// while a cycle runs, to show its progress. Between cycles it does not:
+// nothing moves, and a reload would only cost the state file a read.
+const runningRefresh = 5
+
 var funcs = template.FuncMap{
 	"when": func(t time.Time) string {
 		if t.IsZero() {
@@ -62,6 +67,7 @@ var funcs = template.FuncMap{
 		return min(100, used*100/total)
 	},
 	"add":  func(a, b int) int { return a + b },
+	"secs": func(s float64) string { return (time.Duration(s) * time.Second).String() },
 	"list": func(s ...string) []string { return s },
 	"first": func(s ...string) string {
 		for _, v := range s {
@@ -152,6 +158,9 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, p *page) error
 	slices.Reverse(cycles) // the chart reads left to right, oldest first
 	d.Chart = chart(cycles)
 	p.Title, p.Nav, p.Data = "Overview", "overview", d
+	if st.CycleRunning {
+		p.Refresh = runningRefresh
+	}
 	s.render(w, "overview", p)
 	return nil
 }
