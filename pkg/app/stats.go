@@ -86,7 +86,9 @@ type Changes struct {
 }
 
 // Applied is the changes applied, of every kind.
-func (c Changes) Applied() int { return c.Create + c.Adopt + c.Update + c.Enable + c.Disable + c.Delete }
+func (c Changes) Applied() int {
+	return c.Create + c.Adopt + c.Update + c.Enable + c.Disable + c.Delete
+}
 
 func (c *Changes) add(o Changes) {
 	c.Create += o.Create
