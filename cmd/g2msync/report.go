@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/view"
 
 	"github.com/g2msync/g2msync/pkg/state"
@@ -24,8 +25,14 @@ state file only; safe to run while the daemon is up. While a cycle holds
 the file, report asks the daemon at its listen address for the same
 entries (/status/log, with status_token when the listener needs one).
 
+With --stats it prints statistics to date instead: the accounts by state
+now, and for each of the last 30 days (or since --since) the changes
+applied by kind, the changes that failed, the cycles run, failed and
+staged, and GoTo's 429s (--output csv: one row a day).
+
 Examples:
   g2msync report --since 24h --result failure
+  g2msync report --stats --output csv > days.csv
   g2msync report --user jane@contoso.com --output json
   g2msync report --cycle 20261126T001650Z-ab12 --output csv > cycle.csv`
 
@@ -41,8 +48,14 @@ func (c *ReportCommand) Run(ctx context.Context, args []string) error {
 	since := fs.String("since", "", "only entries newer than a duration (24h) or a date (2026-11-01)")
 	fs.IntVar(&f.Limit, "limit", 0, "only the newest N matching entries (0: all)")
 	output := fs.String("output", "text", "text, json or csv")
+	stats := fs.Bool("stats", false, "statistics to date instead of entries: accounts by state, and per day the changes by kind, cycles and GoTo 429s")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *stats {
+		if f.CycleID != "" || f.User != "" || f.Action != "" || f.Result != "" || f.Limit != 0 {
+			return usageError{errors.New("--stats: counts everything; of the other flags it takes only --since and --output")}
+		}
 	}
 	if *since != "" {
 		t, err := parseSince(*since, c.m.Now())
@@ -53,6 +66,9 @@ func (c *ReportCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *output != "text" && *output != "json" && *output != "csv" {
 		return usageError{fmt.Errorf("--output: want text, json or csv, got %q", *output)}
+	}
+	if *stats {
+		return c.statistics(ctx, *cfgPath, *statePath, statsDays(f.Since, c.m.Now()), *output)
 	}
 	st, err := c.m.openStateReadOnly(*cfgPath, *statePath)
 	if errors.Is(err, state.ErrInUse) && *statePath == "" {
@@ -122,4 +138,43 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("--since: want a duration such as 24h or a date such as 2026-11-01, got %q", s)
+}
+
+// statsDays is how many days the statistics cover: application.StatsDays,
+// or the days from since to now, today included.
+func statsDays(since, now time.Time) int {
+	if since.IsZero() {
+		return application.StatsDays
+	}
+	days := int(now.UTC().Truncate(24*time.Hour).Sub(since.UTC().Truncate(24*time.Hour))/(24*time.Hour)) + 1
+	return min(max(days, 1), application.MaxStatsDays)
+}
+
+// statistics prints the statistics of the last days days: read from the
+// state file, or while a cycle holds it, from the daemon that runs it
+// (/status/statistics, behind /status's guard).
+func (c *ReportCommand) statistics(ctx context.Context, cfgPath, statePath string, days int, output string) error {
+	st, err := c.m.openStateReadOnly(cfgPath, statePath)
+	if errors.Is(err, state.ErrInUse) && statePath == "" {
+		token, terr := c.m.statusToken(cfgPath)
+		if terr != nil {
+			return terr
+		}
+		var s application.Statistics
+		from, _, lerr := c.m.askDaemon(ctx, cfgPath, "/status/statistics?days="+strconv.Itoa(days), token, time.Minute, &s)
+		if lerr != nil {
+			return fmt.Errorf("the state file is in use by a running cycle, and the daemon did not answer at its listen address: %w", lerr)
+		}
+		fmt.Fprintf(c.m.Stderr, "A cycle holds the state file; these statistics come from the daemon at %s.\n", from)
+		return view.Statistics(c.m.Stdout, &s, output)
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := application.ReadStatistics(st, c.m.Now(), days)
+	if err != nil {
+		return err
+	}
+	return view.Statistics(c.m.Stdout, s, output)
 }

@@ -321,7 +321,8 @@ func (m *Main) runDaemon(ctx context.Context, a *app, cfgPath string) error {
 	d, err = daemon.New(daemon.Options{
 		Console: uiHandler, TLSCertFile: a.cfg.ListenTLS.CertFile, TLSKeyFile: a.cfg.ListenTLS.KeyFile,
 		Tracker: tracker, StatusURL: statusURL, StatusToken: a.cfg.StatusToken.Value(), Log: a.svc.Audit,
-		Schedule: a.cfg.Schedule, Cycle: a.cycle, Listen: a.cfg.Listen, Logger: a.log, Metrics: a.metrics,
+		Statistics: a.svc.Statistics,
+		Schedule:   a.cfg.Schedule, Cycle: a.cycle, Listen: a.cfg.Listen, Logger: a.log, Metrics: a.metrics,
 		Notify:   func(s string) { _, _ = sddaemon.SdNotify(false, s) },
 		Watchdog: watchdog, Backoff: jobBackoff(), Grace: a.cfg.ShutdownGrace.D(),
 		Reload: m.reloader(a, cfgPath),

@@ -89,6 +89,10 @@ type Options struct {
 	// /status's guard, so that `report` reads it while a cycle holds the
 	// state file, from this host or, with the status token, another.
 	Log func(ctx context.Context, f state.AuditFilter) ([]state.AuditEntry, error)
+	// Statistics, when set, serves the statistics of the last days on
+	// /status/statistics?days=N behind /status's guard, so that `report
+	// --stats` reads them while a cycle holds the state file.
+	Statistics func(ctx context.Context, days int) (*app.Statistics, error)
 	// Console, when set, is served at / (the web console): every path the
 	// JSON endpoints do not claim.
 	Console http.Handler
@@ -681,6 +685,9 @@ func (d *Daemon) routes() http.Handler {
 	})
 	if d.opts.Log != nil {
 		mux.HandleFunc("GET /status/log", d.serveLog)
+	}
+	if d.opts.Statistics != nil {
+		mux.HandleFunc("GET /status/statistics", d.serveStatistics)
 	}
 	if d.opts.Console != nil {
 		mux.Handle("/", d.opts.Console)

@@ -1,8 +1,14 @@
 package daemon
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+
 	"github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/engine"
+	"github.com/g2msync/g2msync/pkg/logkey"
 )
 
 // phaseStarting is a cycle's phase before the engine reports one: it is
@@ -43,4 +49,30 @@ func (d *Daemon) runningProgress() *app.Progress {
 		p.Estimate(d.now(), p.PhaseSince)
 	}
 	return &p
+}
+
+// serveStatistics serves the statistics of the last ?days= days (30 when
+// absent) as JSON.
+func (d *Daemon) serveStatistics(w http.ResponseWriter, r *http.Request) {
+	if !d.statusAllowed(w, r) {
+		return
+	}
+	days := app.StatsDays
+	if v := r.URL.Query().Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > app.MaxStatsDays {
+			http.Error(w, fmt.Sprintf("days: want a count of days from 1 to %d", app.MaxStatsDays), http.StatusBadRequest)
+			return
+		}
+		days = n
+	}
+	s, err := d.opts.Statistics(r.Context(), days)
+	if err != nil {
+		// The detail names the state file: for the log, not the caller.
+		d.opts.Logger.Warn("serve /status/statistics", logkey.Error, err.Error())
+		http.Error(w, "the statistics cannot be read now; try again in a moment", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(s)
 }

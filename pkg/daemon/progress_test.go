@@ -3,7 +3,9 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +73,41 @@ func TestStatusShowsTheRunningCyclesProgress(t *testing.T) {
 	waitFor(t, "the cycle to end", func() bool { return !d.Status().CycleRunning })
 	if p := running(); p != nil {
 		t.Errorf("after the cycle: %+v", p)
+	}
+}
+
+// /status/statistics serves the statistics of the days asked for (30 when
+// not), refuses a count it cannot serve, and says no more than "try again"
+// when they cannot be read.
+func TestStatusStatistics(t *testing.T) {
+	var asked []int
+	fail := false
+	d, err := New(Options{Schedule: "@every 1h", Clock: newFakeClock(), Statistics: func(_ context.Context, days int) (*app.Statistics, error) {
+		asked = append(asked, days)
+		if fail {
+			return nil, errors.New("open /var/lib/g2msync/state.db: busy")
+		}
+		return &app.Statistics{Days: make([]app.Day, days), Total: app.Day{Cycles: 3}}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		code int
+	}{
+		{"/status/statistics", 200}, {"/status/statistics?days=7", 200}, {"/status/statistics?days=0", 400},
+		{"/status/statistics?days=367", 400}, {"/status/statistics?days=x", 400},
+	} {
+		if code, body := get(t, d, c.path); code != c.code {
+			t.Errorf("%s: %d %s", c.path, code, body)
+		}
+	}
+	if len(asked) != 2 || asked[0] != 30 || asked[1] != 7 {
+		t.Errorf("asked for %v days", asked)
+	}
+	fail = true
+	if code, body := get(t, d, "/status/statistics"); code != http.StatusServiceUnavailable || strings.Contains(body, "state.db") {
+		t.Errorf("unreadable: %d %s", code, body)
 	}
 }
