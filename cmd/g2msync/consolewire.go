@@ -87,6 +87,11 @@ func (b *consoleBackend) Seats(ctx context.Context) ([]console.Seat, error) {
 	return out, err
 }
 
+func (b *consoleBackend) Statistics(ctx context.Context, days int) (*application.Statistics, error) {
+	out, err := b.svc.Statistics(ctx, days)
+	return out, busy(err)
+}
+
 func (b *consoleBackend) Explain(ctx context.Context, user string) (string, error) {
 	rep, err := b.svc.OnDemand(ctx, []string{user}, application.OnDemandOptions{Explain: true})
 	if rep == nil {

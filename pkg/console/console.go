@@ -33,6 +33,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/state"
 )
@@ -78,6 +79,9 @@ type Backend interface {
 	Retry(ctx context.Context, op Operator, who string) (int, error)
 	Pause(ctx context.Context, op Operator, reason string) error
 	Resume(ctx context.Context, op Operator) error
+	// Statistics returns provisioning to date over the last days days, as
+	// `g2msync report --stats` prints it (ErrBusy while the file is held).
+	Statistics(ctx context.Context, days int) (*app.Statistics, error)
 }
 
 // ErrBusy: the state file is held by a running cycle; try again shortly.
@@ -229,6 +233,7 @@ func (s *Server) routes() {
 	if s.opts.DemoChanges != nil {
 		m.HandleFunc("POST /demo/changes", s.act(maxFormBytes, func(context.Context, *http.Request, Operator) (string, error) { return s.opts.DemoChanges() }))
 	}
+	m.HandleFunc("GET /statistics", s.read(s.statistics))
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)
 	m.HandleFunc("POST /logout", s.logout)

@@ -68,6 +68,7 @@ var funcs = template.FuncMap{
 	},
 	"add":  func(a, b int) int { return a + b },
 	"secs": func(s float64) string { return (time.Duration(s) * time.Second).String() },
+	"chartLegend": func() template.HTML { return chartLegend },
 	"list": func(s ...string) []string { return s },
 	"first": func(s ...string) string {
 		for _, v := range s {
