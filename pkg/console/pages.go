@@ -66,10 +66,10 @@ var funcs = template.FuncMap{
 		}
 		return min(100, used*100/total)
 	},
-	"add":  func(a, b int) int { return a + b },
-	"secs": func(s float64) string { return (time.Duration(s) * time.Second).String() },
+	"add":         func(a, b int) int { return a + b },
+	"secs":        func(s float64) string { return (time.Duration(s) * time.Second).String() },
 	"chartLegend": func() template.HTML { return chartLegend },
-	"list": func(s ...string) []string { return s },
+	"list":        func(s ...string) []string { return s },
 	"first": func(s ...string) string {
 		for _, v := range s {
 			if v != "" {
