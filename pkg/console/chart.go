@@ -42,7 +42,7 @@ const (
 	chartTop    = 16  // room for the scale's label
 	chartPlot   = 150 // the bars' height at the most
 	chartMarks  = 30  // the strip under the bars for the staged and failed marks
-	chartTicks  = 34  // the time labels, two lines
+	chartTicks  = 52  // the time labels, two lines of text that grows on a narrow screen
 	chartH      = chartTop + chartPlot + chartMarks + chartTicks
 	chartMinBar = 3 // a bar of one change is still seen and hit
 	chartLabels = 6 // time labels at most
@@ -102,7 +102,7 @@ func drawChart(id, title string, bars []chartBar) template.HTML {
 	fmt.Fprintf(&b, `<desc id="%s-desc">Bar heights follow the square root of the count, so that small cycles show beside large ones; the most is %d. A triangle under a bar marks staged disables, a cross a failed cycle.</desc>`, esc(id), most)
 	b.WriteString(`<defs><pattern id="` + esc(id) + `-hatch" width="5" height="5" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect class="k-failed" width="5" height="5"/><line class="hatch" x1="0" y1="0" x2="0" y2="5"/></pattern></defs>`)
 	// The scale: labelled gridlines, and the axis.
-	fmt.Fprintf(&b, `<text class="axis" x="2" y="10">changes (√ scale)</text>`)
+	fmt.Fprintf(&b, `<text class="axis" x="%d" y="11" text-anchor="end">changes (√ scale)</text>`, chartW-chartRight)
 	for _, v := range gridlines(most) {
 		y := base - chartScale(v, most)
 		fmt.Fprintf(&b, `<line class="grid" x1="%d" x2="%d" y1="%.1f" y2="%.1f"/><text class="axis" x="%d" y="%.1f" text-anchor="end">%d</text>`,
@@ -145,12 +145,15 @@ func drawChart(id, title string, bars []chartBar) template.HTML {
 		b.WriteString(`</a>`)
 		if i%every == 0 && bar.Tick != "" {
 			ty := base + chartMarks + 12
-			fmt.Fprintf(&b, `<line class="tick" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/><text class="axis" x="%.1f" y="%.1f" text-anchor="middle">%s</text>`,
+			fmt.Fprintf(&b, `<line class="tick" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/><text class="axis" x="%.1f" y="%.1f" text-anchor="middle">%s`,
 				mid, mid, base, base+4, mid, ty, esc(bar.Tick))
 			if bar.Date != "" && bar.Date != lastDate {
-				fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, mid, ty+14, esc(bar.Date))
+				// The date goes a line lower, in the text's own size: it grows
+				// on a narrow screen.
+				fmt.Fprintf(&b, `<tspan x="%.1f" dy="1.2em">%s</tspan>`, mid, esc(bar.Date))
 				lastDate = bar.Date
 			}
+			b.WriteString(`</text>`)
 		}
 	}
 	b.WriteString(`</svg>`)
@@ -228,8 +231,9 @@ func changesText(ch app.Changes) string {
 
 // chartLegend is the legend under a chart: the kinds' colours, the
 // hatching of failed changes and the marks, each drawn as in the chart.
-const chartLegend = template.HTML(`<p class="legend"><span class="sw k-create"></span>create <span class="sw k-adopt"></span>adopt <span class="sw k-update"></span>update
-<span class="sw k-enable"></span>re-enable <span class="sw k-disable"></span>disable <span class="sw k-delete"></span>delete
-<svg class="sw" viewBox="0 0 12 12" aria-hidden="true"><rect class="k-failed" width="12" height="12"/><path class="hatch" d="M0 12L12 0M-3 3L3 -3M9 15L15 9"/></svg>failed changes
-<svg class="sw" viewBox="0 0 12 12" aria-hidden="true"><path class="mark-staged" d="M6 1l6 10h-12z"/></svg>staged disables
-<svg class="sw" viewBox="0 0 12 12" aria-hidden="true"><path class="mark-failed" d="M1.5 1.5l9 9m0 -9l-9 9"/></svg>failed cycle</p>`)
+const chartLegend = template.HTML(`<p class="legend"><span><span class="sw k-create"></span>create</span> <span><span class="sw k-adopt"></span>adopt</span>
+<span><span class="sw k-update"></span>update</span> <span><span class="sw k-enable"></span>re-enable</span> <span><span class="sw k-disable"></span>disable</span>
+<span><span class="sw k-delete"></span>delete</span>
+<span><svg class="sw" viewBox="0 0 12 12" aria-hidden="true"><rect class="k-failed" width="12" height="12"/><path class="hatch" d="M0 12L12 0M-3 3L3 -3M9 15L15 9"/></svg>failed changes</span>
+<span><svg class="sw" viewBox="0 0 12 12" aria-hidden="true"><path class="mark-staged" d="M6 1l6 10h-12z"/></svg>staged disables</span>
+<span><svg class="sw" viewBox="0 0 12 12" aria-hidden="true"><path class="mark-failed" d="M1.5 1.5l9 9m0 -9l-9 9"/></svg>failed cycle</span></p>`)

@@ -19,8 +19,10 @@ type statsData struct {
 	Days    int
 	Periods []int
 	Chart   template.HTML
-	// Newest are the days, newest first, for the table.
+	// Newest are the days with a cycle, newest first, for the table; Idle
+	// counts the others.
 	Newest []app.Day
+	Idle   int
 	// Pruned says the state file holds no cycle from before Oldest.
 	Pruned bool
 }
@@ -48,6 +50,10 @@ func (s *Server) statistics(w http.ResponseWriter, r *http.Request, p *page) err
 	}
 	d := statsData{Stats: st, Days: days, Periods: statsPeriods, Chart: dayChart(st.Days)}
 	for i := len(st.Days) - 1; i >= 0; i-- {
+		if st.Days[i].Cycles == 0 {
+			d.Idle++
+			continue
+		}
 		d.Newest = append(d.Newest, st.Days[i])
 	}
 	d.Pruned = !st.Oldest.IsZero() && len(st.Days) > 0 && st.Oldest.UTC().Format(time.DateOnly) > st.Days[0].Date

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	application "github.com/g2msync/g2msync/pkg/app"
+	"github.com/g2msync/g2msync/pkg/sim/scenario"
+)
+
+// TestConsoleProgressAndStatisticsInABrowser watches a slow cycle (GoTo
+// answering each call after 600 ms) in headless Chromium: the overview
+// shows its phase and a bar of done of total that moves, and reloads
+// itself; /status and `g2msync status` say the same; the estimate is
+// sane (counted, not timed). After it, /statistics shows the days and
+// the accounts, and holds at 390 px. Screenshots of each are saved.
+func TestConsoleProgressAndStatisticsInABrowser(t *testing.T) {
+	ctx := browser(t)
+	pw := newProcWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 60}}, DirectAdmins: 2}, "@every 1h")
+	if code, out := pw.exitCode("run", "--once", "--initial-sync"); code != ExitOK {
+		t.Fatalf("initial sync: exit %d\n%s", code, out)
+	}
+	// 40 people change department: 40 updates, 4 in flight, each call
+	// 600 ms: a cycle of some 6 s of applying.
+	people := pw.w.InScope(false)
+	for _, p := range people[:40] {
+		if err := pw.w.Graph.UpdateUser(p.ID, map[string]any{"surname": p.Surname + "-Lee"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pw.w.GoTo.SetLatency(600 * time.Millisecond)
+	cmd, _, stderr := pw.command("run")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	base := "http://" + pw.listen
+	dir := screenshots(t)
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return chromedp.Void{}, err
+			}
+			return chromedp.Void{}, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+		}
+	}
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v\n%s", what, err, stderr)
+		}
+	}
+
+	// The cycle's progress as /status serves it, until it ends.
+	var seen []application.Progress
+	var statusText, page string
+	shown := false
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(150 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the cycle did not end; progress seen %+v\n%s", seen, stderr)
+		}
+		s, err := pw.status()
+		if err != nil {
+			continue
+		}
+		if s.Running == nil {
+			if len(s.Cycles) > 0 && len(seen) > 0 {
+				break
+			}
+			continue
+		}
+		seen = append(seen, *s.Running)
+		if p := s.Running; !shown && p.Phase == "applying" && p.Done > 0 && p.Done < p.Total {
+			shown = true
+			run("overview while applying", chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#running-bar`),
+				into(&page, chromedp.Text(`#running`)), shot("overview-running"))
+			var refresh int
+			run("the reload", into(&refresh, chromedp.Evaluate[int](`document.querySelectorAll('meta[http-equiv=refresh]').length`)))
+			if refresh != 1 {
+				t.Errorf("the overview does not reload itself while the cycle runs")
+			}
+			_, statusText = pw.exitCode("status")
+		}
+	}
+	if !shown {
+		t.Fatalf("never saw the cycle applying: %+v", seen)
+	}
+	if !strings.Contains(page, "Cycle running: applying") || !strings.Contains(page, "of 40 changes") {
+		t.Errorf("the overview while applying says:\n%s", page)
+	}
+	if !strings.Contains(statusText, "A cycle is running: applying,") || !strings.Contains(statusText, "of 40 changes") {
+		t.Errorf("g2msync status while applying says:\n%s", statusText)
+	}
+	// The phases in order, done never going back, the total fixed, and
+	// an estimate of what is left whenever something is.
+	order := map[string]int{"starting": 0, "reading Entra": 1, "reading GoTo": 2, "planning": 3, "applying": 4}
+	last, done, withETA, applying := -1, 0, 0, 0
+	for _, p := range seen {
+		o, ok := order[p.Phase]
+		if !ok || o < last {
+			t.Fatalf("phase %q after %d: %+v", p.Phase, last, seen)
+		}
+		last = o
+		if p.Phase != "applying" {
+			continue
+		}
+		applying++
+		if p.Total != 40 || p.Done < done || p.Done > p.Total {
+			t.Errorf("applying %d of %d after %d done", p.Done, p.Total, done)
+		}
+		done = p.Done
+		if p.Done < p.Total && p.LeftSeconds > 0 && !p.ETA.IsZero() && p.LeftSeconds < 3600 {
+			withETA++
+		}
+	}
+	if applying < 3 || withETA*2 < applying || done == 0 {
+		t.Errorf("%d reports while applying, %d with a sane estimate, %d done at the last", applying, withETA, done)
+	}
+
+	// Between cycles: no reload, and the statistics of the two cycles.
+	var refresh int
+	run("overview after", chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#last-cycle`), shot("overview-after-slow-cycle"),
+		into(&refresh, chromedp.Evaluate[int](`document.querySelectorAll('meta[http-equiv=refresh]').length`)))
+	if refresh != 0 {
+		t.Errorf("the overview reloads itself between cycles")
+	}
+	var total, active string
+	run("statistics", chromedp.Navigate(base+"/statistics"), chromedp.WaitVisible(`#days-chart`), into(&total, chromedp.Text(`#st-total`)),
+		into(&active, chromedp.Text(`#st-active`)), shot("statistics"))
+	if !strings.Contains(total, "40 updated") || !strings.Contains(total, "2 cycles") {
+		t.Errorf("the statistics' total says %q", total)
+	}
+	if s, err := pw.status(); err != nil || active != strconv.Itoa(s.Owned["active"]) || active == "0" {
+		t.Errorf("managed and active: %q, /status says %v (%v)", active, s.Owned, err)
+	}
+	for _, path := range []string{"/statistics", "/"} {
+		var width int
+		name := "statistics-phone"
+		if path == "/" {
+			name = "overview-phone"
+		}
+		run("phone "+path, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(base+path), chromedp.WaitVisible(`svg.chart`),
+			into(&width, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)), shot(name), chromedp.EmulateReset())
+		if width > 390 {
+			t.Errorf("at 390 px %s is %d px wide", path, width)
+		}
+	}
+	t.Logf("screenshots in %s", dir)
+}
