@@ -64,6 +64,7 @@ func TestEstimateLeftCases(t *testing.T) {
 		{"bulk creates: 100 in 2 s", 100, 1000, 2 * time.Second, 8, 18 * time.Second, true},
 		{"stalled", 1, 1_000_000, 24 * time.Hour, 8, maxLeft, true},
 		{"all done", 288, 288, time.Minute, 8, 0, true},
+		{"the clock went back: the GoTo pace", 10, 90, -time.Minute, 8, 10 * time.Second, true},
 	} {
 		left, _, ok := EstimateLeft(c.done, c.total, c.applying, c.pace)
 		if left != c.want || ok != c.wantOK {
