@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"net/url"
 	"strings"
 	"time"
 
@@ -179,7 +180,7 @@ func chart(cycles []state.Cycle) template.HTML {
 		}
 		at = at.UTC()
 		ch := app.CycleChanges(&c)
-		bar := chartBar{Tick: at.Format("15:04"), Date: at.Format("Jan 2"), Href: "/cycles/" + c.ID,
+		bar := chartBar{Tick: at.Format("15:04"), Date: at.Format("Jan 2"), Href: "/cycles/" + url.PathEscape(c.ID),
 			Counts: []int{ch.Create, ch.Adopt, ch.Update, ch.Enable, ch.Disable, ch.Delete, ch.Failed},
 			Staged: c.Outcome == engine.OutcomeStaged || c.Staged > 0,
 			Failed: c.Outcome == engine.OutcomeFailed || c.Outcome == engine.OutcomeAborted}

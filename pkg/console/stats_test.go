@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,7 +86,7 @@ func TestChartAxisScaleAndMarks(t *testing.T) {
 	add("staged", state.Cycle{Outcome: "staged", Applied: map[string]int{"update": 2}, Staged: 60})
 	add("failed", state.Cycle{Outcome: "failed"})
 	add("partial", state.Cycle{Outcome: "partial", Applied: map[string]int{"create": 3}, Failed: map[string]int{"create": 2}})
-	add(`<b>"x"</b>`, state.Cycle{Outcome: "success"})
+	add(`<b>"x"</b>?#/`, state.Cycle{Outcome: "success"})
 	svg := parseChart(t, string(chart(cycles)))
 
 	heights := map[string]float64{} // each bar's drawn height, by its cycle
@@ -113,8 +114,8 @@ func TestChartAxisScaleAndMarks(t *testing.T) {
 				}
 			})
 			id, _, ok := strings.Cut(title, ": ")
-			if !ok || n.attr("href") == "" {
-				t.Errorf("a bar without a title or a link: %q %q", title, n.attr("href"))
+			if !ok || n.attr("href") != "/cycles/"+url.PathEscape(id) {
+				t.Errorf("a bar without a title or its link: %q %q", title, n.attr("href"))
 			}
 			heights[id] = h
 		case n.XMLName.Local == "text" && n.attr("text-anchor") == "middle", n.XMLName.Local == "tspan":
@@ -140,7 +141,7 @@ func TestChartAxisScaleAndMarks(t *testing.T) {
 	if strings.Join(grid, " ") != "1 10 50 100 200 288" {
 		t.Errorf("gridlines %q", grid)
 	}
-	if _, ok := heights[`<b>"x"</b>`]; !ok {
+	if _, ok := heights[`<b>"x"</b>?#/`]; !ok {
 		t.Errorf("the hostile cycle id did not come back whole from its escaped title: %v", heights)
 	}
 }
