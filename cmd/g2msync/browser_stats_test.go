@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,32 +17,109 @@ import (
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
 )
 
-// TestConsoleProgressAndStatisticsInABrowser watches a slow cycle (GoTo
-// answering each call after 600 ms) in headless Chromium: the overview
-// shows its phase and a bar of done of total that moves, and reloads
-// itself; /status and `g2msync status` say the same; the estimate is
-// sane (counted, not timed). After it, /statistics shows the days and
-// the accounts, and holds at 390 px. Screenshots of each are saved.
-func TestConsoleProgressAndStatisticsInABrowser(t *testing.T) {
-	ctx := browser(t)
-	pw := newProcWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 60}}, DirectAdmins: 2}, "@every 1h")
+// slowCycle starts a daemon whose first cycle is slow: 40 people change
+// surname, and GoTo answers each call after 600 ms (4 in flight: some 6 s
+// of applying). It returns the world, the daemon's stderr, and a watch
+// that polls /status until the cycle ends, calling applying once with the
+// progress while the cycle is half way, and returns every progress seen.
+func slowCycle(t *testing.T) (pw *procWorld, stderr fmt.Stringer, watch func(applying func(application.Progress)) []application.Progress) {
+	pw = newProcWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 60}}, DirectAdmins: 2}, "@every 1h")
 	if code, out := pw.exitCode("run", "--once", "--initial-sync"); code != ExitOK {
 		t.Fatalf("initial sync: exit %d\n%s", code, out)
 	}
-	// 40 people change department: 40 updates, 4 in flight, each call
-	// 600 ms: a cycle of some 6 s of applying.
-	people := pw.w.InScope(false)
-	for _, p := range people[:40] {
+	for _, p := range pw.w.InScope(false)[:40] {
 		if err := pw.w.Graph.UpdateUser(p.ID, map[string]any{"surname": p.Surname + "-Lee"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	pw.w.GoTo.SetLatency(600 * time.Millisecond)
-	cmd, _, stderr := pw.command("run")
+	cmd, _, logs := pw.command("run")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	return pw, logs, func(applying func(application.Progress)) []application.Progress {
+		var seen []application.Progress
+		called := false
+		for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(150 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the cycle did not end; progress seen %+v\n%s", seen, logs)
+			}
+			s, err := pw.status()
+			if err != nil {
+				continue
+			}
+			if s.Running == nil {
+				if len(s.Cycles) > 0 && len(seen) > 0 {
+					break
+				}
+				continue
+			}
+			seen = append(seen, *s.Running)
+			if p := *s.Running; !called && p.Phase == "applying" && p.Done > 0 && p.Done < p.Total {
+				called = true
+				applying(p)
+			}
+		}
+		if !called {
+			t.Fatalf("never saw the cycle applying: %+v", seen)
+		}
+		return seen
+	}
+}
+
+// checkProgress checks the progress a slow cycle of total changes
+// reported, by counts, never by the clock: the phases in order, done never
+// going back, the total fixed, and an estimate of what is left whenever
+// something is.
+func checkProgress(t *testing.T, seen []application.Progress, total int) {
+	t.Helper()
+	order := map[string]int{"starting": 0, "reading Entra": 1, "reading GoTo": 2, "planning": 3, "applying": 4}
+	last, done, withETA, applying := -1, 0, 0, 0
+	for _, p := range seen {
+		o, ok := order[p.Phase]
+		if !ok || o < last {
+			t.Fatalf("phase %q after %d: %+v", p.Phase, last, seen)
+		}
+		last = o
+		if p.Phase != "applying" {
+			continue
+		}
+		applying++
+		if p.Total != total || p.Done < done || p.Done > p.Total {
+			t.Errorf("applying %d of %d after %d done", p.Done, p.Total, done)
+		}
+		done = p.Done
+		if p.Done < p.Total && p.LeftSeconds > 0 && !p.ETA.IsZero() && p.LeftSeconds < 3600 {
+			withETA++
+		}
+	}
+	t.Logf("%d progress reports, %d while applying, %d of them with an estimate; the last: %d of %d", len(seen), applying, withETA, done, total)
+	if applying < 3 || withETA*2 < applying || done == 0 {
+		t.Errorf("%d reports while applying, %d with a sane estimate, %d done at the last", applying, withETA, done)
+	}
+}
+
+// A slow cycle's progress moves on /status and in `g2msync status`, with a
+// sane estimate: without a browser, so that it runs wherever the tests do.
+func TestDaemonShowsASlowCyclesProgress(t *testing.T) {
+	pw, _, watch := slowCycle(t)
+	var statusText string
+	seen := watch(func(application.Progress) { _, statusText = pw.exitCode("status") })
+	checkProgress(t, seen, 40)
+	if !strings.Contains(statusText, "A cycle is running: applying,") || !strings.Contains(statusText, "of 40 changes") {
+		t.Errorf("g2msync status while applying says:\n%s", statusText)
+	}
+}
+
+// TestConsoleProgressAndStatisticsInABrowser watches the slow cycle in
+// headless Chromium: the overview shows its phase and a bar of done of
+// total, and reloads itself while it runs and not after. Then /statistics
+// shows the days and the accounts; both hold at 390 px. Screenshots of
+// each are saved.
+func TestConsoleProgressAndStatisticsInABrowser(t *testing.T) {
+	ctx := browser(t)
+	pw, stderr, watch := slowCycle(t)
 	base := "http://" + pw.listen
 	dir := screenshots(t)
 	shot := func(name string) chromedp.Action[chromedp.Void] {
@@ -59,77 +137,19 @@ func TestConsoleProgressAndStatisticsInABrowser(t *testing.T) {
 			t.Fatalf("%s: %v\n%s", what, err, stderr)
 		}
 	}
-
-	// The cycle's progress as /status serves it, until it ends.
-	var seen []application.Progress
-	var statusText, page string
-	shown := false
-	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(150 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the cycle did not end; progress seen %+v\n%s", seen, stderr)
-		}
-		s, err := pw.status()
-		if err != nil {
-			continue
-		}
-		if s.Running == nil {
-			if len(s.Cycles) > 0 && len(seen) > 0 {
-				break
-			}
-			continue
-		}
-		seen = append(seen, *s.Running)
-		if p := s.Running; !shown && p.Phase == "applying" && p.Done > 0 && p.Done < p.Total {
-			shown = true
-			run("overview while applying", chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#running-bar`),
-				into(&page, chromedp.Text(`#running`)), shot("overview-running"))
-			var refresh int
-			run("the reload", into(&refresh, chromedp.Evaluate[int](`document.querySelectorAll('meta[http-equiv=refresh]').length`)))
-			if refresh != 1 {
-				t.Errorf("the overview does not reload itself while the cycle runs")
-			}
-			_, statusText = pw.exitCode("status")
-		}
-	}
-	if !shown {
-		t.Fatalf("never saw the cycle applying: %+v", seen)
-	}
-	if !strings.Contains(page, "Cycle running: applying") || !strings.Contains(page, "of 40 changes") {
-		t.Errorf("the overview while applying says:\n%s", page)
-	}
-	if !strings.Contains(statusText, "A cycle is running: applying,") || !strings.Contains(statusText, "of 40 changes") {
-		t.Errorf("g2msync status while applying says:\n%s", statusText)
-	}
-	// The phases in order, done never going back, the total fixed, and
-	// an estimate of what is left whenever something is.
-	order := map[string]int{"starting": 0, "reading Entra": 1, "reading GoTo": 2, "planning": 3, "applying": 4}
-	last, done, withETA, applying := -1, 0, 0, 0
-	for _, p := range seen {
-		o, ok := order[p.Phase]
-		if !ok || o < last {
-			t.Fatalf("phase %q after %d: %+v", p.Phase, last, seen)
-		}
-		last = o
-		if p.Phase != "applying" {
-			continue
-		}
-		applying++
-		if p.Total != 40 || p.Done < done || p.Done > p.Total {
-			t.Errorf("applying %d of %d after %d done", p.Done, p.Total, done)
-		}
-		done = p.Done
-		if p.Done < p.Total && p.LeftSeconds > 0 && !p.ETA.IsZero() && p.LeftSeconds < 3600 {
-			withETA++
-		}
-	}
-	if applying < 3 || withETA*2 < applying || done == 0 {
-		t.Errorf("%d reports while applying, %d with a sane estimate, %d done at the last", applying, withETA, done)
-	}
-
-	// Between cycles: no reload, and the statistics of the two cycles.
+	reloads := `document.querySelectorAll('meta[http-equiv=refresh]').length`
+	var page string
 	var refresh int
+	seen := watch(func(application.Progress) {
+		run("overview while applying", chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#running-bar`),
+			into(&page, chromedp.Text(`#running`)), into(&refresh, chromedp.Evaluate[int](reloads)), shot("overview-running"))
+	})
+	checkProgress(t, seen, 40)
+	if !strings.Contains(page, "Cycle running: applying") || !strings.Contains(page, "of 40 changes") || refresh != 1 {
+		t.Errorf("the overview while applying (reloading: %d) says:\n%s", refresh, page)
+	}
 	run("overview after", chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#last-cycle`), shot("overview-after-slow-cycle"),
-		into(&refresh, chromedp.Evaluate[int](`document.querySelectorAll('meta[http-equiv=refresh]').length`)))
+		into(&refresh, chromedp.Evaluate[int](reloads)))
 	if refresh != 0 {
 		t.Errorf("the overview reloads itself between cycles")
 	}
