@@ -49,10 +49,15 @@ func Statistics(w io.Writer, s *app.Statistics, output string) error {
 	if len(s.Days) == 0 {
 		return nil
 	}
-	fmt.Fprintf(w, "\nThe last %d days (UTC), %s to %s:\n", len(s.Days), s.Days[0].Date, s.Days[len(s.Days)-1].Date)
+	fmt.Fprintf(w, "\nThe last %d days (UTC), %s to %s, the days with a cycle:\n", len(s.Days), s.Days[0].Date, s.Days[len(s.Days)-1].Date)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "DATE\tCYCLES\tFAILED\tSTAGED\tON DEMAND\tCREATE\tADOPT\tUPDATE\tENABLE\tDISABLE\tDELETE\tFAILED CHANGES\tGOTO 429S\t")
+	idle := 0
 	for _, d := range append(s.Days, s.Total) {
+		if d.Date != "" && d.Cycles == 0 {
+			idle++
+			continue
+		}
 		row := dayRow(d)
 		if row[0] == "" {
 			row[0] = "total"
@@ -63,6 +68,9 @@ func Statistics(w io.Writer, s *app.Statistics, output string) error {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	if idle > 0 {
+		fmt.Fprintf(w, "%s without a cycle left out (--output csv lists every day).\n", Plural(idle, "day"))
+	}
 	switch {
 	case s.Oldest.IsZero():
 		fmt.Fprintln(w, "No cycle is recorded yet.")
