@@ -5,6 +5,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
@@ -21,6 +22,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/netutil"
 
 	"github.com/robfig/cron/v3"
 
@@ -101,6 +104,9 @@ type Options struct {
 	// Timeouts bound how long one client may hold a connection of the
 	// listener; a zero field takes its default.
 	Timeouts Timeouts
+	// MaxConnections bounds the listener's open connections; 0 means
+	// DefaultMaxConnections.
+	MaxConnections int
 }
 
 // Timeouts bound how long one client may hold a connection of the
@@ -154,6 +160,15 @@ const (
 	// staged row shown, about 200 bytes each: 2 MiB takes 10,000 rows.
 	// The console bounds each form more tightly.
 	MaxBodyBytes = 2 << 20
+	// DefaultMaxConnections bounds the connections the listener holds
+	// open at once. Without a bound, clients that open connections and
+	// send nothing (each held up to the read-header timeout) or keep them
+	// idle could take every file descriptor the process may open, and the
+	// cycle's own connections to Graph and GoTo would fail. A scraper, a
+	// few probes and the browsers of a few operators need a few dozen;
+	// past the bound a new connection waits in the kernel's queue until
+	// one closes.
+	DefaultMaxConnections = 256
 )
 
 // server is the listener's HTTP server: the handler, with the timeouts
@@ -165,6 +180,9 @@ func (d *Daemon) server() *http.Server {
 		WriteTimeout: orDefault(to.Write, DefaultWriteTimeout), IdleTimeout: orDefault(to.Idle, DefaultIdleTimeout),
 		ErrorLog: slog.NewLogLogger(d.opts.Logger.Handler(), slog.LevelDebug)} // a stray client's TLS error is not news
 }
+
+// limit bounds ln's open connections at n.
+func limit(ln net.Listener, n int) net.Listener { return netutil.LimitListener(ln, n) }
 
 // orDefault returns d, or def when d is zero.
 func orDefault(d, def time.Duration) time.Duration {
@@ -276,6 +294,7 @@ func (d *Daemon) Run(ctx context.Context, signals <-chan os.Signal) error {
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", d.opts.Listen, err)
 		}
+		ln = limit(ln, cmp.Or(d.opts.MaxConnections, DefaultMaxConnections))
 		srv = d.server()
 		if d.opts.TLSCertFile != "" {
 			cert, err := tls.LoadX509KeyPair(d.opts.TLSCertFile, d.opts.TLSKeyFile)

@@ -609,6 +609,37 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 	}
 }
 
+// Connections that send nothing cannot take more than MaxConnections:
+// past it a new client waits, and is answered as soon as one closes.
+func TestConnectionsAreBounded(t *testing.T) {
+	addr := serve(t, Options{MaxConnections: 3, Timeouts: Timeouts{ReadHeader: time.Minute}})
+	get := func() error {
+		c := &http.Client{Timeout: 700 * time.Millisecond}
+		resp, err := c.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := get(); err != nil {
+		t.Fatalf("before: %v", err)
+	}
+	var idle []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	if err := get(); err == nil {
+		t.Fatal("a fourth connection was served while three idle ones held the bound")
+	}
+	idle[0].Close()
+	waitFor(t, "an answer once one idle connection closed", func() bool { return get() == nil })
+}
+
 // A body over MaxBodyBytes is refused with 413 before the handler acts
 // (declared length), or stops the handler's read (unknown length);
 // headers over MaxHeaderBytes get 431.
