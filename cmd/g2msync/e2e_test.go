@@ -13,10 +13,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	application "github.com/g2msync/g2msync/pkg/app"
+	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/plan"
 	"github.com/g2msync/g2msync/pkg/sim/gotosim"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
+	"github.com/g2msync/g2msync/pkg/sim/simtls"
 	"github.com/g2msync/g2msync/pkg/state"
 	"github.com/g2msync/g2msync/pkg/view"
 )
@@ -351,10 +353,10 @@ func TestReloadAppliesEverySettingOrRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	tw.cfg = cfg
-	reload := tw.m.reloader(tw.app(), cfgPath)
+	reload := tw.m.reloader(tw.app(), cfgPath, func() daemon.StatusDoc { return daemon.StatusDoc{} })
 
-	if r, err := reload(); err != nil || r.NotifyChanged {
-		t.Errorf("unchanged file: %+v, %v", r, err)
+	if r, err := reload(); err != nil || r.NotifyChanged || r.Console == nil {
+		t.Errorf("unchanged file: %+v, %v; want the console rebuilt", r, err)
 	}
 	write("127.0.0.1:9464", "notify: { smtp: { host: mail.example.com, port: 587 }, from: g2msync@example.com, to: [ops@example.com] }\n")
 	if r, err := reload(); err != nil || !r.NotifyChanged || r.Tracker == nil {
@@ -362,6 +364,27 @@ func TestReloadAppliesEverySettingOrRefuses(t *testing.T) {
 	}
 	if r, err := reload(); err != nil || r.NotifyChanged {
 		t.Errorf("notify unchanged since the last reload: %+v, %v", r, err)
+	}
+	// The console and the status token follow the file.
+	token := filepath.Join(tw.dir, "status-token")
+	if err := os.WriteFile(token, []byte("a-long-enough-status-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write("127.0.0.1:9464", "console: { disabled: true }\nstatus_token_file: "+token+"\n")
+	if r, err := reload(); err != nil || r.Console != nil || r.StatusToken != "a-long-enough-status-token-0123456789" {
+		t.Errorf("console disabled, a status token: console %v token %q, %v", r.Console, r.StatusToken, err)
+	}
+	ca, err := simtls.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	crt, key := filepath.Join(tw.dir, "tls.crt"), filepath.Join(tw.dir, "tls.key")
+	if err := ca.WriteServerPEM(crt, key); err != nil {
+		t.Fatal(err)
+	}
+	write("127.0.0.1:9464", "listen_tls: { cert_file: "+crt+", key_file: "+key+" }\n")
+	if _, err := reload(); err == nil || !strings.Contains(err.Error(), "listen_tls changed from none (plain HTTP) to cert_file") {
+		t.Errorf("listen_tls changed: err %v, want a refusal naming listen_tls", err)
 	}
 	write("0.0.0.0:9999", "")
 	if _, err := reload(); err == nil || !strings.Contains(err.Error(), `listen changed from "127.0.0.1:9464" to "0.0.0.0:9999"; restart g2msync`) {

@@ -140,7 +140,7 @@ func probeTLS(certFile string) (*tls.Config, error) {
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 || !cs.PeerCertificates[0].Equal(want) {
 				return fmt.Errorf("the server presents another certificate than listen_tls.cert_file %s: "+
-					"another process holds the port, or the file was renewed since the daemon started (restart it)", certFile)
+					"another process holds the port, or the file was renewed since the daemon last read it (systemctl reload g2msync reads it again)", certFile)
 			}
 			if t := time.Now(); t.Before(want.NotBefore) || t.After(want.NotAfter) {
 				return fmt.Errorf("the certificate of listen_tls.cert_file %s is valid from %s to %s only", certFile,

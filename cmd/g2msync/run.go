@@ -248,9 +248,13 @@ func exitFor(res *engine.Result, err error) error {
 
 // reloader returns the daemon's SIGHUP handler: it re-reads the
 // configuration and applies every setting it can; a setting that needs a
-// restart (the state file, the listen address) refuses the whole reload,
-// naming it, so the daemon never runs half of a new configuration.
-func (m *Main) reloader(a *app, cfgPath string) daemon.Reload {
+// restart (the state file, the listen address, the listener's certificate
+// files) refuses the whole reload, naming it, so the daemon never runs half
+// of a new configuration. The console is built afresh on the new
+// configuration (its mappings, operators and sign-in), so operators sign
+// in again; the certificate is read again from the same files by the
+// daemon, so a renewed one is served.
+func (m *Main) reloader(a *app, cfgPath string, status func() daemon.StatusDoc) daemon.Reload {
 	last := a.cfg // the configuration running now; a's own is left alone, its cycle may be running
 	return func() (daemon.Reloaded, error) {
 		cfg, err := m.loadConfig(cfgPath)
@@ -263,11 +267,22 @@ func (m *Main) reloader(a *app, cfgPath string) daemon.Reload {
 		if cfg.Listen != last.Listen {
 			return daemon.Reloaded{}, fmt.Errorf("listen changed from %q to %q; restart g2msync to serve on another address", last.Listen, cfg.Listen)
 		}
+		if cfg.ListenTLS != last.ListenTLS {
+			return daemon.Reloaded{}, fmt.Errorf("listen_tls changed from %s to %s; restart g2msync to serve another certificate's files "+
+				"(a renewed certificate in the same files is read again on reload)", tlsFiles(last.ListenTLS), tlsFiles(cfg.ListenTLS))
+		}
 		na, err := m.newApp(cfg, m.newLogger(cfg, m.Stderr), a.metrics, appOptions{roots: a.roots, live: a.svc.Live})
 		if err != nil {
 			return daemon.Reloaded{}, err
 		}
-		r := daemon.Reloaded{Schedule: cfg.Schedule, Cycle: na.cycle}
+		ui, err := m.newConsole(na, status)
+		if err != nil {
+			return daemon.Reloaded{}, err
+		}
+		r := daemon.Reloaded{Schedule: cfg.Schedule, Cycle: na.cycle, StatusToken: cfg.StatusToken.Value()}
+		if ui != nil {
+			r.Console = ui
+		}
 		if !reflect.DeepEqual(cfg.Notify, last.Notify) {
 			if r.Tracker, err = na.tracker(); err != nil {
 				return daemon.Reloaded{}, err
@@ -277,6 +292,14 @@ func (m *Main) reloader(a *app, cfgPath string) daemon.Reload {
 		last = cfg // the next reload compares with this one
 		return r, nil
 	}
+}
+
+// tlsFiles names listen_tls's files, for a message.
+func tlsFiles(t config.ListenTLS) string {
+	if t.CertFile == "" && t.KeyFile == "" {
+		return "none (plain HTTP)"
+	}
+	return fmt.Sprintf("cert_file %q and key_file %q", t.CertFile, t.KeyFile)
 }
 
 // jobBackoff is the job quarantine: after failed cycles in a row, scheduled
@@ -325,7 +348,7 @@ func (m *Main) runDaemon(ctx context.Context, a *app, cfgPath string) error {
 		Schedule:   a.cfg.Schedule, Cycle: a.cycle, Listen: a.cfg.Listen, Logger: a.log, Metrics: a.metrics,
 		Notify:   func(s string) { _, _ = sddaemon.SdNotify(false, s) },
 		Watchdog: watchdog, Backoff: jobBackoff(), Grace: a.cfg.ShutdownGrace.D(),
-		Reload: m.reloader(a, cfgPath),
+		Reload: m.reloader(a, cfgPath, func() daemon.StatusDoc { return d.Status() }),
 	})
 	if err != nil {
 		return usageError{err}

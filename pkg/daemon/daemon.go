@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -56,6 +57,12 @@ type Reloaded struct {
 	// tracking starts afresh.
 	NotifyChanged bool
 	Tracker       *notify.Tracker
+	// Console replaces the console served at / (nil: none from now on),
+	// so that it answers with the new configuration: its mappings,
+	// operators and sign-in.
+	Console http.Handler
+	// StatusToken replaces the token /status asks for off loopback.
+	StatusToken string
 }
 
 // Options configure a Daemon.
@@ -256,6 +263,13 @@ type Daemon struct {
 	paused    *state.Pause // as the last cycle found it
 	// progress is the running cycle's; nil between cycles.
 	progress *app.Progress
+	// console and statusToken start as Options says; a reload replaces
+	// them.
+	console     http.Handler
+	statusToken string
+	// cert is the listener's certificate, read again on each reload so
+	// that a renewed one (same files) is served without a restart.
+	cert atomic.Pointer[tls.Certificate]
 }
 
 // OutcomePaused is a cycle skipped because a person paused provisioning.
@@ -280,7 +294,8 @@ func New(opts Options) (*Daemon, error) {
 		opts.Metrics = metrics.New("")
 	}
 	return &Daemon{opts: opts, sched: sched, schedule: opts.Schedule, cycle: opts.Cycle,
-		observe: make(chan notify.Observation, 16), tracker: opts.Tracker}, nil
+		observe: make(chan notify.Observation, 16), tracker: opts.Tracker,
+		console: opts.Console, statusToken: opts.StatusToken}, nil
 }
 
 // Run serves until ctx is cancelled or a SIGTERM/SIGINT arrives on signals,
@@ -297,12 +312,12 @@ func (d *Daemon) Run(ctx context.Context, signals <-chan os.Signal) error {
 		ln = limit(ln, cmp.Or(d.opts.MaxConnections, DefaultMaxConnections))
 		srv = d.server()
 		if d.opts.TLSCertFile != "" {
-			cert, err := tls.LoadX509KeyPair(d.opts.TLSCertFile, d.opts.TLSKeyFile)
-			if err != nil {
+			if err := d.loadCert(); err != nil {
 				ln.Close()
-				return fmt.Errorf("listen_tls: %w", err)
+				return err
 			}
-			srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12,
+				GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return d.cert.Load(), nil }}
 			ln = tls.NewListener(ln, srv.TLSConfig)
 		}
 		go func() {
@@ -599,6 +614,9 @@ func (d *Daemon) reload() {
 		return
 	}
 	r, err := d.opts.Reload()
+	if err == nil && d.opts.TLSCertFile != "" && d.opts.Listen != "" {
+		err = d.loadCert()
+	}
 	if err != nil {
 		d.opts.Logger.Error("configuration not reloaded; keeping the running one", logkey.Error, err.Error())
 		return
@@ -613,8 +631,20 @@ func (d *Daemon) reload() {
 	if r.NotifyChanged {
 		d.tracker = r.Tracker
 	}
+	d.console, d.statusToken = r.Console, r.StatusToken
 	d.mu.Unlock()
 	d.opts.Logger.Info("configuration reloaded", "schedule", r.Schedule, "notify_changed", r.NotifyChanged, "mail", r.Tracker != nil)
+}
+
+// loadCert reads the listener's certificate and key; on an error the one
+// served so far stays.
+func (d *Daemon) loadCert() error {
+	cert, err := tls.LoadX509KeyPair(d.opts.TLSCertFile, d.opts.TLSKeyFile)
+	if err != nil {
+		return fmt.Errorf("listen_tls: %w", err)
+	}
+	d.cert.Store(&cert)
+	return nil
 }
 
 func (d *Daemon) notify(state string) {
@@ -708,9 +738,16 @@ func (d *Daemon) routes() http.Handler {
 	if d.opts.Statistics != nil {
 		mux.HandleFunc("GET /status/statistics", d.serveStatistics)
 	}
-	if d.opts.Console != nil {
-		mux.Handle("/", d.opts.Console)
-	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		d.mu.Lock()
+		ui := d.console
+		d.mu.Unlock()
+		if ui == nil {
+			http.NotFound(w, r)
+			return
+		}
+		ui.ServeHTTP(w, r)
+	})
 	return mux
 }
 
@@ -769,13 +806,16 @@ func (d *Daemon) statusAllowed(w http.ResponseWriter, r *http.Request) bool {
 		}
 		return true // this host only
 	}
-	if d.opts.StatusToken == "" {
+	d.mu.Lock()
+	token := d.statusToken
+	d.mu.Unlock()
+	if token == "" {
 		http.Error(w, "/status names people, so on an address other hosts can reach it needs a token: set status_token_file and send it as a bearer token",
 			http.StatusForbidden)
 		return false
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(d.opts.StatusToken)) != 1 {
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="g2msync"`)
 		http.Error(w, "send the status token as Authorization: Bearer <token>", http.StatusUnauthorized)
 		return false

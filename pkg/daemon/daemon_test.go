@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -309,6 +311,98 @@ func TestReloadKeepsTheRunningConfigWhenTheNewOneIsInvalid(t *testing.T) {
 	if s := d.Status().Schedule; s != "@every 1s" {
 		t.Errorf("schedule after a good reload = %q, want @every 1s", s)
 	}
+}
+
+// A reload replaces the console and the status token with the new
+// configuration's, and reads the listener's certificate again from its
+// files (a renewal); a certificate that does not load refuses the reload.
+func TestReloadReplacesConsoleTokenAndCertificate(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	issue := func() *simtls.CA {
+		t.Helper()
+		ca, err := simtls.NewCA()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ca.WriteServerPEM(cert, key); err != nil {
+			t.Fatal(err)
+		}
+		return ca
+	}
+	oldCA := issue()
+	page := func(s string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, s) })
+	}
+	next := make(chan Reloaded, 1)
+	var logged strings.Builder
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logged.Write(p)
+	}), nil))
+	saidSo := func(s string) int { logMu.Lock(); defer logMu.Unlock(); return strings.Count(logged.String(), s) }
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	d, sig, _ := start(t, Options{Schedule: "@hourly", Listen: addr, TLSCertFile: cert, TLSKeyFile: key, Console: page("old console"),
+		StatusToken: "old-token", Logger: logger,
+		Cycle: func(context.Context, engine.Options) (*Report, error) { return okReport("c"), nil },
+		Reload: func() (Reloaded, error) { return <-next, nil }})
+	fetch := func(ca *simtls.CA, path string) (string, error) {
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: ca.ClientConfig(), DisableKeepAlives: true}, Timeout: 5 * time.Second}
+		resp, err := c.Get("https://" + addr + path)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	waitFor(t, "the listener", func() bool { _, err := fetch(oldCA, "/healthz"); return err == nil })
+	if body, _ := fetch(oldCA, "/"); body != "old console" {
+		t.Fatalf("before: %q", body)
+	}
+
+	newCA := issue() // renewed in the same files
+	next <- Reloaded{Schedule: "@hourly", Cycle: d.cycle, Console: page("new console"), StatusToken: "new-token"}
+	sig <- syscall.SIGHUP
+	waitFor(t, "the reload", func() bool { return saidSo("configuration reloaded") == 1 })
+	waitFor(t, "the renewed certificate", func() bool { _, err := fetch(newCA, "/healthz"); return err == nil })
+	if body, err := fetch(newCA, "/"); body != "new console" {
+		t.Errorf("after the reload the console says %q (%v)", body, err)
+	}
+	if _, err := fetch(oldCA, "/healthz"); err == nil {
+		t.Error("the old certificate is still served after the reload")
+	}
+	d.mu.Lock()
+	token := d.statusToken
+	d.mu.Unlock()
+	if token != "new-token" {
+		t.Errorf("status token after the reload: %q", token)
+	}
+
+	// A broken certificate file: the whole reload is refused.
+	if err := os.WriteFile(cert, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	next <- Reloaded{Schedule: "@every 1m", Cycle: d.cycle}
+	sig <- syscall.SIGHUP
+	waitFor(t, "the refused reload", func() bool { return saidSo("configuration not reloaded") == 1 })
+	if body, err := fetch(newCA, "/"); body != "new console" || d.Status().Schedule != "@hourly" {
+		t.Errorf("after a refused reload: console %q (%v), schedule %q", body, err, d.Status().Schedule)
+	}
+
+	// A reload without a console takes it away.
+	issue()
+	next <- Reloaded{Schedule: "@hourly", Cycle: d.cycle}
+	sig <- syscall.SIGHUP
+	waitFor(t, "the third reload", func() bool { return saidSo("configuration reloaded") == 2 })
+	waitFor(t, "no console", func() bool { code, _ := get(t, d, "/"); return code == http.StatusNotFound })
 }
 
 func TestFailedCyclesBackOffAndResume(t *testing.T) {
@@ -836,3 +930,8 @@ func TestStatusLogFilters(t *testing.T) {
 		t.Errorf("damaged entries: %d %q %s", rec.Code, rec.Header().Get("X-G2msync-Damaged-Entries"), rec.Body)
 	}
 }
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
