@@ -351,7 +351,7 @@ func TestReloadReplacesConsoleTokenAndCertificate(t *testing.T) {
 	ln.Close()
 	d, sig, _ := start(t, Options{Schedule: "@hourly", Listen: addr, TLSCertFile: cert, TLSKeyFile: key, Console: page("old console"),
 		StatusToken: "old-token", Logger: logger,
-		Cycle: func(context.Context, engine.Options) (*Report, error) { return okReport("c"), nil },
+		Cycle:  func(context.Context, engine.Options) (*Report, error) { return okReport("c"), nil },
 		Reload: func() (Reloaded, error) { return <-next, nil }})
 	fetch := func(ca *simtls.CA, path string) (string, error) {
 		c := &http.Client{Transport: &http.Transport{TLSClientConfig: ca.ClientConfig(), DisableKeepAlives: true}, Timeout: 5 * time.Second}
