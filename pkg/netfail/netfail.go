@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -36,6 +37,8 @@ func Describe(err error) (line string, ok bool) {
 	var invalid x509.CertificateInvalidError
 	var ne net.Error
 	switch {
+	case proxyAnswer(err) != 0:
+		return proxySays(proxyAnswer(err), host), true
 	case errors.As(err, &op) && op.Op == "proxyconnect":
 		return fmt.Sprintf("cannot reach the proxy %s (HTTPS_PROXY) to get to %s: check the proxy's address and that it is up", op.Addr, host), true
 	case errors.As(err, &dns):
@@ -61,6 +64,41 @@ func Describe(err error) (line string, ok bool) {
 	return describeText(err.Error())
 }
 
+// proxyAnswer is the status a proxy refused a CONNECT with, or 0. Go's
+// transport returns only the reason phrase of the proxy's answer, as an
+// untyped error (net/http's dialConn: errors.New(text)) inside the
+// url.Error: no server answers a request that way, so a bare reason phrase
+// of a 4xx or 5xx status there is the proxy's.
+func proxyAnswer(err error) int {
+	var ue *url.Error
+	if !errors.As(err, &ue) || ue.Err == nil || errors.Unwrap(ue.Err) != nil || !strings.HasPrefix(ue.URL, "https://") {
+		return 0
+	}
+	return statusOf(ue.Err.Error())
+}
+
+// statusOf is the 4xx or 5xx status whose reason phrase is text, or 0.
+func statusOf(text string) int {
+	for code := 400; code < 600; code++ {
+		if t := http.StatusText(code); t != "" && t == text {
+			return code
+		}
+	}
+	return 0
+}
+
+// proxySays says what a proxy's refusal of a CONNECT to host means.
+func proxySays(code int, host string) string {
+	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
+	switch {
+	case code == http.StatusProxyAuthRequired:
+		return fmt.Sprintf("the proxy (HTTPS_PROXY) asks g2msync to sign in before it connects to %s (%s): put its user and password in HTTPS_PROXY, as http://user:password@proxy:3128", host, status)
+	case code >= 500:
+		return fmt.Sprintf("the proxy (HTTPS_PROXY) could not connect to %s (%s): the proxy's own way out is failing, or the name does not resolve there", host, status)
+	}
+	return fmt.Sprintf("the proxy (HTTPS_PROXY) refused to connect to %s (%s): allow %s in the proxy's rules, or name it in NO_PROXY if it is reached directly", host, status, host)
+}
+
 // flattened are the standard library's own words for the failures above,
 // for errors an SDK has flattened into text (MSAL, inside azidentity,
 // formats the transport's error with %s): the types are gone, the words
@@ -79,7 +117,14 @@ var flattened = []struct{ words, says string }{
 // quotedURL finds the URL a flattened "Get \"https://host/…\"" names.
 var quotedURL = regexp.MustCompile(`"(https?://[^/"?]+)`)
 
+// proxyText finds a proxy's refusal in a flattened error: the request's
+// URL, then the reason phrase alone at the end, as the transport gives it.
+var proxyText = regexp.MustCompile(`"https://([^/"?]+)[^"]*": ([A-Z][A-Za-z -]+)$`)
+
 func describeText(text string) (string, bool) {
+	if m := proxyText.FindStringSubmatch(text); m != nil && statusOf(m[2]) != 0 {
+		return proxySays(statusOf(m[2]), m[1]), true
+	}
 	for _, f := range flattened {
 		if !strings.Contains(text, f.words) {
 			continue
@@ -96,14 +141,18 @@ func describeText(text string) (string, bool) {
 }
 
 // Lasting reports whether err is a failure that retrying within a cycle
-// cannot mend: a name that does not resolve, or a certificate this host
-// does not accept. Retrying those only makes a person wait (check took
+// cannot mend: a name that does not resolve, a certificate this host does
+// not accept, or a proxy that refuses the connection by its rules (403)
+// or wants a sign-in (407). Retrying those only makes a person wait (check took
 // 37 s with no network) before reading the same line.
 func Lasting(err error) bool {
 	var dns *net.DNSError
 	var unknown x509.UnknownAuthorityError
 	var verify *tls.CertificateVerificationError
 	var hostname x509.HostnameError
+	if code := proxyAnswer(err); code == http.StatusForbidden || code == http.StatusProxyAuthRequired {
+		return true
+	}
 	return (errors.As(err, &dns) && dns.IsNotFound) || errors.As(err, &unknown) || errors.As(err, &verify) || errors.As(err, &hostname)
 }
 

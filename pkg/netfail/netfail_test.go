@@ -109,3 +109,53 @@ func TestStopIsNotTheNetwork(t *testing.T) {
 		}
 	}
 }
+
+// A proxy that refuses the CONNECT: Go's transport gives only the reason
+// phrase ("Forbidden"), which read alone looks like the server's answer.
+// It is described as the proxy's, and its rules or a sign-in it wants are
+// not retried; a proxy whose own way out fails may be.
+func TestProxyRefusingTheConnection(t *testing.T) {
+	for _, tc := range []struct {
+		code    int
+		want    string
+		lasting bool
+	}{
+		{http.StatusForbidden, "the proxy (HTTPS_PROXY) refused to connect to graph.microsoft.com (403 Forbidden): allow graph.microsoft.com", true},
+		{http.StatusProxyAuthRequired, "the proxy (HTTPS_PROXY) asks g2msync to sign in before it connects to graph.microsoft.com (407 Proxy Authentication Required)", true},
+		{http.StatusBadGateway, "the proxy (HTTPS_PROXY) could not connect to graph.microsoft.com (502 Bad Gateway)", false},
+	} {
+		proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodConnect || r.Host != "graph.microsoft.com:443" {
+				t.Errorf("the proxy got %s %s", r.Method, r.Host)
+			}
+			w.WriteHeader(tc.code)
+		}))
+		u, _ := url.Parse(proxy.URL)
+		client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(u)}}
+		_, err := client.Get("https://graph.microsoft.com/v1.0/servicePrincipals")
+		proxy.Close()
+		if err == nil {
+			t.Fatalf("%d: no error", tc.code)
+		}
+		if line, ok := Describe(err); !ok || !strings.HasPrefix(line, tc.want) {
+			t.Errorf("%d: %q (%v), want %q…; the error was %v", tc.code, line, ok, tc.want, err)
+		}
+		if got := Lasting(err); got != tc.lasting {
+			t.Errorf("%d: Lasting = %v, want %v", tc.code, got, tc.lasting)
+		}
+		// MSAL flattens it into text; the words still say it.
+		flat := errors.New("ClientSecretCredential: authentication failed: " + err.Error())
+		if line, ok := Describe(flat); !ok || !strings.HasPrefix(line, tc.want) {
+			t.Errorf("%d flattened: %q (%v)", tc.code, line, ok)
+		}
+	}
+	// A server's own words at the end of an error are not a proxy's.
+	for _, err := range []error{
+		errors.New(`graph: GET "https://graph.microsoft.com/v1.0/x": 403: Forbidden: Authorization_RequestDenied`),
+		&url.Error{Op: "Get", URL: "https://graph.microsoft.com/x", Err: fmt.Errorf("read: %w", errors.New("Forbidden"))},
+	} {
+		if line, ok := Describe(err); ok && strings.Contains(line, "proxy") {
+			t.Errorf("%v described as a proxy's refusal: %q", err, line)
+		}
+	}
+}
