@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -97,7 +98,9 @@ func (m *meter) RoundTrip(req *http.Request) (*http.Response, error) {
 		slog.Int64(logDuration, time.Since(start).Milliseconds())}
 	if err != nil {
 		m.log.DebugContext(ctx, "http call failed", append(attrs, slog.String(logError, err.Error()))...)
-		if netfail.Lasting(err) {
+		// http.Client adds the url.Error after this; netfail reads the
+		// request's URL from it (a proxy's refusal is a bare reason phrase).
+		if netfail.Lasting(&url.Error{Op: req.Method, URL: req.URL.String(), Err: err}) {
 			// An unknown name or an untrusted certificate: azcore's retry
 			// policy would try it again for seconds to the same end.
 			return nil, &lastingError{err}
