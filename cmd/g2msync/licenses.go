@@ -19,8 +19,9 @@ none: it is flagged), used by accounts it does not manage (GoTo's count
 less the managed ones), free, and the people whose create is deferred for
 want of a seat of it. RUNS OUT forecasts the day the free seats run out at
 the rate of the last 30 days' successful creates giving the licence, from
-the provisioning log; there is none with no such create or with less than
-a week of history, and the output says why. Reads the licences from GoTo
+the provisioning log (an initial sync's creates are the backlog of those
+assigned before, not a rate, and are left out); there is none with no such
+create or with less than a week of history, and the output says why. Reads the licences from GoTo
 and the rest from the state file; changes nothing in GoTo (a GoTo token
 rotated during the read is kept in the state file). Also spelt licences.
 

@@ -89,6 +89,11 @@ type LicenseInputs struct {
 	// HistoryStart is when the provisioning history begins (the oldest
 	// cycle recorded); zero when there is none.
 	HistoryStart time.Time
+	// InitialSyncs are the ids of the cycles run as initial syncs. Their
+	// creates are the backlog of everyone assigned before g2msync ran,
+	// not a rate: counted, a first sync of 2,000 a week ago would forecast
+	// the seats gone in days.
+	InitialSyncs map[string]bool
 }
 
 // ComputeLicenses builds the licences view. It does no I/O.
@@ -112,7 +117,8 @@ func ComputeLicenses(in LicenseInputs) *Licenses {
 	from := in.Now.Add(-forecastWindow)
 	created := map[string]int{}
 	for _, e := range in.Creates {
-		if e.Action != string(plan.KindCreate) || e.Result != state.ResultSuccess || e.Time.Before(from) || e.Time.After(in.Now) {
+		if e.Action != string(plan.KindCreate) || e.Result != state.ResultSuccess || e.Time.Before(from) || e.Time.After(in.Now) ||
+			in.InitialSyncs[e.CycleID] {
 			continue
 		}
 		for _, k := range createdLicenses(e) {
@@ -235,6 +241,12 @@ func (s *Service) licenseInputs(lics []gotomeeting.License, wait time.Duration) 
 		}
 		if len(cycles) > 0 {
 			in.HistoryStart = cycles[len(cycles)-1].Start
+		}
+		in.InitialSyncs = map[string]bool{}
+		for _, c := range cycles {
+			if slices.Contains(strings.Split(c.Mode, ","), "initial-sync") {
+				in.InitialSyncs[c.ID] = true
+			}
 		}
 		in.Creates, err = st.Audit(state.AuditFilter{Action: string(plan.KindCreate), Result: state.ResultSuccess, Since: in.Now.Add(-forecastWindow)})
 		return err

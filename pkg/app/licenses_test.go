@@ -33,6 +33,16 @@ func daily(days, n int, lic string) []state.AuditEntry {
 	return out
 }
 
+// backlog is n creates of lic at at, in the cycle id.
+func backlog(n int, at time.Time, id, lic string) []state.AuditEntry {
+	out := make([]state.AuditEntry, n)
+	for i := range out {
+		out[i] = created(at, lic)
+		out[i].CycleID = id
+	}
+	return out
+}
+
 func TestLicenseCounts(t *testing.T) {
 	user := gotomeeting.License{Key: "L-user", Description: "GoToMeeting Business", Seats: 10, UserCount: 6}
 	for _, tc := range []struct {
@@ -127,6 +137,8 @@ func TestLicenseForecast(t *testing.T) {
 			creates: daily(10, 3, "L-user"), count: 30, perDay: 3, days: 20},
 		{name: "less than a week of history: none", lic: lic, history: licNow.Add(-3 * 24 * time.Hour),
 			creates: daily(3, 4, "L-user"), count: 12, days: -1, none: "only 3.0 days of provisioning history; a forecast needs 7"},
+		{name: "the first sync's creates are a backlog, not a rate", lic: lic, history: licNow.Add(-10 * 24 * time.Hour),
+			creates: append(backlog(100, licNow.Add(-10*24*time.Hour), "first", "L-user"), daily(10, 1, "L-user")...), count: 10, perDay: 1, days: 60},
 		{name: "no history: none", lic: lic, days: -1, none: "no provisioning history yet"},
 		{name: "zero free seats: run out now", lic: gotomeeting.License{Key: "L-user", Seats: 40, UserCount: 40},
 			creates: daily(30, 1, "L-user"), history: month, count: 30, days: 0},
@@ -134,7 +146,8 @@ func TestLicenseForecast(t *testing.T) {
 			history: month, days: 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ComputeLicenses(LicenseInputs{Now: licNow, Licenses: []gotomeeting.License{tc.lic}, Creates: tc.creates, HistoryStart: tc.history})
+			got := ComputeLicenses(LicenseInputs{Now: licNow, Licenses: []gotomeeting.License{tc.lic}, Creates: tc.creates, HistoryStart: tc.history,
+				InitialSyncs: map[string]bool{"first": true}})
 			f := got.Licenses[0].Forecast
 			if f.Creates != tc.count || math.Abs(f.PerDay-tc.perDay) > 1e-9 {
 				t.Errorf("creates %d at %.3f a day, want %d at %.3f", f.Creates, f.PerDay, tc.count, tc.perDay)
