@@ -62,13 +62,21 @@ const keyboardMark = `(() => {
 })()`
 
 // focused says which marked control has the focus, and whether the focus
-// shows: an outline or a shadow that is not there without it.
+// shows: some style of the control or of what it holds (an outline, a
+// shadow, a stroke, a colour) differs from the same control unfocused.
 const focused = `(() => {
 	const e = document.activeElement;
 	if (!e || !e.hasAttribute("data-kb")) return "";
-	const s = getComputedStyle(e);
-	const shows = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== "none";
-	return e.getAttribute("data-kb") + (shows ? "" : "!") + " " + (e.id || e.getAttribute("name") || e.textContent.trim().slice(0, 30));
+	const look = () => [e, ...e.querySelectorAll("*")].slice(0, 20).map(n => {
+		const s = getComputedStyle(n);
+		return [s.outlineStyle, s.outlineWidth, s.outlineColor, s.boxShadow, s.stroke, s.strokeWidth, s.fill,
+			s.backgroundColor, s.color, s.textDecorationLine, s.borderColor].join("|");
+	}).join(";");
+	const on = look();
+	e.blur();
+	const off = look();
+	e.focus();
+	return e.getAttribute("data-kb") + (on !== off ? "" : "!") + " " + (e.id || e.getAttribute("name") || e.textContent.trim().slice(0, 30));
 })()`
 
 // checkAccessible checks the page at url as a keyboard user, a screen
@@ -210,6 +218,7 @@ func TestConsoleAccessible(t *testing.T) {
 	pages := []struct{ path, ready, name string }{
 		{"/", "#last-cycle", "overview"},
 		{"/cycles", "table", "cycles"},
+		{"/statistics", "#days-chart", "statistics"},
 		{"/cycles/" + cycleID, "dl.facts", "cycle"},
 		{"/log?user=" + person, "table", "log"},
 		{"/person?user=" + person, "main", "person"},

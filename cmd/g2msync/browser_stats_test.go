@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	application "github.com/g2msync/g2msync/pkg/app"
@@ -114,7 +115,8 @@ func TestDaemonShowsASlowCyclesProgress(t *testing.T) {
 
 // TestConsoleProgressAndStatisticsInABrowser watches the slow cycle in
 // headless Chromium: the overview shows its phase and a bar of done of
-// total, and reloads itself while it runs and not after. Then /statistics
+// total, offers to follow it, and followed reloads itself (the Refresh
+// header) while it runs and not after. Then /statistics
 // shows the days and the accounts; both hold at 390 px. Screenshots of
 // each are saved.
 func TestConsoleProgressAndStatisticsInABrowser(t *testing.T) {
@@ -137,20 +139,28 @@ func TestConsoleProgressAndStatisticsInABrowser(t *testing.T) {
 			t.Fatalf("%s: %v\n%s", what, err, stderr)
 		}
 	}
-	reloads := `document.querySelectorAll('meta[http-equiv=refresh]').length`
+	refresh := func(r *network.Response) string {
+		if r == nil {
+			return ""
+		}
+		v, _ := r.Headers["Refresh"].(string)
+		return v
+	}
 	var page string
-	var refresh int
+	var unasked, followed *network.Response
 	seen := watch(func(application.Progress) {
-		run("overview while applying", chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#running-bar`),
-			into(&page, chromedp.Text(`#running`)), into(&refresh, chromedp.Evaluate[int](reloads)), shot("overview-running"))
+		run("overview while applying", into(&unasked, chromedp.NavigateResponse(base+"/")), chromedp.WaitVisible(`#running-bar`),
+			chromedp.Click(`#follow`), chromedp.WaitVisible(`#running-bar`), into(&page, chromedp.Text(`#running`)), shot("overview-running"))
+		run("following", into(&followed, chromedp.NavigateResponse(base+"/?follow=1")), chromedp.WaitVisible(`#running-bar`))
 	})
 	checkProgress(t, seen, 40)
-	if !strings.Contains(page, "Cycle running: applying") || !strings.Contains(page, "of 40 changes") || refresh != 1 {
-		t.Errorf("the overview while applying (reloading: %d) says:\n%s", refresh, page)
+	if !strings.Contains(page, "Cycle running: applying") || !strings.Contains(page, "of 40 changes") || !strings.Contains(page, "Stop following") ||
+		refresh(unasked) != "" || refresh(followed) != "5" {
+		t.Errorf("the overview while applying (reloading unasked %q, followed %q) says:\n%s", refresh(unasked), refresh(followed), page)
 	}
-	run("overview after", chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#last-cycle`), shot("overview-after-slow-cycle"),
-		into(&refresh, chromedp.Evaluate[int](reloads)))
-	if refresh != 0 {
+	var after *network.Response
+	run("overview after", into(&after, chromedp.NavigateResponse(base+"/?follow=1")), chromedp.WaitVisible(`#last-cycle`), shot("overview-after-slow-cycle"))
+	if refresh(after) != "" {
 		t.Errorf("the overview reloads itself between cycles")
 	}
 	var total, active string

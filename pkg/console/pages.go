@@ -23,8 +23,9 @@ const logPageSize = 50
 const chartCycles = 30
 
 // runningRefresh is how often, in seconds, the overview reloads itself
-// while a cycle runs, to show its progress. Between cycles it does not:
-// nothing moves, and a reload would only cost the state file a read.
+// while a cycle runs for a person following it (?follow=1), to show its
+// progress. Between cycles it does not: nothing moves, and a reload would
+// only cost the state file a read.
 const runningRefresh = 5
 
 var funcs = template.FuncMap{
@@ -93,7 +94,10 @@ type overviewData struct {
 	// disables, failing and deferred changes). Either turns the card
 	// amber, as do failed changes in Last.
 	LastNotes, Pending []string
-	Attention          bool
+	// Follow: the person asked to follow the running cycle; the page then
+	// reloads itself until it ends.
+	Follow    bool
+	Attention bool
 }
 
 // lastCycle fills the overview's "Last cycle" card from the daemon's
@@ -159,7 +163,8 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, p *page) error
 	slices.Reverse(cycles) // the chart reads left to right, oldest first
 	d.Chart = chart(cycles)
 	p.Title, p.Nav, p.Data = "Overview", "overview", d
-	if st.CycleRunning {
+	d.Follow = r.URL.Query().Get("follow") == "1"
+	if st.CycleRunning && d.Follow {
 		p.Refresh = runningRefresh
 	}
 	s.render(w, "overview", p)
