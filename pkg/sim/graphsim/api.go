@@ -38,6 +38,7 @@ func (s *Server) AddApp(a App) (string, error) {
 	a.Certificates = slices.Clone(a.Certificates)
 	a.FederatedTokens = slices.Clone(a.FederatedTokens)
 	a.Permissions = slices.Clone(a.Permissions)
+	a.RedirectURIs = slices.Clone(a.RedirectURIs)
 	s.t.apps[a.ClientID] = &app{App: a, spID: newGUID(s.t.rng)}
 	return a.ClientID, nil
 }

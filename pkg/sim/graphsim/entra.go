@@ -123,7 +123,8 @@ func (s *Server) handleKeys(c *call, tenant string) *resp {
 	}}})
 }
 
-// handleToken is the client credentials grant of the v2.0 token endpoint.
+// handleToken is the v2.0 token endpoint: the client credentials grant
+// here, the authorization code grant in signin.go.
 func (s *Server) handleToken(c *call, tenant string) *resp {
 	r := c.r
 	if r.Method != http.MethodPost {
@@ -138,30 +139,18 @@ func (s *Server) handleToken(c *call, tenant string) *resp {
 	f := r.PostForm
 	switch gt := f.Get("grant_type"); gt {
 	case "client_credentials":
+	case "authorization_code":
+		return s.handleCodeGrant(c, tenant)
 	case "":
 		return s.entraError(http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
 	default:
 		return s.entraError(http.StatusBadRequest, "unsupported_grant_type", 70003, fmt.Sprintf("The app requested an unsupported grant type '%s'.", gt))
 	}
-	clientID := f.Get("client_id")
-	if clientID == "" {
-		return s.entraError(http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
+	snapshot, spID, acr, bad := s.authenticateClient(r, tenant)
+	if bad != nil {
+		return bad
 	}
-	s.mu.RLock()
-	a := s.t.apps[clientID]
-	var snapshot App
-	var spID string
-	if a != nil {
-		snapshot = a.App
-		snapshot.Permissions = slices.Clone(a.Permissions)
-		spID = a.spID
-	}
-	s.mu.RUnlock()
-	if a == nil {
-		return s.entraError(http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf(
-			"Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
-			clientID, s.t.id))
-	}
+	clientID := snapshot.ClientID
 	// MSAL appends the OIDC scopes openid, offline_access and profile to
 	// every request (accesstokens.go AppendDefaultScopes); Entra ignores them.
 	var scopes []string
@@ -181,25 +170,6 @@ func (s *Server) handleToken(c *call, tenant string) *resp {
 		return s.entraError(http.StatusBadRequest, "invalid_resource", 500011, fmt.Sprintf(
 			"The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", resource, s.t.id))
 	}
-	acr := "1"
-	switch {
-	case f.Get("client_secret") != "":
-		if !secretMatches(snapshot.Secrets, f.Get("client_secret")) {
-			return s.entraError(http.StatusUnauthorized, "invalid_client", 7000215, fmt.Sprintf(
-				"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", clientID))
-		}
-	case f.Get("client_assertion") != "":
-		if t := f.Get("client_assertion_type"); t != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
-			return s.entraError(http.StatusBadRequest, "invalid_request", 50027, fmt.Sprintf("Invalid client_assertion_type '%s'.", t))
-		}
-		if bad := s.verifyAssertion(&snapshot, f.Get("client_assertion"), originOf(r), tenant); bad != nil {
-			return bad
-		}
-		acr = "2"
-	default:
-		return s.entraError(http.StatusUnauthorized, "invalid_client", 7000218,
-			"The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
-	}
 	tok, err := s.issue(clientID, spID, resource, acr, snapshot.Permissions)
 	if err != nil {
 		return s.entraError(http.StatusInternalServerError, "server_error", 90033, "A transient error has occurred. Please try again.")
@@ -211,6 +181,48 @@ func (s *Server) handleToken(c *call, tenant string) *resp {
 		"ext_expires_in": ttl,
 		"access_token":   tok,
 	})
+}
+
+// authenticateClient finds the client app of a token request and checks
+// its credential (a secret, or a signed or federated assertion). acr is
+// "1" for a secret, "2" for an assertion, as in Entra's tokens.
+func (s *Server) authenticateClient(r *http.Request, tenant string) (snapshot App, spID, acr string, bad *resp) {
+	f := r.PostForm
+	clientID := f.Get("client_id")
+	if clientID == "" {
+		return App{}, "", "", s.entraError(http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
+	}
+	s.mu.RLock()
+	a := s.t.apps[clientID]
+	if a != nil {
+		snapshot = a.App
+		snapshot.Permissions = slices.Clone(a.Permissions)
+		spID = a.spID
+	}
+	s.mu.RUnlock()
+	if a == nil {
+		return App{}, "", "", s.entraError(http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf(
+			"Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
+			clientID, s.t.id))
+	}
+	switch {
+	case f.Get("client_secret") != "":
+		if !secretMatches(snapshot.Secrets, f.Get("client_secret")) {
+			return App{}, "", "", s.entraError(http.StatusUnauthorized, "invalid_client", 7000215, fmt.Sprintf(
+				"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", clientID))
+		}
+		return snapshot, spID, "1", nil
+	case f.Get("client_assertion") != "":
+		if t := f.Get("client_assertion_type"); t != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+			return App{}, "", "", s.entraError(http.StatusBadRequest, "invalid_request", 50027, fmt.Sprintf("Invalid client_assertion_type '%s'.", t))
+		}
+		if bad := s.verifyAssertion(&snapshot, f.Get("client_assertion"), originOf(r), tenant); bad != nil {
+			return App{}, "", "", bad
+		}
+		return snapshot, spID, "2", nil
+	}
+	return App{}, "", "", s.entraError(http.StatusUnauthorized, "invalid_client", 7000218,
+		"The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 }
 
 // knownResource reports whether Entra would know the resource in a scope:

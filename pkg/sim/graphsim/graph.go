@@ -43,6 +43,12 @@ func (s *Server) match(r *http.Request) route {
 		return route{key: routeToken, handle: func(c *call) *resp { return s.handleToken(c, segs[0]) }}
 	case len(segs) == 4 && segs[1] == "discovery" && segs[2] == "v2.0" && segs[3] == "keys":
 		return route{key: routeKeys, handle: func(c *call) *resp { return s.handleKeys(c, segs[0]) }}
+	case len(segs) == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "authorize" && r.Method == http.MethodGet:
+		return route{key: routeAuthorize, handle: func(c *call) *resp { return s.handleAuthorize(c, segs[0]) }}
+	case len(segs) == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "authorize" && r.Method == http.MethodPost:
+		return route{key: routeAuthorizePost, handle: func(c *call) *resp { return s.handleAuthorize(c, segs[0]) }}
+	case len(segs) == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "logout":
+		return route{key: routeLogout, handle: func(c *call) *resp { return s.handleLogout(c, segs[0]) }}
 	}
 	return route{key: r.Method + " (unknown)", handle: func(c *call) *resp {
 		return graphError(c.r, http.StatusNotFound, "NotFound", "The requested resource does not exist: "+c.r.URL.Path)

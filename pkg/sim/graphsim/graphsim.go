@@ -437,7 +437,7 @@ func (s *Server) GraphCalls() int {
 
 func isEntraRoute(key string) bool {
 	switch key {
-	case routeToken, routeDiscovery, routeKeys:
+	case routeToken, routeDiscovery, routeKeys, routeAuthorize, routeAuthorizePost, routeLogout:
 		return true
 	}
 	return false

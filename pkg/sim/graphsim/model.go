@@ -30,6 +30,13 @@ type App struct {
 	// Permissions are the Microsoft Graph application permissions granted
 	// with admin consent, e.g. "User.Read.All". They become the token's roles.
 	Permissions []string
+	// RedirectURIs are the web redirect URIs the authorize endpoint sends
+	// codes to; a request naming another is refused (AADSTS50011).
+	RedirectURIs []string
+	// GroupClaims puts the groups claim in ID tokens, as the app
+	// registration's groupMembershipClaims "SecurityGroup" does: the ids of
+	// the groups the user belongs to, directly or through nested groups.
+	GroupClaims bool
 }
 
 // AppRole is a role the enterprise application defines.
@@ -106,6 +113,9 @@ type user struct {
 	// properties that have been updated").
 	propChanged map[string]int64
 	created     time.Time
+	// password is what the authorize endpoint's sign-in page accepts;
+	// "" means the user cannot sign in interactively (SetPassword).
+	password string
 }
 
 func (u *user) upn() string     { s, _ := u.props["userPrincipalName"].(string); return s }
@@ -155,8 +165,10 @@ type tenant struct {
 	// (an assignment added or removed, a user deleted or restored).
 	assignGen int64
 	tombs     map[string]tomb
-	seq       int64
-	rng       *rand.Rand
+	// codes are the authorization codes issued and not yet pruned.
+	codes map[string]*authCode
+	seq   int64
+	rng   *rand.Rand
 }
 
 func newTenant(id string, rng *rand.Rand) *tenant {
