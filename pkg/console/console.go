@@ -4,12 +4,15 @@
 // and load nothing from elsewhere, so the console works on an isolated
 // host and under a Content-Security-Policy that allows no script at all.
 //
-// Reading is open on a loopback listener; elsewhere every page needs an
-// operator to sign in. Every action (approve, retry, pause, resume) needs a
+// Reading is open on a loopback listener; elsewhere every page needs a
+// person to sign in. Every action (approve, retry, pause, resume) needs a
 // signed-in operator, the session's CSRF token and a same-origin request,
 // and is written to the provisioning log with the operator's name and
-// address. Operators are names with bcrypt password hashes, read from a
-// secret file; no secret is ever rendered.
+// address. People sign in with Microsoft Entra ID (OpenID Connect, in
+// entra.go): anyone of the tenant reads, members of the operators group or
+// holders of the operators role act. Local operators, names with bcrypt
+// password hashes read from a secret file, are the break-glass door. No
+// secret is ever rendered.
 package console
 
 import (
@@ -26,7 +29,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,9 +43,10 @@ import (
 //go:embed templates/*.html static/*
 var assets embed.FS
 
-// Operator is the person behind an action: their name, and the address
-// the request came from.
-type Operator struct{ Name, Address string }
+// Operator is the person behind an action: their name (a local operator's,
+// or the UPN of a person signed in with Entra), their Entra object id (""
+// for a local operator), and the address the request came from.
+type Operator struct{ Name, ID, Address string }
 
 // Seat is one GoTo licence's seats, as `g2msync licenses` counts them.
 type Seat struct {
@@ -91,8 +94,11 @@ var ErrBusy = errors.New("the state file is busy with a running cycle; try again
 type Options struct {
 	Backend Backend
 	// Operators maps each operator's name to the bcrypt hash of their
-	// password. Without operators every action is refused.
+	// password: the break-glass door. Without them or Entra every action
+	// is refused.
 	Operators map[string][]byte
+	// Entra, when set, signs people in with Microsoft Entra ID.
+	Entra *Entra
 	// OpenReads lets anyone who reaches the listener read the pages
 	// without signing in: a loopback listener.
 	OpenReads bool
@@ -135,6 +141,12 @@ type Server struct {
 	sessions map[string]*session
 	// failures counts recent failed sign-ins by address, to slow guessing.
 	failures map[string]*failures
+	// checking is the sign-ins being checked now, from every address.
+	checking int
+	// entra is sign-in with Entra, nil when not configured; pending are
+	// its sign-ins sent to Entra and not back yet, by state.
+	entra   *entraSignIn
+	pending map[string]*pendingSignIn
 	// explaining is held while an explain runs: one at a time, so pages
 	// cannot keep the state file from the daemon's cycles.
 	explaining sync.Mutex
@@ -144,7 +156,12 @@ type Server struct {
 }
 
 type session struct {
-	name    string
+	name string
+	// oid is the Entra object id of a person signed in with Entra.
+	oid string
+	// canAct: a local operator, or an Entra member of the operators group
+	// or holder of the operators role. Others read only.
+	canAct  bool
 	csrf    string
 	expires time.Time
 	// flash is what the operator's last action did, shown once.
@@ -179,7 +196,13 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, tmpl: tmpl, sessions: map[string]*session{}, failures: map[string]*failures{}, dummy: dummy}
+	s := &Server{opts: opts, tmpl: tmpl, sessions: map[string]*session{}, failures: map[string]*failures{}, dummy: dummy,
+		pending: map[string]*pendingSignIn{}}
+	if opts.Entra != nil {
+		if s.entra, err = newEntraSignIn(*opts.Entra); err != nil {
+			return nil, err
+		}
+	}
 	s.routes()
 	return s, nil
 }
@@ -237,6 +260,10 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)
 	m.HandleFunc("POST /logout", s.logout)
+	if s.entra != nil {
+		m.HandleFunc("POST /auth/start", s.startEntra)
+		m.HandleFunc("GET /auth/callback", s.entraCallback)
+	}
 	m.Handle("GET /static/", http.FileServerFS(assets))
 	s.mux = m
 }
@@ -260,11 +287,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // page is what every template gets.
 type page struct {
-	Title    string
-	Nav      string
-	Operator string // signed in as, or ""
+	Title string
+	Nav   string
+	// Operator is the signed-in person when they may act, else "": pages
+	// show actions only to them. SignedIn is whoever is signed in.
+	Operator string
+	SignedIn string
 	CSRF     string
-	CanAct   bool   // operators are configured
+	CanAct   bool   // someone can sign in to act (operators or Entra configured)
+	Entra    bool   // sign-in with Microsoft Entra is offered
 	Demo     bool   // the demo's tenant can be changed from the overview
 	Flash    string // what the last action did
 	Error    string
@@ -293,10 +324,14 @@ func (s *Server) read(h readHandler) http.HandlerFunc {
 		if r.Method == http.MethodPost && !parseForm(w, r, maxFormBytes) {
 			return
 		}
-		p := &page{CanAct: len(s.opts.Operators) > 0, Demo: s.opts.DemoChanges != nil}
+		p := s.newPage()
+		p.Demo = s.opts.DemoChanges != nil
 		if sess != nil {
 			s.mu.Lock()
-			p.Operator, p.CSRF, p.Flash, sess.flash = sess.name, sess.csrf, sess.flash, ""
+			p.SignedIn, p.Flash, sess.flash = sess.name, sess.flash, ""
+			if sess.canAct {
+				p.Operator, p.CSRF = sess.name, sess.csrf
+			}
 			s.mu.Unlock()
 		}
 		if err := h(w, r, p); err != nil {
@@ -343,18 +378,22 @@ func (s *Server) act(limit int64, h actHandler) http.HandlerFunc {
 			http.Error(w, "refused: sign in as an operator first (/login)", http.StatusUnauthorized)
 			return
 		}
+		if !sess.canAct {
+			http.Error(w, "refused: "+sess.name+" is signed in to read only: not in the console's operators group and not holding its operators role", http.StatusForbidden)
+			return
+		}
 		if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.csrf)) != 1 {
 			http.Error(w, "refused: the form's CSRF token does not match your session; reload the page and try again", http.StatusForbidden)
 			return
 		}
-		op := Operator{Name: sess.name, Address: remoteIP(r)}
+		op := Operator{Name: sess.name, ID: sess.oid, Address: remoteIP(r)}
 		msg, err := h(r.Context(), r, op)
 		back := localPath(r.PostFormValue("back"), "/")
 		if err != nil {
-			s.opts.Logger.Warn("console action failed", "operator", op.Name, "address", op.Address, "path", r.URL.Path, "error", err.Error())
+			s.opts.Logger.Warn("console action failed", "operator", op.Name, "entra_id", op.ID, "address", op.Address, "path", r.URL.Path, "error", err.Error())
 			msg = "failed: " + err.Error()
 		} else {
-			s.opts.Logger.Info("console action", "operator", op.Name, "address", op.Address, "path", r.URL.Path, "result", msg)
+			s.opts.Logger.Info("console action", "operator", op.Name, "entra_id", op.ID, "address", op.Address, "path", r.URL.Path, "result", msg)
 		}
 		// What it did is shown once, from the session: a link cannot put
 		// words in the console's mouth.
@@ -428,12 +467,48 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
+// newPage is a page with what every template needs of the configuration.
+func (s *Server) newPage() *page {
+	return &page{CanAct: len(s.opts.Operators) > 0 || s.entra != nil, Entra: s.entra != nil}
+}
+
+// loginData is the sign-in page's: where to go after, and which doors.
+type loginData struct {
+	Next       string
+	BreakGlass bool // local operators are configured
+}
+
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	p := &page{Title: "Sign in", CanAct: len(s.opts.Operators) > 0, Data: localPath(r.URL.Query().Get("next"), "/")}
+	p := s.newPage()
+	p.Title, p.Data = "Sign in", loginData{Next: localPath(r.URL.Query().Get("next"), "/"), BreakGlass: len(s.opts.Operators) > 0}
 	if r.URL.Query().Get("failed") != "" {
 		p.Error = "That name and password do not match an operator."
 	}
 	s.render(w, "login", p)
+}
+
+// loginError shows the sign-in page again, saying why the last one failed.
+func (s *Server) loginError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	p := s.newPage()
+	p.Title, p.Error, p.Data = "Sign in", msg, loginData{Next: "/", BreakGlass: len(s.opts.Operators) > 0}
+	s.renderStatus(w, "login", p, status)
+}
+
+// startSession signs sess in: a new session id in a strict cookie.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *session) {
+	id := randomToken()
+	s.mu.Lock()
+	now := s.opts.Now()
+	for k, v := range s.sessions {
+		if now.After(v.expires) {
+			delete(s.sessions, k)
+		}
+	}
+	sess.csrf, sess.expires = randomToken(), now.Add(sessionTTL)
+	s.sessions[id] = sess
+	s.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil, MaxAge: int(sessionTTL.Seconds())})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -448,8 +523,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	next := localPath(r.PostFormValue("next"), "/")
 	addr := remoteIP(r)
 	if wait := s.beginSignIn(addr); wait > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		http.Error(w, fmt.Sprintf("too many failed sign-ins from your address; try again in %s", wait.Round(time.Second)), http.StatusTooManyRequests)
+		tooMany(w, wait)
 		return
 	}
 	hash, ok := s.opts.Operators[name]
@@ -465,19 +539,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login?failed=1&next="+url.QueryEscape(next), http.StatusSeeOther)
 		return
 	}
-	id := randomToken()
-	s.mu.Lock()
-	now := s.opts.Now()
-	for k, v := range s.sessions {
-		if now.After(v.expires) {
-			delete(s.sessions, k)
-		}
-	}
-	s.sessions[id] = &session{name: name, csrf: randomToken(), expires: now.Add(sessionTTL)}
-	s.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: r.TLS != nil, MaxAge: int(sessionTTL.Seconds())})
-	s.opts.Logger.Info("console sign-in", "operator", name, "address", remoteIP(r))
+	s.startSession(w, r, &session{name: name, canAct: true})
+	s.opts.Logger.Info("console sign-in", "door", "local", "operator", name, "address", remoteIP(r))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -492,6 +555,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	if end := s.entra.endSessionURL(r); end != "" {
+		http.Redirect(w, r, end, http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -535,9 +602,15 @@ type failures struct {
 
 // signInFailures is how many failed sign-ins an address may make before
 // it waits; each one past it doubles the wait, up to signInMaxWait.
+// signInsInFlight bounds the sign-ins checked at once from every address
+// (a bcrypt comparison, or a code redeemed at Entra), and
+// signInsInFlightPerAddress those of one address: guesses spread over
+// many addresses must not take every core, nor one address every slot.
 const (
-	signInFailures = 5
-	signInMaxWait  = 15 * time.Minute
+	signInFailures            = 5
+	signInMaxWait             = 15 * time.Minute
+	signInsInFlight           = 4
+	signInsInFlightPerAddress = 2
 )
 
 // beginSignIn reserves a sign-in check for addr, or says how long it must
@@ -568,7 +641,11 @@ func (s *Server) beginSignIn(addr string) time.Duration {
 			return left
 		}
 	}
+	if f.pending >= signInsInFlightPerAddress || s.checking >= signInsInFlight {
+		return time.Second
+	}
 	f.pending++
+	s.checking++
 	return 0
 }
 
@@ -581,6 +658,7 @@ func (s *Server) endSignIn(addr string, ok bool) {
 		return
 	}
 	f.pending--
+	s.checking--
 	if !ok {
 		f.n++
 		f.last = s.opts.Now()
