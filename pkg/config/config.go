@@ -240,6 +240,40 @@ type Console struct {
 	// RequireSignIn makes every page need a signed-in operator on a
 	// loopback listener too: behind a reverse proxy on the same host.
 	RequireSignIn bool `yaml:"require_sign_in"`
+	// Entra signs people in with Microsoft Entra ID. With it, the
+	// operators file is the break-glass door.
+	Entra ConsoleEntra `yaml:"entra"`
+}
+
+// ConsoleEntra configures sign-in to the console with Microsoft Entra ID
+// (OpenID Connect authorization code flow with PKCE). Everyone of the
+// tenant who signs in reads the pages; members of OperatorsGroup and
+// holders of OperatorsRole act.
+type ConsoleEntra struct {
+	Enabled bool `yaml:"enabled"`
+	// TenantID is the directory (tenant) id, a GUID; "" takes
+	// entra.tenant_id. An ID token of another tenant is refused.
+	TenantID string `yaml:"tenant_id"`
+	// ClientID is the app registration people sign in to; "" takes
+	// entra.client_id (the daemon's app, given a web redirect URI).
+	ClientID string `yaml:"client_id"`
+	// ClientSecret redeems sign-in codes. Unset, with the daemon's app, the
+	// daemon's client secret or certificate (a client assertion) does; a
+	// managed or workload identity cannot, so then set one.
+	ClientSecret     Secret `yaml:"client_secret"`
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// RedirectURL is the console's public URL + /auth/callback, registered
+	// on the app as a Web redirect URI. Required unless the console listens
+	// on loopback, where it is built from the address the browser used.
+	RedirectURL string `yaml:"redirect_url"`
+	// OperatorsGroup is the object id of the group whose members act (the
+	// app registration must emit the groups claim); OperatorsRole an app
+	// role value whose holders act. At least one is needed.
+	OperatorsGroup string `yaml:"operators_group"`
+	OperatorsRole  string `yaml:"operators_role"`
+	// SignOutAtEntra also ends the Entra session on sign-out (the browser
+	// goes to Entra's end_session_endpoint and back).
+	SignOutAtEntra bool `yaml:"sign_out_at_entra"`
 }
 
 // ListenTLS is the listener's certificate and key, PEM files.

@@ -374,6 +374,7 @@ func loadSecrets(cfg *Config, env map[string]string, probs *Problems, only ...st
 		{"goto.password", &cfg.GoTo.Password, cfg.GoTo.PasswordFile},
 		{"notify.smtp.password", &cfg.Notify.SMTP.Password, cfg.Notify.SMTP.PasswordFile},
 		{"status_token", &cfg.StatusToken, cfg.StatusTokenFile},
+		{"console.entra.client_secret", &cfg.Console.Entra.ClientSecret, cfg.Console.Entra.ClientSecretFile},
 	}
 	credDir := env["CREDENTIALS_DIRECTORY"]
 	for _, s := range secrets {

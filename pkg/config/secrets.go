@@ -6,7 +6,7 @@ package config
 func (c *Config) SecretValues() []string {
 	var out []string
 	for _, s := range []Secret{c.StatusToken, c.Notify.SMTP.Password, c.Entra.ClientSecret, c.Entra.CertificatePassword,
-		c.GoTo.ClientSecret, c.GoTo.RefreshToken, c.GoTo.PersonalAccessToken, c.GoTo.Password} {
+		c.GoTo.ClientSecret, c.GoTo.RefreshToken, c.GoTo.PersonalAccessToken, c.GoTo.Password, c.Console.Entra.ClientSecret} {
 		if s.IsSet() {
 			out = append(out, s.Value())
 		}

@@ -158,6 +158,7 @@ func validate(c *Config, p *Problems) {
 	oneOf(p, "log.level", c.Log.Level, logLevels)
 	oneOf(p, "log.format", c.Log.Format, logFormats)
 	validateEntra(&c.Entra, p)
+	validateConsoleEntra(c, p)
 	validateGoTo(&c.GoTo, p)
 	validateRoles(c.Roles, p)
 	validateMapping(c, p)
@@ -433,4 +434,81 @@ func validateNotify(n *Notify, p *Problems) {
 	if s.Timeout <= 0 {
 		p.Add("notify.smtp.timeout", "must be positive")
 	}
+}
+
+// validateConsoleEntra checks console.entra, filling in the tenant and
+// client of the daemon's app where they are left out. Whether a redirect
+// URL is needed depends on the listener; the console decides that.
+func validateConsoleEntra(c *Config, p *Problems) {
+	e := &c.Console.Entra
+	if !e.Enabled || c.Console.Disabled {
+		return
+	}
+	if e.TenantID == "" {
+		e.TenantID = c.Entra.TenantID
+	}
+	if e.ClientID == "" {
+		e.ClientID = c.Entra.ClientID
+	}
+	if !guidRE.MatchString(e.TenantID) {
+		p.Add("console.entra.tenant_id", "want the directory (tenant) id, a GUID, as ID tokens name it (tid), got %q; "+
+			"set it when entra.tenant_id is a domain", e.TenantID)
+	}
+	if !guidRE.MatchString(e.ClientID) {
+		p.Add("console.entra.client_id", "want the application (client) id of the app registration people sign in to, a GUID, got %q", e.ClientID)
+	}
+	// The certificate is read after validation: its file stands for it.
+	method := c.Entra.AuthMethod()
+	if sameApp := strings.EqualFold(e.ClientID, c.Entra.ClientID); !e.ClientSecret.IsSet() && !(sameApp && (method == "client_secret" || method == "certificate")) {
+		p.Add("console.entra.client_secret", "missing: the console redeems sign-in codes with a client secret of its app registration: "+
+			"set client_secret_file, $G2MSYNC_CONSOLE_ENTRA_CLIENT_SECRET or the systemd credential console-entra-client-secret "+
+			"(with the daemon's own app, its client secret or certificate serves; a managed or workload identity cannot)")
+	}
+	if e.RedirectURL != "" {
+		u, err := url.Parse(e.RedirectURL)
+		switch {
+		case err != nil || u.Host == "" || u.Scheme == "":
+			p.Add("console.entra.redirect_url", "want an absolute URL such as https://g2msync.contoso.com/auth/callback, got %q", e.RedirectURL)
+		case u.Scheme != "https" && !loopbackName(u.Hostname()):
+			p.Add("console.entra.redirect_url", "want https (Entra takes http redirect URIs on localhost only), got %q", e.RedirectURL)
+		case u.Path != "/auth/callback":
+			p.Add("console.entra.redirect_url", "want the console's address followed by /auth/callback, got %q", e.RedirectURL)
+		}
+	}
+	if e.OperatorsGroup != "" && !guidRE.MatchString(e.OperatorsGroup) {
+		p.Add("console.entra.operators_group", "want the group's object id, a GUID, got %q", e.OperatorsGroup)
+	}
+	if e.OperatorsGroup == "" && e.OperatorsRole == "" {
+		p.Add("console.entra.operators_group", "set operators_group (a group's object id) or operators_role (an app role's value), or both: "+
+			"without them no one who signs in with Entra may act")
+	}
+}
+
+// ConsoleCredential is what the console redeems sign-in codes with: its
+// own client secret; else, when it signs people in to the daemon's app,
+// the daemon's client secret or certificate. Both zero: none.
+func (c *Config) ConsoleCredential() (Secret, *ClientCertificate) {
+	e := &c.Console.Entra
+	if e.ClientSecret.IsSet() {
+		return e.ClientSecret, nil
+	}
+	if !strings.EqualFold(e.ClientID, c.Entra.ClientID) {
+		return Secret{}, nil
+	}
+	switch c.Entra.AuthMethod() {
+	case "client_secret":
+		return c.Entra.ClientSecret, nil
+	case "certificate":
+		return Secret{}, c.Entra.Certificate
+	}
+	return Secret{}, nil
+}
+
+// loopbackName reports whether host is localhost or a loopback address.
+func loopbackName(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
