@@ -123,7 +123,7 @@ func (m *Main) checkConfig(cfg *config.Config, pending config.Problems) (failed 
 	if status, detail := statusToken(cfg); status != "" {
 		m.step(status, "status_token", detail)
 	}
-	if err := console.Refusal(cfg.Listen, cfg.Console.Disabled, len(ops) > 0, cfg.ListenTLS.CertFile != ""); err != nil && opsErr == nil {
+	if err := consoleRefusal(cfg, len(ops) > 0); err != nil && opsErr == nil {
 		m.step("FAIL", "Console", err.Error())
 		failed++
 	}

@@ -3,15 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/g2msync/g2msync/pkg/view"
 
 	application "github.com/g2msync/g2msync/pkg/app"
+	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/console"
 	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/state"
@@ -40,13 +45,55 @@ func (m *Main) newConsole(a *app, status func() daemon.StatusDoc) (*console.Serv
 	if err != nil {
 		return nil, fmt.Errorf("console.operators_file %w", err)
 	}
-	if err := console.Refusal(a.cfg.Listen, c.Disabled, len(ops) > 0, a.cfg.ListenTLS.CertFile != ""); err != nil {
+	entra := consoleEntra(a)
+	if err := consoleRefusal(a.cfg, len(ops) > 0); err != nil {
 		return nil, err
 	}
 	open := daemon.Loopback(a.cfg.Listen) && !c.RequireSignIn
 	b := &consoleBackend{svc: a.svc, status: status}
-	return console.New(console.Options{Backend: b, Operators: ops, OpenReads: open, Logger: a.log.With("component", "console"), Now: m.now,
+	return console.New(console.Options{Backend: b, Operators: ops, Entra: entra, OpenReads: open, Logger: a.log.With("component", "console"), Now: m.now,
 		DemoChanges: m.demoChanges})
+}
+
+// consoleRefusal says why the daemon would not serve cfg's console, with
+// operators from the file or none; nil when it would.
+func consoleRefusal(cfg *config.Config, operators bool) error {
+	e := cfg.Console.Entra
+	if err := console.Refusal(cfg.Listen, cfg.Console.Disabled, operators || e.Enabled, cfg.ListenTLS.CertFile != ""); err != nil {
+		return err
+	}
+	if e.Enabled && !cfg.Console.Disabled {
+		return console.EntraRefusal(cfg.Listen, e.RedirectURL)
+	}
+	return nil
+}
+
+// consoleEntra is sign-in with Entra as a's configuration sets it, nil
+// when off. It reaches Entra as the Graph client does (the same trusted
+// authorities and proxy), and redeems codes with the console's own secret,
+// or the daemon's secret or certificate.
+func consoleEntra(a *app) *console.Entra {
+	cfg := a.cfg
+	e := cfg.Console.Entra
+	if !e.Enabled || cfg.Console.Disabled {
+		return nil
+	}
+	authority, _ := cfg.Entra.Endpoints()
+	out := &console.Entra{Issuer: strings.TrimSuffix(authority, "/") + "/" + e.TenantID + "/v2.0", TenantID: e.TenantID, ClientID: e.ClientID,
+		RedirectURL: e.RedirectURL, OperatorsGroup: e.OperatorsGroup, OperatorsRole: e.OperatorsRole, SignOutAtEntra: e.SignOutAtEntra}
+	secret, cert := cfg.ConsoleCredential()
+	out.ClientSecret = secret.Value()
+	if cert != nil {
+		if key, ok := cert.PrivateKey().(*rsa.PrivateKey); ok && len(cert.Chain()) > 0 {
+			out.Certificate, out.Key = cert.Chain()[0], key
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if a.roots != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: a.roots, MinVersion: tls.VersionTLS12}
+	}
+	out.HTTPClient = &http.Client{Transport: a.metrics.Transport("entra_signin", tr), Timeout: cfg.Entra.Timeout.D()}
+	return out
 }
 
 func (b *consoleBackend) Status() daemon.StatusDoc { return b.status() }
@@ -104,7 +151,7 @@ func (b *consoleBackend) Explain(ctx context.Context, user string) (string, erro
 
 // actor is the signed-in operator taking an action in the console.
 func actor(op console.Operator, reason string) application.Actor {
-	return application.Actor{Name: op.Name, Address: op.Address, Door: application.DoorConsole, Reason: reason}
+	return application.Actor{Name: op.Name, EntraID: op.ID, Address: op.Address, Door: application.DoorConsole, Reason: reason}
 }
 
 func (b *consoleBackend) Approve(ctx context.Context, op console.Operator, shown map[string]string) (int, error) {

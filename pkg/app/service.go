@@ -25,8 +25,12 @@ const (
 // Actor is who takes an action, through which door, and why; the
 // provisioning log keeps all of it.
 type Actor struct {
-	// Name is the console operator, or the OS user who ran the command.
+	// Name is the console operator (a person signed in with Entra by their
+	// UPN), or the OS user who ran the command.
 	Name string
+	// EntraID is the Entra object id of a console operator signed in with
+	// Entra; "" otherwise.
+	EntraID string
 	// Address is the operator's IP address, or the host the command ran on.
 	Address string
 	Door    Door
@@ -131,7 +135,7 @@ func (s *Service) update(fn func(tx *state.Tx) error) error {
 // entry is the provisioning-log entry of a's action.
 func (s *Service) entry(a Actor, action, reason string) state.AuditEntry {
 	return state.AuditEntry{Time: s.now(), Action: action, Result: state.ResultSuccess, Reason: reason,
-		Operator: a.Name, Address: a.Address, Door: string(a.Door)}
+		Operator: a.Name, OperatorID: a.EntraID, Address: a.Address, Door: string(a.Door)}
 }
 
 // personEntry is the log entry of a's action on one person.
@@ -142,7 +146,7 @@ func (s *Service) personEntry(a Actor, action, reason, entraID, upn, email, goTo
 }
 
 func (s *Service) logged(a Actor, action string, attrs ...any) {
-	s.log().Info("operator action", append([]any{logkey.Op, action, "operator", a.Name, "address", a.Address, "door", string(a.Door),
+	s.log().Info("operator action", append([]any{logkey.Op, action, "operator", a.Name, "operator_entra_id", a.EntraID, "address", a.Address, "door", string(a.Door),
 		logkey.Reason, a.Reason}, attrs...)...)
 }
 

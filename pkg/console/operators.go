@@ -53,12 +53,24 @@ func Refusal(listen string, disabled, operators, tls bool) error {
 		return nil
 	}
 	if !operators {
-		return fmt.Errorf("the console on %s, which other hosts can reach, needs operators to sign in: set console.operators_file "+
-			"(name:bcrypt-hash lines; `g2msync console hash` makes a hash), or console.disabled: true", listen)
+		return fmt.Errorf("the console on %s, which other hosts can reach, needs operators to sign in: set console.entra "+
+			"(sign-in with Microsoft Entra ID), console.operators_file (name:bcrypt-hash lines; `g2msync console hash` makes a hash), "+
+			"or console.disabled: true", listen)
 	}
 	if !tls {
 		return fmt.Errorf("the console on %s, which other hosts can reach, would take operators' passwords over plain HTTP: "+
 			"set listen_tls.cert_file and listen_tls.key_file, or console.disabled: true", listen)
 	}
 	return nil
+}
+
+// EntraRefusal says why sign-in with Entra cannot work on listen: off
+// loopback, the console cannot tell from a request which public address
+// Entra must send people back to, so console.entra.redirect_url must say.
+func EntraRefusal(listen, redirectURL string) error {
+	if redirectURL != "" || listen == "" || daemon.Loopback(listen) {
+		return nil
+	}
+	return fmt.Errorf("the console on %s, which other hosts can reach, signs people in with Entra: set console.entra.redirect_url "+
+		"to its public https address followed by /auth/callback, as registered on the app", listen)
 }

@@ -144,7 +144,10 @@ type AuditEntry struct {
 	// retry, pause, resume) and from where: the console's operator and
 	// their IP address, or the OS user and host of a command.
 	Operator string `json:"operator,omitempty"`
-	Address  string `json:"address,omitempty"`
+	// OperatorID is the Entra object id of an operator who signed in to
+	// the console with Entra (Operator is then their UPN).
+	OperatorID string `json:"operator_id,omitempty"`
+	Address    string `json:"address,omitempty"`
 	// Door is where an operator's action came in: "console" or "cli".
 	Door string `json:"door,omitempty"`
 }
