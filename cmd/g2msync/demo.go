@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"github.com/g2msync/g2msync/pkg/console"
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/metrics"
+	"github.com/g2msync/g2msync/pkg/sim/graphsim"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
 	"github.com/g2msync/g2msync/pkg/state"
 )
@@ -49,7 +51,9 @@ initial sync adopts every account the old job made and creates none.
 
 With --serve it then keeps the daemon running on the simulated tenant, with
 the web console, /status and /metrics on --listen, until Ctrl-C; it prints
-the console's address and a password for the operator "demo".`
+the console's address, two people of the simulated tenant who sign in with
+Microsoft (an operator, and a reader outside the operators group) and the
+break-glass operator "demo", with their password.`
 
 // Run implements command.
 func (c *DemoCommand) Run(ctx context.Context, args []string) error {
@@ -102,9 +106,14 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		}
 	}
 	demoPassword := ""
+	var entraOp, entraReader string
 	if *serve {
 		// An operator for the console, so a visitor can approve, retry and pause.
 		if demoPassword, err = demoOperator(cfg, stateDir); err != nil {
+			return err
+		}
+		// And sign-in with the simulated Entra: an operator and a reader.
+		if entraOp, entraReader, err = demoEntra(w, cfg, listenAddr, demoPassword); err != nil {
 			return err
 		}
 	}
@@ -182,8 +191,12 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(out, "\nDone. Run `g2msync demo --serve` to keep the daemon running on this tenant, with the web console, /status and /metrics.\n")
 		return nil
 	}
-	fmt.Fprintf(out, "\n== Serving: the daemon runs a cycle every 30 s.\n  console  http://%s/  (sign in as demo, password %s, to act)\n  curl http://%s/status\n  curl http://%s/metrics\n  (Ctrl-C to stop)\n",
-		listenAddr, demoPassword, listenAddr, listenAddr)
+	fmt.Fprintf(out, "\n== Serving: the daemon runs a cycle every 30 s.\n  console  http://%s/\n", listenAddr)
+	fmt.Fprintf(out, "           Sign in with Microsoft (the simulated Entra at %s; accept its throwaway certificate):\n", w.Graph.URL())
+	fmt.Fprintf(out, "             %s, password %s: in the operators group, acts\n", entraOp, demoPassword)
+	fmt.Fprintf(out, "             %s, password %s: of the tenant, reads only\n", entraReader, demoPassword)
+	fmt.Fprintf(out, "           or break-glass: operator demo, password %s\n  curl http://%s/status\n  curl http://%s/metrics\n  (Ctrl-C to stop)\n",
+		demoPassword, listenAddr, listenAddr)
 	c.m.demoChanges = func() (string, error) { return changeDemoTenant(w) }
 	return c.m.runDaemon(ctx, a, "")
 }
@@ -238,6 +251,48 @@ func demoOperator(cfg *config.Config, dir string) (string, error) {
 	}
 	cfg.Console.OperatorsFile = path
 	return pw, nil
+}
+
+// demoEntra lets people sign in to the demo's console with the simulated
+// Entra: the daemon's app gets the console's redirect URIs and the groups
+// claim, and the tenant a "g2msync operators" group with an operator in
+// it and a reader outside, both with password. It returns their UPNs.
+func demoEntra(w *scenario.World, cfg *config.Config, listen, password string) (string, string, error) {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", "", err
+	}
+	for _, host := range []string{"127.0.0.1", "localhost"} {
+		if err := w.Graph.AddRedirectURI(w.ClientID, "http://"+host+":"+port+"/auth/callback"); err != nil {
+			return "", "", err
+		}
+	}
+	if err := w.Graph.SetGroupClaims(w.ClientID, true); err != nil {
+		return "", "", err
+	}
+	group, err := w.Graph.AddGroup(graphsim.Group{DisplayName: "g2msync operators", SecurityEnabled: true})
+	if err != nil {
+		return "", "", err
+	}
+	var upns []string
+	for _, u := range []struct{ local, name string }{{"console.operator", "Console Operator"}, {"console.reader", "Console Reader"}} {
+		upn := u.local + "@" + scenario.Domain
+		id, err := w.Graph.AddUser(graphsim.User{UserPrincipalName: upn, DisplayName: u.name, Mail: upn})
+		if err != nil {
+			return "", "", err
+		}
+		if err := w.Graph.SetPassword(id, password); err != nil {
+			return "", "", err
+		}
+		if len(upns) == 0 {
+			if err := w.Graph.AddMember(group, id); err != nil {
+				return "", "", err
+			}
+		}
+		upns = append(upns, upn)
+	}
+	cfg.Console.Entra = config.ConsoleEntra{Enabled: true, TenantID: w.TenantID, ClientID: w.ClientID, OperatorsGroup: group}
+	return upns[0], upns[1], nil
 }
 
 // importDemoJob is the migration the demo shows with --from-entra-job:

@@ -468,3 +468,31 @@ func (s *Server) handleLogout(c *call, tenant string) *resp {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	return &resp{status: http.StatusOK, header: h, body: []byte(b.String())}
 }
+
+// AddRedirectURI registers another web redirect URI on a client app, as
+// the portal's Authentication blade does.
+func (s *Server) AddRedirectURI(clientID, uri string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.t.apps[clientID]
+	if a == nil {
+		return fmt.Errorf("app %s: %w", clientID, ErrNotFound)
+	}
+	if !slices.Contains(a.RedirectURIs, uri) {
+		a.RedirectURIs = append(a.RedirectURIs, uri)
+	}
+	return nil
+}
+
+// SetGroupClaims turns the groups claim of a client app's ID tokens on or
+// off (App.GroupClaims).
+func (s *Server) SetGroupClaims(clientID string, on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.t.apps[clientID]
+	if a == nil {
+		return fmt.Errorf("app %s: %w", clientID, ErrNotFound)
+	}
+	a.GroupClaims = on
+	return nil
+}
