@@ -272,7 +272,7 @@ func (s *Server) routes() {
 // script, no frames, nothing from elsewhere.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", policy("'self'"))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
@@ -283,6 +283,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// policy is the Content-Security-Policy of the pages: no script, no
+// frames, nothing from elsewhere, forms posted to formAction only.
+func policy(formAction string) string {
+	return "default-src 'none'; style-src 'self'; img-src 'self'; form-action " + formAction + "; frame-ancestors 'none'; base-uri 'none'"
 }
 
 // page is what every template gets.
@@ -484,6 +490,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("failed") != "" {
 		p.Error = "That name and password do not match an operator."
 	}
+	s.entra.allowSignInForm(w)
 	s.render(w, "login", p)
 }
 
@@ -491,6 +498,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) loginError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	p := s.newPage()
 	p.Title, p.Error, p.Data = "Sign in", msg, loginData{Next: "/", BreakGlass: len(s.opts.Operators) > 0}
+	s.entra.allowSignInForm(w)
 	s.renderStatus(w, "login", p, status)
 }
 

@@ -313,7 +313,14 @@ func (s *Server) entraCallback(w http.ResponseWriter, r *http.Request) {
 	s.startSession(w, r, sess)
 	s.opts.Logger.Info("console sign-in", "door", "entra", "operator", name, "entra_id", claims.ObjectID, "address", addr,
 		"can_act", canAct, "groups_overage", claims.overage())
-	http.Redirect(w, r, ps.next, http.StatusSeeOther)
+	// Not a redirect: this request ends a chain of redirects that began
+	// on Entra's page, another site, and a browser keeps the session's
+	// strict cookie from every step of such a chain. The page's own
+	// refresh starts from the console, and carries it.
+	p := s.newPage()
+	p.Title, p.Data = "Signed in", ps.next
+	w.Header().Set("Cache-Control", "no-store")
+	s.render(w, "continue", p)
 }
 
 // redeem checks a callback and redeems its code: the state started here,
@@ -411,6 +418,21 @@ func (e *entraSignIn) endSessionURL(r *http.Request) string {
 	}
 	back := strings.TrimSuffix(e.redirectFor(r), "/auth/callback") + "/"
 	return end + "?" + url.Values{"post_logout_redirect_uri": {back}}.Encode()
+}
+
+// allowSignInForm lets the sign-in page's "Sign in with Microsoft" form
+// lead to Entra: browsers apply form-action to the redirect a form's
+// answer makes, and /auth/start answers with Entra's authorize URL, on the
+// issuer's host. Nothing when Entra is off.
+func (e *entraSignIn) allowSignInForm(w http.ResponseWriter) {
+	if e == nil {
+		return
+	}
+	u, err := url.Parse(e.cfg.Issuer)
+	if err != nil || u.Host == "" {
+		return
+	}
+	w.Header().Set("Content-Security-Policy", policy("'self' "+u.Scheme+"://"+u.Host))
 }
 
 // tooMany answers a sign-in that must wait.
