@@ -21,6 +21,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
+
+	"github.com/g2msync/g2msync/pkg/redact"
 )
 
 // Entra configures sign-in with Microsoft Entra ID: OpenID Connect's
@@ -225,8 +227,9 @@ func (s *Server) startEntra(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.entra.discover(r.Context())
 	if err != nil {
-		s.opts.Logger.Warn("console sign-in with Entra unavailable", "error", err.Error())
-		s.loginError(w, r, http.StatusBadGateway, "Microsoft Entra could not be reached to sign in; try again, or use the break-glass sign-in below. ("+err.Error()+")")
+		msg := redact.Text(err.Error(), s.entra.cfg.ClientSecret)
+		s.opts.Logger.Warn("console sign-in with Entra unavailable", "error", msg)
+		s.loginError(w, r, http.StatusBadGateway, "Microsoft Entra could not be reached to sign in; try again, or use the break-glass sign-in below. ("+msg+")")
 		return
 	}
 	now := s.opts.Now()
@@ -291,7 +294,8 @@ func (s *Server) entraCallback(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &refused) {
 			status, msg = refused.status, refused.msg
 		}
-		s.opts.Logger.Warn("console sign-in refused", "door", "entra", "address", addr, "error", err.Error())
+		// A hostile or broken token endpoint may echo what it was sent.
+		s.opts.Logger.Warn("console sign-in refused", "door", "entra", "address", addr, "error", redact.Text(err.Error(), s.entra.cfg.ClientSecret))
 		s.loginError(w, r, status, msg)
 		return
 	}

@@ -49,6 +49,9 @@ type entraWorld struct {
 	mu      sync.Mutex
 	tamper  func(jwt.MapClaims)
 	signKey *rsa.PrivateKey // nil: key
+	// echo makes the token endpoint refuse, echoing the form it was sent;
+	// huge makes discovery answer with more than any reply may hold.
+	echo, huge bool
 }
 
 func newEntraWorld(t *testing.T) *entraWorld {
@@ -94,6 +97,30 @@ func newEntraWorld(t *testing.T) *entraWorld {
 		ModifyResponse: e.resign,
 	}
 	e.relay = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		echo, huge := e.echo, e.huge
+		e.mu.Unlock()
+		if echo && strings.HasSuffix(r.URL.Path, "/oauth2/v2.0/token") {
+			_ = r.ParseForm()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": "you sent " + r.PostForm.Encode()})
+			return
+		}
+		if huge && strings.HasSuffix(r.URL.Path, "/openid-configuration") {
+			// The true document, with 4 MiB more of a field no one reads:
+			// read whole, it would do.
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			var doc map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+				t.Error(err)
+			}
+			doc["x_padding"] = strings.Repeat("x", 4<<20)
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(doc)
+			return
+		}
 		if strings.HasSuffix(r.URL.Path, "/discovery/v2.0/keys") {
 			pub := e.key.PublicKey
 			_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{"kty": "RSA", "use": "sig", "kid": "relay",
@@ -483,3 +510,69 @@ func TestConcurrentCallbacksAreCapped(t *testing.T) {
 }
 
 var regexpCSRF = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+// A hostile or broken Entra: a token endpoint that echoes the client
+// secret gets it into neither the log nor the page; a discovery document
+// larger than any reply may be is not read whole, and the page says
+// Entra cannot be reached.
+func TestHostileEntraReplies(t *testing.T) {
+	e := newEntraWorld(t)
+	var logs bytes.Buffer
+	s, _ := e.console(&logs)
+	_, cookie, authorize := e.start(s)
+	q := e.authorize(authorize, "alice@contoso.com")
+	e.mu.Lock()
+	e.echo = true
+	e.mu.Unlock()
+	w := callback(t, s, q, cookie)
+	if sessionCookie(w) != nil || strings.Contains(w.Body.String(), "console-secret") || strings.Contains(logs.String(), "console-secret") ||
+		!strings.Contains(logs.String(), "you sent") {
+		t.Errorf("echoed secret: %d\npage:\n%s\nlog:\n%s", w.Code, w.Body, logs.String())
+	}
+
+	h := newEntraWorld(t)
+	h.huge = true
+	s, _ = h.console(&logs)
+	w = post(t, s, "/auth/start", url.Values{"next": {"/"}}, consoleOrigin)
+	if w.Code != http.StatusBadGateway || !strings.Contains(w.Body.String(), "could not be reached") {
+		t.Errorf("huge discovery: %d %s", w.Code, w.Body.String()[:min(500, w.Body.Len())])
+	}
+}
+
+// A signed-out visitor can start sign-ins, each kept until Entra sends the
+// browser back: beyond maxPendingSignIns at once they wait, and the
+// console keeps no more.
+func TestPendingSignInsAreBounded(t *testing.T) {
+	e := newEntraWorld(t)
+	s, _ := e.console(nil)
+	for i := range maxPendingSignIns {
+		if w := post(t, s, "/auth/start", url.Values{"next": {"/"}}, consoleOrigin); w.Code != http.StatusSeeOther {
+			t.Fatalf("sign-in %d: %d", i, w.Code)
+		}
+	}
+	w := post(t, s, "/auth/start", url.Values{"next": {"/"}}, consoleOrigin)
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" || len(s.pending) != maxPendingSignIns {
+		t.Errorf("one too many: %d, %d kept", w.Code, len(s.pending))
+	}
+	if w := post(t, s, "/auth/start", url.Values{"next": {"/"}}, "http://evil.example"); w.Code != http.StatusForbidden {
+		t.Errorf("a sign-in started from another site: %d", w.Code)
+	}
+}
+
+// Sign-out ends the console's session and, when asked, Entra's: the
+// browser goes to the end-session endpoint and back to the console.
+func TestSignOutAtEntra(t *testing.T) {
+	e := newEntraWorld(t)
+	s, _ := e.console(nil)
+	s.entra.cfg.SignOutAtEntra = true
+	c := e.signInAs(s, "alice@contoso.com")
+	w := post(t, s, "/logout", nil, consoleOrigin, c)
+	loc := w.Header().Get("Location")
+	if w.Code != http.StatusSeeOther || !strings.HasPrefix(loc, e.relay.URL+"/"+e.tenant+"/oauth2/v2.0/logout?") ||
+		!strings.Contains(loc, url.QueryEscape(consoleOrigin+"/")) {
+		t.Errorf("sign-out: %d %s", w.Code, loc)
+	}
+	if body := get(t, s, "/approvals", c); body.Code != http.StatusSeeOther {
+		t.Errorf("the session outlived sign-out: %d", body.Code)
+	}
+}
