@@ -519,12 +519,21 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *sess
 		Secure: r.TLS != nil, MaxAge: int(sessionTTL.Seconds())})
 }
 
-func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+// signInPost reads a sign-in form posted from this console's own page;
+// otherwise it answers and returns false.
+func signInPost(w http.ResponseWriter, r *http.Request) bool {
 	if !parseForm(w, r, maxSignInBytes) {
-		return
+		return false
 	}
 	if !sameOrigin(r) {
 		http.Error(w, "refused: sign in from this console's own page", http.StatusForbidden)
+		return false
+	}
+	return true
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if !signInPost(w, r) {
 		return
 	}
 	name, password := r.PostFormValue("name"), r.PostFormValue("password")

@@ -218,11 +218,7 @@ func (e *entraSignIn) redirectFor(r *http.Request) string {
 // startEntra sends the browser to Entra's sign-in: a new state, nonce and
 // PKCE verifier, kept here and bound to the browser by a short cookie.
 func (s *Server) startEntra(w http.ResponseWriter, r *http.Request) {
-	if !parseForm(w, r, maxSignInBytes) {
-		return
-	}
-	if !sameOrigin(r) {
-		http.Error(w, "refused: sign in from this console's own page", http.StatusForbidden)
+	if !signInPost(w, r) {
 		return
 	}
 	p, err := s.entra.discover(r.Context())
