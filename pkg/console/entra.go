@@ -22,6 +22,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
 
+	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/redact"
 )
 
@@ -95,7 +96,16 @@ type entraSignIn struct {
 	provider *oidc.Provider
 	// endSession is the discovery document's end_session_endpoint.
 	endSession string
+	// failed and failedAt are the last discovery's error and when: for
+	// discoveryRetry after it, sign-ins get that error at once rather than
+	// queue for another attempt each.
+	failed   error
+	failedAt time.Time
 }
+
+// discoveryRetry is how long a failed discovery stands before the next
+// sign-in tries again.
+const discoveryRetry = 10 * time.Second
 
 // idClaims are the ID token's claims the console reads (Microsoft identity
 // platform "ID token claims reference").
@@ -161,18 +171,23 @@ func (l limitedBodies) RoundTrip(r *http.Request) (*http.Response, error) {
 // discover returns the provider, reading the discovery document on first
 // use and again after a failure: the daemon starts whether or not Entra
 // is reachable, and sign-in works once it is.
-func (e *entraSignIn) discover(ctx context.Context) (*oidc.Provider, error) {
+func (e *entraSignIn) discover(ctx context.Context, now time.Time) (*oidc.Provider, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.provider != nil {
 		return e.provider, nil
 	}
+	if e.failed != nil && now.Sub(e.failedAt) < discoveryRetry {
+		return nil, e.failed
+	}
 	ctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, e.client), 15*time.Second)
 	defer cancel()
 	p, err := oidc.NewProvider(ctx, e.cfg.Issuer)
 	if err != nil {
-		return nil, fmt.Errorf("read Entra's OpenID configuration at %s: %w", e.cfg.Issuer, err)
+		e.failed, e.failedAt = fmt.Errorf("read Entra's OpenID configuration at %s: %w", e.cfg.Issuer, err), now
+		return nil, e.failed
 	}
+	e.failed = nil
 	var meta struct {
 		EndSession string `json:"end_session_endpoint"`
 	}
@@ -221,7 +236,13 @@ func (s *Server) startEntra(w http.ResponseWriter, r *http.Request) {
 	if !signInPost(w, r) {
 		return
 	}
-	p, err := s.entra.discover(r.Context())
+	if s.entra.cfg.RedirectURL == "" && !daemon.LoopbackHost(r.Host) {
+		// The callback would be built from a name this console cannot vouch
+		// for; the daemon refuses this configuration off loopback.
+		http.Error(w, "refused: sign-in with Entra on this address needs console.entra.redirect_url", http.StatusMisdirectedRequest)
+		return
+	}
+	p, err := s.entra.discover(r.Context(), s.opts.Now())
 	if err != nil {
 		msg := redact.Text(err.Error(), s.entra.cfg.ClientSecret)
 		s.opts.Logger.Warn("console sign-in with Entra unavailable", "error", msg)
@@ -350,7 +371,7 @@ func (s *Server) redeem(r *http.Request) (*pendingSignIn, *idClaims, error) {
 	}
 	ctx, cancel := context.WithTimeout(oidc.ClientContext(r.Context(), s.entra.client), 30*time.Second)
 	defer cancel()
-	p, err := s.entra.discover(ctx)
+	p, err := s.entra.discover(ctx, s.opts.Now())
 	if err != nil {
 		return nil, nil, &errSignIn{status: http.StatusBadGateway, msg: "Microsoft Entra could not be reached to finish the sign-in.", cause: err}
 	}

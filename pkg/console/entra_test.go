@@ -576,3 +576,50 @@ func TestSignOutAtEntra(t *testing.T) {
 		t.Errorf("the session outlived sign-out: %d", body.Code)
 	}
 }
+
+// While Entra cannot be reached, sign-ins are told so at once for a while,
+// rather than each waiting for its own attempt.
+func TestEntraUnreachable(t *testing.T) {
+	e := newEntraWorld(t)
+	s, _ := e.console(nil)
+	down := &countingTransport{}
+	s.entra.client.Transport = limitedBodies{down}
+	now := time.Now()
+	s.opts.Now = func() time.Time { return now }
+	for i := range 3 {
+		if w := post(t, s, "/auth/start", nil, consoleOrigin); w.Code != http.StatusBadGateway || !strings.Contains(w.Body.String(), "could not be reached") {
+			t.Errorf("sign-in %d with Entra down: %d", i, w.Code)
+		}
+	}
+	if down.calls.Load() != 1 {
+		t.Errorf("%d attempts to reach Entra within %s, want 1", down.calls.Load(), discoveryRetry)
+	}
+	now = now.Add(discoveryRetry + time.Second)
+	post(t, s, "/auth/start", nil, consoleOrigin)
+	if down.calls.Load() != 2 {
+		t.Errorf("after %s: %d attempts, want another", discoveryRetry, down.calls.Load())
+	}
+}
+
+// countingTransport counts its requests and fails each, as a network
+// without Entra would.
+type countingTransport struct{ calls atomic.Int32 }
+
+func (c *countingTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	c.calls.Add(1)
+	return nil, fmt.Errorf("dial tcp: connection refused")
+}
+
+// On loopback without a redirect_url, the callback is built from the host
+// asked: a request naming another host starts no sign-in.
+func TestEntraDerivedRedirectNeedsALoopbackHost(t *testing.T) {
+	e := newEntraWorld(t)
+	s, _ := e.console(nil)
+	r := httptest.NewRequest(http.MethodPost, "http://g2msync.example:9464/auth/start", nil)
+	r.Header.Set("Origin", "http://g2msync.example:9464")
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != http.StatusMisdirectedRequest || len(s.pending) != 0 {
+		t.Errorf("a foreign host started a sign-in: %d", w.Code)
+	}
+}
