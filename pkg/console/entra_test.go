@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -44,6 +45,7 @@ type entraWorld struct {
 	ops     string // operators group id
 	alice   string // an operator: member of the group
 	bob     string // of the tenant, not an operator
+	cert    *graphsim.ClientCertificate
 	browser *http.Client
 
 	mu      sync.Mutex
@@ -66,8 +68,11 @@ func newEntraWorld(t *testing.T) *entraWorld {
 		t.Fatal(err)
 	}
 	e := &entraWorld{t: t, sim: sim, key: key, tenant: sim.TenantID()}
+	if e.cert, err = graphsim.NewClientCertificate("g2msync"); err != nil {
+		t.Fatal(err)
+	}
 	if e.client, err = sim.AddApp(graphsim.App{DisplayName: "g2msync console", Secrets: []string{"console-secret"},
-		RedirectURIs: []string{consoleOrigin + "/auth/callback"}, GroupClaims: true}); err != nil {
+		Certificates: []*x509.Certificate{e.cert.Certificate}, RedirectURIs: []string{consoleOrigin + "/auth/callback"}, GroupClaims: true}); err != nil {
 		t.Fatal(err)
 	}
 	if e.ops, err = sim.AddGroup(graphsim.Group{DisplayName: "g2msync operators", SecurityEnabled: true}); err != nil {
@@ -621,5 +626,26 @@ func TestEntraDerivedRedirectNeedsALoopbackHost(t *testing.T) {
 	s.ServeHTTP(w, r)
 	if w.Code != http.StatusMisdirectedRequest || len(s.pending) != 0 {
 		t.Errorf("a foreign host started a sign-in: %d", w.Code)
+	}
+}
+
+// With the daemon's certificate instead of a secret, the console redeems
+// codes with a client assertion it signs; a certificate the app does not
+// list is refused by Entra, and no one signs in.
+func TestEntraSignInWithACertificate(t *testing.T) {
+	e := newEntraWorld(t)
+	s, _ := e.console(nil)
+	s.entra.cfg.ClientSecret, s.entra.cfg.Certificate, s.entra.cfg.Key = "", e.cert.Certificate, e.cert.Key
+	if page := get(t, s, "/approvals", e.signInAs(s, "alice@contoso.com")).Body.String(); !regexpCSRF.MatchString(page) {
+		t.Errorf("signed in with a client assertion, alice cannot act:\n%s", page)
+	}
+	other, err := graphsim.NewClientCertificate("stranger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.entra.cfg.Certificate, s.entra.cfg.Key = other.Certificate, other.Key
+	_, cookie, authorize := e.start(s)
+	if w := callback(t, s, e.authorize(authorize, "alice@contoso.com"), cookie); sessionCookie(w) != nil || w.Code != http.StatusBadGateway {
+		t.Errorf("an unlisted certificate: %d %v", w.Code, sessionCookie(w))
 	}
 }
