@@ -167,6 +167,9 @@ type session struct {
 	expires time.Time
 	// flash is what the operator's last action did, shown once.
 	flash string
+	// notice is what a person should know of their sign-in (that it reads
+	// only, and why), shown once, as a notice rather than a success.
+	notice string
 }
 
 // New builds a console.
@@ -336,6 +339,9 @@ func (s *Server) read(h readHandler) http.HandlerFunc {
 		if sess != nil {
 			s.mu.Lock()
 			p.SignedIn, p.Flash, sess.flash = sess.name, sess.flash, ""
+			if sess.notice != "" {
+				p.Notice, sess.notice = sess.notice, ""
+			}
 			if sess.canAct {
 				p.Operator, p.CSRF = sess.name, sess.csrf
 			}

@@ -326,10 +326,10 @@ func (s *Server) entraCallback(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case canAct:
 	case claims.overage() && s.entra.cfg.OperatorsGroup != "":
-		sess.flash = "Signed in to read only: you are in more groups than Entra puts in a sign-in token (200), so the console cannot see " +
+		sess.notice = "Signed in to read only: you are in more groups than Entra puts in a sign-in token (200), so the console cannot see " +
 			"whether you are in the operators group. Ask for the operators app role instead (console.entra.operators_role)."
 	default:
-		sess.flash = "Signed in to read only: you are not in the console's operators group and do not hold its operators role."
+		sess.notice = "Signed in to read only: you are not in the console's operators group and do not hold its operators role."
 	}
 	s.startSession(w, r, sess)
 	s.opts.Logger.Info("console sign-in", "door", "entra", "operator", name, "entra_id", claims.ObjectID, "address", addr,

@@ -327,8 +327,8 @@ func TestEntraSignInOperatorsAct(t *testing.T) {
 	if regexpCSRF.MatchString(page) || strings.Contains(page, "Approve all") || !strings.Contains(page, "(read only)") {
 		t.Errorf("bob, not an operator, is offered actions:\n%s", page)
 	}
-	if !strings.Contains(page, "not in the console&#39;s operators group") {
-		t.Errorf("bob is not told why he reads only:\n%s", page)
+	if !strings.Contains(page, `<p class="notice" role="status">Signed in to read only: you are not in the console&#39;s operators group`) {
+		t.Errorf("bob is not told, as a notice, why he reads only:\n%s", page)
 	}
 	// Forged POSTs in bob's session: with alice's token (from a leaked
 	// page), and with his own session's token, which no page shows him.
