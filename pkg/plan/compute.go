@@ -39,6 +39,10 @@ type Input struct {
 	// Approvals are the disables and deletes a person approved: Entra id →
 	// the change's Fingerprint.
 	Approvals map[string]string
+	// Kept are the people whose staged disable or delete an operator chose
+	// to keep staged: it stays staged, whatever the thresholds and
+	// AllowDisables say, until an operator releases it.
+	Kept map[string]bool
 	// Now is the time of the plan, for back-off.
 	Now time.Time
 	// Intents are the interrupted changes of earlier cycles, with what GoTo
@@ -101,7 +105,7 @@ func Compute(in Input) *Plan {
 	var deferred []Change
 	changes, deferred = c.backOff(changes)
 	p.Changes, p.Deferred = changes, deferred
-	gate(p, in.Policy, in.AllowDisables, in.Approvals, in.Only)
+	gate(p, in.Policy, in.AllowDisables, in.Approvals, in.Kept, in.Only)
 	if p.Abort != "" {
 		p.Skips = sortedSkips(skips)
 		return p

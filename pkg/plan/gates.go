@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -31,44 +32,121 @@ func protect(p Policy, changes, skips []Change) ([]Change, []Change) {
 // protection have already filtered. A disable or delete a person approved
 // (its fingerprint is in approvals) passes; the others are counted against
 // the thresholds on their own, and all of them staged when they exceed them.
-func gate(p *Plan, pol Policy, allowDisables bool, approvals map[string]string, only map[string]bool) {
+// A disable or delete an operator kept staged (kept) is staged whatever the
+// thresholds and allowDisables say: "not this one" holds until released.
+func gate(p *Plan, pol Policy, allowDisables bool, approvals map[string]string, kept, only map[string]bool) {
 	if p.InScope == 0 && p.OwnedActive > 0 && only == nil {
 		p.Abort = fmt.Sprintf("the directory returned no in-scope users while g2msync manages %d active accounts; "+
 			"refusing to deprovision them all: check the app's assignments and g2msync's Graph permissions", p.OwnedActive)
 		p.Changes = nil
 		return
 	}
-	n := 0
+	g := Gate{OwnedActive: p.OwnedActive, MaxDisables: pol.MaxDisables, MaxDisablesPercent: pol.MaxDisablesPercent}
+	held := 0
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		if !c.Kind.Deprovisions() {
 			continue
 		}
-		if fp, ok := approvals[c.EntraID]; ok && fp == c.Fingerprint() {
+		if kept[c.EntraID] {
+			held++
+		} else if fp, ok := approvals[c.EntraID]; ok && fp == c.Fingerprint() {
 			c.Approved = true
 			continue
 		}
-		n++
+		if c.Kind == KindDelete {
+			g.Deletes++
+		} else {
+			g.Disables++
+		}
 	}
-	if n == 0 || allowDisables {
+	n := g.Disables + g.Deletes
+	if n == 0 {
 		return
 	}
-	overCount := pol.MaxDisables >= 0 && n > pol.MaxDisables
-	overPercent := pol.MaxDisablesPercent < 100 && p.OwnedActive > 0 &&
+	g.OverCount = pol.MaxDisables >= 0 && n > pol.MaxDisables
+	g.OverPercent = pol.MaxDisablesPercent < 100 && p.OwnedActive > 0 &&
 		float64(n)*100 > pol.MaxDisablesPercent*float64(p.OwnedActive)
-	if !overCount && !overPercent {
+	over := (g.OverCount || g.OverPercent) && !allowDisables
+	if !over && held == 0 {
 		return
 	}
-	kept := p.Changes[:0]
+	rest := p.Changes[:0]
 	for _, c := range p.Changes {
-		if c.Kind.Deprovisions() && !c.Approved {
+		if c.Kind.Deprovisions() && (kept[c.EntraID] || (over && !c.Approved)) {
 			p.Staged = append(p.Staged, c)
 			continue
 		}
-		kept = append(kept, c)
+		rest = append(rest, c)
 	}
-	p.Changes = kept
-	p.StageReason = stageReason(p, pol)
+	p.Changes = rest
+	if over {
+		p.Gate = &g
+		p.StageReason = stageReason(p, pol)
+		return
+	}
+	p.StageReason = fmt.Sprintf("%d kept staged by an operator; release them with `g2msync approve --release USER`, then approve them", held)
+}
+
+// Gate is the safety threshold a cycle's disables and deletes exceeded,
+// with the numbers it weighed: what the approvals page groups staged
+// changes by, so that no door rebuilds the policy to say which limit was
+// passed and by how much.
+type Gate struct {
+	// Disables and Deletes are the deprovisions the cycle planned that no
+	// person had approved (the kept ones included).
+	Disables int `json:"disables"`
+	Deletes  int `json:"deletes"`
+	// OwnedActive is the number of owned accounts not disabled, which
+	// MaxDisablesPercent is a share of.
+	OwnedActive int `json:"owned_active"`
+	// MaxDisables and MaxDisablesPercent are the limits in force
+	// (safety.max_disables, -1 for none; safety.max_disables_percent, 100
+	// for none); OverCount and OverPercent say which were exceeded.
+	MaxDisables        int     `json:"max_disables"`
+	MaxDisablesPercent float64 `json:"max_disables_percent"`
+	OverCount          bool    `json:"over_count,omitempty"`
+	OverPercent        bool    `json:"over_percent,omitempty"`
+}
+
+// PercentLimit is the most deprovisions max_disables_percent allows in one
+// cycle: the gate stages n when n is over MaxDisablesPercent of OwnedActive.
+func (g Gate) PercentLimit() int {
+	return int(math.Floor(g.MaxDisablesPercent * float64(g.OwnedActive) / 100))
+}
+
+// Text says which limit the cycle went over and by how much, e.g. "14
+// disables in one cycle, over the limit of 10 (safety.max_disables)".
+func (g Gate) Text() string {
+	var what string
+	switch {
+	case g.Deletes == 0:
+		what = plural(g.Disables, "disable")
+	case g.Disables == 0:
+		what = plural(g.Deletes, "delete")
+	default:
+		what = fmt.Sprintf("%s and %s", plural(g.Disables, "disable"), plural(g.Deletes, "delete"))
+	}
+	count := fmt.Sprintf("%d (safety.max_disables)", g.MaxDisables)
+	pct := fmt.Sprintf("%d (%g %% of %d owned active accounts, safety.max_disables_percent)", g.PercentLimit(), g.MaxDisablesPercent, g.OwnedActive)
+	switch {
+	case g.OverCount && g.OverPercent && g.PercentLimit() < g.MaxDisables:
+		return fmt.Sprintf("%s in one cycle, over the limit of %s and of %s", what, pct, count)
+	case g.OverCount && g.OverPercent:
+		return fmt.Sprintf("%s in one cycle, over the limit of %s and of %s", what, count, pct)
+	case g.OverCount:
+		return fmt.Sprintf("%s in one cycle, over the limit of %s", what, count)
+	case g.OverPercent:
+		return fmt.Sprintf("%s in one cycle, over the limit of %s", what, pct)
+	}
+	return what + " in one cycle, within the limits"
+}
+
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // stageReason says why a plan's disables were staged, in the words every

@@ -435,6 +435,10 @@ type Plan struct {
 	// StageReason says why they were staged (which threshold, how far over,
 	// how to release them), or "" when nothing was.
 	StageReason string
+	// Gate is the threshold the staged changes exceeded, with its numbers;
+	// nil when no threshold was (nothing staged, or only changes an
+	// operator kept staged).
+	Gate *Gate
 	// Skips are people in scope, or owned, whom the plan leaves alone, each with a reason.
 	Skips []Change
 	// Recovered are interrupted creates, disables and deletes of earlier
