@@ -45,6 +45,7 @@ type stateSnapshot struct {
 	staged    []state.Staged
 	deferred  []state.Deferred
 	approvals map[string]string
+	kept      map[string]state.Keep
 	paused    *state.Pause
 	audit     func(state.AuditFilter) ([]state.AuditEntry, error)
 }
@@ -77,6 +78,9 @@ func (s *Service) snapshot() (*stateSnapshot, error) {
 		if sn.approvals, err = st.Approvals(); err != nil {
 			return err
 		}
+		if sn.kept, err = st.Kept(); err != nil {
+			return err
+		}
 		sn.paused, err = st.Paused()
 		return err
 	})
@@ -103,6 +107,7 @@ func (s *stateSnapshot) Skips() (map[string]string, error)     { return s.skips,
 func (s *stateSnapshot) Staged() ([]state.Staged, error)       { return s.staged, nil }
 func (s *stateSnapshot) Deferred() ([]state.Deferred, error)   { return s.deferred, nil }
 func (s *stateSnapshot) Approvals() (map[string]string, error) { return s.approvals, nil }
+func (s *stateSnapshot) Kept() (map[string]state.Keep, error)  { return s.kept, nil }
 func (s *stateSnapshot) Audit(f state.AuditFilter) ([]state.AuditEntry, error) {
 	return s.audit(f)
 }
@@ -153,6 +158,7 @@ func (emptyStore) Skips() (map[string]string, error)     { return nil, nil }
 func (emptyStore) Staged() ([]state.Staged, error)       { return nil, nil }
 func (emptyStore) Deferred() ([]state.Deferred, error)   { return nil, nil }
 func (emptyStore) Approvals() (map[string]string, error) { return nil, nil }
+func (emptyStore) Kept() (map[string]state.Keep, error)  { return nil, nil }
 func (emptyStore) WriteIntents([]state.Intent) error     { return errReadOnly }
 func (emptyStore) Commit(...state.Outcome) error         { return errReadOnly }
 func (emptyStore) SetSkips(map[string]string) error      { return errReadOnly }
@@ -169,6 +175,7 @@ var _ engine.Store = emptyStore{}
 
 // Approvals implements engine.Store.
 func (r readOnlyStore) Approvals() (map[string]string, error) { return r.st.Approvals() }
+func (r readOnlyStore) Kept() (map[string]state.Keep, error)  { return r.st.Kept() }
 
 // Deferred implements engine.Store.
 func (r readOnlyStore) Deferred() ([]state.Deferred, error) { return r.st.Deferred() }

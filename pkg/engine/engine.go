@@ -35,6 +35,8 @@ type Store interface {
 	SetDeferred([]state.Deferred) error
 	Approvals() (map[string]string, error)
 	ForgetApprovals([]string) error
+	// Kept are the staged changes operators chose to keep staged.
+	Kept() (map[string]state.Keep, error)
 	SaveCycle(state.Cycle) error
 	ViewDirectoryPicture(fn func(links, body []byte) error) error
 	SaveDirectoryPicture(links, body []byte) error

@@ -257,10 +257,25 @@ func TestMassUnassignIsStagedUntilAllowed(t *testing.T) {
 	if len(staged) != 30 {
 		t.Errorf("state holds %d staged disables, want 30", len(staged))
 	}
+	if g := staged[0].Gate; g == nil || g.Disables != 30 || g.OwnedActive != 100 || !g.OverPercent {
+		t.Errorf("staged change records the gate %+v; want 30 disables of 100, over the percentage", g)
+	}
+	// One row kept staged: --allow-disables releases the others, not it.
+	st, err := state.Open(h.path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Update(func(tx *state.Tx) error { _, err := tx.Keep("alice", "", []string{staged[0].EntraID}); return err }); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 	h.target.reset()
 	res = h.mustRun(Options{AllowDisables: true})
-	if res.Outcome() != OutcomeSuccess || res.Cycle.Applied["disable"] != 30 || h.target.calls["update"] != 30 {
-		t.Errorf("release: outcome %s applied %v calls %v", res.Outcome(), res.Cycle.Applied, h.target.calls)
+	if res.Outcome() != OutcomeStaged || res.Cycle.Applied["disable"] != 29 || h.target.calls["update"] != 29 {
+		t.Errorf("release: outcome %s applied %v calls %v; want 29 disables and the kept one staged", res.Outcome(), res.Cycle.Applied, h.target.calls)
+	}
+	if len(res.Plan.Staged) != 1 || res.Plan.Staged[0].EntraID != staged[0].EntraID {
+		t.Errorf("staged %d, want only the kept %s", len(res.Plan.Staged), staged[0].EntraID)
 	}
 }
 

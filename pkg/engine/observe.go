@@ -68,6 +68,14 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 	if err != nil {
 		return plan.Input{}, err
 	}
+	keeps, err := c.e.Store.Kept()
+	if err != nil {
+		return plan.Input{}, err
+	}
+	kept := make(map[string]bool, len(keeps))
+	for id := range keeps {
+		kept[id] = true
+	}
 	intents, err := c.observeIntents(ctx, records)
 	if err != nil {
 		return plan.Input{}, err
@@ -81,7 +89,7 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 		pol.Mode = plan.ModeAdoptOnly
 	}
 	in := plan.Input{Accounts: accounts, Records: records, Policy: pol, AllowDisables: c.opts.AllowDisables,
-		Failures: failures, Approvals: approvals, Now: c.e.now(), Only: only, Intents: intents, Reconcile: c.opts.Reconcile && !c.opts.InitialSync}
+		Failures: failures, Approvals: approvals, Kept: kept, Now: c.e.now(), Only: only, Intents: intents, Reconcile: c.opts.Reconcile && !c.opts.InitialSync}
 	c.phase(PhaseGoTo)
 	if err := c.readGoTo(ctx, &in, plan.Need(in)); err != nil {
 		return plan.Input{}, err

@@ -90,6 +90,9 @@ func (c *cycle) recordPlan(p *plan.Plan) error {
 				Since: now, Fingerprint: fp}
 			outs = append(outs, state.Outcome{EntraID: ch.EntraID, Audit: c.audit(ch, state.ResultStaged, "")})
 		}
+		// The threshold this cycle exceeded is what holds the change now,
+		// whatever cycle staged it first.
+		s.Gate = p.Gate
 		staged = append(staged, s)
 	}
 	prevDeferred, err := c.e.Store.Deferred()

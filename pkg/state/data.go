@@ -97,6 +97,24 @@ type Staged struct {
 	// Fingerprint is the staged change's plan fingerprint: an approval is
 	// bound to it, so it never releases another change.
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// Gate is the threshold the cycle that staged it exceeded, with its
+	// numbers; nil in files written before it was recorded, and for a
+	// change staged only because an operator kept it.
+	Gate *plan.Gate `json:"gate,omitempty"`
+}
+
+// Keep is an operator's decision that a staged change must not go: no
+// approval releases it, and it stays staged whatever the thresholds say,
+// until an operator releases it. It lapses when the change is no longer
+// staged (the person was assigned again), so that it never holds back a
+// later, unrelated disable.
+type Keep struct {
+	EntraID string    `json:"entra_id"`
+	At      time.Time `json:"at"`
+	// By is who kept it (the console's operator, or the OS user), as an
+	// approval records it.
+	By     string `json:"by"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Approval is a person's release of one staged disable or delete.
@@ -425,7 +443,8 @@ func (s *Store) SetSkips(skips map[string]string) error {
 	})
 }
 
-// SetStaged replaces the staged disables.
+// SetStaged replaces the staged disables, and lets the keeps of changes no
+// longer staged lapse, in the same transaction.
 func (s *Store) SetStaged(staged []Staged) error {
 	return s.replace(bucketStaged, func(b *bolt.Bucket) error {
 		for i := range staged {
@@ -433,8 +452,46 @@ func (s *Store) SetStaged(staged []Staged) error {
 				return err
 			}
 		}
+		kept := b.Tx().Bucket(bucketKept)
+		if kept == nil {
+			return nil
+		}
+		var lapsed [][]byte
+		err := kept.ForEach(func(k, _ []byte) error {
+			if b.Get(k) == nil {
+				lapsed = append(lapsed, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range lapsed {
+			if err := kept.Delete(k); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
+}
+
+// Kept returns the operators' keeps of staged changes, by Entra id.
+func (s *Store) Kept() (map[string]Keep, error) {
+	var out map[string]Keep
+	err := s.db.View(func(tx *bolt.Tx) (err error) { out, err = kept(tx); return err })
+	if err != nil {
+		return nil, fmt.Errorf("read kept staged changes: %w", err)
+	}
+	return out, nil
+}
+
+func kept(tx *bolt.Tx) (map[string]Keep, error) {
+	out := map[string]Keep{}
+	err := each(tx, bucketKept, func(_ []byte, k *Keep) error {
+		out[k.EntraID] = *k
+		return nil
+	})
+	return out, err
 }
 
 // ApproveShown approves the staged changes a person saw (Entra id → the

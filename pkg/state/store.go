@@ -38,6 +38,7 @@ var (
 	bucketKV        = []byte("kv")        // name → value
 	bucketApprovals = []byte("approvals") // Entra id → approval
 	bucketDeferred  = []byte("deferred")  // Entra id → deferred change
+	bucketKept      = []byte("kept")      // Entra id → an operator's keep of a staged change
 
 	keySchema  = []byte("schema")
 	keyBinding = []byte("binding")
@@ -51,7 +52,7 @@ var (
 	// state file yet, and a regular cycle must not take it for one.
 	keyTokensOnly = []byte("tokens_only")
 
-	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketIntents, bucketFailures, bucketSkips, bucketStaged, bucketCycles, bucketAudit, bucketKV, bucketApprovals, bucketDeferred}
+	allBuckets = [][]byte{bucketMeta, bucketAccounts, bucketIntents, bucketFailures, bucketSkips, bucketStaged, bucketCycles, bucketAudit, bucketKV, bucketApprovals, bucketDeferred, bucketKept}
 )
 
 // Errors that callers branch on.
@@ -414,7 +415,7 @@ func (s *Store) verify() error {
 }
 
 // schemaOneBuckets are the buckets every state file has had since schema
-// 1; those added later (approvals, deferred) are created by the first open
+// 1; those added later (approvals, deferred, kept) are created by the first open
 // for writing, and their readers take a missing one for an empty one.
 var schemaOneBuckets = [][]byte{bucketMeta, bucketAccounts, bucketIntents, bucketFailures, bucketSkips, bucketStaged, bucketCycles, bucketAudit, bucketKV}
 

@@ -83,14 +83,22 @@ func (t *Tx) Staged() ([]Staged, error) {
 
 // Approve approves the staged changes a person saw (Entra id → the
 // fingerprint shown), recording by as who approved: a change staged since,
-// or changed since it was shown, is not approved. It returns what it
-// approved.
+// changed since it was shown, or kept staged by an operator, is not
+// approved. It returns what it approved.
 func (t *Tx) Approve(by string, shown map[string]string) ([]Staged, error) {
 	staged, err := t.Staged()
 	if err != nil {
 		return nil, err
 	}
-	staged = slices.DeleteFunc(staged, func(st Staged) bool { fp, ok := shown[st.EntraID]; return !ok || fp != st.Fingerprint })
+	keeps, err := t.Kept()
+	if err != nil {
+		return nil, err
+	}
+	staged = slices.DeleteFunc(staged, func(st Staged) bool {
+		fp, ok := shown[st.EntraID]
+		_, held := keeps[st.EntraID]
+		return !ok || fp != st.Fingerprint || held
+	})
 	now := t.s.now()
 	b := t.tx.Bucket(bucketApprovals)
 	for _, st := range staged {
@@ -102,6 +110,67 @@ func (t *Tx) Approve(by string, shown map[string]string) ([]Staged, error) {
 		return nil, nil
 	}
 	return staged, nil
+}
+
+// Kept returns the operators' keeps of staged changes, by Entra id.
+func (t *Tx) Kept() (map[string]Keep, error) { return kept(t.tx) }
+
+// Keep records by's decision that the staged changes of ids must not go,
+// for reason: no approval releases them until Release. It withdraws any
+// approval they had, and returns the staged changes it kept; an id not
+// staged now, or already kept, is left out.
+func (t *Tx) Keep(by, reason string, ids []string) ([]Staged, error) {
+	staged, err := t.Staged()
+	if err != nil {
+		return nil, err
+	}
+	keeps, err := t.Kept()
+	if err != nil {
+		return nil, err
+	}
+	b, err := t.tx.CreateBucketIfNotExists(bucketKept)
+	if err != nil {
+		return nil, err
+	}
+	now := t.s.now()
+	var out []Staged
+	for _, st := range staged {
+		if _, held := keeps[st.EntraID]; held || !slices.Contains(ids, st.EntraID) {
+			continue
+		}
+		if err := putJSON(b, []byte(st.EntraID), Keep{EntraID: st.EntraID, At: now, By: by, Reason: reason}); err != nil {
+			return nil, err
+		}
+		if err := t.tx.Bucket(bucketApprovals).Delete([]byte(st.EntraID)); err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Release lifts the keeps of ids, so that their staged changes may be
+// approved again (each still needs its approval). It returns the keeps it
+// lifted.
+func (t *Tx) Release(ids []string) ([]Keep, error) {
+	keeps, err := t.Kept()
+	if err != nil {
+		return nil, err
+	}
+	b := t.tx.Bucket(bucketKept)
+	var out []Keep
+	for _, id := range ids {
+		k, ok := keeps[id]
+		if !ok {
+			continue
+		}
+		if err := b.Delete([]byte(id)); err != nil {
+			return nil, err
+		}
+		delete(keeps, id)
+		out = append(out, k)
+	}
+	return out, nil
 }
 
 // ClearFailures removes the failure records of the people matched by who

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/g2msync/g2msync/pkg/plan"
 )
 
 // An operator's action and its provisioning-log entry land together or not
@@ -94,5 +96,59 @@ func TestApproveOnlyWhatWasShown(t *testing.T) {
 	}
 	if a, _ := s.Approvals(); len(a) != 1 || a["e1"] != "fp1" {
 		t.Errorf("approvals %v", a)
+	}
+}
+
+// A kept staged change is approved by no approval, its earlier approval is
+// withdrawn, a release makes it approvable again, and the keep lapses when
+// the change is no longer staged.
+func TestKeepStaged(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "state.db"), Options{Binding: binding})
+	gate := &plan.Gate{Disables: 3, OwnedActive: 10, MaxDisables: 1, MaxDisablesPercent: 100, OverCount: true}
+	staged := []Staged{{EntraID: "e1", Fingerprint: "fp1", Gate: gate}, {EntraID: "e2", Fingerprint: "fp2", Gate: gate}, {EntraID: "e3", Fingerprint: "fp3", Gate: gate}}
+	if err := s.SetStaged(staged); err != nil {
+		t.Fatal(err)
+	}
+	all := map[string]string{"e1": "fp1", "e2": "fp2", "e3": "fp3"}
+	if _, err := s.ApproveShown("alice", map[string]string{"e2": "fp2"}); err != nil {
+		t.Fatal(err)
+	}
+	var kept []Staged
+	err := s.Update(func(tx *Tx) (err error) {
+		kept, err = tx.Keep("bob (console, 10.0.0.1)", "on leave, not gone", []string{"e2", "e2", "e9"})
+		return err
+	})
+	if err != nil || len(kept) != 1 || kept[0].EntraID != "e2" {
+		t.Fatalf("kept %+v %v; want e2 alone", kept, err)
+	}
+	if a, _ := s.Approvals(); a["e2"] != "" {
+		t.Errorf("the approval of e2 stands after it was kept: %v", a)
+	}
+	if k, _ := s.Kept(); k["e2"].By != "bob (console, 10.0.0.1)" || k["e2"].Reason != "on leave, not gone" || k["e2"].At.IsZero() {
+		t.Errorf("keep recorded as %+v", k["e2"])
+	}
+	got, err := s.ApproveShown("alice", all)
+	if err != nil || len(got) != 2 || got[0].EntraID != "e1" || got[1].EntraID != "e3" {
+		t.Fatalf("approve all approved %+v %v; want e1 and e3, not the kept e2", got, err)
+	}
+	if st, _ := s.Staged(); st[0].Gate == nil || *st[0].Gate != *gate {
+		t.Errorf("staged gate read back as %+v", st[0].Gate)
+	}
+	var released []Keep
+	if err := s.Update(func(tx *Tx) (err error) { released, err = tx.Release([]string{"e2", "e2", "e1"}); return err }); err != nil || len(released) != 1 {
+		t.Fatalf("released %+v %v; want e2 once", released, err)
+	}
+	if got, _ := s.ApproveShown("alice", all); len(got) != 3 {
+		t.Errorf("after the release, approved %d; want 3", len(got))
+	}
+	// Kept again, then no longer staged: the keep lapses.
+	if err := s.Update(func(tx *Tx) error { _, err := tx.Keep("bob", "", []string{"e2"}); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetStaged(staged[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := s.Kept(); len(k) != 0 {
+		t.Errorf("keeps %v outlived their staged change", k)
 	}
 }
