@@ -123,6 +123,20 @@ func (aw *actionWorld) signIn() {
 	aw.csrf = m[1]
 }
 
+// keepLeaver keeps the leaver's staged disable staged, as an operator
+// would have.
+func (aw *actionWorld) keepLeaver() {
+	aw.t.Helper()
+	st, err := state.Open(aw.cfg.StatePath, state.Options{Binding: binding(aw.cfg)})
+	if err != nil {
+		aw.t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Update(func(tx *state.Tx) error { _, err := tx.Keep("ops", "", []string{aw.leaver.EntraID}); return err }); err != nil {
+		aw.t.Fatal(err)
+	}
+}
+
 // flash is what the console said the operator's last action did.
 func (aw *actionWorld) flash() string {
 	r := httptest.NewRequest(http.MethodGet, "http://localhost:9464/attention", nil)
@@ -197,6 +211,21 @@ func TestEveryActionFromEitherDoor(t *testing.T) {
 				return url.Values{"id": {aw.leaver.EntraID + "|" + aw.leaverFP}, "shown": {aw.leaver.EntraID + "|" + aw.leaverFP}}
 			},
 			done: func(st *state.Store) bool { a, _ := st.Approvals(); return len(a) == 1 }},
+		{action: "keep", person: leaver,
+			cli: func(aw *actionWorld) []string {
+				return []string{"approve", "--keep", "--reason", "why keep", aw.leaver.UPN}
+			},
+			path: "/approvals/keep", form: func(aw *actionWorld) url.Values {
+				return url.Values{"id": {aw.leaver.EntraID + "|" + aw.leaverFP}, "reason": {"why keep"}}
+			}, consoleReason: true,
+			done: func(st *state.Store) bool { k, _ := st.Kept(); return len(k) == 1 }},
+		{action: "release", person: leaver,
+			setup: func(aw *actionWorld) { aw.keepLeaver() },
+			cli: func(aw *actionWorld) []string {
+				return []string{"approve", "--release", "--reason", "why release", aw.leaver.Email}
+			},
+			path: "/approvals/release", form: func(aw *actionWorld) url.Values { return url.Values{"release": {aw.leaver.EntraID}} },
+			done: func(st *state.Store) bool { k, _ := st.Kept(); return len(k) == 0 }},
 	}
 	for _, a := range actions {
 		for _, d := range doors {
@@ -363,4 +392,50 @@ func TestFullSyncRequestIsLogged(t *testing.T) {
 			t.Errorf("cycle %d (dry run %v): mode %q, want a full sync %v", i, dry, rep.Result.Cycle.Mode, want)
 		}
 	}
+}
+
+// approve --keep holds a row back from approve --all and from run --once
+// --allow-disables, and approve names it when asked for it by name;
+// --release lets it go.
+func TestApproveKeepAndRelease(t *testing.T) {
+	aw := newActionWorld(t)
+	env, cfg := aw.m.Environ, aw.cfgFile
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"approve", "--keep", "--all"}, ExitUsage, "--keep and --release take the people named"},
+		{[]string{"approve", "--keep", "--release", aw.leaver.UPN}, ExitUsage, "give one"},
+		{[]string{"approve", "--release", aw.leaver.UPN}, ExitFailure, "is not kept staged, so nothing was released"},
+		{[]string{"approve", "--keep", "--reason", "on leave", aw.leaver.UPN}, ExitOK, "Kept staged: disable " + aw.leaver.Email},
+		{[]string{"approve", "--all"}, ExitOK, "Every staged change is kept staged: nothing to approve."},
+		{[]string{"approve", aw.leaver.GoToKey}, ExitFailure, "is kept staged by " + operator()},
+	} {
+		code, out, errOut := runMain(t, env, append(tc.args, "--config", cfg)...)
+		if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+			t.Errorf("g2msync %s: exit %d, want %d with %q\n%s%s", strings.Join(tc.args, " "), code, tc.code, tc.want, out, errOut)
+		}
+	}
+	aw.stdout.Reset()
+	if err := aw.m.approveForRun(context.Background(), aw.app()); err != nil || !strings.Contains(aw.stdout.String(), "Not released: 1 change kept staged by an operator") {
+		t.Fatalf("run --once --allow-disables: %v\n%s", err, aw.stdout)
+	}
+	if res := aw.mustCycle(aw.app(), engine.Options{AllowDisables: true}); res.Cycle.Applied["disable"] != 0 || res.Cycle.Staged != 1 {
+		t.Errorf("run --once --allow-disables applied %v and staged %d; the kept disable must stay staged", res.Cycle.Applied, res.Cycle.Staged)
+	}
+	if code, out, errOut := runMain(t, env, "approve", "--release", aw.leaver.UPN, "--config", cfg); code != ExitOK || !strings.Contains(out, "Released 1") {
+		t.Errorf("release: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := runMain(t, env, "approve", "--all", "--config", cfg); code != ExitOK || !strings.Contains(out, "Approved 1") {
+		t.Errorf("approve --all after the release: exit %d\n%s", code, out)
+	}
+	aw.read(func(st *state.Store) {
+		for _, action := range []string{"keep", "release"} {
+			log, _ := st.Audit(state.AuditFilter{Action: action})
+			if len(log) != 1 || log[0].Door != "cli" || log[0].Operator != operator() || log[0].EntraID != aw.leaver.EntraID {
+				t.Errorf("%s entries: %+v", action, log)
+			}
+		}
+	})
 }

@@ -177,6 +177,21 @@ func (b *consoleBackend) Resume(ctx context.Context, op console.Operator) error 
 	return err
 }
 
+func (b *consoleBackend) Approvals(ctx context.Context) ([]application.ApprovalGroup, error) {
+	out, err := b.svc.Approvals(ctx)
+	return out, busy(err)
+}
+
+func (b *consoleBackend) Keep(ctx context.Context, op console.Operator, ids []string, reason string) (int, error) {
+	kept, err := b.svc.Keep(ctx, actor(op, reason), ids)
+	return len(kept), err
+}
+
+func (b *consoleBackend) Release(ctx context.Context, op console.Operator, ids []string) (int, error) {
+	released, err := b.svc.Release(ctx, actor(op, ""), ids)
+	return len(released), err
+}
+
 // ConsoleCommand holds the console's helpers.
 type ConsoleCommand struct{ m *Main }
 

@@ -218,6 +218,9 @@ func (m *Main) approveForRun(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
+	if kept, err := m.service(a.cfg).Kept(ctx); err == nil && len(kept) > 0 {
+		fmt.Fprintf(m.Stdout, "Not released: %s kept staged by an operator (`g2msync approve --release USER` lifts a keep).\n", view.Plural(len(kept), "change"))
+	}
 	if len(staged) == 0 {
 		fmt.Fprintln(m.Stdout, "No disables were staged by an earlier cycle, so none is released: this run stages what exceeds the thresholds;\n"+
 			"review them with `g2msync status`, then run `g2msync run --once --allow-disables` again.")

@@ -86,6 +86,14 @@ type Backend interface {
 	// Statistics returns provisioning to date over the last days days, as
 	// `g2msync report --stats` prints it (ErrBusy while the file is held).
 	Statistics(ctx context.Context, days int) (*app.Statistics, error)
+	// Approvals returns the staged changes grouped by the cause that holds
+	// them (the threshold a cycle exceeded, or an operator's keep).
+	Approvals(ctx context.Context) ([]app.ApprovalGroup, error)
+	// Keep keeps the staged changes of the people ids name staged, for
+	// reason, until an operator releases them; it returns how many.
+	Keep(ctx context.Context, op Operator, ids []string, reason string) (int, error)
+	// Release lifts the keeps of ids; it returns how many.
+	Release(ctx context.Context, op Operator, ids []string) (int, error)
 }
 
 // ErrBusy: the state file is held by a running cycle; try again shortly.
@@ -251,12 +259,15 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /log.json", s.read(s.download("json")))
 	m.HandleFunc("GET /person", s.read(s.person))
 	m.HandleFunc("POST /person", s.read(s.person))
-	m.HandleFunc("GET /approvals", s.read(s.approvals))
 	m.HandleFunc("GET /attention", s.read(s.attention))
-	m.HandleFunc("POST /approvals", s.act(maxApprovalBytes, s.approve))
 	m.HandleFunc("POST /retry", s.act(maxFormBytes, s.retry))
 	m.HandleFunc("POST /pause", s.act(maxFormBytes, s.pause))
 	m.HandleFunc("POST /resume", s.act(maxFormBytes, s.resume))
+	// Approvals grouped by cause, keep and release (approvals.go).
+	m.HandleFunc("GET /approvals", s.read(s.approvals))
+	m.HandleFunc("POST /approvals", s.act(maxApprovalBytes, s.approve))
+	m.HandleFunc("POST /approvals/keep", s.act(maxApprovalBytes, s.keep))
+	m.HandleFunc("POST /approvals/release", s.act(maxApprovalBytes, s.release))
 	if s.opts.DemoChanges != nil {
 		m.HandleFunc("POST /demo/changes", s.act(maxFormBytes, func(context.Context, *http.Request, Operator) (string, error) { return s.opts.DemoChanges() }))
 	}

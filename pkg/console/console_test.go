@@ -32,6 +32,9 @@ type memBackend struct {
 	// cyclesErr, when set, is what Cycles returns: the state file is busy.
 	cyclesErr error
 	actions   []string
+	// kept and approvalsErr serve the approvals page (approvals_test.go).
+	kept         map[string]state.Keep
+	approvalsErr error
 }
 
 func (b *memBackend) Status() daemon.StatusDoc { return b.status }

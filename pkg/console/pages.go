@@ -374,46 +374,10 @@ func (s *Server) person(w http.ResponseWriter, r *http.Request, p *page) error {
 	return nil
 }
 
-func (s *Server) approvals(w http.ResponseWriter, r *http.Request, p *page) error {
-	p.Title, p.Nav, p.Data = "Approvals", "approvals", s.opts.Backend.Status().Staged
-	s.render(w, "approvals", p)
-	return nil
-}
-
 func (s *Server) attention(w http.ResponseWriter, r *http.Request, p *page) error {
 	p.Title, p.Nav, p.Data = "Attention", "attention", s.opts.Backend.Status()
 	s.render(w, "attention", p)
 	return nil
-}
-
-// approve approves what the operator saw: each row of the form carries
-// the staged change's fingerprint, and "all" means every row shown, never
-// what a cycle staged since the page was loaded.
-func (s *Server) approve(ctx context.Context, r *http.Request, op Operator) (string, error) {
-	picked := r.PostForm["id"]
-	if r.PostFormValue("all") != "" {
-		picked = r.PostForm["shown"]
-	}
-	if len(picked) == 0 {
-		return "nothing selected: tick the disables to approve, or approve all", nil
-	}
-	shown := map[string]string{}
-	for _, v := range picked {
-		id, fp, ok := strings.Cut(v, "|")
-		if !ok || id == "" {
-			return "", fmt.Errorf("the form is malformed; reload the page")
-		}
-		shown[id] = fp
-	}
-	n, err := s.opts.Backend.Approve(ctx, op, shown)
-	if err != nil {
-		return "", err
-	}
-	msg := fmt.Sprintf("approved %d staged disables; the next cycle applies them (each only as it was staged)", n)
-	if n < len(shown) {
-		msg += fmt.Sprintf("; %d had changed since the page was shown and wait for another look", len(shown)-n)
-	}
-	return msg, nil
 }
 
 func (s *Server) retry(ctx context.Context, r *http.Request, op Operator) (string, error) {
