@@ -78,7 +78,8 @@ func (c *ProvisionCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := a.svc.OnDemand(ctx, queries, application.OnDemandOptions{DryRun: *dry, Force: *force, Explain: c.explain})
+	by := c.m.actor("")
+	rep, err := a.svc.OnDemand(ctx, queries, application.OnDemandOptions{DryRun: *dry, Force: *force, Explain: c.explain, By: &by})
 	return c.m.printOnDemand(rep, err, *output)
 }
 

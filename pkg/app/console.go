@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/g2msync/g2msync/pkg/gotomeeting"
 	"github.com/g2msync/g2msync/pkg/state"
 )
 
@@ -27,6 +28,13 @@ type consoleReads struct {
 	seatsAt  time.Time
 	seatsErr error
 	seatsTTL time.Duration
+	// names are the licences' names by key, as GoTo last reported them to
+	// a page's seats or to a cycle that read the licences.
+	names map[string]string
+	// namesTried is when LicenseNames last read the seats for want of
+	// names: at most once per seatsTTL, so that pages do not each wait on
+	// a state file another process's cycle holds.
+	namesTried time.Time
 }
 
 func newConsoleReads() consoleReads {
@@ -108,5 +116,56 @@ func (s *Service) Seats(ctx context.Context) ([]LicenseView, error) {
 		in = LicenseInputs{Now: s.now(), Licenses: lics}
 	}
 	c.seats = ComputeLicenses(in).Licenses
+	c.setNames(lics)
 	return c.seats, nil
+}
+
+// setNames keeps the names of lics; c.mu is held.
+func (c *consoleReads) setNames(lics []gotomeeting.License) {
+	names := make(map[string]string, len(lics))
+	for _, l := range lics {
+		if l.Description != "" {
+			names[l.Key] = l.Description
+		}
+	}
+	c.names = names
+}
+
+// LicenseNames returns the GoTo licences' names by key, for the pages to
+// show beside keys. It never calls GoTo while a cycle runs, nor more than
+// the seats' cache allows: the names are those the overview's seats or
+// the last cycle read; only when there are none yet, and no cycle runs,
+// are the seats read for them. A key with no name is left out.
+func (s *Service) LicenseNames(ctx context.Context) map[string]string {
+	if s.rt == nil {
+		return nil
+	}
+	c := &s.rt.console
+	c.mu.Lock()
+	try := c.names == nil && (c.namesTried.IsZero() || s.now().Sub(c.namesTried) >= c.seatsTTL)
+	if try {
+		c.namesTried = s.now()
+	}
+	c.mu.Unlock()
+	if running, _ := s.Live.Use(func(*state.Store) error { return nil }); try && !running {
+		_, _ = s.Seats(ctx) // an error leaves the keys without names
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]string, len(c.names))
+	for k, v := range c.names {
+		out[k] = v
+	}
+	return out
+}
+
+// noteLicenses keeps the licence names a cycle read.
+func (s *Service) noteLicenses(lics []gotomeeting.License) {
+	if s.rt == nil || lics == nil {
+		return
+	}
+	c := &s.rt.console
+	c.mu.Lock()
+	c.setNames(lics)
+	c.mu.Unlock()
 }

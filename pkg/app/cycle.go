@@ -81,6 +81,9 @@ func (s *Service) Cycle(ctx context.Context, opts engine.Options) (*Report, erro
 			err = errors.Join(err, fmt.Errorf("record the reconcile: %w", cerr))
 		}
 	}
+	if res != nil {
+		s.noteLicenses(res.Licenses)
+	}
 	rep := &Report{Result: res, AuthFailure: AuthFailure(err)}
 	if res != nil && res.Plan != nil {
 		rep.StageReason = res.Plan.StageReason

@@ -10,6 +10,7 @@ import (
 
 	"github.com/g2msync/g2msync/pkg/directory"
 	"github.com/g2msync/g2msync/pkg/engine"
+	"github.com/g2msync/g2msync/pkg/logkey"
 	"github.com/g2msync/g2msync/pkg/mapping"
 	"github.com/g2msync/g2msync/pkg/plan"
 	"github.com/g2msync/g2msync/pkg/state"
@@ -23,6 +24,17 @@ type OnDemandOptions struct {
 	Force bool
 	// Explain is a dry run that adds what g2msync knows of each person.
 	Explain bool
+	// Known adds what g2msync knows of each person to a provision too (the
+	// console's person page shows the record beside the steps).
+	Known bool
+	// By, when set, is who asked for a provision: each person provisioned
+	// gets a "provision" entry in the provisioning log naming them, beside
+	// the changes the on-demand cycle logs.
+	By *Actor
+	// NoWait refuses a provision with ErrBusy when a cycle holds the state
+	// file, instead of waiting for it: a page must not hang on a ten-minute
+	// cycle.
+	NoWait bool
 }
 
 // ExplainLogEntries is how many provisioning log entries explain shows.
@@ -150,6 +162,7 @@ func (s *Service) OnDemand(ctx context.Context, queries []string, o OnDemandOpti
 	rep := &OnDemandReport{DryRun: dryRun, People: []*PersonReport{}, Unmatched: []string{}}
 	var store engine.Store = emptyStore{}
 	var held onDemandState
+	var provisioned *state.Store // the file a provision holds
 	if dryRun {
 		snap, err := s.snapshot()
 		if err != nil {
@@ -162,7 +175,7 @@ func (s *Service) OnDemand(ctx context.Context, queries []string, o OnDemandOpti
 			}
 		}
 	} else {
-		st, err := s.openCycle(true)
+		st, err := s.openProvision(o.NoWait)
 		if err != nil {
 			return nil, err
 		}
@@ -179,7 +192,7 @@ func (s *Service) OnDemand(ctx context.Context, queries []string, o OnDemandOpti
 		}
 		s.rt.tokens.set(st)
 		defer s.rt.tokens.set(nil)
-		store, held = st, st
+		store, held, provisioned = st, st, st
 	}
 	e := s.engine(store, dryRun)
 	e.Finder = s.rt.dir
@@ -190,10 +203,63 @@ func (s *Service) OnDemand(ctx context.Context, queries []string, o OnDemandOpti
 	if !dryRun {
 		rep.CycleID = res.CycleID
 	}
-	if err := s.fillOnDemand(rep, res, held, explain); err != nil {
+	if err := s.fillOnDemand(rep, res, held, explain || o.Known); err != nil {
 		return nil, err
 	}
+	if provisioned != nil && o.By != nil {
+		if err := s.logProvision(provisioned, *o.By, rep); err != nil {
+			return rep, errors.Join(runErr, err)
+		}
+	}
 	return rep, runErr
+}
+
+// openProvision opens the state file for an on-demand provision: waiting
+// for a running cycle as a command does, or with noWait refusing at once
+// (ErrBusy) when a cycle of this process runs and after a moment when one
+// of another process holds the file.
+func (s *Service) openProvision(noWait bool) (*state.Store, error) {
+	if !noWait {
+		return s.openCycle(true)
+	}
+	if running, _ := s.Live.Use(func(*state.Store) error { return nil }); running {
+		return nil, ErrBusy
+	}
+	st, err := state.Open(s.StatePath, state.Options{MustExist: true, Binding: s.Binding, Timeout: s.rt.console.wait})
+	if errors.Is(err, state.ErrInUse) {
+		return nil, ErrBusy
+	}
+	return st, err
+}
+
+// logProvision records who provisioned each person, and what came of it,
+// in the provisioning log of the file the provision holds.
+func (s *Service) logProvision(st *state.Store, a Actor, rep *OnDemandReport) error {
+	err := st.Update(func(tx *state.Tx) error {
+		for _, p := range rep.People {
+			email := ""
+			if c := p.Action.Change; c != nil {
+				email = c.Email
+			}
+			e := s.personEntry(a, "provision", a.because(fmt.Sprintf("provisioned on demand %s: %s, %s", a.where(), p.Action.Action, p.Result.Status)),
+				p.EntraID, p.UPN, email, p.Match.GoToKey)
+			e.CycleID = rep.CycleID
+			if p.Result.Status == StatusFailed {
+				e.Result, e.Error = state.ResultFailure, p.Result.Error
+			}
+			if err := tx.Log(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("provisioned, but the provisioning log entry failed: %w", err)
+	}
+	for _, p := range rep.People {
+		s.logged(a, "provision", logkey.EntraID, p.EntraID, logkey.UPN, p.UPN)
+	}
+	return nil
 }
 
 // onDemandState is what a report of named people reads of the state file:
