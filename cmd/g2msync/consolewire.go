@@ -24,8 +24,7 @@ import (
 
 // consoleBackend is the console's door onto the application layer: the
 // pages read and act through the daemon's Service, the one the CLI calls;
-// this adapter only names the operator and renders explain as the CLI
-// prints it.
+// this adapter only names the operator.
 type consoleBackend struct {
 	svc    *application.Service
 	status func() daemon.StatusDoc
@@ -139,14 +138,19 @@ func (b *consoleBackend) Statistics(ctx context.Context, days int) (*application
 	return out, busy(err)
 }
 
-func (b *consoleBackend) Explain(ctx context.Context, user string) (string, error) {
+func (b *consoleBackend) Explain(ctx context.Context, user string) (*application.OnDemandReport, error) {
 	rep, err := b.svc.OnDemand(ctx, []string{user}, application.OnDemandOptions{Explain: true})
-	if rep == nil {
-		return "", err
-	}
-	var out bytes.Buffer
-	view.OnDemandText(&out, rep)
-	return out.String(), err
+	return rep, busy(err)
+}
+
+func (b *consoleBackend) Provision(ctx context.Context, op console.Operator, user string) (*application.OnDemandReport, error) {
+	by := actor(op, "")
+	rep, err := b.svc.OnDemand(ctx, []string{user}, application.OnDemandOptions{Known: true, By: &by, NoWait: true})
+	return rep, busy(err)
+}
+
+func (b *consoleBackend) LicenseNames(ctx context.Context) map[string]string {
+	return b.svc.LicenseNames(ctx)
 }
 
 // actor is the signed-in operator taking an action in the console.

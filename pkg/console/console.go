@@ -74,8 +74,8 @@ type Backend interface {
 	// WriteLog writes entries as the CLI's report does (csv or json).
 	WriteLog(w io.Writer, entries []state.AuditEntry, format string) error
 	Seats(ctx context.Context) ([]Seat, error)
-	// Explain returns what `g2msync explain user` prints.
-	Explain(ctx context.Context, user string) (string, error)
+	// Explain returns what `g2msync explain user` reports.
+	Explain(ctx context.Context, user string) (*app.OnDemandReport, error)
 	// Approve approves the staged changes the operator saw: Entra id →
 	// the fingerprint shown. One that changed since waits.
 	Approve(ctx context.Context, op Operator, shown map[string]string) (int, error)
@@ -94,6 +94,13 @@ type Backend interface {
 	Keep(ctx context.Context, op Operator, ids []string, reason string) (int, error)
 	// Release lifts the keeps of ids; it returns how many.
 	Release(ctx context.Context, op Operator, ids []string) (int, error)
+	// Provision provisions the person user names now, as `g2msync
+	// provision USER` does, logged as op's; ErrBusy, at once, while a
+	// cycle holds the state file. The report says what GoTo holds after.
+	Provision(ctx context.Context, op Operator, user string) (*app.OnDemandReport, error)
+	// LicenseNames returns GoTo licences' names by key, from a cache: no
+	// page view calls GoTo while a cycle runs.
+	LicenseNames(ctx context.Context) map[string]string
 }
 
 // ErrBusy: the state file is held by a running cycle; try again shortly.
@@ -159,6 +166,9 @@ type Server struct {
 	// explaining is held while an explain runs: one at a time, so pages
 	// cannot keep the state file from the daemon's cycles.
 	explaining sync.Mutex
+	// provisioned holds each session's last provision report until its
+	// page shows it once (person.go); s.mu guards it.
+	provisioned map[string]*app.OnDemandReport
 	// dummy is a hash of a random password, compared when a sign-in names
 	// no operator.
 	dummy []byte
@@ -191,7 +201,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	tmpl, err := template.New("").Funcs(funcs).ParseFS(assets, "templates/*.html")
+	s := &Server{opts: opts}
+	tmpl, err := template.New("").Funcs(funcs).Funcs(s.pageFuncs()).ParseFS(assets, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
 	}
@@ -208,8 +219,8 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, tmpl: tmpl, sessions: map[string]*session{}, failures: map[string]*failures{}, dummy: dummy,
-		pending: map[string]*pendingSignIn{}}
+	s.tmpl, s.sessions, s.failures, s.dummy = tmpl, map[string]*session{}, map[string]*failures{}, dummy
+	s.pending = map[string]*pendingSignIn{}
 	if opts.Entra != nil {
 		if s.entra, err = newEntraSignIn(*opts.Entra); err != nil {
 			return nil, err
@@ -257,8 +268,6 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /log", s.read(s.log))
 	m.HandleFunc("GET /log.csv", s.read(s.download("csv")))
 	m.HandleFunc("GET /log.json", s.read(s.download("json")))
-	m.HandleFunc("GET /person", s.read(s.person))
-	m.HandleFunc("POST /person", s.read(s.person))
 	m.HandleFunc("GET /attention", s.read(s.attention))
 	m.HandleFunc("POST /retry", s.act(maxFormBytes, s.retry))
 	m.HandleFunc("POST /pause", s.act(maxFormBytes, s.pause))
@@ -268,6 +277,10 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /approvals", s.act(maxApprovalBytes, s.approve))
 	m.HandleFunc("POST /approvals/keep", s.act(maxApprovalBytes, s.keep))
 	m.HandleFunc("POST /approvals/release", s.act(maxApprovalBytes, s.release))
+	// A person: explain, provision now (person.go).
+	m.HandleFunc("GET /person", s.read(s.person))
+	m.HandleFunc("POST /person", s.read(s.person))
+	m.HandleFunc("POST /person/provision", s.act(maxFormBytes, s.provision))
 	if s.opts.DemoChanges != nil {
 		m.HandleFunc("POST /demo/changes", s.act(maxFormBytes, func(context.Context, *http.Request, Operator) (string, error) { return s.opts.DemoChanges() }))
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/state"
 )
@@ -35,6 +36,8 @@ type memBackend struct {
 	// kept and approvalsErr serve the approvals page (approvals_test.go).
 	kept         map[string]state.Keep
 	approvalsErr error
+	// provisionErr is what Provision returns (person_test.go).
+	provisionErr error
 }
 
 func (b *memBackend) Status() daemon.StatusDoc { return b.status }
@@ -62,8 +65,8 @@ func (b *memBackend) WriteLog(w io.Writer, entries []state.AuditEntry, format st
 func (b *memBackend) Seats(context.Context) ([]Seat, error) {
 	return []Seat{{Key: "5100000000000000000001", Name: "GoToMeeting Business", Used: 47, Total: 50, ManagedActive: 45, Unmanaged: 2, Waiting: 3, RunsOut: "2027-01-10"}}, nil
 }
-func (b *memBackend) Explain(_ context.Context, user string) (string, error) {
-	return user + " (Entra object id x)\n  scope    in scope: member of <b>Sales</b>", nil
+func (b *memBackend) Explain(_ context.Context, user string) (*app.OnDemandReport, error) {
+	return explainReport(user), nil
 }
 func (b *memBackend) Approve(_ context.Context, op Operator, shown map[string]string) (int, error) {
 	var pairs []string

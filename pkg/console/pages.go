@@ -336,44 +336,6 @@ func (s *Server) download(format string) readHandler {
 	}
 }
 
-type personData struct {
-	User, Text string
-	Log        []state.AuditEntry
-}
-
-// person shows the explain form, filled in from ?user=; the explain itself
-// is a POST from this console's own page (explain reads Entra and GoTo
-// and holds the state file meanwhile, so no link elsewhere may start one),
-// and runs one at a time.
-func (s *Server) person(w http.ResponseWriter, r *http.Request, p *page) error {
-	user := strings.TrimSpace(r.FormValue("user"))
-	d := personData{User: user}
-	p.Title, p.Nav, p.Data = "Person", "person", &d
-	if r.Method != http.MethodPost || user == "" {
-		s.render(w, "person", p)
-		return nil
-	}
-	if !sameOrigin(r) {
-		http.Error(w, "refused: explain from this console's own page", http.StatusForbidden)
-		return nil
-	}
-	if !s.explaining.TryLock() {
-		p.Error = "another explain is running; try again in a moment"
-		s.renderStatus(w, "person", p, http.StatusTooManyRequests)
-		return nil
-	}
-	defer s.explaining.Unlock()
-	ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
-	defer cancel()
-	text, err := s.opts.Backend.Explain(ctx, user)
-	if err != nil {
-		p.Error = err.Error()
-	}
-	d.Text = text
-	s.render(w, "person", p)
-	return nil
-}
-
 func (s *Server) attention(w http.ResponseWriter, r *http.Request, p *page) error {
 	p.Title, p.Nav, p.Data = "Attention", "attention", s.opts.Backend.Status()
 	s.render(w, "attention", p)
