@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/console"
 	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/engine"
@@ -28,8 +29,10 @@ type actionWorld struct {
 	leaver, failing state.AuditEntry // the people, as their log entries name them
 	leaverFP        string
 	ui              http.Handler
-	cookie          *http.Cookie
-	csrf            string
+	// consoleSvc is the application layer behind ui.
+	consoleSvc *application.Service
+	cookie     *http.Cookie
+	csrf       string
 }
 
 func newActionWorld(t *testing.T) *actionWorld {
@@ -79,11 +82,12 @@ func newActionWorld(t *testing.T) *actionWorld {
 	if err := os.WriteFile(cfg.Console.OperatorsFile, []byte("alice:"+hash+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ui, err := tw.m.newConsole(tw.appWith(&cfg), func() daemon.StatusDoc { return daemon.StatusDoc{} })
+	consoleApp := tw.appWith(&cfg)
+	ui, err := tw.m.newConsole(consoleApp, func() daemon.StatusDoc { return daemon.StatusDoc{} })
 	if err != nil || ui == nil {
 		t.Fatalf("console: %v", err)
 	}
-	aw.ui = ui
+	aw.ui, aw.consoleSvc = ui, consoleApp.svc
 	return aw
 }
 
