@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	application "github.com/g2msync/g2msync/pkg/app"
-	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/metrics"
 )
 
@@ -58,40 +57,13 @@ func (c *MappingCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := applySets(cfg, sets); err != nil {
-		return err
+	if _, err := application.WithMappingSets(cfg, sets); err != nil {
+		return usageError{err}
 	}
 	a, err := c.m.newApp(cfg, c.m.quietLogger(cfg, c.m.Stderr), metrics.New(version), appOptions{})
 	if err != nil {
 		return err
 	}
-	rep, err := a.svc.OnDemand(ctx, fs.Args(), application.OnDemandOptions{DryRun: true})
+	rep, err := a.svc.MappingTest(ctx, fs.Args(), sets)
 	return c.m.printOnDemand(rep, err, *output)
-}
-
-// applySets replaces the mappings --set names, keeping each field's apply
-// and default, and checks the result as loading would.
-func applySets(cfg *config.Config, sets []string) error {
-	if len(sets) == 0 {
-		return nil
-	}
-	m := make(map[string]config.FieldMapping, len(cfg.Mapping))
-	for k, v := range cfg.Mapping {
-		m[k] = v
-	}
-	for _, s := range sets {
-		field, expr, ok := strings.Cut(s, "=")
-		if !ok || strings.TrimSpace(field) == "" {
-			return usageError{fmt.Errorf("--set %q: want FIELD=EXPRESSION, e.g. --set 'firstName=Left([givenName], 1)'", s)}
-		}
-		field = strings.TrimSpace(field)
-		fm := m[field]
-		fm.Expr = expr
-		m[field] = fm
-	}
-	cfg.Mapping = m
-	if err := cfg.CheckMapping(); err != nil {
-		return usageError{fmt.Errorf("--set: %w", err)}
-	}
-	return nil
 }

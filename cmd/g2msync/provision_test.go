@@ -263,13 +263,12 @@ func TestMappingTestTriesAnExpression(t *testing.T) {
 		Disabled: -1, PreExisting: -1}, "")
 	tw.mustCycle(tw.app(), engine.Options{InitialSync: true})
 	p := tw.w.InScope(false)[0]
-	cfg := *tw.cfg
-	if err := applySets(&cfg, []string{`lastName=ToUpper(Left([surname], 3))`, `locale=Switch([preferredLanguage], "en_US", "de-DE", "de_DE")`}); err != nil {
-		t.Fatal(err)
-	}
-	a := tw.appWith(&cfg)
+	// The running configuration's service, as the console has it: the
+	// locale reads preferredLanguage, which the mappings in force do not.
+	a := tw.app()
 	writes := tw.w.GoTo.Writes()
-	rep, err := a.svc.OnDemand(context.Background(), []string{p.UPN}, application.OnDemandOptions{DryRun: true, Force: false, Explain: false})
+	rep, err := a.svc.MappingTest(context.Background(), []string{p.UPN},
+		[]string{`lastName=ToUpper(Left([surname], 3))`, `locale=Switch([preferredLanguage], "en_US", "de-DE", "de_DE")`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +285,7 @@ func TestMappingTestTriesAnExpression(t *testing.T) {
 	if rep.People[0].Action.Action != "update" || tw.w.GoTo.Writes() != writes {
 		t.Errorf("action %+v, %d writes: want an update planned, nothing written", rep.People[0].Action, tw.w.GoTo.Writes()-writes)
 	}
-	err = applySets(&cfg, []string{`firstName=Left([givenName], "1")`})
+	_, err = application.WithMappingSets(tw.cfg, []string{`firstName=Left([givenName], "1")`})
 	if err == nil || !strings.Contains(err.Error(), "mapping.firstName") || !strings.Contains(err.Error(), "at column 19") {
 		t.Errorf("bad --set: %v", err)
 	}

@@ -16,6 +16,7 @@ import (
 	application "github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/daemon"
+	"github.com/g2msync/g2msync/pkg/directory"
 	"github.com/g2msync/g2msync/pkg/directory/graph"
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/logkey"
@@ -112,10 +113,14 @@ func (m *Main) newApp(cfg *config.Config, log *slog.Logger, met *metrics.Metrics
 		base.TLSClientConfig = &tls.Config{RootCAs: o.roots, MinVersion: tls.VersionTLS12}
 		a.mailTLS = &tls.Config{RootCAs: o.roots, MinVersion: tls.VersionTLS12}
 	}
-	if a.source, err = newGraph(cfg, mapper.Attributes(), &http.Client{Transport: met.Transport("graph", base), Timeout: cfg.Entra.Timeout.D()}, log); err != nil {
+	graphClient := &http.Client{Transport: met.Transport("graph", base), Timeout: cfg.Entra.Timeout.D()}
+	if a.source, err = newGraph(cfg, mapper.Attributes(), graphClient, log); err != nil {
 		return nil, err
 	}
-	a.svc, err = application.New(cfg, application.Deps{Directory: a.source, Mapper: mapper, Transport: base, Metrics: met, Log: log, Now: m.now, Live: o.live})
+	// A mapping test may read attributes the mappings in force do not.
+	finderFor := func(attrs []string) (directory.Finder, error) { return newGraph(cfg, attrs, graphClient, log) }
+	a.svc, err = application.New(cfg, application.Deps{Directory: a.source, Mapper: mapper, Transport: base, Metrics: met, Log: log, Now: m.now, Live: o.live,
+		FinderFor: finderFor})
 	if err != nil {
 		return nil, err
 	}

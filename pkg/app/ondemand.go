@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/g2msync/g2msync/pkg/config"
 	"github.com/g2msync/g2msync/pkg/directory"
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/logkey"
@@ -158,6 +159,18 @@ func (s *Service) OnDemand(ctx context.Context, queries []string, o OnDemandOpti
 	if s.rt == nil {
 		return nil, errNoRuntime
 	}
+	return s.onDemand(ctx, queries, o, onDemandRules{mapper: s.rt.mapper, cfg: s.rt.cfg, finder: s.rt.dir})
+}
+
+// onDemandRules are the mappings an on-demand run maps with, and the
+// reader of the people it names: the configuration's, or a mapping test's.
+type onDemandRules struct {
+	mapper *mapping.Mapper
+	cfg    *config.Config
+	finder directory.Finder
+}
+
+func (s *Service) onDemand(ctx context.Context, queries []string, o OnDemandOptions, rules onDemandRules) (*OnDemandReport, error) {
 	dryRun, force, explain := o.DryRun || o.Explain, o.Force, o.Explain
 	rep := &OnDemandReport{DryRun: dryRun, People: []*PersonReport{}, Unmatched: []string{}}
 	var store engine.Store = emptyStore{}
@@ -195,7 +208,7 @@ func (s *Service) OnDemand(ctx context.Context, queries []string, o OnDemandOpti
 		store, held, provisioned = st, st, st
 	}
 	e := s.engine(store, dryRun)
-	e.Finder = s.rt.dir
+	e.Finder, e.Mapper, e.Policy = rules.finder, rules.mapper, policy(rules.cfg, rules.mapper)
 	res, runErr := e.Run(ctx, engine.Options{DryRun: dryRun, OnDemand: queries})
 	if res == nil || res.Found == nil || res.Plan == nil {
 		return nil, runErr
@@ -203,7 +216,7 @@ func (s *Service) OnDemand(ctx context.Context, queries []string, o OnDemandOpti
 	if !dryRun {
 		rep.CycleID = res.CycleID
 	}
-	if err := s.fillOnDemand(rep, res, held, explain || o.Known); err != nil {
+	if err := s.fillOnDemand(rep, res, held, rules.mapper, explain || o.Known); err != nil {
 		return nil, err
 	}
 	if provisioned != nil && o.By != nil {
@@ -275,7 +288,7 @@ type onDemandState interface {
 // fillOnDemand builds each person's steps from the cycle's read, plan and
 // provisioning log, and with explain what the state file holds (st is nil
 // before the first sync).
-func (s *Service) fillOnDemand(rep *OnDemandReport, res *engine.Result, st onDemandState, explain bool) error {
+func (s *Service) fillOnDemand(rep *OnDemandReport, res *engine.Result, st onDemandState, mapper *mapping.Mapper, explain bool) error {
 	records := map[string]plan.Record{}
 	var failures []state.Failure
 	var deferred []state.Deferred
@@ -311,8 +324,8 @@ func (s *Service) fillOnDemand(rep *OnDemandReport, res *engine.Result, st onDem
 				continue
 			}
 			u := &snap.Users[i]
-			pr := &PersonReport{Query: m.Query, EntraID: id, UPN: u.UserPrincipalName, Import: imported(u, s.rt.mapper.Attributes())}
-			x := s.rt.mapper.Explain(u, snap)
+			pr := &PersonReport{Query: m.Query, EntraID: id, UPN: u.UserPrincipalName, Import: imported(u, mapper.Attributes())}
+			x := mapper.Explain(u, snap)
 			pr.Scope = ScopeStep{InScope: x.InScope, Reasons: x.Scope}
 			pr.Mapping = MappingStep{Fields: []FieldStep{}, Licenses: orEmpty(x.Licenses), AdminRoles: orEmpty(x.AdminRoles)}
 			for _, f := range x.Fields {

@@ -49,6 +49,10 @@ type Deps struct {
 	// reload): the console built on the first reads beside the cycles the
 	// second runs.
 	Live *Live
+	// FinderFor, when set, builds a reader of named people that fetches
+	// attrs: a mapping test whose expressions read attributes Directory
+	// does not fetch reads the people with it.
+	FinderFor func(attrs []string) (directory.Finder, error)
 }
 
 // runtime is what a Service built by New holds besides the state file: the
@@ -64,6 +68,8 @@ type runtime struct {
 	metrics  *metrics.Metrics
 	pictures *engine.PictureCache
 	console  consoleReads
+	// finderFor is Deps.FinderFor.
+	finderFor func(attrs []string) (directory.Finder, error)
 }
 
 // NewMapper builds the mapper of cfg, whose attributes the directory reader
@@ -85,7 +91,7 @@ func New(cfg *config.Config, d Deps) (*Service, error) {
 		d.Live = &Live{}
 	}
 	s := &Service{StatePath: cfg.StatePath, Binding: Binding(cfg), Now: d.Now, Log: d.Log, Live: d.Live}
-	rt := &runtime{cfg: cfg, mapper: d.Mapper, dir: d.Directory, metrics: d.Metrics, pictures: &engine.PictureCache{}}
+	rt := &runtime{cfg: cfg, mapper: d.Mapper, dir: d.Directory, metrics: d.Metrics, pictures: &engine.PictureCache{}, finderFor: d.FinderFor}
 	rt.console = newConsoleReads()
 	rt.tokens = &tokenStore{keep: func() (*state.Store, error) {
 		// A token rotated outside a cycle: kept in the state file, or, before
