@@ -153,6 +153,13 @@ func (b *consoleBackend) LicenseNames(ctx context.Context) map[string]string {
 	return b.svc.LicenseNames(ctx)
 }
 
+func (b *consoleBackend) Mappings() (*application.Mappings, error) { return b.svc.Mappings() }
+
+func (b *consoleBackend) MappingTest(ctx context.Context, user string, sets []string) (*application.OnDemandReport, error) {
+	rep, err := b.svc.MappingTest(ctx, []string{user}, sets)
+	return rep, busy(err)
+}
+
 // actor is the signed-in operator taking an action in the console.
 func actor(op console.Operator, reason string) application.Actor {
 	return application.Actor{Name: op.Name, EntraID: op.ID, Address: op.Address, Door: application.DoorConsole, Reason: reason}

@@ -101,6 +101,12 @@ type Backend interface {
 	// LicenseNames returns GoTo licences' names by key, from a cache: no
 	// page view calls GoTo while a cycle runs.
 	LicenseNames(ctx context.Context) map[string]string
+	// Mappings returns the mappings, scoping filters, matching, roles and
+	// policy in force.
+	Mappings() (*app.Mappings, error)
+	// MappingTest is `g2msync mapping test [--set FIELD=EXPR] USER`: it
+	// changes nothing.
+	MappingTest(ctx context.Context, user string, sets []string) (*app.OnDemandReport, error)
 }
 
 // ErrBusy: the state file is held by a running cycle; try again shortly.
@@ -281,6 +287,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /person", s.read(s.person))
 	m.HandleFunc("POST /person", s.read(s.person))
 	m.HandleFunc("POST /person/provision", s.act(maxFormBytes, s.provision))
+	// The rules in force, and try them on a person (mappings.go).
+	m.HandleFunc("GET /mappings", s.read(s.mappings))
+	m.HandleFunc("POST /mappings/test", s.read(s.mappings))
 	if s.opts.DemoChanges != nil {
 		m.HandleFunc("POST /demo/changes", s.act(maxFormBytes, func(context.Context, *http.Request, Operator) (string, error) { return s.opts.DemoChanges() }))
 	}

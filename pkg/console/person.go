@@ -148,7 +148,8 @@ func (s *Server) takeProvisioned(r *http.Request) *app.OnDemandReport {
 // names beside keys.
 func (s *Server) pageFuncs() template.FuncMap {
 	return template.FuncMap{
-		"mapped": view.MappedValue,
+		"mapped":      view.MappedValue,
+		"licensename": view.LicenseName,
 		// change shows one value of a logged change: a licenseKeys value
 		// gets each licence's name beside its key.
 		"change": func(name, value string) string {

@@ -1,0 +1,95 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/g2msync/g2msync/pkg/app"
+	"github.com/g2msync/g2msync/pkg/view"
+)
+
+// maxTrySets bounds the FIELD=EXPR lines of a "try on a person": GoTo has
+// five mapped fields, and pkg/mapping bounds each expression's length,
+// depth and evaluation.
+const maxTrySets = 10
+
+type mappingsData struct {
+	Mappings *app.Mappings
+	// Names are the licences' names by key.
+	Names map[string]string
+	// User and Sets are the "try on a person" form, as sent.
+	User, Sets string
+	// Report is the mapping test's steps; Done is "mapping test" once run.
+	Report view.OnDemand
+	Done   string
+}
+
+// mappings shows the rules in force and the "try on a person" form; the
+// try is a POST from this page, read-only, one at a time with explains
+// (it reads Entra and GoTo).
+func (s *Server) mappings(w http.ResponseWriter, r *http.Request, p *page) error {
+	m, err := s.opts.Backend.Mappings()
+	if err != nil {
+		return err
+	}
+	d := &mappingsData{Mappings: m, Names: s.opts.Backend.LicenseNames(r.Context())}
+	p.Title, p.Nav, p.Data = "Mappings", "mappings", d
+	if r.Method != http.MethodPost {
+		d.User = strings.TrimSpace(r.URL.Query().Get("user"))
+		s.render(w, "mappings", p)
+		return nil
+	}
+	d.User, d.Sets = strings.TrimSpace(r.PostFormValue("user")), r.PostFormValue("sets")
+	if !sameOrigin(r) {
+		http.Error(w, "refused: try mappings from this console's own page", http.StatusForbidden)
+		return nil
+	}
+	sets, err := trySets(d.Sets)
+	if err == nil && (d.User == "" || len(d.User) > maxPersonQuery || strings.ContainsAny(d.User, "\x00\r\n")) {
+		err = fmt.Errorf("name a person: an Entra object id, a userPrincipalName or a mail address")
+	}
+	if err != nil {
+		p.Error = err.Error()
+		s.renderStatus(w, "mappings", p, http.StatusBadRequest)
+		return nil
+	}
+	if !s.explaining.TryLock() {
+		p.Error = "another explain or mapping test is running; try again in a moment"
+		s.renderStatus(w, "mappings", p, http.StatusTooManyRequests)
+		return nil
+	}
+	defer s.explaining.Unlock()
+	ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+	defer cancel()
+	rep, err := s.opts.Backend.MappingTest(ctx, d.User, sets)
+	if err != nil {
+		p.Error = err.Error()
+	}
+	if rep != nil {
+		d.Report, d.Done = view.OnDemandView(rep, d.Names), "mapping test"
+	}
+	s.render(w, "mappings", p)
+	return nil
+}
+
+// trySets reads the overrides field: one FIELD=EXPRESSION a line, blank
+// lines ignored.
+func trySets(text string) ([]string, error) {
+	var sets []string
+	for _, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if !strings.Contains(line, "=") {
+			return nil, fmt.Errorf("%q: write each override as FIELD=EXPRESSION, e.g. firstName=Left([givenName], 1)", view.Safe(line))
+		}
+		sets = append(sets, strings.TrimSpace(line))
+	}
+	if len(sets) > maxTrySets {
+		return nil, fmt.Errorf("%d overrides: at most %d, one for each GoTo field", len(sets), maxTrySets)
+	}
+	return sets, nil
+}
