@@ -16,8 +16,9 @@ import (
 // approves a group at once, or picks rows of it.
 type ApprovalGroup struct {
 	// Cause says what holds the group, e.g. "14 disables in one cycle, over
-	// the limit of 10 (safety.max_disables)".
-	Cause string
+	// the limit of 10 (safety.max_disables)"; Note, when set, what to know
+	// of a group no threshold holds.
+	Cause, Note string
 	// Gate is the threshold and its figures; nil for the changes staged
 	// only because an operator kept them, or staged before the threshold
 	// was recorded.
@@ -34,10 +35,12 @@ type ApprovalRow struct {
 	Kept *state.Keep
 }
 
-// Causes of groups with no threshold recorded.
+// Causes of groups with no threshold recorded, and what to know of them.
 const (
-	causeKeptOnly = "kept staged by an operator, within the thresholds now: once released, each goes with the next cycle unless a threshold stages it again"
-	causeUnknown  = "staged by an earlier g2msync, which did not record the threshold; the next cycle records it"
+	causeKeptOnly = "Kept staged by an operator"
+	noteKeptOnly  = "Within the thresholds now: once released, each goes with the next cycle unless a threshold stages it again."
+	causeUnknown  = "Staged by an earlier g2msync"
+	noteUnknown   = "It did not record the threshold exceeded; the next cycle records it."
 )
 
 // GroupStaged groups staged changes by the cause that holds them, the
@@ -51,18 +54,18 @@ func GroupStaged(staged []state.Staged, kept map[string]state.Keep) []ApprovalGr
 		if k, ok := kept[st.EntraID]; ok {
 			row.Kept = &k
 		}
-		cause := causeUnknown
+		cause, note := causeUnknown, noteUnknown
 		switch {
 		case st.Gate != nil:
-			cause = st.Gate.Text()
+			cause, note = st.Gate.Text(), ""
 		case row.Kept != nil:
-			cause = causeKeptOnly
+			cause, note = causeKeptOnly, noteKeptOnly
 		}
 		i, ok := index[cause]
 		if !ok {
 			i = len(groups)
 			index[cause] = i
-			groups = append(groups, ApprovalGroup{Cause: cause, Gate: st.Gate})
+			groups = append(groups, ApprovalGroup{Cause: cause, Note: note, Gate: st.Gate})
 		}
 		g := &groups[i]
 		g.Rows = append(g.Rows, row)

@@ -60,7 +60,7 @@ func TestApprovalsGroupedByCause(t *testing.T) {
 		"Each change: no longer assigned",
 		"Approve all 2 in this group", `href="/approvals?select=g1#g1"`, "Keep selected staged",
 		`<span class="tag">kept</span>`, "by bob (console, 10.0.0.1)", ": on leave", `formaction="/approvals/release" name="release" value="a2"`,
-		`<h2 id="g2-h">staged by an earlier g2msync`,
+		`<h2 id="g2-h">Staged by an earlier g2msync</h2>`, "the next cycle records it",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("approvals page lacks %q", want)
