@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +15,6 @@ import (
 	"github.com/g2msync/g2msync/pkg/console"
 	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
-	"github.com/g2msync/g2msync/pkg/state"
 )
 
 // browser starts headless Chromium, or skips the test when there is none;
@@ -149,12 +146,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if other := pw.w.InScope(false)[4].Mail; !strings.Contains(found, p.Mail) || strings.Contains(found, other) {
 		t.Errorf("the log search for %s shows:\n%s", p.Mail, found)
 	}
-	var explain string
-	run("explain", chromedp.Navigate(base+"/person?user="+p.Mail), chromedp.Click(`form.search button`), chromedp.WaitVisible(`pre.explain`),
-		into(&explain, chromedp.Text(`pre.explain`)), shot("person"))
-	if !strings.Contains(explain, "in scope: member of") {
-		t.Errorf("the person page says:\n%s", explain)
-	}
+	browserExplain(t, run, shot, base, p.Mail)
 
 	// Five leave: more than max_disables, so the daemon stages them.
 	for _, q := range pw.w.InScope(false)[:5] {
@@ -168,27 +160,24 @@ func TestConsoleInABrowser(t *testing.T) {
 	if !strings.Contains(signIn, "Sign in as an operator") {
 		t.Errorf("approvals offer no sign-in:\n%s", signIn)
 	}
-	var flash string
-	run("sign in and approve", chromedp.Navigate(base+"/login?next=/approvals"), chromedp.WaitVisible(`#name`),
+	run("sign in", chromedp.Navigate(base+"/login?next=/approvals"), chromedp.WaitVisible(`#name`),
 		chromedp.SendKeys(`#name`, "alice"), chromedp.SendKeys(`#password`, "correct horse battery"), chromedp.Submit(`#password`),
-		chromedp.WaitVisible(`#approve-all`), shot("approvals"),
-		chromedp.Click(`#approve-all`), chromedp.WaitVisible(`.flash`), into(&flash, chromedp.Text(`.flash`)))
-	if !strings.Contains(flash, "approved 5 staged disables") {
-		t.Errorf("after approving: %q", flash)
-	}
-	waitFor("the approved disables applied", func(s daemon.StatusDoc) bool { return len(s.Staged) == 0 && s.Owned["disabled"] == 5 })
+		chromedp.WaitVisible(chromedp.CSS(`#g1`)), shot("approvals"))
+	browserKeepOneApproveTheRest(t, run, shot)
+	waitFor("the approved disables applied", func(s daemon.StatusDoc) bool { return len(s.Staged) == 1 && s.Owned["disabled"] == 4 })
+	browserKeptStaysStaged(t, run, shot, base)
 	run("cycles", chromedp.Navigate(base+"/cycles"), chromedp.WaitVisible(`table`), shot("cycles"))
 	s, err := pw.status()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range s.Cycles {
-		if c.Applied["disable"] == 5 {
+		if c.Applied["disable"] == 4 {
 			var applied string
 			run("the cycle that applied them", chromedp.Navigate(base+"/cycles/"+c.ID), chromedp.WaitVisible(`dl.facts`),
 				into(&applied, chromedp.Text(`main`)), shot("cycle-disables"))
-			if strings.Count(applied, "licenseKeys") != 5 {
-				t.Errorf("the cycle's page does not list the 5 disables with their licences:\n%s", applied)
+			if strings.Count(applied, "licenseKeys") != 4 {
+				t.Errorf("the cycle's page does not list the 4 disables with their licences:\n%s", applied)
 			}
 		}
 	}
@@ -203,18 +192,17 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("at 390 px the attention page is %d px wide", width)
 	}
 
-	// The approvals are in the provisioning log with the operator's name.
-	resp, err := http.Get(base + "/log.json?action=approve")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var entries []state.AuditEntry
-	if err := json.NewDecoder(resp.Body).Decode(&entries); err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != 5 || entries[0].Operator != "alice" || entries[0].Address != "127.0.0.1" {
-		t.Errorf("approve entries: %+v", entries)
+	browserProvisionNow(t, run, shot, base, pw)
+	browserMappings(t, run, shot, base, pw.w.InScope(false)[6].Mail)
+	browserPhoneWidth(t, run, shot, base, p.Mail)
+
+	// The approvals, the keep and the provision are in the provisioning
+	// log with the operator's name.
+	for action, n := range map[string]int{"approve": 4, "keep": 1, "provision": 1} {
+		entries := browserLog(t, base, action)
+		if len(entries) != n || entries[0].Operator != "alice" || entries[0].Address != "127.0.0.1" || entries[0].Door != "console" {
+			t.Errorf("%s entries: %+v", action, entries)
+		}
 	}
 	t.Logf("screenshots in %s", dir)
 }
