@@ -110,12 +110,19 @@ func (s *Service) Kept(context.Context) (kept map[string]state.Keep, err error) 
 	return st.Kept()
 }
 
+// maxKeepReason bounds a keep's reason: it is stored with the keep and in
+// the provisioning log, and shown on every approvals page.
+const maxKeepReason = 1024
+
 // Keep records that the staged changes of the people in ids must not go:
 // no approval, --allow-disables or fall under the thresholds releases them
 // until Release. Their approvals are withdrawn. It returns what it kept,
 // each with a log entry naming the actor and their reason; one not staged
 // now, or already kept, is left out.
 func (s *Service) Keep(_ context.Context, a Actor, ids []string) ([]state.Staged, error) {
+	if len(a.Reason) > maxKeepReason {
+		return nil, fmt.Errorf("the reason is %d bytes; say it in at most %d, nothing was kept", len(a.Reason), maxKeepReason)
+	}
 	var kept []state.Staged
 	err := s.update(func(tx *state.Tx) (err error) {
 		if kept, err = tx.Keep(a.approver(), a.Reason, ids); err != nil {

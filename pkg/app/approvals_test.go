@@ -15,6 +15,11 @@ func TestKeepAndRelease(t *testing.T) {
 	s := newService(t)
 	ctx := context.Background()
 	bob := Actor{Name: "bob", Address: "10.0.0.7", Door: DoorConsole, Reason: "on leave, not gone"}
+	long := bob
+	long.Reason = strings.Repeat("x", 2000)
+	if kept, err := s.Keep(ctx, long, []string{"e2"}); err == nil || len(kept) != 0 {
+		t.Errorf("a 2,000-byte reason: kept %v, %v", kept, err)
+	}
 	kept, err := s.Keep(ctx, bob, []string{"e2", "nobody"})
 	if err != nil || len(kept) != 1 || kept[0].EntraID != "e2" {
 		t.Fatalf("kept %+v %v; want e2", kept, err)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"time"
 
@@ -152,11 +153,7 @@ func (s *Service) LicenseNames(ctx context.Context) map[string]string {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]string, len(c.names))
-	for k, v := range c.names {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.names)
 }
 
 // noteLicenses keeps the licence names a cycle read.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/g2msync/g2msync/pkg/app"
 	"github.com/g2msync/g2msync/pkg/view"
@@ -48,30 +47,22 @@ func (s *Server) mappings(w http.ResponseWriter, r *http.Request, p *page) error
 		return nil
 	}
 	sets, err := trySets(d.Sets)
-	if err == nil && (d.User == "" || len(d.User) > maxPersonQuery || strings.ContainsAny(d.User, "\x00\r\n")) {
-		err = fmt.Errorf("name a person: an Entra object id, a userPrincipalName or a mail address")
+	if err == nil {
+		err = checkPerson(d.User)
 	}
 	if err != nil {
 		p.Error = err.Error()
 		s.renderStatus(w, "mappings", p, http.StatusBadRequest)
 		return nil
 	}
-	if !s.explaining.TryLock() {
-		p.Error = "another explain or mapping test is running; try again in a moment"
-		s.renderStatus(w, "mappings", p, http.StatusTooManyRequests)
-		return nil
+	if rep, ran := s.oneAtATime(w, r, p, "mappings", func(ctx context.Context) (*app.OnDemandReport, error) {
+		return s.opts.Backend.MappingTest(ctx, d.User, sets)
+	}); ran {
+		if rep != nil {
+			d.Report, d.Done = view.OnDemandView(rep, d.Names), "mapping test"
+		}
+		s.render(w, "mappings", p)
 	}
-	defer s.explaining.Unlock()
-	ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
-	defer cancel()
-	rep, err := s.opts.Backend.MappingTest(ctx, d.User, sets)
-	if err != nil {
-		p.Error = err.Error()
-	}
-	if rep != nil {
-		d.Report, d.Done = view.OnDemandView(rep, d.Names), "mapping test"
-	}
-	s.render(w, "mappings", p)
 	return nil
 }
 

@@ -72,7 +72,7 @@ func TestMappingsPage(t *testing.T) {
 		want   string
 	}{
 		{"another origin", url.Values{"user": {"ann@contoso.com"}}, "http://evil.example", http.StatusForbidden, "refused"},
-		{"no person", url.Values{"user": {" "}}, "http://localhost:9464", http.StatusBadRequest, "name a person"},
+		{"no person", url.Values{"user": {" "}}, "http://localhost:9464", http.StatusBadRequest, "names no one"},
 		{"a line that is no override", url.Values{"user": {"a@b"}, "sets": {"firstName"}}, "http://localhost:9464", http.StatusBadRequest, "write each override as FIELD=EXPRESSION"},
 		{"too many overrides", url.Values{"user": {"a@b"}, "sets": {strings.Repeat("firstName=givenName\n", 11)}}, "http://localhost:9464", http.StatusBadRequest, "at most 10"},
 		{"an expression the language refuses", url.Values{"user": {"a@b"}, "sets": {"firstName=bad(1)"}}, "http://localhost:9464", http.StatusOK, "unknown function bad"},

@@ -41,11 +41,12 @@ func (s *Server) person(w http.ResponseWriter, r *http.Request, p *page) error {
 	user := strings.TrimSpace(r.FormValue("user"))
 	d := personData{User: user}
 	p.Title, p.Nav, p.Data = "Person", "person", &d
-	if len(user) > maxPersonQuery || strings.ContainsAny(user, "\x00\r\n") {
-		p.Error = fmt.Sprintf("%q is not an object id, userPrincipalName or mail address", view.Safe(user))
-		d.User = ""
-		s.renderStatus(w, "person", p, http.StatusBadRequest)
-		return nil
+	if user != "" {
+		if err := checkPerson(user); err != nil {
+			p.Error, d.User = err.Error(), ""
+			s.renderStatus(w, "person", p, http.StatusBadRequest)
+			return nil
+		}
 	}
 	if r.Method != http.MethodPost || user == "" {
 		if rep := s.takeProvisioned(r); rep != nil {
@@ -66,22 +67,41 @@ func (s *Server) person(w http.ResponseWriter, r *http.Request, p *page) error {
 		http.Error(w, "refused: explain from this console's own page", http.StatusForbidden)
 		return nil
 	}
+	if rep, ran := s.oneAtATime(w, r, p, "person", func(ctx context.Context) (*app.OnDemandReport, error) { return s.opts.Backend.Explain(ctx, user) }); ran {
+		if rep != nil {
+			d.Report, d.Done = view.OnDemandView(rep, s.opts.Backend.LicenseNames(r.Context())), "explain"
+		}
+		s.render(w, "person", p)
+	}
+	return nil
+}
+
+// oneAtATime runs a read of Entra and GoTo for a page (an explain, a
+// mapping test), one at a time and for at most a minute, so pages cannot
+// keep the daemon's cycles from the state file; its error goes on the
+// page. When another runs, it answers 429 with tmpl and reports false.
+func (s *Server) oneAtATime(w http.ResponseWriter, r *http.Request, p *page, tmpl string, fn func(context.Context) (*app.OnDemandReport, error)) (*app.OnDemandReport, bool) {
 	if !s.explaining.TryLock() {
-		p.Error = "another explain is running; try again in a moment"
-		s.renderStatus(w, "person", p, http.StatusTooManyRequests)
-		return nil
+		p.Error = "another explain or mapping test is running; try again in a moment"
+		s.renderStatus(w, tmpl, p, http.StatusTooManyRequests)
+		return nil, false
 	}
 	defer s.explaining.Unlock()
 	ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
 	defer cancel()
-	rep, err := s.opts.Backend.Explain(ctx, user)
+	rep, err := fn(ctx)
 	if err != nil {
 		p.Error = err.Error()
 	}
-	if rep != nil {
-		d.Report, d.Done = view.OnDemandView(rep, s.opts.Backend.LicenseNames(ctx)), "explain"
+	return rep, true
+}
+
+// checkPerson refuses a person field that cannot name anyone: an object
+// id, a UPN or a mail address is one short line.
+func checkPerson(user string) error {
+	if user == "" || len(user) > maxPersonQuery || strings.ContainsAny(user, "\x00\r\n") {
+		return fmt.Errorf("%q names no one: give an Entra object id, a userPrincipalName or a mail address", view.Safe(user))
 	}
-	s.render(w, "person", p)
 	return nil
 }
 
@@ -90,8 +110,8 @@ func (s *Server) person(w http.ResponseWriter, r *http.Request, p *page) error {
 // While a cycle holds the state file it is refused at once: try again.
 func (s *Server) provision(ctx context.Context, r *http.Request, op Operator) (string, error) {
 	user := strings.TrimSpace(r.PostFormValue("user"))
-	if user == "" || len(user) > maxPersonQuery || strings.ContainsAny(user, "\x00\r\n") {
-		return "", fmt.Errorf("name the person to provision: an Entra object id, a userPrincipalName or a mail address")
+	if err := checkPerson(user); err != nil {
+		return "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()

@@ -86,11 +86,7 @@ func (t *Tx) Staged() ([]Staged, error) {
 // changed since it was shown, or kept staged by an operator, is not
 // approved. It returns what it approved.
 func (t *Tx) Approve(by string, shown map[string]string) ([]Staged, error) {
-	staged, err := t.Staged()
-	if err != nil {
-		return nil, err
-	}
-	keeps, err := t.Kept()
+	staged, keeps, err := t.stagedAndKept()
 	if err != nil {
 		return nil, err
 	}
@@ -115,16 +111,21 @@ func (t *Tx) Approve(by string, shown map[string]string) ([]Staged, error) {
 // Kept returns the operators' keeps of staged changes, by Entra id.
 func (t *Tx) Kept() (map[string]Keep, error) { return kept(t.tx) }
 
+func (t *Tx) stagedAndKept() ([]Staged, map[string]Keep, error) {
+	staged, err := t.Staged()
+	if err != nil {
+		return nil, nil, err
+	}
+	keeps, err := t.Kept()
+	return staged, keeps, err
+}
+
 // Keep records by's decision that the staged changes of ids must not go,
 // for reason: no approval releases them until Release. It withdraws any
 // approval they had, and returns the staged changes it kept; an id not
 // staged now, or already kept, is left out.
 func (t *Tx) Keep(by, reason string, ids []string) ([]Staged, error) {
-	staged, err := t.Staged()
-	if err != nil {
-		return nil, err
-	}
-	keeps, err := t.Kept()
+	staged, keeps, err := t.stagedAndKept()
 	if err != nil {
 		return nil, err
 	}
