@@ -36,8 +36,10 @@ type memBackend struct {
 	// kept and approvalsErr serve the approvals page (approvals_test.go).
 	kept         map[string]state.Keep
 	approvalsErr error
-	// provisionErr is what Provision returns (person_test.go).
+	// provisionErr is what Provision returns, licenseNames what
+	// LicenseNames does when set (person_test.go).
 	provisionErr error
+	licenseNames map[string]string
 }
 
 func (b *memBackend) Status() daemon.StatusDoc { return b.status }

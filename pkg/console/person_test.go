@@ -41,7 +41,28 @@ func (b *memBackend) Provision(_ context.Context, op Operator, user string) (*ap
 }
 
 func (b *memBackend) LicenseNames(context.Context) map[string]string {
+	if b.licenseNames != nil {
+		return b.licenseNames
+	}
 	return map[string]string{licenseKey: "GoToMeeting Business"}
+}
+
+// A licence name GoTo sends is shown escaped, with no control character,
+// wherever a key is: the log, the person page, the mappings.
+func TestHostileLicenceNames(t *testing.T) {
+	s, b := newTestConsole(t, true)
+	b.licenseNames = map[string]string{licenseKey: hostile + "\x1b[2J\r\nX"}
+	b.entries = append(b.entries, state.AuditEntry{Seq: 2, EntraID: "e1", UPN: "ann@contoso.com", Action: "update", Result: "success",
+		Changes: []state.PropertyChange{{Name: "licenseKeys", Old: licenseKey, New: ""}}})
+	for _, page := range []string{
+		get(t, s, "/log").Body.String(),
+		get(t, s, "/mappings").Body.String(),
+		post(t, s, "/person", url.Values{"user": {"ann@contoso.com"}}, "http://localhost:9464").Body.String(),
+	} {
+		if strings.Contains(page, "<script") || strings.Contains(page, "\x1b") || !strings.Contains(page, "&lt;script&gt;") {
+			t.Errorf("a hostile licence name is not neutralised:\n%s", page)
+		}
+	}
 }
 
 // The person page: explain as a table of the CLI's steps, licences by
