@@ -3,6 +3,7 @@ package view
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -61,6 +62,15 @@ func Status(w io.Writer, s *app.Status) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", Safe(FirstNonEmpty(st.Email, st.UPN, st.EntraID)), Dash(st.GoToKey), st.Since.UTC().Format("2006-01-02 15:04"), Safe(st.Reason))
 		}
 		tw.Flush()
+		var causes []string
+		for _, st := range s.Staged {
+			if st.Gate != nil && !slices.Contains(causes, st.Gate.Text()) {
+				causes = append(causes, st.Gate.Text())
+			}
+		}
+		for _, c := range causes {
+			fmt.Fprintf(w, "Staged because: %s\n", c)
+		}
 		fmt.Fprintln(w, "Approve them with: g2msync approve --all (or approve USER...); the next cycle applies them")
 	}
 	fmt.Fprintf(w, "\nChanges deferred: %d\n", len(s.Deferred))
