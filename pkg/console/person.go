@@ -113,7 +113,10 @@ func (s *Server) provision(ctx context.Context, r *http.Request, op Operator) (s
 	if err := checkPerson(user); err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	// Once started, a provision runs to its end: an operator who closes
+	// the tab must not leave a change half made (its intent would make it
+	// safe, but the next cycle would finish it unasked).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	rep, err := s.opts.Backend.Provision(ctx, op, user)
 	if rep != nil {
