@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,4 +85,45 @@ func (aw *actionWorld) get(path string) string {
 	w := httptest.NewRecorder()
 	aw.ui.ServeHTTP(w, r)
 	return w.Body.String()
+}
+
+// Two operators press Provision now at once: one provisions, the other is
+// told the state file is busy; neither waits for the other's GoTo calls.
+func TestConsoleProvisionNowConcurrent(t *testing.T) {
+	aw := newActionWorld(t)
+	var hires [2]string
+	for i := range hires {
+		h, err := aw.w.NewHire("Sales")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hires[i] = h.UPN
+	}
+	aw.signIn()
+	aw.consoleSvc.SetPageWait(200 * time.Millisecond)
+	aw.w.GoTo.SetLatency(400 * time.Millisecond) // each GoTo call takes a while
+	var wg sync.WaitGroup
+	for _, h := range hires {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			aw.post("/person/provision", url.Values{"user": {h}, "csrf": {aw.csrf}, "back": {"/person"}})
+		}()
+	}
+	wg.Wait()
+	aw.w.GoTo.SetLatency(0)
+	var provisions int
+	aw.read(func(st *state.Store) {
+		log, _ := st.Audit(state.AuditFilter{Action: "provision"})
+		provisions = len(log)
+	})
+	created := 0
+	for _, h := range hires {
+		if _, ok := aw.w.GoTo.UserByEmail(h); ok {
+			created++
+		}
+	}
+	if provisions != 1 || created != 1 {
+		t.Errorf("two provisions at once: %d provision entries, %d accounts created; want one of each (the other busy)", provisions, created)
+	}
 }
