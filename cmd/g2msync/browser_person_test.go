@@ -37,7 +37,7 @@ func browserExplain(t *testing.T, run runFunc, shot shotFunc, base, mail string)
 
 // browserKeepOneApproveTheRest keeps the first of the five staged disables
 // staged, with a reason, then selects all the others with the page's
-// "select all" link and approves the selection.
+// "select all" button and approves the selection.
 func browserKeepOneApproveTheRest(t *testing.T, run runFunc, shot shotFunc) {
 	t.Helper()
 	var cause, kept, approved string
@@ -50,7 +50,7 @@ func browserKeepOneApproveTheRest(t *testing.T, run runFunc, shot shotFunc) {
 	if !strings.Contains(kept, "kept 1 change staged") {
 		t.Errorf("after keeping: %q", kept)
 	}
-	run("select all and approve the selection", chromedp.Click(chromedp.CSS(`#g1 a[href^="/approvals?select="]`)), chromedp.WaitVisible(chromedp.CSS(`#g1 input[type=checkbox][checked]`)),
+	run("select all and approve the selection", chromedp.Click(chromedp.CSS(`#g1 button[formaction="/approvals/select"]`)), chromedp.WaitVisible(chromedp.CSS(`#g1 input[type=checkbox][checked]`)),
 		shot("approvals-selected"), chromedp.Click(chromedp.CSS(`#g1 button[name=selected]`)), chromedp.WaitVisible(chromedp.CSS(`.flash`)), into(&approved, chromedp.Text(chromedp.CSS(`.flash`))))
 	if !strings.Contains(approved, "approved 4 staged disables") {
 		t.Errorf("after approving the selection: %q", approved)

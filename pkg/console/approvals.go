@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -54,6 +55,26 @@ func (s *Server) approvals(w http.ResponseWriter, r *http.Request, p *page) erro
 	s.render(w, "approvals", p)
 	return nil
 }
+
+// selectAll ticks every approvable row of a group: the page has no
+// script, so its "Select all" button posts here and comes back with the
+// group's boxes ticked (a button, not a link, keeps the CSRF token out of
+// the address). It changes nothing.
+// The form is the group's, every row in it, so it may be as large as an
+// approval.
+func (s *Server) selectAll(w http.ResponseWriter, r *http.Request) {
+	if !parseForm(w, r, maxApprovalBytes) {
+		return
+	}
+	to := "/approvals"
+	if g := r.PostFormValue("select"); groupID.MatchString(g) {
+		to += "?select=" + g + "#" + g
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// groupID is a group's anchor on the approvals page.
+var groupID = regexp.MustCompile(`^g[0-9]{1,6}$`)
 
 // picked reads the rows a form names, each "entra-id|fingerprint" as
 // shown; an id with no fingerprint is refused, so a form from elsewhere

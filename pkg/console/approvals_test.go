@@ -58,7 +58,7 @@ func TestApprovalsGroupedByCause(t *testing.T) {
 	for _, want := range []string{
 		`<h2 id="g1-h">14 disables in one cycle, over the limit of 10 (safety.max_disables)</h2>`,
 		"Each change: no longer assigned",
-		"Approve all 2 in this group", `href="/approvals?select=g1#g1"`, "Keep selected staged",
+		"Approve all 2 in this group", `formaction="/approvals/select" name="select" value="g1"`, "Keep selected staged",
 		`<span class="tag">kept</span>`, "by bob (console, 10.0.0.1)", ": on leave", `formaction="/approvals/release" name="release" value="a2"`,
 		`<h2 id="g2-h">Staged by an earlier g2msync</h2>`, "the next cycle records it",
 	} {
@@ -72,9 +72,16 @@ func TestApprovalsGroupedByCause(t *testing.T) {
 	if strings.Contains(body, `value="a2|fp-a2"`) {
 		t.Errorf("the kept row can be ticked or approved with its group")
 	}
-	// Select all ticks the group's approvable rows, and only that group's.
+	// Select all, a button, comes back with the group's approvable rows
+	// ticked, and only that group's; a forged group is ignored.
+	for group, want := range map[string]string{"g1": "/approvals?select=g1#g1", `g1"><script>`: "/approvals"} {
+		form := url.Values{"select": {group}, "csrf": {csrf}, "shown": {strings.Repeat("a1|fp-a1", 10000)}}
+		if w := post(t, s, "/approvals/select", form, "http://localhost:9464", cookie); w.Code != http.StatusSeeOther || w.Header().Get("Location") != want {
+			t.Errorf("select %q: %d %s, want %s", group, w.Code, w.Header().Get("Location"), want)
+		}
+	}
 	sel := get(t, s, "/approvals?select=g1", cookie).Body.String()
-	if strings.Count(sel, " checked>") != 2 || !strings.Contains(sel, "Clear the selection") {
+	if strings.Count(sel, " checked>") != 2 || !strings.Contains(sel, ">Clear the selection</button>") {
 		t.Errorf("select all ticked %d rows, want 2", strings.Count(sel, " checked>"))
 	}
 	// Keep one, approve the group's others, release the kept one.

@@ -283,6 +283,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /approvals", s.act(maxApprovalBytes, s.approve))
 	m.HandleFunc("POST /approvals/keep", s.act(maxApprovalBytes, s.keep))
 	m.HandleFunc("POST /approvals/release", s.act(maxApprovalBytes, s.release))
+	m.HandleFunc("POST /approvals/select", s.selectAll)
 	// A person: explain, provision now (person.go).
 	m.HandleFunc("GET /person", s.read(s.person))
 	m.HandleFunc("POST /person", s.read(s.person))
