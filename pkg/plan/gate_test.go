@@ -3,6 +3,8 @@ package plan
 import (
 	"strings"
 	"testing"
+
+	"pgregory.net/rapid"
 )
 
 func TestGateText(t *testing.T) {
@@ -105,4 +107,35 @@ func gatePeople(n int) ([]Account, []Record) {
 		records = append(records, owned(a, "K"+id))
 	}
 	return accounts, records
+}
+
+// On any history, a disable or delete an operator kept staged is never
+// applied: not with an approval of it, not with --allow-disables, not under
+// the thresholds; and keeping rows stages nothing that is not a
+// deprovision. A plan whose gate holds changes says which threshold.
+func TestPropertyKeptIsNeverApplied(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		in := drawHistory(t, drawWorld(t))
+		in.AllowDisables = rapid.Bool().Draw(t, "allow")
+		in.Kept = map[string]bool{}
+		for _, r := range in.Records {
+			if rapid.Bool().Draw(t, "kept") {
+				in.Kept[r.EntraID] = true
+			}
+		}
+		p := Compute(in)
+		for _, c := range p.Changes {
+			if c.Kind.Deprovisions() && in.Kept[c.EntraID] {
+				t.Fatalf("the kept %s of %s is applied", c.Kind, c.EntraID)
+			}
+		}
+		for _, c := range p.Staged {
+			if !c.Kind.Deprovisions() {
+				t.Fatalf("a %s of %s is staged", c.Kind, c.EntraID)
+			}
+			if !in.Kept[c.EntraID] && p.Gate == nil {
+				t.Fatalf("%s is staged, not kept, and no threshold is said", c.EntraID)
+			}
+		}
+	})
 }
