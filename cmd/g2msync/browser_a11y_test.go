@@ -86,6 +86,13 @@ const focused = `(() => {
 // selector the page shows when loaded. It saves both screenshots.
 func checkAccessible(t *testing.T, ctx context.Context, axe, url, ready, name string) {
 	t.Helper()
+	checkAccessibleAfter(t, ctx, axe, url, name, chromedp.Navigate(url), chromedp.WaitVisible(ready))
+}
+
+// checkAccessibleAfter is checkAccessible of the page open brings (a
+// form's answer, say), run once at each width.
+func checkAccessibleAfter(t *testing.T, ctx context.Context, axe, url, name string, open ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
 	dir := screenshots(t)
 	shot := func(file string) chromedp.Action[chromedp.Void] {
 		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
@@ -120,7 +127,7 @@ func checkAccessible(t *testing.T, ctx context.Context, axe, url, ready, name st
 		}
 	}
 
-	run("open", chromedp.EmulateReset(), chromedp.Navigate(url), chromedp.WaitVisible(ready), shot(name))
+	run("open", append(append([]chromedp.Action[chromedp.Void]{chromedp.EmulateReset()}, open...), shot(name))...)
 	audit("1280 px")
 
 	// Tab from the top of the page: every control once, in order, each
@@ -151,8 +158,8 @@ func checkAccessible(t *testing.T, ctx context.Context, axe, url, ready, name st
 	}
 
 	var width int
-	run("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(url), chromedp.WaitVisible(ready),
-		into(&width, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)), shot(name+"-phone"))
+	run("phone", append(append([]chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)}, open...),
+		into(&width, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)), shot(name+"-phone"))...)
 	if width > 390 {
 		t.Errorf("%s: at 390 px the page is %d px wide", url, width)
 	}
@@ -219,6 +226,8 @@ func TestConsoleAccessible(t *testing.T) {
 		{"/", "#last-cycle", "overview"},
 		{"/cycles", "table", "cycles"},
 		{"/statistics", "#days-chart", "statistics"},
+		{"/mappings", "#try-h", "mappings"},
+		{"/mappings?user=" + person, "#try-h", "mappings-tried"},
 		{"/cycles/" + cycleID, "dl.facts", "cycle"},
 		{"/log?user=" + person, "table", "log"},
 		{"/person?user=" + person, "main", "person"},
@@ -237,4 +246,11 @@ func TestConsoleAccessible(t *testing.T) {
 	for _, p := range pages {
 		checkAccessible(t, ctx, axe, base+p.path, p.ready, "a11y-"+p.name)
 	}
+	// The answers of the person page's and the mappings page's forms.
+	checkAccessibleAfter(t, ctx, axe, base+"/person (explain)", "a11y-person-explained",
+		chromedp.Navigate(base+"/person?user="+person), chromedp.WaitVisible(`form.search button`), chromedp.Click(`form.search button`),
+		chromedp.WaitVisible(`section.steps table`))
+	checkAccessibleAfter(t, ctx, axe, base+"/mappings (tried)", "a11y-mappings-tried",
+		chromedp.Navigate(base+"/mappings?user="+person), chromedp.WaitVisible(`#try-user`), chromedp.Submit(`#try-user`),
+		chromedp.WaitVisible(`section.steps table`))
 }
