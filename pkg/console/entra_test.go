@@ -330,7 +330,7 @@ func TestEntraSignInOperatorsAct(t *testing.T) {
 	if !strings.Contains(page, `<p class="notice" role="status">Signed in to read only: you are not in the console&#39;s operators group`) {
 		t.Errorf("bob is not told, as a notice, why he reads only:\n%s", page)
 	}
-	if strings.Contains(page, "Sign in as an operator") || !strings.Contains(page, "You read only: the console&#39;s operators approve") {
+	if strings.Contains(page, "Sign in as an operator") || !strings.Contains(page, "You read only: the console's operators approve") {
 		t.Errorf("bob, signed in, is asked to sign in rather than told he reads only:\n%s", page)
 	}
 	// Forged POSTs in bob's session: with alice's token (from a leaked
