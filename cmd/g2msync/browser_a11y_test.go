@@ -94,15 +94,7 @@ func checkAccessible(t *testing.T, ctx context.Context, axe, url, ready, name st
 func checkAccessibleAfter(t *testing.T, ctx context.Context, axe, url, name string, open ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	dir := screenshots(t)
-	shot := func(file string) chromedp.Action[chromedp.Void] {
-		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return chromedp.Void{}, err
-			}
-			return chromedp.Void{}, os.WriteFile(filepath.Join(dir, file+".png"), png, 0o644)
-		}
-	}
+	shot := shooter(dir)
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, actions...); err != nil {

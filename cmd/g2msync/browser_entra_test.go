@@ -6,11 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/security"
@@ -68,28 +66,10 @@ func TestConsoleEntraSignInInABrowser(t *testing.T) {
 	must(cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
 	base := "http://" + pw.listen
-	waitFor := func(what string, cond func(daemon.StatusDoc) bool) {
-		t.Helper()
-		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-			if s, err := pw.status(); err == nil && cond(s) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s\n%s", what, stderr)
-			}
-		}
-	}
+	waitFor := statusWaiter(t, pw, stderr)
 	waitFor("a cycle", func(s daemon.StatusDoc) bool { return len(s.Cycles) > 0 })
 	dir := screenshots(t)
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return chromedp.Void{}, err
-			}
-			return chromedp.Void{}, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-		}
-	}
+	shot := shooter(dir)
 	run := func(ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, actions...); err != nil {
@@ -135,7 +115,7 @@ func TestConsoleEntraSignInInABrowser(t *testing.T) {
 		must(pw.w.RemoveFromGroup(q.ID))
 	}
 	waitFor("staged disables", func(s daemon.StatusDoc) bool { return len(s.Staged) == 3 })
-	run(ctx, "approve", chromedp.Navigate(base+"/approvals"), chromedp.WaitVisible(`#approve-all`), chromedp.Click(`#approve-all`),
+	run(ctx, "approve", chromedp.Navigate(base+"/approvals"), chromedp.WaitVisible(`#g1 button[name=all]`), chromedp.Click(`#g1 button[name=all]`),
 		chromedp.WaitVisible(`.flash`), into(&flash, chromedp.Text(`.flash`)))
 	if !strings.Contains(flash, "approved 3 staged disables") {
 		t.Errorf("after approving: %q", flash)

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -124,21 +121,8 @@ func TestConsoleProgressAndStatisticsInABrowser(t *testing.T) {
 	pw, stderr, watch := slowCycle(t)
 	base := "http://" + pw.listen
 	dir := screenshots(t)
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return chromedp.Void{}, err
-			}
-			return chromedp.Void{}, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-		}
-	}
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v\n%s", what, err, stderr)
-		}
-	}
+	shot := shooter(dir)
+	run := runner(t, ctx, stderr)
 	refresh := func(r *network.Response) string {
 		if r == nil {
 			return ""

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,34 +99,11 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
 	base := "http://" + pw.listen
-	waitFor := func(what string, cond func(daemon.StatusDoc) bool) {
-		t.Helper()
-		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-			if s, err := pw.status(); err == nil && cond(s) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s\n%s", what, stderr)
-			}
-		}
-	}
+	waitFor := statusWaiter(t, pw, stderr)
 	waitFor("a cycle", func(s daemon.StatusDoc) bool { return len(s.Cycles) > 0 })
 	dir := screenshots(t)
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return chromedp.Void{}, err
-			}
-			return chromedp.Void{}, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-		}
-	}
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v\n%s", what, err, stderr)
-		}
-	}
+	shot := shooter(dir)
+	run := runner(t, ctx, stderr)
 
 	// The overview, and the last cycle from it.
 	var mood, cycleTitle string
@@ -205,6 +183,47 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 	}
 	t.Logf("screenshots in %s", dir)
+}
+
+// shooter returns an action that saves a full-page screenshot of what the
+// browser shows as dir/name.png.
+func shooter(dir string) func(name string) chromedp.Action[chromedp.Void] {
+	return func(name string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return chromedp.Void{}, err
+			}
+			return chromedp.Void{}, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+		}
+	}
+}
+
+// runner returns run: it runs actions in the browser of ctx, and fails t
+// with what the daemon said (stderr) when one fails.
+func runner(t *testing.T, ctx context.Context, stderr fmt.Stringer) func(what string, actions ...chromedp.Action[chromedp.Void]) {
+	return func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v\n%s", what, err, stderr)
+		}
+	}
+}
+
+// statusWaiter returns waitFor: it waits up to a minute for the daemon's
+// /status to meet cond, and fails t with the daemon's stderr if it does not.
+func statusWaiter(t *testing.T, pw *procWorld, stderr fmt.Stringer) func(what string, cond func(daemon.StatusDoc) bool) {
+	return func(what string, cond func(daemon.StatusDoc) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			if s, err := pw.status(); err == nil && cond(s) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s\n%s", what, stderr)
+			}
+		}
+	}
 }
 
 // into runs a, keeping its value in dst.
