@@ -81,3 +81,17 @@ func TestGroupStagedByCause(t *testing.T) {
 		t.Errorf("other groups %+v %+v", groups[1], groups[2])
 	}
 }
+
+// A staged row an operator kept waits for a release, not an approval: the
+// daemon's staged-disables gauge and mail count only the others.
+func TestReportAwaitingLeavesOutKeptRows(t *testing.T) {
+	rep := &Report{Staged: []state.Staged{{EntraID: "a"}, {EntraID: "b"}, {EntraID: "c"}},
+		Kept: map[string]state.Keep{"b": {EntraID: "b", By: "alice"}, "gone": {EntraID: "gone"}}}
+	var ids []string
+	for _, s := range rep.Awaiting() {
+		ids = append(ids, s.EntraID)
+	}
+	if strings.Join(ids, ",") != "a,c" {
+		t.Errorf("awaiting %v, want a and c", ids)
+	}
+}

@@ -19,7 +19,10 @@ type Report struct {
 	// Result is the engine's result; nil if the cycle failed before it ran.
 	Result *engine.Result
 	// After the cycle, from the state file:
-	Staged        []state.Staged
+	Staged []state.Staged
+	// Kept are the operators' keeps, by Entra id: the staged rows among
+	// them wait for a release, not an approval.
+	Kept          map[string]state.Keep
 	Deferred      []state.Deferred
 	Failures      []state.Failure
 	OwnedActive   int
@@ -183,6 +186,7 @@ func (s *Service) fillReport(st *state.Store, rep *Report) {
 		rep.OwnedActive, rep.OwnedDisabled = active, disabled
 	}
 	rep.Staged, _ = st.Staged()
+	rep.Kept, _ = st.Kept()
 	rep.Deferred, _ = st.Deferred()
 	rep.Failures, _ = st.Failures()
 	if res := rep.Result; res != nil && res.Licenses != nil && res.Owned != nil {
@@ -190,6 +194,18 @@ func (s *Service) fillReport(st *state.Store, rep *Report) {
 		// state file is not read again for them.
 		rep.Licenses = ComputeLicenses(LicenseInputs{Now: s.now(), Licenses: res.Licenses, Holders: res.Owned.Licenses, Deferred: rep.Deferred}).Licenses
 	}
+}
+
+// Awaiting are the staged rows waiting for an approval: those no
+// operator kept.
+func (r *Report) Awaiting() []state.Staged {
+	var out []state.Staged
+	for _, s := range r.Staged {
+		if _, kept := r.Kept[s.EntraID]; !kept {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // AuthFailure says what to do when a cycle failed because Entra or GoTo

@@ -493,7 +493,7 @@ func (d *Daemon) runCycle(ctx context.Context, cycle Cycle, stop chan struct{}) 
 			}
 		}
 		cr.OwnedActive, cr.OwnedDisabled = rep.OwnedActive, rep.OwnedDisabled
-		cr.Staged, cr.Failing = len(rep.Staged), len(rep.Failures)
+		cr.Staged, cr.Failing = len(rep.Awaiting()), len(rep.Failures)
 		for _, f := range rep.Failures {
 			if f.Quarantined {
 				cr.Quarantined++
@@ -540,7 +540,7 @@ func (d *Daemon) queueObservation(rep *Report, err error, outcome string, end ti
 			o.Seats = seats(rep.Result.Licenses)
 		}
 		o.AuthFailure, o.StageReason = rep.AuthFailure, rep.StageReason
-		for _, s := range rep.Staged {
+		for _, s := range rep.Awaiting() {
 			o.Staged = append(o.Staged, firstNonEmpty(s.Email, s.UPN, s.EntraID))
 		}
 		for _, f := range rep.Failures {

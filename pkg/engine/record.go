@@ -30,8 +30,9 @@ func (c *cycle) record(p *plan.Plan, execErr error) error {
 	}
 	// Staged wins over partial: disables waiting for a person are the more
 	// urgent news, and failed or deferred changes are tried without one.
+	// Rows an operator kept staged wait for nobody's approval.
 	switch {
-	case len(p.Staged) > 0:
+	case len(p.Staged) > p.Kept:
 		c.res.Cycle.Outcome = OutcomeStaged
 		c.log.Warn("disables staged for approval", logkey.Count, len(p.Staged), logkey.Reason, p.StageReason)
 	case len(c.res.Errors) > 0 || sum(c.res.Cycle.Failed) > 0 || len(p.Deferred) > 0:

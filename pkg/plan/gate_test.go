@@ -81,8 +81,8 @@ func TestKeptStaysStaged(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := Compute(tt.in)
-			if len(p.Staged) != 1 || p.Staged[0].EntraID != first {
-				t.Fatalf("staged %v, want only the kept %s", kinds(p), first)
+			if len(p.Staged) != 1 || p.Staged[0].EntraID != first || p.Kept != 1 {
+				t.Fatalf("staged %v (%d kept), want only the kept %s", kinds(p), p.Kept, first)
 			}
 			if got := p.Count(KindDisable); got != tt.applied {
 				t.Errorf("disables applied %d, want %d", got, tt.applied)

@@ -80,6 +80,7 @@ func gate(p *Plan, pol Policy, allowDisables bool, approvals map[string]string, 
 		rest = append(rest, c)
 	}
 	p.Changes = rest
+	p.Kept = held
 	if over {
 		p.Gate = &g
 		p.StageReason = stageReason(p, pol)

@@ -439,6 +439,10 @@ type Plan struct {
 	// nil when no threshold was (nothing staged, or only changes an
 	// operator kept staged).
 	Gate *Gate
+	// Kept is how many of Staged an operator kept staged: they wait for a
+	// release, not for an approval, so they alone do not make the cycle's
+	// outcome "staged" (a person has already decided about them).
+	Kept int
 	// Skips are people in scope, or owned, whom the plan leaves alone, each with a reason.
 	Skips []Change
 	// Recovered are interrupted creates, disables and deletes of earlier
