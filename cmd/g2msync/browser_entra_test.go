@@ -109,17 +109,18 @@ func TestConsoleEntraSignInInABrowser(t *testing.T) {
 		t.Errorf("after resuming: %q", flash)
 	}
 	waitFor("the daemon to report the resume", func(s daemon.StatusDoc) bool { return s.Paused == nil })
-	// Three leave: more than max_disables, so the daemon stages them; she
-	// approves them.
-	for _, q := range pw.w.InScope(false)[:3] {
+	// Five leave: more than max_disables, so the daemon stages them; she
+	// keeps one staged and approves a selection of the other four. Then
+	// she provisions a new hire on demand.
+	for _, q := range pw.w.InScope(false)[:5] {
 		must(pw.w.RemoveFromGroup(q.ID))
 	}
-	waitFor("staged disables", func(s daemon.StatusDoc) bool { return len(s.Staged) == 3 })
-	run(ctx, "approve", chromedp.Navigate(base+"/approvals"), chromedp.WaitVisible(`#g1 button[name=all]`), chromedp.Click(`#g1 button[name=all]`),
-		chromedp.WaitVisible(`.flash`), into(&flash, chromedp.Text(`.flash`)))
-	if !strings.Contains(flash, "approved 3 staged disables") {
-		t.Errorf("after approving: %q", flash)
-	}
+	waitFor("staged disables", func(s daemon.StatusDoc) bool { return len(s.Staged) == 5 })
+	op := runner(t, ctx, stderr)
+	op("approvals", chromedp.Navigate(base+"/approvals"), chromedp.WaitVisible(`#g1-h`))
+	browserKeepOneApproveTheRest(t, op, shot)
+	waitFor("the approved disables applied", func(s daemon.StatusDoc) bool { return s.Owned["disabled"] == 4 })
+	browserProvisionNow(t, op, shot, base, pw)
 
 	// A person of the tenant outside the group, in another browser: she
 	// reads, is offered no action, and a forged one from her session fails.
@@ -172,7 +173,7 @@ func TestConsoleEntraSignInInABrowser(t *testing.T) {
 		}
 		byAction[e.Action]++
 	}
-	if byAction["pause"] != 1 || byAction["resume"] != 1 || byAction["approve"] != 3 {
+	if byAction["pause"] != 1 || byAction["resume"] != 1 || byAction["approve"] != 4 || byAction["keep"] != 1 || byAction["provision"] != 1 {
 		t.Errorf("operator entries by action: %v", byAction)
 	}
 	t.Logf("screenshots in %s", dir)
