@@ -22,19 +22,25 @@ import (
 // where a console never goes unchecked.
 func axeSource(t *testing.T) string {
 	t.Helper()
-	path := os.Getenv("G2MSYNC_AXE")
-	if path == "" {
-		_, file, _, _ := runtime.Caller(0)
-		path = filepath.Join(filepath.Dir(file), "..", "..", ".ci", "npm", "node_modules", "axe-core", "axe.min.js")
-	}
-	src, err := os.ReadFile(path)
+	src, err := findAxe()
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("no axe-core to check the console (.ci/run installs it: npm install --prefix .ci/npm axe-core): %v", err)
 		}
 		t.Skipf("no axe-core here (npm install --no-save --prefix .ci/npm axe-core@4.14.1); CI runs this test: %v", err)
 	}
-	return string(src)
+	return src
+}
+
+// findAxe reads axe-core from $G2MSYNC_AXE or .ci/npm.
+func findAxe() (string, error) {
+	path := os.Getenv("G2MSYNC_AXE")
+	if path == "" {
+		_, file, _, _ := runtime.Caller(0)
+		path = filepath.Join(filepath.Dir(file), "..", "..", ".ci", "npm", "node_modules", "axe-core", "axe.min.js")
+	}
+	src, err := os.ReadFile(path)
+	return string(src), err
 }
 
 // axeFinding is one rule axe-core found broken, with where.

@@ -93,6 +93,14 @@ func TestConsoleEntraSignInInABrowser(t *testing.T) {
 			chromedp.WaitVisible(`#pause-h`))
 	}
 
+	// The sign-in page with Entra, as a keyboard, a screen reader and a
+	// phone meet it (where axe-core is installed: CI always).
+	if axe, err := findAxe(); err == nil {
+		checkAccessible(t, ctx, axe, base+"/login", "#sign-in-entra", "a11y-entra-login")
+	} else if os.Getenv("CI") != "" {
+		t.Fatalf("no axe-core: %v", err)
+	}
+
 	// The operator signs in through Entra's page, pauses and resumes.
 	signIn(ctx, operator, "entra-")
 	var who, flash string
