@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/g2msync/g2msync/pkg/directory"
 	"github.com/g2msync/g2msync/pkg/directory/graph"
 	"github.com/g2msync/g2msync/pkg/sim/graphsim"
 )
@@ -330,4 +331,73 @@ func TestHostileEchoedSecretsAreScrubbed(t *testing.T) {
 			}
 		})
 	}
+}
+
+func isAssignments(r *http.Request) bool { return strings.Contains(r.URL.Path, "/appRoleAssignedTo") }
+
+// The assignment pages are decoded without kiota's models: a page with no
+// value collection is refused, not taken for a page that assigns no one
+// (which the SDK's models did: everyone assigned through it looked
+// unassigned).
+func TestHostileAssignmentPageWithoutValueRefusesTheRead(t *testing.T) {
+	tn, _ := salesTenant(t, 3)
+	h := newHostile(t, tn)
+	h.onReply(func(r *http.Request, body []byte) []byte {
+		if isAssignments(r) {
+			return bytes.Replace(body, []byte(`"value":`), []byte(`"values":`), 1)
+		}
+		return body
+	})
+	snap, err := tn.read(tn.viaHostile(h, false))
+	if err == nil || !strings.Contains(err.Error(), "no value collection") || !strings.Contains(err.Error(), "list assignments") {
+		t.Fatalf("err = %v (%d users read), want the page refused", err, len(usersOf(snap)))
+	}
+}
+
+// An id that is not a GUID, or a value of the wrong type, fails the page
+// with the operation named; a GUID in upper case is read in the canonical
+// form, as Graph's own are, so the same person is the same key.
+func TestHostileAssignmentIDs(t *testing.T) {
+	tn, gid := salesTenant(t, 3)
+	want, err := tn.read(tn.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHostile(t, tn)
+	for _, c := range []struct {
+		name, from, to, wantErr string
+	}{
+		{"principal id not a GUID", `"principalId":"` + gid + `"`, `"principalId":"../../users/x"`, `principalId: "../../users/x" is not a GUID`},
+		{"role id a number", `"appRoleId":"`, `"appRoleId":7,"x":"`, "list assignments"},
+		{"upper case", `"principalId":"` + gid + `"`, `"principalId":"` + strings.ToUpper(gid) + `"`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h.onReply(func(r *http.Request, body []byte) []byte {
+				if isAssignments(r) {
+					return bytes.Replace(body, []byte(c.from), []byte(c.to), 1)
+				}
+				return body
+			})
+			got, err := tn.read(tn.viaHostile(h, false))
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Groups) != 1 || got.Groups[0].ID != gid || len(got.Users) != len(want.Users) {
+				t.Fatalf("read %+v and %d users, want group %s and %d users", got.Groups, len(got.Users), gid, len(want.Users))
+			}
+		})
+	}
+}
+
+func usersOf(s *directory.Snapshot) []directory.User {
+	if s == nil {
+		return nil
+	}
+	return s.Users
 }

@@ -368,43 +368,33 @@ func (s *Source) readAssignments(ctx context.Context, app directory.App) ([]dire
 		},
 	}
 	var out []directory.AppAssignment
-	next := ""
 	pg := s.pager()
+	req, err := b.ToGetRequestInformation(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("list assignments of app %q: %w", app.DisplayName, err)
+	}
 	for page := 1; ; page++ {
 		c := call{
 			op:         fmt.Sprintf("list assignments of app %q (service principal %s), page %d", app.DisplayName, app.ID, page),
 			permission: permApplication,
 			notFound:   "the enterprise application was deleted during the read",
 		}
-		pctx, tries := withAttempts(ctx)
-		var res models.AppRoleAssignmentCollectionResponseable
-		var err error
-		if page == 1 {
-			res, err = b.Get(pctx, cfg)
-		} else {
-			res, err = b.WithUrl(next).Get(pctx, nil)
-		}
+		body, err := s.sendBytes(ctx, c, req)
 		if err != nil {
-			return nil, s.classify(c, tries.n.Load(), err)
+			return nil, err
 		}
-		for _, a := range res.GetValue() {
-			row := directory.AppAssignment{
-				PrincipalType:        deref(a.GetPrincipalType()),
-				PrincipalDisplayName: deref(a.GetPrincipalDisplayName()),
-			}
-			if id := a.GetPrincipalId(); id != nil {
-				row.PrincipalID = id.String()
-			}
-			if id := a.GetAppRoleId(); id != nil {
-				row.AppRoleID = id.String()
-			}
-			out = append(out, row)
+		rows, next, err := decodeAssignments(body, out)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.op, err)
 		}
-		next = deref(res.GetOdataNextLink())
+		out = rows
 		if next == "" {
 			return out, nil
 		}
 		if _, err := pg.follow(next); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.op, err)
+		}
+		if req, err = b.WithUrl(next).ToGetRequestInformation(ctx, nil); err != nil {
 			return nil, fmt.Errorf("%s: %w", c.op, err)
 		}
 	}
