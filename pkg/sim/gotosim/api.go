@@ -305,6 +305,7 @@ func (s *Server) handleCreateUsers(w http.ResponseWriter, r *http.Request, body 
 		}
 		s.insertLocked(u)
 		created[u] = true
+		s.wroteLocked(Write{Op: WriteCreate, Key: u.key, Email: u.email, Licenses: u.licenses})
 	}
 	reply := make([]map[string]any, 0, len(req.Users))
 	for _, nu := range req.Users {
@@ -395,6 +396,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, key string, body []byte
 	if req.AdminRoles != nil {
 		u.roles = dedupe(*req.AdminRoles)
 	}
+	s.wroteLocked(Write{Op: WriteUpdate, Key: u.key, Email: u.email, Licenses: u.licenses})
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -405,6 +407,7 @@ func (s *Server) handleDeleteUser(w http.ResponseWriter, key string) {
 		s.writeErrorsLocked(w, http.StatusNotFound, "user.not.found", key)
 		return
 	}
+	s.wroteLocked(Write{Op: WriteDelete, Key: key})
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -216,6 +216,8 @@ type Server struct {
 	throttled int
 	lastBody  map[string][]byte
 	incidents int
+	// writeLog, when set, is told of each write applied (WatchWrites).
+	writeLog func(Write)
 	// account model
 	users       []*user
 	byKey       map[string]*user

@@ -737,3 +737,32 @@ func TestBulkItems(t *testing.T) {
 		}
 	}
 }
+
+// WatchWrites tells of each write applied, with the simulator's time, and
+// of nothing refused: what `g2msync bench --latency` times a change by.
+func TestWatchWritesTellsEachAppliedWrite(t *testing.T) {
+	at := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	s := newServer(t, Options{RateLimit: -1, Now: func() time.Time { return at }})
+	c := plainClient(s)
+	lic, _ := s.AddLicense(License{Seats: 10, Enabled: true})
+	tok := getAccessToken(t, s, c)
+	var got []Write
+	s.WatchWrites(func(w Write) { got = append(got, w) })
+	body := map[string]any{"users": []map[string]string{{"email": "bob@contoso.test", "firstName": "Bob", "lastName": "B"}}, "licenseKeys": []any{json.Number(lic)}}
+	do(t, c, "POST", usersURL(s), tok, body)
+	do(t, c, "POST", usersURL(s), tok, body) // exists: no write
+	bob, _ := s.UserByEmail("bob@contoso.test")
+	do(t, c, "PUT", usersURL(s)+"/"+bob.Key, tok, map[string]any{"licenseKeys": []any{}})
+	do(t, c, "PUT", usersURL(s)+"/nobody", tok, map[string]any{"licenseKeys": []any{}}) // 404
+	do(t, c, "DELETE", usersURL(s)+"/"+bob.Key, tok, nil)
+	s.WatchWrites(nil)
+	do(t, c, "POST", usersURL(s), tok, body)
+	want := []Write{
+		{At: at, Op: WriteCreate, Key: bob.Key, Email: "bob@contoso.test", Licenses: []string{lic}},
+		{At: at, Op: WriteUpdate, Key: bob.Key, Email: "bob@contoso.test", Licenses: nil},
+		{At: at, Op: WriteDelete, Key: bob.Key},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("writes:\n got %+v\nwant %+v", got, want)
+	}
+}

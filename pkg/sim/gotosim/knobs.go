@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -265,4 +266,45 @@ func bulkItems(body []byte) int {
 		return 0
 	}
 	return len(b.Users)
+}
+
+// Write is one write the simulator applied to its account, as a benchmark
+// times a change from the directory to GoTo: when, what, and to whom.
+type Write struct {
+	// At is when the write was applied, by the simulator's clock.
+	At time.Time
+	Op WriteOp
+	// Key and Email are the account's after the write (Email "" for a
+	// delete); Licenses are the licence keys it holds after it (none for
+	// an account a disable suspended).
+	Key, Email string
+	Licenses   []string
+}
+
+// WriteOp is the kind of a Write.
+type WriteOp string
+
+// Writes the simulator applies.
+const (
+	WriteCreate WriteOp = "create" // one per user a bulk create made
+	WriteUpdate WriteOp = "update"
+	WriteDelete WriteOp = "delete"
+)
+
+// WatchWrites calls fn with each write applied from now on, nil stops. fn
+// runs while the simulator holds its lock: it must be quick and must not
+// call the simulator.
+func (s *Server) WatchWrites(fn func(Write)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writeLog = fn
+}
+
+func (s *Server) wroteLocked(w Write) {
+	if s.writeLog == nil {
+		return
+	}
+	w.At = s.now()
+	w.Licenses = slices.Clone(w.Licenses)
+	s.writeLog(w)
 }
