@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/g2msync/g2msync/pkg/config"
+	"github.com/g2msync/g2msync/pkg/daemon"
 	"github.com/g2msync/g2msync/pkg/engine"
 	"github.com/g2msync/g2msync/pkg/metrics"
 	"github.com/g2msync/g2msync/pkg/sim/gotosim"
@@ -49,7 +50,17 @@ the state file bbolt maps). --cycles 1 stops after the initial sync;
 after 1 % of the GoTo accounts were renamed out of band, which lists the
 GoTo account and repairs them (not with --separate-process).
   g2msync bench --users 10000 --goto-latency 200ms
-  g2msync bench --users 100000 --separate-process --cycles 2`
+With --latency, after the initial sync the daemon's own loop runs on
+--schedule (every minute) while --changes changes are made in Entra at
+random times over --duration (new hires in a group, new direct
+assignments, people leaving a group, direct assignments removed; new users
+stay out of getByIds replies for --entra-lag, as Graph's replicas lag),
+then --idle more with none. It reports the time from each change to its
+GoTo write (p50, p95, max) and the CPU the process used while no change
+waited (an upper bound: the simulators are counted in it).
+  g2msync bench --users 10000 --goto-latency 200ms
+  g2msync bench --users 100000 --separate-process --cycles 2
+  g2msync bench --users 100000 --latency --duration 15m --changes 30`
 
 // Run implements command.
 func (c *BenchCommand) Run(ctx context.Context, args []string) error {
@@ -64,6 +75,12 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	inFlight := fs.Int("max-in-flight", 4, "goto.max_in_flight")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the no-change cycle to this file (go tool pprof)")
 	cycles := fs.Int("cycles", 3, "how many cycles to run, in order (1: the initial sync alone; 2: and the no-change cycle; 3: and 1 % changed; 4: and a reconcile of 1 % drifted)")
+	latency := fs.Bool("latency", false, "after the initial sync, run the daemon's own loop on --schedule for --duration while --changes changes are made in Entra at random times, and report the time from each change to its GoTo write (p50, p95) and the CPU share between changes")
+	duration := fs.Duration("duration", 10*time.Minute, "for --latency: the span over which the changes are made")
+	idle := fs.Duration("idle", 3*time.Minute, "for --latency: how long the daemon runs on after every change was written, for the CPU share with none waiting")
+	nChanges := fs.Int("changes", 24, "how many changes --latency makes in Entra (new hires, direct assignments, people leaving a group, direct assignments removed, in turn)")
+	schedule := fs.String("schedule", "@every 1m", "the daemon's schedule for --latency")
+	entraLag := fs.Duration("entra-lag", 5*time.Second, "for --latency: how long a new user stays out of getByIds replies (Graph's replication lag)")
 	separate := fs.Bool("separate-process", false, "run each cycle as its own g2msync run --once process, as cron or a Kubernetes CronJob would, and report that process's CPU and peak RSS alone")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -88,6 +105,17 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *separate && *cpuProfile != "" {
 		return usageError{fmt.Errorf("--cpuprofile profiles this process; it cannot be given with --separate-process")}
+	}
+	if *latency && (*separate || *cpuProfile != "") {
+		return usageError{fmt.Errorf("--latency runs the daemon in this process; it cannot be given with --separate-process or --cpuprofile")}
+	}
+	if *latency && *nChanges < 1 {
+		return usageError{fmt.Errorf("--changes: want 1 or more, got %d", *nChanges)}
+	}
+	if *latency {
+		if _, err := daemon.ParseSchedule(*schedule); err != nil {
+			return usageError{fmt.Errorf("--schedule: %w", err)}
+		}
 	}
 	direct := *users * 3 / 10
 	groups := make([]scenario.GroupSpec, 10)
@@ -170,6 +198,14 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	}
 	if err := measure("initial sync", engine.Options{InitialSync: true}); err != nil {
 		return err
+	}
+	if *latency {
+		r := rows[0]
+		fmt.Fprintf(c.m.Stdout, "%d people; Graph %s, GoTo %s + jitter 0-%s, %g requests/s in any second; initial sync %s (CPU %s), then the daemon\n",
+			*users, *graphLatency, *gotoLatency, *jitter, *rate, r.wall.Round(10*time.Millisecond), r.cpu.Round(10*time.Millisecond))
+		l := &latencyRun{w: w, cycle: a.cycle, schedule: *schedule, duration: *duration, idle: *idle, changes: *nChanges, lag: *entraLag, seed: 30,
+			out: c.m.Stdout, log: c.m.Stderr}
+		return l.run(ctx)
 	}
 	if *cpuProfile != "" && *cycles > 1 {
 		f, err := os.Create(*cpuProfile)
