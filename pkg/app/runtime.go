@@ -67,6 +67,7 @@ type runtime struct {
 	tokens   *tokenStore
 	metrics  *metrics.Metrics
 	pictures *engine.PictureCache
+	records  *engine.RecordCache
 	console  consoleReads
 	// finderFor is Deps.FinderFor.
 	finderFor func(attrs []string) (directory.Finder, error)
@@ -91,7 +92,8 @@ func New(cfg *config.Config, d Deps) (*Service, error) {
 		d.Live = &Live{}
 	}
 	s := &Service{StatePath: cfg.StatePath, Binding: Binding(cfg), Now: d.Now, Log: d.Log, Live: d.Live}
-	rt := &runtime{cfg: cfg, mapper: d.Mapper, dir: d.Directory, metrics: d.Metrics, pictures: &engine.PictureCache{}, finderFor: d.FinderFor}
+	rt := &runtime{cfg: cfg, mapper: d.Mapper, dir: d.Directory, metrics: d.Metrics, pictures: &engine.PictureCache{},
+		records: &engine.RecordCache{}, finderFor: d.FinderFor}
 	rt.console = newConsoleReads()
 	rt.tokens = &tokenStore{keep: func() (*state.Store, error) {
 		// A token rotated outside a cycle: kept in the state file, or, before
@@ -167,17 +169,17 @@ func (s *Service) GoTo() *gotomeeting.Client {
 	return s.rt.gotoc
 }
 
-// KeepPictures says whether the directory picture is kept decoded between
-// cycles (the daemon's) or read from the state file each time (a run of one
-// cycle, which would only hold the memory).
+// KeepPictures says whether the directory picture and the owned records
+// are kept decoded between cycles (the daemon's) or read from the state
+// file each time (a run of one cycle, which would only hold the memory).
 func (s *Service) KeepPictures(keep bool) {
 	if s.rt == nil {
 		return
 	}
 	if keep {
-		s.rt.pictures = &engine.PictureCache{}
+		s.rt.pictures, s.rt.records = &engine.PictureCache{}, &engine.RecordCache{}
 	} else {
-		s.rt.pictures = nil
+		s.rt.pictures, s.rt.records = nil, nil
 	}
 }
 
@@ -186,7 +188,7 @@ func (s *Service) KeepPictures(keep bool) {
 func (s *Service) engine(st engine.Store, dryRun bool) *engine.Engine {
 	rt := s.rt
 	e := &engine.Engine{Source: rt.dir, Mapper: rt.mapper, Reader: rt.gotoc, Store: st, Policy: policy(rt.cfg, rt.mapper),
-		FullReadInterval: rt.cfg.Entra.FullReadInterval.D(), Pictures: rt.pictures, BatchSize: rt.cfg.GoTo.CreateBatchSize,
+		FullReadInterval: rt.cfg.Entra.FullReadInterval.D(), Pictures: rt.pictures, Records: rt.records, BatchSize: rt.cfg.GoTo.CreateBatchSize,
 		InFlight: rt.cfg.GoTo.MaxInFlight, SuppressEmail: rt.cfg.GoTo.SuppressWelcomeEmail, Logger: s.log(),
 		ReadSeats: rt.cfg.Notify.SeatsFreeBelow != "",
 		Calls:     rt.metrics.Calls, Progress: s.Progress}

@@ -80,6 +80,9 @@ type Engine struct {
 	// Pictures, if set, keeps the last directory picture decoded from one
 	// cycle to the next in this process.
 	Pictures *PictureCache
+	// Records, if set, keeps the owned records decoded from one cycle to
+	// the next in this process, as long as nothing writes them.
+	Records *RecordCache
 	// ReadSeats reads GoTo's licences every cycle, not only when a change
 	// may add one, so that Result.Licenses can warn before seats run out
 	// (notify.seats_free_below).

@@ -32,6 +32,8 @@ type harness struct {
 	now    time.Time
 	// inFlight is the engine's InFlight.
 	inFlight int
+	// recordCache is the engine's Records: nil keeps nothing.
+	recordCache *RecordCache
 }
 
 func newHarness(t *testing.T, people int) *harness {
@@ -53,7 +55,7 @@ func (h *harness) engine(st *state.Store, dry bool) *Engine {
 		h.t.Fatal(err)
 	}
 	e := &Engine{Source: h.src, Mapper: m, Reader: h.target, Store: st, Policy: h.policy, BatchSize: 100, InFlight: h.inFlight,
-		Now: func() time.Time { return h.now }}
+		Now: func() time.Time { return h.now }, Records: h.recordCache}
 	if !dry {
 		e.Writer = h.target
 	}

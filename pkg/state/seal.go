@@ -270,5 +270,5 @@ func (s *Store) upgradeRecords(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	return nil
+	return newRecordsGeneration(tx)
 }
