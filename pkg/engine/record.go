@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/g2msync/g2msync/pkg/logkey"
@@ -129,14 +131,22 @@ func (c *cycle) recordPlan(p *plan.Plan) error {
 		}
 		c.committed(outs)
 	}
-	if err := c.e.Store.SetSkips(cur); err != nil {
-		return err
+	// Each list is written only when it changed: a cycle that changed
+	// nothing writes no transaction for them (each costs the file's syncs).
+	if !maps.Equal(prev, cur) {
+		if err := c.e.Store.SetSkips(cur); err != nil {
+			return err
+		}
 	}
-	if err := c.e.Store.SetStaged(staged); err != nil {
-		return err
+	if !slices.Equal(prevStaged, staged) {
+		if err := c.e.Store.SetStaged(staged); err != nil {
+			return err
+		}
 	}
-	if err := c.e.Store.SetDeferred(deferred); err != nil {
-		return err
+	if !slices.Equal(prevDeferred, deferred) {
+		if err := c.e.Store.SetDeferred(deferred); err != nil {
+			return err
+		}
 	}
 	return c.e.Store.ForgetApprovals(p.StaleApprovals)
 }

@@ -74,3 +74,60 @@ func TestOwnedRecordsAreKeptUntilWritten(t *testing.T) {
 		t.Fatalf("after a restore: %d decodes (want 4), %d owned, %d changes", decoded, res.Cycle.Owned, len(res.Plan.Changes))
 	}
 }
+
+// listWrites is the state file, counting the transactions that replace
+// the skipped, staged and deferred lists.
+type listWrites struct {
+	*state.Store
+	n *int
+}
+
+func (l listWrites) SetSkips(m map[string]string) error   { *l.n++; return l.Store.SetSkips(m) }
+func (l listWrites) SetStaged(s []state.Staged) error     { *l.n++; return l.Store.SetStaged(s) }
+func (l listWrites) SetDeferred(d []state.Deferred) error { *l.n++; return l.Store.SetDeferred(d) }
+
+// A cycle writes the skipped, staged and deferred lists only when they
+// changed: a cycle that changed nothing writes none of them (each was a
+// write transaction and its syncs, every cycle).
+func TestUnchangedListsAreNotRewritten(t *testing.T) {
+	h := newHarness(t, 4)
+	writes := 0
+	run := func() *Result {
+		t.Helper()
+		res, err := h.runWith(func(st *state.Store) Store { return listWrites{st, &writes} }, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	run()
+	writes = 0
+	if run(); writes != 0 {
+		t.Errorf("a cycle with nothing to do replaced %d lists, want none", writes)
+	}
+	h.src.add("u0100", "user0001@contoso.com") // two people, one address: both skipped
+	if res := run(); writes != 1 || res.Cycle.Skipped != 2 {
+		t.Errorf("two new skips: %d lists replaced (want the skips alone), %d skipped", writes, res.Cycle.Skipped)
+	}
+	writes = 0
+	if res := run(); writes != 0 || res.Cycle.Skipped != 2 {
+		t.Errorf("the same skips again: %d lists replaced, want none (%d skipped)", writes, res.Cycle.Skipped)
+	}
+	if skips := h.skips(); len(skips) != 2 {
+		t.Errorf("stored skips %v, want the two", skips)
+	}
+}
+
+func (h *harness) skips() map[string]string {
+	h.t.Helper()
+	st, err := state.Open(h.path, state.Options{ReadOnly: true})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer st.Close()
+	m, err := st.Skips()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return m
+}
