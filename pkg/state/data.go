@@ -257,6 +257,7 @@ func (s *Store) Records() ([]plan.Record, error) {
 		out, err = s.records(tx)
 		return err
 	})
+	s.releasePages()
 	if err != nil {
 		return nil, fmt.Errorf("read owned accounts: %w", err)
 	}
@@ -283,6 +284,9 @@ func (s *Store) RecordsSince(gen string) (records []plan.Record, cur string, sam
 		records, err = s.records(tx)
 		return err
 	})
+	if !same {
+		s.releasePages()
+	}
 	if err != nil {
 		return nil, "", false, fmt.Errorf("read owned accounts: %w", err)
 	}
@@ -333,6 +337,7 @@ func (s *Store) OwnedCounts() (active, disabled int, err error) {
 			return nil
 		})
 	})
+	s.releasePages()
 	if err != nil {
 		return 0, 0, fmt.Errorf("count owned accounts: %w", err)
 	}
@@ -1022,6 +1027,7 @@ func (s *Store) ViewDirectoryPicture(fn func(links, body []byte) error) error {
 		}
 		return fn(kv.Get([]byte(keyPictureLinks)), body)
 	})
+	s.releasePages() // the body: 15 MB at 100,000 people
 	if err != nil {
 		return fmt.Errorf("read the directory picture in %s: %w", s.path, err)
 	}

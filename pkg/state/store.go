@@ -219,7 +219,9 @@ func Open(path string, opts Options) (st *Store, err error) {
 	s := &Store{db: db, path: path, now: opts.Now}
 	st = s // for the recover above
 	if !created {
-		if err := s.verify(); err != nil {
+		err := s.verify()
+		s.releasePages() // the check walked every page
+		if err != nil {
 			db.Close()
 			return nil, err
 		}
