@@ -252,6 +252,9 @@ func (e *Engine) Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	c.paced = paced
 	err := c.run(ctx)
+	if c.recordsRead != nil && !opts.DryRun {
+		e.Records.advance(e.Store, c.recordsGen, c.recordsRead, c.recordEdits)
+	}
 	if c.owned != nil && !opts.DryRun {
 		o := &OwnedCounts{}
 		if c.res.Licenses != nil {
@@ -372,6 +375,12 @@ type cycle struct {
 	// drifted are the people whose drift the cycle repairs, until their
 	// repair is committed (state.Cycle.Reconcile).
 	drifted map[string]bool
+	// recordsRead are the owned records as the cycle read them, at
+	// generation recordsGen; recordEdits the records it committed since,
+	// by Entra id (nil: deleted), for Engine.Records.
+	recordsRead []plan.Record
+	recordsGen  string
+	recordEdits map[string]*plan.Record
 	// mu guards the cycle's bookkeeping (counts, errors, commits) while
 	// changes are in flight together.
 	mu sync.Mutex

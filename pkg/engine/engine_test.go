@@ -39,7 +39,7 @@ type harness struct {
 func newHarness(t *testing.T, people int) *harness {
 	t.Helper()
 	h := &harness{t: t, src: &fakeSource{}, target: newFakeTarget(), path: filepath.Join(t.TempDir(), "state.db"),
-		now: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+		now: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC), recordCache: &RecordCache{}}
 	h.src.snap.App = directory.App{ID: "sp", Roles: []directory.AppRole{{ID: roleUser, Value: "User"}}}
 	for i := range people {
 		h.src.add(fmt.Sprintf("u%04d", i), fmt.Sprintf("user%04d@contoso.com", i))
@@ -80,6 +80,7 @@ func (h *harness) run(opts Options) (*Result, error) {
 // cycle kept are those of the state file it wrote.
 func (h *harness) ownedAgree(st *state.Store, res *Result) {
 	h.t.Helper()
+	h.cacheAgrees(st)
 	if res == nil || res.Owned == nil {
 		return
 	}
@@ -107,6 +108,34 @@ func (h *harness) ownedAgree(st *state.Store, res *Result) {
 		if d := cmp.Diff(want, res.Owned.Licenses, cmpopts.EquateEmpty()); d != "" {
 			h.t.Errorf("cycle %s counts other licence holders than the state file (-file +cycle):\n%s", res.CycleID, d)
 		}
+	}
+}
+
+// cacheAgrees checks, after every cycle the tests run, that the records
+// the daemon would keep for the next cycle are the state file's whenever
+// their generation says they are current: a stale record would plan the
+// wrong change.
+func (h *harness) cacheAgrees(st *state.Store) {
+	h.t.Helper()
+	rc := h.recordCache
+	if rc == nil {
+		return
+	}
+	gen, err := st.RecordsGeneration()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.gen == "" || rc.gen != gen {
+		return
+	}
+	recs, err := st.Records()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if d := cmp.Diff(recs, rc.records, cmpopts.EquateEmpty()); d != "" {
+		h.t.Errorf("the records kept for the next cycle are not the state file's (-file +kept):\n%s", d)
 	}
 }
 

@@ -517,6 +517,20 @@ func (c *cycle) committed(os []state.Outcome) {
 			c.res.Cycle.Reconcile.Repaired++
 		}
 	}
+	for _, o := range os {
+		if !o.DeleteRecord && o.Record == nil {
+			continue
+		}
+		if c.recordEdits == nil {
+			c.recordEdits = map[string]*plan.Record{}
+		}
+		if o.DeleteRecord {
+			c.recordEdits[o.EntraID] = nil
+		} else {
+			r := *o.Record
+			c.recordEdits[o.EntraID] = &r
+		}
+	}
 	if c.owned == nil {
 		return
 	}

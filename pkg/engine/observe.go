@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/g2msync/g2msync/pkg/address"
@@ -26,12 +28,13 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 	// decoding 10,000 of them takes about as long as a Graph call.
 	type recordsRead struct {
 		records []plan.Record
+		gen     string
 		err     error
 	}
 	prefetch := make(chan recordsRead, 1)
 	go func() {
-		records, err := c.e.Records.read(c.e.Store)
-		prefetch <- recordsRead{records, err}
+		records, gen, err := c.e.Records.read(c.e.Store)
+		prefetch <- recordsRead{records, gen, err}
 	}()
 	snap, only, err := c.readDirectory(ctx)
 	pre := <-prefetch
@@ -49,6 +52,7 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 	if err != nil {
 		return plan.Input{}, err
 	}
+	c.recordsRead, c.recordsGen = records, pre.gen
 	c.res.Cycle.Owned = len(records)
 	c.owned = make(map[string]ownedAccount, len(records))
 	for _, r := range records {
@@ -172,19 +176,24 @@ type RecordCache struct {
 }
 
 // recordsSince is a Store that can tell whether its records changed since
-// a generation; one that cannot is read in full each time.
+// a generation, and follow its own commits from one; one that cannot is
+// read in full each time.
 type recordsSince interface {
 	RecordsSince(gen string) (records []plan.Record, cur string, same bool, err error)
+	RecordsFollow(gen string) string
+	RecordsGeneration() (string, error)
 }
 
 var _ recordsSince = (*state.Store)(nil)
 
-// read returns st's records: those kept, when st's generation is still
-// theirs, or read afresh and kept.
-func (rc *RecordCache) read(st Store) ([]plan.Record, error) {
+// read returns st's records and their generation ("" when st cannot
+// tell): those kept, when st's generation is still theirs, or read afresh
+// and kept.
+func (rc *RecordCache) read(st Store) ([]plan.Record, string, error) {
 	rs, ok := st.(recordsSince)
 	if rc == nil || !ok {
-		return st.Records()
+		records, err := st.Records()
+		return records, "", err
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -192,15 +201,52 @@ func (rc *RecordCache) read(st Store) ([]plan.Record, error) {
 	switch {
 	case err != nil:
 		rc.gen, rc.records = "", nil
-		return nil, err
+		return nil, "", err
 	case same:
-		return rc.records, nil
+		return rc.records, rc.gen, nil
 	}
 	rc.gen, rc.records = gen, records
 	if gen == "" {
 		rc.records = nil // no generation to tell a change by: nothing is kept
 	}
-	return records, nil
+	return records, gen, nil
+}
+
+// advance keeps, after a cycle, the records it read at gen with the
+// records it committed since (edits, by Entra id: the new record, or nil
+// for one deleted), when st says its own commits lead from gen to the
+// file's generation: then nothing else wrote a record, and the records
+// kept are the file's. Otherwise it keeps what it had, which the next
+// read finds out of date. A cycle that changed records so spares the next
+// one reading all of them.
+func (rc *RecordCache) advance(st Store, gen string, read []plan.Record, edits map[string]*plan.Record) {
+	rs, ok := st.(recordsSince)
+	if rc == nil || !ok || len(edits) == 0 {
+		return
+	}
+	cur, err := rs.RecordsGeneration()
+	if err != nil || cur == "" || rs.RecordsFollow(gen) != cur {
+		return
+	}
+	out := make([]plan.Record, 0, len(read)+len(edits))
+	for _, r := range read {
+		e, edited := edits[r.EntraID]
+		switch {
+		case !edited:
+			out = append(out, r)
+		case e != nil:
+			out = append(out, *e)
+		}
+	}
+	for id, e := range edits {
+		if _, found := slices.BinarySearchFunc(read, id, func(r plan.Record, id string) int { return strings.Compare(r.EntraID, id) }); e != nil && !found {
+			out = append(out, *e) // read is sorted by Entra id, as the file keeps them
+		}
+	}
+	slices.SortFunc(out, func(a, b plan.Record) int { return strings.Compare(a.EntraID, b.EntraID) })
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.gen, rc.records = cur, out
 }
 
 // describeRead says how a snapshot was read, for the cycle's record.

@@ -40,12 +40,18 @@ func TestOwnedRecordsAreKeptUntilWritten(t *testing.T) {
 		}
 		return res
 	}
-	run() // creates everyone: a new generation
-	if res := run(); decoded != 2 || len(res.Plan.Changes) != 0 {
-		t.Fatalf("after the first sync: %d decodes, %d changes; want 2 and none", decoded, len(res.Plan.Changes))
+	// The first sync creates everyone: the records it read (none) with
+	// those it committed are kept, at the generation its commits wrote.
+	run()
+	if res := run(); decoded != 1 || len(res.Plan.Changes) != 0 || res.Cycle.Owned != 5 {
+		t.Fatalf("after the first sync: %d decodes (want 1, the records kept), %d changes, %d owned", decoded, len(res.Plan.Changes), res.Cycle.Owned)
 	}
-	if res := run(); decoded != 2 || len(res.Plan.Changes) != 0 || res.Cycle.Owned != 5 {
-		t.Fatalf("nothing written since: %d decodes (want 2, the records kept), %d changes, %d owned", decoded, len(res.Plan.Changes), res.Cycle.Owned)
+	h.src.add("u0100", "user0100@contoso.com")
+	if res := run(); decoded != 1 || len(res.Plan.Changes) != 1 {
+		t.Fatalf("one new person: %d decodes, %d changes; want 1 and 1", decoded, len(res.Plan.Changes))
+	}
+	if res := run(); decoded != 1 || len(res.Plan.Changes) != 0 || res.Cycle.Owned != 6 {
+		t.Fatalf("nothing written since: %d decodes (want 1), %d changes, %d owned", decoded, len(res.Plan.Changes), res.Cycle.Owned)
 	}
 	backup, err := os.ReadFile(h.path)
 	if err != nil {
@@ -61,8 +67,8 @@ func TestOwnedRecordsAreKeptUntilWritten(t *testing.T) {
 	}
 	st.Close()
 	res := run()
-	if decoded != 3 || res.Cycle.Owned != 4 || len(res.Plan.Changes) != 1 || res.Plan.Changes[0].EntraID != "u0001" || res.Plan.Changes[0].Kind != plan.KindAdopt {
-		t.Fatalf("after another process dropped a record: %d decodes (want 3), %d owned, plan %+v; want u0001 adopted again", decoded, res.Cycle.Owned, res.Plan.Changes)
+	if decoded != 2 || res.Cycle.Owned != 5 || len(res.Plan.Changes) != 1 || res.Plan.Changes[0].EntraID != "u0001" || res.Plan.Changes[0].Kind != plan.KindAdopt {
+		t.Fatalf("after another process dropped a record: %d decodes (want 2), %d owned, plan %+v; want u0001 adopted again", decoded, res.Cycle.Owned, res.Plan.Changes)
 	}
 
 	// The copy taken before holds u0001's record and its generation then,
@@ -70,8 +76,8 @@ func TestOwnedRecordsAreKeptUntilWritten(t *testing.T) {
 	if err := os.WriteFile(h.path, backup, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if res := run(); decoded != 4 || res.Cycle.Owned != 5 || len(res.Plan.Changes) != 0 {
-		t.Fatalf("after a restore: %d decodes (want 4), %d owned, %d changes", decoded, res.Cycle.Owned, len(res.Plan.Changes))
+	if res := run(); decoded != 3 || res.Cycle.Owned != 6 || len(res.Plan.Changes) != 0 {
+		t.Fatalf("after a restore: %d decodes (want 3), %d owned, %d changes", decoded, res.Cycle.Owned, len(res.Plan.Changes))
 	}
 }
 

@@ -312,11 +312,12 @@ func (s *Store) records(tx *bolt.Tx) ([]plan.Record, error) {
 const keyRecordsGeneration = "accounts.generation"
 
 // newRecordsGeneration gives the records a new generation, in the
-// transaction that writes them (RecordsSince).
-func newRecordsGeneration(tx *bolt.Tx) error {
+// transaction that writes them (RecordsSince), and returns it.
+func newRecordsGeneration(tx *bolt.Tx) (string, error) {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand does not fail
-	return tx.Bucket(bucketKV).Put([]byte(keyRecordsGeneration), []byte(hex.EncodeToString(b[:])))
+	gen := hex.EncodeToString(b[:])
+	return gen, tx.Bucket(bucketKV).Put([]byte(keyRecordsGeneration), []byte(gen))
 }
 
 // OwnedCounts counts the owned records by state, for a cycle's report and
@@ -346,18 +347,68 @@ func (s *Store) OwnedCounts() (active, disabled int, err error) {
 
 // Commit writes outcomes in one transaction.
 func (s *Store) Commit(outcomes ...Outcome) error {
+	var before, after string
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		records := false
 		for i := range outcomes {
 			if err := s.commit(tx, &outcomes[i]); err != nil {
 				return err
 			}
+			records = records || outcomes[i].DeleteRecord || outcomes[i].Record != nil
 		}
-		return nil
+		if !records {
+			return nil
+		}
+		before = string(tx.Bucket(bucketKV).Get([]byte(keyRecordsGeneration)))
+		var err error
+		after, err = newRecordsGeneration(tx)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("commit to state file %s: %w", s.path, err)
 	}
+	if after != "" {
+		s.gensMu.Lock()
+		if s.gens == nil {
+			s.gens = map[string]string{}
+		}
+		s.gens[before] = after
+		s.gensMu.Unlock()
+	}
 	return nil
+}
+
+// RecordsFollow returns the records generation that this Store's own
+// commits led to from gen: gen itself when none of them wrote a record
+// since. When it is the file's generation (RecordsGeneration), the records
+// are those of gen with exactly the records this Store committed since,
+// and nothing else wrote any: what lets a daemon keep the records of a
+// cycle that changed some without reading them all again.
+func (s *Store) RecordsFollow(gen string) string {
+	s.gensMu.Lock()
+	defer s.gensMu.Unlock()
+	for range len(s.gens) {
+		next, ok := s.gens[gen]
+		if !ok {
+			break
+		}
+		gen = next
+	}
+	return gen
+}
+
+// RecordsGeneration returns the records' generation (RecordsSince), ""
+// when the file has none.
+func (s *Store) RecordsGeneration() (string, error) {
+	var gen string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		gen = string(tx.Bucket(bucketKV).Get([]byte(keyRecordsGeneration)))
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("read the records' generation in %s: %w", s.path, err)
+	}
+	return gen, nil
 }
 
 func (s *Store) commit(tx *bolt.Tx, o *Outcome) error {
@@ -369,11 +420,6 @@ func (s *Store) commit(tx *bolt.Tx, o *Outcome) error {
 		}
 	case o.Record != nil:
 		if err := putRecord(tx.Bucket(bucketAccounts), id, o.Record); err != nil {
-			return err
-		}
-	}
-	if o.DeleteRecord || o.Record != nil {
-		if err := newRecordsGeneration(tx); err != nil {
 			return err
 		}
 	}

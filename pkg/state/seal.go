@@ -270,5 +270,6 @@ func (s *Store) upgradeRecords(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	return newRecordsGeneration(tx)
+	_, err = newRecordsGeneration(tx)
+	return err
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode"
@@ -127,6 +128,10 @@ type Store struct {
 	// schema is the file's schema once it is open: a read-only open of an
 	// older file reads its records as that schema wrote them.
 	schema uint64
+	// gens maps each records generation this Store's commits replaced to
+	// the one they wrote (RecordsFollow).
+	gensMu sync.Mutex
+	gens   map[string]string
 }
 
 // appendOnly is the FillPercent of the buckets whose keys only grow (the
