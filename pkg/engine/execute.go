@@ -518,8 +518,8 @@ func (c *cycle) committed(os []state.Outcome) {
 		}
 	}
 	for _, o := range os {
-		if !o.DeleteRecord && o.Record == nil {
-			continue
+		if c.e.Records == nil || (!o.DeleteRecord && o.Record == nil) {
+			continue // nothing kept for a next cycle (`run --once`)
 		}
 		if c.recordEdits == nil {
 			c.recordEdits = map[string]*plan.Record{}
