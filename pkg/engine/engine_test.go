@@ -150,16 +150,7 @@ func (h *harness) mustRun(opts Options) *Result {
 
 func (h *harness) records() []plan.Record {
 	h.t.Helper()
-	st, err := state.Open(h.path, state.Options{ReadOnly: true})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer st.Close()
-	recs, err := st.Records()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return recs
+	return readState(h, (*state.Store).Records)
 }
 
 func (h *harness) audit(f state.AuditFilter) []state.AuditEntry {

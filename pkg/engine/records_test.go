@@ -33,12 +33,7 @@ func TestOwnedRecordsAreKeptUntilWritten(t *testing.T) {
 	h.recordCache = &RecordCache{}
 	decoded := 0
 	run := func() *Result {
-		t.Helper()
-		res, err := h.runWith(func(st *state.Store) Store { return decodeCounter{st, &decoded} }, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
+		return h.mustRunWith(func(st *state.Store) Store { return decodeCounter{st, &decoded} })
 	}
 	// The first sync creates everyone: the records it read (none) with
 	// those it committed are kept, at the generation its commits wrote.
@@ -98,14 +93,7 @@ func (l listWrites) SetDeferred(d []state.Deferred) error { *l.n++; return l.Sto
 func TestUnchangedListsAreNotRewritten(t *testing.T) {
 	h := newHarness(t, 4)
 	writes := 0
-	run := func() *Result {
-		t.Helper()
-		res, err := h.runWith(func(st *state.Store) Store { return listWrites{st, &writes} }, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
+	run := func() *Result { return h.mustRunWith(func(st *state.Store) Store { return listWrites{st, &writes} }) }
 	run()
 	writes = 0
 	if run(); writes != 0 {
@@ -126,14 +114,30 @@ func TestUnchangedListsAreNotRewritten(t *testing.T) {
 
 func (h *harness) skips() map[string]string {
 	h.t.Helper()
+	return readState(h, (*state.Store).Skips)
+}
+
+// readState reads one thing from the state file, opened read-only.
+func readState[T any](h *harness, read func(*state.Store) (T, error)) T {
+	h.t.Helper()
 	st, err := state.Open(h.path, state.Options{ReadOnly: true})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	defer st.Close()
-	m, err := st.Skips()
+	v, err := read(st)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return m
+	return v
+}
+
+// mustRunWith runs a cycle on the state file as wrap wraps it.
+func (h *harness) mustRunWith(wrap func(*state.Store) Store) *Result {
+	h.t.Helper()
+	res, err := h.runWith(wrap, Options{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return res
 }

@@ -137,14 +137,7 @@ func isMembers(r *http.Request) bool { return strings.Contains(r.URL.Path, "/mem
 // disables (held back only by the threshold).
 func TestHostileNullAccountEnabledRefusesTheRead(t *testing.T) {
 	tn, _ := salesTenant(t, 3)
-	h := newHostile(t, tn)
-	h.onReply(func(r *http.Request, body []byte) []byte {
-		if isMembers(r) {
-			return bytes.Replace(body, []byte(`"accountEnabled":true`), []byte(`"accountEnabled":null`), 1)
-		}
-		return body
-	})
-	_, err := tn.read(tn.viaHostile(h, false))
+	_, err := rewrittenRead(tn, newHostile(t, tn), isMembers, `"accountEnabled":true`, `"accountEnabled":null`)
 	if err == nil || !strings.Contains(err.Error(), `accountEnabled null, not true or false`) {
 		t.Fatalf("err = %v, want the read refused over accountEnabled null", err)
 	}
@@ -333,6 +326,18 @@ func TestHostileEchoedSecretsAreScrubbed(t *testing.T) {
 	}
 }
 
+// rewrittenRead reads the tenant through h, each reply to a request that
+// match selects with its first from replaced by to.
+func rewrittenRead(tn *tenant, h *hostile, match func(*http.Request) bool, from, to string) (*directory.Snapshot, error) {
+	h.onReply(func(r *http.Request, body []byte) []byte {
+		if match(r) {
+			return bytes.Replace(body, []byte(from), []byte(to), 1)
+		}
+		return body
+	})
+	return tn.read(tn.viaHostile(h, false))
+}
+
 func isAssignments(r *http.Request) bool { return strings.Contains(r.URL.Path, "/appRoleAssignedTo") }
 
 // The assignment pages are decoded without kiota's models: a page with no
@@ -341,14 +346,7 @@ func isAssignments(r *http.Request) bool { return strings.Contains(r.URL.Path, "
 // unassigned).
 func TestHostileAssignmentPageWithoutValueRefusesTheRead(t *testing.T) {
 	tn, _ := salesTenant(t, 3)
-	h := newHostile(t, tn)
-	h.onReply(func(r *http.Request, body []byte) []byte {
-		if isAssignments(r) {
-			return bytes.Replace(body, []byte(`"value":`), []byte(`"values":`), 1)
-		}
-		return body
-	})
-	snap, err := tn.read(tn.viaHostile(h, false))
+	snap, err := rewrittenRead(tn, newHostile(t, tn), isAssignments, `"value":`, `"values":`)
 	if err == nil || !strings.Contains(err.Error(), "no value collection") || !strings.Contains(err.Error(), "list assignments") {
 		t.Fatalf("err = %v (%d users read), want the page refused", err, len(usersOf(snap)))
 	}
@@ -372,13 +370,7 @@ func TestHostileAssignmentIDs(t *testing.T) {
 		{"upper case", `"principalId":"` + gid + `"`, `"principalId":"` + strings.ToUpper(gid) + `"`, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			h.onReply(func(r *http.Request, body []byte) []byte {
-				if isAssignments(r) {
-					return bytes.Replace(body, []byte(c.from), []byte(c.to), 1)
-				}
-				return body
-			})
-			got, err := tn.read(tn.viaHostile(h, false))
+			got, err := rewrittenRead(tn, h, isAssignments, c.from, c.to)
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("err = %v, want %q", err, c.wantErr)
