@@ -5,11 +5,12 @@ package state
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"os"
 	"strconv"
 	"syscall"
+	"unsafe"
 
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,41 +23,64 @@ import (
 // bucket's leaves lie among the provisioning log's. At 100,000 people,
 // opening the file (its consistency check walks every page) or reading
 // every record left 92-95 MiB of a 143 MB file resident for the rest of
-// the cycle, beside the cycle's heap (docs/benchmarks.md). Dropping the
-// mapping's pages is safe while other reads run: MADV_DONTNEED on a shared
-// file mapping only makes the next access fault the page in again. Errors
-// are ignored: at worst the pages stay, as before.
+// the cycle, beside the cycle's heap (docs/benchmarks.md).
+//
+// MADV_DONTNEED on a shared file mapping only makes the next access fault
+// the page in again, so reads running beside it are safe. What must never
+// happen is advising a range that is no longer this mapping: bbolt remaps
+// the file when it grows, and anonymous memory (the Go heap) could then
+// lie there, which MADV_DONTNEED would zero. So the range is found and
+// advised inside a read transaction, which holds off bbolt's remap, and it
+// is the range holding one of this transaction's pages, never another
+// mapping of the same file (another Store of this process). Errors are
+// ignored: at worst the pages stay, as before.
 func (s *Store) releasePages() {
-	fi, err := os.Stat(s.path) // the file replaced since: no mapping matches, nothing is released
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Cursor().First() // a bucket's name, in the root page: in the mapping
+		if len(k) == 0 {
+			return nil
+		}
+		addr := uint64(uintptr(unsafe.Pointer(&k[0])))
+		start, end, ok := mappingOf(addr, s.path)
+		if ok {
+			_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
+		}
+		return nil
+	})
+}
+
+// mappingOf returns the range of this process's mapping of the file at
+// path that holds addr, from /proc/self/maps.
+func mappingOf(addr uint64, path string) (start, end uint64, ok bool) {
+	fi, err := os.Stat(path)
 	if err != nil {
-		return
+		return 0, 0, false
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return
+	st, isUnix := fi.Sys().(*syscall.Stat_t)
+	if !isUnix {
+		return 0, 0, false
 	}
 	maps, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
-		return
+		return 0, 0, false
 	}
-	dev := fmt.Sprintf("%02x:%02x", unix.Major(st.Dev), unix.Minor(st.Dev))
 	ino := strconv.FormatUint(st.Ino, 10)
 	sc := bufio.NewScanner(bytes.NewReader(maps))
 	for sc.Scan() {
 		// start-end perms offset dev inode path
 		f := bytes.Fields(sc.Bytes())
-		if len(f) < 5 || string(f[3]) != dev || string(f[4]) != ino {
+		if len(f) < 5 || string(f[4]) != ino {
 			continue
 		}
-		lo, hi, ok := bytes.Cut(f[0], []byte("-"))
-		if !ok {
+		lo, hi, found := bytes.Cut(f[0], []byte("-"))
+		if !found {
 			continue
 		}
 		start, err1 := strconv.ParseUint(string(lo), 16, 64)
 		end, err2 := strconv.ParseUint(string(hi), 16, 64)
-		if err1 != nil || err2 != nil || end <= start {
-			continue
+		if err1 == nil && err2 == nil && start <= addr && addr < end {
+			return start, end, true
 		}
-		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
 	}
+	return 0, 0, false
 }

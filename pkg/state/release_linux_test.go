@@ -89,3 +89,60 @@ func TestWholeFileReadsDoNotStayResident(t *testing.T) {
 		t.Errorf("after counting every record, %d KiB of the %d KiB file are resident; want at most %d", kb, fi.Size()/1024, limit)
 	}
 }
+
+// Giving pages back while commits grow the file (bbolt then maps it
+// anew) and other reads run must never touch memory that is no longer the
+// file's: every read decodes every record, every time.
+func TestReleaseBesideGrowingCommits(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "state.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	done := make(chan error, 1)
+	go func() {
+		for i := range 200 {
+			var outs []Outcome
+			for j := range 100 {
+				id := fmt.Sprintf("entra-%03d-%03d", i, j)
+				rec := plan.Record{EntraID: id, GoToKey: fmt.Sprint(i*1000 + j), Profile: plan.Profile{Email: id + "@x.com"}, State: plan.StateActive}
+				outs = append(outs, Outcome{EntraID: id, Record: &rec, Audit: AuditEntry{EntraID: id, Action: "create", Result: ResultSuccess}})
+			}
+			if err := s.Commit(outs...); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	last := 0
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			if recs, err := s.Records(); err != nil || len(recs) != 20000 {
+				t.Fatalf("at the end: %d records, %v", len(recs), err)
+			}
+			return
+		default:
+		}
+		recs, err := s.Records()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) < last || len(recs)%100 != 0 {
+			t.Fatalf("read %d records after %d", len(recs), last)
+		}
+		for i := range recs {
+			if want := recs[i].EntraID + "@x.com"; recs[i].Profile.Email != want {
+				t.Fatalf("record %s reads %q", recs[i].EntraID, recs[i].Profile.Email)
+			}
+		}
+		last = len(recs)
+		if _, _, err := s.OwnedCounts(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
