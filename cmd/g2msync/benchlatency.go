@@ -85,7 +85,7 @@ func (l *latencyRun) run(ctx context.Context) error {
 
 	// The changes come at random times over the run's duration, after the
 	// daemon's first cycle.
-	const settle = 20 * time.Second
+	settle := min(20*time.Second, l.duration/4)
 	span := l.duration - settle
 	if span <= 0 {
 		return fmt.Errorf("--duration: want more than %s, got %s", settle, l.duration)

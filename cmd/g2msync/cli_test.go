@@ -293,6 +293,34 @@ func TestBenchCommand(t *testing.T) {
 	}
 }
 
+// bench --latency runs the daemon's loop while changes are made in Entra,
+// and times each from the change to its GoTo write: every change is
+// written, each kind has its row, and the CPU share is said with what it
+// counts.
+func TestBenchLatency(t *testing.T) {
+	var out, errs bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errs, Now: time.Now}
+	args := []string{"bench", "--users", "100", "--graph-latency", "1ms", "--goto-latency", "1ms", "--goto-rate", "1000",
+		"--latency", "--schedule", "@every 1s", "--duration", "4s", "--changes", "8", "--idle", "2s", "--entra-lag", "500ms"}
+	if err := m.Run(context.Background(), args); err != nil {
+		t.Fatalf("bench --latency: %v\n%s", err, errs.String())
+	}
+	for _, want := range []string{"provisioning latency", "new hire in a group", "left a group", "new direct assignment",
+		"direct assignment removed", "p95", "CPU between changes", "upper bound"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("bench --latency output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if !regexp.MustCompile(`(?m)^all +8 +8 `).MatchString(out.String()) || strings.Contains(out.String(), "no GoTo write") {
+		t.Errorf("not every change was written:\n%s", out.String())
+	}
+	for _, bad := range [][]string{{"--latency", "--separate-process"}, {"--latency", "--changes", "0"}, {"--latency", "--schedule", "every minute"}} {
+		if err := m.Run(context.Background(), append([]string{"bench"}, bad...)); err == nil {
+			t.Errorf("bench %v was accepted", bad)
+		}
+	}
+}
+
 // statusKB reads a field of /proc/PID/status, where the bench finds a
 // cycle's anonymous and file-backed memory.
 func TestStatusKB(t *testing.T) {
