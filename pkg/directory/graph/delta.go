@@ -298,6 +298,13 @@ func (s *Source) readDelta(ctx context.Context, prev *directory.Picture, consume
 		}
 	}
 
+	if changes == 0 {
+		if snap := s.last.reuse(prev, pic, app, assignments, readAt, int(m.calls.Load())); snap != nil {
+			s.log.DebugContext(ctx, "directory delta read: nothing changed", slog.Int("users", len(snap.Users)),
+				slog.Int("calls", snap.Calls), slog.Int64(logDuration, time.Since(readAt).Milliseconds()))
+			return snap, pic, nil
+		}
+	}
 	followed := make(map[string][]string, len(groups))
 	for _, g := range groups {
 		followed[g.id] = pic.Members[g.id]
@@ -309,6 +316,7 @@ func (s *Source) readDelta(ctx context.Context, prev *directory.Picture, consume
 	if err != nil {
 		return nil, nil, fmt.Errorf("read assignments of %q: %w", app.DisplayName, err)
 	}
+	s.last.keep(pic, app, assignments, snap)
 	snap.Delta, snap.Changes = true, changes
 	s.log.DebugContext(ctx, "directory delta read", slog.Int("users", len(snap.Users)), slog.Int("groups", len(snap.Groups)),
 		slog.Int("changes", changes), slog.Int("calls", snap.Calls), slog.Int64(logDuration, time.Since(readAt).Milliseconds()))

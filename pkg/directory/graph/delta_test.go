@@ -418,3 +418,61 @@ func TestHostileDeltaReplies(t *testing.T) {
 		t.Errorf("the foreign host got %d requests", other.hits.Load())
 	}
 }
+
+// A delta read that finds nothing changed, from the picture the last read
+// returned (as a daemon keeps it), gives the snapshot that read assembled
+// rather than assembling it again; a changed assignment (which no delta
+// reports), a changed user, or a picture that is another object (decoded
+// from the state file) are assembled afresh, and every snapshot is what a
+// full read gives.
+func TestUnchangedDeltaReadReusesTheSnapshot(t *testing.T) {
+	tn := newTenant(t, graphsim.Options{})
+	ids := tn.users("u", 6)
+	gid := tn.must1(tn.sim.AddGroup(graphsim.Group{DisplayName: "G"}))
+	tn.must(tn.sim.AddMembers(gid, ids[:4]...))
+	tn.must1(tn.sim.Assign(tn.spID, gid, tn.roleU))
+	tn.must1(tn.sim.Assign(tn.spID, ids[5], tn.roleU))
+	src := newSource(t, tn.config())
+	ctx := context.Background()
+	shared := func(a, b *directory.Snapshot) bool { return len(a.Users) > 0 && &a.Users[0] == &b.Users[0] }
+	read := func(what string, prev *directory.Picture, consume bool) (*directory.Snapshot, *directory.Picture) {
+		t.Helper()
+		pol := deltaPolicy()
+		pol.Consume = consume
+		snap, next, err := src.ReadChanges(ctx, prev, pol)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		full, err := src.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameSnapshot(t, what, snap, full)
+		return snap, next
+	}
+	s1, p1 := read("first read", nil, false)
+	s2, p2 := read("nothing changed", p1, false)
+	if !shared(s1, s2) || !s2.Delta || s2.Changes != 0 || s2.ReadAt.Equal(s1.ReadAt) {
+		t.Errorf("nothing changed: snapshot reused %v, delta %v, changes %d", shared(s1, s2), s2.Delta, s2.Changes)
+	}
+	s3, p3 := read("nothing changed again", p2, true)
+	if !shared(s1, s3) {
+		t.Error("nothing changed again: the snapshot was assembled anew")
+	}
+	// Graph has no delta for assignments: only the list tells.
+	tn.must(tn.sim.Unassign(tn.spID, ids[5], tn.roleU))
+	tn.must1(tn.sim.Assign(tn.spID, ids[5], tn.roleA))
+	s4, p4 := read("a role changed", p3, false)
+	if shared(s3, s4) {
+		t.Error("a role changed: the old snapshot was given")
+	}
+	tn.must(tn.sim.UpdateUser(ids[0], map[string]any{"department": "Moved"}))
+	s5, p5 := read("a user changed", p4, false)
+	if shared(s4, s5) {
+		t.Error("a user changed: the old snapshot was given")
+	}
+	s6, _ := read("a picture decoded from the file", p5.Clone(), true)
+	if shared(s5, s6) {
+		t.Error("another picture object: the snapshot kept for the last one was given")
+	}
+}

@@ -57,6 +57,8 @@ type Source struct {
 	cred     azcore.TokenCredential
 	selects  []string // $select of user reads
 	attrs    []string // attributes copied into User.Attributes
+	// last is the last snapshot assembled with a picture (assembled).
+	last assembled
 }
 
 var _ directory.Source = (*Source)(nil)
@@ -247,6 +249,7 @@ func (s *Source) readFull(ctx context.Context, picture bool, reason string) (*di
 	}
 	pic := &directory.Picture{Version: directory.PictureVersion, Key: s.key(), FullAt: readAt, AppID: app.ID,
 		Members: members, Users: users, Absent: map[string]bool{}, UserLink: userLink, GroupLinks: groupLinks}
+	defer s.last.keep(pic, app, assignments, snap)
 	for _, id := range missing {
 		if _, ok := users[id]; !ok {
 			pic.Absent[id] = true
