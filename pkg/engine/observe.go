@@ -134,10 +134,16 @@ func (c *cycle) readDirectory(ctx context.Context) (*directory.Snapshot, map[str
 // file takes most of a second. It is keyed by the stored links, which
 // every save changes, so a picture another process saved since is read
 // from the file. A nil cache keeps nothing.
+//
+// It also holds the snapshot the picture's read gave: a delta read that
+// finds nothing changed gives that snapshot again rather than assembling
+// it (the Graph reader remembers it only weakly, so that a process without
+// a cache does not hold it).
 type PictureCache struct {
 	mu    sync.Mutex
 	links []byte
 	pic   *directory.Picture
+	snap  *directory.Snapshot
 }
 
 func (pc *PictureCache) get(links []byte) *directory.Picture {
@@ -152,13 +158,13 @@ func (pc *PictureCache) get(links []byte) *directory.Picture {
 	return pc.pic // not given to ReadChanges to consume: it stays as it was
 }
 
-func (pc *PictureCache) set(links []byte, pic *directory.Picture) {
+func (pc *PictureCache) set(links []byte, pic *directory.Picture, snap *directory.Snapshot) {
 	if pc == nil {
 		return
 	}
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	pc.links, pc.pic = links, pic
+	pc.links, pc.pic, pc.snap = links, pic, snap
 }
 
 // RecordCache keeps the owned records a cycle read, decoded, for the next
@@ -304,7 +310,7 @@ func (c *cycle) readChanges(ctx context.Context, d directory.DeltaSource) (*dire
 	switch {
 	case next == nil && links != nil:
 		saveErr = c.e.Store.SaveDirectoryPicture(nil, nil)
-		c.e.Pictures.set(nil, nil)
+		c.e.Pictures.set(nil, nil, nil)
 	case next != nil:
 		// A delta read that changed nothing leaves the body as stored.
 		withBody := !snap.Delta || snap.Changes > 0
@@ -317,7 +323,7 @@ func (c *cycle) readChanges(ctx context.Context, d directory.DeltaSource) (*dire
 			break
 		}
 		if saveErr = c.e.Store.SaveDirectoryPicture(l, b); saveErr == nil {
-			c.e.Pictures.set(l, next)
+			c.e.Pictures.set(l, next, snap)
 		}
 		if withBody {
 			releaseMemory()

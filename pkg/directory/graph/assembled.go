@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/g2msync/g2msync/pkg/directory"
 )
@@ -19,19 +20,25 @@ import (
 // other, is another object and is assembled afresh. A delta read that
 // applied no change, and listed the same app and assignments, then has
 // exactly the Reading the kept snapshot was assembled from.
+//
+// The picture and the snapshot are held weakly: a process that keeps no
+// picture for a next cycle (`run --once`) must not hold 100,000 people
+// through its plan and its calls because of this (measured: 46 MiB more
+// anonymous memory at the initial sync's peak); the daemon's engine keeps
+// both (engine.PictureCache).
 type assembled struct {
 	mu          sync.Mutex
-	pic         *directory.Picture
+	pic         weak.Pointer[directory.Picture]
+	snap        weak.Pointer[directory.Snapshot]
 	app         directory.App
 	assignments []directory.AppAssignment
-	snap        *directory.Snapshot
 }
 
 // keep remembers snap as assembled from pic, app and assignments.
 func (a *assembled) keep(pic *directory.Picture, app directory.App, assignments []directory.AppAssignment, snap *directory.Snapshot) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.pic, a.app, a.assignments, a.snap = pic, app, assignments, snap
+	a.pic, a.snap, a.app, a.assignments = weak.Make(pic), weak.Make(snap), app, assignments
 }
 
 // reuse returns, for a delta read from prev that changed nothing and
@@ -42,12 +49,13 @@ func (a *assembled) keep(pic *directory.Picture, app directory.App, assignments 
 func (a *assembled) reuse(prev, next *directory.Picture, app directory.App, assignments []directory.AppAssignment, readAt time.Time, calls int) *directory.Snapshot {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.snap == nil || a.pic != prev || !sameApp(a.app, app) || !slices.Equal(a.assignments, assignments) {
+	kept := a.snap.Value()
+	if kept == nil || prev == nil || a.pic.Value() != prev || !sameApp(a.app, app) || !slices.Equal(a.assignments, assignments) {
 		return nil
 	}
-	s := *a.snap
+	s := *kept
 	s.ReadAt, s.Calls, s.Delta, s.Changes, s.FullReason = readAt, calls, true, 0, ""
-	a.pic = next
+	a.pic, a.snap = weak.Make(next), weak.Make(&s)
 	return &s
 }
 
