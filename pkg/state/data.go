@@ -303,10 +303,18 @@ func (s *Store) records(tx *bolt.Tx) ([]plan.Record, error) {
 			return err
 		}
 		out = append(out, r)
+		if len(out)%releaseEvery == 0 {
+			s.releaseMapped(tx)
+		}
 		return nil
 	})
 	return out, err
 }
+
+// releaseEvery is how many records a read of all of them decodes between
+// two releases of the pages it mapped (releasePages): about 100 leaves,
+// which fault-around makes up to 6 MiB resident.
+const releaseEvery = 2048
 
 // keyRecordsGeneration is where the records' generation is kept (in kv).
 const keyRecordsGeneration = "accounts.generation"

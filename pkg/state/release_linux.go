@@ -36,17 +36,24 @@ import (
 // ignored: at worst the pages stay, as before.
 func (s *Store) releasePages() {
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		k, _ := tx.Cursor().First() // a bucket's name, in the root page: in the mapping
-		if len(k) == 0 {
-			return nil
-		}
-		addr := uint64(uintptr(unsafe.Pointer(&k[0])))
-		start, end, ok := mappingOf(addr, s.path)
-		if ok {
-			_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
-		}
+		s.releaseMapped(tx)
 		return nil
 	})
+}
+
+// releaseMapped is releasePages within tx, a transaction the caller holds
+// (bbolt cannot remap the file while it is open): a read of every record
+// calls it as it goes, so that the pages it faulted in do not pile up
+// beside the heap the cycle builds meanwhile.
+func (s *Store) releaseMapped(tx *bolt.Tx) {
+	k, _ := tx.Cursor().First() // a bucket's name, in the root page: in the mapping
+	if len(k) == 0 {
+		return
+	}
+	addr := uint64(uintptr(unsafe.Pointer(&k[0])))
+	if start, end, ok := mappingOf(addr, s.path); ok {
+		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
+	}
 }
 
 // mappingOf returns the range of this process's mapping of the file at
