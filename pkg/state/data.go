@@ -295,11 +295,13 @@ func (s *Store) RecordsSince(gen string) (records []plan.Record, cur string, sam
 
 func (s *Store) records(tx *bolt.Tx) ([]plan.Record, error) {
 	b := tx.Bucket(bucketAccounts)
-	// Not sized from b.Stats(): counting the keys walks every leaf before
-	// the records are read, and maps them all at once (80 MiB of a
-	// 100,000-person file), which releasing as the read goes cannot undo.
-	// Growing the slice costs copies (about 10 ms at 100,000) instead.
-	var out []plan.Record
+	// Sized from the last cycle's count of owned accounts, not from
+	// b.Stats(): counting the keys walks every leaf before the records are
+	// read, and maps them all at once (80 MiB of a 100,000-person file),
+	// which releasing as the read goes cannot undo. Growing the slice
+	// instead would copy it a dozen times.
+	n := lastOwned(tx)
+	out := make([]plan.Record, 0, n+n/16)
 	err := b.ForEach(func(k, v []byte) error {
 		r, err := s.unseal(k, v)
 		if err != nil {
@@ -312,6 +314,22 @@ func (s *Store) records(tx *bolt.Tx) ([]plan.Record, error) {
 		return nil
 	})
 	return out, err
+}
+
+// lastOwned is how many owned accounts the last cycle recorded, 0 when
+// none did: a size to start from, not a count to trust. It is bounded by
+// what the file could hold (a record takes more than 128 bytes of it),
+// so that a damaged or edited summary cannot make a read allocate more
+// than the file is worth.
+func lastOwned(tx *bolt.Tx) int {
+	_, v := tx.Bucket(bucketCycles).Cursor().Last()
+	var c struct {
+		Owned int `json:"owned"`
+	}
+	if v == nil || json.Unmarshal(v, &c) != nil || c.Owned < 0 {
+		return 0
+	}
+	return int(min(int64(c.Owned), tx.Size()/128))
 }
 
 // releaseEvery is how many records a read of all of them decodes between

@@ -146,3 +146,26 @@ func TestReleaseBesideGrowingCommits(t *testing.T) {
 		}
 	}
 }
+
+// The records' slice is sized from the last cycle's summary, which has no
+// checksum: an edited one claiming a billion accounts sizes it by what the
+// file could hold, and the records read are what the file holds.
+func TestRecordsSizeHintIsBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rec := plan.Record{EntraID: "a", GoToKey: "1", Profile: plan.Profile{Email: "a@x.com"}, State: plan.StateActive}
+	if err := s.Commit(Outcome{EntraID: "a", Record: &rec}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveCycle(Cycle{ID: "c", Owned: 1_000_000_000}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.Records()
+	if err != nil || len(recs) != 1 || cap(recs) > 1_000_000 {
+		t.Fatalf("records: %d (capacity %d), %v", len(recs), cap(recs), err)
+	}
+}
