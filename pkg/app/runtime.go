@@ -68,6 +68,7 @@ type runtime struct {
 	metrics  *metrics.Metrics
 	pictures *engine.PictureCache
 	records  *engine.RecordCache
+	mapped   *engine.MapCache
 	console  consoleReads
 	// finderFor is Deps.FinderFor.
 	finderFor func(attrs []string) (directory.Finder, error)
@@ -93,7 +94,7 @@ func New(cfg *config.Config, d Deps) (*Service, error) {
 	}
 	s := &Service{StatePath: cfg.StatePath, Binding: Binding(cfg), Now: d.Now, Log: d.Log, Live: d.Live}
 	rt := &runtime{cfg: cfg, mapper: d.Mapper, dir: d.Directory, metrics: d.Metrics, pictures: &engine.PictureCache{},
-		records: &engine.RecordCache{}, finderFor: d.FinderFor}
+		records: &engine.RecordCache{}, mapped: &engine.MapCache{}, finderFor: d.FinderFor}
 	rt.console = newConsoleReads()
 	rt.tokens = &tokenStore{keep: func() (*state.Store, error) {
 		// A token rotated outside a cycle: kept in the state file, or, before
@@ -188,7 +189,7 @@ func (s *Service) KeepPictures(keep bool) {
 func (s *Service) engine(st engine.Store, dryRun bool) *engine.Engine {
 	rt := s.rt
 	e := &engine.Engine{Source: rt.dir, Mapper: rt.mapper, Reader: rt.gotoc, Store: st, Policy: policy(rt.cfg, rt.mapper),
-		FullReadInterval: rt.cfg.Entra.FullReadInterval.D(), Pictures: rt.pictures, Records: rt.records, BatchSize: rt.cfg.GoTo.CreateBatchSize,
+		FullReadInterval: rt.cfg.Entra.FullReadInterval.D(), Pictures: rt.pictures, Records: rt.records, Mapped: rt.mapped, BatchSize: rt.cfg.GoTo.CreateBatchSize,
 		InFlight: rt.cfg.GoTo.MaxInFlight, SuppressEmail: rt.cfg.GoTo.SuppressWelcomeEmail, Logger: s.log(),
 		ReadSeats: rt.cfg.Notify.SeatsFreeBelow != "",
 		Calls:     rt.metrics.Calls, Progress: s.Progress}

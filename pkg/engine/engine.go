@@ -83,6 +83,11 @@ type Engine struct {
 	// Records, if set, keeps the owned records decoded from one cycle to
 	// the next in this process, as long as nothing writes them.
 	Records *RecordCache
+	// Mapped, if set, keeps the accounts the mapper made of the last
+	// directory snapshot: a cycle given the same snapshot (a delta read
+	// that found nothing changed) by the same mapper does not map 100,000
+	// people again.
+	Mapped *MapCache
 	// ReadSeats reads GoTo's licences every cycle, not only when a change
 	// may add one, so that Result.Licenses can warn before seats run out
 	// (notify.seats_free_below).

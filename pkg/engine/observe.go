@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/g2msync/g2msync/pkg/directory"
 	"github.com/g2msync/g2msync/pkg/gotomeeting"
 	"github.com/g2msync/g2msync/pkg/logkey"
+	"github.com/g2msync/g2msync/pkg/mapping"
 	"github.com/g2msync/g2msync/pkg/plan"
 	"github.com/g2msync/g2msync/pkg/state"
 )
@@ -45,7 +47,7 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 	if c.opts.OnDemand == nil {
 		c.res.Cycle.Read = describeRead(snap)
 	}
-	accounts := c.e.Mapper.Map(snap)
+	accounts := c.e.Mapped.mapped(c.e.Mapper, snap)
 	c.recordable = true
 	c.res.Cycle.InScope = plan.InScope(accounts)
 	records, err := pre.records, pre.err
@@ -179,6 +181,38 @@ type RecordCache struct {
 	mu      sync.Mutex
 	gen     string
 	records []plan.Record
+}
+
+// MapCache keeps the accounts a mapper made of a snapshot's users. A delta
+// read that found nothing changed gives a snapshot whose users are those
+// of the last one, the same array (graph's assembled: a snapshot is read,
+// never changed); the same users and app mapped by the same mapper give
+// the same accounts, unless a mapping gives a new value at every
+// evaluation (Now, Guid): then every cycle maps afresh. The accounts are
+// shared, never changed: the planner copies an account it fits to GoTo's
+// limits. A nil cache keeps nothing.
+type MapCache struct {
+	mu       sync.Mutex
+	users    *directory.User // the first of the users mapped
+	n        int
+	app      directory.App
+	mapper   *mapping.Mapper
+	accounts []plan.Account
+}
+
+// mapped returns m's accounts of snap: those kept, when they are of the
+// same users, app and mapper, or mapped afresh and kept.
+func (mc *MapCache) mapped(m *mapping.Mapper, snap *directory.Snapshot) []plan.Account {
+	if mc == nil || len(snap.Users) == 0 || m.Volatile() {
+		return m.Map(snap)
+	}
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	if mc.users == &snap.Users[0] && mc.n == len(snap.Users) && mc.mapper == m && reflect.DeepEqual(mc.app, snap.App) {
+		return mc.accounts
+	}
+	mc.users, mc.n, mc.app, mc.mapper, mc.accounts = &snap.Users[0], len(snap.Users), snap.App, m, m.Map(snap)
+	return mc.accounts
 }
 
 // recordsSince is a Store that can tell whether its records changed since

@@ -65,6 +65,18 @@ func New(cfg Config) (*Mapper, error) {
 	return &Mapper{cfg: cfg}, nil
 }
 
+// Volatile reports whether a mapping gives a new value at every
+// evaluation (Now, Guid): mapping the same snapshot twice may then give
+// other accounts. Scoping filters and roles read no clock.
+func (m *Mapper) Volatile() bool {
+	for _, e := range m.cfg.Fields {
+		if e.Volatile() {
+			return true
+		}
+	}
+	return false
+}
+
 // Attributes returns the directory attributes mappings, matching and scoping
 // read, sorted, so the reader can select exactly those.
 func (m *Mapper) Attributes() []string {
