@@ -350,7 +350,7 @@ func TestRebindingAndExplainAndUntil(t *testing.T) {
 	if body := post(t, s, "/person", url.Values{"user": {"ann@contoso.com"}}, "http://localhost:9464").Body.String(); !strings.Contains(body, "(Entra object id x)") {
 		t.Errorf("posted explain shows nothing:\n%s", body)
 	}
-	if body := get(t, s, "/log?since=2026-12-01&until=2026-12-01").Body.String(); !strings.Contains(body, "1 entries") {
+	if body := get(t, s, "/log?since=2026-12-01&until=2026-12-01").Body.String(); !strings.Contains(body, "1 entry.") {
 		t.Errorf("until=2026-12-01 leaves out the entry of 10:00 that day")
 	}
 }
