@@ -322,6 +322,7 @@ func (c *Client) do(ctx context.Context, r request) error {
 		if err != nil {
 			return err
 		}
+		c.pace.departed()
 		status, header, body, err := c.send(ctx, r, target, payload, tok, attempt)
 		if err != nil && ctx.Err() != nil {
 			return fmt.Errorf("goto: %s %s: %w", r.method, r.display, ctx.Err())
