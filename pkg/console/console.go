@@ -554,6 +554,9 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, sess *sess
 		}
 	}
 	sess.csrf, sess.expires = randomToken(), now.Add(sessionTTL)
+	if old, err := r.Cookie(cookieName); err == nil {
+		delete(s.sessions, old.Value) // signing in again ends the session this browser had
+	}
 	s.sessions[id] = sess
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,

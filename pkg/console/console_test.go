@@ -133,12 +133,18 @@ func get(t *testing.T, h http.Handler, path string, cookies ...*http.Cookie) *ht
 
 func post(t *testing.T, h http.Handler, path string, form url.Values, origin string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
 	t.Helper()
+	return postFrom(t, h, "192.0.2.7:51000", path, form, origin, cookies...)
+}
+
+// postFrom is post from the address addr.
+func postFrom(t *testing.T, h http.Handler, addr, path string, form url.Values, origin string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, "http://localhost:9464"+path, strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if origin != "" {
 		r.Header.Set("Origin", origin)
 	}
-	r.RemoteAddr = "192.0.2.7:51000"
+	r.RemoteAddr = addr
 	for _, c := range cookies {
 		r.AddCookie(c)
 	}
@@ -546,5 +552,23 @@ func TestLogSearchesPartOfAName(t *testing.T) {
 		if w := get(t, s, path); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "ann@contoso.com") && !strings.Contains(w.Body.String(), `href="/person?user=e1"`) {
 			t.Errorf("%s: %d, ann's entry missing:\n%s", path, w.Code, w.Body)
 		}
+	}
+}
+
+// Signing in again ends the session the browser had: it is not left valid
+// beside the new one for the rest of its eight hours.
+func TestSigningInAgainEndsTheOldSession(t *testing.T) {
+	s, _ := newTestConsole(t, false)
+	old, _ := signIn(t, s)
+	w := post(t, s, "/login", url.Values{"name": {"alice"}, "password": {"correct horse battery"}, "next": {"/"}}, "http://localhost:9464", old)
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("second sign-in: %d", w.Code)
+	}
+	s.mu.Lock()
+	_, kept := s.sessions[old.Value]
+	n := len(s.sessions)
+	s.mu.Unlock()
+	if kept || n != 1 {
+		t.Errorf("after signing in again: the old session kept %v, %d sessions", kept, n)
 	}
 }

@@ -70,6 +70,10 @@ const signInTTL = 10 * time.Minute
 // a few hundred bytes, and a signed-out visitor can start them.
 const maxPendingSignIns = 1000
 
+// maxPendingPerAddress bounds the sign-ins one address has under way: a
+// person signs in from one or two tabs; a NAT's people, a few more.
+const maxPendingPerAddress = 8
+
 // maxEntraReply bounds what is read of any reply from Entra's endpoints
 // (discovery, keys, token): each is a few kilobytes.
 const maxEntraReply = 1 << 20
@@ -85,6 +89,7 @@ type pendingSignIn struct {
 	redirect string
 	next     string
 	expires  time.Time
+	addr     string // the address that started it
 }
 
 // entraSignIn is the console's half of the flow.
@@ -246,14 +251,17 @@ func (s *Server) startEntra(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		msg := redact.Text(err.Error(), s.entra.cfg.ClientSecret)
 		s.opts.Logger.Warn("console sign-in with Entra unavailable", "error", msg)
-		s.loginError(w, r, http.StatusBadGateway, "Microsoft Entra could not be reached to sign in; try again, or use the break-glass sign-in below. ("+msg+")")
+		// What Entra (or a proxy in its place) answered stays in the log:
+		// the page is shown to visitors not signed in.
+		s.loginError(w, r, http.StatusBadGateway, "Microsoft Entra could not be reached to sign in; try again, or use the break-glass sign-in below. The daemon's log says why.")
 		return
 	}
 	now := s.opts.Now()
 	state, browser := randomToken(), randomToken()
 	ps := &pendingSignIn{browser: browser, nonce: randomToken(), verifier: oauth2.GenerateVerifier(), redirect: s.entra.redirectFor(r),
-		next: localPath(r.PostFormValue("next"), "/"), expires: now.Add(signInTTL)}
+		next: localPath(r.PostFormValue("next"), "/"), expires: now.Add(signInTTL), addr: remoteIP(r)}
 	s.mu.Lock()
+	s.forgetOldestOf(ps.addr, now)
 	if len(s.pending) >= maxPendingSignIns {
 		for k, v := range s.pending {
 			if now.After(v.expires) {
@@ -277,6 +285,27 @@ func (s *Server) startEntra(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
+// forgetOldestOf makes room for a sign-in from addr: one address holds at
+// most maxPendingPerAddress sign-ins under way, its oldest giving way, so
+// that a script started from one address cannot fill the pending sign-ins
+// and turn everyone else's away. Called with mu held.
+func (s *Server) forgetOldestOf(addr string, now time.Time) {
+	var oldest string
+	n := 0
+	for k, v := range s.pending {
+		if v.addr != addr || now.After(v.expires) {
+			continue
+		}
+		n++
+		if oldest == "" || v.expires.Before(s.pending[oldest].expires) {
+			oldest = k
+		}
+	}
+	if n >= maxPendingPerAddress {
+		delete(s.pending, oldest)
+	}
+}
+
 // errSignIn is a refused sign-in: what the person is told; the log gets
 // the cause.
 type errSignIn struct {
@@ -292,19 +321,27 @@ func (e *errSignIn) Error() string {
 	return e.msg
 }
 
-// entraCallback is where Entra sends the browser back. The sign-in counts
-// against the address's throttle from the start, like a password: each
-// callback may cost a call to Entra.
+// entraCallback is where Entra sends the browser back. A callback that
+// names no sign-in this browser started is refused at once, and does not
+// count: any page on another site can make a visitor's browser fetch this
+// address (an <img>), and counting those would lock that visitor's
+// address, break-glass door included, out of signing in. One that does
+// counts against the address's throttle from then on, like a password:
+// redeeming its code costs a call to Entra.
 func (s *Server) entraCallback(w http.ResponseWriter, r *http.Request) {
 	addr := remoteIP(r)
-	if wait := s.beginSignIn(addr); wait > 0 {
-		tooMany(w, wait)
-		return
-	}
-	signedIn := false
-	defer func() { s.endSignIn(addr, signedIn) }()
 	http.SetCookie(w, &http.Cookie{Name: signInCookie, Value: "", Path: "/auth/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
-	ps, claims, err := s.redeem(r)
+	ps, err := s.claim(r)
+	var claims *idClaims
+	signedIn := false
+	if err == nil {
+		if wait := s.beginSignIn(addr); wait > 0 {
+			tooMany(w, wait)
+			return
+		}
+		defer func() { s.endSignIn(addr, signedIn) }()
+		claims, err = s.redeem(r, ps)
+	}
 	if err != nil {
 		var refused *errSignIn
 		status, msg := http.StatusBadRequest, "The sign-in with Microsoft Entra failed; start again."
@@ -348,7 +385,10 @@ func (s *Server) entraCallback(w http.ResponseWriter, r *http.Request) {
 // once, by this browser, not expired; the code exchanged with its PKCE
 // verifier; the ID token's signature, issuer, audience and expiry (go-oidc),
 // its nonce and its tenant.
-func (s *Server) redeem(r *http.Request) (*pendingSignIn, *idClaims, error) {
+// claim takes the sign-in the callback names, once, and checks what
+// costs nothing: that this browser started it, in time, and that Entra
+// sent a code.
+func (s *Server) claim(r *http.Request) (*pendingSignIn, error) {
 	q := r.URL.Query()
 	state := q.Get("state")
 	s.mu.Lock()
@@ -358,61 +398,67 @@ func (s *Server) redeem(r *http.Request) (*pendingSignIn, *idClaims, error) {
 	c, cookieErr := r.Cookie(signInCookie)
 	switch {
 	case ps == nil:
-		return nil, nil, &errSignIn{status: http.StatusBadRequest, msg: "This sign-in is unknown or was already used; start again."}
+		return nil, &errSignIn{status: http.StatusBadRequest, msg: "This sign-in is unknown or was already used; start again."}
 	case cookieErr != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(ps.browser)) != 1:
-		return nil, nil, &errSignIn{status: http.StatusBadRequest, msg: "This sign-in was started in another browser; start again here."}
+		return nil, &errSignIn{status: http.StatusBadRequest, msg: "This sign-in was started in another browser; start again here."}
 	case s.opts.Now().After(ps.expires):
-		return nil, nil, &errSignIn{status: http.StatusBadRequest, msg: "This sign-in took longer than " + signInTTL.String() + "; start again."}
+		return nil, &errSignIn{status: http.StatusBadRequest, msg: "This sign-in took longer than " + signInTTL.String() + "; start again."}
 	case q.Get("error") != "":
-		return nil, nil, &errSignIn{status: http.StatusForbidden, msg: "Microsoft Entra did not sign you in: " + q.Get("error_description"),
+		return nil, &errSignIn{status: http.StatusForbidden, msg: "Microsoft Entra did not sign you in: " + q.Get("error_description"),
 			cause: errors.New(q.Get("error"))}
 	case q.Get("code") == "":
-		return nil, nil, &errSignIn{status: http.StatusBadRequest, msg: "Microsoft Entra sent no code; start again."}
+		return nil, &errSignIn{status: http.StatusBadRequest, msg: "Microsoft Entra sent no code; start again."}
 	}
+	return ps, nil
+}
+
+// redeem exchanges the callback's code for ps's ID token, and checks it.
+func (s *Server) redeem(r *http.Request, ps *pendingSignIn) (*idClaims, error) {
+	q := r.URL.Query()
 	ctx, cancel := context.WithTimeout(oidc.ClientContext(r.Context(), s.entra.client), 30*time.Second)
 	defer cancel()
 	p, err := s.entra.discover(ctx, s.opts.Now())
 	if err != nil {
-		return nil, nil, &errSignIn{status: http.StatusBadGateway, msg: "Microsoft Entra could not be reached to finish the sign-in.", cause: err}
+		return nil, &errSignIn{status: http.StatusBadGateway, msg: "Microsoft Entra could not be reached to finish the sign-in.", cause: err}
 	}
 	conf := s.entra.oauth(p, ps.redirect)
 	opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(ps.verifier)}
 	if s.entra.cfg.ClientSecret == "" {
 		a, err := s.entra.assertion(conf.Endpoint.TokenURL, s.opts.Now())
 		if err != nil {
-			return nil, nil, fmt.Errorf("sign the client assertion: %w", err)
+			return nil, fmt.Errorf("sign the client assertion: %w", err)
 		}
 		opts = append(opts, oauth2.SetAuthURLParam("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
 			oauth2.SetAuthURLParam("client_assertion", a))
 	}
 	tok, err := conf.Exchange(ctx, q.Get("code"), opts...)
 	if err != nil {
-		return nil, nil, &errSignIn{status: http.StatusBadGateway, msg: "Microsoft Entra did not redeem the sign-in code; start again.", cause: err}
+		return nil, &errSignIn{status: http.StatusBadGateway, msg: "Microsoft Entra did not redeem the sign-in code; start again.", cause: err}
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		return nil, nil, &errSignIn{status: http.StatusBadGateway, msg: "Microsoft Entra sent no ID token; start again."}
+		return nil, &errSignIn{status: http.StatusBadGateway, msg: "Microsoft Entra sent no ID token; start again."}
 	}
 	idt, err := p.Verifier(&oidc.Config{ClientID: s.entra.cfg.ClientID, SupportedSigningAlgs: []string{oidc.RS256}, Now: s.opts.Now}).Verify(ctx, raw)
 	if err != nil {
-		return nil, nil, &errSignIn{status: http.StatusForbidden, msg: "The ID token from Microsoft Entra is not valid for this console.", cause: err}
+		return nil, &errSignIn{status: http.StatusForbidden, msg: "The ID token from Microsoft Entra is not valid for this console.", cause: err}
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(ps.nonce)) != 1 {
-		return nil, nil, &errSignIn{status: http.StatusForbidden, msg: "The ID token from Microsoft Entra is not the one this sign-in asked for (nonce).",
+		return nil, &errSignIn{status: http.StatusForbidden, msg: "The ID token from Microsoft Entra is not the one this sign-in asked for (nonce).",
 			cause: errors.New("nonce mismatch")}
 	}
 	var claims idClaims
 	if err := idt.Claims(&claims); err != nil {
-		return nil, nil, &errSignIn{status: http.StatusForbidden, msg: "The ID token's claims cannot be read.", cause: err}
+		return nil, &errSignIn{status: http.StatusForbidden, msg: "The ID token's claims cannot be read.", cause: err}
 	}
 	if !strings.EqualFold(claims.TenantID, s.entra.cfg.TenantID) {
-		return nil, nil, &errSignIn{status: http.StatusForbidden, msg: "You signed in with an account of another Microsoft Entra tenant; this console takes accounts of tenant " +
+		return nil, &errSignIn{status: http.StatusForbidden, msg: "You signed in with an account of another Microsoft Entra tenant; this console takes accounts of tenant " +
 			s.entra.cfg.TenantID + " only.", cause: fmt.Errorf("tid %q", claims.TenantID)}
 	}
 	if claims.ObjectID == "" {
-		return nil, nil, &errSignIn{status: http.StatusForbidden, msg: "The ID token names no Entra object id (oid).", cause: errors.New("no oid")}
+		return nil, &errSignIn{status: http.StatusForbidden, msg: "The ID token names no Entra object id (oid).", cause: errors.New("no oid")}
 	}
-	return ps, &claims, nil
+	return &claims, nil
 }
 
 // entraOperator reports whether a person signed in with Entra may act: a

@@ -16,6 +16,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -208,7 +209,13 @@ func (e *entraWorld) console(logs io.Writer) (*Server, *memBackend) {
 // Entra's authorize URL.
 func (e *entraWorld) start(s *Server) (state string, cookie *http.Cookie, authorize string) {
 	e.t.Helper()
-	w := post(e.t, s, "/auth/start", url.Values{"next": {"/approvals"}}, consoleOrigin)
+	return e.startFrom(s, "192.0.2.7:51000")
+}
+
+// startFrom is start from the address addr.
+func (e *entraWorld) startFrom(s *Server, addr string) (state string, cookie *http.Cookie, authorize string) {
+	e.t.Helper()
+	w := postFrom(e.t, s, addr, "/auth/start", url.Values{"next": {"/approvals"}}, consoleOrigin)
 	if w.Code != http.StatusSeeOther {
 		e.t.Fatalf("start: %d %s", w.Code, w.Body)
 	}
@@ -481,8 +488,8 @@ func TestConcurrentCallbacksAreCapped(t *testing.T) {
 		cookie *http.Cookie
 	}
 	var all []started
-	for range 60 {
-		st, c, _ := e.start(s)
+	for i := range 60 {
+		st, c, _ := e.startFrom(s, fmt.Sprintf("198.51.100.%d:4000", i))
 		all = append(all, started{st, c})
 	}
 	e.sim.SetLatency(time.Second) // each redemption is slow: they overlap
@@ -548,17 +555,31 @@ func TestHostileEntraReplies(t *testing.T) {
 }
 
 // A signed-out visitor can start sign-ins, each kept until Entra sends the
-// browser back: beyond maxPendingSignIns at once they wait, and the
-// console keeps no more.
+// browser back. One address holds at most maxPendingPerAddress, its oldest
+// giving way, so a script on one address cannot fill them and turn others
+// away (before, 1,000 starts from one address did); beyond
+// maxPendingSignIns at once from many addresses they wait, and the console
+// keeps no more.
 func TestPendingSignInsAreBounded(t *testing.T) {
 	e := newEntraWorld(t)
 	s, _ := e.console(nil)
-	for i := range maxPendingSignIns {
+	for i := range 3 * maxPendingPerAddress {
 		if w := post(t, s, "/auth/start", url.Values{"next": {"/"}}, consoleOrigin); w.Code != http.StatusSeeOther {
+			t.Fatalf("sign-in %d from one address: %d", i, w.Code)
+		}
+	}
+	if n := len(s.pending); n != maxPendingPerAddress {
+		t.Errorf("one address holds %d sign-ins under way, want %d", n, maxPendingPerAddress)
+	}
+	if c := e.signInAs(s, "alice@contoso.com"); c == nil {
+		t.Error("alice, from that address, cannot sign in")
+	}
+	for i := len(s.pending); i < maxPendingSignIns; i++ {
+		if w := postFrom(t, s, fmt.Sprintf("[2001:db8::%x]:4000", i), "/auth/start", url.Values{"next": {"/"}}, consoleOrigin); w.Code != http.StatusSeeOther {
 			t.Fatalf("sign-in %d: %d", i, w.Code)
 		}
 	}
-	w := post(t, s, "/auth/start", url.Values{"next": {"/"}}, consoleOrigin)
+	w := postFrom(t, s, "198.51.100.9:4000", "/auth/start", url.Values{"next": {"/"}}, consoleOrigin)
 	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" || len(s.pending) != maxPendingSignIns {
 		t.Errorf("one too many: %d, %d kept", w.Code, len(s.pending))
 	}
@@ -650,5 +671,27 @@ func TestEntraSignInWithACertificate(t *testing.T) {
 	_, cookie, authorize := e.start(s)
 	if w := callback(t, s, e.authorize(authorize, "alice@contoso.com"), cookie); sessionCookie(w) != nil || w.Code != http.StatusBadGateway {
 		t.Errorf("an unlisted certificate: %d %v", w.Code, sessionCookie(w))
+	}
+}
+
+// Any site can make a visitor's browser fetch the callback (an <img>):
+// such callbacks, naming no sign-in that browser started, are refused
+// without counting against the address, so they cannot lock it (and the
+// break-glass form with it) out of signing in. Before, five of them made
+// the visitor's own sign-in wait.
+func TestForeignCallbacksDoNotLockTheAddressOut(t *testing.T) {
+	e := newEntraWorld(t)
+	s, _ := e.console(io.Discard)
+	for i := range 20 {
+		w := get(t, s, "/auth/callback?state=forged"+strconv.Itoa(i)+"&code=x")
+		if w.Code != http.StatusBadRequest {
+			t.Fatalf("a forged callback: %d", w.Code)
+		}
+	}
+	if c := e.signInAs(s, "alice@contoso.com"); c == nil {
+		t.Fatal("alice could not sign in after forged callbacks from her address")
+	}
+	if _, csrf := signIn(t, s); csrf == "" {
+		t.Fatal("the break-glass form is locked out after forged callbacks")
 	}
 }

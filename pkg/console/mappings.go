@@ -47,6 +47,15 @@ func (s *Server) mappings(w http.ResponseWriter, r *http.Request, p *page) error
 		return nil
 	}
 	sets, err := trySets(d.Sets)
+	if err == nil && len(sets) > 0 && p.Operator == "" {
+		// An override may name any attribute, which the person is then
+		// read again for with g2msync's own Graph permissions
+		// (mobilePhone, employeeHireDate, extension attributes): more than
+		// a reader of these pages sees.
+		p.Error = "overrides are for the console's operators: an expression may read any attribute of any person with g2msync's Graph permissions; sign in as an operator, or try the mappings in force"
+		s.renderStatus(w, "mappings", p, http.StatusForbidden)
+		return nil
+	}
 	if err == nil {
 		err = checkPerson(d.User)
 	}

@@ -36,10 +36,16 @@ func (b *memBackend) MappingTest(_ context.Context, user string, sets []string) 
 }
 
 // The mappings page shows the rules in force, licences by name, and tries
-// them on a person, with overrides, as `g2msync mapping test` does.
+// them on a person, with overrides, as `g2msync mapping test` does. Only an
+// operator may try overrides: an expression may name any attribute, which
+// the person is read again for with g2msync's Graph permissions.
 func TestMappingsPage(t *testing.T) {
 	s, b := newTestConsole(t, true)
-	page := get(t, s, "/mappings").Body.String()
+	if page := get(t, s, "/mappings").Body.String(); strings.Contains(page, `<label for="try-sets">`) {
+		t.Error("a reader is offered overrides")
+	}
+	op, _ := signIn(t, s)
+	page := get(t, s, "/mappings", op).Body.String()
 	for _, want := range []string{
 		"<code>mail ?? userPrincipalName</code>", "on create only", "&lt;script&gt;", `<code>department NOT EQUALS &#34;Support&#34;</code>`,
 		"GoToMeeting Business (" + licenseKey + ")", "<div>5100000000000000000009</div>", "above 10 or above 5 %",
@@ -50,7 +56,14 @@ func TestMappingsPage(t *testing.T) {
 		}
 	}
 	try := func(form url.Values, origin string) *httptest.ResponseRecorder {
-		return post(t, s, "/mappings/test", form, origin)
+		return post(t, s, "/mappings/test", form, origin, op)
+	}
+	if w := post(t, s, "/mappings/test", url.Values{"user": {"ann@contoso.com"}, "sets": {"firstName=[mobilePhone]"}}, "http://localhost:9464"); w.Code != http.StatusForbidden ||
+		!strings.Contains(w.Body.String(), "overrides are for the console&#39;s operators") {
+		t.Errorf("a reader's override: %d\n%s", w.Code, w.Body)
+	}
+	if len(b.actions) != 0 {
+		t.Fatalf("a reader's override ran: %q", b.actions)
 	}
 	w := try(url.Values{"user": {"ann@contoso.com"}, "sets": {"firstName=Left([givenName], 1)\r\n\r\n  lastName=surname \n"}}, "http://localhost:9464")
 	body := w.Body.String()
