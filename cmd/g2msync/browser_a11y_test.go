@@ -8,12 +8,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/g2msync/g2msync/pkg/console"
 	"github.com/g2msync/g2msync/pkg/sim/scenario"
 )
 
@@ -180,34 +178,14 @@ func TestConsoleAccessible(t *testing.T) {
 	ctx := browser(t)
 	axe := axeSource(t)
 	pw := newProcWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 20}}, DirectAdmins: 2}, "@every 2s")
-	hash, err := console.HashPassword("correct horse battery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops := filepath.Join(pw.dir, "operators")
-	if err := os.WriteFile(ops, []byte("alice:"+hash+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(pw.cfg, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteString("console: { operators_file: " + ops + " }\nsafety: { max_disables: 1 }\n")
-	f.Close()
-	if code, out := pw.exitCode("run", "--once", "--initial-sync"); code != ExitOK {
-		t.Fatalf("initial sync: exit %d\n%s", code, out)
-	}
+	withOperator(t, pw, "safety: { max_disables: 1 }\n")
 	// Two leave, over max_disables: the approvals page has rows.
 	for _, q := range pw.w.InScope(false)[:2] {
 		if err := pw.w.RemoveFromGroup(q.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cmd, _, stderr := pw.command("run")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	stderr := runProcess(t, pw)
 	var cycleID string
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		if s, err := pw.status(); err == nil && len(s.Staged) == 2 && len(s.Cycles) > 0 {

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/chromedp/cdproto/network"
@@ -54,17 +53,8 @@ func TestConsoleEntraSignInInABrowser(t *testing.T) {
 	operator, reader := "ida.operator@"+scenario.Domain, "rae.reader@"+scenario.Domain
 	must(g.AddMember(ops, people[operator]))
 
-	f, err := os.OpenFile(pw.cfg, os.O_APPEND|os.O_WRONLY, 0)
-	must(err)
-	_, err = f.WriteString("console: { entra: { enabled: true, operators_group: " + ops + " } }\nsafety: { max_disables: 2 }\n")
-	must(err)
-	must(f.Close())
-	if code, out := pw.exitCode("run", "--once", "--initial-sync"); code != ExitOK {
-		t.Fatalf("initial sync: exit %d\n%s", code, out)
-	}
-	cmd, _, stderr := pw.command("run")
-	must(cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	configure(t, pw, "console: { entra: { enabled: true, operators_group: "+ops+" } }\nsafety: { max_disables: 2 }\n")
+	stderr := runProcess(t, pw)
 	base := "http://" + pw.listen
 	waitFor := statusWaiter(t, pw, stderr)
 	waitFor("a cycle", func(s daemon.StatusDoc) bool { return len(s.Cycles) > 0 })

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,11 +30,7 @@ func slowCycle(t *testing.T) (pw *procWorld, stderr fmt.Stringer, watch func(app
 		}
 	}
 	pw.w.GoTo.SetLatency(600 * time.Millisecond)
-	cmd, _, logs := pw.command("run")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	logs := runProcess(t, pw)
 	return pw, logs, func(applying func(application.Progress)) []application.Progress {
 		var seen []application.Progress
 		called := false

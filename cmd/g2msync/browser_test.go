@@ -76,28 +76,8 @@ func screenshots(t *testing.T) string {
 func TestConsoleInABrowser(t *testing.T) {
 	ctx := browser(t)
 	pw := newProcWorld(t, scenario.Options{Groups: []scenario.GroupSpec{{Name: "Sales", Size: 30}, {Name: "Support", Size: 10}}, DirectAdmins: 3}, "@every 2s")
-	hash, err := console.HashPassword("correct horse battery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops := filepath.Join(pw.dir, "operators")
-	if err := os.WriteFile(ops, []byte("alice:"+hash+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(pw.cfg, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteString("console: { operators_file: " + ops + " }\nsafety: { max_disables: 2 }\n")
-	f.Close()
-	if code, out := pw.exitCode("run", "--once", "--initial-sync"); code != ExitOK {
-		t.Fatalf("initial sync: exit %d\n%s", code, out)
-	}
-	cmd, _, stderr := pw.command("run")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	withOperator(t, pw, "safety: { max_disables: 2 }\n")
+	stderr := runProcess(t, pw)
 	base := "http://" + pw.listen
 	waitFor := statusWaiter(t, pw, stderr)
 	waitFor("a cycle", func(s daemon.StatusDoc) bool { return len(s.Cycles) > 0 })
@@ -183,6 +163,53 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 	}
 	t.Logf("screenshots in %s", dir)
+}
+
+// withOperator gives pw's console the operator alice (password "correct
+// horse battery"), appends yaml to its configuration, and runs the first
+// sync.
+func withOperator(t *testing.T, pw *procWorld, yaml string) {
+	t.Helper()
+	hash, err := console.HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := filepath.Join(pw.dir, "operators")
+	if err := os.WriteFile(ops, []byte("alice:"+hash+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	configure(t, pw, "console: { operators_file: "+ops+" }\n"+yaml)
+}
+
+// configure appends yaml to pw's configuration and runs the first sync.
+func configure(t *testing.T, pw *procWorld, yaml string) {
+	t.Helper()
+	f, err := os.OpenFile(pw.cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString(yaml)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out := pw.exitCode("run", "--once", "--initial-sync"); code != ExitOK {
+		t.Fatalf("initial sync: exit %d\n%s", code, out)
+	}
+}
+
+// runProcess runs `g2msync run` for pw until the test ends, and returns
+// what it writes to stderr.
+func runProcess(t *testing.T, pw *procWorld) fmt.Stringer {
+	t.Helper()
+	cmd, _, stderr := pw.command("run")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	return stderr
 }
 
 // shooter returns an action that saves a full-page screenshot of what the
