@@ -82,7 +82,7 @@ func (m *Main) liveStatus(ctx context.Context, cfgPath string, n int) (*applicat
 	if err != nil {
 		return nil, "", err
 	}
-	s := &application.Status{Cycles: doc.Cycles[:min(n, len(doc.Cycles))], Staged: doc.Staged, Deferred: doc.Deferred, Failures: doc.Failures, Paused: doc.Paused,
+	s := &application.Status{Cycles: doc.Cycles[:min(n, len(doc.Cycles))], Staged: doc.Staged, Kept: doc.Kept, Deferred: doc.Deferred, Failures: doc.Failures, Paused: doc.Paused,
 		Running: doc.Running}
 	return s, from, nil
 }

@@ -198,10 +198,16 @@ func (s *Service) fillReport(st *state.Store, rep *Report) {
 
 // Awaiting are the staged rows waiting for an approval: those no
 // operator kept.
-func (r *Report) Awaiting() []state.Staged {
+func (r *Report) Awaiting() []state.Staged { return Awaiting(r.Staged, r.Kept) }
+
+// Awaiting are the rows of staged waiting for an approval: those no
+// operator kept (kept, by Entra id), which wait for a release instead.
+// The one rule behind exit 3, the staged-disables gauge and mail,
+// `status` and the statistics.
+func Awaiting(staged []state.Staged, kept map[string]state.Keep) []state.Staged {
 	var out []state.Staged
-	for _, s := range r.Staged {
-		if _, kept := r.Kept[s.EntraID]; !kept {
+	for _, s := range staged {
+		if _, k := kept[s.EntraID]; !k {
 			out = append(out, s)
 		}
 	}

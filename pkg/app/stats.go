@@ -222,7 +222,11 @@ func readAccounts(st *state.Store) (Accounts, error) {
 	if err != nil {
 		return a, fmt.Errorf("read staged disables: %w", err)
 	}
-	a.Staged = len(staged)
+	kept, err := st.Kept()
+	if err != nil {
+		return a, fmt.Errorf("read kept staged changes: %w", err)
+	}
+	a.Staged = len(Awaiting(staged, kept))
 	return a, nil
 }
 

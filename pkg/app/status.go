@@ -8,11 +8,14 @@ import (
 
 // Status is what `status` prints and the daemon serves on /status.
 type Status struct {
-	Cycles   []state.Cycle    `json:"cycles"`
-	Staged   []state.Staged   `json:"staged_disables"`
-	Deferred []state.Deferred `json:"deferred_changes"`
-	Failures []state.Failure  `json:"failing_accounts"`
-	Paused   *state.Pause     `json:"paused,omitempty"`
+	Cycles []state.Cycle  `json:"cycles"`
+	Staged []state.Staged `json:"staged_disables"`
+	// Kept are the operators' keeps, by Entra id: the staged rows among
+	// them wait for a release, not an approval (Awaiting).
+	Kept     map[string]state.Keep `json:"kept,omitempty"`
+	Deferred []state.Deferred      `json:"deferred_changes"`
+	Failures []state.Failure       `json:"failing_accounts"`
+	Paused   *state.Pause          `json:"paused,omitempty"`
 	// Running is where a running cycle is, when the daemon running it
 	// answered; nil otherwise.
 	Running *Progress `json:"running_cycle,omitempty"`
@@ -29,6 +32,9 @@ func ReadStatus(st *state.Store, n int) (*Status, error) {
 	}
 	if s.Staged, err = st.Staged(); err != nil {
 		return nil, fmt.Errorf("read staged disables: %w", err)
+	}
+	if s.Kept, err = st.Kept(); err != nil {
+		return nil, fmt.Errorf("read kept staged changes: %w", err)
 	}
 	if s.Failures, err = st.Failures(); err != nil {
 		return nil, fmt.Errorf("read failures: %w", err)

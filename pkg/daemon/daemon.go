@@ -849,19 +849,21 @@ type StatusDoc struct {
 	NextCycle    time.Time `json:"next_cycle"`
 	CycleRunning bool      `json:"cycle_running"`
 	// Running is where the running cycle is; nil when none runs.
-	Running      *app.Progress    `json:"running_cycle,omitempty"`
-	SkippedTicks int              `json:"skipped_ticks"`
-	Ready        bool             `json:"ready"`
-	NotReady     string           `json:"not_ready_reason,omitempty"`
-	Quarantined  bool             `json:"job_quarantined"`
-	HeldUntil    *time.Time       `json:"cycles_held_until,omitempty"`
-	FailedInARow int              `json:"failed_cycles_in_a_row"`
-	LastError    string           `json:"last_error,omitempty"`
-	Cycles       []state.Cycle    `json:"cycles"`
-	Staged       []state.Staged   `json:"staged_disables"`
-	Deferred     []state.Deferred `json:"deferred_changes"`
-	Failures     []state.Failure  `json:"failing_accounts"`
-	Owned        map[string]int   `json:"owned_accounts"`
+	Running      *app.Progress  `json:"running_cycle,omitempty"`
+	SkippedTicks int            `json:"skipped_ticks"`
+	Ready        bool           `json:"ready"`
+	NotReady     string         `json:"not_ready_reason,omitempty"`
+	Quarantined  bool           `json:"job_quarantined"`
+	HeldUntil    *time.Time     `json:"cycles_held_until,omitempty"`
+	FailedInARow int            `json:"failed_cycles_in_a_row"`
+	LastError    string         `json:"last_error,omitempty"`
+	Cycles       []state.Cycle  `json:"cycles"`
+	Staged       []state.Staged `json:"staged_disables"`
+	// Kept are the operators' keeps of staged rows (app.Awaiting).
+	Kept     map[string]state.Keep `json:"kept,omitempty"`
+	Deferred []state.Deferred      `json:"deferred_changes"`
+	Failures []state.Failure       `json:"failing_accounts"`
+	Owned    map[string]int        `json:"owned_accounts"`
 	// Paused says who paused provisioning, when and why; nil: not paused.
 	Paused *state.Pause `json:"paused,omitempty"`
 }
@@ -883,6 +885,7 @@ func (d *Daemon) Status() StatusDoc {
 		if d.last.Staged != nil {
 			s.Staged = d.last.Staged
 		}
+		s.Kept = d.last.Kept
 		if d.last.Failures != nil {
 			s.Failures = d.last.Failures
 		}

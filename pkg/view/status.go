@@ -55,15 +55,16 @@ func Status(w io.Writer, s *app.Status) error {
 			Problems(w, last.Problems, nil)
 		}
 	}
-	fmt.Fprintf(w, "\nDisables waiting for approval: %d\n", len(s.Staged))
-	if len(s.Staged) > 0 {
+	awaiting := app.Awaiting(s.Staged, s.Kept)
+	fmt.Fprintf(w, "\nDisables waiting for approval: %d\n", len(awaiting))
+	if len(awaiting) > 0 {
 		fmt.Fprintln(tw, "USER\tGOTO KEY\tSINCE\tREASON")
-		for _, st := range s.Staged {
+		for _, st := range awaiting {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", Safe(FirstNonEmpty(st.Email, st.UPN, st.EntraID)), Dash(st.GoToKey), st.Since.UTC().Format("2006-01-02 15:04"), Safe(st.Reason))
 		}
 		tw.Flush()
 		var causes []string
-		for _, st := range s.Staged {
+		for _, st := range awaiting {
 			if st.Gate != nil && !slices.Contains(causes, st.Gate.Text()) {
 				causes = append(causes, st.Gate.Text())
 			}
@@ -72,6 +73,19 @@ func Status(w io.Writer, s *app.Status) error {
 			fmt.Fprintf(w, "Staged because: %s\n", c)
 		}
 		fmt.Fprintln(w, "Approve them with: g2msync approve --all (or approve USER...); the next cycle applies them")
+	}
+	if n := len(s.Staged) - len(awaiting); n > 0 {
+		fmt.Fprintf(w, "Kept staged by an operator: %d (they wait for `g2msync approve --release USER`, not an approval)\n", n)
+		for _, st := range s.Staged {
+			if k, ok := s.Kept[st.EntraID]; ok {
+				why := ""
+				if k.Reason != "" {
+					why = ": " + Safe(k.Reason)
+				}
+				fmt.Fprintf(w, "  %s, kept by %s at %s%s\n", Safe(FirstNonEmpty(st.Email, st.UPN, st.EntraID)), Safe(k.By),
+					k.At.UTC().Format("2006-01-02 15:04"), why)
+			}
+		}
 	}
 	fmt.Fprintf(w, "\nChanges deferred: %d\n", len(s.Deferred))
 	if len(s.Deferred) > 0 {
