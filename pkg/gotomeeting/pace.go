@@ -124,23 +124,6 @@ func (p *pacer) recoverIdle() {
 	p.pace = min(p.ceiling, p.pace+p.step*idle.Seconds()*p.pace)
 }
 
-// departed moves the last departure to now, for a call that left later
-// than its slot: one that first waited for an access token (a call to
-// GoTo's token endpoint, with its own latency). The next call is spaced
-// from when this one actually left; spaced from its slot, the first two
-// calls of a cycle reached GoTo 24 ms apart, and eleven calls within one
-// second got a 429.
-func (p *pacer) departed() {
-	if p.unpaced {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if now := p.now(); now.After(p.last) {
-		p.last = now
-	}
-}
-
 // take hands out the next ticket.
 func (p *pacer) take() uint64 {
 	p.mu.Lock()

@@ -253,24 +253,27 @@ func TestPaceRecoversWhileIdle(t *testing.T) {
 	}
 }
 
-// The first calls of a client without a token: the first waits for the
+// The first calls of a client without a token: the first waited for the
 // token (a call to GoTo's token endpoint, with its latency) after its
-// pacing slot, and the second, paced from the first's slot rather than
-// from when the first actually left, reached GoTo 24 ms after it. With the
+// pacing slot, and the calls queued behind the token left with it: the
+// second reached GoTo 24 ms after the first at 50 ms of latency. With the
 // steady calls after them, eleven arrived within one second: one 429 in
-// every initial sync at 10,000 people (1.26× its bound).
+// every initial sync at 10,000 people (1.26× its bound). At 200 ms a token
+// wait is longer than an interval, and spacing from the first call's late
+// departure was not enough (2 × 429).
 func TestFirstCallsWaitingForTheTokenAreNotSqueezed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("paces 24 calls at 10/s")
 	}
-	for seed := range uint64(3) {
-		e, keys := rateEnvWith(t, gotosim.Options{RateLimit: 10, Latency: 50 * time.Millisecond, Jitter: gotosim.DefaultJitter, Seed: seed,
+	for seed := range uint64(4) {
+		latency := []time.Duration{50 * time.Millisecond, 200 * time.Millisecond}[seed%2]
+		e, keys := rateEnvWith(t, gotosim.Options{RateLimit: 10, Latency: latency, Jitter: gotosim.DefaultJitter, Seed: seed,
 			Handling: gotosim.DefaultHandling, HandlingPerItem: gotosim.DefaultHandlingPerItem})
 		c := e.client(t, func(c *Config) { c.RateLimit = 0 }) // a fresh client: no access token yet
 		e.sim.ResetCounters()
 		hammer(t, c, keys, 24)
 		if n := e.sim.Throttled(); n != 0 {
-			t.Errorf("seed %d: %d 429s from a fresh client's first calls", seed, n)
+			t.Errorf("seed %d, latency %s: %d 429s from a fresh client's first calls", seed, latency, n)
 		}
 	}
 }
