@@ -248,6 +248,21 @@ func (s *Service) openProvision(noWait bool) (*state.Store, error) {
 // logProvision records who provisioned each person, and what came of it,
 // in the provisioning log of the file the provision holds.
 func (s *Service) logProvision(st *state.Store, a Actor, rep *OnDemandReport) error {
+	// The account's key: the one matched, or, for a create, the one this
+	// cycle's entry for the person names.
+	keys := map[string]string{}
+	for _, p := range rep.People {
+		keys[p.EntraID] = p.Match.GoToKey
+		if keys[p.EntraID] != "" || rep.CycleID == "" {
+			continue
+		}
+		entries, _ := st.Audit(state.AuditFilter{CycleID: rep.CycleID, User: p.EntraID})
+		for _, e := range entries {
+			if e.GoToKey != "" {
+				keys[p.EntraID] = e.GoToKey
+			}
+		}
+	}
 	err := st.Update(func(tx *state.Tx) error {
 		for _, p := range rep.People {
 			email := ""
@@ -255,7 +270,7 @@ func (s *Service) logProvision(st *state.Store, a Actor, rep *OnDemandReport) er
 				email = c.Email
 			}
 			e := s.personEntry(a, "provision", a.because(fmt.Sprintf("provisioned on demand %s: %s, %s", a.where(), p.Action.Action, p.Result.Status)),
-				p.EntraID, p.UPN, email, p.Match.GoToKey)
+				p.EntraID, p.UPN, email, keys[p.EntraID])
 			e.CycleID = rep.CycleID
 			if p.Result.Status == StatusFailed {
 				e.Result, e.Error = state.ResultFailure, p.Result.Error
