@@ -115,15 +115,14 @@ const discoveryRetry = 10 * time.Second
 // idClaims are the ID token's claims the console reads (Microsoft identity
 // platform "ID token claims reference").
 type idClaims struct {
-	TenantID   string              `json:"tid"`
-	ObjectID   string              `json:"oid"`
-	UPN        string              `json:"preferred_username"`
-	Name       string              `json:"name"`
-	Groups     []string            `json:"groups"`
-	Roles      []string            `json:"roles"`
-	ClaimNames map[string]string   `json:"_claim_names"`
-	HasGroups  bool                `json:"hasgroups"`
-	Sources    map[string]struct{} `json:"_claim_sources"`
+	TenantID   string            `json:"tid"`
+	ObjectID   string            `json:"oid"`
+	UPN        string            `json:"preferred_username"`
+	Name       string            `json:"name"`
+	Groups     []string          `json:"groups"`
+	Roles      []string          `json:"roles"`
+	ClaimNames map[string]string `json:"_claim_names"`
+	HasGroups  bool              `json:"hasgroups"`
 }
 
 // overage reports whether the token left the groups out: the person is in
@@ -381,10 +380,6 @@ func (s *Server) entraCallback(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "continue", p)
 }
 
-// redeem checks a callback and redeems its code: the state started here,
-// once, by this browser, not expired; the code exchanged with its PKCE
-// verifier; the ID token's signature, issuer, audience and expiry (go-oidc),
-// its nonce and its tenant.
 // claim takes the sign-in the callback names, once, and checks what
 // costs nothing: that this browser started it, in time, and that Entra
 // sent a code.
@@ -412,7 +407,9 @@ func (s *Server) claim(r *http.Request) (*pendingSignIn, error) {
 	return ps, nil
 }
 
-// redeem exchanges the callback's code for ps's ID token, and checks it.
+// redeem exchanges the callback's code for ps's ID token, with its PKCE
+// verifier, and checks the token: its signature, issuer, audience and
+// expiry (go-oidc), its nonce, its tenant and its object id.
 func (s *Server) redeem(r *http.Request, ps *pendingSignIn) (*idClaims, error) {
 	q := r.URL.Query()
 	ctx, cancel := context.WithTimeout(oidc.ClientContext(r.Context(), s.entra.client), 30*time.Second)

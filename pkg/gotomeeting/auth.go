@@ -2,7 +2,6 @@ package gotomeeting
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -282,8 +281,7 @@ func grantRefused(err error) bool {
 }
 
 func transientGrantError(err error) bool {
-	var certErr *tls.CertificateVerificationError
-	if errors.As(err, &certErr) || errors.Is(err, errRedirect) || netfail.Lasting(err) {
+	if errors.Is(err, errRedirect) || netfail.Lasting(err) { // netfail.Lasting: an untrusted certificate too
 		return false // a wrong CA, an unknown name or a redirect does not heal
 	}
 	var re *oauth2.RetrieveError

@@ -3,7 +3,6 @@ package gotomeeting
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -335,9 +334,8 @@ func (c *Client) do(ctx context.Context, r request) error {
 		var retryAfter time.Duration
 		switch {
 		case err != nil: // transport error or attempt timeout
-			var certErr *tls.CertificateVerificationError
 			// A wrong CA, a redirect and an oversized reply do not heal.
-			if retries >= c.cfg.MaxRetries || errors.As(err, &certErr) || errors.Is(err, errRedirect) || errors.Is(err, errTooLarge) || netfail.Lasting(err) {
+			if retries >= c.cfg.MaxRetries || errors.Is(err, errRedirect) || errors.Is(err, errTooLarge) || netfail.Lasting(err) {
 				return fail(0, attempt, nil, err)
 			}
 		case status >= 200 && status < 300:
