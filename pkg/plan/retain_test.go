@@ -1,0 +1,63 @@
+package plan
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"weak"
+)
+
+// TestPlanDoesNotHoldItsInput: a cycle executes its plan for minutes (a
+// reconcile at 100,000 people, three and a half) while the input it was
+// computed from (every owned record, every mapped account, on a reconcile
+// every GoTo account listed) is no longer needed. A change that pointed
+// into the input's slices kept the whole of each alive: one update's
+// Prior held all 100,000 records (docs/benchmarks.md, issue 30).
+func TestPlanDoesNotHoldItsInput(t *testing.T) {
+	const n = 50
+	accounts := make([]Account, 0, n+1)
+	records := make([]Record, 0, n+1)
+	for i := range n {
+		a := person(fmt.Sprintf("p%03d", i), fmt.Sprintf("person%03d@x.com", i))
+		records = append(records, owned(a, fmt.Sprintf("k%03d", i)))
+		if i == 7 {
+			a.Profile.LastName = "Renamed" // an update, whose Prior is p007's record
+		}
+		if i != 9 {
+			accounts = append(accounts, a) // p009 left: a disable, whose Prior is its record
+		}
+	}
+	// Someone new whose address GoTo already holds: an adoption, whose
+	// Remote is one of the listed accounts.
+	accounts = append(accounts, person("q001", "quinn@x.com"))
+	remotes := make([]Remote, 0, 2)
+	remotes = append(remotes, Remote{Key: "r1", Profile: Profile{Email: "quinn@x.com"}}, Remote{Key: "r2", Profile: Profile{Email: "other@x.com"}})
+
+	p := Compute(Input{Accounts: accounts, Records: records, Remotes: remotes, Policy: testPolicy()})
+	for _, k := range []Kind{KindUpdate, KindDisable, KindAdopt} {
+		if p.Count(k) != 1 {
+			t.Fatalf("plan = %v, want one update, one disable and one adoption", kinds(p))
+		}
+	}
+	rec, acc, rem := weak.Make(&records[0]), weak.Make(&accounts[0]), weak.Make(&remotes[0])
+	accounts, records, remotes = nil, nil, nil
+	runtime.GC()
+	if rec.Value() != nil {
+		t.Error("the plan holds the input's records")
+	}
+	if acc.Value() != nil {
+		t.Error("the plan holds the input's accounts")
+	}
+	if rem.Value() != nil {
+		t.Error("the plan holds the input's GoTo accounts")
+	}
+	for _, ch := range p.Changes {
+		if ch.Kind == KindUpdate && (ch.Prior == nil || ch.Prior.GoToKey != "k007") {
+			t.Errorf("update's Prior = %+v, want p007's record", ch.Prior)
+		}
+		if ch.Kind == KindAdopt && (ch.Remote == nil || ch.Remote.Key != "r1") {
+			t.Errorf("adoption's Remote = %+v, want r1", ch.Remote)
+		}
+	}
+	runtime.KeepAlive(p)
+}
