@@ -374,9 +374,9 @@ type cycle struct {
 	owned     map[string]ownedAccount
 	failures  map[string]state.Failure
 	commitErr error
-	tried     int                // changes whose call was made
-	systemic  int                // failures of the kind that concern GoTo, not one person
-	listed    []gotomeeting.User // every GoTo account, once listed this cycle
+	tried     int           // changes whose call was made
+	systemic  int           // failures of the kind that concern GoTo, not one person
+	listed    []plan.Remote // every GoTo account, once listed this cycle, until the plan's input is complete
 	// drifted are the people whose drift the cycle repairs, until their
 	// repair is committed (state.Cycle.Reconcile).
 	drifted map[string]bool

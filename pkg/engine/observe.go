@@ -54,7 +54,12 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 	if err != nil {
 		return plan.Input{}, err
 	}
-	c.recordsRead, c.recordsGen = records, pre.gen
+	if c.e.Records != nil {
+		// Kept for the cache's advance at the end; otherwise the records
+		// go with the plan's input once it is computed (a pointer here
+		// held 100,000 of them through a cycle's calls).
+		c.recordsRead, c.recordsGen = records, pre.gen
+	}
 	c.res.Cycle.Owned = len(records)
 	c.owned = make(map[string]ownedAccount, len(records))
 	for _, r := range records {
@@ -100,6 +105,7 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 	if err := c.readGoTo(ctx, &in, plan.Need(in)); err != nil {
 		return plan.Input{}, err
 	}
+	c.listed = nil // in.Remotes holds it, as long as the input lives
 	return in, nil
 }
 
@@ -440,11 +446,11 @@ func (c *cycle) readGoTo(ctx context.Context, in *plan.Input, need plan.Needs) e
 // fewer calls.
 func (c *cycle) readAccounts(ctx context.Context, in *plan.Input, need plan.Needs, full bool) error {
 	if full || listIsCheaper(len(need.Lookups)+len(need.Live), len(in.Records)+len(need.Lookups)) {
-		users, err := c.listUsers(ctx)
+		remotes, err := c.listUsers(ctx)
 		if err != nil {
 			return err
 		}
-		in.Remotes = toRemotes(users)
+		in.Remotes = remotes
 		byKey := make(map[string]*plan.Remote, len(in.Remotes))
 		for i := range in.Remotes {
 			byKey[in.Remotes[i].Key] = &in.Remotes[i]
@@ -504,9 +510,11 @@ func (c *cycle) observeOne(ctx context.Context, observed map[string]*plan.Remote
 	return nil
 }
 
-// listUsers lists every GoTo account, once per cycle: intent recovery and
-// matching share the list.
-func (c *cycle) listUsers(ctx context.Context) ([]gotomeeting.User, error) {
+// listUsers lists every GoTo account, once per observation: intent
+// recovery and matching share the list. It is kept as the plan's Remotes
+// alone (the client's Users, with their products and status, are dropped
+// as soon as they are converted: at 100,000 accounts the two were 50 MB).
+func (c *cycle) listUsers(ctx context.Context) ([]plan.Remote, error) {
 	if c.listed != nil {
 		return c.listed, nil
 	}
@@ -514,11 +522,8 @@ func (c *cycle) listUsers(ctx context.Context) ([]gotomeeting.User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list GoTo users: %w", err)
 	}
-	if users == nil {
-		users = []gotomeeting.User{}
-	}
-	c.listed = users
-	return users, nil
+	c.listed = toRemotes(users)
+	return c.listed, nil
 }
 
 func toRemote(u gotomeeting.User) plan.Remote {
@@ -546,15 +551,15 @@ func (c *cycle) observeIntents(ctx context.Context, records []plan.Record) ([]pl
 	}
 	// A whole batch of intents is cheaper to settle from one list of every
 	// account (which an initial sync needs anyway) than by one lookup each.
-	var byEmail map[string][]gotomeeting.User
+	var byEmail map[string][]plan.Remote
 	if c.opts.InitialSync || c.opts.Reconcile || len(stored) > lookupLimit {
 		all, err := c.listUsers(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("recover %d interrupted changes: %w", len(stored), err)
 		}
-		byEmail = make(map[string][]gotomeeting.User, len(all))
+		byEmail = make(map[string][]plan.Remote, len(all))
 		for _, u := range all {
-			k := address.Fold(u.Email)
+			k := address.Fold(u.Profile.Email)
 			byEmail[k] = append(byEmail[k], u)
 		}
 	}
@@ -577,13 +582,14 @@ func (c *cycle) observeIntents(ctx context.Context, records []plan.Record) ([]pl
 			}
 			pi.Live = live
 		default:
-			users := byEmail[address.Fold(in.Email)]
+			pi.Found = byEmail[address.Fold(in.Email)]
 			if byEmail == nil {
-				if users, err = c.e.Reader.FindUsersByEmail(ctx, in.Email); err != nil {
+				users, err := c.e.Reader.FindUsersByEmail(ctx, in.Email)
+				if err != nil {
 					return nil, fmt.Errorf("recover the interrupted create of %s: %w", in.Email, err)
 				}
+				pi.Found = toRemotes(users)
 			}
-			pi.Found = toRemotes(users)
 		}
 		out = append(out, pi)
 	}
@@ -596,7 +602,7 @@ func (c *cycle) observeIntents(ctx context.Context, records []plan.Record) ([]pl
 func (c *cycle) liveAccount(ctx context.Context, in state.Intent) (*plan.Remote, error) {
 	for j := range c.listed {
 		if c.listed[j].Key == in.GoToKey {
-			rm := toRemote(c.listed[j])
+			rm := c.listed[j]
 			return &rm, nil
 		}
 	}

@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"testing"
+	"weak"
+
+	"github.com/g2msync/g2msync/pkg/directory"
+	"github.com/g2msync/g2msync/pkg/gotomeeting"
+	"github.com/g2msync/g2msync/pkg/plan"
+	"github.com/g2msync/g2msync/pkg/state"
+)
+
+// TestACycleWritesWithoutHoldingWhatItRead: a cycle that keeps nothing
+// for a next one (`run --once`: no picture, record or mapping cache) needs
+// the snapshot, the owned records and the GoTo listing only until its plan
+// is computed; its calls then take minutes (a reconcile at 100,000 people,
+// three and a half). Held through them, they were most of the process's
+// peak memory (issue 30: 373-400 MiB). Checked at the cycle's first write.
+func TestACycleWritesWithoutHoldingWhatItRead(t *testing.T) {
+	h := newHarness(t, 40)
+	h.recordCache = nil
+	h.mustRun(Options{})
+	h.src.edit("u0007", func(u *directory.User) { u.Attributes["surname"] = "Renamed" })
+	h.target.byEmail("user0011@contoso.com").FirstName = "Drifted"
+
+	w := &watched{fakeTarget: h.target}
+	st, err := state.Open(h.path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e := h.engine(st, false)
+	e.Source, e.Store, e.Reader, e.Writer = watchedSource{h.src, w}, watchedStore{st, w}, watchedReader{h.target, w}, w
+	res, err := e.Run(context.Background(), Options{Reconcile: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Cycle.Applied[string(plan.KindUpdate)]; got != 2 {
+		t.Fatalf("applied %d updates, want 2 (the renamed person and the drifted account)", got)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.checked {
+		t.Fatal("no write was checked")
+	}
+	for _, what := range w.held {
+		t.Errorf("the cycle's first write came while it still held %s", what)
+	}
+}
+
+// watched notes weak pointers to what a cycle reads, and at its first
+// write which of them are still held.
+type watched struct {
+	*fakeTarget
+	mu       sync.Mutex
+	snapshot weak.Pointer[directory.User]
+	records  weak.Pointer[plan.Record]
+	listing  weak.Pointer[gotomeeting.User]
+	checked  bool
+	held     []string
+}
+
+func (w *watched) UpdateUser(ctx context.Context, key string, up gotomeeting.Update) error {
+	w.mu.Lock()
+	if !w.checked {
+		w.checked = true
+		runtime.GC()
+		if w.snapshot.Value() != nil {
+			w.held = append(w.held, "the directory snapshot")
+		}
+		if w.records.Value() != nil {
+			w.held = append(w.held, "the owned records")
+		}
+		if w.listing.Value() != nil {
+			w.held = append(w.held, "the GoTo listing")
+		}
+	}
+	w.mu.Unlock()
+	return w.fakeTarget.UpdateUser(ctx, key, up)
+}
+
+type watchedSource struct {
+	*fakeSource
+	w *watched
+}
+
+func (s watchedSource) Read(ctx context.Context) (*directory.Snapshot, error) {
+	snap, err := s.fakeSource.Read(ctx)
+	if err == nil {
+		s.w.snapshot = weak.Make(&snap.Users[0])
+	}
+	return snap, err
+}
+
+type watchedStore struct {
+	*state.Store
+	w *watched
+}
+
+func (s watchedStore) Records() ([]plan.Record, error) {
+	rs, err := s.Store.Records()
+	if err == nil {
+		s.w.records = weak.Make(&rs[0])
+	}
+	return rs, err
+}
+
+type watchedReader struct {
+	*fakeTarget
+	w *watched
+}
+
+func (r watchedReader) ListUsers(ctx context.Context) ([]gotomeeting.User, error) {
+	us, err := r.fakeTarget.ListUsers(ctx)
+	if err == nil {
+		r.w.listing = weak.Make(&us[0])
+	}
+	return us, err
+}
