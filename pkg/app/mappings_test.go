@@ -105,3 +105,27 @@ func TestWithMappingSets(t *testing.T) {
 }
 
 var _ directory.Finder = noDirectory{}
+
+// TestOneCycleKeepsNothingForANext: a Service that runs one cycle (`run
+// --once`) keeps no picture, records or mapped accounts for a next one;
+// the mapped accounts pointed into the snapshot, which they held through
+// the cycle's calls. The daemon's keeps all three.
+func TestOneCycleKeepsNothingForANext(t *testing.T) {
+	s := mappingsService(t, `
+roles:
+  User: { licenses: ["5100000000000000000001"] }
+`)
+	e := s.engine(nil, false)
+	if e.Pictures == nil || e.Records == nil || e.Mapped == nil {
+		t.Fatalf("the daemon's engine keeps pictures %v, records %v, mapped accounts %v; want all three", e.Pictures != nil, e.Records != nil, e.Mapped != nil)
+	}
+	s.KeepPictures(false)
+	e = s.engine(nil, false)
+	if e.Pictures != nil || e.Records != nil || e.Mapped != nil {
+		t.Errorf("one cycle's engine keeps pictures %v, records %v, mapped accounts %v; want none", e.Pictures != nil, e.Records != nil, e.Mapped != nil)
+	}
+	s.KeepPictures(true)
+	if e = s.engine(nil, false); e.Mapped == nil {
+		t.Error("kept again: no mapped accounts kept")
+	}
+}
