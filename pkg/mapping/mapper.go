@@ -48,6 +48,9 @@ func DefaultMatching() []string { return []string{"mail", "userPrincipalName"} }
 // Mapper maps directory snapshots to desired accounts.
 type Mapper struct {
 	cfg Config
+	// defaults is cfg.Defaults as the Profile every account shares; nil
+	// when there are none.
+	defaults *plan.Profile
 }
 
 // New returns a Mapper for cfg. The configuration package has validated it;
@@ -62,7 +65,17 @@ func New(cfg Config) (*Mapper, error) {
 	if len(cfg.Matching) == 0 {
 		cfg.Matching = DefaultMatching()
 	}
-	return &Mapper{cfg: cfg}, nil
+	m := &Mapper{cfg: cfg}
+	for f, d := range cfg.Defaults {
+		if d == "" {
+			continue
+		}
+		if m.defaults == nil {
+			m.defaults = &plan.Profile{}
+		}
+		m.defaults.Set(f, d)
+	}
+	return m, nil
 }
 
 // Volatile reports whether a mapping gives a new value at every
@@ -148,9 +161,7 @@ func (m *Mapper) account(u *directory.User, app *directory.App, sets map[string]
 		}
 		a.Profile.Set(f, v)
 	}
-	for f, d := range m.cfg.Defaults {
-		a.Defaults.Set(f, d)
-	}
+	a.Defaults = m.defaults
 	for _, attr := range m.cfg.Matching {
 		if v := strings.TrimSpace(u.Attr(attr)); v != "" && !slices.Contains(a.MatchEmails, v) {
 			a.MatchEmails = append(a.MatchEmails, v)

@@ -582,7 +582,7 @@ func (c *computer) provision(a *Account) {
 	}
 	lic, roles := c.createLists(a)
 	prof := a.Profile
-	for f := Field(0); f < numFields; f++ {
+	for f := Field(0); f < numFields && a.Defaults != nil; f++ {
 		if prof.Get(f) == "" {
 			prof.Set(f, a.Defaults.Get(f))
 		}

@@ -446,7 +446,7 @@ func TestSelectUniqueValueCandidates(t *testing.T) {
 func TestDefaultsOnlyOnCreate(t *testing.T) {
 	a := person("a", "ann@x.com")
 	a.Profile.FirstName = ""
-	a.Defaults.FirstName = "-"
+	a.Defaults = &Profile{FirstName: "-"}
 	p := Compute(Input{Accounts: []Account{a}, Policy: testPolicy()})
 	if len(p.Changes) != 1 || p.Changes[0].Profile.FirstName != "-" {
 		t.Fatalf("create: %+v", p.Changes)
