@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode"
@@ -132,6 +133,9 @@ type Store struct {
 	// the one they wrote (RecordsFollow).
 	gensMu sync.Mutex
 	gens   map[string]string
+	// commits counts Commit's transactions, so that every releaseCommits
+	// of them give back the pages they mapped.
+	commits atomic.Int64
 }
 
 // appendOnly is the FillPercent of the buckets whose keys only grow (the
