@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -45,7 +46,9 @@ process's peak RSS (the simulators share the process, so CPU and RSS are
 upper bounds for g2msync alone). With --separate-process each cycle is its
 own ` + "`g2msync run --once`" + ` and its peak RSS is split, as Linux counts it,
 into anonymous memory (the heap) and file-backed pages (the binary and
-the state file bbolt maps). --cycles 1 stops after the initial sync;
+the state file bbolt maps); --memory-limit runs them under a GOMEMLIMIT,
+the Go runtime's soft limit, as the Kubernetes manifests and the Helm
+chart set it from limits.memory. --cycles 1 stops after the initial sync;
 --cycles 4 adds a fourth: a reconcile (goto.reconcile_interval passed)
 after 1 % of the GoTo accounts were renamed out of band, which lists the
 GoTo account and repairs them.
@@ -59,7 +62,7 @@ then --idle more with none. It reports the time from each change to its
 GoTo write (p50, p95, max) and the CPU the process used while no change
 waited (an upper bound: the simulators are counted in it).
   g2msync bench --users 10000 --goto-latency 200ms
-  g2msync bench --users 100000 --separate-process --cycles 2
+  g2msync bench --users 100000 --separate-process --cycles 4 --memory-limit 180MiB
   g2msync bench --users 100000 --latency --duration 15m --changes 30`
 
 // Run implements command.
@@ -82,6 +85,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	schedule := fs.String("schedule", "@every 1m", "the daemon's schedule for --latency")
 	entraLag := fs.Duration("entra-lag", 5*time.Second, "for --latency: how long a new user stays out of getByIds replies (Graph's replication lag)")
 	separate := fs.Bool("separate-process", false, "run each cycle as its own g2msync run --once process, as cron or a Kubernetes CronJob would, and report that process's CPU and peak RSS alone")
+	memLimit := fs.String("memory-limit", "", "with --separate-process: run each cycle under this GOMEMLIMIT (the Go runtime's soft memory limit, as the Kubernetes manifests and the Helm chart set from limits.memory), e.g. 200MiB")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -102,6 +106,12 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *separate && *cpuProfile != "" {
 		return usageError{fmt.Errorf("--cpuprofile profiles this process; it cannot be given with --separate-process")}
+	}
+	if *memLimit != "" && !*separate {
+		return usageError{fmt.Errorf("--memory-limit applies to the cycles' own processes; it needs --separate-process (the simulators share this one)")}
+	}
+	if *memLimit != "" && !goMemLimit.MatchString(*memLimit) {
+		return usageError{fmt.Errorf("--memory-limit: want a size as GOMEMLIMIT takes it (a number of bytes, or with B, KiB, MiB, GiB or TiB), got %q", *memLimit)}
 	}
 	if *latency && (*separate || *cpuProfile != "") {
 		return usageError{fmt.Errorf("--latency runs the daemon in this process; it cannot be given with --separate-process or --cpuprofile")}
@@ -144,7 +154,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	}
 	var child *benchChild
 	if *separate {
-		if child, err = newBenchChild(dir, w, cfg); err != nil {
+		if child, err = newBenchChild(dir, w, cfg, *memLimit); err != nil {
 			return err
 		}
 	}
@@ -260,7 +270,11 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.m.Stdout, "%d people; Graph %s, GoTo %s + jitter 0-%s, handling %s + %s per created user, %g requests/s in any second; max_in_flight %d; ",
 		*users, *graphLatency, *gotoLatency, *jitter, *handling, *perItem, *rate, *inFlight)
 	if child != nil {
-		fmt.Fprintln(c.m.Stdout, "each cycle a `run --once` process (CPU and RSS are its own)")
+		fmt.Fprint(c.m.Stdout, "each cycle a `run --once` process (CPU and RSS are its own)")
+		if l := child.memLimit(); l != "" {
+			fmt.Fprintf(c.m.Stdout, " under GOMEMLIMIT=%s", l)
+		}
+		fmt.Fprintln(c.m.Stdout)
 	} else {
 		fmt.Fprintf(c.m.Stdout, "peak RSS %s (simulators included)\n", peakRSS())
 	}
@@ -318,7 +332,10 @@ type benchChild struct {
 	env    []string
 }
 
-func newBenchChild(dir string, w *scenario.World, cfg *config.Config) (*benchChild, error) {
+// goMemLimit is the form GOMEMLIMIT takes (runtime/debug.SetMemoryLimit).
+var goMemLimit = regexp.MustCompile(`^[0-9]+(B|KiB|MiB|GiB|TiB)?$`)
+
+func newBenchChild(dir string, w *scenario.World, cfg *config.Config, memLimit string) (*benchChild, error) {
 	ca := filepath.Join(dir, "ca.pem")
 	if err := w.CA.WritePEM(ca); err != nil {
 		return nil, err
@@ -330,7 +347,22 @@ func newBenchChild(dir string, w *scenario.World, cfg *config.Config) (*benchChi
 	env := append(os.Environ(), "SSL_CERT_FILE="+ca,
 		fmt.Sprintf("G2MSYNC_GOTO_RATE_LIMIT_PER_SECOND=%g", cfg.GoTo.RateLimitPerSecond),
 		fmt.Sprintf("G2MSYNC_GOTO_MAX_IN_FLIGHT=%d", cfg.GoTo.MaxInFlight))
+	if memLimit != "" {
+		env = append(env, "GOMEMLIMIT="+memLimit)
+	}
 	return &benchChild{w: w, config: path, env: append(env, w.Environ()...)}, nil
+}
+
+// memLimit is the GOMEMLIMIT the cycles run under, given or inherited; ""
+// for none.
+func (b *benchChild) memLimit() string {
+	l := ""
+	for _, kv := range b.env {
+		if v, ok := strings.CutPrefix(kv, "GOMEMLIMIT="); ok {
+			l = v // the last one counts
+		}
+	}
+	return l
 }
 
 type childCycle struct {

@@ -291,6 +291,33 @@ func TestBenchCommand(t *testing.T) {
 	if err := m.Run(context.Background(), []string{"bench", "--cycles", "1", "--cpuprofile", filepath.Join(t.TempDir(), "p")}); err == nil {
 		t.Error("bench --cpuprofile with --cycles 1 (no no-change cycle to profile) was accepted")
 	}
+	for _, bad := range [][]string{{"--memory-limit", "200MiB"}, {"--separate-process", "--memory-limit", "200MB"}, {"--separate-process", "--memory-limit", "-1"}} {
+		if err := m.Run(context.Background(), append([]string{"bench"}, bad...)); err == nil {
+			t.Errorf("bench %v was accepted", bad)
+		}
+	}
+}
+
+// bench --separate-process runs each cycle, the reconcile too, as its own
+// `run --once` process (here the built binary's, as an administrator runs
+// it), under the memory limit given, and says so with the table.
+func TestBenchSeparateProcesses(t *testing.T) {
+	out, err := exec.Command(binary(t), "bench", "--users", "100", "--graph-latency", "1ms", "--goto-latency", "1ms",
+		"--separate-process", "--cycles", "4", "--memory-limit", "64MiB").CombinedOutput()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	for _, want := range []string{"each cycle a `run --once` process (CPU and RSS are its own) under GOMEMLIMIT=64MiB",
+		"initial sync", "no change", "1 % changed", "reconcile, 1 % drifted", "peak RSS"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+	// Every cycle's row has its process's peak, split into the heap and
+	// the mapped files.
+	if rows := regexp.MustCompile(`(?m)MiB \(anon \d+, file \d+ MiB\)$`).FindAllString(string(out), -1); len(rows) != 4 {
+		t.Errorf("%d rows with a peak RSS split, want 4:\n%s", len(rows), out)
+	}
 }
 
 // bench --latency runs the daemon's loop while changes are made in Entra,
