@@ -302,8 +302,9 @@ func (s *Store) records(tx *bolt.Tx) ([]plan.Record, error) {
 	// instead would copy it a dozen times.
 	n := lastOwned(tx)
 	out := make([]plan.Record, 0, n+n/16)
+	sh := newSharing()
 	err := b.ForEach(func(k, v []byte) error {
-		r, err := s.unseal(k, v)
+		r, err := s.unsealShared(k, v, sh)
 		if err != nil {
 			return err
 		}

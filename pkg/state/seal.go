@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -93,7 +95,11 @@ var errDamaged = errors.New("damaged record")
 
 // openCompact decodes a record in the compact form. It never reads past v
 // nor allocates more than v can hold, whatever the bytes.
-func openCompact(key, v []byte) (plan.Record, error) {
+func openCompact(key, v []byte) (plan.Record, error) { return openShared(key, v, nil) }
+
+// openShared is openCompact sharing, through sh, what the records of one
+// read repeat (nil: nothing shared).
+func openShared(key, v []byte, sh *sharing) (plan.Record, error) {
 	var r plan.Record
 	if len(v) < 1+sumLen || v[0] != compactTag {
 		return r, errDamaged
@@ -104,16 +110,70 @@ func openCompact(key, v []byte) (plan.Record, error) {
 	}
 	r.EntraID = string(key)
 	strs, lists := fields(&r)
-	for _, s := range strs {
-		*s = d.string()
+	for i, s := range strs {
+		switch b := d.bytes(); {
+		case i == 2 && string(b) == r.UPN:
+			*s = r.UPN // the address is most often the UPN
+		case i >= 5:
+			*s = sh.string(b) // locale, time zone, state, origin
+		default:
+			*s = string(b)
+		}
 	}
 	for _, l := range lists {
-		*l = d.list()
+		*l = sh.list(d.list())
 	}
 	if d.bad || len(d.b) != 0 {
 		return plan.Record{}, errDamaged
 	}
 	return r, nil
+}
+
+// sharing holds, for one read of every record, one copy of each value
+// that most records repeat: the state, the origin, the locale and the
+// time zone, and each licence or admin role list (one per role set).
+// Records are read, never changed in place (a change makes a new list),
+// so they may share them. At 100,000 people the records were 49 MB of
+// live heap, about a fifth of it these copies (docs/benchmarks.md). Each
+// table stops growing at maxShared values: a file whose values are all
+// different costs a lookup each, not a table as large as the file.
+type sharing struct {
+	strs  map[string]string
+	lists map[string][]string
+}
+
+const maxShared = 4096
+
+func newSharing() *sharing {
+	return &sharing{strs: map[string]string{}, lists: map[string][]string{}}
+}
+
+func (sh *sharing) string(b []byte) string {
+	if sh == nil {
+		return string(b)
+	}
+	if s, ok := sh.strs[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(sh.strs) < maxShared {
+		sh.strs[s] = s
+	}
+	return s
+}
+
+func (sh *sharing) list(l []string) []string {
+	if sh == nil || len(l) == 0 {
+		return l
+	}
+	k := strings.Join(l, "\x00")
+	if s, ok := sh.lists[k]; ok && slices.Equal(s, l) {
+		return s
+	}
+	if len(sh.lists) < maxShared {
+		sh.lists[k] = l
+	}
+	return l
 }
 
 var errChecksum = errors.New("checksum fails")
@@ -138,15 +198,19 @@ func (d *decoder) uvarint() uint64 {
 	return n
 }
 
-func (d *decoder) string() string {
+func (d *decoder) string() string { return string(d.bytes()) }
+
+// bytes is the next string's bytes, in the record's buffer (valid only
+// while it is).
+func (d *decoder) bytes() []byte {
 	n := d.uvarint()
 	if d.bad || n > uint64(len(d.b)) {
 		d.bad = true
-		return ""
+		return nil
 	}
-	s := string(d.b[:n])
+	b := d.b[:n]
 	d.b = d.b[n:]
-	return s
+	return b
 }
 
 func (d *decoder) list() []string {
@@ -172,9 +236,13 @@ func (d *decoder) list() []string {
 // could be read, so a record in JSON there was written outside g2msync.
 // A file of schema 1, open read-only, is read as it was written: JSON with
 // its checksum, or the bare JSON written before checksums existed.
-func (s *Store) unseal(key, v []byte) (plan.Record, error) {
+func (s *Store) unseal(key, v []byte) (plan.Record, error) { return s.unsealShared(key, v, nil) }
+
+// unsealShared is unseal sharing, through sh, what the records of one read
+// repeat.
+func (s *Store) unsealShared(key, v []byte, sh *sharing) (plan.Record, error) {
 	if len(v) > 0 && v[0] == compactTag {
-		r, err := openCompact(key, v)
+		r, err := openShared(key, v, sh)
 		switch {
 		case errors.Is(err, errChecksum):
 			return r, s.checksumError(key)

@@ -11,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
@@ -242,5 +244,48 @@ func TestRecordUnderAnotherIDIsRefused(t *testing.T) {
 	}
 	if recs, err := st.Records(); err != nil || len(recs) != 0 {
 		t.Fatalf("records %+v, %v: want none", recs, err)
+	}
+}
+
+// A read of every record shares among them one copy of what they repeat
+// (state, origin, locale, time zone, the licence and role lists, the
+// address when it is the UPN), and confuses no two lists that join alike.
+func TestRecordsShareWhatTheyRepeat(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "state.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lists := [][]string{{"L1"}, {"L1"}, {"a\x00b"}, {"a", "b"}}
+	var outs []Outcome
+	for i, l := range lists {
+		id := fmt.Sprintf("e%d", i)
+		upn := id + "@x.com"
+		rec := plan.Record{EntraID: id, UPN: upn, GoToKey: fmt.Sprint(i), Profile: plan.Profile{Email: upn, Locale: "en_US", TimeZone: "Europe/Berlin"},
+			Licenses: l, State: plan.StateActive, Origin: plan.OriginCreated}
+		outs = append(outs, Outcome{EntraID: id, Record: &rec})
+	}
+	if err := s.Commit(outs...); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.Records()
+	if err != nil || len(rs) != len(lists) {
+		t.Fatalf("records: %d, %v", len(rs), err)
+	}
+	same := func(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
+	for i, r := range rs {
+		if !slices.Equal(r.Licenses, lists[i]) || r.Profile.Email != r.UPN || r.Profile.Locale != "en_US" {
+			t.Errorf("record %d read back as %+v", i, r)
+		}
+		if !same(r.Profile.Email, r.UPN) {
+			t.Errorf("record %d: its address, the UPN, is a copy of its own", i)
+		}
+		if i > 0 && (!same(string(r.State), string(rs[0].State)) || !same(string(r.Origin), string(rs[0].Origin)) ||
+			!same(r.Profile.Locale, rs[0].Profile.Locale) || !same(r.Profile.TimeZone, rs[0].Profile.TimeZone)) {
+			t.Errorf("record %d: state, origin, locale or time zone is a copy of its own", i)
+		}
+	}
+	if &rs[0].Licenses[0] != &rs[1].Licenses[0] {
+		t.Error("two records with the licence list L1 hold a copy each")
 	}
 }
