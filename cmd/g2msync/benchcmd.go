@@ -371,15 +371,24 @@ type childCycle struct {
 	read, rss        string
 }
 
-// memorySampler follows a process's resident set while it runs, split as
-// Linux splits it: anonymous memory (the Go heap and stacks) and file-backed
-// pages (the binary and the state file bbolt maps). The peak of each is
-// reported, since VmHWM alone cannot say whether a cycle's memory is its
-// heap or its mapped state file.
+// memorySampler follows a process's resident set while it runs: its peak
+// (VmHWM), and the peaks of its two parts as Linux splits it, anonymous
+// memory (the Go heap and stacks) and file-backed pages (the binary and
+// the state file bbolt maps), which need not coincide.
+//
+// The peak is VmHWM, read while the process runs, never the ru_maxrss that
+// wait4 gives: Linux carries into ru_maxrss the peak of the address space
+// a process leaves at exec, and os/exec starts a child in the spawner's
+// (vfork), so a cycle's ru_maxrss was at least this bench's own resident
+// set (its simulators hold 100,000 people twice: 312-377 MiB by the third
+// cycle). Every peak this bench printed for --separate-process before
+// 2026-12-06 was that larger figure (docs/benchmarks.md). VmHWM starts
+// afresh at exec; the last read, at most 10 ms before the process ends,
+// is its peak.
 type memorySampler struct {
-	anon, file int // peak kB
-	done       chan struct{}
-	stopped    chan struct{}
+	hwm, anon, file int // peak kB
+	done            chan struct{}
+	stopped         chan struct{}
 }
 
 func sampleMemory(pid int) *memorySampler {
@@ -393,6 +402,7 @@ func sampleMemory(pid int) *memorySampler {
 			if data, err := os.ReadFile(path); err == nil {
 				anon, file := statusKB(data, "RssAnon:"), statusKB(data, "RssFile:")
 				s.anon, s.file = max(s.anon, anon), max(s.file, file)
+				s.hwm = max(s.hwm, statusKB(data, "VmHWM:"), anon+file)
 			}
 			select {
 			case <-s.done:
@@ -404,14 +414,15 @@ func sampleMemory(pid int) *memorySampler {
 	return s
 }
 
-// stop ends the sampling and says the peaks, "" where Linux did not.
+// stop ends the sampling and says the peak with its parts, "" where Linux
+// did not.
 func (s *memorySampler) stop() string {
 	close(s.done)
 	<-s.stopped
-	if s.anon == 0 {
+	if s.hwm == 0 {
 		return ""
 	}
-	return fmt.Sprintf("anon %.0f, file %.0f MiB", float64(s.anon)/1024, float64(s.file)/1024)
+	return fmt.Sprintf("%.0f MiB (anon %.0f, file %.0f MiB)", float64(s.hwm)/1024, float64(s.anon)/1024, float64(s.file)/1024)
 }
 
 // statusKB is the value in kB of one field of /proc/PID/status, 0 when absent.
@@ -447,7 +458,7 @@ func (b *benchChild) cycle(ctx context.Context, opts engine.Options) (childCycle
 	}
 	mem := sampleMemory(cmd.Process.Pid)
 	err = cmd.Wait()
-	split := mem.stop()
+	peak := mem.stop()
 	r := childCycle{wall: time.Since(start), graph: int64(b.w.Graph.GraphCalls())}
 	for _, n := range b.w.GoTo.Calls() {
 		r.gotoCalls += int64(n)
@@ -457,10 +468,10 @@ func (b *benchChild) cycle(ctx context.Context, opts engine.Options) (childCycle
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		r.rss = fmt.Sprintf("%.0f MiB", float64(ru.Maxrss)/1024) // kB on Linux
-		if split != "" {
-			r.rss += " (" + split + ")"
-		}
+	}
+	r.rss = peak
+	if r.rss == "" {
+		r.rss = "-" // no /proc to read it from
 	}
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {

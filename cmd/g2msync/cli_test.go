@@ -15,7 +15,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -346,6 +348,35 @@ func TestBenchLatency(t *testing.T) {
 			t.Errorf("bench %v was accepted", bad)
 		}
 	}
+}
+
+// A cycle's peak is its own: Linux hands a child started with os/exec the
+// spawner's peak as its ru_maxrss, which the bench once printed.
+func TestBenchChildPeakIsItsOwn(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("no /proc")
+	}
+	ballast := make([]byte, 256<<20) // this process's own: 256 MiB resident
+	for i := 0; i < len(ballast); i += 4096 {
+		ballast[i] = 1
+	}
+	cmd := exec.Command("sleep", "0.5")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sleep:", err)
+	}
+	mem := sampleMemory(cmd.Process.Pid)
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	peak := mem.stop()
+	var mib int
+	if _, err := fmt.Sscanf(peak, "%d MiB", &mib); err != nil || mib > 64 {
+		t.Errorf("sleep's peak = %q, want its own few MiB", peak)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss < 200<<10 {
+		t.Logf("this kernel does not carry the spawner's peak into ru_maxrss (%d kB)", ru.Maxrss)
+	}
+	runtime.KeepAlive(ballast)
 }
 
 // statusKB reads a field of /proc/PID/status, where the bench finds a
