@@ -252,7 +252,11 @@ func refusedAddress(a *Account) string {
 	if n := utf8.RuneCountInString(a.Profile.Email); n > maxEmailLen {
 		return fmt.Sprintf("email is %d characters long; GoTo accepts at most %d: shorten mail (or what the email mapping reads) in Entra", n, maxEmailLen)
 	}
-	for _, e := range append([]string{a.Profile.Email}, a.MatchEmails...) {
+	for i := -1; i < len(a.MatchEmails); i++ { // the address, then the matching ones, with no slice of them made
+		e := a.Profile.Email
+		if i >= 0 {
+			e = a.MatchEmails[i]
+		}
 		if r, ok := address.Ambiguous(e); ok {
 			return fmt.Sprintf("address %q has the character %U (%q), which case folding may confuse with another letter; "+
 				"g2msync does not match or provision by such an address: set mail and userPrincipalName in Entra to plain letters", e, r, r)
@@ -387,6 +391,13 @@ func (c *computer) refresh(records []Record, observed map[string]*Remote) []*Rec
 			out = append(out, r)
 		case o == nil:
 			c.gone = append(c.gone, r)
+		case o.Profile == r.Profile && isNormal(o.Licenses) && isNormal(o.AdminRoles) && isNormal(r.Licenses) && isNormal(r.AdminRoles) &&
+			slices.Equal(o.Licenses, r.Licenses) &&
+			slices.Equal(o.AdminRoles, r.AdminRoles) && (r.State != StateDisabled || len(o.Licenses)+len(o.AdminRoles) == 0):
+			// GoTo holds what was recorded (a reconcile observes every
+			// owned account, nearly all of them so): the record stands,
+			// not a copy of it (25 MB more at 100,000 people).
+			out = append(out, r)
 		default:
 			nr := *r
 			if fold(o.Profile.Email) != fold(r.Profile.Email) {
