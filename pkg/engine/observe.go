@@ -43,7 +43,7 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 	// records together were 107 MB of live heap, which the collector
 	// doubled (docs/benchmarks.md).
 	var prefetch chan recordsRead
-	if c.e.Records != nil {
+	if !c.e.keepsNothing() {
 		prefetch = make(chan recordsRead, 1)
 		go func() { prefetch <- readRecords() }()
 	}
