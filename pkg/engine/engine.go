@@ -419,14 +419,6 @@ func (c *cycle) run(ctx context.Context) error {
 	}
 	c.phase(PhasePlanning)
 	p := plan.Compute(in)
-	if c.e.keepsNothing() {
-		// The input (every record, account and, on a reconcile, GoTo
-		// account) is garbage now; the calls that follow take minutes.
-		// Collected now, the heap's next target is twice the plan, not
-		// twice the input: at 100,000 people a reconcile's calls grew the
-		// heap to 260 MB before the collector ran (docs/benchmarks.md).
-		releaseMemory()
-	}
 	c.res.Plan = p
 	c.summarisePlan(p)
 	if p.Abort != "" {

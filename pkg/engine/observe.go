@@ -66,8 +66,8 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 		// The snapshot and the picture it came from are garbage now: give
 		// their pages back before the records take their place, or the
 		// process keeps both (at 100,000 people the no-change cycle's
-		// peak, 296 MiB, was the records read beside the freed snapshot's
-		// 60 MB; docs/benchmarks.md).
+		// peak was the records read beside the freed snapshot's 60 MB:
+		// 259 MiB, 205-246 with this; docs/benchmarks.md).
 		releaseMemory()
 		pre = readRecords()
 	}
