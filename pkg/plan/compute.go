@@ -135,11 +135,15 @@ func compute(in Input) *Plan {
 // use, and one pointer into a slice keeps the whole of it alive: one
 // update's Prior held 100,000 records through a reconcile's three and a
 // half minutes of calls (docs/benchmarks.md). Changes that shared a record
-// share its copy.
+// share its copy; a drift's repair is a change too.
 func (p *Plan) detach() {
 	records := map[*Record]*Record{}
 	remotes := map[*Remote]*Remote{}
-	for _, cs := range [][]Change{p.Changes, p.Staged, p.Skips, p.Recovered, p.Deferred} {
+	repairs := make([]Change, len(p.Drift))
+	for i := range p.Drift {
+		repairs[i] = p.Drift[i].Repair
+	}
+	for _, cs := range [][]Change{p.Changes, p.Staged, p.Skips, p.Recovered, p.Deferred, repairs} {
 		for i := range cs {
 			ch := &cs[i]
 			if r := ch.Prior; r != nil {
@@ -157,6 +161,9 @@ func (p *Plan) detach() {
 				ch.Remote = remotes[r]
 			}
 		}
+	}
+	for i := range p.Drift {
+		p.Drift[i].Repair = repairs[i]
 	}
 }
 

@@ -86,3 +86,33 @@ func TestReconcileWithoutDriftCopiesNoRecord(t *testing.T) {
 		t.Errorf("a reconcile of %d accounts, one drifted, made %.0f allocations; want fewer than one per account", n, allocs)
 	}
 }
+
+// The drift a reconcile reports holds its repair, a change like any other:
+// a forget's Prior (an account deleted in GoTo) pointed into the records.
+func TestDriftDoesNotHoldTheInput(t *testing.T) {
+	const n = 50
+	accounts := make([]Account, 0, n)
+	records := make([]Record, 0, n)
+	observed := map[string]*Remote{}
+	for i := range n {
+		a := person(fmt.Sprintf("p%03d", i), fmt.Sprintf("person%03d@x.com", i))
+		r := owned(a, fmt.Sprintf("k%03d", i))
+		records = append(records, r)
+		if i != 3 {
+			accounts = append(accounts, a) // p003 left, and its account was deleted in GoTo: forgotten
+		}
+		observed[r.GoToKey] = &Remote{Key: r.GoToKey, Profile: r.Profile, Licenses: r.Licenses}
+	}
+	observed["k003"] = nil
+	p := Compute(Input{Accounts: accounts, Records: records, Observed: observed, Reconcile: true, Policy: testPolicy()})
+	if len(p.Drift) != 1 || p.Drift[0].Repair.Prior == nil || p.Drift[0].Repair.Prior.GoToKey != "k003" {
+		t.Fatalf("drift = %+v, want p003's deleted account with its record", p.Drift)
+	}
+	rec := weak.Make(&records[0])
+	records, accounts, observed = nil, nil, nil
+	runtime.GC()
+	if rec.Value() != nil {
+		t.Error("the plan's drift holds the input's records")
+	}
+	runtime.KeepAlive(p)
+}
