@@ -111,7 +111,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 		return usageError{fmt.Errorf("--memory-limit applies to the cycles' own processes; it needs --separate-process (the simulators share this one)")}
 	}
 	if *memLimit != "" && !goMemLimit.MatchString(*memLimit) {
-		return usageError{fmt.Errorf("--memory-limit: want a size as GOMEMLIMIT takes it (a number of bytes, or with B, KiB, MiB, GiB or TiB), got %q", *memLimit)}
+		return usageError{fmt.Errorf("--memory-limit: want a size as GOMEMLIMIT takes it, more than 0 (a number of bytes, or with B, KiB, MiB, GiB or TiB), got %q", *memLimit)}
 	}
 	if *latency && (*separate || *cpuProfile != "") {
 		return usageError{fmt.Errorf("--latency runs the daemon in this process; it cannot be given with --separate-process or --cpuprofile")}
@@ -333,7 +333,7 @@ type benchChild struct {
 }
 
 // goMemLimit is the form GOMEMLIMIT takes (runtime/debug.SetMemoryLimit).
-var goMemLimit = regexp.MustCompile(`^[0-9]+(B|KiB|MiB|GiB|TiB)?$`)
+var goMemLimit = regexp.MustCompile(`^[1-9][0-9]*(B|KiB|MiB|GiB|TiB)?$`)
 
 func newBenchChild(dir string, w *scenario.World, cfg *config.Config, memLimit string) (*benchChild, error) {
 	ca := filepath.Join(dir, "ca.pem")

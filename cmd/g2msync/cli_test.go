@@ -293,7 +293,7 @@ func TestBenchCommand(t *testing.T) {
 	if err := m.Run(context.Background(), []string{"bench", "--cycles", "1", "--cpuprofile", filepath.Join(t.TempDir(), "p")}); err == nil {
 		t.Error("bench --cpuprofile with --cycles 1 (no no-change cycle to profile) was accepted")
 	}
-	for _, bad := range [][]string{{"--memory-limit", "200MiB"}, {"--separate-process", "--memory-limit", "200MB"}, {"--separate-process", "--memory-limit", "-1"}} {
+	for _, bad := range [][]string{{"--memory-limit", "200MiB"}, {"--separate-process", "--memory-limit", "200MB"}, {"--separate-process", "--memory-limit", "-1"}, {"--separate-process", "--memory-limit", "0MiB"}} {
 		if err := m.Run(context.Background(), append([]string{"bench"}, bad...)); err == nil {
 			t.Errorf("bench %v was accepted", bad)
 		}
