@@ -1,7 +1,11 @@
 package engine
 
 import (
+	"context"
+
 	"testing"
+
+	"github.com/g2msync/g2msync/pkg/state"
 
 	"github.com/g2msync/g2msync/pkg/directory"
 	"github.com/g2msync/g2msync/pkg/mapping"
@@ -50,4 +54,53 @@ func TestMappedAccountsAreKeptForTheSameUsers(t *testing.T) {
 	if b := mc.mapped(clock, &renamed); &a[0] == &b[0] {
 		t.Error("a mapping that reads the clock was not mapped again")
 	}
+}
+
+// An on-demand provision maps the few people it found without taking the
+// place of everyone's kept accounts: the next regular cycle that finds
+// nothing changed still maps no one.
+func TestOnDemandDoesNotEvictTheKeptAccounts(t *testing.T) {
+	h := newHarness(t, 3)
+	mc := &MapCache{}
+	st, err := state.Open(h.path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e := h.engine(st, false)
+	e.Mapped = mc
+	e.Finder = foundSource{h.src}
+	if _, err := e.Run(context.Background(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	kept := &mc.accounts[0]
+	if _, err := e.Run(context.Background(), Options{OnDemand: []string{"u0001"}}); err != nil {
+		t.Fatal(err)
+	}
+	if &mc.accounts[0] != kept || len(mc.accounts) != 3 {
+		t.Errorf("after an on-demand provision the cache holds %d accounts, not everyone's kept ones", len(mc.accounts))
+	}
+}
+
+// foundSource finds people of a fakeSource by Entra id.
+type foundSource struct{ src *fakeSource }
+
+func (f foundSource) Find(ctx context.Context, queries []string) (*directory.Found, error) {
+	snap, err := f.src.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found := &directory.Found{Snapshot: snap}
+	var users []directory.User
+	for _, q := range queries {
+		m := directory.Match{Query: q}
+		for _, u := range snap.Users {
+			if u.ID == q {
+				users, m.IDs = append(users, u), append(m.IDs, u.ID)
+			}
+		}
+		found.Matches = append(found.Matches, m)
+	}
+	snap.Users = users
+	return found, nil
 }

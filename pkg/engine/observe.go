@@ -59,7 +59,12 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 	if c.opts.OnDemand == nil {
 		c.res.Cycle.Read = describeRead(snap)
 	}
-	accounts := c.e.Mapped.mapped(c.e.Mapper, snap)
+	var accounts []plan.Account
+	if c.opts.OnDemand != nil {
+		accounts = c.e.Mapper.Map(snap) // a few named people: kept, they would evict everyone's
+	} else {
+		accounts = c.e.Mapped.mapped(c.e.Mapper, snap)
+	}
 	c.recordable = true
 	c.res.Cycle.InScope = plan.InScope(accounts)
 	if prefetch == nil {
