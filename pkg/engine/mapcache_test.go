@@ -2,14 +2,12 @@ package engine
 
 import (
 	"context"
-
 	"testing"
-
-	"github.com/g2msync/g2msync/pkg/state"
 
 	"github.com/g2msync/g2msync/pkg/directory"
 	"github.com/g2msync/g2msync/pkg/mapping"
 	"github.com/g2msync/g2msync/pkg/plan"
+	"github.com/g2msync/g2msync/pkg/state"
 )
 
 // The accounts of a snapshot whose users are the last one's (a delta read
