@@ -252,16 +252,8 @@ type Outcome struct {
 
 // Records returns every owned record, sorted by Entra id.
 func (s *Store) Records() ([]plan.Record, error) {
-	var out []plan.Record
-	err := s.db.View(func(tx *bolt.Tx) (err error) {
-		out, err = s.records(tx)
-		return err
-	})
-	s.releasePages()
-	if err != nil {
-		return nil, fmt.Errorf("read owned accounts: %w", err)
-	}
-	return out, nil
+	out, _, _, err := s.RecordsSince("") // "" is no generation: every record is read
+	return out, err
 }
 
 // RecordsSince returns every owned record, as Records does, and the
