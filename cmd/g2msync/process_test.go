@@ -188,17 +188,7 @@ func TestDaemonProcess(t *testing.T) {
 	for _, p := range pw.w.InScope(false)[:15] {
 		pw.w.RemoveFromGroup(p.ID)
 	}
-	waitStatus := func(what string, cond func(daemon.StatusDoc) bool) {
-		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			if s, err := pw.status(); err == nil && cond(s) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s\n%s", what, stderr)
-			}
-		}
-	}
+	waitStatus := statusWaiter(t, pw, stderr)
 	waitStatus("staged disables", func(s daemon.StatusDoc) bool { return len(s.Staged) == 15 })
 	if code, out := pw.exitCode("run", "--once", "--allow-disables"); code != ExitOK || !strings.Contains(out, "will apply the 15 staged disables") {
 		t.Fatalf("approve while the daemon runs: exit %d\n%s", code, out)
