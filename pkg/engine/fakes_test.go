@@ -119,17 +119,22 @@ func (t *fakeTarget) reset() {
 	t.mu.Unlock()
 }
 
-func (t *fakeTarget) ListUsers(context.Context) ([]gotomeeting.User, error) {
+func (t *fakeTarget) ListUsers(_ context.Context, each func(gotomeeting.User) error) error {
 	t.count("list")
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	var out []gotomeeting.User
 	for _, u := range t.users {
 		if !t.unlisted[u.Key] {
 			out = append(out, *u)
 		}
 	}
-	return out, nil
+	t.mu.Unlock()
+	for _, u := range out {
+		if err := each(u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *fakeTarget) FindUsersByEmail(_ context.Context, email string) ([]gotomeeting.User, error) {

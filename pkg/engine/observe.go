@@ -472,7 +472,7 @@ func (c *cycle) readGoTo(ctx context.Context, in *plan.Input, need plan.Needs) e
 // fewer calls.
 func (c *cycle) readAccounts(ctx context.Context, in *plan.Input, need plan.Needs, full bool) error {
 	if full || listIsCheaper(len(need.Lookups)+len(need.Live), len(in.Records)+len(need.Lookups)) {
-		remotes, err := c.listUsers(ctx)
+		remotes, err := c.listUsers(ctx, len(in.Records))
 		if err != nil {
 			return err
 		}
@@ -538,17 +538,24 @@ func (c *cycle) observeOne(ctx context.Context, observed map[string]*plan.Remote
 
 // listUsers lists every GoTo account, once per observation: intent
 // recovery and matching share the list. It is kept as the plan's Remotes
-// alone (the client's Users, with their products and status, are dropped
-// as soon as they are converted: at 100,000 accounts the two were 50 MB).
-func (c *cycle) listUsers(ctx context.Context) ([]plan.Remote, error) {
+// alone, made as the pages arrive: the client's Users, with their
+// products and status, never exist as a list (at 100,000 accounts the two
+// lists were 50 MB). owned, the number of owned records, sizes it: GoTo
+// most often holds about as many accounts as g2msync owns, and a list
+// grown by appending leaves as much again behind as garbage.
+func (c *cycle) listUsers(ctx context.Context, owned int) ([]plan.Remote, error) {
 	if c.listed != nil {
 		return c.listed, nil
 	}
-	users, err := c.e.Reader.ListUsers(ctx)
+	listed := make([]plan.Remote, 0, owned+owned/8)
+	err := c.e.Reader.ListUsers(ctx, func(u gotomeeting.User) error {
+		listed = append(listed, toRemote(u))
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list GoTo users: %w", err)
 	}
-	c.listed = toRemotes(users)
+	c.listed = listed
 	return c.listed, nil
 }
 
@@ -579,7 +586,7 @@ func (c *cycle) observeIntents(ctx context.Context, records []plan.Record) ([]pl
 	// account (which an initial sync needs anyway) than by one lookup each.
 	var byEmail map[string][]plan.Remote
 	if c.opts.InitialSync || c.opts.Reconcile || len(stored) > lookupLimit {
-		all, err := c.listUsers(ctx)
+		all, err := c.listUsers(ctx, len(records))
 		if err != nil {
 			return nil, fmt.Errorf("recover %d interrupted changes: %w", len(stored), err)
 		}

@@ -21,7 +21,7 @@ func TestExpiredAccessTokenRefreshedMidRun(t *testing.T) {
 	key := e.user(t, gotosim.User{Email: "a@x.test", FirstName: "A", LastName: "A"})
 	c := e.client(t)
 	ctx := context.Background()
-	if _, err := c.ListUsers(ctx); err != nil {
+	if _, err := listAll(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	e.sim.ExpireAccessTokens()
@@ -76,11 +76,11 @@ func TestRotatedTokenPersistedBeforeUse(t *testing.T) {
 	e := newEnv(t, gotosim.Options{})
 	c := e.client(t)
 	ctx := context.Background()
-	if _, err := c.ListUsers(ctx); err != nil {
+	if _, err := listAll(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	e.sim.ExpireAccessTokens()
-	if _, err := c.ListUsers(ctx); err != nil {
+	if _, err := listAll(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	// The expired token's 401 comes between the two refreshes.
@@ -93,7 +93,7 @@ func TestRotatedTokenPersistedBeforeUse(t *testing.T) {
 	e.sim.ExpireAccessTokens()
 	e.store.setFail(errors.New("disk full"))
 	before := e.sim.Calls()
-	_, err := c.ListUsers(ctx)
+	_, err := listAll(ctx, c)
 	if err == nil || !strings.Contains(err.Error(), "persist rotated refresh token: disk full") {
 		t.Fatalf("err = %v", err)
 	}
@@ -104,7 +104,7 @@ func TestRotatedTokenPersistedBeforeUse(t *testing.T) {
 	// Once the store works again the pending token is saved, then used,
 	// without asking GoTo again (the old refresh token is dead).
 	e.store.setFail(nil)
-	if _, err := c.ListUsers(ctx); err != nil {
+	if _, err := listAll(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.sim.Calls()[gotosim.RouteToken]; n != after[gotosim.RouteToken] {
@@ -119,7 +119,7 @@ func TestRestartUsesStoredToken(t *testing.T) {
 	e := newEnv(t, gotosim.Options{})
 	ctx := context.Background()
 	c1 := e.client(t)
-	if _, err := c1.ListUsers(ctx); err != nil {
+	if _, err := listAll(ctx, c1); err != nil {
 		t.Fatal(err)
 	}
 	rotated, _ := e.store.get()
@@ -130,7 +130,7 @@ func TestRestartUsesStoredToken(t *testing.T) {
 	// "Restart": a new client with the same store and the same config, which
 	// still names the first, now dead, refresh token.
 	c2 := e.client(t)
-	if _, err := c2.ListUsers(ctx); err != nil {
+	if _, err := listAll(ctx, c2); err != nil {
 		t.Fatalf("restarted client: %v", err)
 	}
 	if rej := e.sim.RejectedRefreshTokens(); len(rej) != 0 {
@@ -138,7 +138,7 @@ func TestRestartUsesStoredToken(t *testing.T) {
 	}
 	// Without the store, the first token is refused: the store was needed.
 	c3 := e.client(t, func(c *Config) { c.TokenStore = nil })
-	if _, err := c3.ListUsers(ctx); !errors.Is(err, ErrRefreshTokenRejected) {
+	if _, err := listAll(ctx, c3); !errors.Is(err, ErrRefreshTokenRejected) {
 		t.Errorf("first token without the store: %v", err)
 	}
 	if rej := e.sim.RejectedRefreshTokens(); len(rej) != 1 || rej[0] != e.first {
@@ -151,7 +151,7 @@ func TestRevokedRefreshTokenFailsWithHint(t *testing.T) {
 	key := e.user(t, gotosim.User{Email: "a@x.test", FirstName: "A", LastName: "A"})
 	c := e.client(t)
 	ctx := context.Background()
-	if _, err := c.ListUsers(ctx); err != nil {
+	if _, err := listAll(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	e.sim.RevokeAllGrants()
@@ -162,7 +162,7 @@ func TestRevokedRefreshTokenFailsWithHint(t *testing.T) {
 	if u, _ := e.sim.User(key); u.LastName != "A" {
 		t.Errorf("user changed: %+v", u)
 	}
-	if _, err := c.ListUsers(ctx); err == nil || err.Error() != rejectedText {
+	if _, err := listAll(ctx, c); err == nil || err.Error() != rejectedText {
 		t.Errorf("second call: %v", err)
 	}
 }
@@ -172,7 +172,7 @@ func TestOtherGrants(t *testing.T) {
 	t.Run("personal access token", func(t *testing.T) {
 		e := newEnv(t, gotosim.Options{})
 		c := e.client(t, func(c *Config) { c.RefreshToken = ""; c.PAT = e.sim.IssuePAT() })
-		if _, err := c.ListUsers(ctx); err != nil {
+		if _, err := listAll(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 		if stored, _ := e.store.get(); !e.sim.RefreshTokenValid(stored) {
@@ -183,7 +183,7 @@ func TestOtherGrants(t *testing.T) {
 		e := newEnv(t, gotosim.Options{})
 		e.sim.RevokeRefreshToken(e.first)
 		c := e.client(t, func(c *Config) { c.PAT = e.sim.IssuePAT() })
-		if _, err := c.ListUsers(ctx); err != nil {
+		if _, err := listAll(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -206,14 +206,14 @@ func TestOtherGrants(t *testing.T) {
 	t.Run("nothing configured", func(t *testing.T) {
 		e := newEnv(t, gotosim.Options{})
 		c := e.client(t, func(c *Config) { c.RefreshToken = "" })
-		if _, err := c.ListUsers(ctx); !errors.Is(err, ErrNotLoggedIn) {
+		if _, err := listAll(ctx, c); !errors.Is(err, ErrNotLoggedIn) {
 			t.Errorf("err = %v", err)
 		}
 	})
 	t.Run("wrong client secret", func(t *testing.T) {
 		e := newEnv(t, gotosim.Options{})
 		c := e.client(t, func(c *Config) { c.ClientSecret = "nope" })
-		if _, err := c.ListUsers(ctx); !errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrRefreshTokenRejected) {
+		if _, err := listAll(ctx, c); !errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrRefreshTokenRejected) {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -224,7 +224,7 @@ func TestOtherGrants(t *testing.T) {
 		if stored, _ := e.store.get(); err != nil || rt == "" || stored != rt {
 			t.Fatalf("ExchangePAT = %q, %v; stored %q", rt, err, stored)
 		}
-		if _, err := c.ListUsers(ctx); err != nil || e.sim.Calls()[gotosim.RouteToken] != 1 {
+		if _, err := listAll(ctx, c); err != nil || e.sim.Calls()[gotosim.RouteToken] != 1 {
 			t.Errorf("list after login: %v, token calls %d", err, e.sim.Calls()[gotosim.RouteToken])
 		}
 	})
@@ -258,7 +258,7 @@ func TestLoginLoopback(t *testing.T) {
 		t.Errorf("refresh token %q not stored (%q) or not valid", rt, stored)
 	}
 	c := e.client(t, func(c *Config) { c.RefreshToken = "" })
-	if _, err := c.ListUsers(context.Background()); err != nil {
+	if _, err := listAll(context.Background(), c); err != nil {
 		t.Errorf("client after login: %v", err)
 	}
 
@@ -303,11 +303,11 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := e.client(t, func(c *Config) { c.Logger = logger })
 	ctx := context.Background()
-	if _, err := c.ListUsers(ctx); err != nil {
+	if _, err := listAll(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	e.sim.ExpireAccessTokens()
-	if _, err := c.ListUsers(ctx); err != nil {
+	if _, err := listAll(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	logger.Info("config", "goto", c.cfg)

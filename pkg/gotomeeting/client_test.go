@@ -42,7 +42,7 @@ func TestListUsersPaging(t *testing.T) {
 				e.user(t, gotosim.User{Email: fmt.Sprintf("u%02d@contoso.test", i), FirstName: "U", LastName: "L", LicenseKeys: []string{lic}})
 			}
 			c := e.client(t, func(c *Config) { c.PageSize = tc.pageSize })
-			got, err := c.ListUsers(context.Background())
+			got, err := listAll(context.Background(), c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,6 +58,42 @@ func TestListUsersPaging(t *testing.T) {
 				t.Errorf("GET /users calls = %d, want %d", n, tc.wantCalls)
 			}
 		})
+	}
+}
+
+// listAll collects what ListUsers passes, as a caller keeping whole Users
+// would.
+func listAll(ctx context.Context, c *Client) ([]User, error) {
+	var out []User
+	err := c.ListUsers(ctx, func(u User) error {
+		out = append(out, u)
+		return nil
+	})
+	return out, err
+}
+
+// A caller that stops the listing stops its calls: the rest of the pages
+// are not fetched, and its error comes back unchanged.
+func TestListUsersStopsWhenTheCallerDoes(t *testing.T) {
+	e := newEnv(t, gotosim.Options{})
+	lic := e.license(t, 100)
+	for i := range 12 {
+		e.user(t, gotosim.User{Email: fmt.Sprintf("u%02d@contoso.test", i), FirstName: "U", LastName: "L", LicenseKeys: []string{lic}})
+	}
+	c := e.client(t, func(c *Config) { c.PageSize = 5 })
+	stop := errors.New("enough")
+	seen := 0
+	err := c.ListUsers(context.Background(), func(User) error {
+		if seen++; seen == 7 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop {
+		t.Errorf("err = %v, want the caller's own", err)
+	}
+	if n := e.sim.Calls()[gotosim.RouteListUsers]; n != 2 || seen != 7 {
+		t.Errorf("%d pages fetched and %d users passed, want 2 and 7", n, seen)
 	}
 }
 
@@ -90,7 +126,7 @@ func TestLiberalDecoding(t *testing.T) {
 				fmt.Fprint(w, `{"results":[]}`)
 			}
 		})
-		got, err := c.ListUsers(ctx)
+		got, err := listAll(ctx, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +139,7 @@ func TestLiberalDecoding(t *testing.T) {
 		c := fakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, `{"results":[{"key":1,"email":"a@x"}],"total":"5"}`)
 		})
-		if _, err := c.ListUsers(ctx); err == nil || !strings.Contains(err.Error(), "paging does not advance") {
+		if _, err := listAll(ctx, c); err == nil || !strings.Contains(err.Error(), "paging does not advance") {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -368,7 +404,7 @@ func TestErrorsMapToSentinels(t *testing.T) {
 		t.Errorf("delete unknown: %v", err)
 	}
 	wrong := e.client(t, func(c *Config) { c.AccountKey = "4242" })
-	if _, err := wrong.ListUsers(ctx); !errors.Is(err, ErrForbidden) {
+	if _, err := listAll(ctx, wrong); !errors.Is(err, ErrForbidden) {
 		t.Errorf("foreign account: %v", err)
 	}
 }
@@ -445,7 +481,7 @@ func TestRetries(t *testing.T) {
 		e := newEnv(t, gotosim.Options{})
 		c := e.client(t)
 		e.sim.InjectFault(gotosim.Fault{Route: gotosim.RouteListUsers, Status: 502, Times: -1})
-		_, err := c.ListUsers(ctx)
+		_, err := listAll(ctx, c)
 		var ae *APIError
 		if !errors.Is(err, ErrUnavailable) || !errors.As(err, &ae) || ae.Attempts != 5 || !strings.Contains(err.Error(), "(after 5 attempts)") {
 			t.Errorf("err = %v", err)
@@ -469,7 +505,7 @@ func TestRetries(t *testing.T) {
 		e.user(t, gotosim.User{Email: "a@x.test", FirstName: "A", LastName: "A"})
 		c := e.client(t)
 		e.sim.InjectFault(gotosim.Fault{Route: gotosim.RouteListUsers, Truncate: true})
-		users, err := c.ListUsers(ctx)
+		users, err := listAll(ctx, c)
 		if err != nil || len(users) != 1 || c.Stats().Retries != 1 {
 			t.Errorf("users %v, err %v, retries %d", users, err, c.Stats().Retries)
 		}
@@ -490,7 +526,7 @@ func TestRetries(t *testing.T) {
 		e := newEnv(t, gotosim.Options{})
 		c := e.client(t, func(c *Config) { c.RequestTimeout = 100 * time.Millisecond; c.MaxRetries = 1 })
 		e.sim.InjectFault(gotosim.Fault{Route: gotosim.RouteListUsers, Hang: time.Minute, Times: -1})
-		_, err := c.ListUsers(ctx)
+		_, err := listAll(ctx, c)
 		var ae *APIError
 		if !errors.Is(err, ErrUnavailable) || !errors.As(err, &ae) || ae.Status != 0 || ae.Attempts != 2 || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err = %v", err)
@@ -519,7 +555,7 @@ func TestRetries(t *testing.T) {
 		e := newEnv(t, gotosim.Options{})
 		c := e.client(t)
 		e.sim.InjectFault(gotosim.Fault{Route: gotosim.RouteListUsers, Status: 429, RetryAfter: "0"})
-		if _, err := c.ListUsers(ctx); err != nil || c.Stats().Throttled != 1 || c.Stats().Retries != 1 {
+		if _, err := listAll(ctx, c); err != nil || c.Stats().Throttled != 1 || c.Stats().Retries != 1 {
 			t.Errorf("err %v, stats %+v", err, c.Stats())
 		}
 	})
@@ -529,7 +565,7 @@ func TestRetries(t *testing.T) {
 		e.sim.InjectFault(gotosim.Fault{Route: gotosim.RouteListUsers, Status: 503, Times: -1})
 		cctx, cancel := context.WithCancel(ctx)
 		e.transport.lose = func(r *http.Request) bool { cancel(); return false }
-		if _, err := c.ListUsers(cctx); !errors.Is(err, context.Canceled) {
+		if _, err := listAll(cctx, c); !errors.Is(err, context.Canceled) {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -550,7 +586,7 @@ func TestParseRetryAfter(t *testing.T) {
 func TestUntrustedCertificateIsNotRetried(t *testing.T) {
 	e := newEnv(t, gotosim.Options{})
 	c := e.client(t, func(c *Config) { c.HTTPClient = &http.Client{} }) // system roots only
-	_, err := c.ListUsers(context.Background())
+	_, err := listAll(context.Background(), c)
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "certificate") || c.Stats().Retries != 0 {
 		t.Errorf("err = %v, retries %d", err, c.Stats().Retries)
 	}

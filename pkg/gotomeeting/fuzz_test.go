@@ -327,7 +327,7 @@ func FuzzClientReply(f *testing.F) {
 		go func() {
 			switch call % 4 {
 			case 0:
-				us, err := c.ListUsers(ctx)
+				us, err := listAll(ctx, c)
 				seen := map[string]bool{}
 				for _, u := range us {
 					if u.Key != "" && seen[u.Key] {

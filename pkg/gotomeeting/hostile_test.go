@@ -59,12 +59,12 @@ func TestHostileRedirectsCarryNoCredentials(t *testing.T) {
 			http.Redirect(w, r, steal+r.URL.Path, http.StatusTemporaryRedirect)
 		})
 		c := e.client(t, func(cfg *Config) { cfg.TokenURL = redirect + "/oauth/token" })
-		_, err := c.ListUsers(context.Background())
+		_, err := listAll(context.Background(), c)
 		if err == nil || hits.Load() != 0 || !strings.Contains(err.Error(), "redirect") {
 			t.Fatalf("token endpoint redirect to %s: err %v, thief hits %d (%v)", target, err, hits.Load(), seen.Load())
 		}
 		c = e.client(t, func(cfg *Config) { cfg.APIBaseURL = redirect + "/admin/rest/v1" })
-		_, err = c.ListUsers(context.Background())
+		_, err = listAll(context.Background(), c)
 		if err == nil || hits.Load() != 0 || !strings.Contains(err.Error(), "redirect") {
 			t.Fatalf("API redirect to %s: err %v, thief hits %d (%v)", target, err, hits.Load(), seen.Load())
 		}
@@ -82,7 +82,7 @@ func TestHostileEndlessUserPagesStop(t *testing.T) {
 		fmt.Fprintf(w, `{"results":[{"key":"%d","email":"u%d@x.com"}]}`, n, n)
 	})
 	c := e.client(t, func(cfg *Config) { cfg.APIBaseURL = api + "/admin/rest/v1"; cfg.MaxListPages = 30 })
-	_, err := c.ListUsers(context.Background())
+	_, err := listAll(context.Background(), c)
 	if err == nil || !strings.Contains(err.Error(), "more than 30 pages") || pages.Load() > 30 {
 		t.Fatalf("err %v after %d pages", err, pages.Load())
 	}
@@ -108,7 +108,7 @@ func TestHostileHugeReplyIsCut(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	_, err := c.ListUsers(context.Background())
+	_, err := listAll(context.Background(), c)
 	runtime.ReadMemStats(&after)
 	if err == nil || !strings.Contains(err.Error(), "larger than g2msync reads (8 MiB)") || calls.Load() != 1 {
 		t.Fatalf("err %v after %d calls", err, calls.Load())
@@ -129,7 +129,7 @@ func TestLostTokenReply(t *testing.T) {
 		e.transport.lose = func(r *http.Request) bool {
 			return strings.HasSuffix(r.URL.Path, "/oauth/token") && lost.CompareAndSwap(false, true)
 		}
-		if _, err := e.client(t).ListUsers(context.Background()); err != nil {
+		if _, err := listAll(context.Background(), e.client(t)); err != nil {
 			t.Fatalf("after a lost token reply: %v", err)
 		}
 	})
@@ -139,7 +139,7 @@ func TestLostTokenReply(t *testing.T) {
 		e.transport.lose = func(r *http.Request) bool {
 			return strings.HasSuffix(r.URL.Path, "/oauth/token") && lost.CompareAndSwap(false, true)
 		}
-		_, err := e.client(t).ListUsers(context.Background())
+		_, err := listAll(context.Background(), e.client(t))
 		if err == nil || !strings.Contains(err.Error(), "run `g2msync login goto`") || !strings.Contains(err.Error(), "lost in transit") {
 			t.Fatalf("err = %v, want the lockout explained", err)
 		}
@@ -193,7 +193,7 @@ func TestHostileEchoedSecretsAreScrubbed(t *testing.T) {
 					cfg.APIBaseURL = srv
 				}
 			})
-			_, err := cl.ListUsers(context.Background())
+			_, err := listAll(context.Background(), cl)
 			if err == nil {
 				t.Fatal("an echoing server's 400 passed")
 			}

@@ -101,8 +101,9 @@ type Update struct {
 // Reader is the read side of the Admin API. Dry runs are given only a Reader,
 // so no write is reachable from them.
 type Reader interface {
-	// ListUsers returns every user of the account, following paging to the end.
-	ListUsers(ctx context.Context) ([]User, error)
+	// ListUsers calls each for every user of the account, following paging
+	// to the end; on an error, each has seen part of the list only.
+	ListUsers(ctx context.Context, each func(User) error) error
 	// FindUsersByEmail returns the users whose email equals email, ignoring case.
 	FindUsersByEmail(ctx context.Context, email string) ([]User, error)
 	// GetUser returns one user, or an error wrapping ErrNotFound.

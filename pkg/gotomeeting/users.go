@@ -66,27 +66,34 @@ func (c *Client) usersPath(ctx context.Context, key string) (path, display strin
 	return path, display, nil
 }
 
-// ListUsers returns every user of the account. It advances the offset by
-// the number of results received, because sources disagree on whether
-// toIndex is inclusive, and stops on an empty page or when the offset
-// reaches total. A page that brings only users already seen means the
-// server ignores the offset; that is an error, never a silent partial list.
-func (c *Client) ListUsers(ctx context.Context) ([]User, error) {
-	return c.listUsers(ctx, "list users", "")
+// ListUsers calls each for every user of the account, page by page as
+// they arrive, so that a caller keeping less than a User (the engine keeps
+// a plan.Remote) never holds the whole list twice: at 100,000 accounts a
+// list of Users was 33 MB beside what the caller made of it. It advances
+// the offset by the number of results received, because sources disagree
+// on whether toIndex is inclusive, and stops on an empty page or when the
+// offset reaches total. A user already seen (offset paging repeats one
+// when an account is added during the listing) is passed once. A page
+// that brings only users already seen means the server ignores the
+// offset; that is an error, never a silent partial list. On any error,
+// each has seen part of the list and the caller must drop it; an error
+// from each ends the listing and is returned as it is.
+func (c *Client) ListUsers(ctx context.Context, each func(User) error) error {
+	return c.listUsers(ctx, "list users", "", each)
 }
 
 // FindUsersByEmail returns the users whose email equals email, ignoring
 // case, using the API's filter and checking its answer.
 func (c *Client) FindUsersByEmail(ctx context.Context, email string) ([]User, error) {
-	users, err := c.listUsers(ctx, "find users by email", filterEmail(email))
-	if err != nil {
-		return nil, err
-	}
 	var out []User
-	for _, u := range users {
+	err := c.listUsers(ctx, "find users by email", filterEmail(email), func(u User) error {
 		if address.Equal(u.Email, email) {
 			out = append(out, u)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -97,16 +104,15 @@ func filterEmail(email string) string {
 	return `email eq "` + esc + `"`
 }
 
-func (c *Client) listUsers(ctx context.Context, op, filter string) ([]User, error) {
+func (c *Client) listUsers(ctx context.Context, op, filter string, each func(User) error) error {
 	path, display, err := c.usersPath(ctx, "")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	seen := map[string]bool{}
-	var out []User
+	seen := map[string]struct{}{}
 	for offset, pages := 0, 0; ; pages++ {
 		if pages == c.cfg.MaxListPages {
-			return nil, fmt.Errorf("goto: %s: more than %d pages of users and no end in sight; refusing to read on (goto.api_base_url may not be GoTo's)",
+			return fmt.Errorf("goto: %s: more than %d pages of users and no end in sight; refusing to read on (goto.api_base_url may not be GoTo's)",
 				op, c.cfg.MaxListPages)
 		}
 		q := url.Values{"pageSize": {strconv.Itoa(c.cfg.PageSize)}, "offset": {strconv.Itoa(offset)}}
@@ -116,10 +122,10 @@ func (c *Client) listUsers(ctx context.Context, op, filter string) ([]User, erro
 		var page wirePage
 		err := c.do(ctx, request{op: op, method: "GET", path: path, display: display, query: q, decode: jsonInto(&page)})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if len(page.Results) == 0 {
-			return out, nil
+			return nil
 		}
 		fresh := 0
 		for _, w := range page.Results {
@@ -127,21 +133,23 @@ func (c *Client) listUsers(ctx context.Context, op, filter string) ([]User, erro
 			if u.Key == "" {
 				// Without a key the account cannot be owned or changed, and
 				// paging cannot be checked for progress: refuse the reply.
-				return nil, fmt.Errorf("goto: %s: page at offset %d lists a user without a key (%s)", op, offset, u.Email)
+				return fmt.Errorf("goto: %s: page at offset %d lists a user without a key (%s)", op, offset, u.Email)
 			}
-			if seen[u.Key] {
+			if _, dup := seen[u.Key]; dup {
 				continue
 			}
-			seen[u.Key] = true
-			out = append(out, u)
+			seen[u.Key] = struct{}{}
+			if err := each(u); err != nil {
+				return err
+			}
 			fresh++
 		}
 		if fresh == 0 {
-			return nil, fmt.Errorf("goto: %s: page at offset %d repeats earlier users: paging does not advance", op, offset)
+			return fmt.Errorf("goto: %s: page at offset %d repeats earlier users: paging does not advance", op, offset)
 		}
 		offset += len(page.Results)
 		if page.Total.ok && offset >= page.Total.v {
-			return out, nil
+			return nil
 		}
 	}
 }
