@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/g2msync/g2msync/pkg/address"
+	"github.com/g2msync/g2msync/pkg/intern"
 	"github.com/g2msync/g2msync/pkg/plan"
 )
 
@@ -294,7 +295,7 @@ func (s *Store) records(tx *bolt.Tx) ([]plan.Record, error) {
 	// instead would copy it a dozen times.
 	n := lastOwned(tx)
 	out := make([]plan.Record, 0, n+n/16)
-	sh := newSharing()
+	sh := intern.New()
 	err := b.ForEach(func(k, v []byte) error {
 		r, err := s.unsealShared(k, v, sh)
 		if err != nil {

@@ -8,11 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/g2msync/g2msync/pkg/intern"
 	"github.com/g2msync/g2msync/pkg/plan"
 )
 
@@ -98,8 +97,11 @@ var errDamaged = errors.New("damaged record")
 func openCompact(key, v []byte) (plan.Record, error) { return openShared(key, v, nil) }
 
 // openShared is openCompact sharing, through sh, what the records of one
-// read repeat (nil: nothing shared).
-func openShared(key, v []byte, sh *sharing) (plan.Record, error) {
+// read repeat (nil: nothing shared): the state, the origin, the locale
+// and the time zone, and each licence or admin role list. At 100,000
+// people the records were 49 MB of live heap, about a fifth of it these
+// copies (docs/benchmarks.md).
+func openShared(key, v []byte, sh *intern.Table) (plan.Record, error) {
 	var r plan.Record
 	if len(v) < 1+sumLen || v[0] != compactTag {
 		return r, errDamaged
@@ -115,65 +117,18 @@ func openShared(key, v []byte, sh *sharing) (plan.Record, error) {
 		case i == 2 && string(b) == r.UPN:
 			*s = r.UPN // the address is most often the UPN
 		case i >= 5:
-			*s = sh.string(b) // locale, time zone, state, origin
+			*s = sh.Bytes(b) // locale, time zone, state, origin
 		default:
 			*s = string(b)
 		}
 	}
 	for _, l := range lists {
-		*l = sh.list(d.list())
+		*l = sh.List(d.list())
 	}
 	if d.bad || len(d.b) != 0 {
 		return plan.Record{}, errDamaged
 	}
 	return r, nil
-}
-
-// sharing holds, for one read of every record, one copy of each value
-// that most records repeat: the state, the origin, the locale and the
-// time zone, and each licence or admin role list (one per role set).
-// Records are read, never changed in place (a change makes a new list),
-// so they may share them. At 100,000 people the records were 49 MB of
-// live heap, about a fifth of it these copies (docs/benchmarks.md). Each
-// table stops growing at maxShared values: a file whose values are all
-// different costs a lookup each, not a table as large as the file.
-type sharing struct {
-	strs  map[string]string
-	lists map[string][]string
-}
-
-const maxShared = 4096
-
-func newSharing() *sharing {
-	return &sharing{strs: map[string]string{}, lists: map[string][]string{}}
-}
-
-func (sh *sharing) string(b []byte) string {
-	if sh == nil {
-		return string(b)
-	}
-	if s, ok := sh.strs[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	if len(sh.strs) < maxShared {
-		sh.strs[s] = s
-	}
-	return s
-}
-
-func (sh *sharing) list(l []string) []string {
-	if sh == nil || len(l) == 0 {
-		return l
-	}
-	k := strings.Join(l, "\x00")
-	if s, ok := sh.lists[k]; ok && slices.Equal(s, l) {
-		return s
-	}
-	if len(sh.lists) < maxShared {
-		sh.lists[k] = l
-	}
-	return l
 }
 
 var errChecksum = errors.New("checksum fails")
@@ -240,7 +195,7 @@ func (s *Store) unseal(key, v []byte) (plan.Record, error) { return s.unsealShar
 
 // unsealShared is unseal sharing, through sh, what the records of one read
 // repeat.
-func (s *Store) unsealShared(key, v []byte, sh *sharing) (plan.Record, error) {
+func (s *Store) unsealShared(key, v []byte, sh *intern.Table) (plan.Record, error) {
 	if len(v) > 0 && v[0] == compactTag {
 		r, err := openShared(key, v, sh)
 		switch {
