@@ -535,11 +535,8 @@ func (c *cycle) committed(os []state.Outcome) {
 		return
 	}
 	for _, o := range os {
-		switch {
-		case o.DeleteRecord:
-			delete(c.owned, o.EntraID)
-		case o.Record != nil:
-			c.owned[o.EntraID] = ownedAccount{state: o.Record.State, licenses: o.Record.Licenses}
+		if o.DeleteRecord || o.Record != nil {
+			c.owned.replace(o.EntraID, o.Record)
 		}
 	}
 }
@@ -652,7 +649,7 @@ func (c *cycle) recoveredOutcomes(p *plan.Plan) []state.Outcome {
 			o.Record, o.DeleteRecord, o.ClearFailure = ch.Recovery.Record, ch.Recovery.Record == nil, true
 			o.Audit = state.AuditEntry{Time: c.e.now(), CycleID: c.id, EntraID: id, UPN: ch.UPN, GoToKey: ch.GoToKey, Email: ch.Email(),
 				Action: string(ch.Kind), Result: state.ResultSuccess, Reason: ch.Reason}
-			if rec := ch.Recovery.Record; rec != nil {
+			if rec := ch.Recovery.Record; rec != nil && c.ownedKeys != nil {
 				c.ownedKeys[rec.GoToKey] = id
 			} else {
 				delete(c.ownedKeys, ch.GoToKey)

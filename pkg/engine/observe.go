@@ -88,10 +88,7 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 		c.recordsRead, c.recordsGen = records, pre.gen
 	}
 	c.res.Cycle.Owned = len(records)
-	c.owned = make(map[string]ownedAccount, len(records))
-	for _, r := range records {
-		c.owned[r.EntraID] = ownedAccount{state: r.State, licenses: r.Licenses}
-	}
+	c.owned = newOwnedTally(records)
 	fs, err := c.e.Store.Failures()
 	if err != nil {
 		return plan.Input{}, fmt.Errorf("read failed changes: %w", err)
@@ -117,10 +114,6 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 	intents, err := c.observeIntents(ctx, records)
 	if err != nil {
 		return plan.Input{}, err
-	}
-	c.ownedKeys = make(map[string]string, len(records))
-	for _, r := range records {
-		c.ownedKeys[r.GoToKey] = r.EntraID
 	}
 	pol := c.e.Policy
 	if c.opts.AdoptOnly {

@@ -15,6 +15,7 @@ import (
 	"github.com/g2msync/g2msync/pkg/gotomeeting"
 	"github.com/g2msync/g2msync/pkg/plan"
 	"github.com/g2msync/g2msync/pkg/state"
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestACycleWritesWithoutHoldingWhatItRead: a cycle that keeps nothing
@@ -185,4 +186,32 @@ func (r ownCopies) ListUsers(ctx context.Context, each func(gotomeeting.User) er
 		u.Locale, u.TimeZone = strings.Clone(u.Locale), strings.Clone(u.TimeZone)
 		return each(u)
 	})
+}
+
+// TestOwnedCountsKeepNothingPerRecord: the counts of owned accounts
+// (Result.Owned) cost the same whatever the number of records; only the
+// people the plan changes are kept, and a change counts in place of the
+// record it replaces.
+func TestOwnedCountsKeepNothingPerRecord(t *testing.T) {
+	records := make([]plan.Record, 5000)
+	for i := range records {
+		records[i] = plan.Record{EntraID: fmt.Sprintf("u%05d", i), State: plan.StateActive, Licenses: []string{"1001"}}
+	}
+	records[7].State = plan.StateDisabled
+	if n := testing.AllocsPerRun(5, func() { newOwnedTally(records) }); n > 10 {
+		t.Errorf("counting %d records made %v allocations, want a few whatever their number", len(records), n)
+	}
+	tally := newOwnedTally(records)
+	p := &plan.Plan{Changes: []plan.Change{{EntraID: "u00007", Kind: plan.KindEnable}, {EntraID: "u00008", Kind: plan.KindDelete}, {EntraID: "new", Kind: plan.KindCreate}}}
+	tally.expect(records, p)
+	if len(tally.current) != 3 {
+		t.Fatalf("kept %d people, want the 3 the plan changes", len(tally.current))
+	}
+	tally.replace("u00007", &plan.Record{State: plan.StateActive, Licenses: []string{"1001"}})
+	tally.replace("u00008", nil)
+	tally.replace("new", &plan.Record{State: plan.StateDisabled, Licenses: []string{"2002"}})
+	want := OwnedCounts{Active: 4999, Disabled: 1, Licenses: plan.Holders{"1001": {Active: 4999}, "2002": {Suspended: 1}}}
+	if diff := cmp.Diff(want, tally.counts); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
 }

@@ -530,13 +530,23 @@ type Held struct{ Active, Suspended int }
 type Holders map[string]Held
 
 // Add counts the licences an owned account with this state holds.
-func (h Holders) Add(state State, licenses []string) {
+func (h Holders) Add(state State, licenses []string) { h.count(state, licenses, 1) }
+
+// Remove takes back what Add counted for an account with this state and
+// these licences, when a change replaces its record.
+func (h Holders) Remove(state State, licenses []string) { h.count(state, licenses, -1) }
+
+func (h Holders) count(state State, licenses []string, n int) {
 	for _, k := range licenses {
 		x := h[k]
 		if state == StateDisabled {
-			x.Suspended++
+			x.Suspended += n
 		} else {
-			x.Active++
+			x.Active += n
+		}
+		if x == (Held{}) {
+			delete(h, k) // as if never counted
+			continue
 		}
 		h[k] = x
 	}
