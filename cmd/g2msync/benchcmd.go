@@ -271,8 +271,13 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 		*users, *graphLatency, *gotoLatency, *jitter, *handling, *perItem, *rate, *inFlight)
 	if child != nil {
 		fmt.Fprint(c.m.Stdout, "each cycle a `run --once` process (CPU and RSS are its own)")
-		if l := child.memLimit(); l != "" {
-			fmt.Fprintf(c.m.Stdout, " under GOMEMLIMIT=%s", l)
+		if v := child.getenv("GOGC"); v != "" {
+			fmt.Fprintf(c.m.Stdout, " under GOGC=%s", v)
+		} else {
+			fmt.Fprintf(c.m.Stdout, " under GOGC=%d (g2msync's default)", defaultGCPercent)
+		}
+		if l := child.getenv("GOMEMLIMIT"); l != "" {
+			fmt.Fprintf(c.m.Stdout, " and GOMEMLIMIT=%s", l)
 		}
 		fmt.Fprintln(c.m.Stdout)
 	} else {
@@ -353,12 +358,12 @@ func newBenchChild(dir string, w *scenario.World, cfg *config.Config, memLimit s
 	return &benchChild{w: w, config: path, env: append(env, w.Environ()...)}, nil
 }
 
-// memLimit is the GOMEMLIMIT the cycles run under, given or inherited; ""
-// for none.
-func (b *benchChild) memLimit() string {
+// getenv is the value of an environment variable the cycles run with,
+// given or inherited; "" for none.
+func (b *benchChild) getenv(name string) string {
 	l := ""
 	for _, kv := range b.env {
-		if v, ok := strings.CutPrefix(kv, "GOMEMLIMIT="); ok {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
 			l = v // the last one counts
 		}
 	}

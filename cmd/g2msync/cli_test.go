@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -304,12 +305,14 @@ func TestBenchCommand(t *testing.T) {
 // `run --once` process (here the built binary's, as an administrator runs
 // it), under the memory limit given, and says so with the table.
 func TestBenchSeparateProcesses(t *testing.T) {
-	out, err := exec.Command(binary(t), "bench", "--users", "100", "--graph-latency", "1ms", "--goto-latency", "1ms",
-		"--separate-process", "--cycles", "4", "--memory-limit", "64MiB").CombinedOutput()
+	cmd := exec.Command(binary(t), "bench", "--users", "100", "--graph-latency", "1ms", "--goto-latency", "1ms",
+		"--separate-process", "--cycles", "4", "--memory-limit", "64MiB")
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GOGC=") })
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
 	}
-	for _, want := range []string{"each cycle a `run --once` process (CPU and RSS are its own) under GOMEMLIMIT=64MiB",
+	for _, want := range []string{"each cycle a `run --once` process (CPU and RSS are its own) under GOGC=50 (g2msync's default) and GOMEMLIMIT=64MiB",
 		"initial sync", "no change", "1 % changed", "reconcile, 1 % drifted", "peak RSS"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
@@ -634,5 +637,20 @@ state_path: `+filepath.Join(dir, "state.db")+"\n"), 0o600)
 				t.Errorf("check does not say %q:\n%s", tc.says, out)
 			}
 		})
+	}
+}
+
+// g2msync collects at its own GOGC only when the environment sets none.
+func TestGCPercentDefault(t *testing.T) {
+	for env, want := range map[string]bool{"": true, "100": false, "off": false, "50": false} {
+		p, ok := gcPercent(func(k string) string {
+			if k == "GOGC" {
+				return env
+			}
+			return ""
+		})
+		if ok != want || (ok && p != defaultGCPercent) {
+			t.Errorf("GOGC=%q: set %d %v, want set %v", env, p, ok, want)
+		}
 	}
 }
