@@ -310,20 +310,27 @@ func (s *Store) records(tx *bolt.Tx) ([]plan.Record, error) {
 	return out, err
 }
 
-// lastOwned is how many owned accounts the last cycle recorded, 0 when
-// none did: a size to start from, not a count to trust. It is bounded by
-// what the file could hold (a record takes more than 128 bytes of it),
-// so that a damaged or edited summary cannot make a read allocate more
-// than the file is worth.
+// lastOwned is how many owned accounts the last cycle left, 0 when none
+// recorded it: the accounts it started with (its summary's owned) and
+// those its creates and adoptions added. It is a size to start from, not
+// a count to trust. The creates count: the first cycle after an initial
+// sync, which started with none, otherwise grew the slice of 100,000
+// records from nothing, holding the last two copies at once (the
+// no-change cycle's peak, 25 MiB in one step; docs/benchmarks.md). It is
+// bounded by what the file could hold (a record takes more than 128 bytes
+// of it), so that a damaged or edited summary cannot make a read allocate
+// more than the file is worth.
 func lastOwned(tx *bolt.Tx) int {
 	_, v := tx.Bucket(bucketCycles).Cursor().Last()
 	var c struct {
-		Owned int `json:"owned"`
+		Owned   int            `json:"owned"`
+		Applied map[string]int `json:"applied"`
 	}
-	if v == nil || json.Unmarshal(v, &c) != nil || c.Owned < 0 {
+	if v == nil || json.Unmarshal(v, &c) != nil {
 		return 0
 	}
-	return int(min(int64(c.Owned), tx.Size()/128))
+	n := int64(c.Owned) + int64(c.Applied[string(plan.KindCreate)]) + int64(c.Applied[string(plan.KindAdopt)])
+	return int(max(0, min(n, tx.Size()/128)))
 }
 
 // releaseCommits is how many commits pass between two releases of the

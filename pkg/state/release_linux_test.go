@@ -170,6 +170,39 @@ func TestRecordsSizeHintIsBounded(t *testing.T) {
 	}
 }
 
+// The first cycle after an initial sync reads every record the initial
+// sync created, though its summary says it started with none: the slice
+// is sized for them from the start, not grown to them (growing held the
+// last two copies at once, the no-change cycle's peak at 100,000 people).
+func TestRecordsAfterAnInitialSyncAreSizedForIt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const people = 3000
+	var outs []Outcome
+	for i := range people {
+		id := fmt.Sprintf("entra-%06d", i)
+		rec := plan.Record{EntraID: id, GoToKey: fmt.Sprint(7000000 + i), Profile: plan.Profile{Email: id + "@x.com"}, State: plan.StateActive}
+		outs = append(outs, Outcome{EntraID: id, Record: &rec})
+	}
+	if err := s.Commit(outs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveCycle(Cycle{ID: "c", Mode: "initial-sync", Owned: 0, Applied: map[string]int{"create": people - 10, "adopt": 10}}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.Records()
+	if err != nil || len(recs) != people {
+		t.Fatalf("records: %d, %v", len(recs), err)
+	}
+	if want := people + people/16; cap(recs) != want {
+		t.Errorf("the records' slice has room for %d, want %d: sized from the summary, not grown", cap(recs), want)
+	}
+}
+
 // A cycle commits each change as it is made: at 100,000 people an initial
 // sync's 1,000 commits left the whole file resident by its end (137 MiB
 // of file-backed memory, with the binary, beside the heap); bbolt reads
