@@ -438,6 +438,9 @@ type cycle struct {
 	tried     int           // changes whose call was made
 	systemic  int           // failures of the kind that concern GoTo, not one person
 	listed    []plan.Remote // every GoTo account, once listed this cycle, until the plan's input is complete
+	// joined is the join plan.Need made, kept for Compute when the cycle
+	// read nothing from GoTo.
+	joined *plan.Joined
 	// drifted are the people whose drift the cycle repairs, until their
 	// repair is committed (state.Cycle.Reconcile).
 	drifted map[string]bool
@@ -472,11 +475,16 @@ func (c *cycle) run(ctx context.Context) error {
 		return err
 	}
 	c.phase(PhasePlanning)
-	p := plan.Compute(in)
+	var p *plan.Plan
+	if c.joined != nil {
+		p, c.joined = c.joined.Compute(in), nil
+	} else {
+		p = plan.Compute(in)
+	}
 	c.res.Plan = p
 	c.summarisePlan(p)
 	c.owned.expect(in.Records, p)
-	if slices.ContainsFunc(p.Changes, func(ch plan.Change) bool { return ch.Kind == plan.KindCreate }) {
+	if p.Count(plan.KindCreate) > 0 {
 		c.ownedKeys = make(map[string]string, len(in.Records))
 		for _, r := range in.Records {
 			c.ownedKeys[r.GoToKey] = r.EntraID

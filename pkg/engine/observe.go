@@ -122,9 +122,15 @@ func (c *cycle) observe(ctx context.Context) (plan.Input, error) {
 	in := plan.Input{Accounts: accounts, Records: records, Policy: pol, AllowDisables: c.opts.AllowDisables,
 		Failures: failures, Approvals: approvals, Kept: kept, Now: c.e.now(), Only: only, Intents: intents, Reconcile: c.opts.Reconcile && !c.opts.InitialSync}
 	c.phase(PhaseGoTo)
-	if err := c.readGoTo(ctx, &in, plan.Need(in)); err != nil {
+	joined := plan.Join(in)
+	need := joined.Need()
+	if c.readsGoTo(need) {
+		joined = nil // not held through the reads: Compute joins what they give
+	}
+	if err := c.readGoTo(ctx, &in, need); err != nil {
 		return plan.Input{}, err
 	}
+	c.joined = joined
 	c.listed = nil // in.Remotes holds it, as long as the input lives
 	return in, nil
 }
@@ -418,7 +424,17 @@ func toPlanFailure(f state.Failure) plan.Failure {
 // reads seats. Any other cycle lists every account too when that costs
 // fewer calls than looking up each address and reading each account a
 // disable may touch (a mass unassignment), and otherwise makes those calls.
+// readsGoTo says whether readGoTo reads anything from GoTo for need: not
+// in most of a daemon's cycles, whose plan is then computed from the join
+// Need made (plan.Joined).
+func (c *cycle) readsGoTo(need plan.Needs) bool {
+	return c.opts.InitialSync || c.opts.Reconcile || c.e.ReadSeats || need.Licenses || len(need.Lookups) > 0 || len(need.Live) > 0
+}
+
 func (c *cycle) readGoTo(ctx context.Context, in *plan.Input, need plan.Needs) error {
+	if !c.readsGoTo(need) {
+		return nil
+	}
 	full := c.opts.InitialSync || c.opts.Reconcile
 	if !need.Licenses && !full && !c.e.ReadSeats {
 		return c.readAccounts(ctx, in, need, full)

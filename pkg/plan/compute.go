@@ -93,6 +93,47 @@ func compute(in Input) *Plan {
 	in.Records, recovered = recoverIntents(in.Records, in.Intents)
 	c := newComputer(in)
 	c.join()
+	return c.plan(recovered)
+}
+
+// Joined is one input's people joined to their records, made once for
+// Need and, when the reads from GoTo that Need asked for added nothing to
+// the input, for Compute too. At 100,000 people a join takes a tenth of a
+// second, and most of a daemon's cycles read nothing from GoTo, so they
+// made the same join twice (docs/benchmarks.md).
+type Joined struct {
+	c         *computer
+	recovered []Change
+}
+
+// Join joins in's people to their records as Need and Compute do, less
+// what GoTo gives (Remotes, Observed, Licenses), which Need asks for.
+func Join(in Input) *Joined {
+	in.Remotes, in.Observed, in.Licenses = nil, nil, nil
+	var recovered []Change
+	in.Records, recovered = recoverIntents(in.Records, in.Intents)
+	c := newComputer(in)
+	c.join()
+	return &Joined{c: c, recovered: recovered}
+}
+
+// Compute is plan.Compute(in), where in is the input given to Join plus
+// what GoTo gave: from the join already made when GoTo gave nothing, and
+// afresh otherwise. A Joined computes once.
+func (j *Joined) Compute(in Input) *Plan {
+	if in.Remotes != nil || in.Observed != nil || in.Licenses != nil || j.c == nil {
+		return Compute(in)
+	}
+	c := j.c
+	j.c = nil
+	p := c.plan(j.recovered)
+	p.detach()
+	return p
+}
+
+// plan decides, from the join made, what the plan is.
+func (c *computer) plan(recovered []Change) *Plan {
+	in := c.in
 	p := &Plan{InScope: c.inScope, Owned: len(c.records) + len(c.gone), Only: in.Only,
 		Recovered: recovered, Settled: settled(in.Intents)}
 	for _, r := range c.records {

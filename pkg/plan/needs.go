@@ -1,5 +1,7 @@
 package plan
 
+import "slices"
+
 // Needs is what the engine must read from GoTo before Compute, beyond the
 // directory and the state file. Need works it out with the planner's own
 // rules, so the engine reads nothing the plan does not use, and leaves
@@ -19,11 +21,12 @@ type Needs struct {
 
 // Need returns what the plan for in needs observed in GoTo. In's Remotes,
 // Observed and Licenses are ignored: they are what it asks for.
-func Need(in Input) Needs {
-	in.Remotes, in.Observed, in.Licenses = nil, nil, nil
-	in.Records, _ = recoverIntents(in.Records, in.Intents)
-	c := newComputer(in)
-	c.join()
+func Need(in Input) Needs { return Join(in).Need() }
+
+// Need returns what the plan for the joined input needs observed in GoTo.
+// It leaves the join as it found it, for Compute.
+func (j *Joined) Need() Needs {
+	c, in := j.c, j.c.in
 	var n Needs
 	seen := map[string]bool{}
 	look := func(e string) {
@@ -32,7 +35,9 @@ func Need(in Input) Needs {
 			n.Lookups = append(n.Lookups, e)
 		}
 	}
-	changes, _ := c.backOff(concat(c.byKind))
+	// backOff filters in place, and concat may return the join's own
+	// changes: work on a copy.
+	changes, _ := c.backOff(slices.Clone(concat(c.byKind)))
 	byID := make(map[string]*Account, len(c.accounts))
 	for _, a := range c.accounts {
 		byID[a.EntraID] = a

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"pgregory.net/rapid"
 )
 
@@ -236,6 +237,30 @@ func TestPropertyOnDemandTouchesOnlyThePeopleNamed(t *testing.T) {
 		}
 		if len(again.Changes) != 0 {
 			t.Fatalf("after applying the on-demand plan, it plans again: %v", kinds(again))
+		}
+	})
+}
+
+// A join made once for Need serves Compute when GoTo gave nothing: the
+// plan is the one Compute makes afresh, Need's answer is Need's, and Need
+// leaves the join as it found it. When GoTo gave something, Compute
+// plans afresh.
+func TestPropertyJoinedComputesWhatComputeDoes(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		in := drawHistory(t, drawWorld(t))
+		withGoTo := in
+		in.Remotes, in.Observed, in.Licenses = nil, nil, nil
+		j := Join(in)
+		if d := cmp.Diff(Need(in), j.Need()); d != "" {
+			t.Fatalf("Need from the join (-alone +joined):\n%s", d)
+		}
+		if d := cmp.Diff(Compute(in), j.Compute(in)); d != "" {
+			t.Fatalf("Compute from the join that Need used (-alone +joined):\n%s", d)
+		}
+		j = Join(withGoTo)
+		j.Need()
+		if d := cmp.Diff(Compute(withGoTo), j.Compute(withGoTo)); d != "" {
+			t.Fatalf("Compute with what GoTo gave (-alone +joined):\n%s", d)
 		}
 	})
 }
