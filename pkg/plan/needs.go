@@ -35,9 +35,14 @@ func (j *Joined) Need() Needs {
 			n.Lookups = append(n.Lookups, e)
 		}
 	}
-	// backOff filters in place, and concat may return the join's own
-	// changes: work on a copy.
-	changes, _ := c.backOff(slices.Clone(concat(c.byKind)))
+	changes := concat(c.byKind)
+	if c.failures != nil || (in.Policy.Mode != ModeSync && in.Policy.Mode != "") {
+		// backOff and applyMode filter in place, and concat may return the
+		// join's own changes: work on a copy then, and only then (an
+		// initial sync of 100,000 people would copy 24 MB of creates).
+		changes = slices.Clone(changes)
+	}
+	changes, _ = c.backOff(changes)
 	byID := make(map[string]*Account, len(c.accounts))
 	for _, a := range c.accounts {
 		byID[a.EntraID] = a

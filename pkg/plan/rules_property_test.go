@@ -248,6 +248,15 @@ func TestPropertyOnDemandTouchesOnlyThePeopleNamed(t *testing.T) {
 func TestPropertyJoinedComputesWhatComputeDoes(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		in := drawHistory(t, drawWorld(t))
+		in.Policy.Mode = rapid.SampledFrom([]Mode{ModeSync, ModeCreateOnly, ModeAdoptOnly}).Draw(t, "mode")
+		if rapid.Bool().Draw(t, "onDemand") {
+			in.Only = map[string]bool{}
+			for _, a := range in.Accounts {
+				if rapid.Bool().Draw(t, "only") {
+					in.Only[a.EntraID] = true
+				}
+			}
+		}
 		withGoTo := in
 		in.Remotes, in.Observed, in.Licenses = nil, nil, nil
 		j := Join(in)

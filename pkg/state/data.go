@@ -323,13 +323,16 @@ func (s *Store) records(tx *bolt.Tx) ([]plan.Record, error) {
 func lastOwned(tx *bolt.Tx) int {
 	_, v := tx.Bucket(bucketCycles).Cursor().Last()
 	var c struct {
-		Owned   int            `json:"owned"`
-		Applied map[string]int `json:"applied"`
+		Owned   int `json:"owned"`
+		Applied struct {
+			Create int `json:"create"` // plan.KindCreate
+			Adopt  int `json:"adopt"`  // plan.KindAdopt
+		} `json:"applied"` // the two counts alone: a summary has no checksum
 	}
 	if v == nil || json.Unmarshal(v, &c) != nil {
 		return 0
 	}
-	n := int64(c.Owned) + int64(c.Applied[string(plan.KindCreate)]) + int64(c.Applied[string(plan.KindAdopt)])
+	n := int64(c.Owned) + int64(c.Applied.Create) + int64(c.Applied.Adopt)
 	return int(max(0, min(n, tx.Size()/128)))
 }
 
