@@ -215,3 +215,49 @@ func TestOwnedCountsKeepNothingPerRecord(t *testing.T) {
 		t.Errorf("counts (-want +got):\n%s", diff)
 	}
 }
+
+// TestRecordsShareTheirAccountsStrings: a cycle that keeps nothing holds
+// its records and its mapped accounts together; a record's Entra id, UPN,
+// address and names become its account's own strings where equal, in
+// whatever order the accounts come, and nothing else changes.
+func TestRecordsShareTheirAccountsStrings(t *testing.T) {
+	own := func(s string) string { return strings.Clone(s) }
+	var accounts []plan.Account
+	var records []plan.Record
+	for _, id := range []string{"c", "a", "d", "b"} { // the snapshot's order
+		accounts = append(accounts, plan.Account{EntraID: id, UPN: id + "@x.com",
+			Profile: plan.Profile{Email: id + "@x.com", FirstName: "F" + id, LastName: "L" + id}})
+	}
+	for _, id := range []string{"a", "b", "c", "e"} { // the state file's order
+		records = append(records, plan.Record{EntraID: own(id), UPN: own(id + "@x.com"),
+			Profile: plan.Profile{Email: own(id + "@x.com"), FirstName: own("F" + id), LastName: "renamed"}})
+	}
+	before := slices.Clone(records)
+	shareStrings(records, accounts)
+	same := func(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
+	for i, r := range records {
+		if diff := cmp.Diff(before[i], r); diff != "" {
+			t.Errorf("record %s changed (-before +after):\n%s", r.EntraID, diff)
+		}
+		j := slices.IndexFunc(accounts, func(a plan.Account) bool { return a.EntraID == r.EntraID })
+		if j < 0 {
+			if !same(r.UPN, before[i].UPN) {
+				t.Errorf("record %s has no account but its strings moved", r.EntraID)
+			}
+			continue
+		}
+		a := accounts[j]
+		if !same(r.EntraID, a.EntraID) || !same(r.UPN, a.UPN) || !same(r.Profile.Email, a.Profile.Email) || !same(r.Profile.FirstName, a.Profile.FirstName) {
+			t.Errorf("record %s keeps its own copies of what its account holds", r.EntraID)
+		}
+		if same(r.Profile.LastName, a.Profile.LastName) {
+			t.Errorf("record %s took its account's different surname", r.EntraID)
+		}
+	}
+	// Records out of Entra id order share nothing.
+	rs := []plan.Record{{EntraID: own("b"), UPN: own("b@x.com")}, {EntraID: own("a"), UPN: own("a@x.com")}}
+	shareStrings(rs, accounts)
+	if same(rs[0].UPN, accounts[3].UPN) {
+		t.Error("records out of order were shared")
+	}
+}
