@@ -274,7 +274,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 		if v := child.getenv("GOGC"); v != "" {
 			fmt.Fprintf(c.m.Stdout, " under GOGC=%s", v)
 		} else {
-			fmt.Fprintf(c.m.Stdout, " under GOGC=%d (g2msync's default)", defaultGCPercent)
+			fmt.Fprintf(c.m.Stdout, " under g2msync's GOGC (%d, %d from %d MiB live)", gcPercentSmall, gcPercentLarge, largeHeap>>20)
 		}
 		if l := child.getenv("GOMEMLIMIT"); l != "" {
 			fmt.Fprintf(c.m.Stdout, " and GOMEMLIMIT=%s", l)

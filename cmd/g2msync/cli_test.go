@@ -312,7 +312,7 @@ func TestBenchSeparateProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
 	}
-	for _, want := range []string{"each cycle a `run --once` process (CPU and RSS are its own) under GOGC=50 (g2msync's default) and GOMEMLIMIT=64MiB",
+	for _, want := range []string{"each cycle a `run --once` process (CPU and RSS are its own) under g2msync's GOGC (100, 50 from 64 MiB live) and GOMEMLIMIT=64MiB",
 		"initial sync", "no change", "1 % changed", "reconcile, 1 % drifted", "peak RSS"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("bench output lacks %q:\n%s", want, out)
@@ -640,17 +640,40 @@ state_path: `+filepath.Join(dir, "state.db")+"\n"), 0o600)
 	}
 }
 
-// g2msync collects at its own GOGC only when the environment sets none.
-func TestGCPercentDefault(t *testing.T) {
-	for env, want := range map[string]bool{"": true, "100": false, "off": false, "50": false} {
-		p, ok := gcPercent(func(k string) string {
-			if k == "GOGC" {
-				return env
-			}
-			return ""
-		})
-		if ok != want || (ok && p != defaultGCPercent) {
-			t.Errorf("GOGC=%q: set %d %v, want set %v", env, p, ok, want)
+// g2msync's collector target follows the live heap: Go's default while it
+// is small, 50 once it is large, with a gap between so that a heap near
+// one threshold does not switch it back and forth.
+func TestGCPercentFollowsTheLiveHeap(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		live          uint64
+		current, want int
+	}{
+		{10 * mib, 100, 100}, {70 * mib, 100, 50}, {64 * mib, 100, 50}, {56 * mib, 100, 100},
+		{56 * mib, 50, 50}, {47 * mib, 50, 100}, {300 * mib, 50, 50},
+	} {
+		if got := gcPercentFor(tc.live, tc.current); got != tc.want {
+			t.Errorf("live %d MiB at %d: %d, want %d", tc.live/mib, tc.current, got, tc.want)
 		}
+	}
+	// The tuner sets a target only when it changes, and stops with its context.
+	lives := []uint64{10 * mib, 80 * mib, 60 * mib, 90 * mib, 20 * mib, 20 * mib}
+	ctx, cancel := context.WithCancel(context.Background())
+	var set []int
+	i := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tuneGC(ctx, time.Millisecond, func() uint64 {
+			if i == len(lives)-1 {
+				cancel()
+			}
+			i = min(i+1, len(lives))
+			return lives[i-1]
+		}, func(p int) int { set = append(set, p); return 0 })
+	}()
+	<-done
+	if !slices.Equal(set, []int{50, 100}) {
+		t.Errorf("targets set %v, want [50 100]", set)
 	}
 }

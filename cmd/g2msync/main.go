@@ -41,34 +41,14 @@ var (
 )
 
 func main() {
-	if p, ok := gcPercent(os.Getenv); ok {
-		debug.SetGCPercent(p)
-	}
 	m := NewMain()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Getenv("GOGC") == "" {
+		go tuneGC(ctx, time.Second/4, liveHeap, debug.SetGCPercent)
+	}
 	err := m.Run(ctx, os.Args[1:])
 	os.Exit(m.exit(err))
-}
-
-// defaultGCPercent is the collector's target g2msync runs under when GOGC
-// is not set: the heap may grow to one and a half times what is live, not
-// to Go's twice. Most of a cycle's live heap is what it read and holds to
-// its end (the records, the mapped people, GoTo's listing: about 117 MiB
-// of a reconcile at 100,000 people), so under Go's default that cycle
-// peaked at 270 MiB, and at 50 at about 225, for a few per cent more CPU
-// (docs/benchmarks.md). Prometheus made the same change for the same
-// reason (prometheus/prometheus#14176).
-const defaultGCPercent = 50
-
-// gcPercent says which GOGC to set: g2msync's default when the
-// environment gives none. A GOGC that is set, "off" included, decides;
-// GOMEMLIMIT applies on top either way.
-func gcPercent(getenv func(string) string) (int, bool) {
-	if getenv("GOGC") != "" {
-		return 0, false
-	}
-	return defaultGCPercent, true
 }
 
 // Main holds what every command shares: the process's streams, its
