@@ -467,11 +467,6 @@ func toPlanFailure(f state.Failure) plan.Failure {
 		FirstAt: f.FirstAt, NextAttempt: f.NextAttempt, Quarantined: f.Quarantined, LastError: f.LastError}
 }
 
-// readGoTo reads what the plan needs from GoTo. A full sync or a reconcile
-// lists every account, refreshes every owned record from the list and
-// reads seats. Any other cycle lists every account too when that costs
-// fewer calls than looking up each address and reading each account a
-// disable may touch (a mass unassignment), and otherwise makes those calls.
 // readsGoTo says whether readGoTo reads anything from GoTo for need: not
 // in most of a daemon's cycles, whose plan is then computed from the join
 // Need made (plan.Joined).
@@ -479,6 +474,11 @@ func (c *cycle) readsGoTo(need plan.Needs) bool {
 	return c.opts.InitialSync || c.opts.Reconcile || c.e.ReadSeats || need.Licenses || len(need.Lookups) > 0 || len(need.Live) > 0
 }
 
+// readGoTo reads what the plan needs from GoTo. A full sync or a reconcile
+// lists every account, refreshes every owned record from the list and
+// reads seats. Any other cycle lists every account too when that costs
+// fewer calls than looking up each address and reading each account a
+// disable may touch (a mass unassignment), and otherwise makes those calls.
 func (c *cycle) readGoTo(ctx context.Context, in *plan.Input, need plan.Needs) error {
 	if !c.readsGoTo(need) {
 		return nil

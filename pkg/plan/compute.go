@@ -89,11 +89,8 @@ func Compute(in Input) *Plan {
 }
 
 func compute(in Input) *Plan {
-	var recovered []Change
-	in.Records, recovered = recoverIntents(in.Records, in.Intents)
-	c := newComputer(in)
-	c.join()
-	return c.plan(recovered)
+	j := join(in)
+	return j.c.plan(j.recovered)
 }
 
 // Joined is one input's people joined to their records, made once for
@@ -110,6 +107,12 @@ type Joined struct {
 // what GoTo gives (Remotes, Observed, Licenses), which Need asks for.
 func Join(in Input) *Joined {
 	in.Remotes, in.Observed, in.Licenses = nil, nil, nil
+	return join(in)
+}
+
+// join settles in's interrupted changes and joins its people to their
+// records: the first step of every plan.
+func join(in Input) *Joined {
 	var recovered []Change
 	in.Records, recovered = recoverIntents(in.Records, in.Intents)
 	c := newComputer(in)
